@@ -1,0 +1,107 @@
+//! RESP, the Redis serialization protocol: bytes in, requests out; frames in, bytes out.
+//!
+//! This module owns the wire format and nothing above it. It turns the bytes a client sends
+//! into requests (an argument vector of binary-safe byte strings, from either a multibulk
+//! array or an inline command line), and turns reply [`Frame`]s into bytes for the protocol
+//! version the connection negotiated (RESP2, or RESP3 after `HELLO 3`).
+//!
+//! Invariants:
+//! - Decoding is two-phase, as in mini-redis: a request is parsed only once it is wholly
+//!   buffered, so a partial frame never yields a partial request and never consumes bytes.
+//! - Every size the decoder accepts has a bound from [`Limits`]: a bulk string's length, the
+//!   number of arguments, the length of an inline command. A request over a bound is a
+//!   [`ProtocolError`] with Redis's own text, never an allocation of the claimed size.
+//! - Arguments are [`Bytes`] slices of the connection's read buffer: no copy per argument.
+//!
+//! Deliberately absent: any knowledge of command names, arities or semantics (that is the
+//! `command` module's job), and any socket IO (the `server` module reads and writes).
+
+mod decode;
+mod encode;
+
+pub use decode::{decode_request, Limits, ProtocolError};
+pub use encode::encode;
+
+use bytes::Bytes;
+use std::borrow::Cow;
+
+/// The protocol version a connection speaks; `HELLO` switches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+impl Protocol {
+    /// The number `HELLO` reports for this version.
+    pub fn version(self) -> i64 {
+        match self {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        }
+    }
+}
+
+/// One reply value, in RESP3's vocabulary. The encoder lowers the RESP3-only types to their
+/// RESP2 forms (a map becomes a flat array, a double a bulk string, and so on) exactly as
+/// Redis 7 does, so command code builds one reply for both protocols.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// A simple string (`+OK`). Must not contain `\r` or `\n`.
+    Simple(Cow<'static, str>),
+    /// An error line (`-ERR ...`), the whole text including its code prefix
+    /// (`ERR`, `WRONGTYPE`, ...). Must not contain `\r` or `\n`.
+    Error(Cow<'static, str>),
+    Integer(i64),
+    Bulk(Bytes),
+    /// The null reply: `$-1` in RESP2, `_` in RESP3.
+    Null,
+    /// The null array: `*-1` in RESP2, `_` in RESP3.
+    NullArray,
+    Array(Vec<Frame>),
+    /// A map: a flat array of keys and values in RESP2.
+    Map(Vec<(Frame, Frame)>),
+    /// A set: an array in RESP2.
+    Set(Vec<Frame>),
+    /// A double: a bulk string in RESP2, formatted as Redis formats it.
+    Double(f64),
+    /// A boolean: the integer 1 or 0 in RESP2.
+    Boolean(bool),
+    /// A verbatim string with its three-letter format (`txt`, `mkd`): a bulk string in RESP2.
+    Verbatim { format: [u8; 3], text: Bytes },
+    /// An out-of-band push (pub/sub messages): an array in RESP2.
+    Push(Vec<Frame>),
+}
+
+impl Frame {
+    /// The `+OK` reply.
+    pub const fn ok() -> Frame {
+        Frame::Simple(Cow::Borrowed("OK"))
+    }
+
+    /// A simple string from a static text.
+    pub const fn simple(text: &'static str) -> Frame {
+        Frame::Simple(Cow::Borrowed(text))
+    }
+
+    /// An error from a static text, which must carry its code prefix (`ERR ...`).
+    pub const fn error(text: &'static str) -> Frame {
+        Frame::Error(Cow::Borrowed(text))
+    }
+
+    /// A bulk string copied from a byte slice.
+    pub fn bulk(bytes: impl AsRef<[u8]>) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(bytes.as_ref()))
+    }
+
+    /// A bulk string, or the null reply when absent.
+    pub fn bulk_or_null(bytes: Option<Bytes>) -> Frame {
+        bytes.map_or(Frame::Null, Frame::Bulk)
+    }
+
+    /// Whether this frame is an error reply.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Frame::Error(_))
+    }
+}
