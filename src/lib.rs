@@ -1,5 +1,14 @@
 //! Concord: a Redis-compatible database that does not lose acknowledged writes.
 //!
-//! See `docs/architecture.md` for the bird's-eye view and the code map.
+//! See `docs/architecture.md` for the bird's-eye view and the code map. The modules below are
+//! listed from the bottom layer up; a module never imports one listed after it.
 
+pub mod command;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod node;
 pub mod resp;
+pub mod server;
+pub mod state_machine;
+pub mod store;

@@ -1,1 +1,126 @@
-fn main() {}
+//! The `concord` command line: `concord serve` (the default) runs a node.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use concord::config::Config;
+use concord::error::Result;
+use concord::server::Server;
+
+/// Concord: a Redis-compatible database that does not lose acknowledged writes.
+///
+/// Run `concord` (or `concord serve`) to start a node on 127.0.0.1:6379 that redis-cli and
+/// every Redis client library can talk to.
+#[derive(Parser, Debug)]
+#[command(name = "concord", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node (the default when no subcommand is given).
+    Serve(ServeArgs),
+}
+
+/// Options of `concord serve`. Each one overrides the key of the same name in the config file.
+#[derive(Args, Debug, Default)]
+struct ServeArgs {
+    /// Address to listen on for Redis clients [default: 127.0.0.1].
+    #[arg(long, value_name = "ADDRESS")]
+    bind: Option<IpAddr>,
+
+    /// TCP port to listen on for Redis clients [default: 6379].
+    #[arg(long)]
+    port: Option<u16>,
+
+    /// Directory for the node's durable state [default: ./concord-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// TOML config file; keys are the long flag names (`port = 6380`, `max-clients = 100`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+
+    /// Most client connections at once (Redis maxclients) [default: 10000].
+    #[arg(long, value_name = "COUNT")]
+    max_clients: Option<usize>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(bind) = self.bind {
+            config.bind = bind;
+        }
+        if let Some(port) = self.port {
+            config.port = port;
+        }
+        if let Some(data_dir) = self.data_dir {
+            config.data_dir = data_dir;
+        }
+        if let Some(log_level) = self.log_level {
+            config.log_level = log_level;
+        }
+        if let Some(max_clients) = self.max_clients {
+            config.max_clients = max_clients;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serve = match cli.command {
+        Some(Command::Serve(serve)) => serve,
+        None => cli.serve,
+    };
+    match serve.into_config().and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("concord: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<()> {
+    init_logging(&config.log_level);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|source| {
+            concord::error::Error::Io { context: "starting the async runtime".into(), source }
+        })?;
+    runtime.block_on(async {
+        let server = Server::bind(config).await?;
+        tracing::info!(address = %server.local_address()?, "concord is ready to accept connections");
+        let shutdown = server.shutdown_handle();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("received Ctrl-C, shutting down");
+                let _ = shutdown.send(true);
+            }
+        });
+        server.run().await
+    })
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

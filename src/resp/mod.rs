@@ -19,7 +19,7 @@
 mod decode;
 mod encode;
 
-pub use decode::{decode_request, Limits, ProtocolError};
+pub use decode::{Decoder, Limits, ProtocolError};
 pub use encode::encode;
 
 use bytes::Bytes;
@@ -69,7 +69,10 @@ pub enum Frame {
     /// A boolean: the integer 1 or 0 in RESP2.
     Boolean(bool),
     /// A verbatim string with its three-letter format (`txt`, `mkd`): a bulk string in RESP2.
-    Verbatim { format: [u8; 3], text: Bytes },
+    Verbatim {
+        format: [u8; 3],
+        text: Bytes,
+    },
     /// An out-of-band push (pub/sub messages): an array in RESP2.
     Push(Vec<Frame>),
 }

@@ -1,0 +1,126 @@
+//! The errors a client can get for a command, each with Redis 7's exact text.
+
+use bytes::Bytes;
+use std::borrow::Cow;
+
+use crate::resp::Frame;
+
+/// Why a command was refused or failed. The `Display` text is the whole error line a client
+/// reads, code prefix included, byte for byte as Redis 7 writes it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("ERR unknown command '{}', with args beginning with: {}", sanitize(.name, 128), quoted_arguments(.arguments))]
+    UnknownCommand { name: Bytes, arguments: Vec<Bytes> },
+
+    #[error("ERR unknown subcommand '{}'. Try {}.", sanitize(.subcommand, 128), help_hint(.command))]
+    UnknownSubcommand { command: &'static str, subcommand: Bytes },
+
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+
+    #[error("ERR syntax error")]
+    Syntax,
+
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+
+    #[error("ERR no such key")]
+    NoSuchKey,
+
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+
+    /// Any other error, as its whole line (`ERR ...`, `NOPROTO ...`).
+    #[error("{0}")]
+    Other(Cow<'static, str>),
+}
+
+impl CommandError {
+    /// An error from a static line, which must carry its code prefix.
+    pub const fn other(text: &'static str) -> CommandError {
+        CommandError::Other(Cow::Borrowed(text))
+    }
+
+    /// The reply frame that carries this error.
+    pub fn to_frame(&self) -> Frame {
+        match self {
+            CommandError::Other(text) => Frame::Error(text.clone()),
+            other => Frame::Error(Cow::Owned(other.to_string())),
+        }
+    }
+}
+
+impl From<CommandError> for Frame {
+    fn from(error: CommandError) -> Frame {
+        error.to_frame()
+    }
+}
+
+/// Redis prints at most `limit` bytes of an argument in an error and replaces line breaks
+/// with spaces, so that an error line stays one line.
+fn sanitize(bytes: &[u8], limit: usize) -> String {
+    let shown = &bytes[..bytes.len().min(limit)];
+    String::from_utf8_lossy(shown).replace(['\r', '\n'], " ")
+}
+
+/// Redis lists the first arguments of an unknown command as `'a' 'b' `, stopping once the
+/// list reaches 128 bytes and cutting the last argument to fit.
+fn quoted_arguments(arguments: &[Bytes]) -> String {
+    let mut listed = String::new();
+    for argument in arguments {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push('\'');
+        listed.push_str(&sanitize(argument, room));
+        listed.push_str("' ");
+    }
+    listed
+}
+
+fn help_hint(command: &str) -> String {
+    format!("{} HELP", command.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_lists_quoted_arguments_like_redis() {
+        let error = CommandError::UnknownCommand {
+            name: Bytes::from_static(b"foo"),
+            arguments: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b\r\nc")],
+        };
+        assert_eq!(
+            error.to_string(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b  c' "
+        );
+    }
+
+    #[test]
+    fn unknown_command_without_arguments_ends_after_the_colon() {
+        let error =
+            CommandError::UnknownCommand { name: Bytes::from_static(b"x"), arguments: vec![] };
+        assert_eq!(error.to_string(), "ERR unknown command 'x', with args beginning with: ");
+    }
+
+    #[test]
+    fn unknown_subcommand_points_at_help() {
+        let error = CommandError::UnknownSubcommand {
+            command: "config",
+            subcommand: Bytes::from_static(b"nope"),
+        };
+        assert_eq!(error.to_string(), "ERR unknown subcommand 'nope'. Try CONFIG HELP.");
+    }
+}

@@ -1,0 +1,157 @@
+//! Requests to typed commands: the command table, argument parsing, and client-facing errors.
+//!
+//! A request is an argument vector of byte strings. [`parse`] looks its name up in the command
+//! table, checks the arity, and hands the remaining arguments to the command's parser, which
+//! builds a typed [`Command`]. Each command is exactly one of three kinds, and the kind decides
+//! where it runs:
+//!
+//! - [`Write`]: changes the keyspace. It becomes part of a log entry, is applied by the state
+//!   machine on every replica, and is answered only after it was applied. Its type therefore
+//!   holds everything apply needs and nothing apply must not depend on (no clock, no node-local
+//!   state), and it is serializable for the log.
+//! - [`Read`]: only reads the keyspace. It runs on an MVCC view of the applied state, on the node
+//!   the client is connected to, and never enters the log.
+//! - [`Control`]: acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
+//!   ...). The server executes it; it never reaches the state machine.
+//!
+//! Commands are grouped in families, one file each (`strings`, `keys`, `control`), each with its
+//! typed commands, their parsers, and its part of the command table. Syntax errors are found
+//! here, before anything is proposed, so a malformed write never costs a log entry.
+//!
+//! Deliberately absent: execution. This module never touches the keyspace, the log or the
+//! network; it only turns bytes into types and errors into Redis's text.
+
+mod args;
+pub mod control;
+mod error;
+pub mod keys;
+pub mod strings;
+mod table;
+
+pub use args::{is_keyword, parse_f64, parse_i64, Args};
+pub use error::CommandError;
+pub use table::{all_commands, lookup, lookup_subcommand, CommandSpec, Parser};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// A key: arbitrary bytes.
+pub type Key = Bytes;
+
+/// The index of one of the numbered databases (`SELECT n`).
+pub type DbIndex = usize;
+
+/// How many numbered databases a node has, as Redis's default `databases 16`.
+pub const DATABASES: usize = 16;
+
+/// A request whose command is known: the table entry it matched (for stats and flags) and
+/// either its typed form or the error its arguments earned.
+#[derive(Debug)]
+pub struct Parsed {
+    pub spec: &'static CommandSpec,
+    pub command: Result<Command, CommandError>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Control(control::Control),
+    Read(Read),
+    Write(Write),
+}
+
+/// A command that only reads the keyspace.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Read {
+    String(strings::StringRead),
+    Key(keys::KeyRead),
+}
+
+/// A command that changes the keyspace, applied through the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Write {
+    String(strings::StringWrite),
+    Key(keys::KeyWrite),
+}
+
+/// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown
+/// command (or subcommand) is an `Err`; a known one with bad arguments is a [`Parsed`] whose
+/// `command` is the error, so that the caller can count it against the command.
+pub fn parse(arguments: Vec<Bytes>) -> Result<Parsed, CommandError> {
+    let mut arguments = arguments.into_iter();
+    let name = arguments.next().ok_or(CommandError::Syntax)?;
+    let rest: Vec<Bytes> = arguments.collect();
+    let Some(spec) = lookup(&name) else {
+        return Err(CommandError::UnknownCommand { name, arguments: rest });
+    };
+    if let Err(error) = check_arity(spec, rest.len() + 1) {
+        return Ok(Parsed { spec, command: Err(error) });
+    }
+    if spec.subcommands.is_empty() {
+        return Ok(Parsed { spec, command: (spec.parse)(&mut Args::new(rest)) });
+    }
+    parse_subcommand(spec, rest)
+}
+
+/// Container commands (CONFIG, CLIENT, OBJECT, COMMAND) dispatch on their first argument; each
+/// subcommand has its own arity and its own name in errors and stats (`config|get`).
+/// A container called with no subcommand fails its own arity check (-2) before this runs.
+fn parse_subcommand(
+    container: &'static CommandSpec,
+    arguments: Vec<Bytes>,
+) -> Result<Parsed, CommandError> {
+    let mut arguments = arguments.into_iter();
+    let subcommand =
+        arguments.next().ok_or_else(|| CommandError::WrongArity(container.name.into()))?;
+    let Some(spec) = lookup_subcommand(container, &subcommand) else {
+        return Err(CommandError::UnknownSubcommand { command: container.name, subcommand });
+    };
+    let rest: Vec<Bytes> = arguments.collect();
+    let command =
+        check_arity(spec, rest.len() + 2).and_then(|()| (spec.parse)(&mut Args::new(rest)));
+    Ok(Parsed { spec, command })
+}
+
+/// Redis's arity rule: a positive arity is the exact argument count (name included), a
+/// negative one the minimum.
+fn check_arity(spec: &CommandSpec, count: usize) -> Result<(), CommandError> {
+    let arity = spec.arity;
+    let fits =
+        if arity >= 0 { count == arity as usize } else { count >= arity.unsigned_abs() as usize };
+    if fits {
+        Ok(())
+    } else {
+        Err(CommandError::WrongArity(spec.name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect()
+    }
+
+    #[test]
+    fn names_match_in_any_case() {
+        let parsed = parse(request(&["gEt", "k"])).unwrap();
+        assert_eq!(parsed.spec.name, "get");
+    }
+
+    #[test]
+    fn unknown_commands_and_wrong_arity_get_redis_text() {
+        let error = parse(request(&["nope", "a"])).unwrap_err();
+        assert_eq!(error.to_string(), "ERR unknown command 'nope', with args beginning with: 'a' ");
+        let error = parse(request(&["get"])).unwrap().command.unwrap_err();
+        assert_eq!(error.to_string(), "ERR wrong number of arguments for 'get' command");
+    }
+
+    #[test]
+    fn every_table_entry_is_unique_and_lowercase() {
+        let mut names = std::collections::HashSet::new();
+        for spec in all_commands() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(names.insert(spec.name), "duplicate command {}", spec.name);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Every option Concord has, in one struct with defaults, validated once at start-up.
+//!
+//! A command-line flag and a key in the TOML config file exist for every field; flags win over
+//! the file, and the file wins over the defaults. Runtime changes through `CONFIG SET` go
+//! through the server's parameter table, which reads its initial values from here.
+//!
+//! Invariant: every queue, buffer, batch and connection count in the process has its bound here,
+//! so that a hostile or merely busy client meets a clear error instead of exhausting memory.
+
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// The options of one Concord node. Field names match the TOML config keys.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// The address the Redis protocol listener binds to. Loopback by default, so that a fresh
+    /// node is not reachable from other machines until the operator decides so.
+    pub bind: IpAddr,
+    /// The TCP port of the Redis protocol listener.
+    pub port: u16,
+    /// Where the node keeps its durable state (Raft log and snapshots).
+    pub data_dir: PathBuf,
+    /// The `tracing` filter for the node's own log (`error`, `warn`, `info`, `debug`, `trace`,
+    /// or a full filter directive).
+    pub log_level: String,
+    /// The most client connections served at once (Redis `maxclients`). A connection over the
+    /// bound is told `ERR max number of clients reached` and closed.
+    pub max_clients: usize,
+    /// The longest bulk string a request may carry (Redis `proto-max-bulk-len`).
+    pub proto_max_bulk_len: usize,
+    /// The most arguments one request may carry.
+    pub request_arguments_max: usize,
+    /// The longest inline command line, and the longest length header of a multibulk request.
+    pub inline_bytes_max: usize,
+    /// The most bytes buffered for one client before a complete request arrives (Redis
+    /// `client-query-buffer-limit`). A client over the bound is disconnected.
+    pub client_query_buffer_limit: usize,
+    /// The most write requests that may wait for the commit pipeline at once; writers beyond it
+    /// wait for room (back-pressure), they are never dropped.
+    pub proposal_queue_max: usize,
+    /// The most client write requests batched into one log entry.
+    pub entry_requests_max: usize,
+    /// The most expired keys one active-expiry cycle proposes to delete, per database.
+    pub active_expire_keys_per_cycle: usize,
+    /// How often the active-expiry cycle runs, in milliseconds (Redis `hz` 10 is 100 ms).
+    pub active_expire_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 6379,
+            data_dir: PathBuf::from("concord-data"),
+            log_level: "info".to_string(),
+            max_clients: 10_000,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            request_arguments_max: 1024 * 1024,
+            inline_bytes_max: 64 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            proposal_queue_max: 65_536,
+            entry_requests_max: 4_096,
+            active_expire_keys_per_cycle: 200,
+            active_expire_interval_ms: 100,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML config file; keys absent from the file keep their defaults.
+    pub fn from_file(path: &std::path::Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            context: format!("reading config file {}", path.display()),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|error| Error::Config(format!("{}: {error}", path.display())))
+    }
+
+    /// Checks the relations between fields that the types cannot express. Called once, before
+    /// anything starts, so that a bad option is reported before a port is bound.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("max-clients", self.max_clients),
+            ("proto-max-bulk-len", self.proto_max_bulk_len),
+            ("request-arguments-max", self.request_arguments_max),
+            ("inline-bytes-max", self.inline_bytes_max),
+            ("client-query-buffer-limit", self.client_query_buffer_limit),
+            ("proposal-queue-max", self.proposal_queue_max),
+            ("entry-requests-max", self.entry_requests_max),
+            ("active-expire-keys-per-cycle", self.active_expire_keys_per_cycle),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
+        }
+        if self.active_expire_interval_ms == 0 {
+            return Err(Error::Config("active-expire-interval-ms must be at least 1".into()));
+        }
+        if self.client_query_buffer_limit < self.inline_bytes_max {
+            return Err(Error::Config(
+                "client-query-buffer-limit must be at least inline-bytes-max".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The request-decoding limits the RESP decoder enforces.
+    pub fn resp_limits(&self) -> crate::resp::Limits {
+        crate::resp::Limits {
+            bulk_bytes_max: self.proto_max_bulk_len,
+            arguments_max: self.request_arguments_max,
+            inline_bytes_max: self.inline_bytes_max,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_redis_limits() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.port, 6379);
+        assert_eq!(config.max_clients, 10_000);
+        assert_eq!(config.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(config.client_query_buffer_limit, 1024 * 1024 * 1024);
+    }
+
+    #[test]
+    fn file_keys_override_defaults_and_unknown_keys_are_rejected() {
+        let config: Config = toml::from_str("port = 7000\nmax-clients = 5\n").unwrap();
+        assert_eq!(config.port, 7000);
+        assert_eq!(config.max_clients, 5);
+        assert_eq!(config.bind, Config::default().bind);
+        assert!(toml::from_str::<Config>("prot = 7000\n").is_err());
+    }
+
+    #[test]
+    fn zero_bounds_are_rejected() {
+        let config = Config { max_clients: 0, ..Config::default() };
+        assert!(config.validate().unwrap_err().to_string().contains("max-clients"));
+    }
+}

@@ -1,0 +1,36 @@
+//! The crate's one error type for everything that is not a reply to a client.
+//!
+//! Errors a client sees are reply frames with Redis's exact text (`command::CommandError`);
+//! this type is for the node itself: configuration, IO, start-up and the failures that stop it.
+
+use std::io;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An option is invalid; the text names it.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The listener could not bind its address.
+    #[error("cannot listen on {address}: {source}{hint}")]
+    Bind {
+        address: String,
+        hint: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// An IO operation failed; `context` says which and on what.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The node has stopped (shutdown or a fatal error) and takes no more requests.
+    #[error("the node is shutting down")]
+    NodeStopped,
+}

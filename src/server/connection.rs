@@ -1,0 +1,248 @@
+//! One client connection: read, decode, execute in order, reply in one write.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{ClientInfo, Shared};
+use crate::command::{self, Command, CommandError, CommandSpec, DbIndex, Parsed};
+use crate::metrics::{LocalCommandStats, Outcome};
+use crate::node::ReadView;
+use crate::resp::{self, Decoder, Frame, Protocol};
+use crate::state_machine::{execute_read, WriteRequest};
+
+/// The initial size of a connection's read and write buffers; they grow as needed up to the
+/// configured limits.
+const BUFFER_BYTES_INITIAL: usize = 16 * 1024;
+
+/// A write buffer larger than this is sent before executing more of the batch, so that a
+/// pipeline of large replies does not pile up in memory.
+const OUTPUT_FLUSH_BYTES: usize = 1024 * 1024;
+
+/// Accepts one connection: registers it, serves it until it closes, unregisters it.
+pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let local = stream.local_addr().unwrap_or(peer);
+    let Some(client) = shared.clients.register(peer, local, shared.config.max_clients) else {
+        // Best effort, as Redis: the client may not read it before the close.
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let id = client.id;
+    let mut connection = Connection::new(stream, Arc::clone(&shared), client);
+    if let Err(error) = connection.run().await {
+        tracing::debug!(client = id, %error, "connection closed with an error");
+    }
+    shared.clients.unregister(id);
+}
+
+/// The per-connection state that commands can change.
+#[derive(Debug)]
+pub(super) struct Session {
+    pub db: DbIndex,
+    pub protocol: Protocol,
+    /// Set by QUIT (and protocol errors): close once the pending replies are written.
+    pub close_after_reply: bool,
+}
+
+pub(super) struct Connection {
+    stream: TcpStream,
+    pub(super) shared: Arc<Shared>,
+    pub(super) client: Arc<ClientInfo>,
+    pub(super) session: Session,
+    decoder: Decoder,
+    input: BytesMut,
+    output: BytesMut,
+    /// Writes parsed but not yet proposed; always the tail of the batch, after every reply
+    /// already in `output`.
+    pending_writes: Vec<(&'static CommandSpec, WriteRequest)>,
+    /// The view reads in this batch use; dropped whenever this connection's writes commit.
+    view: Option<ReadView>,
+    stats: LocalCommandStats,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientInfo>) -> Connection {
+        let decoder = Decoder::new(shared.config.resp_limits());
+        Connection {
+            stream,
+            shared,
+            client,
+            session: Session { db: 0, protocol: Protocol::Resp2, close_after_reply: false },
+            decoder,
+            input: BytesMut::with_capacity(BUFFER_BYTES_INITIAL),
+            output: BytesMut::with_capacity(BUFFER_BYTES_INITIAL),
+            pending_writes: Vec::new(),
+            view: None,
+            stats: LocalCommandStats::default(),
+        }
+    }
+
+    async fn run(&mut self) -> std::io::Result<()> {
+        let client = Arc::clone(&self.client);
+        let mut shutdown = self.shared.shutdown.subscribe();
+        loop {
+            let read = tokio::select! {
+                read = self.stream.read_buf(&mut self.input) => read?,
+                _ = client.kill_signal.notified() => return Ok(()),
+                _ = shutdown.wait_for(|stopping| *stopping) => return Ok(()),
+            };
+            if read == 0 {
+                return Ok(());
+            }
+            self.execute_buffered().await?;
+            if self.session.close_after_reply || client.is_killed() {
+                return Ok(());
+            }
+            if self.input.len() > self.shared.config.client_query_buffer_limit {
+                tracing::warn!(
+                    client = client.id,
+                    "closing client that reached max query buffer length"
+                );
+                return Ok(());
+            }
+        }
+    }
+
+    /// Executes every complete request in the input buffer, then writes the replies.
+    async fn execute_buffered(&mut self) -> std::io::Result<()> {
+        loop {
+            match self.decoder.decode(&mut self.input) {
+                Ok(Some(arguments)) if arguments.is_empty() => continue,
+                Ok(Some(arguments)) => self.execute(arguments).await,
+                Ok(None) => break,
+                Err(error) => {
+                    self.commit_pending().await;
+                    tracing::debug!(client = self.client.id, %error, "protocol error");
+                    let line = format!("ERR {error}");
+                    self.reply(&Frame::Error(line.into()));
+                    self.session.close_after_reply = true;
+                    break;
+                }
+            }
+            if self.session.close_after_reply {
+                break;
+            }
+            if self.output.len() >= OUTPUT_FLUSH_BYTES {
+                self.commit_pending().await;
+                self.flush().await?;
+            }
+        }
+        self.commit_pending().await;
+        self.shared.command_stats.merge(&mut self.stats);
+        self.flush().await
+    }
+
+    async fn execute(&mut self, arguments: Vec<Bytes>) {
+        let Parsed { spec, command } = match command::parse(arguments) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                self.commit_pending().await;
+                self.reply(&error.to_frame());
+                return;
+            }
+        };
+        self.note_command(spec);
+        match command {
+            Ok(Command::Write(write)) => {
+                self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
+            }
+            Ok(Command::Read(read)) => {
+                self.commit_pending().await;
+                let started = Instant::now();
+                let frame = match self.read_view().await {
+                    Ok(view) => {
+                        execute_read(&view.view.keyspace, self.session.db, view.now_ms, &read)
+                    }
+                    Err(error) => error.to_frame(),
+                };
+                self.record(spec, started, &frame);
+                self.reply(&frame);
+            }
+            Ok(Command::Control(control)) => {
+                self.commit_pending().await;
+                let started = Instant::now();
+                let frame = super::control::execute(self, control).await;
+                self.record(spec, started, &frame);
+                self.reply(&frame);
+            }
+            Err(error) => {
+                self.commit_pending().await;
+                let outcome = match error {
+                    CommandError::WrongArity(_) => Outcome::Rejected,
+                    _ => Outcome::Failed,
+                };
+                self.stats.record(spec.name, std::time::Duration::ZERO, outcome);
+                self.reply(&error.to_frame());
+            }
+        }
+    }
+
+    /// Proposes the pending writes as one batch and encodes their replies.
+    async fn commit_pending(&mut self) {
+        if self.pending_writes.is_empty() {
+            return;
+        }
+        let (specs, requests): (Vec<_>, Vec<_>) = self.pending_writes.drain(..).unzip();
+        let started = Instant::now();
+        let result = self.shared.node.write(requests).await;
+        // Reads after these writes must see them: take a fresh view next time.
+        self.view = None;
+        let share = started.elapsed() / specs.len() as u32;
+        match result {
+            Ok(frames) => {
+                for (spec, frame) in specs.into_iter().zip(frames) {
+                    let outcome =
+                        if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
+                    self.stats.record(spec.name, share, outcome);
+                    self.reply(&frame);
+                }
+            }
+            Err(error) => {
+                let frame = error.to_frame();
+                for _ in specs {
+                    self.reply(&frame);
+                }
+            }
+        }
+    }
+
+    async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
+        if let Some(view) = &self.view {
+            return Ok(view.clone());
+        }
+        let view = self.shared.node.read_view().await?;
+        self.view = Some(view.clone());
+        Ok(view)
+    }
+
+    fn note_command(&self, spec: &'static CommandSpec) {
+        let elapsed_ms = self.client.connected_at.elapsed().as_millis() as u64;
+        self.client.last_command_ms.store(elapsed_ms, Ordering::Relaxed);
+        self.client.commands_processed.fetch_add(1, Ordering::Relaxed);
+        *self.client.last_command.lock() = spec.name;
+    }
+
+    fn record(&mut self, spec: &'static CommandSpec, started: Instant, frame: &Frame) {
+        let outcome = if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
+        self.stats.record(spec.name, started.elapsed(), outcome);
+    }
+
+    /// Encodes one reply in the connection's protocol.
+    pub(super) fn reply(&mut self, frame: &Frame) {
+        resp::encode(frame, self.session.protocol, &mut self.output);
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! The deterministic state machine: `apply(entry) -> replies`, and reads on MVCC views.
+//!
+//! A log [`Entry`] is a batch of client write requests stamped with the leader's clock. The
+//! state machine applies entries strictly in log order; after each one it publishes a
+//! [`View`], an immutable version of the keyspace at that index, which readers load without
+//! ever taking a lock that apply holds.
+//!
+//! Invariants:
+//! - Determinism: the same entries produce the same keyspace and the same replies on every
+//!   replica. Apply never reads a clock (time is `leader_time_ms`), never draws randomness
+//!   except from a seed derived from the entry's index, and never does IO.
+//! - A view is published only after its entry was wholly applied: a reader sees all of an
+//!   entry or none of it, and a transaction (one entry) is atomic to readers.
+//! - Entries are applied at increasing indexes; applying an index twice is a bug and panics.
+//!
+//! Deliberately absent: the log, consensus and the network. Whatever decides the order of
+//! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
+
+mod keys;
+mod strings;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::command::{DbIndex, Read, Write};
+use crate::resp::Frame;
+use crate::store::Keyspace;
+
+/// The position of an entry in the log. Index 0 means "nothing applied yet".
+pub type LogIndex = u64;
+
+/// One log entry: the client writes batched together, stamped with the leader's clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The leader's wall clock when it made the entry, in Unix milliseconds. The only time
+    /// apply knows: expiry deadlines and TTLs are computed from it.
+    pub leader_time_ms: u64,
+    pub requests: Vec<WriteRequest>,
+}
+
+/// One client write, with the database its connection had selected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WriteRequest {
+    pub db: DbIndex,
+    pub write: Write,
+}
+
+/// What apply knows besides the keyspace: where it is in the log and what time it is there.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyContext {
+    pub index: LogIndex,
+    pub now_ms: u64,
+}
+
+impl ApplyContext {
+    /// A seed for the choices a write makes at random (SPOP, ...): the same on every replica.
+    pub fn seed(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.index.to_le_bytes())
+    }
+}
+
+/// An immutable version of the keyspace after the entry at `index` was applied.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    pub index: LogIndex,
+    /// The `leader_time_ms` of the entry at `index`; reads never use an earlier time, so a key
+    /// that apply saw expire stays expired for readers.
+    pub time_ms: u64,
+    pub keyspace: Keyspace,
+}
+
+/// Where readers find the newest published view.
+#[derive(Clone, Debug, Default)]
+pub struct Views {
+    current: Arc<ArcSwap<View>>,
+}
+
+impl Views {
+    /// The newest published view.
+    pub fn load(&self) -> Arc<View> {
+        self.current.load_full()
+    }
+
+    fn publish(&self, view: View) {
+        self.current.store(Arc::new(view));
+    }
+}
+
+/// The keyspace as of the last applied entry, owned by whoever applies entries.
+#[derive(Debug, Default)]
+pub struct StateMachine {
+    keyspace: Keyspace,
+    applied_index: LogIndex,
+    applied_time_ms: u64,
+    views: Views,
+}
+
+impl StateMachine {
+    pub fn new() -> StateMachine {
+        StateMachine::default()
+    }
+
+    pub fn applied_index(&self) -> LogIndex {
+        self.applied_index
+    }
+
+    /// A handle readers use to load views; it stays valid for the life of the state machine.
+    pub fn views(&self) -> Views {
+        self.views.clone()
+    }
+
+    /// Applies the entry at `index` and returns one reply per request, in order.
+    pub fn apply(&mut self, index: LogIndex, entry: &Entry) -> Vec<Frame> {
+        assert!(
+            index > self.applied_index,
+            "entry {index} applied after entry {}: the log must be applied in order",
+            self.applied_index
+        );
+        // The leader's clock may step back (NTP); time inside the state machine never does.
+        let now_ms = entry.leader_time_ms.max(self.applied_time_ms);
+        let context = ApplyContext { index, now_ms };
+        self.keyspace.set_version(index);
+        let replies = entry
+            .requests
+            .iter()
+            .map(|request| execute_write(&mut self.keyspace, request.db, &context, &request.write))
+            .collect();
+        self.applied_index = index;
+        self.applied_time_ms = now_ms;
+        self.views.publish(View { index, time_ms: now_ms, keyspace: self.keyspace.clone() });
+        replies
+    }
+}
+
+/// Executes a read on a version of the keyspace at `now_ms`.
+pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) -> Frame {
+    match read {
+        Read::String(read) => strings::read(keyspace, db, now_ms, read),
+        Read::Key(read) => keys::read(keyspace, db, now_ms, read),
+    }
+}
+
+fn execute_write(
+    keyspace: &mut Keyspace,
+    db: DbIndex,
+    context: &ApplyContext,
+    write: &Write,
+) -> Frame {
+    match write {
+        Write::String(write) => strings::write(keyspace, db, context, write),
+        Write::Key(write) => keys::write(keyspace, db, context, write),
+    }
+}

@@ -1,0 +1,333 @@
+//! One numbered database: its keys in hash order, and the index of their expiry times.
+
+use bytes::Bytes;
+use imbl::{OrdMap, OrdSet};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::Value;
+use crate::command::Key;
+
+/// A key with its fixed hash, ordered by hash and then by bytes (see the module docs for why).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HashedKey {
+    hash: u64,
+    key: Bytes,
+}
+
+impl HashedKey {
+    pub fn new(key: Key) -> HashedKey {
+        HashedKey { hash: scan_position(&key), key }
+    }
+
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The key's place in SCAN order; never zero, because cursor 0 means "start" and "done".
+    pub fn position(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// The SCAN position of a key: a fixed (seedless) hash, identical on every node and build.
+fn scan_position(key: &[u8]) -> u64 {
+    xxh3_64(key).max(1)
+}
+
+/// A stored value with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    expires_at_ms: Option<u64>,
+    /// The version (log index) of the entry that last changed this key; WATCH compares it.
+    version: u64,
+}
+
+impl Entry {
+    /// The Unix time in milliseconds at which the key expires, if it has a time to live.
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        self.expires_at_ms
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|deadline| deadline <= now_ms)
+    }
+}
+
+/// One page of a SCAN: the live keys found and the cursor to continue from (0 when done).
+#[derive(Debug)]
+pub struct ScanPage<'a> {
+    pub entries: Vec<(&'a Key, &'a Entry)>,
+    pub next_cursor: u64,
+}
+
+/// One database. Cloning is O(1) and yields an independent version.
+#[derive(Clone, Debug, Default)]
+pub struct Db {
+    entries: OrdMap<HashedKey, Entry>,
+    expires: OrdSet<(u64, HashedKey)>,
+    /// The version stamped on every entry changed from now on; the state machine sets it to the
+    /// index of the log entry being applied.
+    version: u64,
+}
+
+impl Db {
+    /// Sets the version that changes from now on are stamped with.
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
+    /// The number of keys, including expired keys not yet deleted (as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The number of keys with a time to live (INFO keyspace's `expires`).
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The live entry of `key`, or `None` if it is absent or expired at `now_ms`.
+    pub fn get(&self, key: &Key, now_ms: u64) -> Option<&Entry> {
+        self.entries.get(&HashedKey::new(key.clone())).filter(|entry| !entry.is_expired(now_ms))
+    }
+
+    pub fn contains(&self, key: &Key, now_ms: u64) -> bool {
+        self.get(key, now_ms).is_some()
+    }
+
+    /// The live value of `key` for changing it in place; the key's version is stamped. An
+    /// expired key is deleted first and reported absent (lazy expiry).
+    pub fn value_mut(&mut self, key: &Key, now_ms: u64) -> Option<&mut Value> {
+        let hashed = HashedKey::new(key.clone());
+        if self.entries.get(&hashed)?.is_expired(now_ms) {
+            self.remove_hashed(&hashed);
+            return None;
+        }
+        let version = self.version;
+        let entry = self.entries.get_mut(&hashed).expect("the key was just found");
+        entry.version = version;
+        Some(&mut entry.value)
+    }
+
+    /// Stores `value` under `key` with the given expiry, replacing any previous entry (whose
+    /// expiry is dropped). Returns the previous live entry.
+    pub fn insert(
+        &mut self,
+        key: Key,
+        value: Value,
+        expires_at_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Option<Entry> {
+        let hashed = HashedKey::new(key);
+        if let Some(deadline) = expires_at_ms {
+            self.expires.insert((deadline, hashed.clone()));
+        }
+        let entry = Entry { value, expires_at_ms, version: self.version };
+        let previous = self.entries.insert(hashed.clone(), entry)?;
+        if let Some(deadline) = previous.expires_at_ms {
+            if Some(deadline) != expires_at_ms {
+                self.expires.remove(&(deadline, hashed));
+            }
+        }
+        (!previous.is_expired(now_ms)).then_some(previous)
+    }
+
+    /// Replaces the value of `key`, keeping its time to live if it has a live one.
+    pub fn insert_keep_ttl(&mut self, key: Key, value: Value, now_ms: u64) -> Option<Entry> {
+        let expires_at_ms = self.get(&key, now_ms).and_then(Entry::expires_at_ms);
+        self.insert(key, value, expires_at_ms, now_ms)
+    }
+
+    /// Deletes `key`. Returns its entry if it was live at `now_ms` (an expired key is deleted
+    /// too, but reported absent).
+    pub fn remove(&mut self, key: &Key, now_ms: u64) -> Option<Entry> {
+        let entry = self.remove_hashed(&HashedKey::new(key.clone()))?;
+        (!entry.is_expired(now_ms)).then_some(entry)
+    }
+
+    /// Deletes `key` if it exists and has expired at `now_ms`; returns whether it did.
+    pub fn remove_if_expired(&mut self, key: &Key, now_ms: u64) -> bool {
+        let hashed = HashedKey::new(key.clone());
+        match self.entries.get(&hashed) {
+            Some(entry) if entry.is_expired(now_ms) => {
+                self.remove_hashed(&hashed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn remove_hashed(&mut self, hashed: &HashedKey) -> Option<Entry> {
+        let entry = self.entries.remove(hashed)?;
+        if let Some(deadline) = entry.expires_at_ms {
+            self.expires.remove(&(deadline, hashed.clone()));
+        }
+        Some(entry)
+    }
+
+    /// Sets or clears the expiry of a live key; returns whether the key exists.
+    pub fn set_expiry(&mut self, key: &Key, expires_at_ms: Option<u64>, now_ms: u64) -> bool {
+        let hashed = HashedKey::new(key.clone());
+        let version = self.version;
+        let Some(entry) = self.entries.get_mut(&hashed) else {
+            return false;
+        };
+        if entry.is_expired(now_ms) {
+            self.remove_hashed(&hashed);
+            return false;
+        }
+        let previous = std::mem::replace(&mut entry.expires_at_ms, expires_at_ms);
+        entry.version = version;
+        if previous != expires_at_ms {
+            if let Some(deadline) = previous {
+                self.expires.remove(&(deadline, hashed.clone()));
+            }
+            if let Some(deadline) = expires_at_ms {
+                self.expires.insert((deadline, hashed));
+            }
+        }
+        true
+    }
+
+    /// Every live key and its entry, in SCAN order.
+    pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.entries
+            .iter()
+            .filter(move |(_, entry)| !entry.is_expired(now_ms))
+            .map(|(hashed, entry)| (&hashed.key, entry))
+    }
+
+    /// Visits keys from `cursor` in SCAN order until at least `count` keys were visited (live
+    /// or not, so that a page's work is bounded as Redis bounds it), always finishing the run
+    /// of keys that share the last hash so that the next cursor never splits one.
+    pub fn scan(&self, cursor: u64, count: usize, now_ms: u64) -> ScanPage<'_> {
+        let start = HashedKey { hash: cursor, key: Bytes::new() };
+        let mut entries = Vec::new();
+        let mut last_hash = None;
+        for (visited, (hashed, entry)) in self.entries.range(start..).enumerate() {
+            if visited >= count.max(1) && last_hash != Some(hashed.hash) {
+                return ScanPage { entries, next_cursor: hashed.hash };
+            }
+            last_hash = Some(hashed.hash);
+            if !entry.is_expired(now_ms) {
+                entries.push((&hashed.key, entry));
+            }
+        }
+        ScanPage { entries, next_cursor: 0 }
+    }
+
+    /// A live key chosen by `seed`: the first key at or after the seed's position in SCAN
+    /// order, wrapping around. Expired keys are skipped (a bounded number of them).
+    pub fn random_key(&self, seed: u64, now_ms: u64) -> Option<&Key> {
+        let start = HashedKey { hash: seed, key: Bytes::new() };
+        let after = self.entries.range(start..);
+        let before = self.entries.iter();
+        after
+            .chain(before)
+            .take(1024)
+            .find(|(_, entry)| !entry.is_expired(now_ms))
+            .map(|(hashed, _)| &hashed.key)
+    }
+
+    /// Up to `limit` keys whose expiry time is at or before `now_ms`, earliest first.
+    pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<Key> {
+        self.expires
+            .iter()
+            .take_while(|(deadline, _)| *deadline <= now_ms)
+            .take(limit)
+            .map(|(_, hashed)| hashed.key.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StringValue;
+
+    fn value(text: &'static str) -> Value {
+        Value::String(StringValue::Bytes(Bytes::from_static(text.as_bytes())))
+    }
+
+    fn key(text: &'static str) -> Key {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[test]
+    fn expired_keys_are_absent_to_reads_and_deleted_by_writes() {
+        let mut db = Db::default();
+        db.insert(key("k"), value("v"), Some(100), 0);
+        assert!(db.get(&key("k"), 99).is_some());
+        assert!(db.get(&key("k"), 100).is_none());
+        assert_eq!(db.len(), 1, "a read does not delete");
+        assert!(db.value_mut(&key("k"), 100).is_none());
+        assert_eq!(db.len(), 0, "a write deletes the expired key");
+        assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn the_expiry_index_follows_every_change() {
+        let mut db = Db::default();
+        db.insert(key("a"), value("1"), Some(10), 0);
+        db.insert(key("b"), value("2"), Some(5), 0);
+        assert_eq!(db.expired_keys(10, 10), vec![key("b"), key("a")]);
+        db.set_expiry(&key("a"), Some(50), 0);
+        assert_eq!(db.expired_keys(10, 10), vec![key("b")]);
+        db.insert(key("b"), value("3"), None, 0);
+        assert_eq!(db.expired_keys(100, 10), vec![key("a")]);
+        db.remove(&key("a"), 0);
+        assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn a_view_is_unaffected_by_later_writes() {
+        let mut db = Db::default();
+        db.insert(key("k"), value("old"), None, 0);
+        let view = db.clone();
+        db.insert(key("k"), value("new"), None, 0);
+        db.insert(key("other"), value("x"), None, 0);
+        assert_eq!(view.get(&key("k"), 0).unwrap().value, value("old"));
+        assert_eq!(view.len(), 1);
+    }
+
+    #[test]
+    fn a_full_scan_returns_every_key_exactly_once() {
+        let mut db = Db::default();
+        for index in 0..1000 {
+            db.insert(Bytes::from(format!("key:{index}")), value("v"), None, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            let page = db.scan(cursor, 10, 0);
+            for (key, _) in page.entries {
+                assert!(seen.insert(key.clone()), "{key:?} returned twice");
+            }
+            cursor = page.next_cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn versions_record_the_last_change() {
+        let mut db = Db::default();
+        db.set_version(7);
+        db.insert(key("k"), value("v"), None, 0);
+        db.set_version(9);
+        assert_eq!(db.get(&key("k"), 0).unwrap().version(), 7);
+        db.value_mut(&key("k"), 0);
+        assert_eq!(db.get(&key("k"), 0).unwrap().version(), 9);
+    }
+}

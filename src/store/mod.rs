@@ -1,0 +1,151 @@
+//! The keyspace: sixteen numbered databases of keys, their values and their expiry times.
+//!
+//! Every structure here is persistent (structurally shared, from the `imbl` crate): cloning a
+//! [`Keyspace`] is O(number of databases) and yields an independent version, which is how the
+//! state machine hands out MVCC read views. A writer that changes a shared node copies only
+//! the path to it, so a view costs nothing until the keyspace moves on, and then only in
+//! proportion to what changed. Values must therefore be cheap to clone: a string is `Bytes`,
+//! and the collection types of later families wrap persistent collections.
+//!
+//! Keys are ordered by a fixed 64-bit hash of their bytes, then by the bytes. The order gives
+//! SCAN a cursor with Redis's guarantees (the cursor is the hash where the next batch starts,
+//! so a key present for a whole iteration is returned, whatever is added or removed), and the
+//! fixed hash makes a cursor valid on every replica. Hash collisions only lengthen a batch.
+//!
+//! Invariants:
+//! - The store never reads a clock: every operation that cares about expiry takes `now_ms`.
+//! - A key whose expiry time is at or before `now_ms` does not exist for any operation. Reads
+//!   skip it; writes through [`Db::entry_mut`] delete it first (lazy expiry, decided by the
+//!   entry's time, so replicas agree).
+//! - `expires` holds exactly the keys that have an expiry time, ordered by that time, for
+//!   active expiry.
+//!
+//! Deliberately absent: command semantics and reply shapes (the state machine's), IO.
+
+mod db;
+mod glob;
+
+pub use db::{Db, Entry, HashedKey, ScanPage};
+pub use glob::glob_match;
+
+use bytes::Bytes;
+
+use crate::command::{DbIndex, DATABASES};
+
+/// A stored value. Cloning is O(1) for every variant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    String(StringValue),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+        }
+    }
+}
+
+/// A string value. Redis keeps strings that look like 64-bit integers as integers ("int"
+/// encoding); so does Concord, which makes INCR cheap and OBJECT ENCODING truthful.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StringValue {
+    Integer(i64),
+    Bytes(Bytes),
+}
+
+impl StringValue {
+    /// Stores `bytes` as an integer when Redis would (a canonical decimal `i64`).
+    pub fn from_bytes(bytes: Bytes) -> StringValue {
+        if bytes.len() <= 20 {
+            if let Some(integer) = crate::command::parse_i64(&bytes) {
+                return StringValue::Integer(integer);
+            }
+        }
+        StringValue::Bytes(bytes)
+    }
+
+    /// The value's bytes, formatting an integer.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            StringValue::Integer(integer) => Bytes::from(integer.to_string()),
+            StringValue::Bytes(bytes) => bytes.clone(),
+        }
+    }
+
+    /// The length in bytes, as STRLEN reports it.
+    pub fn len(&self) -> usize {
+        match self {
+            StringValue::Integer(integer) => {
+                let mut buffer = itoa_buffer();
+                buffer.format(*integer).len()
+            }
+            StringValue::Bytes(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn itoa_buffer() -> itoa::Buffer {
+    itoa::Buffer::new()
+}
+
+/// All databases. Cloning is a cheap, independent version (an MVCC view).
+#[derive(Clone, Debug, Default)]
+pub struct Keyspace {
+    databases: [Db; DATABASES],
+}
+
+impl Keyspace {
+    pub fn new() -> Keyspace {
+        Keyspace::default()
+    }
+
+    pub fn db(&self, index: DbIndex) -> &Db {
+        &self.databases[index]
+    }
+
+    pub fn db_mut(&mut self, index: DbIndex) -> &mut Db {
+        &mut self.databases[index]
+    }
+
+    /// Two distinct databases at once, for MOVE and COPY ... DB.
+    pub fn two_dbs_mut(&mut self, first: DbIndex, second: DbIndex) -> (&mut Db, &mut Db) {
+        assert_ne!(first, second, "two_dbs_mut needs two distinct databases");
+        if first < second {
+            let (low, high) = self.databases.split_at_mut(second);
+            (&mut low[first], &mut high[0])
+        } else {
+            let (low, high) = self.databases.split_at_mut(first);
+            (&mut high[0], &mut low[second])
+        }
+    }
+
+    /// Sets the version (log index) that every change from now on is stamped with.
+    pub fn set_version(&mut self, version: u64) {
+        for db in &mut self.databases {
+            db.set_version(version);
+        }
+    }
+
+    /// SWAPDB: exchanges two databases' contents.
+    pub fn swap(&mut self, first: DbIndex, second: DbIndex) {
+        self.databases.swap(first, second);
+    }
+
+    /// FLUSHALL: empties every database.
+    pub fn clear(&mut self) {
+        for db in &mut self.databases {
+            *db = Db::default();
+        }
+    }
+
+    /// The databases, in index order.
+    pub fn databases(&self) -> impl Iterator<Item = (DbIndex, &Db)> {
+        self.databases.iter().enumerate()
+    }
+}
