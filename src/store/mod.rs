@@ -45,6 +45,13 @@ impl Value {
             Value::String(_) => "string",
         }
     }
+
+    /// The name `OBJECT ENCODING` reports: the representation actually in use.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::String(string) => string.encoding(),
+        }
+    }
 }
 
 /// A string value. Redis keeps strings that look like 64-bit integers as integers ("int"
@@ -87,6 +94,16 @@ impl StringValue {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Redis's names for string representations: `int` for an integer, `embstr` for a short
+    /// string (at most 44 bytes, which Redis allocates with its header), `raw` otherwise.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StringValue::Integer(_) => "int",
+            StringValue::Bytes(bytes) if bytes.len() <= 44 => "embstr",
+            StringValue::Bytes(_) => "raw",
+        }
     }
 }
 
