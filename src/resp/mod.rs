@@ -18,9 +18,11 @@
 
 mod decode;
 mod encode;
+#[cfg(test)]
+mod tests;
 
 pub use decode::{decode_request, Limits, ProtocolError};
-pub use encode::encode;
+pub use encode::{encode, format_double};
 
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -69,7 +71,10 @@ pub enum Frame {
     /// A boolean: the integer 1 or 0 in RESP2.
     Boolean(bool),
     /// A verbatim string with its three-letter format (`txt`, `mkd`): a bulk string in RESP2.
-    Verbatim { format: [u8; 3], text: Bytes },
+    Verbatim {
+        format: [u8; 3],
+        text: Bytes,
+    },
     /// An out-of-band push (pub/sub messages): an array in RESP2.
     Push(Vec<Frame>),
 }
