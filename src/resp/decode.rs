@@ -35,7 +35,7 @@
 //!   first `inline_bytes_max + 1` bytes hold no line end, which is what Redis does when the line
 //!   arrives in reads no larger than the bound.
 //! - Redis 7.0 accepts up to 2³¹ − 1 arguments in one request. `arguments_max` defaults to
-//!   1,048,576 (the bound of Redis before 6.2), and a count over it gets Redis's own
+//!   1,048,576 (the bound of Redis 6.2 and earlier), and a count over it gets Redis's own
 //!   `invalid multibulk length`, so no client sees a new error text.
 //!
 //! Like Redis, and on purpose for compatibility, the decoder does not check that the two bytes
