@@ -6,21 +6,29 @@
 //! version the connection negotiated (RESP2, or RESP3 after `HELLO 3`).
 //!
 //! Invariants:
-//! - Decoding is two-phase, as in mini-redis: a request is parsed only once it is wholly
-//!   buffered, so a partial frame never yields a partial request and never consumes bytes.
+//! - A request that has only partly arrived yields nothing and stays in the read buffer: bytes
+//!   are consumed only as whole requests. The [`Decoder`] remembers how far it has parsed, so
+//!   each byte is examined once however many reads a request takes to arrive.
 //! - Every size the decoder accepts has a bound from [`Limits`]: a bulk string's length, the
 //!   number of arguments, the length of an inline command. A request over a bound is a
 //!   [`ProtocolError`] with Redis's own text, never an allocation of the claimed size.
-//! - Arguments are [`Bytes`] slices of the connection's read buffer: no copy per argument.
+//! - Arguments are [`Bytes`] slices of the connection's read buffer: no copy per argument
+//!   (except inline arguments with quotes, whose escapes change their bytes).
+//!
+//! Caveat: a slice keeps the whole buffer allocation it came from alive. Code that keeps an
+//! argument for long (the store keeping a value) should copy a small argument out, or one
+//! 10-byte value can pin a 64 KiB read buffer.
 //!
 //! Deliberately absent: any knowledge of command names, arities or semantics (that is the
 //! `command` module's job), and any socket IO (the `server` module reads and writes).
 
 mod decode;
 mod encode;
+#[cfg(test)]
+mod tests;
 
 pub use decode::{Decoder, Limits, ProtocolError};
-pub use encode::encode;
+pub use encode::{encode, format_double};
 
 use bytes::Bytes;
 use std::borrow::Cow;
