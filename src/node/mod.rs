@@ -5,15 +5,24 @@
 //! with [`Node::read_view`]. Nothing above this module knows how an entry becomes committed.
 //!
 //! The commit pipeline, as a loop with numbered steps:
-//! 1. Wait for at least one proposal (a connection's run of pipelined writes), then take every
-//!    proposal already waiting, up to `entry_requests_max` requests: group commit. A connection
-//!    never waits for a timer; batching only collects what is already there.
-//! 2. Stamp the batch with the node's clock (`leader_time_ms`) into one [`Entry`].
+//! 1. Wait for at least one request, then take every request already waiting, up to
+//!    `entry_requests_max`: group commit. A request is a proposal (a connection's run of
+//!    pipelined writes) or a reader asking for a newer view. Nobody waits for a timer;
+//!    batching only collects what is already there.
+//! 2. Stamp the proposals with the node's clock (`leader_time_ms`) into one [`Entry`].
 //! 3. Commit the entry. This node is a single member whose log is in memory, so committing is
 //!    assigning the next index; the durability issue replaces this step with openraft and the
 //!    write-ahead log, and nothing outside this module changes.
-//! 4. Apply the entry to the state machine, which publishes the view at the new index.
-//! 5. Hand each proposal its replies, in order. A reply leaves only after step 4.
+//! 4. Apply the entry to the state machine and record the applied index.
+//! 5. Publish a view if a reader asked for one since the last batch (see below).
+//! 6. Hand each proposal its replies, in order, and each waiting reader its answer. A reply
+//!    leaves only after steps 4 and 5.
+//!
+//! Reads are linearizable: a read must see every write acknowledged before it began, that is
+//! every entry up to the applied index it observes when it starts. If the published view is
+//! older, the reader flags that views are wanted and asks the pipeline for one (step 5); while
+//! the flag is up, the pipeline publishes after every batch, so in a mixed load readers rarely
+//! wait, and in a write-only load no view is published and writes never pay for MVCC.
 //!
 //! Active expiry runs beside the pipeline: every `active_expire_interval_ms` it looks at the
 //! newest view for keys whose deadline passed by the node's clock and proposes their deletion
@@ -22,6 +31,7 @@
 //!
 //! Invariant: the state machine is owned by the pipeline task; nothing else mutates it.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,16 +68,30 @@ pub struct ReadView {
     pub now_ms: u64,
 }
 
-struct Proposal {
-    requests: Vec<WriteRequest>,
-    reply: oneshot::Sender<Vec<Frame>>,
+/// What the pipeline is asked to do.
+enum Request {
+    /// Apply these writes and send back their replies.
+    Propose { requests: Vec<WriteRequest>, reply: oneshot::Sender<Vec<Frame>> },
+    /// Publish a view of everything applied so far, then answer.
+    PublishView { reply: oneshot::Sender<()> },
+}
+
+/// What the pipeline and the readers share.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The newest applied index; stored before the entry's replies are sent.
+    applied_index: AtomicU64,
+    /// Raised by a reader that found the published view stale; the pipeline publishes after
+    /// its next batch and lowers it.
+    views_wanted: AtomicBool,
 }
 
 /// A handle on the running node; cheap to clone, one per connection.
 #[derive(Clone)]
 pub struct Node {
-    proposals: mpsc::Sender<Proposal>,
+    requests: mpsc::Sender<Request>,
     views: Views,
+    progress: Arc<Progress>,
 }
 
 impl Node {
@@ -75,9 +99,11 @@ impl Node {
     pub fn start(config: &Config) -> Node {
         let state_machine = StateMachine::new();
         let views = state_machine.views();
-        let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
-        tokio::spawn(run_pipeline(state_machine, receiver, config.entry_requests_max));
-        let node = Node { proposals, views };
+        let progress = Arc::new(Progress::default());
+        let (requests, receiver) = mpsc::channel(config.proposal_queue_max);
+        let pipeline = Pipeline { state_machine, progress: Arc::clone(&progress) };
+        tokio::spawn(pipeline.run(receiver, config.entry_requests_max));
+        let node = Node { requests, views, progress };
         tokio::spawn(run_active_expiry(
             node.clone(),
             Duration::from_millis(config.active_expire_interval_ms),
@@ -89,42 +115,83 @@ impl Node {
     /// Proposes writes and returns their replies, in order, once they were applied.
     pub async fn write(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
         let (reply, receiver) = oneshot::channel();
-        self.proposals.send(Proposal { requests, reply }).await.map_err(|_| NodeError::Stopped)?;
+        let request = Request::Propose { requests, reply };
+        self.requests.send(request).await.map_err(|_| NodeError::Stopped)?;
         receiver.await.map_err(|_| NodeError::Stopped)
     }
 
-    /// A view that reflects every write acknowledged before this call began (linearizable on a
-    /// single node: a write is acknowledged only after its view was published).
+    /// A view that reflects every write acknowledged before this call began: linearizable on a
+    /// single node, because a write is acknowledged only after the applied index covers it.
     pub async fn read_view(&self) -> Result<ReadView, NodeError> {
-        let view = self.views.load();
+        let required = self.progress.applied_index.load(Ordering::Acquire);
+        let mut view = self.views.load();
+        if view.index < required {
+            self.progress.views_wanted.store(true, Ordering::Relaxed);
+            let (reply, receiver) = oneshot::channel();
+            let request = Request::PublishView { reply };
+            self.requests.send(request).await.map_err(|_| NodeError::Stopped)?;
+            receiver.await.map_err(|_| NodeError::Stopped)?;
+            view = self.views.load();
+            assert!(view.index >= required, "the pipeline answered before publishing");
+        }
         let now_ms = clock_ms().max(view.time_ms);
         Ok(ReadView { view, now_ms })
     }
 
     /// The index of the newest applied entry.
     pub fn applied_index(&self) -> LogIndex {
-        self.views.load().index
+        self.progress.applied_index.load(Ordering::Acquire)
     }
 }
 
-async fn run_pipeline(
-    mut state_machine: StateMachine,
-    mut proposals: mpsc::Receiver<Proposal>,
-    entry_requests_max: usize,
-) {
-    let mut batch: Vec<Proposal> = Vec::new();
-    let mut index = state_machine.applied_index();
-    // recv_many waits for one proposal and takes the others already queued (step 1).
-    while proposals.recv_many(&mut batch, entry_requests_max).await > 0 {
-        let counts: Vec<usize> = batch.iter().map(|proposal| proposal.requests.len()).collect();
-        let requests = batch.iter_mut().flat_map(|proposal| proposal.requests.drain(..)).collect();
-        let entry = Entry { leader_time_ms: clock_ms(), requests };
-        index += 1;
-        let mut replies = state_machine.apply(index, &entry).into_iter();
-        for (proposal, count) in batch.drain(..).zip(counts) {
-            // A client that disconnected no longer waits; its writes were applied regardless.
-            let _ = proposal.reply.send(replies.by_ref().take(count).collect());
+/// The commit pipeline's task: the only owner of the state machine.
+struct Pipeline {
+    state_machine: StateMachine,
+    progress: Arc<Progress>,
+}
+
+impl Pipeline {
+    async fn run(mut self, mut requests: mpsc::Receiver<Request>, entry_requests_max: usize) {
+        let mut batch: Vec<Request> = Vec::new();
+        // recv_many waits for one request and takes the others already queued (step 1).
+        while requests.recv_many(&mut batch, entry_requests_max).await > 0 {
+            let mut proposals = Vec::new();
+            let mut readers = Vec::new();
+            for request in batch.drain(..) {
+                match request {
+                    Request::Propose { requests, reply } => proposals.push((requests, reply)),
+                    Request::PublishView { reply } => readers.push(reply),
+                }
+            }
+            let replies = self.commit(&mut proposals);
+            if self.progress.views_wanted.swap(false, Ordering::Relaxed) || !readers.is_empty() {
+                self.state_machine.publish();
+            }
+            for ((_, reply), frames) in proposals.into_iter().zip(replies) {
+                // A client that disconnected no longer waits; its writes were applied anyway.
+                let _ = reply.send(frames);
+            }
+            for reader in readers {
+                let _ = reader.send(());
+            }
         }
+    }
+
+    /// Steps 2 to 4: one entry for all the proposals, applied; their replies, per proposal.
+    fn commit(
+        &mut self,
+        proposals: &mut [(Vec<WriteRequest>, oneshot::Sender<Vec<Frame>>)],
+    ) -> Vec<Vec<Frame>> {
+        if proposals.is_empty() {
+            return Vec::new();
+        }
+        let counts: Vec<usize> = proposals.iter().map(|(requests, _)| requests.len()).collect();
+        let requests = proposals.iter_mut().flat_map(|(requests, _)| requests.drain(..)).collect();
+        let entry = Entry { leader_time_ms: clock_ms(), requests };
+        let index = self.state_machine.applied_index() + 1;
+        let mut frames = self.state_machine.apply(index, &entry).into_iter();
+        self.progress.applied_index.store(index, Ordering::Release);
+        counts.into_iter().map(|count| frames.by_ref().take(count).collect()).collect()
     }
 }
 
@@ -133,8 +200,9 @@ async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let view = node.views.load();
-        let now_ms = clock_ms();
+        let Ok(ReadView { view, now_ms }) = node.read_view().await else {
+            return;
+        };
         let requests: Vec<WriteRequest> = view
             .keyspace
             .databases()

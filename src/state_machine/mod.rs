@@ -1,16 +1,21 @@
 //! The deterministic state machine: `apply(entry) -> replies`, and reads on MVCC views.
 //!
 //! A log [`Entry`] is a batch of client write requests stamped with the leader's clock. The
-//! state machine applies entries strictly in log order; after each one it publishes a
-//! [`View`], an immutable version of the keyspace at that index, which readers load without
-//! ever taking a lock that apply holds.
+//! state machine applies entries strictly in log order. [`StateMachine::publish`] makes the
+//! keyspace as of the last applied entry a [`View`]: an immutable version that readers load
+//! without ever taking a lock that apply holds.
+//!
+//! Publishing is O(1), but not free: once a view shares the keyspace's maps, the next write to
+//! each part of them copies the path it changes. So the owner publishes when a reader needs a
+//! newer view, not after every entry: a write-only load pays nothing for MVCC, and a mixed load
+//! pays one path copy per write per published view (measured in docs/decisions.md).
 //!
 //! Invariants:
 //! - Determinism: the same entries produce the same keyspace and the same replies on every
 //!   replica. Apply never reads a clock (time is `leader_time_ms`), never draws randomness
 //!   except from a seed derived from the entry's index, and never does IO.
-//! - A view is published only after its entry was wholly applied: a reader sees all of an
-//!   entry or none of it, and a transaction (one entry) is atomic to readers.
+//! - A view is published only between entries: a reader sees all of an entry or none of it,
+//!   and a transaction (one entry) is atomic to readers.
 //! - Entries are applied at increasing indexes; applying an index twice is a bug and panics.
 //!
 //! Deliberately absent: the log, consensus and the network. Whatever decides the order of
@@ -93,6 +98,9 @@ pub struct StateMachine {
     keyspace: Keyspace,
     applied_index: LogIndex,
     applied_time_ms: u64,
+    /// The index of the newest published view. The empty view at index 0 is published from
+    /// the start, as `Views::default()`.
+    published_index: LogIndex,
     views: Views,
 }
 
@@ -128,8 +136,21 @@ impl StateMachine {
             .collect();
         self.applied_index = index;
         self.applied_time_ms = now_ms;
-        self.views.publish(View { index, time_ms: now_ms, keyspace: self.keyspace.clone() });
         replies
+    }
+
+    /// Publishes the keyspace as of the last applied entry, unless that version already is.
+    pub fn publish(&mut self) {
+        if self.published_index == self.applied_index {
+            return;
+        }
+        self.published_index = self.applied_index;
+        let view = View {
+            index: self.applied_index,
+            time_ms: self.applied_time_ms,
+            keyspace: self.keyspace.clone(),
+        };
+        self.views.publish(view);
     }
 }
 
