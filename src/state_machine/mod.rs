@@ -17,6 +17,7 @@
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
 mod keys;
+mod reclaim;
 mod strings;
 
 use arc_swap::ArcSwap;
@@ -82,8 +83,9 @@ impl Views {
         self.current.load_full()
     }
 
-    fn publish(&self, view: View) {
-        self.current.store(Arc::new(view));
+    /// Publishes `view` and returns the one it replaces.
+    fn publish(&self, view: View) -> Arc<View> {
+        self.current.swap(Arc::new(view))
     }
 }
 
@@ -128,7 +130,13 @@ impl StateMachine {
             .collect();
         self.applied_index = index;
         self.applied_time_ms = now_ms;
-        self.views.publish(View { index, time_ms: now_ms, keyspace: self.keyspace.clone() });
+        let previous =
+            self.views.publish(View { index, time_ms: now_ms, keyspace: self.keyspace.clone() });
+        // After a flush, the previous view may hold the last reference to a whole database:
+        // free it off the apply path.
+        if entry.requests.iter().any(|request| keys::may_free_a_database(&request.write)) {
+            reclaim::drop_later(previous);
+        }
         replies
     }
 }
