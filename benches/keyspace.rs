@@ -15,7 +15,9 @@ use xxhash_rust::xxh3::xxh3_64;
 fn keys(count: usize) -> Vec<Bytes> {
     // A fixed permutation (multiplicative hashing) so that lookups do not walk in insert order.
     (0..count as u64)
-        .map(|index| Bytes::from(format!("key:{}", index.wrapping_mul(0x9E37_79B9_7F4A_7C15) % count as u64)))
+        .map(|index| {
+            Bytes::from(format!("key:{}", index.wrapping_mul(0x9E37_79B9_7F4A_7C15) % count as u64))
+        })
         .collect()
 }
 
@@ -25,8 +27,10 @@ fn report(name: &str, operations: usize, started: Instant) {
 }
 
 fn main() {
-    let count: usize =
-        std::env::var("KEYSPACE_BENCH_KEYS").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000_000);
+    let count: usize = std::env::var("KEYSPACE_BENCH_KEYS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1_000_000);
     let keys = keys(count);
     let value = Bytes::from_static(b"0123456789abcdef");
     println!("{count} keys, 16-byte values");
@@ -67,7 +71,11 @@ fn main() {
             map.insert((xxh3_64(key), key.clone()), value.clone());
         }
         black_box(&view);
-        report(&format!("imbl OrdMap overwrite, a new view every {writes_per_view} writes"), count, started);
+        report(
+            &format!("imbl OrdMap overwrite, a new view every {writes_per_view} writes"),
+            count,
+            started,
+        );
     }
 
     let started = Instant::now();

@@ -165,17 +165,9 @@ enum Progress {
     MultibulkCount { scanned: usize },
     /// Reading the `$<length>` line that starts at `line_start`; `buffer[line_start..scanned]`
     /// holds no `\r`.
-    BulkLength {
-        arguments_total: usize,
-        line_start: usize,
-        scanned: usize,
-    },
+    BulkLength { arguments_total: usize, line_start: usize, scanned: usize },
     /// Waiting for the body of a bulk string, `length` bytes from `body_start`, then CRLF.
-    BulkBody {
-        arguments_total: usize,
-        body_start: usize,
-        length: usize,
-    },
+    BulkBody { arguments_total: usize, body_start: usize, length: usize },
 }
 
 /// What one parsing step achieved.
@@ -201,10 +193,7 @@ enum LineSearch {
 impl Decoder {
     /// A decoder for a new connection.
     pub fn new(limits: Limits) -> Decoder {
-        Decoder {
-            limits,
-            ..Decoder::default()
-        }
+        Decoder { limits, ..Decoder::default() }
     }
 
     /// While `required` is true, requests are held to Redis's bounds for clients that have not
@@ -236,9 +225,7 @@ impl Decoder {
             buffer.len()
         );
         loop {
-            let step = self
-                .step(buffer)
-                .inspect_err(|error| self.failure = Some(*error))?;
+            let step = self.step(buffer).inspect_err(|error| self.failure = Some(*error))?;
             match step {
                 Step::Continue => continue,
                 Step::NeedMore => {
@@ -259,9 +246,9 @@ impl Decoder {
     /// buffer read by read; the amount is bounded by [`Limits::bulk_bytes_max`].
     pub fn missing_bytes(&self, buffer: &BytesMut) -> usize {
         match self.progress {
-            Progress::BulkBody {
-                body_start, length, ..
-            } => (body_start + length + 2).saturating_sub(buffer.len()),
+            Progress::BulkBody { body_start, length, .. } => {
+                (body_start + length + 2).saturating_sub(buffer.len())
+            }
             _ => 0,
         }
     }
@@ -272,16 +259,12 @@ impl Decoder {
             Progress::Start => Ok(self.start_request(buffer)),
             Progress::InlineLine { scanned } => self.read_inline_line(buffer, scanned),
             Progress::MultibulkCount { scanned } => self.read_multibulk_count(buffer, scanned),
-            Progress::BulkLength {
-                arguments_total,
-                line_start,
-                scanned,
-            } => self.read_bulk_length(buffer, arguments_total, line_start, scanned),
-            Progress::BulkBody {
-                arguments_total,
-                body_start,
-                length,
-            } => Ok(self.read_bulk_body(buffer, arguments_total, body_start, length)),
+            Progress::BulkLength { arguments_total, line_start, scanned } => {
+                self.read_bulk_length(buffer, arguments_total, line_start, scanned)
+            }
+            Progress::BulkBody { arguments_total, body_start, length } => {
+                Ok(self.read_bulk_body(buffer, arguments_total, body_start, length))
+            }
         }
     }
 
@@ -310,11 +293,8 @@ impl Decoder {
         };
         let line = buffer.split_to(line_end + 1).freeze();
         self.progress = Progress::Start;
-        let text_end = if line_end > 0 && line[line_end - 1] == b'\r' {
-            line_end - 1
-        } else {
-            line_end
-        };
+        let text_end =
+            if line_end > 0 && line[line_end - 1] == b'\r' { line_end - 1 } else { line_end };
         let arguments = split_inline_arguments(&line.slice(..text_end))?;
         if arguments.is_empty() {
             return Ok(Step::Continue);
@@ -352,11 +332,8 @@ impl Decoder {
         }
         let arguments_total = usize::try_from(count).expect("count is at most arguments_max");
         self.start_arguments(arguments_total);
-        self.progress = Progress::BulkLength {
-            arguments_total,
-            line_start: body_start,
-            scanned: body_start,
-        };
+        self.progress =
+            Progress::BulkLength { arguments_total, line_start: body_start, scanned: body_start };
         Ok(Step::Continue)
     }
 
@@ -368,8 +345,7 @@ impl Decoder {
             // A huge earlier request should not pin its argument list for the connection's life.
             self.argument_spans.shrink_to(PREALLOCATED_ARGUMENTS_MAX);
         }
-        self.argument_spans
-            .reserve(arguments_total.min(PREALLOCATED_ARGUMENTS_MAX));
+        self.argument_spans.reserve(arguments_total.min(PREALLOCATED_ARGUMENTS_MAX));
     }
 
     fn read_bulk_length(
@@ -382,19 +358,13 @@ impl Decoder {
         let line_end = match self.find_header_end(buffer, line_start, scanned) {
             LineSearch::Found(line_end) => line_end,
             LineSearch::NotYet(scanned) => {
-                self.progress = Progress::BulkLength {
-                    arguments_total,
-                    line_start,
-                    scanned,
-                };
+                self.progress = Progress::BulkLength { arguments_total, line_start, scanned };
                 return Ok(Step::NeedMore);
             }
             LineSearch::TooLong => return Err(ProtocolError::BulkCountTooBig),
         };
         if buffer[line_start] != b'$' {
-            return Err(ProtocolError::ExpectedBulk {
-                found: buffer[line_start],
-            });
+            return Err(ProtocolError::ExpectedBulk { found: buffer[line_start] });
         }
         let length = parse_redis_integer(&buffer[line_start + 1..line_end])
             .ok_or(ProtocolError::InvalidBulkLength)?;
@@ -436,11 +406,8 @@ impl Decoder {
         }
         self.progress = Progress::Start;
         let request = buffer.split_to(next_start).freeze();
-        let arguments = self
-            .argument_spans
-            .iter()
-            .map(|span| request.slice(span.clone()))
-            .collect();
+        let arguments =
+            self.argument_spans.iter().map(|span| request.slice(span.clone())).collect();
         Step::Request(arguments)
     }
 
@@ -464,11 +431,9 @@ impl Decoder {
         scanned: usize,
         terminator: u8,
     ) -> LineSearch {
-        let window_end = buffer.len().min(
-            line_start
-                .saturating_add(self.limits.inline_bytes_max)
-                .saturating_add(1),
-        );
+        let window_end = buffer
+            .len()
+            .min(line_start.saturating_add(self.limits.inline_bytes_max).saturating_add(1));
         let search_start = scanned.max(line_start);
         if search_start < window_end {
             if let Some(offset) = memchr::memchr(terminator, &buffer[search_start..window_end]) {
@@ -505,9 +470,7 @@ fn parse_redis_integer(text: &[u8]) -> Option<i64> {
         if !digit.is_ascii_digit() {
             return None;
         }
-        magnitude = magnitude
-            .checked_mul(10)?
-            .checked_add(u64::from(digit - b'0'))?;
+        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
     }
     if negative {
         0i64.checked_sub_unsigned(magnitude)
@@ -601,9 +564,7 @@ fn hex_escape(line: &[u8], position: usize) -> Option<u8> {
 }
 
 fn hex_digit_value(byte: u8) -> Option<u8> {
-    char::from(byte)
-        .to_digit(16)
-        .map(|value| u8::try_from(value).expect("a hex digit is below 16"))
+    char::from(byte).to_digit(16).map(|value| u8::try_from(value).expect("a hex digit is below 16"))
 }
 
 /// The byte a backslash escape stands for inside double quotes; an unknown escape stands for

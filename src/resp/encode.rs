@@ -66,9 +66,7 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut BytesMut) {
 /// below -4 or at least 17; `inf`, `-inf`, `nan`, and `-nan` for a NaN whose sign bit is set.
 pub fn format_double(value: f64) -> String {
     let text = DoubleText::new(value);
-    std::str::from_utf8(text.as_bytes())
-        .expect("%.17g output is ASCII")
-        .to_owned()
+    std::str::from_utf8(text.as_bytes()).expect("%.17g output is ASCII").to_owned()
 }
 
 fn write_line(out: &mut BytesMut, marker: u8, text: impl AsRef<[u8]>) {
@@ -123,17 +121,10 @@ struct DoubleText {
 
 impl DoubleText {
     fn new(value: f64) -> DoubleText {
-        let mut text = DoubleText {
-            bytes: [0; DOUBLE_TEXT_BYTES_MAX],
-            length: 0,
-        };
+        let mut text = DoubleText { bytes: [0; DOUBLE_TEXT_BYTES_MAX], length: 0 };
         if value.is_nan() {
             // glibc prints the sign of a NaN, and x86 arithmetic makes NaNs with it set.
-            text.push_slice(if value.is_sign_negative() {
-                b"-nan"
-            } else {
-                b"nan"
-            });
+            text.push_slice(if value.is_sign_negative() { b"-nan" } else { b"nan" });
         } else if value.is_infinite() {
             text.push_slice(if value > 0.0 { b"inf" } else { b"-inf" });
         } else {
@@ -165,12 +156,8 @@ impl DoubleText {
     fn push_digits_with_point(&mut self, digits: &[u8], integer_digits: usize) {
         let (integer, fraction) = digits.split_at(integer_digits);
         self.push_slice(integer);
-        let significant_fraction = fraction.len()
-            - fraction
-                .iter()
-                .rev()
-                .take_while(|&&digit| digit == b'0')
-                .count();
+        let significant_fraction =
+            fraction.len() - fraction.iter().rev().take_while(|&&digit| digit == b'0').count();
         if significant_fraction > 0 {
             self.push_slice(b".");
             self.push_slice(&fraction[..significant_fraction]);
@@ -193,11 +180,7 @@ impl DoubleText {
 
     fn push_exponential(&mut self, scientific: &Scientific) {
         self.push_digits_with_point(&scientific.digits, 1);
-        self.push_slice(if scientific.exponent < 0 {
-            b"e-"
-        } else {
-            b"e+"
-        });
+        self.push_slice(if scientific.exponent < 0 { b"e-" } else { b"e+" });
         let magnitude = scientific.exponent.unsigned_abs();
         // C prints at least two exponent digits.
         if magnitude < 10 {
@@ -221,14 +204,10 @@ impl Scientific {
         let mut text = StackText::default();
         write!(text, "{:.16e}", value.abs()).expect("a finite double fits in 32 bytes");
         let formatted = text.as_bytes();
-        let exponent_marker = formatted
-            .iter()
-            .position(|&byte| byte == b'e')
-            .expect("{:e} output has an exponent");
+        let exponent_marker =
+            formatted.iter().position(|&byte| byte == b'e').expect("{:e} output has an exponent");
         let mut digits = [b'0'; SIGNIFICANT_DIGITS];
-        let mantissa = formatted[..exponent_marker]
-            .iter()
-            .filter(|byte| byte.is_ascii_digit());
+        let mantissa = formatted[..exponent_marker].iter().filter(|byte| byte.is_ascii_digit());
         for (slot, &digit) in digits.iter_mut().zip(mantissa) {
             *slot = digit;
         }
@@ -256,10 +235,7 @@ impl StackText {
 impl Write for StackText {
     fn write_str(&mut self, text: &str) -> std::fmt::Result {
         let end = self.length + text.len();
-        let slot = self
-            .bytes
-            .get_mut(self.length..end)
-            .ok_or(std::fmt::Error)?;
+        let slot = self.bytes.get_mut(self.length..end).ok_or(std::fmt::Error)?;
         slot.copy_from_slice(text.as_bytes());
         self.length = end;
         Ok(())

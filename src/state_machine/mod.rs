@@ -22,6 +22,7 @@
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
 mod keys;
+mod reclaim;
 mod strings;
 
 use arc_swap::ArcSwap;
@@ -87,8 +88,9 @@ impl Views {
         self.current.load_full()
     }
 
-    fn publish(&self, view: View) {
-        self.current.store(Arc::new(view));
+    /// Publishes `view` and returns the one it replaces.
+    fn publish(&self, view: View) -> Arc<View> {
+        self.current.swap(Arc::new(view))
     }
 }
 
@@ -101,6 +103,8 @@ pub struct StateMachine {
     /// The index of the newest published view. The empty view at index 0 is published from
     /// the start, as `Views::default()`.
     published_index: LogIndex,
+    /// Whether an entry applied since the last publish emptied a database (see `reclaim`).
+    flushed_since_publish: bool,
     views: Views,
 }
 
@@ -136,7 +140,16 @@ impl StateMachine {
             .collect();
         self.applied_index = index;
         self.applied_time_ms = now_ms;
+        if entry.requests.iter().any(|request| keys::may_free_a_database(&request.write)) {
+            self.flushed_since_publish = true;
+        }
         replies
+    }
+
+    /// The view at the applied index, published if it was not yet.
+    pub fn view(&mut self) -> Arc<View> {
+        self.publish();
+        self.views.load()
     }
 
     /// Publishes the keyspace as of the last applied entry, unless that version already is.
@@ -150,7 +163,12 @@ impl StateMachine {
             time_ms: self.applied_time_ms,
             keyspace: self.keyspace.clone(),
         };
-        self.views.publish(view);
+        let previous = self.views.publish(view);
+        // After a flush, the view replaced here may hold the last reference to a whole
+        // database: free it off the apply path.
+        if std::mem::take(&mut self.flushed_since_publish) {
+            reclaim::drop_later(previous);
+        }
     }
 }
 

@@ -41,6 +41,11 @@ pub struct Entry {
     expires_at_ms: Option<u64>,
     /// The version (log index) of the entry that last changed this key; WATCH compares it.
     version: u64,
+    /// The entry time (Unix milliseconds) of the last write to this key or TOUCH of it; OBJECT
+    /// IDLETIME reports the time since. Unlike Redis's access clock, reads never refresh it:
+    /// a read runs on one node's view and must not change replicated state. See
+    /// [`Entry::idle_ms`].
+    touched_at_ms: u64,
 }
 
 impl Entry {
@@ -51,6 +56,19 @@ impl Entry {
 
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// How long the key has been idle at `now_ms`: the time since it was last written or
+    /// TOUCHed (never negative, even if `now_ms` lags the entry that wrote it).
+    ///
+    /// This is Concord's OBJECT IDLETIME, and it differs from Redis's on purpose. Redis
+    /// refreshes a key's access time on every read too. In Concord a read runs on an immutable
+    /// view on whichever node the client reached and never enters the log, so it cannot change
+    /// state that replicas share; a key that is only read therefore looks idle. TOUCH is the
+    /// way to mark a key as used: it goes through the log and refreshes this time on every
+    /// replica, without counting as a change for WATCH.
+    pub fn idle_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.touched_at_ms)
     }
 
     fn is_expired(&self, now_ms: u64) -> bool {
@@ -115,6 +133,7 @@ impl Db {
         let version = self.version;
         let entry = self.entries.get_mut(&hashed).expect("the key was just found");
         entry.version = version;
+        entry.touched_at_ms = now_ms;
         Some(&mut entry.value)
     }
 
@@ -131,7 +150,7 @@ impl Db {
         if let Some(deadline) = expires_at_ms {
             self.expires.insert((deadline, hashed.clone()));
         }
-        let entry = Entry { value, expires_at_ms, version: self.version };
+        let entry = Entry { value, expires_at_ms, version: self.version, touched_at_ms: now_ms };
         let previous = self.entries.insert(hashed.clone(), entry)?;
         if let Some(deadline) = previous.expires_at_ms {
             if Some(deadline) != expires_at_ms {
@@ -187,6 +206,7 @@ impl Db {
         }
         let previous = std::mem::replace(&mut entry.expires_at_ms, expires_at_ms);
         entry.version = version;
+        entry.touched_at_ms = now_ms;
         if previous != expires_at_ms {
             if let Some(deadline) = previous {
                 self.expires.remove(&(deadline, hashed.clone()));
@@ -196,6 +216,27 @@ impl Db {
             }
         }
         true
+    }
+
+    /// TOUCH: marks a live key as used at `now_ms` (for OBJECT IDLETIME) without changing its
+    /// version, since a touch is not a modification to WATCH. Returns whether the key exists.
+    pub fn touch(&mut self, key: &Key, now_ms: u64) -> bool {
+        let hashed = HashedKey::new(key.clone());
+        match self.entries.get_mut(&hashed) {
+            Some(entry) if !entry.is_expired(now_ms) => {
+                entry.touched_at_ms = now_ms;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Empties the database in O(1) and returns what it held, so that the caller can drop the
+    /// old contents elsewhere (dropping a large persistent map is O(size)). The version that
+    /// changes are stamped with is kept.
+    pub fn take_all(&mut self) -> Db {
+        let empty = Db { version: self.version, ..Db::default() };
+        std::mem::replace(self, empty)
     }
 
     /// Every live key and its entry, in SCAN order.

@@ -52,11 +52,7 @@ fn drain(decoder: &mut Decoder, buffer: &mut BytesMut, outcome: &mut Outcome) {
 fn decode_in_pieces<'a>(limits: Limits, pieces: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
     let mut decoder = Decoder::new(limits);
     let mut buffer = BytesMut::new();
-    let mut outcome = Outcome {
-        requests: Vec::new(),
-        error: None,
-        waiting_bytes: 0,
-    };
+    let mut outcome = Outcome { requests: Vec::new(), error: None, waiting_bytes: 0 };
     for piece in pieces {
         buffer.extend_from_slice(piece);
         drain(&mut decoder, &mut buffer, &mut outcome);
@@ -64,11 +60,7 @@ fn decode_in_pieces<'a>(limits: Limits, pieces: impl IntoIterator<Item = &'a [u8
             break;
         }
     }
-    outcome.waiting_bytes = if outcome.error.is_some() {
-        0
-    } else {
-        buffer.len()
-    };
+    outcome.waiting_bytes = if outcome.error.is_some() { 0 } else { buffer.len() };
     outcome
 }
 
@@ -77,30 +69,17 @@ fn decode_whole(limits: Limits, input: &[u8]) -> Outcome {
 }
 
 fn small_limits() -> Limits {
-    Limits {
-        bulk_bytes_max: 5,
-        arguments_max: 3,
-        inline_bytes_max: 8,
-    }
+    Limits { bulk_bytes_max: 5, arguments_max: 3, inline_bytes_max: 8 }
 }
 
 /// Input, and the transcript Redis 7.0 would produce for it.
 const GOLDEN_CASES: &[(&[u8], &str)] = &[
     // Multibulk requests.
     (b"*1\r\n$4\r\nPING\r\n", r#"["PING"]"#),
-    (
-        b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n",
-        r#"["SET" "key" "value"]"#,
-    ),
-    (
-        b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n",
-        r#"["GET" "a"] ["GET" "b"]"#,
-    ),
+    (b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n", r#"["SET" "key" "value"]"#),
+    (b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", r#"["GET" "a"] ["GET" "b"]"#),
     (b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", r#"["ECHO" ""]"#),
-    (
-        b"*2\r\n$4\r\nECHO\r\n$7\r\na\r\n\x00b\r\n\r\n",
-        r#"["ECHO" "a\r\n\x00b\r\n"]"#,
-    ),
+    (b"*2\r\n$4\r\nECHO\r\n$7\r\na\r\n\x00b\r\n\r\n", r#"["ECHO" "a\r\n\x00b\r\n"]"#),
     (b"*0\r\n*-1\r\n*-7\r\n*1\r\n$4\r\nPING\r\n", r#"["PING"]"#),
     // Like Redis, the two bytes after a bulk and after a header's CR are skipped unread.
     (b"*1\r\n$4\r\nPINGxy", r#"["PING"]"#),
@@ -121,47 +100,20 @@ const GOLDEN_CASES: &[(&[u8], &str)] = &[
     (b"\x0bSET a\x0bb\x0c c\r\n", r#"["SET" "a\x0bb\x0c" "c"]"#),
     // Inline quoting, as sdssplitargs.
     (b"SET \"a b\" 'c d'\r\n", r#"["SET" "a b" "c d"]"#),
-    (
-        b"\"\\x41\\x4a\\n\\r\\t\\b\\a\\\\\\\"\\q\"\r\n",
-        r#"["AJ\n\r\t\x08\x07\\\"q"]"#,
-    ),
+    (b"\"\\x41\\x4a\\n\\r\\t\\b\\a\\\\\\\"\\q\"\r\n", r#"["AJ\n\r\t\x08\x07\\\"q"]"#),
     (b"\"\\x4g\" \"\\xA\"\r\n", r#"["x4g" "xA"]"#),
-    (
-        b"'it\\'s' 'a\\b' 'say \"hi\"'\r\n",
-        r#"["it\'s" "a\\b" "say \"hi\""]"#,
-    ),
+    (b"'it\\'s' 'a\\b' 'say \"hi\"'\r\n", r#"["it\'s" "a\\b" "say \"hi\""]"#),
     (b"a\"b c\"  d'e'\r\n", r#"["ab c" "de"]"#),
     (b"\"\" ''\r\n", r#"["" ""]"#),
     (b"\"a\"\x0bb\r\n", r#"["a" "b"]"#),
     (b"\"a\x00b\"\r\n", r#"["a\x00b"]"#),
-    (
-        b"\"a\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
-    (
-        b"\"a\"b\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
-    (
-        b"'a\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
-    (
-        b"'a'b\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
-    (
-        b"'a'\"b\"\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
-    (
-        b"\"a\\\"\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
-    (
-        b"\"a\\\r\n",
-        "ERR Protocol error: unbalanced quotes in request",
-    ),
+    (b"\"a\r\n", "ERR Protocol error: unbalanced quotes in request"),
+    (b"\"a\"b\r\n", "ERR Protocol error: unbalanced quotes in request"),
+    (b"'a\r\n", "ERR Protocol error: unbalanced quotes in request"),
+    (b"'a'b\r\n", "ERR Protocol error: unbalanced quotes in request"),
+    (b"'a'\"b\"\r\n", "ERR Protocol error: unbalanced quotes in request"),
+    (b"\"a\\\"\r\n", "ERR Protocol error: unbalanced quotes in request"),
+    (b"\"a\\\r\n", "ERR Protocol error: unbalanced quotes in request"),
     // Malformed multibulk headers.
     (b"*x\r\n", "ERR Protocol error: invalid multibulk length"),
     (b"*\r\n", "ERR Protocol error: invalid multibulk length"),
@@ -170,24 +122,12 @@ const GOLDEN_CASES: &[(&[u8], &str)] = &[
     (b"*-0\r\n", "ERR Protocol error: invalid multibulk length"),
     (b"* 1\r\n", "ERR Protocol error: invalid multibulk length"),
     (b"*1 \r\n", "ERR Protocol error: invalid multibulk length"),
-    (
-        b"*99999999999999999999\r\n",
-        "ERR Protocol error: invalid multibulk length",
-    ),
-    (
-        b"*1\x00\r\n",
-        "ERR Protocol error: invalid multibulk length",
-    ),
-    (
-        b"*1\r\n+PING\r\n",
-        "ERR Protocol error: expected '$', got '+'",
-    ),
+    (b"*99999999999999999999\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1\x00\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1\r\n+PING\r\n", "ERR Protocol error: expected '$', got '+'"),
     (b"*1\r\n\r\n", "ERR Protocol error: expected '$', got ' '"),
     (b"*1\r\n\n\r\n", "ERR Protocol error: expected '$', got ' '"),
-    (
-        b"*1\r\nPING\r\n",
-        "ERR Protocol error: expected '$', got 'P'",
-    ),
+    (b"*1\r\nPING\r\n", "ERR Protocol error: expected '$', got 'P'"),
     (b"*1\r\n$-1\r\n", "ERR Protocol error: invalid bulk length"),
     (b"*1\r\n$x\r\n", "ERR Protocol error: invalid bulk length"),
     (b"*1\r\n$\r\n", "ERR Protocol error: invalid bulk length"),
@@ -204,12 +144,7 @@ const GOLDEN_CASES: &[(&[u8], &str)] = &[
 fn golden_requests_decode_as_redis_decodes_them() {
     for (input, expected) in GOLDEN_CASES {
         let outcome = decode_whole(Limits::default(), input);
-        assert_eq!(
-            outcome.transcript(),
-            *expected,
-            "input {:?}",
-            input.escape_ascii().to_string()
-        );
+        assert_eq!(outcome.transcript(), *expected, "input {:?}", input.escape_ascii().to_string());
     }
 }
 
@@ -251,11 +186,7 @@ fn a_long_pipeline_decodes_every_request_in_order() {
                 )
                 .as_bytes(),
             );
-            expected.push(vec![
-                Bytes::from("SET"),
-                Bytes::from(key),
-                Bytes::from(value),
-            ]);
+            expected.push(vec![Bytes::from("SET"), Bytes::from(key), Bytes::from(value)]);
         }
     }
     let whole = decode_whole(Limits::default(), &input);
@@ -270,10 +201,7 @@ fn a_long_pipeline_decodes_every_request_in_order() {
 fn multibulk_arguments_are_slices_of_the_read_buffer_not_copies() {
     let mut buffer = BytesMut::from(&b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n"[..]);
     let buffer_addresses = buffer.as_ptr_range();
-    let request = Decoder::new(Limits::default())
-        .decode(&mut buffer)
-        .unwrap()
-        .unwrap();
+    let request = Decoder::new(Limits::default()).decode(&mut buffer).unwrap().unwrap();
     for argument in &request {
         let argument_addresses = argument.as_ptr_range();
         assert!(
@@ -297,10 +225,7 @@ fn a_request_of_exactly_the_argument_limit_is_accepted_and_one_more_is_refused()
     let at_limit = decode_whole(small_limits(), b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
     assert_eq!(at_limit.transcript(), r#"["a" "b" "c"]"#);
     let over_limit = decode_whole(small_limits(), b"*4\r\n");
-    assert_eq!(
-        over_limit.error,
-        Some(ProtocolError::InvalidMultibulkLength)
-    );
+    assert_eq!(over_limit.error, Some(ProtocolError::InvalidMultibulkLength));
 }
 
 #[test]
@@ -327,25 +252,14 @@ fn lines_longer_than_the_inline_limit_are_refused_with_redis_texts() {
         (b"123456789", "ERR Protocol error: too big inline request"),
         (b"123456789\n", "ERR Protocol error: too big inline request"),
         (b"*1234567", "(waiting with 8 bytes)"),
-        (
-            b"*12345678",
-            "ERR Protocol error: too big mbulk count string",
-        ),
+        (b"*12345678", "ERR Protocol error: too big mbulk count string"),
         (b"*1\r\n$1234567", "(waiting with 12 bytes)"),
-        (
-            b"*1\r\n$12345678",
-            "ERR Protocol error: too big bulk count string",
-        ),
+        (b"*1\r\n$12345678", "ERR Protocol error: too big bulk count string"),
         (b"*1\r\n$1\r\n", "(waiting with 8 bytes)"),
     ];
     for (input, expected) in cases {
         let outcome = decode_whole(small_limits(), input);
-        assert_eq!(
-            outcome.transcript(),
-            *expected,
-            "input {:?}",
-            input.escape_ascii().to_string()
-        );
+        assert_eq!(outcome.transcript(), *expected, "input {:?}", input.escape_ascii().to_string());
         let byte_by_byte = decode_in_pieces(small_limits(), input.chunks(1));
         assert_eq!(byte_by_byte.transcript(), *expected);
     }
@@ -367,10 +281,7 @@ fn the_default_inline_limit_is_64_kib_of_line_without_a_line_end() {
 
 #[test]
 fn a_huge_claimed_argument_count_reserves_nothing_up_front() {
-    let limits = Limits {
-        arguments_max: usize::MAX,
-        ..Limits::default()
-    };
+    let limits = Limits { arguments_max: usize::MAX, ..Limits::default() };
     // Reserving slots for the claimed count would abort the test process.
     let outcome = decode_whole(limits, b"*9223372036854775807\r\n$1\r\na\r\n");
     assert_eq!(outcome.error, None);
@@ -396,10 +307,7 @@ fn unauthenticated_clients_are_held_to_redis_pre_auth_bounds() {
     );
     assert_eq!(decode_unauthenticated(b"*1\r\n$16384\r\n"), Ok(None));
     // Redis checks the absolute bounds first.
-    assert_eq!(
-        decode_unauthenticated(b"*2000000\r\n"),
-        Err(ProtocolError::InvalidMultibulkLength)
-    );
+    assert_eq!(decode_unauthenticated(b"*2000000\r\n"), Err(ProtocolError::InvalidMultibulkLength));
     assert_eq!(
         decode_unauthenticated(b"*1\r\n$999999999\r\n"),
         Err(ProtocolError::InvalidBulkLength)
@@ -449,54 +357,24 @@ fn missing_bytes_tells_how_much_of_a_pending_bulk_has_not_arrived() {
 #[test]
 fn protocol_errors_carry_redis_exact_texts() {
     let cases = [
-        (
-            ProtocolError::InlineRequestTooBig,
-            "Protocol error: too big inline request",
-        ),
-        (
-            ProtocolError::UnbalancedQuotes,
-            "Protocol error: unbalanced quotes in request",
-        ),
-        (
-            ProtocolError::MultibulkCountTooBig,
-            "Protocol error: too big mbulk count string",
-        ),
-        (
-            ProtocolError::InvalidMultibulkLength,
-            "Protocol error: invalid multibulk length",
-        ),
+        (ProtocolError::InlineRequestTooBig, "Protocol error: too big inline request"),
+        (ProtocolError::UnbalancedQuotes, "Protocol error: unbalanced quotes in request"),
+        (ProtocolError::MultibulkCountTooBig, "Protocol error: too big mbulk count string"),
+        (ProtocolError::InvalidMultibulkLength, "Protocol error: invalid multibulk length"),
         (
             ProtocolError::UnauthenticatedMultibulkLength,
             "Protocol error: unauthenticated multibulk length",
         ),
-        (
-            ProtocolError::BulkCountTooBig,
-            "Protocol error: too big bulk count string",
-        ),
-        (
-            ProtocolError::ExpectedBulk { found: b'x' },
-            "Protocol error: expected '$', got 'x'",
-        ),
-        (
-            ProtocolError::ExpectedBulk { found: b'\r' },
-            "Protocol error: expected '$', got ' '",
-        ),
-        (
-            ProtocolError::InvalidBulkLength,
-            "Protocol error: invalid bulk length",
-        ),
-        (
-            ProtocolError::UnauthenticatedBulkLength,
-            "Protocol error: unauthenticated bulk length",
-        ),
+        (ProtocolError::BulkCountTooBig, "Protocol error: too big bulk count string"),
+        (ProtocolError::ExpectedBulk { found: b'x' }, "Protocol error: expected '$', got 'x'"),
+        (ProtocolError::ExpectedBulk { found: b'\r' }, "Protocol error: expected '$', got ' '"),
+        (ProtocolError::InvalidBulkLength, "Protocol error: invalid bulk length"),
+        (ProtocolError::UnauthenticatedBulkLength, "Protocol error: unauthenticated bulk length"),
     ];
     for (error, text) in cases {
         assert_eq!(error.to_string(), text);
         assert_eq!(error.error_line(), format!("ERR {text}"));
-        assert_eq!(
-            error.to_frame(),
-            crate::resp::Frame::Error(format!("ERR {text}").into())
-        );
+        assert_eq!(error.to_frame(), crate::resp::Frame::Error(format!("ERR {text}").into()));
     }
 }
 
@@ -512,10 +390,8 @@ fn encode_multibulk(arguments: &[Vec<u8>]) -> Vec<u8> {
 
 /// Splits `input` at the given fractions of its length, in order.
 fn split_at_fractions(input: &[u8], fractions: &[f64]) -> Vec<Vec<u8>> {
-    let mut points: Vec<usize> = fractions
-        .iter()
-        .map(|fraction| (fraction * input.len() as f64) as usize)
-        .collect();
+    let mut points: Vec<usize> =
+        fractions.iter().map(|fraction| (fraction * input.len() as f64) as usize).collect();
     points.sort_unstable();
     let mut pieces = Vec::new();
     let mut start = 0;

@@ -13,16 +13,8 @@ fn encoded(frame: &Frame, protocol: Protocol) -> String {
 /// Checks a frame's bytes in both protocols; the expected texts are written with
 /// `escape_ascii`, so CRLF reads `\r\n`.
 fn assert_encodes(frame: Frame, resp2: &str, resp3: &str) {
-    assert_eq!(
-        encoded(&frame, Protocol::Resp2),
-        resp2,
-        "RESP2 bytes of {frame:?}"
-    );
-    assert_eq!(
-        encoded(&frame, Protocol::Resp3),
-        resp3,
-        "RESP3 bytes of {frame:?}"
-    );
+    assert_eq!(encoded(&frame, Protocol::Resp2), resp2, "RESP2 bytes of {frame:?}");
+    assert_eq!(encoded(&frame, Protocol::Resp3), resp3, "RESP3 bytes of {frame:?}");
 }
 
 #[test]
@@ -114,11 +106,7 @@ fn sets_and_pushes_are_arrays_in_resp2() {
         r"~2\r\n$1\r\na\r\n$1\r\nb\r\n",
     );
     assert_encodes(
-        Frame::Push(vec![
-            Frame::bulk("message"),
-            Frame::bulk("channel"),
-            Frame::bulk("hi"),
-        ]),
+        Frame::Push(vec![Frame::bulk("message"), Frame::bulk("channel"), Frame::bulk("hi")]),
         r"*3\r\n$7\r\nmessage\r\n$7\r\nchannel\r\n$2\r\nhi\r\n",
         r">3\r\n$7\r\nmessage\r\n$7\r\nchannel\r\n$2\r\nhi\r\n",
     );
@@ -133,11 +121,7 @@ fn doubles_are_bulk_strings_in_resp2_and_comma_lines_in_resp3() {
         r",0.10000000000000001\r\n",
     );
     assert_encodes(Frame::Double(f64::INFINITY), r"$3\r\ninf\r\n", r",inf\r\n");
-    assert_encodes(
-        Frame::Double(f64::NEG_INFINITY),
-        r"$4\r\n-inf\r\n",
-        r",-inf\r\n",
-    );
+    assert_encodes(Frame::Double(f64::NEG_INFINITY), r"$4\r\n-inf\r\n", r",-inf\r\n");
     assert_encodes(Frame::Double(f64::NAN), r"$3\r\nnan\r\n", r",nan\r\n");
     assert_encodes(Frame::Double(-0.0), r"$2\r\n-0\r\n", r",-0\r\n");
 }
@@ -150,19 +134,9 @@ fn booleans_are_integers_one_and_zero_in_resp2() {
 
 #[test]
 fn verbatim_strings_are_bulk_strings_of_their_text_alone_in_resp2() {
-    let verbatim = Frame::Verbatim {
-        format: *b"txt",
-        text: Bytes::from("Some string"),
-    };
-    assert_encodes(
-        verbatim,
-        r"$11\r\nSome string\r\n",
-        r"=15\r\ntxt:Some string\r\n",
-    );
-    let empty = Frame::Verbatim {
-        format: *b"mkd",
-        text: Bytes::new(),
-    };
+    let verbatim = Frame::Verbatim { format: *b"txt", text: Bytes::from("Some string") };
+    assert_encodes(verbatim, r"$11\r\nSome string\r\n", r"=15\r\ntxt:Some string\r\n");
+    let empty = Frame::Verbatim { format: *b"mkd", text: Bytes::new() };
     assert_encodes(empty, r"$0\r\n\r\n", r"=4\r\nmkd:\r\n");
 }
 
