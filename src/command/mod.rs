@@ -11,7 +11,7 @@
 //!   state), and it is serializable for the log.
 //! - [`Read`]: only reads the keyspace. It runs on an MVCC view of the applied state, on the node
 //!   the client is connected to, and never enters the log.
-//! - [`Control`]: acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
+//! - [`Control`](control::Control): acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
 //!   ...). The server executes it; it never reaches the state machine.
 //!
 //! Commands are grouped in families, one file each (`strings`, `keys`, `control`), each with its

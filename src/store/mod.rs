@@ -15,7 +15,7 @@
 //! Invariants:
 //! - The store never reads a clock: every operation that cares about expiry takes `now_ms`.
 //! - A key whose expiry time is at or before `now_ms` does not exist for any operation. Reads
-//!   skip it; writes through [`Db::entry_mut`] delete it first (lazy expiry, decided by the
+//!   skip it; writes through [`Db::value_mut`] delete it first (lazy expiry, decided by the
 //!   entry's time, so replicas agree).
 //! - `expires` holds exactly the keys that have an expiry time, ordered by that time, for
 //!   active expiry.
