@@ -726,7 +726,7 @@ mod tests {
             "ERR invalid expire time in 'set' command"
         );
         assert_eq!(
-            error_text(&["SET", "k", "v", "EX", "9223372036854775"]),
+            error_text(&["SET", "k", "v", "EX", "9223372036854776"]),
             "ERR invalid expire time in 'set' command"
         );
         assert_eq!(

@@ -43,7 +43,7 @@ const DECIMAL_ORDER_LIMIT: i64 = 5000;
 
 /// A finite or infinite 80-bit extended-precision number: `(-1)^negative * significand *
 /// 2^exponent`. A nonzero finite number is normalized: its significand's top bit is set, or its
-/// exponent is [`EXPONENT_MIN`] (a subnormal).
+/// exponent is the smallest, -16445 (a subnormal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LongDouble {
     negative: bool,
