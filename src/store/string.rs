@@ -15,9 +15,10 @@
 //! truthful: `Integer`, `Bytes` (made whole; `embstr` or `raw` by length) and `Raw` (changed in
 //! place). GET never sees a difference.
 //!
-//! Caveats: a value is immutable `Bytes` shared with MVCC views, so APPEND copies the whole
-//! value where Redis appends in place (amortized O(1)): repeated appends to one large value
-//! cost O(length) each.
+//! Caveats: a value is immutable `Bytes` shared with MVCC views, so APPEND and SETRANGE copy
+//! the whole value where Redis changes it in place (APPEND in amortized O(1)): repeated
+//! appends to one large value cost O(length) each. A rope or chunked representation would
+//! fix that if it matters in practice.
 
 mod long_double;
 

@@ -251,7 +251,9 @@ fn parse_decimal(text: &[u8]) -> Option<Exact> {
     // keeps at least 66 bits (64 and a rounding bit, plus one), and fold any remainder into a
     // sticky bit: the lowest bit of a quotient shifted up once more.
     let k = power_of_ten.unsigned_abs();
-    let divisor_bits = (k as f64 * 5f64.log2()).ceil() as i64 + 1;
+    // An upper bound on the bits of 5^k: log2(5) < 7/3. Integer arithmetic, so that no
+    // platform's floating point can change the scale (it could not change the result anyway).
+    let divisor_bits = (k as i64).saturating_mul(7) / 3 + 1;
     let scale = (divisor_bits + 67 - integer.bit_length() as i64).max(0) as u64;
     let (quotient, remainder_is_zero) = integer.shifted_left(scale).divided_by_power_of_five(k);
     let sticky = u64::from(!remainder_is_zero);
