@@ -1,25 +1,79 @@
-//! The string family: GET, SET and the other commands on string values.
+//! The string family: GET, SET and every other command on string values.
 //!
-//! Relative expiry times (`EX`, `PX`) stay relative in the typed command: the state machine
-//! turns them into absolute times with the entry's `leader_time_ms`, so that every replica
-//! computes the same deadline.
+//! Parsing finds every error Redis finds before it looks at the key (syntax, integers, expire
+//! times), in Redis's order, so that a malformed write never costs a log entry. Where Redis
+//! checks the key first and the arguments after (GETEX's expire time, INCRBYFLOAT's increment,
+//! LCS's options), the typed command carries the unchecked argument and the state machine checks
+//! it at the same point Redis does: a WRONGTYPE key must win over a bad argument.
+//!
+//! Relative expiry times (`EX`, `PX`, SETEX, PSETEX) stay relative in the typed command: the
+//! state machine turns them into absolute times with the entry's `leader_time_ms`, so that every
+//! replica computes the same deadline.
 
 use serde::{Deserialize, Serialize};
 
-use super::{is_keyword, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use bytes::Bytes;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StringRead {
-    Get { key: Key },
+    Get {
+        key: Key,
+    },
+    MGet {
+        keys: Vec<Key>,
+    },
+    StrLen {
+        key: Key,
+    },
+    /// GETRANGE and SUBSTR.
+    GetRange {
+        key: Key,
+        start: i64,
+        end: i64,
+    },
+    Lcs(LcsCommand),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StringWrite {
+    /// SET, SETNX, SETEX, PSETEX and GETSET.
     Set(SetCommand),
+    GetDel {
+        key: Key,
+    },
+    GetEx {
+        key: Key,
+        change: Option<TtlChange>,
+    },
+    /// MSET, and MSETNX when `only_if_none_exist`.
+    MSet {
+        pairs: Vec<(Key, Bytes)>,
+        only_if_none_exist: bool,
+    },
+    Append {
+        key: Key,
+        suffix: Bytes,
+    },
+    SetRange {
+        key: Key,
+        offset: u64,
+        patch: Bytes,
+    },
+    /// INCR, DECR, INCRBY and DECRBY, as one signed increment.
+    IncrBy {
+        key: Key,
+        increment: i64,
+    },
+    /// The increment as the client sent it: Redis reads it only after the stored value.
+    IncrByFloat {
+        key: Key,
+        increment: Bytes,
+    },
 }
 
-/// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`.
+/// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`, and the older
+/// commands that are special cases of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SetCommand {
     pub key: Key,
@@ -28,6 +82,32 @@ pub struct SetCommand {
     pub expiry: Option<Expiry>,
     /// Reply with the previous value instead of `OK` (`SET ... GET`, and GETSET).
     pub get: bool,
+    /// Which command this is: it names the command in errors and shapes SETNX's reply.
+    pub variant: SetVariant,
+}
+
+/// The commands that [`SetCommand`] expresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetVariant {
+    Set,
+    /// Replies 1 or 0 rather than `OK` or nil.
+    SetNx,
+    SetEx,
+    PSetEx,
+    GetSet,
+}
+
+impl SetVariant {
+    /// The name Redis puts in this command's errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            SetVariant::Set => "set",
+            SetVariant::SetNx => "setnx",
+            SetVariant::SetEx => "setex",
+            SetVariant::PSetEx => "psetex",
+            SetVariant::GetSet => "getset",
+        }
+    }
 }
 
 /// When SET writes: only if the key is absent (`NX`) or only if it is present (`XX`).
@@ -52,6 +132,81 @@ pub enum Expiry {
     KeepTtl,
 }
 
+/// The unit of an expiry option: `EX`, `PX`, `EXAT` or `PXAT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpiryUnit {
+    Seconds,
+    Milliseconds,
+    UnixSeconds,
+    UnixMilliseconds,
+}
+
+impl ExpiryUnit {
+    fn from_keyword(option: &[u8]) -> Option<ExpiryUnit> {
+        [
+            ("EX", ExpiryUnit::Seconds),
+            ("PX", ExpiryUnit::Milliseconds),
+            ("EXAT", ExpiryUnit::UnixSeconds),
+            ("PXAT", ExpiryUnit::UnixMilliseconds),
+        ]
+        .into_iter()
+        .find(|(keyword, _)| is_keyword(option, keyword))
+        .map(|(_, unit)| unit)
+    }
+
+    fn is_seconds(self) -> bool {
+        matches!(self, ExpiryUnit::Seconds | ExpiryUnit::UnixSeconds)
+    }
+
+    fn with_amount(self, amount: i64) -> Expiry {
+        match self {
+            ExpiryUnit::Seconds => Expiry::Seconds(amount),
+            ExpiryUnit::Milliseconds => Expiry::Milliseconds(amount),
+            ExpiryUnit::UnixSeconds => Expiry::UnixSeconds(amount),
+            ExpiryUnit::UnixMilliseconds => Expiry::UnixMilliseconds(amount),
+        }
+    }
+}
+
+/// What GETEX does to the key's time to live.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TtlChange {
+    /// `PERSIST`: remove it.
+    Persist,
+    /// `EX`/`PX`/`EXAT`/`PXAT` with the amount as sent: Redis checks it after the key's type.
+    Expire { unit: ExpiryUnit, amount: Bytes },
+}
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LcsCommand {
+    pub first: Key,
+    pub second: Key,
+    /// The options, or the error they earned. Redis reports a key of the wrong type before a
+    /// bad option, so the error waits for the keys to be looked at.
+    pub options: Result<LcsOptions, CommandError>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LcsOptions {
+    pub reply: LcsReply,
+    /// Matches shorter than this are left out of the `IDX` reply.
+    pub min_match_length: u64,
+    /// Each match in the `IDX` reply also gives its length.
+    pub with_match_length: bool,
+}
+
+/// What LCS replies with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LcsReply {
+    /// The longest common subsequence itself.
+    Subsequence,
+    /// `LEN`: its length.
+    Length,
+    /// `IDX`: the ranges of each match, and the length.
+    Indexes,
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, parse_get)
         .flags(&["readonly", "fast"])
@@ -68,62 +223,436 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "O(1)",
         ),
+    CommandSpec::new("setnx", 3, parse_setnx)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Sets the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)"),
+    CommandSpec::new("setex", 4, parse_setex)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@slow"])
+        .docs("string", "Sets the string value and the expiration time in seconds of a key.", "2.0.0", "O(1)"),
+    CommandSpec::new("psetex", 4, parse_psetex)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@slow"])
+        .docs(
+            "string",
+            "Sets the string value and the expiration time in milliseconds of a key.",
+            "2.6.0",
+            "O(1)",
+        ),
+    CommandSpec::new("getset", 3, parse_getset)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Sets the string value of a key and returns the previous value.", "1.0.0", "O(1)"),
+    CommandSpec::new("getdel", 2, parse_getdel)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Returns the string value of a key and deletes the key.", "6.2.0", "O(1)"),
+    CommandSpec::new("getex", -2, parse_getex)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs(
+            "string",
+            "Returns the string value of a key after setting or removing its expiration time.",
+            "6.2.0",
+            "O(1)",
+        ),
+    CommandSpec::new("mget", -2, parse_mget)
+        .flags(&["readonly", "fast"])
+        .keys(1, -1, 1)
+        .categories(&["@read", "@string", "@fast"])
+        .docs(
+            "string",
+            "Returns the string values of one or more keys.",
+            "1.0.0",
+            "O(N) where N is the number of keys to retrieve.",
+        ),
+    CommandSpec::new("mset", -3, parse_mset)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 2)
+        .categories(&["@write", "@string", "@slow"])
+        .docs(
+            "string",
+            "Sets the string values of one or more keys, replacing any they had.",
+            "1.0.1",
+            "O(N) where N is the number of keys to set.",
+        ),
+    CommandSpec::new("msetnx", -3, parse_msetnx)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 2)
+        .categories(&["@write", "@string", "@slow"])
+        .docs(
+            "string",
+            "Sets the string values of one or more keys only when none of the keys exist.",
+            "1.0.1",
+            "O(N) where N is the number of keys to set.",
+        ),
+    CommandSpec::new("append", 3, parse_append)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs(
+            "string",
+            "Appends a string to the value of a key, creating the key if it doesn't exist.",
+            "2.0.0",
+            "O(1) amortized, assuming the appended value is small.",
+        ),
+    CommandSpec::new("strlen", 2, parse_strlen)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@read", "@string", "@fast"])
+        .docs("string", "Returns the length of a string value.", "2.2.0", "O(1)"),
+    CommandSpec::new("getrange", 4, parse_getrange)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(&["@read", "@string", "@slow"])
+        .docs(
+            "string",
+            "Returns a substring of the string stored at a key.",
+            "2.4.0",
+            "O(N) where N is the length of the returned string.",
+        ),
+    CommandSpec::new("substr", 4, parse_getrange)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(&["@read", "@string", "@slow"])
+        .docs(
+            "string",
+            "Returns a substring of the string stored at a key (an old name of GETRANGE).",
+            "1.0.0",
+            "O(N) where N is the length of the returned string.",
+        ),
+    CommandSpec::new("setrange", 4, parse_setrange)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@slow"])
+        .docs(
+            "string",
+            "Overwrites part of a string value from an offset, creating the key if needed.",
+            "2.2.0",
+            "O(1), plus O(M) to copy the M bytes written.",
+        ),
+    CommandSpec::new("incr", 2, parse_incr)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Adds one to the integer value of a key.", "1.0.0", "O(1)"),
+    CommandSpec::new("decr", 2, parse_decr)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Subtracts one from the integer value of a key.", "1.0.0", "O(1)"),
+    CommandSpec::new("incrby", 3, parse_incrby)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Adds an integer to the integer value of a key.", "1.0.0", "O(1)"),
+    CommandSpec::new("decrby", 3, parse_decrby)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Subtracts an integer from the integer value of a key.", "1.0.0", "O(1)"),
+    CommandSpec::new("incrbyfloat", 3, parse_incrbyfloat)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(&["@write", "@string", "@fast"])
+        .docs("string", "Adds a floating point number to the numeric value of a key.", "2.6.0", "O(1)"),
+    CommandSpec::new("lcs", -3, parse_lcs)
+        .flags(&["readonly"])
+        .keys(1, 2, 1)
+        .categories(&["@read", "@string", "@slow"])
+        .docs(
+            "string",
+            "Finds the longest common subsequence of the strings stored at two keys.",
+            "7.0.0",
+            "O(N*M) where N and M are the lengths of the two strings.",
+        ),
 ];
 
+fn read(read: StringRead) -> Result<Command, CommandError> {
+    Ok(Command::Read(Read::String(read)))
+}
+
+fn write(write: StringWrite) -> Result<Command, CommandError> {
+    Ok(Command::Write(Write::String(write)))
+}
+
 fn parse_get(args: &mut Args) -> Result<Command, CommandError> {
+    read(StringRead::Get { key: args.next_bytes()? })
+}
+
+fn parse_mget(args: &mut Args) -> Result<Command, CommandError> {
+    read(StringRead::MGet { keys: args.rest() })
+}
+
+fn parse_strlen(args: &mut Args) -> Result<Command, CommandError> {
+    read(StringRead::StrLen { key: args.next_bytes()? })
+}
+
+fn parse_getrange(args: &mut Args) -> Result<Command, CommandError> {
     let key = args.next_bytes()?;
-    Ok(Command::Read(Read::String(StringRead::Get { key })))
+    let start = args.next_i64()?;
+    let end = args.next_i64()?;
+    read(StringRead::GetRange { key, start, end })
 }
 
 fn parse_set(args: &mut Args) -> Result<Command, CommandError> {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
-    let mut set = SetCommand { key, value, condition: None, expiry: None, get: false };
+    let options = parse_extended_options(args, OptionsOf::Set)?;
+    let expiry = match options.expiry {
+        Some((unit, amount)) => Some(expiry_from_argument(unit, &amount, "set")?),
+        None if options.keep_ttl => Some(Expiry::KeepTtl),
+        None => None,
+    };
+    let condition = options.condition;
+    let (get, variant) = (options.get, SetVariant::Set);
+    write(StringWrite::Set(SetCommand { key, value, condition, expiry, get, variant }))
+}
+
+fn parse_setnx(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, value) = (args.next_bytes()?, args.next_bytes()?);
+    write(StringWrite::Set(SetCommand {
+        key,
+        value,
+        condition: Some(SetCondition::IfAbsent),
+        expiry: None,
+        get: false,
+        variant: SetVariant::SetNx,
+    }))
+}
+
+fn parse_setex(args: &mut Args) -> Result<Command, CommandError> {
+    parse_set_with_expiry(args, ExpiryUnit::Seconds, SetVariant::SetEx)
+}
+
+fn parse_psetex(args: &mut Args) -> Result<Command, CommandError> {
+    parse_set_with_expiry(args, ExpiryUnit::Milliseconds, SetVariant::PSetEx)
+}
+
+/// `SETEX key seconds value` and `PSETEX key milliseconds value`.
+fn parse_set_with_expiry(
+    args: &mut Args,
+    unit: ExpiryUnit,
+    variant: SetVariant,
+) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    let expiry = expiry_from_argument(unit, &args.next_bytes()?, variant.name())?;
+    let value = args.next_bytes()?;
+    write(StringWrite::Set(SetCommand {
+        key,
+        value,
+        condition: None,
+        expiry: Some(expiry),
+        get: false,
+        variant,
+    }))
+}
+
+fn parse_getset(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, value) = (args.next_bytes()?, args.next_bytes()?);
+    write(StringWrite::Set(SetCommand {
+        key,
+        value,
+        condition: None,
+        expiry: None,
+        get: true,
+        variant: SetVariant::GetSet,
+    }))
+}
+
+fn parse_getdel(args: &mut Args) -> Result<Command, CommandError> {
+    write(StringWrite::GetDel { key: args.next_bytes()? })
+}
+
+fn parse_getex(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    let options = parse_extended_options(args, OptionsOf::GetEx)?;
+    let change = match options.expiry {
+        Some((unit, amount)) => Some(TtlChange::Expire { unit, amount }),
+        None if options.persist => Some(TtlChange::Persist),
+        None => None,
+    };
+    write(StringWrite::GetEx { key, change })
+}
+
+fn parse_mset(args: &mut Args) -> Result<Command, CommandError> {
+    parse_pairs(args, "mset", false)
+}
+
+fn parse_msetnx(args: &mut Args) -> Result<Command, CommandError> {
+    parse_pairs(args, "msetnx", true)
+}
+
+fn parse_pairs(
+    args: &mut Args,
+    command: &str,
+    only_if_none_exist: bool,
+) -> Result<Command, CommandError> {
+    if args.remaining() % 2 != 0 {
+        return Err(CommandError::WrongArity(command.to_owned()));
+    }
+    let mut pairs = Vec::with_capacity(args.remaining() / 2);
+    while let Some(key) = args.try_next() {
+        pairs.push((key, args.next_bytes()?));
+    }
+    write(StringWrite::MSet { pairs, only_if_none_exist })
+}
+
+fn parse_append(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, suffix) = (args.next_bytes()?, args.next_bytes()?);
+    write(StringWrite::Append { key, suffix })
+}
+
+fn parse_setrange(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    let offset = args.next_i64()?;
+    let offset =
+        u64::try_from(offset).map_err(|_| CommandError::other("ERR offset is out of range"))?;
+    let patch = args.next_bytes()?;
+    write(StringWrite::SetRange { key, offset, patch })
+}
+
+fn parse_incr(args: &mut Args) -> Result<Command, CommandError> {
+    write(StringWrite::IncrBy { key: args.next_bytes()?, increment: 1 })
+}
+
+fn parse_decr(args: &mut Args) -> Result<Command, CommandError> {
+    write(StringWrite::IncrBy { key: args.next_bytes()?, increment: -1 })
+}
+
+fn parse_incrby(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    write(StringWrite::IncrBy { key, increment: args.next_i64()? })
+}
+
+fn parse_decrby(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    // The one decrement whose negation is not an i64; Redis refuses it with its own text.
+    let increment = args
+        .next_i64()?
+        .checked_neg()
+        .ok_or(CommandError::other("ERR decrement would overflow"))?;
+    write(StringWrite::IncrBy { key, increment })
+}
+
+fn parse_incrbyfloat(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, increment) = (args.next_bytes()?, args.next_bytes()?);
+    write(StringWrite::IncrByFloat { key, increment })
+}
+
+fn parse_lcs(args: &mut Args) -> Result<Command, CommandError> {
+    let (first, second) = (args.next_bytes()?, args.next_bytes()?);
+    let options = parse_lcs_options(args);
+    read(StringRead::Lcs(LcsCommand { first, second, options }))
+}
+
+fn parse_lcs_options(args: &mut Args) -> Result<LcsOptions, CommandError> {
+    let (mut length, mut indexes) = (false, false);
+    let mut options =
+        LcsOptions { reply: LcsReply::Subsequence, min_match_length: 0, with_match_length: false };
     while let Some(option) = args.try_next() {
-        if is_keyword(&option, "NX") && set.condition.is_none() {
-            set.condition = Some(SetCondition::IfAbsent);
-        } else if is_keyword(&option, "XX") && set.condition.is_none() {
-            set.condition = Some(SetCondition::IfPresent);
-        } else if is_keyword(&option, "GET") {
-            set.get = true;
-        } else if is_keyword(&option, "KEEPTTL") && set.expiry.is_none() {
-            set.expiry = Some(Expiry::KeepTtl);
-        } else if set.expiry.is_none() {
-            set.expiry = Some(parse_expiry_option(&option, args, "set")?);
+        if is_keyword(&option, "IDX") {
+            indexes = true;
+        } else if is_keyword(&option, "LEN") {
+            length = true;
+        } else if is_keyword(&option, "WITHMATCHLEN") {
+            options.with_match_length = true;
+        } else if is_keyword(&option, "MINMATCHLEN") && !args.is_empty() {
+            // A negative minimum means no minimum.
+            options.min_match_length = args.next_i64()?.max(0) as u64;
         } else {
             return Err(CommandError::Syntax);
         }
     }
-    Ok(Command::Write(Write::String(StringWrite::Set(set))))
+    options.reply = match (length, indexes) {
+        (true, true) => {
+            return Err(CommandError::other(
+                "ERR If you want both the length and indexes, please just use IDX.",
+            ))
+        }
+        (true, false) => LcsReply::Length,
+        (false, true) => LcsReply::Indexes,
+        (false, false) => LcsReply::Subsequence,
+    };
+    Ok(options)
 }
 
-/// Parses `EX s`, `PX ms`, `EXAT s` or `PXAT ms` (the option already read), rejecting times
-/// Redis rejects: zero, negative, or too large to express in milliseconds.
-pub fn parse_expiry_option(
-    option: &[u8],
+/// Which command's options [`parse_extended_options`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OptionsOf {
+    Set,
+    GetEx,
+}
+
+/// The options of SET and GETEX, as given.
+#[derive(Default)]
+struct ExtendedOptions {
+    condition: Option<SetCondition>,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    expiry: Option<(ExpiryUnit, Bytes)>,
+}
+
+/// Reads SET's or GETEX's options in any order, as Redis does: an option may repeat (the last
+/// expiry amount wins), options that contradict each other are a syntax error, and so is an
+/// option the command does not take. The expiry amount is checked by the caller, after all
+/// options were read.
+fn parse_extended_options(
     args: &mut Args,
-    command: &'static str,
+    command: OptionsOf,
+) -> Result<ExtendedOptions, CommandError> {
+    let mut options = ExtendedOptions::default();
+    let is_set = command == OptionsOf::Set;
+    while let Some(option) = args.try_next() {
+        let unit = ExpiryUnit::from_keyword(&option);
+        if is_set && is_keyword(&option, "NX") && options.condition != Some(SetCondition::IfPresent)
+        {
+            options.condition = Some(SetCondition::IfAbsent);
+        } else if is_set
+            && is_keyword(&option, "XX")
+            && options.condition != Some(SetCondition::IfAbsent)
+        {
+            options.condition = Some(SetCondition::IfPresent);
+        } else if is_set && is_keyword(&option, "GET") {
+            options.get = true;
+        } else if is_set && is_keyword(&option, "KEEPTTL") && options.expiry.is_none() {
+            options.keep_ttl = true;
+        } else if !is_set && is_keyword(&option, "PERSIST") && options.expiry.is_none() {
+            options.persist = true;
+        } else if let Some(unit) = unit.filter(|&unit| {
+            !options.keep_ttl
+                && !options.persist
+                && options.expiry.as_ref().is_none_or(|(current, _)| *current == unit)
+                && !args.is_empty()
+        }) {
+            options.expiry = Some((unit, args.next_bytes()?));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(options)
+}
+
+/// Checks an expiry amount as Redis does: an integer, positive, and (for seconds) small enough
+/// to express in milliseconds. `command` names the command in the error.
+pub fn expiry_from_argument(
+    unit: ExpiryUnit,
+    amount: &[u8],
+    command: &str,
 ) -> Result<Expiry, CommandError> {
-    let make: fn(i64) -> Expiry = if is_keyword(option, "EX") {
-        Expiry::Seconds
-    } else if is_keyword(option, "PX") {
-        Expiry::Milliseconds
-    } else if is_keyword(option, "EXAT") {
-        Expiry::UnixSeconds
-    } else if is_keyword(option, "PXAT") {
-        Expiry::UnixMilliseconds
-    } else {
-        return Err(CommandError::Syntax);
-    };
-    let Some(amount) = args.try_next() else {
-        return Err(CommandError::Syntax);
-    };
-    let amount = super::parse_i64(&amount).ok_or(CommandError::NotInteger)?;
-    let in_seconds = matches!(make(0), Expiry::Seconds(_) | Expiry::UnixSeconds(_));
-    if amount <= 0 || (in_seconds && amount > i64::MAX / 1000) {
+    let amount = parse_i64(amount).ok_or(CommandError::NotInteger)?;
+    if amount <= 0 || (unit.is_seconds() && amount > i64::MAX / 1000) {
         return Err(invalid_expire_time(command));
     }
-    Ok(make(amount))
+    Ok(unit.with_amount(amount))
 }
 
 /// `ERR invalid expire time in 'set' command`, for the command named.
@@ -142,16 +671,32 @@ mod tests {
             .command
     }
 
+    fn parse_set_words(words: &[&str]) -> SetCommand {
+        match parse_words(words) {
+            Ok(Command::Write(Write::String(StringWrite::Set(set)))) => set,
+            other => panic!("{words:?} must parse as a SET, got {other:?}"),
+        }
+    }
+
+    fn error_text(words: &[&str]) -> String {
+        parse_words(words).unwrap_err().to_string()
+    }
+
     #[test]
     fn set_accepts_options_in_any_order() {
-        let Command::Write(Write::String(StringWrite::Set(set))) =
-            parse_words(&["SET", "k", "v", "get", "px", "100", "nx"]).unwrap()
-        else {
-            panic!("SET must parse as a string write");
-        };
+        let set = parse_set_words(&["SET", "k", "v", "get", "px", "100", "nx"]);
         assert_eq!(set.condition, Some(SetCondition::IfAbsent));
         assert_eq!(set.expiry, Some(Expiry::Milliseconds(100)));
         assert!(set.get);
+    }
+
+    #[test]
+    fn set_options_may_repeat_and_the_last_expiry_wins() {
+        let set =
+            parse_set_words(&["SET", "k", "v", "EX", "0", "ex", "5", "NX", "NX", "GET", "GET"]);
+        assert_eq!(set.expiry, Some(Expiry::Seconds(5)));
+        let set = parse_set_words(&["SET", "k", "v", "KEEPTTL", "KEEPTTL"]);
+        assert_eq!(set.expiry, Some(Expiry::KeepTtl));
     }
 
     #[test]
@@ -159,8 +704,11 @@ mod tests {
         for words in [
             &["SET", "k", "v", "NX", "XX"][..],
             &["SET", "k", "v", "EX", "1", "PX", "1"],
+            &["SET", "k", "v", "EX", "abc", "PX", "1"],
             &["SET", "k", "v", "KEEPTTL", "EX", "1"],
+            &["SET", "k", "v", "EX", "1", "KEEPTTL"],
             &["SET", "k", "v", "EX"],
+            &["SET", "k", "v", "PERSIST"],
             &["SET", "k", "v", "BOGUS"],
         ] {
             assert_eq!(parse_words(words).unwrap_err(), CommandError::Syntax, "{words:?}");
@@ -168,10 +716,171 @@ mod tests {
     }
 
     #[test]
-    fn set_rejects_non_positive_expiry_with_redis_text() {
-        let error = parse_words(&["SET", "k", "v", "EX", "0"]).unwrap_err();
-        assert_eq!(error.to_string(), "ERR invalid expire time in 'set' command");
-        let error = parse_words(&["SET", "k", "v", "EX", "x"]).unwrap_err();
-        assert_eq!(error, CommandError::NotInteger);
+    fn set_rejects_bad_expire_times_with_redis_text() {
+        assert_eq!(
+            error_text(&["SET", "k", "v", "EX", "0"]),
+            "ERR invalid expire time in 'set' command"
+        );
+        assert_eq!(
+            error_text(&["SET", "k", "v", "PX", "-1"]),
+            "ERR invalid expire time in 'set' command"
+        );
+        assert_eq!(
+            error_text(&["SET", "k", "v", "EX", "9223372036854776"]),
+            "ERR invalid expire time in 'set' command"
+        );
+        assert_eq!(
+            error_text(&["SET", "k", "v", "EX", "x"]),
+            "ERR value is not an integer or out of range"
+        );
+    }
+
+    #[test]
+    fn setex_and_psetex_name_themselves_in_expire_errors() {
+        assert_eq!(
+            error_text(&["SETEX", "k", "0", "v"]),
+            "ERR invalid expire time in 'setex' command"
+        );
+        assert_eq!(
+            error_text(&["PSETEX", "k", "-5", "v"]),
+            "ERR invalid expire time in 'psetex' command"
+        );
+        assert_eq!(
+            error_text(&["SETEX", "k", "1.5", "v"]),
+            "ERR value is not an integer or out of range"
+        );
+        let set = parse_set_words(&["SETEX", "k", "10", "v"]);
+        assert_eq!((set.expiry, set.variant), (Some(Expiry::Seconds(10)), SetVariant::SetEx));
+    }
+
+    #[test]
+    fn getex_takes_only_expiry_options_and_persist() {
+        for words in [
+            &["GETEX", "k", "NX"][..],
+            &["GETEX", "k", "GET"],
+            &["GETEX", "k", "KEEPTTL"],
+            &["GETEX", "k", "PERSIST", "EX", "1"],
+            &["GETEX", "k", "EX", "1", "PERSIST"],
+            &["GETEX", "k", "EX"],
+        ] {
+            assert_eq!(parse_words(words).unwrap_err(), CommandError::Syntax, "{words:?}");
+        }
+        let parsed = parse_words(&["GETEX", "k", "PERSIST", "PERSIST"]).unwrap();
+        let Command::Write(Write::String(StringWrite::GetEx { change, .. })) = parsed else {
+            panic!("GETEX must parse as a string write");
+        };
+        assert_eq!(change, Some(TtlChange::Persist));
+    }
+
+    #[test]
+    fn getex_leaves_the_expire_amount_for_after_the_type_check() {
+        let parsed = parse_words(&["GETEX", "k", "EX", "abc"]).unwrap();
+        let Command::Write(Write::String(StringWrite::GetEx { change, .. })) = parsed else {
+            panic!("GETEX must parse as a string write");
+        };
+        let amount = Bytes::from_static(b"abc");
+        assert_eq!(change, Some(TtlChange::Expire { unit: ExpiryUnit::Seconds, amount }));
+    }
+
+    #[test]
+    fn mset_and_msetnx_need_pairs() {
+        assert_eq!(
+            error_text(&["MSET", "a", "1", "b"]),
+            "ERR wrong number of arguments for 'mset' command"
+        );
+        assert_eq!(
+            error_text(&["MSETNX", "a", "1", "b"]),
+            "ERR wrong number of arguments for 'msetnx' command"
+        );
+        assert_eq!(error_text(&["MSET", "a"]), "ERR wrong number of arguments for 'mset' command");
+    }
+
+    #[test]
+    fn integer_arguments_are_checked_before_the_key() {
+        let not_integer = "ERR value is not an integer or out of range";
+        assert_eq!(error_text(&["INCRBY", "k", "+1"]), not_integer);
+        assert_eq!(error_text(&["DECRBY", "k", "1.0"]), not_integer);
+        assert_eq!(error_text(&["GETRANGE", "k", "a", "1"]), not_integer);
+        assert_eq!(error_text(&["SETRANGE", "k", "a", "v"]), not_integer);
+        assert_eq!(
+            error_text(&["DECRBY", "k", "-9223372036854775808"]),
+            "ERR decrement would overflow"
+        );
+        assert_eq!(error_text(&["SETRANGE", "k", "-1", "v"]), "ERR offset is out of range");
+    }
+
+    #[test]
+    fn lcs_option_errors_wait_for_the_type_check() {
+        let options = |words: &[&str]| match parse_words(words).unwrap() {
+            Command::Read(Read::String(StringRead::Lcs(lcs))) => lcs.options,
+            other => panic!("LCS must parse as a string read, got {other:?}"),
+        };
+        assert_eq!(options(&["LCS", "a", "b", "BOGUS"]), Err(CommandError::Syntax));
+        assert_eq!(options(&["LCS", "a", "b", "MINMATCHLEN"]), Err(CommandError::Syntax));
+        assert_eq!(options(&["LCS", "a", "b", "MINMATCHLEN", "x"]), Err(CommandError::NotInteger));
+        let both = options(&["LCS", "a", "b", "LEN", "IDX"]).unwrap_err();
+        assert_eq!(
+            both.to_string(),
+            "ERR If you want both the length and indexes, please just use IDX."
+        );
+        let parsed =
+            options(&["LCS", "a", "b", "idx", "minmatchlen", "-5", "withmatchlen"]).unwrap();
+        assert_eq!(
+            parsed,
+            LcsOptions { reply: LcsReply::Indexes, min_match_length: 0, with_match_length: true }
+        );
+    }
+
+    #[test]
+    fn read_only_commands_are_reads_and_the_rest_writes() {
+        let reads = [
+            &["GET", "k"][..],
+            &["MGET", "k", "j"],
+            &["STRLEN", "k"],
+            &["GETRANGE", "k", "0", "1"],
+            &["SUBSTR", "k", "0", "1"],
+            &["LCS", "k", "j"],
+        ];
+        for words in reads {
+            assert!(matches!(parse_words(words), Ok(Command::Read(_))), "{words:?}");
+        }
+        let writes = [
+            &["SET", "k", "v"][..],
+            &["SETNX", "k", "v"],
+            &["SETEX", "k", "1", "v"],
+            &["PSETEX", "k", "1", "v"],
+            &["GETSET", "k", "v"],
+            &["GETDEL", "k"],
+            &["GETEX", "k"],
+            &["MSET", "k", "v"],
+            &["MSETNX", "k", "v"],
+            &["APPEND", "k", "v"],
+            &["SETRANGE", "k", "0", "v"],
+            &["INCR", "k"],
+            &["DECR", "k"],
+            &["INCRBY", "k", "1"],
+            &["DECRBY", "k", "1"],
+            &["INCRBYFLOAT", "k", "1"],
+        ];
+        for words in writes {
+            assert!(matches!(parse_words(words), Ok(Command::Write(_))), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_carries_redis_flags_and_key_positions() {
+        let spec = |name: &str| crate::command::lookup(name.as_bytes()).unwrap();
+        assert_eq!(
+            (spec("mset").first_key, spec("mset").last_key, spec("mset").key_step),
+            (1, -1, 2)
+        );
+        assert_eq!((spec("lcs").first_key, spec("lcs").last_key, spec("lcs").key_step), (1, 2, 1));
+        assert!(spec("getdel").has_flag("write") && !spec("getdel").has_flag("denyoom"));
+        assert!(spec("getrange").has_flag("readonly") && !spec("getrange").has_flag("fast"));
+        for spec in COMMANDS {
+            assert_eq!(spec.group, "string", "{}", spec.name);
+            assert!(spec.categories.contains(&"@string"), "{}", spec.name);
+            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+        }
     }
 }

@@ -24,11 +24,11 @@
 
 mod db;
 mod glob;
+mod string;
 
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
-
-use bytes::Bytes;
+pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
 
 use crate::command::{DbIndex, DATABASES};
 
@@ -52,63 +52,6 @@ impl Value {
             Value::String(string) => string.encoding(),
         }
     }
-}
-
-/// A string value. Redis keeps strings that look like 64-bit integers as integers ("int"
-/// encoding); so does Concord, which makes INCR cheap and OBJECT ENCODING truthful.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StringValue {
-    Integer(i64),
-    Bytes(Bytes),
-}
-
-impl StringValue {
-    /// Stores `bytes` as an integer when Redis would (a canonical decimal `i64`).
-    pub fn from_bytes(bytes: Bytes) -> StringValue {
-        if bytes.len() <= 20 {
-            if let Some(integer) = crate::command::parse_i64(&bytes) {
-                return StringValue::Integer(integer);
-            }
-        }
-        StringValue::Bytes(bytes)
-    }
-
-    /// The value's bytes, formatting an integer.
-    pub fn to_bytes(&self) -> Bytes {
-        match self {
-            StringValue::Integer(integer) => Bytes::from(integer.to_string()),
-            StringValue::Bytes(bytes) => bytes.clone(),
-        }
-    }
-
-    /// The length in bytes, as STRLEN reports it.
-    pub fn len(&self) -> usize {
-        match self {
-            StringValue::Integer(integer) => {
-                let mut buffer = itoa_buffer();
-                buffer.format(*integer).len()
-            }
-            StringValue::Bytes(bytes) => bytes.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Redis's names for string representations: `int` for an integer, `embstr` for a short
-    /// string (at most 44 bytes, which Redis allocates with its header), `raw` otherwise.
-    pub fn encoding(&self) -> &'static str {
-        match self {
-            StringValue::Integer(_) => "int",
-            StringValue::Bytes(bytes) if bytes.len() <= 44 => "embstr",
-            StringValue::Bytes(_) => "raw",
-        }
-    }
-}
-
-fn itoa_buffer() -> itoa::Buffer {
-    itoa::Buffer::new()
 }
 
 /// All databases. Cloning is a cheap, independent version (an MVCC view).
