@@ -41,7 +41,7 @@ impl Harness {
                 self.machine.apply(index, &entry).remove(0)
             }
             Ok(Command::Read(read)) => {
-                let view = self.machine.views().load();
+                let view = self.machine.view();
                 execute_read(&view.keyspace, 0, self.now_ms, &read)
             }
             Ok(Command::Control(control)) => panic!("{control:?} is not a string command"),
@@ -66,15 +66,15 @@ impl Harness {
 
     /// What `OBJECT ENCODING` reports for `key`.
     #[track_caller]
-    fn encoding(&self, key: &str) -> &'static str {
-        let view = self.machine.views().load();
+    fn encoding(&mut self, key: &str) -> &'static str {
+        let view = self.machine.view();
         let entry = view.keyspace.db(0).get(&Bytes::copy_from_slice(key.as_bytes()), self.now_ms);
         entry.unwrap_or_else(|| panic!("{key} must exist")).value.encoding()
     }
 
     /// What `PTTL` reports for `key`: -2 if absent, -1 without a time to live.
-    fn pttl(&self, key: &str) -> i64 {
-        let view = self.machine.views().load();
+    fn pttl(&mut self, key: &str) -> i64 {
+        let view = self.machine.view();
         match view.keyspace.db(0).get(&Bytes::copy_from_slice(key.as_bytes()), self.now_ms) {
             None => -2,
             Some(entry) => {
@@ -84,8 +84,8 @@ impl Harness {
     }
 
     /// The number of stored keys, expired or not (DBSIZE).
-    fn stored_keys(&self) -> usize {
-        self.machine.views().load().keyspace.db(0).len()
+    fn stored_keys(&mut self) -> usize {
+        self.machine.view().keyspace.db(0).len()
     }
 }
 
