@@ -32,6 +32,9 @@ pub struct Config {
     pub max_clients: usize,
     /// The longest bulk string a request may carry (Redis `proto-max-bulk-len`).
     pub proto_max_bulk_len: usize,
+    /// The password clients must give with AUTH (Redis `requirepass`); absent or empty means
+    /// no authentication. CONFIG SET requirepass changes it at runtime.
+    pub requirepass: Option<String>,
     /// The most arguments one request may carry.
     pub request_arguments_max: usize,
     /// The longest inline command line, and the longest length header of a multibulk request.
@@ -48,6 +51,10 @@ pub struct Config {
     pub active_expire_keys_per_cycle: usize,
     /// How often the active-expiry cycle runs, in milliseconds (Redis `hz` 10 is 100 ms).
     pub active_expire_interval_ms: u64,
+    /// The file these options were read from, if any (INFO `config_file`, CONFIG REWRITE).
+    /// Not a key of the file itself.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -59,6 +66,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             max_clients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            requirepass: None,
             request_arguments_max: 1024 * 1024,
             inline_bytes_max: 64 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
@@ -66,6 +74,7 @@ impl Default for Config {
             entry_requests_max: 4_096,
             active_expire_keys_per_cycle: 200,
             active_expire_interval_ms: 100,
+            config_file: None,
         }
     }
 }
@@ -77,7 +86,10 @@ impl Config {
             context: format!("reading config file {}", path.display()),
             source,
         })?;
-        toml::from_str(&text).map_err(|error| Error::Config(format!("{}: {error}", path.display())))
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|error| Error::Config(format!("{}: {error}", path.display())))?;
+        config.config_file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Checks the relations between fields that the types cannot express. Called once, before
@@ -101,6 +113,15 @@ impl Config {
         if self.active_expire_interval_ms == 0 {
             return Err(Error::Config("active-expire-interval-ms must be at least 1".into()));
         }
+        // Redis refuses these two below 1 MiB; so does CONFIG SET here, so start-up agrees.
+        for (name, value) in [
+            ("proto-max-bulk-len", self.proto_max_bulk_len),
+            ("client-query-buffer-limit", self.client_query_buffer_limit),
+        ] {
+            if value < 1024 * 1024 {
+                return Err(Error::Config(format!("{name} must be at least 1048576 (1mb)")));
+            }
+        }
         if self.client_query_buffer_limit < self.inline_bytes_max {
             return Err(Error::Config(
                 "client-query-buffer-limit must be at least inline-bytes-max".into(),
@@ -109,7 +130,8 @@ impl Config {
         Ok(())
     }
 
-    /// The request-decoding limits the RESP decoder enforces.
+    /// The request-decoding limits the RESP decoder enforces at start-up (CONFIG SET changes
+    /// them later through the server's runtime settings).
     pub fn resp_limits(&self) -> crate::resp::Limits {
         crate::resp::Limits {
             bulk_bytes_max: self.proto_max_bulk_len,

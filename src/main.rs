@@ -10,6 +10,11 @@ use concord::config::Config;
 use concord::error::Result;
 use concord::server::Server;
 
+/// jemalloc, as in Redis: INFO's `used_memory` is read from its counters (see
+/// docs/decisions.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Concord: a Redis-compatible database that does not lose acknowledged writes.
 ///
 /// Run `concord` (or `concord serve`) to start a node on 127.0.0.1:6379 that redis-cli and
@@ -56,6 +61,10 @@ struct ServeArgs {
     /// Most client connections at once (Redis maxclients) [default: 10000].
     #[arg(long, value_name = "COUNT")]
     max_clients: Option<usize>,
+
+    /// Password clients must give with AUTH (Redis requirepass) [default: none].
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
 }
 
 impl ServeArgs {
@@ -78,6 +87,9 @@ impl ServeArgs {
         }
         if let Some(max_clients) = self.max_clients {
             config.max_clients = max_clients;
+        }
+        if let Some(requirepass) = self.requirepass {
+            config.requirepass = Some(requirepass);
         }
         config.validate()?;
         Ok(config)

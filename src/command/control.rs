@@ -1,57 +1,388 @@
 //! The control family: commands about the connection or the node rather than the keyspace.
 //! The server executes them; none of them enters the log.
+//!
+//! This file holds the connection commands (PING, HELLO, AUTH, SELECT, RESET, ...) and the
+//! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO). The container
+//! commands live in submodules: `client` (CLIENT ...) and `introspection` (CONFIG ... and
+//! COMMAND ...). Flags, key positions, ACL categories, tips and documentation are those
+//! `COMMAND INFO` and `COMMAND DOCS` report on Redis 7.0.15; `COMMAND DOCS` history entries are
+//! not carried.
+
+mod client;
+mod introspection;
+
+pub use client::{ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute};
+pub use introspection::{CommandListFilter, ConfigCommand, IntrospectionCommand};
 
 use bytes::Bytes;
 
-use super::{parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, DATABASES};
+use super::{
+    is_keyword, parse_i64, Args, Argument, Command, CommandError, CommandSpec, DbIndex, DATABASES,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {
-    Ping { message: Option<Bytes> },
-    Echo { message: Bytes },
-    Select { db: DbIndex },
+    Ping {
+        message: Option<Bytes>,
+    },
+    Echo {
+        message: Bytes,
+    },
+    Select {
+        db: DbIndex,
+    },
     Quit,
+    Hello(Hello),
+    Auth {
+        username: Option<Bytes>,
+        password: Bytes,
+    },
+    Reset,
+    Time,
+    LastSave,
+    Shutdown(Shutdown),
+    /// `INFO [section ...]`, sections lowercased.
+    Info {
+        sections: Vec<String>,
+    },
+    Client(ClientCommand),
+    Config(ConfigCommand),
+    Command(IntrospectionCommand),
 }
+
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hello {
+    /// 2 or 3; absent to keep the connection's protocol.
+    pub protocol: Option<u8>,
+    pub auth: Option<(Bytes, Bytes)>,
+    pub name: Option<Bytes>,
+}
+
+/// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Shutdown {
+    /// `Some(true)` for SAVE, `Some(false)` for NOSAVE, `None` for neither.
+    pub save: Option<bool>,
+    pub now: bool,
+    pub force: bool,
+    pub abort: bool,
+}
+
+const CONNECTION_FLAGS: &[&str] =
+    &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"];
+const CONNECTION_CATEGORIES: &[&str] = &["@fast", "@connection"];
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, parse_ping)
-        .flags(&["fast", "sentinel"])
-        .categories(&["@fast", "@connection"])
-        .docs("connection", "Returns the server's liveliness response.", "1.0.0", "O(1)"),
-    CommandSpec::new("echo", 2, parse_echo)
         .flags(&["fast"])
-        .categories(&["@fast", "@connection"])
-        .docs("connection", "Returns the given string.", "1.0.0", "O(1)"),
+        .categories(CONNECTION_CATEGORIES)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .docs("connection", "Ping the server", "1.0.0", "O(1)")
+        .arguments(&[Argument::string("message").optional()]),
+    CommandSpec::new("echo", 2, parse_echo)
+        .flags(&["loading", "stale", "fast"])
+        .categories(CONNECTION_CATEGORIES)
+        .docs("connection", "Echo the given string", "1.0.0", "O(1)")
+        .arguments(&[Argument::string("message")]),
     CommandSpec::new("select", 2, parse_select)
         .flags(&["loading", "stale", "fast"])
-        .categories(&["@fast", "@connection"])
-        .docs("connection", "Changes the selected database.", "1.0.0", "O(1)"),
+        .categories(CONNECTION_CATEGORIES)
+        .docs(
+            "connection",
+            "Change the selected database for the current connection",
+            "1.0.0",
+            "O(1)",
+        )
+        .arguments(&[Argument::integer("index")]),
     CommandSpec::new("quit", -1, parse_quit)
-        .flags(&["allow_busy", "noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
-        .categories(&["@fast", "@connection"])
-        .docs("connection", "Closes the connection.", "1.0.0", "O(1)"),
+        .flags(CONNECTION_FLAGS)
+        .categories(CONNECTION_CATEGORIES)
+        .docs("connection", "Close the connection", "1.0.0", "O(1)"),
+    CommandSpec::new("hello", -1, parse_hello)
+        .flags(CONNECTION_FLAGS)
+        .categories(CONNECTION_CATEGORIES)
+        .docs("connection", "Handshake with Redis", "6.0.0", "O(1)")
+        .arguments(HELLO_ARGUMENTS),
+    CommandSpec::new("auth", -2, parse_auth)
+        .flags(CONNECTION_FLAGS)
+        .categories(CONNECTION_CATEGORIES)
+        .docs(
+            "connection",
+            "Authenticate to the server",
+            "1.0.0",
+            "O(N) where N is the number of passwords defined for the user",
+        )
+        .arguments(&[
+            Argument::string("username").since("6.0.0").optional(),
+            Argument::string("password"),
+        ]),
+    CommandSpec::new("reset", 1, parse_reset)
+        .flags(CONNECTION_FLAGS)
+        .categories(CONNECTION_CATEGORIES)
+        .docs("connection", "Reset the connection", "6.2.0", "O(1)"),
+    CommandSpec::new("time", 1, parse_time)
+        .flags(&["loading", "stale", "fast"])
+        .categories(&["@fast"])
+        .tips(&["nondeterministic_output"])
+        .docs("server", "Return the current server time", "2.6.0", "O(1)"),
+    CommandSpec::new("lastsave", 1, parse_lastsave)
+        .flags(&["loading", "stale", "fast"])
+        .categories(&["@admin", "@fast", "@dangerous"])
+        .tips(&["nondeterministic_output"])
+        .docs(
+            "server",
+            "Get the UNIX time stamp of the last successful save to disk",
+            "1.0.0",
+            "O(1)",
+        ),
+    CommandSpec::new("shutdown", -1, parse_shutdown)
+        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
+        .categories(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "server",
+            "Synchronously save the dataset to disk and then shut down the server",
+            "1.0.0",
+            "O(N) when saving, where N is the total number of keys in all databases when saving \
+             data, otherwise O(1)",
+        )
+        .arguments(SHUTDOWN_ARGUMENTS),
+    CommandSpec::new("info", -1, parse_info)
+        .flags(&["loading", "stale"])
+        .categories(&["@slow", "@dangerous"])
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .docs("server", "Get information and statistics about the server", "1.0.0", "O(1)")
+        .arguments(&[Argument::string("section").since("7.0.0").optional().multiple()]),
+    client::CONTAINER,
+    introspection::CONFIG_CONTAINER,
+    introspection::COMMAND_CONTAINER,
 ];
+
+static HELLO_ARGUMENTS: &[Argument] = &[Argument::block(
+    "arguments",
+    &[
+        Argument::integer("protover"),
+        Argument::block(
+            "username_password",
+            &[Argument::string("username"), Argument::string("password")],
+        )
+        .token("AUTH")
+        .optional(),
+        Argument::string("clientname").token("SETNAME").optional(),
+    ],
+)
+.optional()];
+
+static SHUTDOWN_ARGUMENTS: &[Argument] = &[
+    Argument::one_of(
+        "nosave_save",
+        &[Argument::pure_token("nosave", "NOSAVE"), Argument::pure_token("save", "SAVE")],
+    )
+    .optional(),
+    Argument::pure_token("now", "NOW").since("7.0.0").optional(),
+    Argument::pure_token("force", "FORCE").since("7.0.0").optional(),
+    Argument::pure_token("abort", "ABORT").since("7.0.0").optional(),
+];
+
+fn control(control: Control) -> Result<Command, CommandError> {
+    Ok(Command::Control(control))
+}
 
 fn parse_ping(args: &mut Args) -> Result<Command, CommandError> {
     if args.remaining() > 1 {
         return Err(CommandError::WrongArity("ping".into()));
     }
-    Ok(Command::Control(Control::Ping { message: args.try_next() }))
+    control(Control::Ping { message: args.try_next() })
 }
 
 fn parse_echo(args: &mut Args) -> Result<Command, CommandError> {
-    Ok(Command::Control(Control::Echo { message: args.next_bytes()? }))
+    control(Control::Echo { message: args.next_bytes()? })
 }
 
 fn parse_select(args: &mut Args) -> Result<Command, CommandError> {
-    let db = parse_i64(&args.next_bytes()?)
-        .ok_or(CommandError::other("ERR value is not an integer or out of range"))?;
+    let db = parse_i64(&args.next_bytes()?).ok_or(CommandError::NotInteger)?;
     if db < 0 || db as usize >= DATABASES {
         return Err(CommandError::DbIndexOutOfRange);
     }
-    Ok(Command::Control(Control::Select { db: db as DbIndex }))
+    control(Control::Select { db: db as DbIndex })
 }
 
+/// QUIT ignores its arguments, as Redis does.
 fn parse_quit(_args: &mut Args) -> Result<Command, CommandError> {
-    Ok(Command::Control(Control::Quit))
+    control(Control::Quit)
+}
+
+/// Redis reads the version first, then the options; a version error wins over an option
+/// error. An option whose values are missing is a syntax error naming the option.
+fn parse_hello(args: &mut Args) -> Result<Command, CommandError> {
+    let mut hello = Hello { protocol: None, auth: None, name: None };
+    if let Some(version) = args.try_next() {
+        let version = parse_i64(&version)
+            .ok_or(CommandError::other("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&version) {
+            return Err(CommandError::other("NOPROTO unsupported protocol version"));
+        }
+        hello.protocol = Some(version as u8);
+    }
+    while let Some(option) = args.try_next() {
+        let remaining = args.remaining();
+        if is_keyword(&option, "AUTH") && remaining >= 2 {
+            hello.auth = Some((args.next_bytes()?, args.next_bytes()?));
+        } else if is_keyword(&option, "SETNAME") && remaining >= 1 {
+            hello.name = Some(args.next_bytes()?);
+        } else {
+            return Err(CommandError::Other(
+                format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&option))
+                    .into(),
+            ));
+        }
+    }
+    control(Control::Hello(hello))
+}
+
+fn parse_auth(args: &mut Args) -> Result<Command, CommandError> {
+    match args.remaining() {
+        1 => control(Control::Auth { username: None, password: args.next_bytes()? }),
+        2 => control(Control::Auth {
+            username: Some(args.next_bytes()?),
+            password: args.next_bytes()?,
+        }),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+fn parse_reset(_args: &mut Args) -> Result<Command, CommandError> {
+    control(Control::Reset)
+}
+
+fn parse_time(_args: &mut Args) -> Result<Command, CommandError> {
+    control(Control::Time)
+}
+
+fn parse_lastsave(_args: &mut Args) -> Result<Command, CommandError> {
+    control(Control::LastSave)
+}
+
+/// NOSAVE and SAVE exclude each other, and ABORT excludes everything else.
+fn parse_shutdown(args: &mut Args) -> Result<Command, CommandError> {
+    let mut shutdown = Shutdown::default();
+    while let Some(option) = args.try_next() {
+        if is_keyword(&option, "NOSAVE") && shutdown.save != Some(true) {
+            shutdown.save = Some(false);
+        } else if is_keyword(&option, "SAVE") && shutdown.save != Some(false) {
+            shutdown.save = Some(true);
+        } else if is_keyword(&option, "NOW") {
+            shutdown.now = true;
+        } else if is_keyword(&option, "FORCE") {
+            shutdown.force = true;
+        } else if is_keyword(&option, "ABORT") {
+            shutdown.abort = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if shutdown.abort && (shutdown.save.is_some() || shutdown.now || shutdown.force) {
+        return Err(CommandError::Syntax);
+    }
+    control(Control::Shutdown(shutdown))
+}
+
+fn parse_info(args: &mut Args) -> Result<Command, CommandError> {
+    let sections = args
+        .rest()
+        .iter()
+        .map(|section| String::from_utf8_lossy(section).to_ascii_lowercase())
+        .collect();
+    control(Control::Info { sections })
+}
+
+/// Redis's rule for client names and library attributes: printable ASCII without spaces
+/// (bytes 33 to 126).
+pub fn is_valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|byte| (b'!'..=b'~').contains(byte))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse;
+
+    fn parse_control(words: &[&str]) -> Result<Control, String> {
+        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
+        match parse(arguments).map_err(|error| error.to_string())?.command {
+            Ok(Command::Control(control)) => Ok(control),
+            Ok(other) => panic!("not a control command: {other:?}"),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[test]
+    fn hello_checks_the_version_before_the_options() {
+        assert_eq!(
+            parse_control(&["HELLO", "4", "BOGUS"]),
+            Err("NOPROTO unsupported protocol version".into())
+        );
+        assert_eq!(
+            parse_control(&["HELLO", "x"]),
+            Err("ERR Protocol version is not an integer or out of range".into())
+        );
+        assert_eq!(
+            parse_control(&["HELLO", "3", "SETNAME"]),
+            Err("ERR Syntax error in HELLO option 'SETNAME'".into())
+        );
+        assert_eq!(
+            parse_control(&["hello", "3", "auth", "u", "p", "setname", "n"]),
+            Ok(Control::Hello(Hello {
+                protocol: Some(3),
+                auth: Some((Bytes::from("u"), Bytes::from("p"))),
+                name: Some(Bytes::from("n")),
+            }))
+        );
+    }
+
+    #[test]
+    fn auth_takes_a_password_or_a_user_and_password() {
+        assert_eq!(parse_control(&["AUTH", "a", "b", "c"]), Err("ERR syntax error".into()));
+        assert_eq!(
+            parse_control(&["AUTH", "pw"]),
+            Ok(Control::Auth { username: None, password: Bytes::from("pw") })
+        );
+    }
+
+    #[test]
+    fn shutdown_rejects_contradicting_options() {
+        for words in [
+            &["SHUTDOWN", "NOSAVE", "SAVE"][..],
+            &["SHUTDOWN", "ABORT", "NOW"],
+            &["SHUTDOWN", "LATER"],
+        ] {
+            assert_eq!(parse_control(words), Err("ERR syntax error".into()), "{words:?}");
+        }
+        assert_eq!(
+            parse_control(&["shutdown", "nosave", "now", "force"]),
+            Ok(Control::Shutdown(Shutdown {
+                save: Some(false),
+                now: true,
+                force: true,
+                abort: false
+            }))
+        );
+    }
+
+    #[test]
+    fn select_checks_the_range() {
+        assert_eq!(parse_control(&["SELECT", "16"]), Err("ERR DB index is out of range".into()));
+        assert_eq!(
+            parse_control(&["SELECT", "x"]),
+            Err("ERR value is not an integer or out of range".into())
+        );
+    }
+
+    #[test]
+    fn client_names_are_printable_ascii_without_spaces() {
+        assert!(is_valid_client_name(b"my-app_1"));
+        assert!(!is_valid_client_name(b"a b"));
+        assert!(!is_valid_client_name("é".as_bytes()));
+        assert!(!is_valid_client_name(b"a\nb"));
+    }
 }

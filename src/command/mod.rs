@@ -30,7 +30,10 @@ mod table;
 
 pub use args::{is_keyword, parse_f64, parse_i64, Args};
 pub use error::CommandError;
-pub use table::{all_commands, lookup, lookup_subcommand, CommandSpec, Parser};
+pub use table::{
+    all_commands, lookup, lookup_full_name, lookup_subcommand, Argument, ArgumentKind, CommandSpec,
+    Parser,
+};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -86,7 +89,9 @@ pub fn parse(arguments: Vec<Bytes>) -> Result<Parsed, CommandError> {
     if let Err(error) = check_arity(spec, rest.len() + 1) {
         return Ok(Parsed { spec, command: Err(error) });
     }
-    if spec.subcommands.is_empty() {
+    // A container called alone runs its own parser (COMMAND, whose arity is -1); CONFIG and
+    // CLIENT alone already failed their arity (-2) above.
+    if spec.subcommands.is_empty() || rest.is_empty() {
         return Ok(Parsed { spec, command: (spec.parse)(&mut Args::new(rest)) });
     }
     parse_subcommand(spec, rest)

@@ -40,6 +40,14 @@ pub struct CommandSpec {
     pub since: &'static str,
     /// The time complexity, for `COMMAND DOCS`.
     pub complexity: &'static str,
+    /// Redis's command tips as `COMMAND INFO` shows them (`nondeterministic_output`,
+    /// `request_policy:all_shards`, ...).
+    pub tips: &'static [&'static str],
+    /// The flags of the command's key specification (`RO`, `access`, `RW`, `update`, ...), as
+    /// `COMMAND INFO` and `COMMAND GETKEYSANDFLAGS` show them; only meaningful with keys.
+    pub key_flags: &'static [&'static str],
+    /// The documented arguments, for `COMMAND DOCS` (and so for redis-cli's hints).
+    pub arguments: &'static [Argument],
     pub parse: Parser,
     /// The subcommands of a container command (`CONFIG GET`, ...); empty otherwise.
     pub subcommands: &'static [CommandSpec],
@@ -61,6 +69,9 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "",
+            tips: &[],
+            key_flags: &[],
+            arguments: &[],
             parse,
             subcommands: &[],
         }
@@ -88,6 +99,18 @@ impl CommandSpec {
         CommandSpec { group, summary, since, complexity, ..self }
     }
 
+    pub const fn tips(self, tips: &'static [&'static str]) -> CommandSpec {
+        CommandSpec { tips, ..self }
+    }
+
+    pub const fn key_flags(self, key_flags: &'static [&'static str]) -> CommandSpec {
+        CommandSpec { key_flags, ..self }
+    }
+
+    pub const fn arguments(self, arguments: &'static [Argument]) -> CommandSpec {
+        CommandSpec { arguments, ..self }
+    }
+
     pub const fn subcommands(self, subcommands: &'static [CommandSpec]) -> CommandSpec {
         CommandSpec { subcommands, ..self }
     }
@@ -95,6 +118,108 @@ impl CommandSpec {
     /// Whether the command carries a flag (`write`, `readonly`, `noscript`, ...).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.contains(&flag)
+    }
+}
+
+/// The type of a documented argument, as `COMMAND DOCS` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgumentKind {
+    String,
+    Integer,
+    Double,
+    /// A key; the number is the index of its key specification.
+    Key(u32),
+    Pattern,
+    UnixTime,
+    /// A keyword alone (`NOSAVE`); its `token` is the keyword.
+    PureToken,
+    /// Exactly one of the nested arguments.
+    OneOf,
+    /// The nested arguments, in order.
+    Block,
+}
+
+impl ArgumentKind {
+    /// The name `COMMAND DOCS` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArgumentKind::String => "string",
+            ArgumentKind::Integer => "integer",
+            ArgumentKind::Double => "double",
+            ArgumentKind::Key(_) => "key",
+            ArgumentKind::Pattern => "pattern",
+            ArgumentKind::UnixTime => "unix-time",
+            ArgumentKind::PureToken => "pure-token",
+            ArgumentKind::OneOf => "oneof",
+            ArgumentKind::Block => "block",
+        }
+    }
+}
+
+/// One documented argument of a command, for `COMMAND DOCS`. Built with the `const` methods
+/// below so that argument lists are plain statics next to the command table.
+#[derive(Debug)]
+pub struct Argument {
+    pub name: &'static str,
+    pub kind: ArgumentKind,
+    /// The keyword that introduces the argument (`AUTH` in `HELLO 3 AUTH user pass`).
+    pub token: Option<&'static str>,
+    /// The Redis version that added the argument, when later than the command.
+    pub since: Option<&'static str>,
+    pub optional: bool,
+    pub multiple: bool,
+    /// Nested arguments of a `OneOf` or `Block`.
+    pub arguments: &'static [Argument],
+}
+
+impl Argument {
+    pub const fn new(name: &'static str, kind: ArgumentKind) -> Argument {
+        Argument {
+            name,
+            kind,
+            token: None,
+            since: None,
+            optional: false,
+            multiple: false,
+            arguments: &[],
+        }
+    }
+
+    pub const fn string(name: &'static str) -> Argument {
+        Argument::new(name, ArgumentKind::String)
+    }
+
+    pub const fn integer(name: &'static str) -> Argument {
+        Argument::new(name, ArgumentKind::Integer)
+    }
+
+    /// A keyword alone, named after it in lowercase.
+    pub const fn pure_token(name: &'static str, token: &'static str) -> Argument {
+        Argument::new(name, ArgumentKind::PureToken).token(token)
+    }
+
+    pub const fn one_of(name: &'static str, arguments: &'static [Argument]) -> Argument {
+        Argument { arguments, ..Argument::new(name, ArgumentKind::OneOf) }
+    }
+
+    pub const fn block(name: &'static str, arguments: &'static [Argument]) -> Argument {
+        Argument { arguments, ..Argument::new(name, ArgumentKind::Block) }
+    }
+
+    pub const fn token(self, token: &'static str) -> Argument {
+        Argument { token: Some(token), ..self }
+    }
+
+    pub const fn since(self, since: &'static str) -> Argument {
+        Argument { since: Some(since), ..self }
+    }
+
+    pub const fn optional(self) -> Argument {
+        Argument { optional: true, ..self }
+    }
+
+    pub const fn multiple(self) -> Argument {
+        Argument { multiple: true, ..self }
     }
 }
 
@@ -129,6 +254,15 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lowercase.copy_from_slice(name);
     lowercase.make_ascii_lowercase();
     TABLE.get(&*lowercase).copied()
+}
+
+/// Finds a command or, with Redis's `container|subcommand` notation, a subcommand, in any
+/// case (`COMMAND INFO config|get`).
+pub fn lookup_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
+    match name.iter().position(|byte| *byte == b'|') {
+        None => lookup(name),
+        Some(bar) => lookup_subcommand(lookup(&name[..bar])?, &name[bar + 1..]),
+    }
 }
 
 /// Finds a subcommand of a container command by name, in any case.

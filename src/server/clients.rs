@@ -13,6 +13,22 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+/// The sizes CLIENT LIST reports about a connection's buffers, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferUsage {
+    /// Unparsed input (`qbuf`) and the room left in the read buffer (`qbuf-free`).
+    pub query_buffer: usize,
+    pub query_buffer_free: usize,
+    /// The arguments of the command being executed (`argv-mem`).
+    pub arguments: usize,
+    /// The read buffer's capacity (`rbs`) and the most it ever held (`rbp`).
+    pub read_buffer_size: usize,
+    pub read_buffer_peak: usize,
+    /// Replies not yet written (`obl`) and the write buffer's capacity.
+    pub output: usize,
+    pub output_capacity: usize,
+}
+
 /// What the server knows about one connected client.
 #[derive(Debug)]
 pub struct ClientInfo {
@@ -31,6 +47,12 @@ pub struct ClientInfo {
     /// The last command's name, as CLIENT LIST's `cmd=` shows it.
     pub last_command: Mutex<&'static str>,
     pub commands_processed: AtomicU64,
+    /// The socket's file descriptor, as CLIENT LIST's `fd=` shows it.
+    pub fd: i64,
+    /// Set by CLIENT NO-EVICT (shown as flag `e`; Concord never evicts clients).
+    pub no_evict: AtomicBool,
+    /// The connection's buffers as of its last command, for CLIENT LIST.
+    pub buffers: Mutex<BufferUsage>,
     /// Set by CLIENT KILL; the connection closes as soon as it sees it.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
@@ -76,6 +98,7 @@ impl ClientRegistry {
         &self,
         peer: SocketAddr,
         local: SocketAddr,
+        fd: i64,
         max_clients: usize,
     ) -> Option<Arc<ClientInfo>> {
         let mut clients = self.clients.lock();
@@ -98,6 +121,9 @@ impl ClientRegistry {
             library_version: Mutex::new(None),
             last_command: Mutex::new("NULL"),
             commands_processed: AtomicU64::new(0),
+            fd,
+            no_evict: AtomicBool::new(false),
+            buffers: Mutex::new(BufferUsage::default()),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -124,5 +150,87 @@ impl ClientRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// CONFIG RESETSTAT: forgets the connection counters.
+    pub fn reset_counters(&self) {
+        self.connections_received.store(0, Ordering::Relaxed);
+        self.connections_rejected.store(0, Ordering::Relaxed);
+    }
+}
+
+impl ClientInfo {
+    /// The client's line in CLIENT LIST and CLIENT INFO, without the trailing newline: Redis
+    /// 7.2's fields in Redis's order (7.0.15's, plus `lib-name` and `lib-ver`). Concord has
+    /// no MULTI, pub/sub, tracking or output lists yet, so those fields hold their idle values.
+    pub fn line(&self) -> String {
+        let buffers = *self.buffers.lock();
+        let name = self.name.lock().clone().unwrap_or_default();
+        let library_name = self.library_name.lock().clone().unwrap_or_default();
+        let library_version = self.library_version.lock().clone().unwrap_or_default();
+        let flags = if self.no_evict.load(Ordering::Relaxed) { "e" } else { "N" };
+        let total_memory = buffers.read_buffer_size + buffers.arguments + buffers.output_capacity;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 \
+             psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} \
+             obl={} oll=0 omem=0 tot-mem={total_memory} events=r cmd={} user=default redir=-1 \
+             resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.peer,
+            self.local,
+            self.fd,
+            String::from_utf8_lossy(&name),
+            self.age_seconds(),
+            self.idle_seconds(),
+            self.db.load(Ordering::Relaxed),
+            buffers.query_buffer,
+            buffers.query_buffer_free,
+            buffers.arguments,
+            buffers.read_buffer_size,
+            buffers.read_buffer_peak,
+            buffers.output,
+            self.last_command.lock(),
+            self.protocol.load(Ordering::Relaxed),
+            String::from_utf8_lossy(&library_name),
+            String::from_utf8_lossy(&library_version),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_line_has_redis_fields_in_order() {
+        let registry = ClientRegistry::default();
+        let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:6379".parse().unwrap();
+        let client = registry.register(peer, local, 9, 10).unwrap();
+        *client.name.lock() = Some(Bytes::from("worker"));
+        *client.last_command.lock() = "client|list";
+        let line = client.line();
+        let keys: Vec<&str> =
+            line.split(' ').map(|field| field.split('=').next().unwrap()).collect();
+        assert_eq!(
+            keys.join(" "),
+            "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free \
+             argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp \
+             lib-name lib-ver"
+        );
+        assert!(line.starts_with(
+            "id=1 addr=127.0.0.1:50000 laddr=127.0.0.1:6379 fd=9 name=worker age=0 idle=0 \
+             flags=N db=0 sub=0"
+        ));
+        assert!(line.ends_with("cmd=client|list user=default redir=-1 resp=2 lib-name= lib-ver="));
+    }
+
+    #[test]
+    fn registration_stops_at_max_clients() {
+        let registry = ClientRegistry::default();
+        let address: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert!(registry.register(address, address, 1, 1).is_some());
+        assert!(registry.register(address, address, 2, 1).is_none());
+        assert_eq!(registry.connections_rejected.load(Ordering::Relaxed), 1);
     }
 }

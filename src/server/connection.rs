@@ -27,7 +27,8 @@ const OUTPUT_FLUSH_BYTES: usize = 1024 * 1024;
 /// Accepts one connection: registers it, serves it until it closes, unregisters it.
 pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let local = stream.local_addr().unwrap_or(peer);
-    let Some(client) = shared.clients.register(peer, local, shared.config.max_clients) else {
+    let max_clients = shared.settings.max_clients();
+    let Some(client) = shared.clients.register(peer, local, raw_fd(&stream), max_clients) else {
         // Best effort, as Redis: the client may not read it before the close.
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
@@ -41,11 +42,29 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<S
     shared.clients.unregister(id);
 }
 
+/// The socket's file descriptor where the platform has one (CLIENT LIST `fd=`), else -1.
+fn raw_fd(stream: &TcpStream) -> i64 {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        i64::from(stream.as_raw_fd())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = stream;
+        -1
+    }
+}
+
 /// The per-connection state that commands can change.
 #[derive(Debug)]
 pub(super) struct Session {
     pub db: DbIndex,
     pub protocol: Protocol,
+    /// Whether the client may run commands other than AUTH, HELLO, QUIT and RESET. Set at
+    /// connect time when no password is configured, as in Redis: a password set later does
+    /// not lock out clients already connected.
+    pub authenticated: bool,
     /// Set by QUIT (and protocol errors): close once the pending replies are written.
     pub close_after_reply: bool,
 }
@@ -56,6 +75,10 @@ pub(super) struct Connection {
     pub(super) client: Arc<ClientInfo>,
     pub(super) session: Session,
     decoder: Decoder,
+    /// The settings generation the decoder's limits come from.
+    limits_generation: u64,
+    /// The most bytes the read buffer ever held (CLIENT LIST `rbp`).
+    input_peak: usize,
     input: BytesMut,
     output: BytesMut,
     /// Writes parsed but not yet proposed; always the tail of the batch, after every reply
@@ -68,13 +91,22 @@ pub(super) struct Connection {
 
 impl Connection {
     fn new(stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientInfo>) -> Connection {
-        let decoder = Decoder::new(shared.config.resp_limits());
+        let limits_generation = shared.settings.limits_generation();
+        let decoder = Decoder::new(shared.settings.resp_limits());
+        let authenticated = !shared.settings.password_required();
         Connection {
             stream,
             shared,
             client,
-            session: Session { db: 0, protocol: Protocol::Resp2, close_after_reply: false },
+            session: Session {
+                db: 0,
+                protocol: Protocol::Resp2,
+                authenticated,
+                close_after_reply: false,
+            },
             decoder,
+            limits_generation,
+            input_peak: 0,
             input: BytesMut::with_capacity(BUFFER_BYTES_INITIAL),
             output: BytesMut::with_capacity(BUFFER_BYTES_INITIAL),
             pending_writes: Vec::new(),
@@ -99,7 +131,7 @@ impl Connection {
             if self.session.close_after_reply || client.is_killed() {
                 return Ok(());
             }
-            if self.input.len() > self.shared.config.client_query_buffer_limit {
+            if self.input.len() > self.shared.settings.client_query_buffer_limit() {
                 tracing::warn!(
                     client = client.id,
                     "closing client that reached max query buffer length"
@@ -111,6 +143,8 @@ impl Connection {
 
     /// Executes every complete request in the input buffer, then writes the replies.
     async fn execute_buffered(&mut self) -> std::io::Result<()> {
+        self.input_peak = self.input_peak.max(self.input.len());
+        self.refresh_decoder_limits();
         loop {
             match self.decoder.decode(&mut self.input) {
                 Ok(Some(arguments)) if arguments.is_empty() => continue,
@@ -138,7 +172,19 @@ impl Connection {
         self.flush().await
     }
 
+    /// CONFIG SET may have changed a decoder limit. A fresh decoder re-reads the partial
+    /// request at the front of the buffer from its start, so nothing is lost by replacing it.
+    fn refresh_decoder_limits(&mut self) {
+        let generation = self.shared.settings.limits_generation();
+        if generation != self.limits_generation {
+            self.limits_generation = generation;
+            self.decoder = Decoder::new(self.shared.settings.resp_limits());
+        }
+    }
+
     async fn execute(&mut self, arguments: Vec<Bytes>) {
+        let argument_bytes = arguments.iter().map(Bytes::len).sum();
+        self.note_buffers(argument_bytes);
         let Parsed { spec, command } = match command::parse(arguments) {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -148,6 +194,12 @@ impl Connection {
             }
         };
         self.note_command(spec);
+        if self.requires_authentication(spec, &command) {
+            self.commit_pending().await;
+            self.stats.record(spec.name, std::time::Duration::ZERO, Outcome::Rejected);
+            self.reply(&Frame::error("NOAUTH Authentication required."));
+            return;
+        }
         match command {
             Ok(Command::Write(write)) => {
                 self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
@@ -167,9 +219,11 @@ impl Connection {
             Ok(Command::Control(control)) => {
                 self.commit_pending().await;
                 let started = Instant::now();
-                let frame = super::control::execute(self, control).await;
-                self.record(spec, started, &frame);
-                self.reply(&frame);
+                // SHUTDOWN has no reply: the connection closes when the process stops.
+                if let Some(frame) = super::control::execute(self, control).await {
+                    self.record(spec, started, &frame);
+                    self.reply(&frame);
+                }
             }
             Err(error) => {
                 self.commit_pending().await;
@@ -219,6 +273,33 @@ impl Connection {
         let view = self.shared.node.read_view().await?;
         self.view = Some(view.clone());
         Ok(view)
+    }
+
+    /// Redis checks authentication after the name and the arity, before anything else: a
+    /// client that must authenticate gets NOAUTH for every command not flagged `no_auth`.
+    fn requires_authentication(
+        &self,
+        spec: &CommandSpec,
+        command: &Result<Command, CommandError>,
+    ) -> bool {
+        let arity_error = matches!(command, Err(CommandError::WrongArity(_)));
+        !arity_error
+            && !self.session.authenticated
+            && self.shared.settings.password_required()
+            && !spec.has_flag("no_auth")
+    }
+
+    /// Records the buffer sizes CLIENT LIST shows, as of the command about to run.
+    fn note_buffers(&self, argument_bytes: usize) {
+        *self.client.buffers.lock() = super::BufferUsage {
+            query_buffer: self.input.len(),
+            query_buffer_free: self.input.capacity() - self.input.len(),
+            arguments: argument_bytes,
+            read_buffer_size: self.input.capacity(),
+            read_buffer_peak: self.input_peak,
+            output: self.output.len(),
+            output_capacity: self.output.capacity(),
+        };
     }
 
     fn note_command(&self, spec: &'static CommandSpec) {

@@ -19,11 +19,17 @@
 mod clients;
 mod connection;
 mod control;
+mod info;
+mod introspection;
+pub mod parameters;
+mod settings;
 
-pub use clients::{ClientInfo, ClientRegistry};
+pub use clients::{BufferUsage, ClientInfo, ClientRegistry};
+pub use settings::RuntimeSettings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,9 +39,23 @@ use crate::error::{Error, Result};
 use crate::metrics::CommandStats;
 use crate::node::Node;
 
+/// The version Concord reports as `redis_version` and in HELLO: the Redis release whose
+/// behaviour it reproduces, so that client libraries which gate features on the server version
+/// enable the ones Concord has. Concord's own version is `concord_version` in INFO server.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// How long SHUTDOWN and Ctrl-C wait for connection tasks to close their sockets.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// What every connection task shares.
 pub struct Shared {
+    /// The options the node started with; what may change at runtime is in `settings`.
     pub config: Config,
+    pub settings: RuntimeSettings,
+    /// When the server started, for uptime.
+    pub started_at: Instant,
+    /// The Unix time of the start, in seconds: what LASTSAVE reports while no snapshot exists.
+    pub started_unix_seconds: u64,
     pub node: Node,
     pub clients: ClientRegistry,
     pub command_stats: CommandStats,
@@ -65,8 +85,14 @@ impl Server {
         })?;
         let node = Node::start(&config);
         let (shutdown, _) = watch::channel(false);
+        let settings = RuntimeSettings::new(&config);
+        let started_unix_seconds =
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
         let shared = Arc::new(Shared {
             config,
+            settings,
+            started_at: Instant::now(),
+            started_unix_seconds,
             node,
             clients: ClientRegistry::default(),
             command_stats: CommandStats::default(),
@@ -108,6 +134,13 @@ impl Server {
             tokio::spawn(connection::serve(stream, peer, shared));
         }
         tracing::info!("server stopped accepting connections");
+        drop(self.listener);
+        // Every connection task watches the same signal and closes its socket; give them a
+        // moment so that clients see a clean close rather than a reset at process exit.
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while !self.shared.clients.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         Ok(())
     }
 }

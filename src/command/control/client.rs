@@ -1,0 +1,446 @@
+//! `CLIENT ...`: the subcommands about connections (ID, SETNAME, GETNAME, LIST, INFO, KILL,
+//! SETINFO, NO-EVICT, HELP).
+//!
+//! CLIENT SETINFO comes from Redis 7.2; client libraries send it on connect (and ignore an
+//! error), so Concord accepts it and shows the values in CLIENT LIST. The other 7.0
+//! subcommands (PAUSE, TRACKING, REPLY, ...) are deliberately unknown until their features
+//! exist: answering OK to them would be a lie.
+
+use bytes::Bytes;
+
+use super::{control, is_valid_client_name, Control};
+use crate::command::{is_keyword, parse_i64, Args, Argument, Command, CommandError, CommandSpec};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientCommand {
+    Id,
+    SetName { name: Bytes },
+    GetName,
+    List { filter: Option<ClientFilter> },
+    Info,
+    Kill(ClientKill),
+    SetInfo { attribute: LibraryAttribute, value: Bytes },
+    NoEvict { enabled: bool },
+    Help,
+}
+
+/// The one filter CLIENT LIST accepts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientFilter {
+    Type(ClientType),
+    Ids(Vec<u64>),
+}
+
+/// Redis's client types. Concord has no replicas or subscribers yet, so every connection is
+/// `Normal`; the others are accepted as filters that match nobody.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Master,
+    Replica,
+    PubSub,
+}
+
+impl ClientType {
+    fn parse(name: &[u8]) -> Result<ClientType, CommandError> {
+        let lowercase = name.to_ascii_lowercase();
+        match &lowercase[..] {
+            b"normal" => Ok(ClientType::Normal),
+            b"master" => Ok(ClientType::Master),
+            b"replica" | b"slave" => Ok(ClientType::Replica),
+            b"pubsub" => Ok(ClientType::PubSub),
+            _ => Err(CommandError::Other(
+                format!("ERR Unknown client type '{}'", String::from_utf8_lossy(name)).into(),
+            )),
+        }
+    }
+}
+
+/// `CLIENT KILL addr:port` (the old form) or `CLIENT KILL <filter value> ...` (the new one).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientKill {
+    Address(Bytes),
+    Filters {
+        id: Option<u64>,
+        client_type: Option<ClientType>,
+        address: Option<Bytes>,
+        local_address: Option<Bytes>,
+        user: Option<Bytes>,
+        /// Whether the calling connection is spared (the default).
+        skip_me: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LibraryAttribute {
+    Name,
+    Version,
+}
+
+const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
+const CLIENT_CATEGORIES: &[&str] = &["@slow", "@connection"];
+const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
+const ADMIN_CATEGORIES: &[&str] = &["@admin", "@slow", "@dangerous", "@connection"];
+
+pub(super) const CONTAINER: CommandSpec = CommandSpec::new("client", -2, no_subcommand)
+    .categories(&["@slow"])
+    .docs(
+        "connection",
+        "A container for client connection commands",
+        "2.4.0",
+        "Depends on subcommand.",
+    )
+    .subcommands(SUBCOMMANDS);
+
+static SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("client|id", 2, parse_id)
+        .flags(CLIENT_FLAGS)
+        .categories(CLIENT_CATEGORIES)
+        .docs("connection", "Returns the client ID for the current connection", "5.0.0", "O(1)"),
+    CommandSpec::new("client|setname", 3, parse_setname)
+        .flags(CLIENT_FLAGS)
+        .categories(CLIENT_CATEGORIES)
+        .docs("connection", "Set the current connection name", "2.6.9", "O(1)")
+        .arguments(&[Argument::string("connection-name")]),
+    CommandSpec::new("client|getname", 2, parse_getname)
+        .flags(CLIENT_FLAGS)
+        .categories(CLIENT_CATEGORIES)
+        .docs("connection", "Get the current connection name", "2.6.9", "O(1)"),
+    CommandSpec::new("client|info", 2, parse_info)
+        .flags(CLIENT_FLAGS)
+        .categories(CLIENT_CATEGORIES)
+        .tips(&["nondeterministic_output"])
+        .docs(
+            "connection",
+            "Returns information about the current client connection.",
+            "6.2.0",
+            "O(1)",
+        ),
+    CommandSpec::new("client|list", -2, parse_list)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .tips(&["nondeterministic_output"])
+        .docs(
+            "connection",
+            "Get the list of client connections",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+        )
+        .arguments(LIST_ARGUMENTS),
+    CommandSpec::new("client|kill", -3, parse_kill)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .docs(
+            "connection",
+            "Kill the connection of a client",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+        )
+        .arguments(KILL_ARGUMENTS),
+    CommandSpec::new("client|setinfo", 4, parse_setinfo)
+        .flags(&["noscript", "loading", "stale"])
+        .categories(CLIENT_CATEGORIES)
+        .docs("connection", "Set client or connection specific info", "7.2.0", "O(1)")
+        .arguments(&[Argument::one_of(
+            "attr",
+            &[
+                Argument::string("libname").token("LIB-NAME"),
+                Argument::string("libver").token("LIB-VER"),
+            ],
+        )]),
+    CommandSpec::new("client|no-evict", 3, parse_no_evict)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .docs("connection", "Set client eviction mode for the current connection", "7.0.0", "O(1)")
+        .arguments(&[Argument::one_of(
+            "enabled",
+            &[Argument::pure_token("on", "ON"), Argument::pure_token("off", "OFF")],
+        )]),
+    CommandSpec::new("client|help", 2, parse_help)
+        .flags(&["loading", "stale"])
+        .categories(CLIENT_CATEGORIES)
+        .docs("connection", "Show helpful text about the different subcommands", "5.0.0", "O(1)"),
+];
+
+static LIST_ARGUMENTS: &[Argument] = &[
+    Argument::one_of(
+        "normal_master_replica_pubsub",
+        &[
+            Argument::pure_token("normal", "NORMAL"),
+            Argument::pure_token("master", "MASTER"),
+            Argument::pure_token("replica", "REPLICA"),
+            Argument::pure_token("pubsub", "PUBSUB"),
+        ],
+    )
+    .token("TYPE")
+    .since("5.0.0")
+    .optional(),
+    Argument::integer("client-id").token("ID").since("6.2.0").optional().multiple(),
+];
+
+static KILL_ARGUMENTS: &[Argument] = &[Argument::one_of(
+    "filter",
+    &[
+        Argument::string("ip:port"),
+        Argument::one_of(
+            "new-format",
+            &[
+                Argument::integer("client-id").token("ID").since("2.8.12").optional(),
+                Argument::one_of(
+                    "normal_master_slave_pubsub",
+                    &[
+                        Argument::pure_token("normal", "NORMAL"),
+                        Argument::pure_token("master", "MASTER").since("3.2.0"),
+                        Argument::pure_token("slave", "SLAVE"),
+                        Argument::pure_token("replica", "REPLICA").since("5.0.0"),
+                        Argument::pure_token("pubsub", "PUBSUB"),
+                    ],
+                )
+                .token("TYPE")
+                .since("2.8.12")
+                .optional(),
+                Argument::string("username").token("USER").optional(),
+                Argument::string("ip:port").token("ADDR").optional(),
+                Argument::string("ip:port").token("LADDR").since("6.2.0").optional(),
+                Argument::string("yes/no").token("SKIPME").optional(),
+            ],
+        )
+        .multiple(),
+    ],
+)];
+
+/// The container alone is caught by its arity (-2) before this could run.
+fn no_subcommand(_args: &mut Args) -> Result<Command, CommandError> {
+    Err(CommandError::WrongArity("client".into()))
+}
+
+fn client(command: ClientCommand) -> Result<Command, CommandError> {
+    control(Control::Client(command))
+}
+
+fn parse_id(_args: &mut Args) -> Result<Command, CommandError> {
+    client(ClientCommand::Id)
+}
+
+fn parse_getname(_args: &mut Args) -> Result<Command, CommandError> {
+    client(ClientCommand::GetName)
+}
+
+fn parse_info(_args: &mut Args) -> Result<Command, CommandError> {
+    client(ClientCommand::Info)
+}
+
+fn parse_help(_args: &mut Args) -> Result<Command, CommandError> {
+    client(ClientCommand::Help)
+}
+
+fn parse_setname(args: &mut Args) -> Result<Command, CommandError> {
+    let name = args.next_bytes()?;
+    if !is_valid_client_name(&name) {
+        return Err(CommandError::other(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    client(ClientCommand::SetName { name })
+}
+
+fn parse_setinfo(args: &mut Args) -> Result<Command, CommandError> {
+    let attribute_name = args.next_bytes()?;
+    let value = args.next_bytes()?;
+    let attribute = if is_keyword(&attribute_name, "LIB-NAME") {
+        LibraryAttribute::Name
+    } else if is_keyword(&attribute_name, "LIB-VER") {
+        LibraryAttribute::Version
+    } else {
+        return Err(CommandError::Other(
+            format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&attribute_name))
+                .into(),
+        ));
+    };
+    if !is_valid_client_name(&value) {
+        let label = match attribute {
+            LibraryAttribute::Name => "lib-name",
+            LibraryAttribute::Version => "lib-ver",
+        };
+        return Err(CommandError::Other(
+            format!("ERR {label} cannot contain spaces, newlines or special characters.").into(),
+        ));
+    }
+    client(ClientCommand::SetInfo { attribute, value })
+}
+
+fn parse_no_evict(args: &mut Args) -> Result<Command, CommandError> {
+    let mode = args.next_bytes()?;
+    let enabled = if is_keyword(&mode, "ON") {
+        true
+    } else if is_keyword(&mode, "OFF") {
+        false
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    client(ClientCommand::NoEvict { enabled })
+}
+
+/// `CLIENT LIST [TYPE type | ID id [id ...]]`: one filter at most, as in Redis 7.0.
+fn parse_list(args: &mut Args) -> Result<Command, CommandError> {
+    let arguments = args.rest();
+    let filter = match &arguments[..] {
+        [] => None,
+        [keyword, name] if is_keyword(keyword, "TYPE") => {
+            Some(ClientFilter::Type(ClientType::parse(name)?))
+        }
+        [keyword, ids @ ..] if is_keyword(keyword, "ID") && !ids.is_empty() => {
+            let ids = ids
+                .iter()
+                .map(|id| parse_client_id(id, "ERR Invalid client ID"))
+                .collect::<Result<_, _>>()?;
+            Some(ClientFilter::Ids(ids))
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    client(ClientCommand::List { filter })
+}
+
+fn parse_client_id(id: &[u8], error: &'static str) -> Result<u64, CommandError> {
+    match parse_i64(id) {
+        Some(id) if id > 0 => Ok(id as u64),
+        _ => Err(CommandError::other(error)),
+    }
+}
+
+/// One argument is the old form; more are filter/value pairs, read until the first error.
+fn parse_kill(args: &mut Args) -> Result<Command, CommandError> {
+    let arguments = args.rest();
+    if let [address] = &arguments[..] {
+        return client(ClientCommand::Kill(ClientKill::Address(address.clone())));
+    }
+    let (mut id, mut client_type, mut address, mut local_address, mut user) =
+        (None, None, None, None, None);
+    let mut skip_me = true;
+    for pair in arguments.chunks(2) {
+        let [filter, value] = pair else {
+            return Err(CommandError::Syntax);
+        };
+        if is_keyword(filter, "ID") {
+            id = Some(parse_client_id(value, "ERR client-id should be greater than 0")?);
+        } else if is_keyword(filter, "TYPE") {
+            client_type = Some(ClientType::parse(value)?);
+        } else if is_keyword(filter, "ADDR") {
+            address = Some(value.clone());
+        } else if is_keyword(filter, "LADDR") {
+            local_address = Some(value.clone());
+        } else if is_keyword(filter, "USER") {
+            // ACL user names are case-sensitive; the default user is the only one.
+            if &value[..] != b"default" {
+                return Err(CommandError::Other(
+                    format!("ERR No such user '{}'", String::from_utf8_lossy(value)).into(),
+                ));
+            }
+            user = Some(value.clone());
+        } else if is_keyword(filter, "SKIPME") && is_keyword(value, "yes") {
+            skip_me = true;
+        } else if is_keyword(filter, "SKIPME") && is_keyword(value, "no") {
+            skip_me = false;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    client(ClientCommand::Kill(ClientKill::Filters {
+        id,
+        client_type,
+        address,
+        local_address,
+        user,
+        skip_me,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse;
+
+    fn parse_client(words: &[&str]) -> Result<ClientCommand, String> {
+        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
+        match parse(arguments).map_err(|error| error.to_string())?.command {
+            Ok(Command::Control(Control::Client(command))) => Ok(command),
+            Ok(other) => panic!("not a CLIENT command: {other:?}"),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[test]
+    fn kill_filters_parse_with_redis_errors() {
+        assert_eq!(
+            parse_client(&["CLIENT", "KILL", "ID", "x"]),
+            Err("ERR client-id should be greater than 0".into())
+        );
+        assert_eq!(
+            parse_client(&["CLIENT", "KILL", "USER", "nobody"]),
+            Err("ERR No such user 'nobody'".into())
+        );
+        assert_eq!(
+            parse_client(&["CLIENT", "KILL", "SKIPME", "maybe"]),
+            Err("ERR syntax error".into())
+        );
+        assert_eq!(
+            parse_client(&["CLIENT", "KILL", "TYPE", "foo"]),
+            Err("ERR Unknown client type 'foo'".into())
+        );
+        assert_eq!(
+            parse_client(&["client", "kill", "id", "7", "skipme", "no"]),
+            Ok(ClientCommand::Kill(ClientKill::Filters {
+                id: Some(7),
+                client_type: None,
+                address: None,
+                local_address: None,
+                user: None,
+                skip_me: false,
+            }))
+        );
+        assert_eq!(
+            parse_client(&["client", "kill", "1.2.3.4:5"]),
+            Ok(ClientCommand::Kill(ClientKill::Address(Bytes::from("1.2.3.4:5"))))
+        );
+    }
+
+    #[test]
+    fn list_takes_one_filter() {
+        assert_eq!(
+            parse_client(&["CLIENT", "LIST", "ID", "1", "x"]),
+            Err("ERR Invalid client ID".into())
+        );
+        assert_eq!(parse_client(&["CLIENT", "LIST", "foo"]), Err("ERR syntax error".into()));
+        assert_eq!(
+            parse_client(&["CLIENT", "LIST", "TYPE", "slave"]),
+            Ok(ClientCommand::List { filter: Some(ClientFilter::Type(ClientType::Replica)) })
+        );
+    }
+
+    #[test]
+    fn setname_and_setinfo_validate_their_values() {
+        assert_eq!(
+            parse_client(&["CLIENT", "SETNAME", "a b"]),
+            Err("ERR Client names cannot contain spaces, newlines or special characters.".into())
+        );
+        assert_eq!(
+            parse_client(&["CLIENT", "SETINFO", "lib-color", "x"]),
+            Err("ERR Unrecognized option 'lib-color'".into())
+        );
+        assert_eq!(
+            parse_client(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
+            Ok(ClientCommand::SetInfo {
+                attribute: LibraryAttribute::Name,
+                value: Bytes::from("redis-py")
+            })
+        );
+    }
+
+    #[test]
+    fn unimplemented_subcommands_are_unknown() {
+        assert_eq!(
+            parse_client(&["CLIENT", "PAUSE", "10"]),
+            Err("ERR unknown subcommand 'PAUSE'. Try CLIENT HELP.".into())
+        );
+    }
+}

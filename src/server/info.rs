@@ -1,0 +1,255 @@
+//! INFO: the node's state as Redis's `field:value` sections.
+//!
+//! Field names are Redis 7.0's, so that dashboards, exporters and client libraries that parse
+//! INFO keep working. Concord adds a few `concord_*` fields where an operator needs to know
+//! something Redis has no field for (the applied log index, whether writes are durable).
+//!
+//! Caveats: `keyspace_hits`/`keyspace_misses` and `expired_keys` are not reported, because the
+//! server cannot count them honestly (reads and expiry run in the state machine); `avg_ttl` is
+//! 0; there is no `cpu`, `errorstats` or `latencystats` section yet.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Shared, REDIS_VERSION};
+
+/// The sections INFO prints with no argument or `default`, in Redis's order.
+const DEFAULT_SECTIONS: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"];
+
+/// Builds the INFO text for the requested sections (lowercase; empty means `default`).
+pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
+    let sections = select_sections(requested);
+    let mut text = String::new();
+    for section in sections {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        match section {
+            "server" => server(shared, &mut text),
+            "clients" => clients(shared, &mut text),
+            "memory" => memory(shared, &mut text),
+            "persistence" => persistence(shared, &mut text),
+            "stats" => stats(shared, &mut text),
+            "replication" => replication(&mut text),
+            "commandstats" => commandstats(shared, &mut text),
+            "keyspace" => keyspace(shared, &mut text).await,
+            _ => unreachable!("select_sections returns known sections only"),
+        }
+    }
+    text
+}
+
+/// Resolves `all`, `everything` and `default`, drops unknown names (as Redis does) and
+/// keeps Redis's section order.
+fn select_sections(requested: &[String]) -> Vec<&'static str> {
+    let mut wanted: Vec<&'static str> = Vec::new();
+    let mut add = |section: &'static str| {
+        if !wanted.contains(&section) {
+            wanted.push(section);
+        }
+    };
+    if requested.is_empty() {
+        DEFAULT_SECTIONS.iter().for_each(|section| add(section));
+    }
+    for name in requested {
+        match name.as_str() {
+            "default" => DEFAULT_SECTIONS.iter().for_each(|section| add(section)),
+            "all" | "everything" => {
+                DEFAULT_SECTIONS.iter().for_each(|section| add(section));
+                add("commandstats");
+            }
+            other => {
+                let known = DEFAULT_SECTIONS.iter().chain(&["commandstats"]).find(|s| **s == other);
+                if let Some(section) = known {
+                    add(section);
+                }
+            }
+        }
+    }
+    let order = [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "commandstats",
+        "keyspace",
+    ];
+    order.into_iter().filter(|section| wanted.contains(section)).collect()
+}
+
+fn server(shared: &Shared, text: &mut String) {
+    let uptime = shared.started_at.elapsed().as_secs();
+    let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let executable =
+        std::env::current_exe().map(|path| path.display().to_string()).unwrap_or_default();
+    let config_file = shared
+        .config
+        .config_file
+        .as_ref()
+        .map(|path| path.display().to_string())
+        .unwrap_or_default();
+    let _ = write!(
+        text,
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\nos:{} {}\r\n\
+         arch_bits:{}\r\nmultiplexing_api:tokio\r\nprocess_id:{}\r\nprocess_supervised:no\r\n\
+         tcp_port:{}\r\nserver_time_usec:{now_us}\r\nuptime_in_seconds:{uptime}\r\n\
+         uptime_in_days:{}\r\nexecutable:{executable}\r\nconfig_file:{config_file}\r\n\
+         concord_version:{}\r\n",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        usize::BITS,
+        std::process::id(),
+        shared.config.port,
+        uptime / 86_400,
+        env!("CARGO_PKG_VERSION"),
+    );
+}
+
+fn clients(shared: &Shared, text: &mut String) {
+    let _ = write!(
+        text,
+        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+         blocked_clients:0\r\ntracking_clients:0\r\n",
+        shared.clients.len(),
+        shared.settings.max_clients(),
+    );
+}
+
+/// Memory as the allocator counts it: Concord runs on jemalloc, like Redis, so `used_memory`
+/// is the bytes allocated and `used_memory_rss` the bytes resident.
+fn memory(shared: &Shared, text: &mut String) {
+    let (allocated, resident) = allocator_stats();
+    let maxmemory = shared.settings.value("maxmemory").unwrap_or_default();
+    let maxmemory_bytes = maxmemory.parse::<u64>().unwrap_or(0);
+    let policy = shared.settings.value("maxmemory-policy").unwrap_or_default();
+    let _ = write!(
+        text,
+        "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\n\
+         used_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nmaxmemory:{maxmemory}\r\n\
+         maxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_allocator:jemalloc\r\n",
+        human_bytes(allocated),
+        human_bytes(resident),
+        human_bytes(maxmemory_bytes),
+    );
+}
+
+/// jemalloc's counters, refreshed first (they are cached until the epoch advances).
+fn allocator_stats() -> (u64, u64) {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    let allocated = stats::allocated::read().unwrap_or(0) as u64;
+    let resident = stats::resident::read().unwrap_or(0) as u64;
+    (allocated, resident)
+}
+
+/// Redis's `bytesToHuman`: two decimals and a unit letter.
+pub(super) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, f64); 5] = [
+        ("P", 1024f64 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("T", 1024f64 * 1024.0 * 1024.0 * 1024.0),
+        ("G", 1024f64 * 1024.0 * 1024.0),
+        ("M", 1024f64 * 1024.0),
+        ("K", 1024f64),
+    ];
+    let value = bytes as f64;
+    for (unit, size) in UNITS {
+        if value >= size {
+            return format!("{:.2}{unit}", value / size);
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// This build keeps everything in memory: the write-ahead log arrives in a later change, and
+/// until then INFO says so instead of pretending to save.
+fn persistence(shared: &Shared, text: &mut String) {
+    let applied = shared.node.applied_index();
+    let _ = write!(
+        text,
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{applied}\r\n\
+         rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n\
+         rdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n\
+         concord_durable:0\r\nconcord_applied_index:{applied}\r\n",
+        shared.started_unix_seconds,
+    );
+}
+
+fn stats(shared: &Shared, text: &mut String) {
+    let _ = write!(
+        text,
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+         rejected_connections:{}\r\n",
+        shared.clients.connections_received.load(Ordering::Relaxed),
+        shared.command_stats.total_calls(),
+        shared.clients.connections_rejected.load(Ordering::Relaxed),
+    );
+}
+
+fn replication(text: &mut String) {
+    text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+}
+
+fn commandstats(shared: &Shared, text: &mut String) {
+    text.push_str("# Commandstats\r\n");
+    for (name, counters) in shared.command_stats.snapshot() {
+        let per_call = if counters.calls == 0 {
+            0.0
+        } else {
+            counters.microseconds as f64 / counters.calls as f64
+        };
+        let _ = write!(
+            text,
+            "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},\
+             failed_calls={}\r\n",
+            counters.calls, counters.microseconds, counters.rejected_calls, counters.failed_calls,
+        );
+    }
+}
+
+/// One line per non-empty database, from the newest applied view.
+async fn keyspace(shared: &Shared, text: &mut String) {
+    text.push_str("# Keyspace\r\n");
+    let Ok(view) = shared.node.read_view().await else {
+        return;
+    };
+    for (index, db) in view.view.keyspace.databases() {
+        if !db.is_empty() {
+            let _ = write!(
+                text,
+                "db{index}:keys={},expires={},avg_ttl=0\r\n",
+                db.len(),
+                db.expires_len()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(requested: &[&str]) -> Vec<&'static str> {
+        select_sections(&requested.iter().map(|name| name.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn sections_resolve_like_redis() {
+        assert_eq!(names(&[]), DEFAULT_SECTIONS);
+        assert_eq!(names(&["keyspace", "server", "nosuch"]), vec!["server", "keyspace"]);
+        assert!(names(&["all"]).contains(&"commandstats"));
+        assert!(!names(&["default"]).contains(&"commandstats"));
+        assert_eq!(names(&["everything"]), names(&["all"]));
+    }
+
+    #[test]
+    fn human_sizes_use_two_decimals() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1562248), "1.49M");
+        assert_eq!(human_bytes(1024 * 1024 * 1024), "1.00G");
+    }
+}

@@ -1,0 +1,267 @@
+//! The settings a running node can change: CONFIG SET's store, and the values connections read
+//! on every request.
+//!
+//! `Config` is read once at start-up. What CONFIG SET may change afterwards lives here: the
+//! honoured limits as atomics that connections load without a lock (`maxclients`,
+//! `proto-max-bulk-len`, `client-query-buffer-limit`), the password, and the text of every
+//! Redis parameter for CONFIG GET.
+//!
+//! Invariants:
+//! - CONFIG SET is atomic: every pair is validated before any value changes, under one lock,
+//!   so a failed CONFIG SET changes nothing and two concurrent ones do not interleave.
+//! - A change to a decoder limit bumps `limits_generation`; a connection compares it before
+//!   decoding and rebuilds its decoder, so new requests are held to the new limits.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::parameters::{self, Mutability, Parameter};
+use crate::command::CommandError;
+use crate::config::Config;
+use crate::resp::Limits;
+
+/// The runtime-changeable settings of one node.
+#[derive(Debug)]
+pub struct RuntimeSettings {
+    max_clients: AtomicUsize,
+    proto_max_bulk_len: AtomicUsize,
+    client_query_buffer_limit: AtomicUsize,
+    limits_generation: AtomicU64,
+    password_set: AtomicBool,
+    password: Mutex<Option<Bytes>>,
+    /// Fixed at start-up (Concord options without a Redis parameter).
+    request_arguments_max: usize,
+    inline_bytes_max: usize,
+    /// Every canonical parameter's current value, as CONFIG GET reports it.
+    values: Mutex<BTreeMap<&'static str, String>>,
+}
+
+impl RuntimeSettings {
+    /// The settings at start-up: Redis's defaults, overridden by what reflects this node.
+    pub fn new(config: &Config) -> RuntimeSettings {
+        let mut values: BTreeMap<&'static str, String> = parameters::PARAMETERS
+            .iter()
+            .map(|parameter| (parameter.name, parameter.default.to_string()))
+            .collect();
+        let data_dir = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
+        let overrides = [
+            ("port", config.port.to_string()),
+            ("bind", config.bind.to_string()),
+            ("dir", data_dir.display().to_string()),
+            ("databases", crate::command::DATABASES.to_string()),
+            ("maxclients", config.max_clients.to_string()),
+            ("proto-max-bulk-len", config.proto_max_bulk_len.to_string()),
+            ("client-query-buffer-limit", config.client_query_buffer_limit.to_string()),
+            ("requirepass", config.requirepass.clone().unwrap_or_default()),
+            ("loglevel", "notice".to_string()),
+        ];
+        for (name, value) in overrides {
+            values.insert(name, value);
+        }
+        let password = config.requirepass.clone().filter(|password| !password.is_empty());
+        RuntimeSettings {
+            max_clients: AtomicUsize::new(config.max_clients),
+            proto_max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len),
+            client_query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit),
+            limits_generation: AtomicU64::new(0),
+            password_set: AtomicBool::new(password.is_some()),
+            password: Mutex::new(password.map(Bytes::from)),
+            request_arguments_max: config.request_arguments_max,
+            inline_bytes_max: config.inline_bytes_max,
+            values: Mutex::new(values),
+        }
+    }
+
+    pub fn max_clients(&self) -> usize {
+        self.max_clients.load(Ordering::Relaxed)
+    }
+
+    pub fn client_query_buffer_limit(&self) -> usize {
+        self.client_query_buffer_limit.load(Ordering::Relaxed)
+    }
+
+    /// Changes whenever a limit the decoder enforces changes.
+    pub fn limits_generation(&self) -> u64 {
+        self.limits_generation.load(Ordering::Acquire)
+    }
+
+    /// The limits new requests are decoded with.
+    pub fn resp_limits(&self) -> Limits {
+        Limits {
+            bulk_bytes_max: self.proto_max_bulk_len.load(Ordering::Relaxed),
+            arguments_max: self.request_arguments_max,
+            inline_bytes_max: self.inline_bytes_max,
+        }
+    }
+
+    /// Whether clients must authenticate (`requirepass` is not empty).
+    pub fn password_required(&self) -> bool {
+        self.password_set.load(Ordering::Acquire)
+    }
+
+    /// Whether `password` is the configured one, compared in time independent of where the
+    /// first difference lies. False when no password is configured.
+    pub fn password_matches(&self, password: &[u8]) -> bool {
+        let configured = self.password.lock();
+        let Some(configured) = configured.as_ref() else {
+            return false;
+        };
+        let mut difference = configured.len() ^ password.len();
+        for (index, byte) in password.iter().enumerate() {
+            difference |= usize::from(byte ^ configured[index % configured.len().max(1)]);
+        }
+        difference == 0
+    }
+
+    /// A parameter's current value.
+    pub fn value(&self, name: &str) -> Option<String> {
+        let parameter = parameters::lookup(name.as_bytes())?;
+        self.values.lock().get(parameter.name).cloned()
+    }
+
+    /// The values of every parameter, canonical names only, for CONFIG GET.
+    pub fn values(&self) -> BTreeMap<&'static str, String> {
+        self.values.lock().clone()
+    }
+
+    /// CONFIG SET: validates every pair, then applies them all, or none. The error is the
+    /// whole line Redis sends.
+    pub fn set(&self, pairs: &[(Bytes, Bytes)]) -> Result<(), CommandError> {
+        let mut values = self.values.lock();
+        let mut changes: Vec<(&'static Parameter, String)> = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let Some(parameter) = parameters::lookup(name) else {
+                return Err(CommandError::Other(
+                    format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                        String::from_utf8_lossy(name)
+                    )
+                    .into(),
+                ));
+            };
+            let failure = |reason: &str| {
+                CommandError::Other(
+                    format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                        String::from_utf8_lossy(name)
+                    )
+                    .into(),
+                )
+            };
+            match parameter.mutability {
+                Mutability::Immutable => return Err(failure("can't set immutable config")),
+                Mutability::Protected => return Err(failure("can't set protected config")),
+                Mutability::Mutable => {}
+            }
+            if changes.iter().any(|(changed, _)| changed.name == parameter.name) {
+                return Err(failure("duplicate parameter"));
+            }
+            let current = values.get(parameter.name).map_or("", String::as_str);
+            let normalized = parameters::normalize(parameter, value, current)
+                .map_err(|reason| failure(&reason))?;
+            changes.push((parameter, normalized));
+        }
+        for (parameter, value) in changes {
+            self.apply(parameter.name, &value);
+            values.insert(parameter.name, value);
+        }
+        Ok(())
+    }
+
+    /// Makes an honoured parameter take effect. The value was validated by its type.
+    fn apply(&self, name: &str, value: &str) {
+        let number = || value.parse::<usize>().unwrap_or(usize::MAX);
+        match name {
+            "maxclients" => self.max_clients.store(number(), Ordering::Relaxed),
+            "proto-max-bulk-len" => {
+                self.proto_max_bulk_len.store(number(), Ordering::Relaxed);
+                self.limits_generation.fetch_add(1, Ordering::Release);
+            }
+            "client-query-buffer-limit" => {
+                self.client_query_buffer_limit.store(number(), Ordering::Relaxed);
+            }
+            "requirepass" => {
+                let password =
+                    (!value.is_empty()).then(|| Bytes::copy_from_slice(value.as_bytes()));
+                self.password_set.store(password.is_some(), Ordering::Release);
+                *self.password.lock() = password;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(name: &str, value: &str) -> (Bytes, Bytes) {
+        (Bytes::copy_from_slice(name.as_bytes()), Bytes::copy_from_slice(value.as_bytes()))
+    }
+
+    #[test]
+    fn a_failed_config_set_changes_nothing() {
+        let settings = RuntimeSettings::new(&Config::default());
+        let error = settings.set(&[pair("maxclients", "5"), pair("maxmemory", "bad")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be \
+             a memory value"
+        );
+        assert_eq!(settings.max_clients(), 10_000);
+        assert_eq!(settings.value("maxclients").as_deref(), Some("10000"));
+    }
+
+    #[test]
+    fn honoured_parameters_take_effect() {
+        let settings = RuntimeSettings::new(&Config::default());
+        let generation = settings.limits_generation();
+        settings
+            .set(&[
+                pair("maxclients", "5"),
+                pair("proto-max-bulk-len", "2mb"),
+                pair("requirepass", "pw"),
+            ])
+            .unwrap();
+        assert_eq!(settings.max_clients(), 5);
+        assert_eq!(settings.resp_limits().bulk_bytes_max, 2 * 1024 * 1024);
+        assert_ne!(settings.limits_generation(), generation);
+        assert!(settings.password_required());
+        assert!(settings.password_matches(b"pw"));
+        assert!(!settings.password_matches(b"pw2"));
+        settings.set(&[pair("requirepass", "")]).unwrap();
+        assert!(!settings.password_required());
+    }
+
+    #[test]
+    fn unknown_immutable_and_duplicate_parameters_are_refused_like_redis() {
+        let settings = RuntimeSettings::new(&Config::default());
+        let message = |pairs: &[(Bytes, Bytes)]| settings.set(pairs).unwrap_err().to_string();
+        assert_eq!(
+            message(&[pair("nope", "1")]),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nope'"
+        );
+        assert_eq!(
+            message(&[pair("port", "1")]),
+            "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+        );
+        assert_eq!(
+            message(&[pair("hz", "1"), pair("HZ", "2")]),
+            "ERR CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter"
+        );
+        assert_eq!(
+            message(&[pair("dir", "/")]),
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+        );
+    }
+
+    #[test]
+    fn aliases_share_their_parameter() {
+        let settings = RuntimeSettings::new(&Config::default());
+        settings.set(&[pair("slave-priority", "7")]).unwrap();
+        assert_eq!(settings.value("replica-priority").as_deref(), Some("7"));
+    }
+}
