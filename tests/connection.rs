@@ -162,7 +162,6 @@ fn hello_3_switches_the_protocol_of_its_own_reply() {
 
 /// Needs the real RESP3 encoder (`resp` branch); the placeholder writes maps as arrays.
 #[test]
-#[ignore = "needs the RESP3 encoder from the resp branch"]
 fn hello_3_reply_is_a_resp3_map_byte_for_byte() {
     let node = Node::start(&[]);
     let mut raw = node.raw();
@@ -233,7 +232,6 @@ fn config_set_maxclients_refuses_the_next_connection() {
 
 /// The placeholder decoder does not enforce `bulk_bytes_max`; the real one (resp branch) does.
 #[test]
-#[ignore = "needs the request decoder from the resp branch"]
 fn config_set_proto_max_bulk_len_rejects_an_oversized_bulk() {
     let node = Node::start(&[]);
     let mut raw = node.raw();

@@ -20,6 +20,9 @@ use crate::state_machine::{execute_read, WriteRequest};
 /// configured limits.
 const BUFFER_BYTES_INITIAL: usize = 16 * 1024;
 
+/// The most buffer space reserved ahead of one read for a large bulk still arriving.
+const READ_RESERVE_BYTES_MAX: usize = 1024 * 1024;
+
 /// A write buffer larger than this is sent before executing more of the batch, so that a
 /// pipeline of large replies does not pile up in memory.
 const OUTPUT_FLUSH_BYTES: usize = 1024 * 1024;
@@ -119,6 +122,10 @@ impl Connection {
         let client = Arc::clone(&self.client);
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
+            // Room for the rest of a large bulk being received, in steps, so that a client that
+            // only claims a huge bulk does not get the memory for it.
+            let missing = self.decoder.missing_bytes(&self.input);
+            self.input.reserve(missing.clamp(BUFFER_BYTES_INITIAL, READ_RESERVE_BYTES_MAX));
             let read = tokio::select! {
                 read = self.stream.read_buf(&mut self.input) => read?,
                 _ = client.kill_signal.notified() => return Ok(()),
@@ -146,15 +153,18 @@ impl Connection {
         self.input_peak = self.input_peak.max(self.input.len());
         self.refresh_decoder_limits();
         loop {
+            // Before login, Redis holds requests to tighter limits; AUTH earlier in this very
+            // batch lifts them for the requests after it.
+            self.decoder.set_authentication_required(!self.session.authenticated);
             match self.decoder.decode(&mut self.input) {
                 Ok(Some(arguments)) if arguments.is_empty() => continue,
                 Ok(Some(arguments)) => self.execute(arguments).await,
                 Ok(None) => break,
                 Err(error) => {
+                    // The stream can no longer be framed: answer, then close, as Redis does.
                     self.commit_pending().await;
                     tracing::debug!(client = self.client.id, %error, "protocol error");
-                    let line = format!("ERR {error}");
-                    self.reply(&Frame::Error(line.into()));
+                    self.reply(&error.to_frame());
                     self.session.close_after_reply = true;
                     break;
                 }

@@ -146,7 +146,9 @@ impl Db {
         expires_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Option<Entry> {
-        let hashed = HashedKey::new(key);
+        // Copied for the reason `StringValue::from_bytes` copies values: a request's key is a
+        // slice of the connection's read buffer.
+        let hashed = HashedKey::new(Bytes::copy_from_slice(&key));
         if let Some(deadline) = expires_at_ms {
             self.expires.insert((deadline, hashed.clone()));
         }

@@ -49,13 +49,16 @@ pub enum StringValue {
 
 impl StringValue {
     /// The value SET stores for `bytes`: an integer when Redis would encode it as one.
+    ///
+    /// The bytes are copied: a request's arguments are slices of the connection's read buffer,
+    /// and a stored slice would keep that whole buffer alive for as long as the value lives.
     pub fn from_bytes(bytes: Bytes) -> StringValue {
         if bytes.len() <= INTEGER_TEXT_BYTES_MAX {
             if let Some(integer) = crate::command::parse_i64(&bytes) {
                 return StringValue::Integer(integer);
             }
         }
-        StringValue::Bytes(bytes)
+        StringValue::Bytes(Bytes::copy_from_slice(&bytes))
     }
 
     /// The value's bytes, formatting an integer.
