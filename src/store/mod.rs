@@ -32,8 +32,9 @@ pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
 
 use crate::command::{DbIndex, DATABASES};
 
-/// A stored value. Cloning is O(1) for every variant.
-#[derive(Clone, Debug, PartialEq)]
+/// A stored value. Cloning is O(1) for every variant, and every variant serializes (snapshots
+/// are a stream of serialized entries).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     String(StringValue),
 }

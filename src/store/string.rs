@@ -37,7 +37,7 @@ const EMBEDDED_BYTES_MAX: usize = 44;
 const INTEGER_TEXT_BYTES_MAX: usize = 20;
 
 /// A string value. Cloning is O(1).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum StringValue {
     /// A canonical decimal `i64` (`int`).
     Integer(i64),
