@@ -14,8 +14,6 @@
 #[cfg(test)]
 mod tests;
 
-use std::cell::Cell;
-
 use bytes::Bytes;
 
 use crate::command::keys::{
@@ -27,7 +25,7 @@ use crate::resp::Frame;
 use crate::store::{glob_match, Db, Keyspace, StringValue, Value};
 
 use super::reclaim::drop_later;
-use super::ApplyContext;
+use super::{ApplyContext, Random};
 
 /// Redis shares the integers below this among all keys (when no maxmemory is set, its
 /// default), and reports such a value's reference count as `i32::MAX`.
@@ -51,7 +49,7 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &KeyRead
         }
         KeyRead::Scan(scan) => read_scan(db, now_ms, scan),
         KeyRead::RandomKey => {
-            Frame::bulk_or_null(db.random_key(random_seed(now_ms), now_ms).cloned())
+            Frame::bulk_or_null(db.random_key(Random::for_read(now_ms).next_u64(), now_ms).cloned())
         }
         KeyRead::TimeToLive { key, form } => read_time_to_live(db, now_ms, key, *form),
         KeyRead::Object { key, question } => read_object(db, now_ms, key, *question),
@@ -142,24 +140,6 @@ fn read_scan(db: &Db, now_ms: u64, scan: &ScanCommand) -> Frame {
         .collect();
     let mut cursor = itoa::Buffer::new();
     Frame::Array(vec![Frame::bulk(cursor.format(page.next_cursor)), Frame::Array(keys)])
-}
-
-/// A seed for RANDOMKEY. A read never enters the log, so its choice need not be the same on
-/// every replica; it only has to differ from call to call, which a per-thread counter mixed
-/// with the view's time gives without reading a clock here.
-fn random_seed(now_ms: u64) -> u64 {
-    thread_local! {
-        static DRAWS: Cell<u64> = const { Cell::new(0) };
-    }
-    let draw = DRAWS.with(|draws| {
-        let draw = draws.get().wrapping_add(1);
-        draws.set(draw);
-        draw
-    });
-    let mut material = [0u8; 16];
-    material[..8].copy_from_slice(&now_ms.to_le_bytes());
-    material[8..].copy_from_slice(&draw.to_le_bytes());
-    xxhash_rust::xxh3::xxh3_64(&material)
 }
 
 /// TTL and friends: -2 for a missing key, -1 for a key without expiry. The seconds forms round

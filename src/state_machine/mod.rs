@@ -22,12 +22,15 @@
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
 mod keys;
+mod random;
 mod reclaim;
 mod strings;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+pub use random::Random;
 
 use crate::command::{DbIndex, Read, Write};
 use crate::resp::Frame;
@@ -57,12 +60,15 @@ pub struct WriteRequest {
 pub struct ApplyContext {
     pub index: LogIndex,
     pub now_ms: u64,
+    /// The request's place in its entry.
+    pub position: usize,
 }
 
 impl ApplyContext {
-    /// A seed for the choices a write makes at random (SPOP, ...): the same on every replica.
-    pub fn seed(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(&self.index.to_le_bytes())
+    /// A generator for the choices a write makes at random (SPOP, ...): seeded from the entry's
+    /// index and the request's place in it, so every replica draws the same numbers.
+    pub fn random(&self) -> Random {
+        Random::from_seed(random::mix(self.index, self.position as u64))
     }
 }
 
@@ -131,12 +137,16 @@ impl StateMachine {
         );
         // The leader's clock may step back (NTP); time inside the state machine never does.
         let now_ms = entry.leader_time_ms.max(self.applied_time_ms);
-        let context = ApplyContext { index, now_ms };
+        let mut context = ApplyContext { index, now_ms, position: 0 };
         self.keyspace.set_version(index);
         let replies = entry
             .requests
             .iter()
-            .map(|request| execute_write(&mut self.keyspace, request.db, &context, &request.write))
+            .enumerate()
+            .map(|(position, request)| {
+                context.position = position;
+                execute_write(&mut self.keyspace, request.db, &context, &request.write)
+            })
             .collect();
         self.applied_index = index;
         self.applied_time_ms = now_ms;
