@@ -11,4 +11,5 @@ pub mod node;
 pub mod resp;
 pub mod server;
 pub mod state_machine;
+pub mod log;
 pub mod store;
