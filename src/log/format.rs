@@ -61,9 +61,9 @@ pub fn encode_segment_header(first_index: Index) -> [u8; SEGMENT_HEADER_BYTES as
     header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     // Bytes 12..16 are reserved and zero in version 1.
     header[16..24].copy_from_slice(&first_index.to_le_bytes());
-    let checksum = crc32c::crc32c(&header[0..24]);
-    header[24..28].copy_from_slice(&checksum.to_le_bytes());
-    // Bytes 28..32 are padding, zero, so that records start 8-byte aligned.
+    // Bytes 24..28 are reserved and zero too; the checksum covers every byte before it.
+    let checksum = crc32c::crc32c(&header[0..28]);
+    header[28..32].copy_from_slice(&checksum.to_le_bytes());
     header
 }
 
@@ -80,7 +80,7 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<Index, HeaderError> {
     if version != FORMAT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
     }
-    if read_u32(bytes, 24) != crc32c::crc32c(&bytes[0..24]) {
+    if read_u32(bytes, 28) != crc32c::crc32c(&bytes[0..28]) {
         return Err(HeaderError::BadChecksum);
     }
     Ok(read_u64(bytes, 16))

@@ -399,7 +399,7 @@ impl Log {
         let mut buffered_from = 0;
         for (position, record) in records.iter().enumerate() {
             let record_bytes = format::record_bytes(record.payload.len());
-            if self.needs_new_segment(buffer.len() as u64 + record_bytes) {
+            if self.needs_new_segment(buffer.len() as u64, record_bytes) {
                 self.write_buffer(&mut buffer, &records[buffered_from..position])?;
                 buffered_from = position;
                 let result = self.roll_over(record.index);
@@ -444,14 +444,16 @@ impl Log {
         Ok(())
     }
 
-    /// Whether `pending_bytes` more bytes need a segment other than the active one.
-    fn needs_new_segment(&self, pending_bytes: u64) -> bool {
+    /// Whether a record of `record_bytes` needs a segment other than the active one, which
+    /// will hold `buffered_bytes` more once the buffer is written.
+    fn needs_new_segment(&self, buffered_bytes: u64, record_bytes: u64) -> bool {
         match self.segments.last() {
             None => true,
-            // An empty segment takes any record, however large, so that every record fits.
             Some(active) => {
-                active.bytes + pending_bytes > self.options.segment_bytes_max
-                    && active.bytes > format::SEGMENT_HEADER_BYTES
+                let bytes = active.bytes + buffered_bytes;
+                // An empty segment takes any record, however large, so that every record fits.
+                bytes + record_bytes > self.options.segment_bytes_max
+                    && bytes > format::SEGMENT_HEADER_BYTES
             }
         }
     }

@@ -71,7 +71,7 @@ pub(super) fn recover(disk: &dyn Disk, cache: &mut Cache) -> Result<Recovered, L
     report.files_removed += removals.len();
 
     let kept = &listing.segments[obsolete..];
-    let mut chain = Chain { purged, next_index: None, last_term: purged.map_or(0, |p| p.term) };
+    let mut chain = Chain { purged, next_index: None, last_term: 0 };
     let mut segments = Vec::with_capacity(kept.len());
     let mut last_progress = started;
     for (position, (first_index, name)) in kept.iter().enumerate() {
@@ -92,7 +92,11 @@ pub(super) fn recover(disk: &dyn Disk, cache: &mut Cache) -> Result<Recovered, L
             );
         }
     }
-    report.torn_tail_bytes = chain_torn_bytes(disk, &mut segments)?;
+    report.torn_tail_bytes = finish_last_segment(disk, &mut segments)?;
+    // What was read may have been only in the page cache (the process died, the machine did
+    // not). Syncing the last segment (the only one with unsynced writes) and the directory
+    // makes everything recovered durable, so that `durable_index` can start at the end.
+    sync_directory(disk)?;
 
     let first_index = purged.map_or(0, |purged| purged.index + 1);
     let mut next_index = chain.next_index.unwrap_or(first_index);
@@ -164,6 +168,10 @@ fn remove_files(disk: &dyn Disk, names: &[String]) -> Result<(), LogError> {
             source,
         })?;
     }
+    sync_directory(disk)
+}
+
+fn sync_directory(disk: &dyn Disk) -> Result<(), LogError> {
     disk.sync_directory().map_err(|source| LogError::Io {
         context: format!("syncing the log directory {}", disk.describe("")),
         source,
@@ -268,6 +276,15 @@ fn recover_segment(
                 return Err(corrupt(offset, reason));
             }
         };
+        if let Some(purged) = chain.purged {
+            if index == purged.index && term != purged.term {
+                let reason = format!("record {index} has term {term}, purged as {}", purged.term);
+                return Err(corrupt(offset, reason));
+            }
+            if index == purged.index + 1 {
+                chain.last_term = chain.last_term.max(purged.term);
+            }
+        }
         if term < chain.last_term {
             let reason = format!("record {index} has term {term}, below {}", chain.last_term);
             return Err(corrupt(offset, reason));
@@ -305,7 +322,7 @@ fn check_header(disk: &dyn Disk, name: &str, bytes: &[u8], first_index: Index) -
         }),
         Err(HeaderError::TooShort) => Err(corrupt(0, "the file is shorter than a segment header")),
         Err(HeaderError::BadMagic) => Err(corrupt(0, "the file does not start with the magic")),
-        Err(HeaderError::BadChecksum) => Err(corrupt(24, "the header checksum does not match")),
+        Err(HeaderError::BadChecksum) => Err(corrupt(28, "the header checksum does not match")),
     }
 }
 
@@ -349,27 +366,23 @@ fn valid_record_after(bytes: &[u8], damaged_offset: usize, expected_index: Index
     })
 }
 
-/// Truncates the last segment to its last valid record if a torn write follows it, durably.
-/// Returns the bytes cut.
-fn chain_torn_bytes(disk: &dyn Disk, segments: &mut [Segment]) -> Result<u64, LogError> {
+/// Truncates the last segment to its last valid record if a torn write follows it, and syncs
+/// it. Returns the bytes cut.
+fn finish_last_segment(disk: &dyn Disk, segments: &mut [Segment]) -> Result<u64, LogError> {
     let Some(last) = segments.last_mut() else { return Ok(0) };
-    let length = last.file.len().map_err(|source| LogError::Io {
-        context: format!("reading the length of {}", disk.describe(&last.name)),
-        source,
-    })?;
-    if length == last.bytes {
-        return Ok(0);
+    let file = disk.describe(&last.name);
+    let io_error = |doing: String| move |source| LogError::Io { context: doing, source };
+    let length = last.file.len().map_err(io_error(format!("reading the length of {file}")))?;
+    if length != last.bytes {
+        tracing::warn!(
+            file = %file,
+            offset = last.bytes,
+            bytes = length - last.bytes,
+            "cutting off a torn write at the end of the log"
+        );
+        let doing = format!("truncating {file} at byte {}", last.bytes);
+        last.file.truncate(last.bytes).map_err(io_error(doing))?;
     }
-    tracing::warn!(
-        file = %disk.describe(&last.name),
-        offset = last.bytes,
-        bytes = length - last.bytes,
-        "cutting off a torn write at the end of the log"
-    );
-    let result = last.file.truncate(last.bytes).and_then(|()| last.file.sync());
-    result.map_err(|source| LogError::Io {
-        context: format!("truncating {} at byte {}", disk.describe(&last.name), last.bytes),
-        source,
-    })?;
+    last.file.sync().map_err(io_error(format!("syncing {file}")))?;
     Ok(length - last.bytes)
 }
