@@ -6,10 +6,10 @@
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod log;
 pub mod metrics;
 pub mod node;
 pub mod resp;
 pub mod server;
 pub mod state_machine;
-pub mod log;
 pub mod store;

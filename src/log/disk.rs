@@ -34,6 +34,8 @@ pub trait Disk: Send + Sync {
 }
 
 /// One open file.
+// `len` is an IO query, not a collection's size; an `is_empty` would have no caller.
+#[allow(clippy::len_without_is_empty)]
 pub trait DiskFile: Send + Sync {
     /// Writes all of `bytes` at `offset`.
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()>;

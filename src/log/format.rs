@@ -214,6 +214,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_checksum_is_crc32c_as_docs_format_md_says() {
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
     fn a_record_round_trips_and_any_flipped_bit_is_detected() {
         let mut bytes = Vec::new();
         encode_record(&mut bytes, 7, 3, b"payload");

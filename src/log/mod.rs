@@ -71,7 +71,7 @@
 //! - [`Log::read`] returns the whole range asked for; the caller bounds the range.
 
 mod disk;
-mod format;
+pub mod format;
 mod recovery;
 mod simulated;
 
@@ -594,10 +594,8 @@ impl Log {
             }
         }
         self.sync()?;
-        let marker = format::encode_small_file(
-            PURGED_MAGIC,
-            &format::encode_purged(upto.index, upto.term),
-        );
+        let marker =
+            format::encode_small_file(PURGED_MAGIC, &format::encode_purged(upto.index, upto.term));
         let result = self.replace_small_file(PURGED_FILE, &marker);
         self.poison_on_error(result, || format!("writing {PURGED_FILE}"))?;
         self.purged = Some(upto);

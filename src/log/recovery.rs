@@ -202,7 +202,10 @@ fn read_small_file(
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
-            return Err(LogError::Io { context: format!("opening {}", disk.describe(name)), source })
+            return Err(LogError::Io {
+                context: format!("opening {}", disk.describe(name)),
+                source,
+            })
         }
     };
     let bytes = read_whole(disk, name, file.as_ref())?;
@@ -226,7 +229,8 @@ fn read_small_file(
 }
 
 fn read_whole(disk: &dyn Disk, name: &str, file: &dyn DiskFile) -> Result<Vec<u8>, LogError> {
-    let io_error = |source| LogError::Io { context: format!("reading {}", disk.describe(name)), source };
+    let io_error =
+        |source| LogError::Io { context: format!("reading {}", disk.describe(name)), source };
     let length = file.len().map_err(io_error)?;
     let mut bytes = vec![0u8; usize::try_from(length).expect("a log file fits in memory")];
     file.read_at(0, &mut bytes).map_err(io_error)?;
@@ -306,7 +310,12 @@ fn recover_segment(
     Ok(Segment { name, first_index, file, offsets, bytes: offset as u64 })
 }
 
-fn check_header(disk: &dyn Disk, name: &str, bytes: &[u8], first_index: Index) -> Result<(), LogError> {
+fn check_header(
+    disk: &dyn Disk,
+    name: &str,
+    bytes: &[u8],
+    first_index: Index,
+) -> Result<(), LogError> {
     let corrupt = |offset: u64, reason: &str| LogError::Corrupt {
         file: disk.describe(name),
         offset,

@@ -125,7 +125,11 @@ impl SimulatedDisk {
     /// The current (written) contents of every file, by name.
     pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
         let state = self.state.lock();
-        state.names.iter().map(|(name, id)| (name.clone(), state.inodes[id].written.clone())).collect()
+        state
+            .names
+            .iter()
+            .map(|(name, id)| (name.clone(), state.inodes[id].written.clone()))
+            .collect()
     }
 
     /// Replaces (or creates) the file `name` with `bytes`, durably: for corrupting a log.
@@ -171,8 +175,7 @@ impl SimulatedDisk {
         state.inodes.retain(|id, _| live.contains(id));
         for (id, inode) in state.inodes.iter_mut() {
             let extension = inode.written.len().saturating_sub(inode.durable.len());
-            let kept = if seed != 0 && extension > 0 && inode.written.starts_with(&inode.durable)
-            {
+            let kept = if seed != 0 && extension > 0 && inode.written.starts_with(&inode.durable) {
                 random = splitmix64(random ^ id);
                 (random % (extension as u64 + 1)) as usize
             } else {

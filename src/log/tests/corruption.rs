@@ -125,7 +125,13 @@ fn a_flipped_bit_anywhere_recovers_a_prefix_or_is_reported_with_file_and_offset(
             let mut damaged = bytes.clone();
             damaged[position] ^= 1 << (position % 8);
             fs::write(directory.path().join(name), &damaged).unwrap();
-            check(directory.path(), &pristine, name, position, &format!("{name} bit at {position}"));
+            check(
+                directory.path(),
+                &pristine,
+                name,
+                position,
+                &format!("{name} bit at {position}"),
+            );
         }
     }
 }

@@ -321,11 +321,8 @@ fn the_fuzz_entry_point_recovers_a_real_log_and_survives_garbage() {
     let borrowed: Vec<(&str, &[u8])> =
         files.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
     assert_eq!(recover_from_files(&borrowed).unwrap(), records(0..10, 1));
-    let garbage: &[(&str, &[u8])] = &[
-        ("00000000000000000000.segment", &[0xff; 100]),
-        ("purged", b"CNCDPURG"),
-        ("vote", &[]),
-    ];
+    let garbage: &[(&str, &[u8])] =
+        &[("00000000000000000000.segment", &[0xff; 100]), ("purged", b"CNCDPURG"), ("vote", &[])];
     assert!(recover_from_files(garbage).is_err());
 }
 

@@ -16,17 +16,34 @@ use super::*;
 
 #[derive(Clone, Debug)]
 enum Operation {
-    Append { count: u8, term_step: u8, payload_bytes: u8 },
+    Append {
+        count: u8,
+        term_step: u8,
+        payload_bytes: u8,
+    },
     Sync,
     /// Truncate this many records from the end.
-    Truncate { back: u8 },
+    Truncate {
+        back: u8,
+    },
     /// Purge up to this many records before the end, or past the end.
-    Purge { back: u8, past_end: bool },
-    SaveVote { vote: u8 },
-    FailWrite { after: u8 },
-    FailSync { after: u8 },
+    Purge {
+        back: u8,
+        past_end: bool,
+    },
+    SaveVote {
+        vote: u8,
+    },
+    FailWrite {
+        after: u8,
+    },
+    FailSync {
+        after: u8,
+    },
     Reopen,
-    Crash { seed: u64 },
+    Crash {
+        seed: u64,
+    },
 }
 
 fn operation() -> impl Strategy<Value = Operation> {
@@ -278,7 +295,7 @@ fn run(operations: &[Operation]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(192))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn the_log_never_loses_a_durable_record_nor_invents_one(
