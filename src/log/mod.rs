@@ -7,7 +7,18 @@
 //! files sit beside them, each replaced atomically (temporary file, fsync, rename, directory
 //! fsync): `vote` (opaque bytes: the adapter's term, voted-for node and committed flag) and
 //! `purged` (the id of the last purged record, which must survive a restart even when no
-//! record is left).
+//! record is left). A replaced file rather than a record log of its own, because a vote
+//! changes about once per term and a rename is the simplest atomic write to reason about.
+//!
+//! All file access goes through the [`Disk`] trait: [`FileSystem`] in production,
+//! [`SimulatedDisk`] in tests, which models what a power cut keeps and injects failures.
+//!
+//! Invariants:
+//! - The records held are exactly `first_index()..next_index()`, without a hole, their terms
+//!   never decreasing.
+//! - Every record at or below `durable_index()` survives any crash.
+//! - Only the active (last) segment ever holds unsynced bytes.
+//! - After a failure of the write path, nothing more is written and nothing more is promised.
 //!
 //! # Writing
 //!
@@ -33,6 +44,9 @@
 //! that does not end cleanly, a gap between segments, a missing first segment — stops
 //! recovery with [`LogError::Corrupt`] naming the file and byte offset. Nothing is repaired
 //! silently, because a silent repair of the middle of the log loses acknowledged writes.
+//! Recovery ends by syncing the last segment and the directory: what it read may have been
+//! only in the page cache (the process died, the machine did not), and the reopened log
+//! counts every record it holds as durable.
 //!
 //! # Failure
 //!
@@ -44,9 +58,13 @@
 //!
 //! # Mapping openraft's `RaftLogStorage` (0.9 and 0.10)
 //!
-//! - `append(entries, callback)`: serialize each entry to a [`Record`], [`Log::append`] them,
-//!   then (now, or once several appends are queued) [`Log::sync`] and call the callbacks of
-//!   every batch whose last index is at or below [`Log::durable_index`].
+//! - `append(entries, callback)` (`LogFlushed` in 0.9, `IOFlushed` in 0.10): serialize each
+//!   entry to a [`Record`] and [`Log::append`] them (readable on return, as openraft
+//!   requires); then, once no further request is queued on the log thread, [`Log::sync`]
+//!   once and complete the callback of every batch whose last index is at or below
+//!   [`Log::durable_index`]. On an error, complete the pending callbacks with it and stop.
+//!   A truncate, purge or vote save syncs first, so callbacks queued before one may be
+//!   completed after it returns.
 //! - `truncate(log_id)` (0.9, removes `log_id.index` and after) is
 //!   `truncate(log_id.index)`; `truncate_after(Some(log_id))` (0.10) is
 //!   `truncate(log_id.index + 1)`, and `truncate_after(None)` is `truncate(first_index())`.
@@ -69,6 +87,7 @@
 //!   looks like damage followed by a valid record and recovery refuses it, though no
 //!   acknowledged write was involved. This is the price of never repairing silently.
 //! - [`Log::read`] returns the whole range asked for; the caller bounds the range.
+//! - A missing last segment cannot be told from a truncation: the log recovers shorter.
 
 mod disk;
 pub mod format;

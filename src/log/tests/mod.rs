@@ -33,6 +33,12 @@ fn everything(log: &Log) -> Vec<Record> {
 }
 
 #[test]
+fn the_log_can_move_to_its_own_thread() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Log>();
+}
+
+#[test]
 fn an_empty_directory_is_an_empty_log_that_expects_index_zero() {
     let disk = SimulatedDisk::new();
     let log = open(&disk);
