@@ -3,12 +3,13 @@
 //! See `docs/architecture.md` for the bird's-eye view and the code map. The modules below are
 //! listed from the bottom layer up; a module never imports one listed after it.
 
-pub mod command;
-pub mod config;
 pub mod error;
+pub mod resp;
+pub mod command;
+pub mod store;
+pub mod state_machine;
+pub mod log;
+pub mod config;
 pub mod metrics;
 pub mod node;
-pub mod resp;
 pub mod server;
-pub mod state_machine;
-pub mod store;
