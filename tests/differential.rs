@@ -69,11 +69,7 @@ impl Target {
             return None;
         };
         let status = server.exit_status()?;
-        Some(format!(
-            "{} exited with {status}\n{}",
-            server.kind().label(),
-            server.log_tail()
-        ))
+        Some(format!("{} exited with {status}\n{}", server.kind().label(), server.log_tail()))
     }
 }
 
@@ -93,10 +89,7 @@ fn load_scripts() -> Vec<(String, Vec<Line>)> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&directory)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
         .map(|entry| entry.expect("a directory entry can be read").path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "redis")
-        })
+        .filter(|path| path.extension().is_some_and(|extension| extension == "redis"))
         .filter(|path| {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             filter.is_empty() || filter.iter().any(|part| name.contains(part.as_str()))
@@ -126,23 +119,13 @@ fn load_scripts() -> Vec<(String, Vec<Line>)> {
 
 /// Runs every script; stops early only if the target process dies.
 fn run_scripts(redis: &mut ServerProcess, target: &mut Target) -> Vec<ScriptReport> {
-    redis
-        .wait_until_accepting_writes()
-        .unwrap_or_else(|why| panic!("{why}"));
+    redis.wait_until_accepting_writes().unwrap_or_else(|why| panic!("{why}"));
     if let Target::Spawned(server) = target {
-        server
-            .wait_until_accepting_writes()
-            .unwrap_or_else(|why| panic!("{why}"));
+        server.wait_until_accepting_writes().unwrap_or_else(|why| panic!("{why}"));
     }
     let differ = Differ {
-        expected: Endpoint {
-            label: "redis".into(),
-            address: redis.address(),
-        },
-        actual: Endpoint {
-            label: target.label(),
-            address: target.address(),
-        },
+        expected: Endpoint { label: "redis".into(), address: redis.address() },
+        actual: Endpoint { label: target.label(), address: target.address() },
         verbose: std::env::var("CONCORD_DIFF_VERBOSE").is_ok_and(|value| value == "1"),
     };
     let mut reports = Vec::new();
@@ -198,9 +181,7 @@ fn a_differing_reply_is_reported_with_script_line_and_both_replies() {
     let mut first = ServerProcess::start_redis();
     let mut second = ServerProcess::start_redis();
     for server in [&mut first, &mut second] {
-        server
-            .wait_until_accepting_writes()
-            .unwrap_or_else(|why| panic!("{why}"));
+        server.wait_until_accepting_writes().unwrap_or_else(|why| panic!("{why}"));
     }
     // The default maxclients depends on the open-file limit, so both are set explicitly.
     for (server, maxclients) in [(&first, "1000"), (&second, "123")] {
@@ -209,10 +190,7 @@ fn a_differing_reply_is_reported_with_script_line_and_both_replies() {
             maxclients.len()
         );
         let reply = request_once(server.address(), request.as_bytes()).unwrap();
-        assert_eq!(
-            reply, b"+OK\r\n",
-            "CONFIG SET maxclients should work on redis"
-        );
+        assert_eq!(reply, b"+OK\r\n", "CONFIG SET maxclients should work on redis");
     }
     let script = "# maxclients differs between the two servers\n\
                   CONFIG GET maxclients\n\
@@ -220,21 +198,12 @@ fn a_differing_reply_is_reported_with_script_line_and_both_replies() {
                   PING\n\
                   ~sorted CONFIG GET maxclients\n";
     let differ = Differ {
-        expected: Endpoint {
-            label: "redis".into(),
-            address: first.address(),
-        },
-        actual: Endpoint {
-            label: "other".into(),
-            address: second.address(),
-        },
+        expected: Endpoint { label: "redis".into(), address: first.address() },
+        actual: Endpoint { label: "other".into(), address: second.address() },
         verbose: false,
     };
     let report = differ.run("inline.redis", &parse_script(script).unwrap());
-    assert_eq!(
-        report.lines_run, 4,
-        "the script should run to its end after a mismatch"
-    );
+    assert_eq!(report.lines_run, 4, "the script should run to its end after a mismatch");
     assert_eq!(
         report.mismatches.len(),
         2,

@@ -70,13 +70,10 @@ fn equal_within(expected: &Reply, actual: &Reply, tolerance: i64) -> bool {
         }
         (Value::Map(expected_pairs), Value::Map(actual_pairs)) => {
             expected_pairs.len() == actual_pairs.len()
-                && expected_pairs
-                    .iter()
-                    .zip(actual_pairs)
-                    .all(|(expected, actual)| {
-                        equal_within(&expected.0, &actual.0, tolerance)
-                            && equal_within(&expected.1, &actual.1, tolerance)
-                    })
+                && expected_pairs.iter().zip(actual_pairs).all(|(expected, actual)| {
+                    equal_within(&expected.0, &actual.0, tolerance)
+                        && equal_within(&expected.1, &actual.1, tolerance)
+                })
         }
         _ => match (expected.elements(), actual.elements()) {
             (Some(expected_elements), Some(actual_elements)) => {
@@ -111,11 +108,7 @@ pub fn sorted_items(reply: &Reply) -> Option<Vec<Vec<u8>>> {
             .iter()
             .map(|(key, value)| [key.raw.as_slice(), value.raw.as_slice()].concat())
             .collect(),
-        _ => reply
-            .elements()?
-            .iter()
-            .map(|element| element.raw.clone())
-            .collect(),
+        _ => reply.elements()?.iter().map(|element| element.raw.clone()).collect(),
     };
     items.sort();
     Some(items)
@@ -150,12 +143,9 @@ fn equal_except_fields(expected: &Reply, actual: &Reply, fields: &[Vec<u8>]) -> 
 fn pairs_of(reply: &Reply) -> Option<Vec<(&Reply, &Reply)>> {
     match &reply.value {
         Value::Map(pairs) => Some(pairs.iter().map(|(key, value)| (key, value)).collect()),
-        Value::Array(Some(elements)) if elements.len() % 2 == 0 => Some(
-            elements
-                .chunks(2)
-                .map(|pair| (&pair[0], &pair[1]))
-                .collect(),
-        ),
+        Value::Array(Some(elements)) if elements.len() % 2 == 0 => {
+            Some(elements.chunks(2).map(|pair| (&pair[0], &pair[1])).collect())
+        }
         _ => None,
     }
 }
@@ -222,16 +212,8 @@ mod tests {
     fn int_rule_allows_the_tolerance_and_no_more() {
         assert!(agree(Rule::IntWithin(1), b":100\r\n", b":99\r\n"));
         assert!(!agree(Rule::IntWithin(1), b":100\r\n", b":98\r\n"));
-        assert!(agree(
-            Rule::IntWithin(1),
-            b"*2\r\n:5\r\n$1\r\na\r\n",
-            b"*2\r\n:6\r\n$1\r\na\r\n"
-        ));
-        assert!(!agree(
-            Rule::IntWithin(1),
-            b"*2\r\n:5\r\n$1\r\na\r\n",
-            b"*2\r\n:5\r\n$1\r\nb\r\n"
-        ));
+        assert!(agree(Rule::IntWithin(1), b"*2\r\n:5\r\n$1\r\na\r\n", b"*2\r\n:6\r\n$1\r\na\r\n"));
+        assert!(!agree(Rule::IntWithin(1), b"*2\r\n:5\r\n$1\r\na\r\n", b"*2\r\n:5\r\n$1\r\nb\r\n"));
         assert!(!agree(Rule::IntWithin(5), b":1\r\n", b"-ERR x\r\n"));
     }
 
@@ -264,11 +246,7 @@ mod tests {
             b"%3\r\n$6\r\nserver\r\n$5\r\nredis\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:7\r\n";
         let fields = vec![b"server".to_vec(), b"id".to_vec()];
         assert!(agree(Rule::ExceptFields(fields.clone()), redis, other));
-        assert!(!agree(
-            Rule::ExceptFields(fields.clone()),
-            redis,
-            wrong_proto
-        ));
+        assert!(!agree(Rule::ExceptFields(fields.clone()), redis, wrong_proto));
         let resp2 = b"*4\r\n$6\r\nserver\r\n$5\r\nredis\r\n$2\r\nid\r\n:7\r\n";
         let resp2_other = b"*4\r\n$6\r\nserver\r\n$1\r\nx\r\n$2\r\nid\r\n:8\r\n";
         assert!(agree(Rule::ExceptFields(fields), resp2, resp2_other));
@@ -277,16 +255,8 @@ mod tests {
     #[test]
     fn a_closed_connection_agrees_only_with_a_closed_connection() {
         let pong = Outcome::Reply(reply(b"+PONG\r\n"));
-        assert!(outcomes_agree(
-            &Rule::Exact,
-            &Outcome::Closed,
-            &Outcome::Closed
-        ));
+        assert!(outcomes_agree(&Rule::Exact, &Outcome::Closed, &Outcome::Closed));
         assert!(!outcomes_agree(&Rule::Exact, &Outcome::Closed, &pong));
-        assert!(!outcomes_agree(
-            &Rule::Ignore,
-            &pong,
-            &Outcome::Failed("timeout".into())
-        ));
+        assert!(!outcomes_agree(&Rule::Ignore, &pong, &Outcome::Failed("timeout".into())));
     }
 }

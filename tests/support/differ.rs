@@ -65,10 +65,7 @@ impl Differ {
     pub fn run(&self, name: &str, lines: &[Line]) -> ScriptReport {
         let mut run = ScriptRun {
             differ: self,
-            report: ScriptReport {
-                name: name.to_string(),
-                ..ScriptReport::default()
-            },
+            report: ScriptReport { name: name.to_string(), ..ScriptReport::default() },
             connections: BTreeMap::new(),
             current: String::from("main"),
             failed_reads: 0,
@@ -100,11 +97,7 @@ struct Side {
 
 impl Side {
     fn open(address: SocketAddr) -> Side {
-        Side {
-            address,
-            stream: None,
-            reader: ReplyReader::new(),
-        }
+        Side { address, stream: None, reader: ReplyReader::new() }
     }
 
     /// Sends bytes, reopening the connection first if the server had closed it.
@@ -152,10 +145,7 @@ impl ScriptRun<'_> {
         let flushall = Line {
             number: 0,
             text: "FLUSHALL (script setup)".into(),
-            step: Step::Command {
-                rule: Rule::Exact,
-                args: vec![b"FLUSHALL".to_vec()],
-            },
+            step: Step::Command { rule: Rule::Exact, args: vec![b"FLUSHALL".to_vec()] },
         };
         let hello = Line {
             number: 0,
@@ -186,11 +176,9 @@ impl ScriptRun<'_> {
 
     fn connection(&mut self) -> &mut PairedConnection {
         let (expected, actual) = (self.differ.expected.address, self.differ.actual.address);
-        self.connections
-            .entry(self.current.clone())
-            .or_insert_with(|| PairedConnection {
-                sides: [Side::open(expected), Side::open(actual)],
-            })
+        self.connections.entry(self.current.clone()).or_insert_with(|| PairedConnection {
+            sides: [Side::open(expected), Side::open(actual)],
+        })
     }
 
     fn step(&mut self, line: &Line) {
@@ -271,7 +259,10 @@ impl ScriptRun<'_> {
             _ => false,
         };
         if !agree {
-            let detail = self.render_pair(&rendered[0], &rendered[1]);
+            let mut detail = self.render_pair(&rendered[0], &rendered[1]);
+            if let (Ok(expected), Ok(actual)) = (&results[0], &results[1]) {
+                detail.push_str(&render_difference(expected, actual));
+            }
             let rule = "compared the sorted, deduplicated union of every SCAN page (@scan-all)";
             self.mismatch(line, Some(rule.into()), &detail);
         }
@@ -292,8 +283,7 @@ impl ScriptRun<'_> {
             let mut request = args.to_vec();
             request.insert(cursor_index, cursor.clone());
             let side = &mut self.connection().sides[index];
-            side.send(&encode_request(&request))
-                .map_err(Outcome::Failed)?;
+            side.send(&encode_request(&request)).map_err(Outcome::Failed)?;
             let outcome = side.read();
             let Outcome::Reply(reply) = &outcome else {
                 return Err(outcome);
@@ -324,10 +314,7 @@ impl ScriptRun<'_> {
     }
 
     fn labels(&self) -> [String; 2] {
-        [
-            self.differ.expected.label.clone(),
-            self.differ.actual.label.clone(),
-        ]
+        [self.differ.expected.label.clone(), self.differ.actual.label.clone()]
     }
 
     fn render_pair(&self, expected: &str, actual: &str) -> String {
@@ -347,7 +334,9 @@ impl ScriptRun<'_> {
         };
         let mut message = format!(
             "{}:{}{connection}: {}\n{detail}",
-            self.report.name, line.number, line.text
+            self.report.name,
+            line.number,
+            shorten(&line.text)
         );
         if let Some(rule) = rule {
             message.push_str(&format!("\n    ({rule})"));
@@ -364,6 +353,16 @@ impl ScriptRun<'_> {
     }
 }
 
+/// Script lines longer than this are cut in messages (a long MSET says little after its start).
+const LINE_CHARS_SHOWN_MAX: usize = 160;
+
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(LINE_CHARS_SHOWN_MAX) {
+        Some((end, _)) => format!("{} ...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 fn render_outcome(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Reply(reply) => escape_truncated(&reply.raw),
@@ -372,15 +371,35 @@ fn render_outcome(outcome: &Outcome) -> String {
     }
 }
 
+/// How many items of a SCAN result a message shows.
+const ITEMS_SHOWN_MAX: usize = 20;
+
 fn render_items(items: &[Vec<u8>]) -> String {
-    let shown: Vec<String> = items.iter().take(50).map(|item| escape(item)).collect();
-    let more = items.len().saturating_sub(50);
-    let suffix = if more > 0 {
-        format!(", ... ({more} more)")
-    } else {
-        String::new()
-    };
-    format!("{} items: [{}{suffix}]", items.len(), shown.join(", "))
+    format!("{} items: {}", items.len(), render_list(items))
+}
+
+fn render_list<'a>(items: impl IntoIterator<Item = &'a Vec<u8>>) -> String {
+    let items: Vec<&Vec<u8>> = items.into_iter().collect();
+    let shown: Vec<String> = items.iter().take(ITEMS_SHOWN_MAX).map(|item| escape(item)).collect();
+    let more = items.len().saturating_sub(ITEMS_SHOWN_MAX);
+    let suffix = if more > 0 { format!(", ... ({more} more)") } else { String::new() };
+    format!("[{}{suffix}]", shown.join(", "))
+}
+
+/// What one sorted item list has that the other lacks, which is what a reader wants to see.
+fn render_difference(expected: &[Vec<u8>], actual: &[Vec<u8>]) -> String {
+    let missing: Vec<&Vec<u8>> =
+        expected.iter().filter(|item| actual.binary_search(item).is_err()).collect();
+    let unexpected: Vec<&Vec<u8>> =
+        actual.iter().filter(|item| expected.binary_search(item).is_err()).collect();
+    let mut out = String::new();
+    if !missing.is_empty() {
+        out.push_str(&format!("\n    missing from actual: {}", render_list(missing)));
+    }
+    if !unexpected.is_empty() {
+        out.push_str(&format!("\n    not in expected: {}", render_list(unexpected)));
+    }
+    out
 }
 
 /// The report for a whole run, empty when everything agreed.
@@ -393,11 +412,8 @@ pub fn summarize(reports: &[ScriptReport]) -> Option<String> {
         return None;
     }
     let mismatch_count: usize = failing.iter().map(|report| report.mismatches.len()).sum();
-    let mut out = format!(
-        "{mismatch_count} mismatches in {} of {} scripts:\n",
-        failing.len(),
-        reports.len()
-    );
+    let mut out =
+        format!("{mismatch_count} mismatches in {} of {} scripts:\n", failing.len(), reports.len());
     for report in failing {
         out.push_str(&format!(
             "\n=== {} ({} mismatches, {} lines run) ===\n",

@@ -148,15 +148,9 @@ fn line_at(buffer: &[u8], start: usize) -> Option<(&[u8], usize)> {
 }
 
 fn parse_integer(text: &[u8]) -> Result<i64, Malformed> {
-    std::str::from_utf8(text)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| {
-            Malformed(format!(
-                "expected an integer, got {}",
-                super::render::escape(text)
-            ))
-        })
+    std::str::from_utf8(text).ok().and_then(|text| text.parse().ok()).ok_or_else(|| {
+        Malformed(format!("expected an integer, got {}", super::render::escape(text)))
+    })
 }
 
 /// A length-prefixed string: `None` inside when it is the RESP2 null (`$-1`).
@@ -178,9 +172,7 @@ fn blob_at<'a>(
         return Ok(None);
     }
     if &buffer[body_end..body_end + 2] != b"\r\n" {
-        return Err(Malformed(format!(
-            "bulk string of length {length} is not followed by CRLF"
-        )));
+        return Err(Malformed(format!("bulk string of length {length} is not followed by CRLF")));
     }
     Ok(Some((Some(&buffer[body_start..body_end]), body_end + 2)))
 }
@@ -320,10 +312,7 @@ mod tests {
         assert_eq!(parse_whole(b"+OK\r\n"), Value::Simple(b"OK".to_vec()));
         assert_eq!(parse_whole(b"-ERR x\r\n"), Value::Error(b"ERR x".to_vec()));
         assert_eq!(parse_whole(b":-12\r\n"), Value::Integer(-12));
-        assert_eq!(
-            parse_whole(b"$3\r\na\r\n\r\n"),
-            Value::Bulk(Some(b"a\r\n".to_vec()))
-        );
+        assert_eq!(parse_whole(b"$3\r\na\r\n\r\n"), Value::Bulk(Some(b"a\r\n".to_vec())));
         assert_eq!(parse_whole(b"$0\r\n\r\n"), Value::Bulk(Some(Vec::new())));
         assert_eq!(parse_whole(b"$-1\r\n"), Value::Bulk(None));
         assert_eq!(parse_whole(b"*-1\r\n"), Value::Array(None));
@@ -336,14 +325,8 @@ mod tests {
         assert_eq!(parse_whole(b"#t\r\n"), Value::Boolean(true));
         assert_eq!(parse_whole(b",1.5\r\n"), Value::Double(b"1.5".to_vec()));
         assert_eq!(parse_whole(b"(123\r\n"), Value::BigNumber(b"123".to_vec()));
-        assert_eq!(
-            parse_whole(b"!3\r\nERR\r\n"),
-            Value::BulkError(b"ERR".to_vec())
-        );
-        assert_eq!(
-            parse_whole(b"=7\r\ntxt:abc\r\n"),
-            Value::Verbatim(b"txt:abc".to_vec())
-        );
+        assert_eq!(parse_whole(b"!3\r\nERR\r\n"), Value::BulkError(b"ERR".to_vec()));
+        assert_eq!(parse_whole(b"=7\r\ntxt:abc\r\n"), Value::Verbatim(b"txt:abc".to_vec()));
         let Value::Map(pairs) = parse_whole(b"%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n_\r\n") else {
             panic!("expected a map");
         };

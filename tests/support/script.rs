@@ -76,21 +76,13 @@ pub fn parse_script(source: &str) -> Result<Vec<Line>, String> {
             continue;
         }
         let step = parse_line(trimmed).map_err(|why| format!("line {number}: {why}: {trimmed}"))?;
-        lines.push(Line {
-            number,
-            text: trimmed.to_string(),
-            step,
-        });
+        lines.push(Line { number, text: trimmed.to_string(), step });
     }
     Ok(lines)
 }
 
 fn parse_line(line: &str) -> Result<Step, String> {
-    let (rule, rest) = if line.starts_with('~') {
-        parse_rule(line)?
-    } else {
-        (Rule::Exact, line)
-    };
+    let (rule, rest) = if line.starts_with('~') { parse_rule(line)? } else { (Rule::Exact, line) };
     if rest.starts_with('@') {
         return parse_directive(rule, rest);
     }
@@ -136,27 +128,18 @@ fn parse_directive(rule: Rule, line: &str) -> Result<Step, String> {
     let args = split_arguments(rest)?;
     let reads_reply = matches!(name, "@raw" | "@read");
     if rule != Rule::Exact && !reads_reply {
-        return Err(format!(
-            "`{name}` reads no reply, so a rule cannot apply to it"
-        ));
+        return Err(format!("`{name}` reads no reply, so a rule cannot apply to it"));
     }
     let step = match (name, args.len()) {
-        ("@raw", 1) => Step::Raw {
-            rule,
-            bytes: args.into_iter().next().expect("one argument"),
-        },
-        ("@send-raw", 1) => Step::SendRaw {
-            bytes: args.into_iter().next().expect("one argument"),
-        },
+        ("@raw", 1) => Step::Raw { rule, bytes: args.into_iter().next().expect("one argument") },
+        ("@send-raw", 1) => Step::SendRaw { bytes: args.into_iter().next().expect("one argument") },
         ("@send", 1..) => Step::Send { args },
         ("@read", 0) => Step::Read { rule },
         ("@conn", 1) => Step::Connection {
             name: String::from_utf8(args[0].clone()).map_err(|_| "connection names are text")?,
         },
         ("@reconnect", 0) => Step::Reconnect,
-        ("@sleep", 1) => Step::Sleep {
-            duration: parse_sleep(&args[0])?,
-        },
+        ("@sleep", 1) => Step::Sleep { duration: parse_sleep(&args[0])? },
         ("@scan-all", _) => parse_scan_all(args)?,
         ("@raw" | "@send-raw", _) => return Err(format!("`{name}` takes one quoted argument")),
         ("@send" | "@read" | "@conn" | "@reconnect" | "@sleep", _) => {
@@ -231,16 +214,11 @@ pub fn split_arguments(line: &str) -> Result<Vec<Vec<u8>>, String> {
                     .iter()
                     .position(u8::is_ascii_whitespace)
                     .unwrap_or(bytes.len() - position);
-                (
-                    bytes[position..position + length].to_vec(),
-                    position + length,
-                )
+                (bytes[position..position + length].to_vec(), position + length)
             }
         };
         if end < bytes.len() && !bytes[end].is_ascii_whitespace() {
-            return Err(
-                "a closing quote must be followed by a space or the end of the line".into(),
-            );
+            return Err("a closing quote must be followed by a space or the end of the line".into());
         }
         args.push(arg);
         position = end;
@@ -327,18 +305,9 @@ mod tests {
 
     #[test]
     fn splits_like_redis_cli() {
-        assert_eq!(
-            words("SET k  v"),
-            vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]
-        );
-        assert_eq!(
-            words(r#"SET "a b" """#),
-            vec![b"SET".to_vec(), b"a b".to_vec(), Vec::new()]
-        );
-        assert_eq!(
-            words(r#""\x00\xff\r\n\"\\""#),
-            vec![b"\x00\xff\r\n\"\\".to_vec()]
-        );
+        assert_eq!(words("SET k  v"), vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
+        assert_eq!(words(r#"SET "a b" """#), vec![b"SET".to_vec(), b"a b".to_vec(), Vec::new()]);
+        assert_eq!(words(r#""\x00\xff\r\n\"\\""#), vec![b"\x00\xff\r\n\"\\".to_vec()]);
         assert_eq!(words(r"'a\'b\n'"), vec![b"a'b\\n".to_vec()]);
         assert_eq!(words(r#""\xzz""#), vec![b"xzz".to_vec()]);
     }
@@ -356,13 +325,7 @@ mod tests {
                       @conn other\n~type @raw \"PING\\r\\n\"\n@scan-all SCAN MATCH k*\n@sleep 5\n";
         let lines = parse_script(source).unwrap();
         assert_eq!(lines[0].number, 3);
-        assert_eq!(
-            lines[1].step,
-            Step::Command {
-                rule: Rule::IntWithin(2),
-                args: words("TTL k")
-            }
-        );
+        assert_eq!(lines[1].step, Step::Command { rule: Rule::IntWithin(2), args: words("TTL k") });
         assert_eq!(
             lines[2].step,
             Step::Command {
@@ -370,19 +333,8 @@ mod tests {
                 args: words("HELLO 3")
             }
         );
-        assert_eq!(
-            lines[3].step,
-            Step::Connection {
-                name: "other".into()
-            }
-        );
-        assert_eq!(
-            lines[4].step,
-            Step::Raw {
-                rule: Rule::Type,
-                bytes: b"PING\r\n".to_vec()
-            }
-        );
+        assert_eq!(lines[3].step, Step::Connection { name: "other".into() });
+        assert_eq!(lines[4].step, Step::Raw { rule: Rule::Type, bytes: b"PING\r\n".to_vec() });
         assert_eq!(Step::scan_layout(&words("SCAN MATCH k*")), (1, 1));
         assert_eq!(Step::scan_layout(&words("hscan h")), (2, 2));
         assert_eq!(lines.len(), 7);
@@ -402,9 +354,6 @@ mod tests {
 
     #[test]
     fn requests_are_multibulk_arrays() {
-        assert_eq!(
-            encode_request(&words("GET k")),
-            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
-        );
+        assert_eq!(encode_request(&words("GET k")), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
     }
 }

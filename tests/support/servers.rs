@@ -88,11 +88,8 @@ impl ServerProcess {
     pub fn start_redis() -> ServerProcess {
         let server = ServerProcess::start(ServerKind::Redis);
         let version = server.redis_version();
-        let major: u32 = version
-            .split('.')
-            .next()
-            .and_then(|major| major.parse().ok())
-            .unwrap_or(0);
+        let major: u32 =
+            version.split('.').next().and_then(|major| major.parse().ok()).unwrap_or(0);
         assert!(
             major >= REDIS_MAJOR_VERSION_MIN,
             "redis-server {version} is too old: the differential scripts describe Redis \
@@ -155,11 +152,7 @@ impl ServerProcess {
         let text = String::from_utf8_lossy(&text);
         let lines: Vec<&str> = text.lines().collect();
         let tail = &lines[lines.len().saturating_sub(30)..];
-        format!(
-            "--- last lines of the {} log ---\n{}",
-            self.kind.label(),
-            tail.join("\n")
-        )
+        format!("--- last lines of the {} log ---\n{}", self.kind.label(), tail.join("\n"))
     }
 
     /// Polls `PING` until `+PONG`, or fails when the process exits or the startup time is up.
@@ -177,9 +170,7 @@ impl ServerProcess {
             }
             thread::sleep(Duration::from_millis(20));
         }
-        Err(format!(
-            "no +PONG within {STARTUP_TIMEOUT:?} (last: {last_error})"
-        ))
+        Err(format!("no +PONG within {STARTUP_TIMEOUT:?} (last: {last_error})"))
     }
 
     /// Retries `FLUSHALL` until `+OK`: a server that answers PING may still be electing itself
@@ -256,10 +247,7 @@ fn spawn(kind: ServerKind, port: u16, directory: &Path, log_path: &Path) -> Chil
             command
         }
     };
-    command
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_for_stderr);
+    command.stdin(Stdio::null()).stdout(log).stderr(log_for_stderr);
     match command.spawn() {
         Ok(child) => child,
         Err(error) if error.kind() == ErrorKind::NotFound && kind == ServerKind::Redis => {
@@ -282,12 +270,8 @@ pub fn request_once(address: SocketAddr, request: &[u8]) -> Result<Vec<u8>, Stri
     let timeout = Duration::from_secs(2);
     let mut stream = TcpStream::connect_timeout(&address, timeout)
         .map_err(|error| format!("connect: {error}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|error| error.to_string())?;
-    stream
-        .write_all(request)
-        .map_err(|error| format!("write: {error}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|error| error.to_string())?;
+    stream.write_all(request).map_err(|error| format!("write: {error}"))?;
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
