@@ -81,15 +81,15 @@ fn main() {
     for writes_per_view in [1, 16, 256] {
         let mut current = list.clone();
         let mut view = current.clone();
-        let operations = 200_000;
+        let operations = length.min(200_000);
         let started = Instant::now();
-        for round in 0..operations {
+        for (round, element) in elements.iter().take(operations).enumerate() {
             if round % writes_per_view == 0 {
                 // Publishing a view: the next writes copy the paths they touch.
                 view = current.clone();
             }
             let end = if round % 2 == 0 { ListEnd::Left } else { ListEnd::Right };
-            current.push(end, elements[round].clone());
+            current.push(end, element.clone());
             black_box(current.pop(end));
         }
         black_box(&view);
@@ -101,11 +101,11 @@ fn main() {
     }
 
     let mut current = list.clone();
-    let operations = 100_000;
+    let operations = length.min(100_000);
     let started = Instant::now();
-    for round in 0..operations {
+    for (round, element) in elements.iter().take(operations).enumerate() {
         let view = current.clone();
-        current.set((length / 2 + round % 1000) as i64, elements[round].clone());
+        current.set((length / 2 + round % 1000) as i64, element.clone());
         black_box(view);
     }
     report("ListValue LSET middle, a new view before every write", operations, started);
