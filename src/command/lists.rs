@@ -410,11 +410,12 @@ fn parse_lpos(args: &mut Args) -> Result<Command, CommandError> {
     // Redis negates a negative rank in a C `long`, and i64::MIN stays negative: every match
     // then counts as reached, so the search reports from the first match on, and a COUNT
     // never stops it. Kept, because clients see it.
-    if rank == i64::MIN {
+    let skip = if rank == i64::MIN {
         count = count.map(|_| 0);
-    }
-    let skip = rank.unsigned_abs().saturating_sub(1);
-    let skip = if rank == i64::MIN { 0 } else { skip };
+        0
+    } else {
+        rank.unsigned_abs() - 1
+    };
     read(ListRead::Position(PositionCommand { key, element, from, skip, count, compared_max }))
 }
 

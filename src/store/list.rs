@@ -142,6 +142,9 @@ impl ListValue {
         limit: Option<u64>,
         compared_max: Option<u64>,
     ) -> Vec<usize> {
+        if limit == Some(0) {
+            return Vec::new();
+        }
         let length = self.elements.len();
         let compared = compared_max.map_or(length, |max| length.min(max as usize));
         let mut found = Vec::new();
