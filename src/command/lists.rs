@@ -133,25 +133,45 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .categories(&["@write", "@list", "@fast"])
         .key_flags(&["RW", "insert"])
-        .docs("list", "Adds elements at the head of a list, creating it if needed.", "1.0.0", PUSH_COST),
+        .docs(
+            "list",
+            "Adds elements at the head of a list, creating it if needed.",
+            "1.0.0",
+            PUSH_COST,
+        ),
     CommandSpec::new("rpush", -3, parse_rpush)
         .flags(&["write", "denyoom", "fast"])
         .keys(1, 1, 1)
         .categories(&["@write", "@list", "@fast"])
         .key_flags(&["RW", "insert"])
-        .docs("list", "Adds elements at the tail of a list, creating it if needed.", "1.0.0", PUSH_COST),
+        .docs(
+            "list",
+            "Adds elements at the tail of a list, creating it if needed.",
+            "1.0.0",
+            PUSH_COST,
+        ),
     CommandSpec::new("lpushx", -3, parse_lpushx)
         .flags(&["write", "denyoom", "fast"])
         .keys(1, 1, 1)
         .categories(&["@write", "@list", "@fast"])
         .key_flags(&["RW", "insert"])
-        .docs("list", "Adds elements at the head of a list that already exists.", "2.2.0", PUSH_COST),
+        .docs(
+            "list",
+            "Adds elements at the head of a list that already exists.",
+            "2.2.0",
+            PUSH_COST,
+        ),
     CommandSpec::new("rpushx", -3, parse_rpushx)
         .flags(&["write", "denyoom", "fast"])
         .keys(1, 1, 1)
         .categories(&["@write", "@list", "@fast"])
         .key_flags(&["RW", "insert"])
-        .docs("list", "Adds elements at the tail of a list that already exists.", "2.2.0", PUSH_COST),
+        .docs(
+            "list",
+            "Adds elements at the tail of a list that already exists.",
+            "2.2.0",
+            PUSH_COST,
+        ),
     CommandSpec::new("lpop", -2, parse_lpop)
         .flags(&["write", "fast"])
         .keys(1, 1, 1)
@@ -179,7 +199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "list",
             "Returns the elements of a list between two indexes.",
             "1.0.0",
-            "O(log(N) + M) where N is the length of the list and M the number of elements returned.",
+            "O(log(N) + M): N is the length of the list, M the number of elements returned.",
         ),
     CommandSpec::new("lindex", 3, parse_lindex)
         .flags(&["readonly"])
@@ -202,14 +222,19 @@ pub static COMMANDS: &[CommandSpec] = &[
             "list",
             "Removes elements equal to a value from a list.",
             "1.0.0",
-            "O(N + M log(N)) where N is the length of the list and M the number of elements removed.",
+            "O(N + M log(N)): N is the length of the list, M the number of elements removed.",
         ),
     CommandSpec::new("ltrim", 4, parse_ltrim)
         .flags(&["write"])
         .keys(1, 1, 1)
         .categories(&["@write", "@list", "@slow"])
         .key_flags(&["RW", "delete"])
-        .docs("list", "Keeps only the elements of a list between two indexes.", "1.0.0", INDEX_COST),
+        .docs(
+            "list",
+            "Keeps only the elements of a list between two indexes.",
+            "1.0.0",
+            INDEX_COST,
+        ),
     CommandSpec::new("linsert", 5, parse_linsert)
         .flags(&["write", "denyoom"])
         .keys(1, 1, 1)
@@ -250,7 +275,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_flags(&["RW", "access", "delete"])
         .docs(
             "list",
-            "Pops the tail of a list and pushes it onto the head of another (an old form of LMOVE).",
+            "Pops the tail of a list and pushes it onto the head of another (LMOVE's old form).",
             "1.2.0",
             "O(1) amortized",
         ),
@@ -277,9 +302,10 @@ const NUMKEYS_NOT_POSITIVE: CommandError =
     CommandError::other("ERR numkeys should be greater than 0");
 const LMPOP_COUNT_NOT_POSITIVE: CommandError =
     CommandError::other("ERR count should be greater than 0");
-const RANK_ZERO: CommandError = CommandError::other(
-    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
-);
+const RANK_ZERO: CommandError = CommandError::other(concat!(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... ",
+    "or use negative to start from the end of the list",
+));
 const COUNT_NEGATIVE: CommandError = CommandError::other("ERR COUNT can't be negative");
 const MAXLEN_NEGATIVE: CommandError = CommandError::other("ERR MAXLEN can't be negative");
 

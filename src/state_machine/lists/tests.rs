@@ -124,7 +124,10 @@ fn ints(values: &[i64]) -> Frame {
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";
-const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+const RANK_ZERO: &str = concat!(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... ",
+    "or use negative to start from the end of the list",
+);
 
 #[test]
 fn pushes_build_the_list_in_order_and_reply_with_the_length() {
@@ -514,28 +517,72 @@ enum Operation {
 const MODEL_KEYS: [&str; 2] = ["a", "b"];
 
 fn operation() -> impl Strategy<Value = Operation> {
-    let key = 0..MODEL_KEYS.len();
+    let key = || 0..MODEL_KEYS.len();
     // Few distinct elements, so that LREM, LINSERT and LPOS find matches.
-    let element = 0u8..4;
+    let element = || 0u8..4;
+    let index = || -8i8..8;
+    let push = (key(), any::<bool>(), any::<bool>(), prop::collection::vec(element(), 1..5))
+        .prop_map(|(key, left, only_if_exists, elements)| Operation::Push {
+            key,
+            left,
+            only_if_exists,
+            elements,
+        });
+    let pop = (key(), any::<bool>(), prop::option::of(0u8..4))
+        .prop_map(|(key, left, count)| Operation::Pop { key, left, count });
+    let range = (key(), index(), index()).prop_map(|(key, start, end)| Operation::Range {
+        key,
+        start,
+        end,
+    });
+    let get = (key(), index()).prop_map(|(key, index)| Operation::Index { key, index });
+    let set = (key(), index(), element()).prop_map(|(key, index, element)| Operation::Set {
+        key,
+        index,
+        element,
+    });
+    let remove = (key(), -3i8..3, element()).prop_map(|(key, count, element)| Operation::Remove {
+        key,
+        count,
+        element,
+    });
+    let trim =
+        (key(), index(), index()).prop_map(|(key, start, end)| Operation::Trim { key, start, end });
+    let insert =
+        (key(), any::<bool>(), element(), element()).prop_map(|(key, before, pivot, element)| {
+            Operation::Insert { key, before, pivot, element }
+        });
+    let rank = prop_oneof![-3i8..0, 1i8..4];
+    let position = (key(), element(), rank, prop::option::of(0u8..3), 0u8..6).prop_map(
+        |(key, element, rank, count, compared_max)| Operation::Position {
+            key,
+            element,
+            rank,
+            count,
+            compared_max,
+        },
+    );
+    let moving = (key(), key(), any::<bool>(), any::<bool>()).prop_map(
+        |(source, destination, from_left, to_left)| Operation::Move {
+            source,
+            destination,
+            from_left,
+            to_left,
+        },
+    );
+    let length = key().prop_map(|key| Operation::Len { key });
     prop_oneof![
-        4 => (key.clone(), any::<bool>(), any::<bool>(), prop::collection::vec(element.clone(), 1..5))
-            .prop_map(|(key, left, only_if_exists, elements)| Operation::Push { key, left, only_if_exists, elements }),
-        2 => (key.clone(), any::<bool>(), prop::option::of(0u8..4))
-            .prop_map(|(key, left, count)| Operation::Pop { key, left, count }),
-        2 => (key.clone(), -8i8..8, -8i8..8).prop_map(|(key, start, end)| Operation::Range { key, start, end }),
-        1 => (key.clone(), -8i8..8).prop_map(|(key, index)| Operation::Index { key, index }),
-        1 => (key.clone(), -8i8..8, element.clone())
-            .prop_map(|(key, index, element)| Operation::Set { key, index, element }),
-        1 => (key.clone(), -3i8..3, element.clone())
-            .prop_map(|(key, count, element)| Operation::Remove { key, count, element }),
-        1 => (key.clone(), -8i8..8, -8i8..8).prop_map(|(key, start, end)| Operation::Trim { key, start, end }),
-        1 => (key.clone(), any::<bool>(), element.clone(), element.clone())
-            .prop_map(|(key, before, pivot, element)| Operation::Insert { key, before, pivot, element }),
-        1 => (key.clone(), element.clone(), prop_oneof![-3i8..0, 1i8..4], prop::option::of(0u8..3), 0u8..6)
-            .prop_map(|(key, element, rank, count, compared_max)| Operation::Position { key, element, rank, count, compared_max }),
-        2 => (key.clone(), key.clone(), any::<bool>(), any::<bool>())
-            .prop_map(|(source, destination, from_left, to_left)| Operation::Move { source, destination, from_left, to_left }),
-        1 => key.prop_map(|key| Operation::Len { key }),
+        4 => push,
+        2 => pop,
+        2 => range,
+        1 => get,
+        1 => set,
+        1 => remove,
+        1 => trim,
+        1 => insert,
+        1 => position,
+        2 => moving,
+        1 => length,
     ]
 }
 
@@ -764,7 +811,9 @@ proptest! {
     /// Every reply matches the model, and a key exists exactly when its model list is not
     /// empty (a list that empties is deleted).
     #[test]
-    fn random_list_operations_match_a_vecdeque_model(operations in prop::collection::vec(operation(), 1..60)) {
+    fn random_list_operations_match_a_vecdeque_model(
+        operations in prop::collection::vec(operation(), 1..60)
+    ) {
         let mut redis = Harness::new();
         let mut model = Model::default();
         for operation in &operations {
@@ -773,7 +822,8 @@ proptest! {
             let reply = redis.run(&words);
             prop_assert_eq!(&reply, &expected, "{:?}", words);
             for (key, list) in MODEL_KEYS.iter().zip(&model.lists) {
-                prop_assert_eq!(redis.run(&["EXISTS", key]), int(i64::from(!list.is_empty())), "{}", key);
+                let exists = int(i64::from(!list.is_empty()));
+                prop_assert_eq!(redis.run(&["EXISTS", key]), exists, "{}", key);
             }
         }
         for (key, list) in MODEL_KEYS.iter().zip(&model.lists) {
