@@ -14,7 +14,7 @@
 //! - [`Control`](control::Control): acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
 //!   ...). The server executes it; it never reaches the state machine.
 //!
-//! Commands are grouped in families, one file each (`strings`, `keys`, `control`), each with its
+//! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `control`), each with its
 //! typed commands, their parsers, and its part of the command table. Syntax errors are found
 //! here, before anything is proposed, so a malformed write never costs a log entry.
 //!
@@ -25,6 +25,7 @@ mod args;
 pub mod control;
 mod error;
 pub mod keys;
+pub mod lists;
 pub mod strings;
 mod table;
 
@@ -67,6 +68,7 @@ pub enum Command {
 pub enum Read {
     String(strings::StringRead),
     Key(keys::KeyRead),
+    List(lists::ListRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -74,6 +76,7 @@ pub enum Read {
 pub enum Write {
     String(strings::StringWrite),
     Key(keys::KeyWrite),
+    List(lists::ListWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

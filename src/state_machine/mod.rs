@@ -22,6 +22,7 @@
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
 mod keys;
+mod lists;
 mod random;
 mod reclaim;
 mod strings;
@@ -197,6 +198,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
     match read {
         Read::String(read) => strings::read(keyspace, db, now_ms, read),
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
+        Read::List(read) => lists::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -209,5 +211,6 @@ fn execute_write(
     match write {
         Write::String(write) => strings::write(keyspace, db, context, write),
         Write::Key(write) => keys::write(keyspace, db, context, write),
+        Write::List(write) => lists::write(keyspace, db, context, write),
     }
 }

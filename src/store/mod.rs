@@ -24,10 +24,12 @@
 
 mod db;
 mod glob;
+pub mod list;
 mod string;
 
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
+pub use list::ListValue;
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
 
 use crate::command::{DbIndex, DATABASES};
@@ -37,6 +39,7 @@ use crate::command::{DbIndex, DATABASES};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     String(StringValue),
+    List(ListValue),
 }
 
 impl Value {
@@ -44,6 +47,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -51,6 +55,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(string) => string.encoding(),
+            Value::List(list) => list.encoding(),
         }
     }
 }
