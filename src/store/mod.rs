@@ -25,10 +25,12 @@
 mod db;
 mod glob;
 mod string;
+mod zset;
 
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
+pub use zset::{Encoding as SortedSetEncoding, Inserted, ScanPage as SortedSetScanPage, SortedSet};
 
 use crate::command::{DbIndex, DATABASES};
 
@@ -37,6 +39,7 @@ use crate::command::{DbIndex, DATABASES};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     String(StringValue),
+    SortedSet(SortedSet),
 }
 
 impl Value {
@@ -44,6 +47,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::SortedSet(_) => "zset",
         }
     }
 
@@ -51,6 +55,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(string) => string.encoding(),
+            Value::SortedSet(set) => set.encoding_name(),
         }
     }
 }
