@@ -27,6 +27,7 @@ mod error;
 pub mod keys;
 pub mod strings;
 mod table;
+pub mod zsets;
 
 pub use args::{is_keyword, parse_f64, parse_i64, Args};
 pub use error::CommandError;
@@ -67,6 +68,7 @@ pub enum Command {
 pub enum Read {
     String(strings::StringRead),
     Key(keys::KeyRead),
+    Zset(zsets::ZsetRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -74,6 +76,7 @@ pub enum Read {
 pub enum Write {
     String(strings::StringWrite),
     Key(keys::KeyWrite),
+    Zset(zsets::ZsetWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

@@ -25,6 +25,7 @@ mod keys;
 mod random;
 mod reclaim;
 mod strings;
+mod zsets;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -187,6 +188,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
     match read {
         Read::String(read) => strings::read(keyspace, db, now_ms, read),
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
+        Read::Zset(read) => zsets::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -199,5 +201,6 @@ fn execute_write(
     match write {
         Write::String(write) => strings::write(keyspace, db, context, write),
         Write::Key(write) => keys::write(keyspace, db, context, write),
+        Write::Zset(write) => zsets::write(keyspace, db, context, write),
     }
 }

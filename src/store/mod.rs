@@ -30,7 +30,10 @@ mod zset;
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
-pub use zset::{Encoding as SortedSetEncoding, Inserted, ScanPage as SortedSetScanPage, SortedSet};
+pub use zset::{
+    compare as compare_scored, Encoding as SortedSetEncoding, Inserted,
+    ScanPage as SortedSetScanPage, SortedSet,
+};
 
 use crate::command::{DbIndex, DATABASES};
 
