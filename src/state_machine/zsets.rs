@@ -311,6 +311,7 @@ fn apply_pop(db: &mut Db, now_ms: u64, pop: &PopCommand) -> Result<Frame, Comman
         |(member, score): &(Bytes, f64)| (Frame::Bulk(member.clone()), Frame::Double(*score));
     Ok(match popped {
         None if pop.multiple_keys => Frame::NullArray,
+        None if pop.count.is_some() => Frame::Pairs(Vec::new()),
         None => Frame::Array(Vec::new()),
         Some((key, popped)) if pop.multiple_keys => {
             let pairs = popped.iter().map(|popped| {

@@ -92,7 +92,7 @@ pub(super) fn read_range(
     range: &RangeCommand,
 ) -> Result<Frame, CommandError> {
     let Some(set) = sorted_set_at(db, &range.key, now_ms)? else {
-        return Ok(Frame::Array(Vec::new()));
+        return Ok(members_frame(std::iter::empty(), range.with_scores));
     };
     Ok(members_frame(selected(set, range), range.with_scores))
 }
