@@ -17,7 +17,9 @@ fn report(name: &str, operations: usize, started: Instant) {
 
 /// A fixed permutation of 0..count (multiplicative hashing), so inserts are not in order.
 fn shuffled(count: usize) -> Vec<u64> {
-    (0..count as u64).map(|index| index.wrapping_mul(0x9E37_79B9_7F4A_7C15) % count as u64).collect()
+    (0..count as u64)
+        .map(|index| index.wrapping_mul(0x9E37_79B9_7F4A_7C15) % count as u64)
+        .collect()
 }
 
 fn member(index: u64) -> Bytes {

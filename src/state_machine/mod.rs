@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 pub use random::Random;
 
-use crate::command::{DbIndex, Read, Write};
+use crate::command::{DbIndex, Key, Read, Write};
 use crate::resp::Frame;
 use crate::store::Keyspace;
 
@@ -155,6 +155,16 @@ impl StateMachine {
             self.flushed_since_publish = true;
         }
         replies
+    }
+
+    /// Keys whose deadline is at or before `now_ms`, at most `limit` per database, by database.
+    /// Active expiry proposes their deletion; apply re-checks each against the entry's time.
+    pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<(DbIndex, Vec<Key>)> {
+        self.keyspace
+            .databases()
+            .map(|(db, keys)| (db, keys.expired_keys(now_ms, limit)))
+            .filter(|(_, keys)| !keys.is_empty())
+            .collect()
     }
 
     /// The view at the applied index, published if it was not yet.
