@@ -185,7 +185,7 @@ pub const FREQUENCY_NOT_TRACKED: CommandError = CommandError::other(
      when switching between policies at runtime LRU and LFU data will take some time to adjust.",
 );
 
-const INVALID_CURSOR: CommandError = CommandError::other("ERR invalid cursor");
+pub(super) const INVALID_CURSOR: CommandError = CommandError::other("ERR invalid cursor");
 const INT_OUT_OF_RANGE: CommandError =
     CommandError::other("ERR value is out of range, value must between -2147483648 and 2147483647");
 const NOT_COMPATIBLE_NX: CommandError =
@@ -534,7 +534,7 @@ fn parse_scan(args: &mut Args) -> Result<Command, CommandError> {
 /// Reads a SCAN cursor as Redis 7.0 does, with C's `strtoul`: an optional sign, decimal digits
 /// that must fit in 64 bits, nothing after them and no leading space. A minus sign negates
 /// modulo 2^64 (so `-1` is the largest cursor), and an empty cursor is 0.
-fn parse_cursor(bytes: &[u8]) -> Option<u64> {
+pub(super) fn parse_cursor(bytes: &[u8]) -> Option<u64> {
     let (negative, digits) = match bytes {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod lists;
 pub mod strings;
 mod table;
+pub mod zsets;
 
 pub use args::{is_keyword, parse_f64, parse_i64, Args};
 pub use error::CommandError;
@@ -69,6 +70,7 @@ pub enum Read {
     String(strings::StringRead),
     Key(keys::KeyRead),
     List(lists::ListRead),
+    Zset(zsets::ZsetRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -77,6 +79,7 @@ pub enum Write {
     String(strings::StringWrite),
     Key(keys::KeyWrite),
     List(lists::ListWrite),
+    Zset(zsets::ZsetWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

@@ -39,6 +39,7 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut BytesMut) {
             write_aggregate(out, if resp3 { b'>' } else { b'*' }, items, protocol)
         }
         Frame::Map(pairs) => write_map(out, pairs, protocol),
+        Frame::Pairs(pairs) => write_pairs(out, pairs, protocol),
         Frame::Double(value) => {
             let text = DoubleText::new(*value);
             if resp3 {
@@ -103,6 +104,20 @@ fn write_map(out: &mut BytesMut, pairs: &[(Frame, Frame)], protocol: Protocol) {
     for (key, value) in pairs {
         encode(key, protocol, out);
         encode(value, protocol, out);
+    }
+}
+
+fn write_pairs(out: &mut BytesMut, pairs: &[(Frame, Frame)], protocol: Protocol) {
+    match protocol {
+        Protocol::Resp3 => write_length_line(out, b'*', pairs.len()),
+        Protocol::Resp2 => write_length_line(out, b'*', pairs.len() * 2),
+    }
+    for (first, second) in pairs {
+        if protocol == Protocol::Resp3 {
+            write_length_line(out, b'*', 2);
+        }
+        encode(first, protocol, out);
+        encode(second, protocol, out);
     }
 }
 

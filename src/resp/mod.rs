@@ -72,6 +72,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// A set: an array in RESP2.
     Set(Vec<Frame>),
+    /// Pairs (ZRANGE ... WITHSCORES, HRANDFIELD ... WITHVALUES): an array of two-element
+    /// arrays in RESP3, one flat array of both halves in RESP2, as Redis 7.0 replies.
+    Pairs(Vec<(Frame, Frame)>),
     /// A double: a bulk string in RESP2, formatted as Redis formats it.
     Double(f64),
     /// A boolean: the integer 1 or 0 in RESP2.

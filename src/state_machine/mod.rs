@@ -26,6 +26,7 @@ mod lists;
 mod random;
 mod reclaim;
 mod strings;
+mod zsets;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -199,6 +200,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::String(read) => strings::read(keyspace, db, now_ms, read),
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
         Read::List(read) => lists::read(keyspace, db, now_ms, read),
+        Read::Zset(read) => zsets::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -212,5 +214,6 @@ fn execute_write(
         Write::String(write) => strings::write(keyspace, db, context, write),
         Write::Key(write) => keys::write(keyspace, db, context, write),
         Write::List(write) => lists::write(keyspace, db, context, write),
+        Write::Zset(write) => zsets::write(keyspace, db, context, write),
     }
 }

@@ -77,6 +77,7 @@ fn as_string(value: &Value) -> Result<&StringValue, CommandError> {
     match value {
         Value::String(string) => Ok(string),
         Value::List(_) => Err(CommandError::WrongType),
+        Value::SortedSet(_) => Err(CommandError::WrongType),
     }
 }
 

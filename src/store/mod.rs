@@ -26,11 +26,16 @@ mod db;
 mod glob;
 pub mod list;
 mod string;
+mod zset;
 
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
 pub use list::ListValue;
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
+pub use zset::{
+    compare as compare_scored, Encoding as SortedSetEncoding, Inserted,
+    ScanPage as SortedSetScanPage, SortedSet,
+};
 
 use crate::command::{DbIndex, DATABASES};
 
@@ -40,6 +45,7 @@ use crate::command::{DbIndex, DATABASES};
 pub enum Value {
     String(StringValue),
     List(ListValue),
+    SortedSet(SortedSet),
 }
 
 impl Value {
@@ -48,6 +54,7 @@ impl Value {
         match self {
             Value::String(_) => "string",
             Value::List(_) => "list",
+            Value::SortedSet(_) => "zset",
         }
     }
 
@@ -56,6 +63,7 @@ impl Value {
         match self {
             Value::String(string) => string.encoding(),
             Value::List(list) => list.encoding(),
+            Value::SortedSet(set) => set.encoding_name(),
         }
     }
 }

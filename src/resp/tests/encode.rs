@@ -98,6 +98,21 @@ fn maps_are_flat_arrays_of_twice_their_length_in_resp2() {
 }
 
 #[test]
+fn pairs_are_flat_in_resp2_and_arrays_of_pairs_in_resp3() {
+    // As redis-server 7.0.15 answers ZRANGE z 0 -1 WITHSCORES for {a: 0.5, b: inf}.
+    let pairs = Frame::Pairs(vec![
+        (Frame::bulk("a"), Frame::Double(0.5)),
+        (Frame::bulk("b"), Frame::Double(f64::INFINITY)),
+    ]);
+    assert_encodes(
+        pairs,
+        r"*4\r\n$1\r\na\r\n$3\r\n0.5\r\n$1\r\nb\r\n$3\r\ninf\r\n",
+        r"*2\r\n*2\r\n$1\r\na\r\n,0.5\r\n*2\r\n$1\r\nb\r\n,inf\r\n",
+    );
+    assert_encodes(Frame::Pairs(vec![]), r"*0\r\n", r"*0\r\n");
+}
+
+#[test]
 fn sets_and_pushes_are_arrays_in_resp2() {
     let members = vec![Frame::bulk("a"), Frame::bulk("b")];
     assert_encodes(
