@@ -70,9 +70,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener and starts the node. A port in use is reported with the flag that
-    /// chooses another one.
+    /// Starts the node (recovering the data directory), then binds the listener, so that a
+    /// node accepts connections only once it can serve them. A port in use is reported with
+    /// the flag that chooses another one.
     pub async fn bind(config: Config) -> Result<Server> {
+        let node = Node::start(&config).await?;
         let address = SocketAddr::new(config.bind, config.port);
         let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind {
             address: address.to_string(),
@@ -83,7 +85,6 @@ impl Server {
             },
             source,
         })?;
-        let node = Node::start(&config).await?;
         let (shutdown, _) = watch::channel(false);
         let settings = RuntimeSettings::new(&config);
         let started_unix_seconds =
