@@ -42,23 +42,33 @@ wait_for() {
     echo "nothing answers on port $1"; exit 1
 }
 
+# Random high ports, checked free, so that the run never measures someone else's server.
+free_port() {
+    while :; do
+        port=$(shuf -i 20000-60000 -n 1)
+        redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "$port"; return; }
+    done
+}
+P_CONCORD=$(free_port); P_ALWAYS=$(free_port); P_EVERYSEC=$(free_port)
+
 mkdir -p "$DATA_ROOT"/{concord,always,everysec}
-"$CONCORD" --port 7601 --data-dir "$DATA_ROOT/concord" --log-level warn &
+"$CONCORD" --port "$P_CONCORD" --data-dir "$DATA_ROOT/concord" --log-level warn &
 pids+=($!)
-redis-server --port 7602 --dir "$DATA_ROOT/always" --appendonly yes --appendfsync always \
+redis-server --port "$P_ALWAYS" --dir "$DATA_ROOT/always" --appendonly yes --appendfsync always \
     --save "" --logfile "$DATA_ROOT/always.log" &
 pids+=($!)
-redis-server --port 7603 --dir "$DATA_ROOT/everysec" --appendonly yes --appendfsync everysec \
+redis-server --port "$P_EVERYSEC" --dir "$DATA_ROOT/everysec" --appendonly yes --appendfsync everysec \
     --save "" --logfile "$DATA_ROOT/everysec.log" &
 pids+=($!)
-for port in 7601 7602 7603; do wait_for "$port"; done
+for port in "$P_CONCORD" "$P_ALWAYS" "$P_EVERYSEC"; do wait_for "$port"; done
+for pid in "${pids[@]}"; do kill -0 "$pid" || { echo "a server failed to start"; exit 1; }; done
 
 results="$DATA_ROOT/results.csv"
 : >"$results"
 for clients in $CLIENTS; do
     requests=$REQUESTS
     [[ "$clients" == 1 ]] && requests=$REQUESTS_SINGLE
-    for system in concord:7601 always:7602 everysec:7603; do
+    for system in "concord:$P_CONCORD" "always:$P_ALWAYS" "everysec:$P_EVERYSEC"; do
         name=${system%%:*}
         port=${system##*:}
         # -r: random keys, so SET does not hit one key only; --csv prints rps and percentiles.
