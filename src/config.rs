@@ -13,6 +13,36 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+/// When the node acknowledges a write relative to the log's fsync.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FsyncMode {
+    /// Acknowledge only after the entry is fsynced: no acknowledged write is ever lost.
+    #[default]
+    Always,
+    /// Relaxed: acknowledge once written, fsync about every second. A crash of the machine
+    /// (not just the process) may lose up to a second of acknowledged writes.
+    EverySecond,
+}
+
+impl FsyncMode {
+    /// The name in the config file, on the command line and in INFO.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncMode::Always => "always",
+            FsyncMode::EverySecond => "every-second",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FsyncMode> {
+        match text {
+            "always" => Some(FsyncMode::Always),
+            "every-second" => Some(FsyncMode::EverySecond),
+            _ => None,
+        }
+    }
+}
+
 /// The options of one Concord node. Field names match the TOML config keys.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -22,8 +52,26 @@ pub struct Config {
     pub bind: IpAddr,
     /// The TCP port of the Redis protocol listener.
     pub port: u16,
-    /// Where the node keeps its durable state (Raft log and snapshots).
+    /// Where the node keeps its durable state (Raft log and snapshots). Created if missing;
+    /// locked while the node runs, so two nodes never share one.
     pub data_dir: PathBuf,
+    /// When a write is acknowledged: `always` (the default) after the log entry holding it
+    /// was fsynced; `every-second`, a relaxed mode, before, with the log fsynced about once
+    /// a second, so a crash may lose the last second of acknowledged writes.
+    pub fsync: FsyncMode,
+    /// The log size, in bytes appended since the last snapshot, at which a snapshot is taken
+    /// and the log below it removed.
+    pub snapshot_log_bytes: u64,
+    /// The size at which a log segment file is closed and the next one started, in bytes.
+    pub log_segment_bytes: u64,
+    /// This node's id in its Raft cluster (a single node is cluster member 1).
+    pub node_id: u64,
+    /// Raft election timeout bounds, in milliseconds (a follower that hears no leader for a
+    /// random time between them starts an election).
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// How often a Raft leader sends heartbeats, in milliseconds.
+    pub heartbeat_interval_ms: u64,
     /// The `tracing` filter for the node's own log (`error`, `warn`, `info`, `debug`, `trace`,
     /// or a full filter directive).
     pub log_level: String,
@@ -63,6 +111,13 @@ impl Default for Config {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 6379,
             data_dir: PathBuf::from("concord-data"),
+            fsync: FsyncMode::Always,
+            snapshot_log_bytes: 256 * 1024 * 1024,
+            log_segment_bytes: 64 * 1024 * 1024,
+            node_id: 1,
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            heartbeat_interval_ms: 50,
             log_level: "info".to_string(),
             max_clients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
@@ -109,6 +164,22 @@ impl Config {
             if value == 0 {
                 return Err(Error::Config(format!("{name} must be at least 1")));
             }
+        }
+        if self.snapshot_log_bytes < 1024 * 1024 {
+            return Err(Error::Config("snapshot-log-bytes must be at least 1048576 (1mb)".into()));
+        }
+        if self.log_segment_bytes < 4096 {
+            return Err(Error::Config("log-segment-bytes must be at least 4096".into()));
+        }
+        if self.heartbeat_interval_ms == 0
+            || self.election_timeout_min_ms <= self.heartbeat_interval_ms
+            || self.election_timeout_max_ms <= self.election_timeout_min_ms
+        {
+            return Err(Error::Config(
+                "raft timeouts must satisfy 0 < heartbeat-interval-ms < election-timeout-min-ms \
+                 < election-timeout-max-ms"
+                    .into(),
+            ));
         }
         if self.active_expire_interval_ms == 0 {
             return Err(Error::Config("active-expire-interval-ms must be at least 1".into()));
@@ -162,6 +233,9 @@ mod tests {
         assert_eq!(config.max_clients, 5);
         assert_eq!(config.bind, Config::default().bind);
         assert!(toml::from_str::<Config>("prot = 7000\n").is_err());
+        let relaxed: Config = toml::from_str("fsync = \"every-second\"\n").unwrap();
+        assert_eq!(relaxed.fsync, FsyncMode::EverySecond);
+        assert_eq!(Config::default().fsync, FsyncMode::Always);
     }
 
     #[test]

@@ -30,6 +30,14 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The data directory cannot be used (locked, foreign, or of another format version).
+    #[error("data directory: {0}")]
+    DataDirectory(String),
+
+    /// The log or a snapshot could not be read or written; the node cannot go on.
+    #[error("storage failed: {0}")]
+    Storage(String),
+
     /// The node has stopped (shutdown or a fatal error) and takes no more requests.
     #[error("the node is shutting down")]
     NodeStopped,

@@ -11,5 +11,6 @@ pub mod state_machine;
 pub mod log;
 pub mod config;
 pub mod metrics;
+pub mod raft;
 pub mod node;
 pub mod server;

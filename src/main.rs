@@ -50,6 +50,19 @@ struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// When writes are acknowledged: `always` (after fsync, the default) or `every-second`
+    /// (relaxed: fsync about once a second; a machine crash may lose the last second).
+    #[arg(long, value_name = "MODE", value_parser = ["always", "every-second"])]
+    fsync: Option<String>,
+
+    /// Log bytes written since the last snapshot that trigger a new one [default: 268435456].
+    #[arg(long, value_name = "BYTES")]
+    snapshot_log_bytes: Option<u64>,
+
+    /// This node's Raft id [default: 1].
+    #[arg(long, value_name = "ID")]
+    node_id: Option<u64>,
+
     /// TOML config file; keys are the long flag names (`port = 6380`, `max-clients = 100`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -81,6 +94,15 @@ impl ServeArgs {
         }
         if let Some(data_dir) = self.data_dir {
             config.data_dir = data_dir;
+        }
+        if let Some(fsync) = self.fsync {
+            config.fsync = concord::config::FsyncMode::parse(&fsync).expect("clap checked it");
+        }
+        if let Some(bytes) = self.snapshot_log_bytes {
+            config.snapshot_log_bytes = bytes;
+        }
+        if let Some(node_id) = self.node_id {
+            config.node_id = node_id;
         }
         if let Some(log_level) = self.log_level {
             config.log_level = log_level;
@@ -131,8 +153,15 @@ fn run(config: Config) -> Result<()> {
     })
 }
 
+/// openraft narrates every election and snapshot at `info`; a plain level keeps its lines at
+/// `warn` and above, and a filter that names openraft decides for itself.
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    let filter = if filter.contains("openraft") {
+        filter.to_string()
+    } else {
+        format!("{filter},openraft=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

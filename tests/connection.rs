@@ -313,7 +313,7 @@ fn info_reports_redis_fields_and_command_stats() {
         &format!("tcp_port:{}\r\n", node.port),
         "connected_clients:1\r\n",
         "maxclients:10000\r\n",
-        "aof_enabled:0\r\n",
+        "aof_enabled:1\r\n",
         "role:master\r\n",
         "db0:keys=1,expires=0,avg_ttl=0\r\n",
         "cmdstat_set:calls=1,",

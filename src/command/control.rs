@@ -40,6 +40,12 @@ pub enum Control {
     Reset,
     Time,
     LastSave,
+    /// `SAVE`: a snapshot, now, before the reply.
+    Save,
+    /// `BGSAVE [SCHEDULE]`: a snapshot in the background.
+    BgSave {
+        schedule: bool,
+    },
     Shutdown(Shutdown),
     /// `INFO [section ...]`, sections lowercased.
     Info {
@@ -136,6 +142,20 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "O(1)",
         ),
+    CommandSpec::new("save", 1, parse_save)
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .categories(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "server",
+            "Synchronously save the dataset to disk",
+            "1.0.0",
+            "O(N) where N is the total number of keys in all databases",
+        ),
+    CommandSpec::new("bgsave", -1, parse_bgsave)
+        .flags(&["admin", "noscript", "no_async_loading"])
+        .categories(&["@admin", "@slow", "@dangerous"])
+        .docs("server", "Asynchronously save the dataset to disk", "1.0.0", "O(1)")
+        .arguments(&[Argument::pure_token("schedule", "SCHEDULE").since("3.2.2").optional()]),
     CommandSpec::new("shutdown", -1, parse_shutdown)
         .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
         .categories(&["@admin", "@slow", "@dangerous"])
@@ -261,6 +281,23 @@ fn parse_time(_args: &mut Args) -> Result<Command, CommandError> {
 
 fn parse_lastsave(_args: &mut Args) -> Result<Command, CommandError> {
     control(Control::LastSave)
+}
+
+fn parse_save(_args: &mut Args) -> Result<Command, CommandError> {
+    control(Control::Save)
+}
+
+/// Redis accepts only SCHEDULE after BGSAVE; anything else is a syntax error.
+fn parse_bgsave(args: &mut Args) -> Result<Command, CommandError> {
+    let schedule = match args.try_next() {
+        None => false,
+        Some(option) if is_keyword(&option, "SCHEDULE") => true,
+        Some(_) => return Err(CommandError::Syntax),
+    };
+    if args.remaining() > 0 {
+        return Err(CommandError::Syntax);
+    }
+    control(Control::BgSave { schedule })
 }
 
 /// NOSAVE and SAVE exclude each other, and ABORT excludes everything else.

@@ -1,47 +1,58 @@
-//! The node: where the write path, the state machine and the read path meet.
+//! The node: where consensus, the state machine and the read path meet.
 //!
 //! Front ends (the Redis server, later Maelstrom) talk to a [`Node`] only: they submit writes
-//! with [`Node::write`] and get replies once the writes were applied, and they obtain read views
-//! with [`Node::read_view`]. Nothing above this module knows how an entry becomes committed.
+//! with [`Node::write`] and get replies once the writes were committed and applied, and they
+//! obtain read views with [`Node::read_view`]. Nothing above this module knows openraft.
 //!
 //! The commit pipeline, as a loop with numbered steps:
-//! 1. Wait for at least one request, then take every request already waiting, up to
-//!    `entry_requests_max`: group commit. A request is a proposal (a connection's run of
-//!    pipelined writes) or a reader asking for a newer view. Nobody waits for a timer;
-//!    batching only collects what is already there.
+//! 1. Wait for at least one proposal (a connection's run of pipelined writes), then take every
+//!    proposal already waiting, up to `entry_requests_max`: group commit. Nobody waits for a
+//!    timer; batching only collects what is already there, so one fsync serves every client
+//!    that wrote while the previous entry was being made durable.
 //! 2. Stamp the proposals with the node's clock (`leader_time_ms`) into one [`Entry`].
-//! 3. Commit the entry. This node is a single member whose log is in memory, so committing is
-//!    assigning the next index; the durability issue replaces this step with openraft and the
-//!    write-ahead log, and nothing outside this module changes.
-//! 4. Apply the entry to the state machine and record the applied index.
-//! 5. Publish a view if a reader asked for one since the last batch (see below).
-//! 6. Hand each proposal its replies, in order, and each waiting reader its answer. A reply
-//!    leaves only after steps 4 and 5.
+//! 3. Hand the entry to openraft (`client_write`), which appends it to the write-ahead log,
+//!    waits for the log thread's fsync, commits it and applies it to the state machine.
+//! 4. Once applied, hand each proposal its replies, in order. At most
+//!    `ENTRIES_IN_FLIGHT_MAX` entries are between steps 3 and 4 at once, so applying and
+//!    answering one entry overlaps making the next one durable.
 //!
-//! Reads are linearizable: a read must see every write acknowledged before it began, that is
-//! every entry up to the applied index it observes when it starts. If the published view is
-//! older, the reader flags that views are wanted and asks the pipeline for one (step 5); while
-//! the flag is up, the pipeline publishes after every batch, so in a mixed load readers rarely
-//! wait, and in a write-only load no view is published and writes never pay for MVCC.
+//! Reads are linearizable through openraft's read index: [`Node::read_view`] asks openraft
+//! for the index a read must observe (on a leader of a one-member cluster that is its commit
+//! index, confirmed without a network round), waits until it is applied, and reads on a view
+//! at or after it. A reader whose view is too old publishes a new one (O(1)) and raises a flag
+//! that makes apply publish after each batch while readers keep coming.
 //!
-//! Active expiry runs in the pipeline task: every `active_expire_interval_ms` it looks in the
-//! keyspace's expiry index for keys whose deadline passed by the node's clock and commits their
-//! deletion as an ordinary entry, bounded per cycle. Apply deletes only keys that have expired by the
+//! Active expiry runs beside the pipeline: every `active_expire_interval_ms` it looks in the
+//! live keyspace's expiry index for keys whose deadline passed by the node's clock and
+//! proposes their deletion as an ordinary write, bounded per cycle. Apply deletes only keys that have expired by the
 //! entry's time, so the proposer's clock never decides what exists on a replica.
 //!
-//! Invariant: the state machine is owned by the pipeline task; nothing else mutates it.
+//! Snapshots are triggered here: when the log grew by `snapshot_log_bytes` since the last one,
+//! and by [`Node::save`] / [`Node::background_save`] (SAVE, BGSAVE).
+//!
+//! Errors follow the definite/indefinite rule: [`NodeError::Stopped`] and
+//! [`NodeError::NotLeader`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
+//! [`NodeError::StorageFailed`] mean it may or may not have been.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::command::keys::KeyWrite;
 use crate::command::Write;
-use crate::config::Config;
+use crate::config::{Config, FsyncMode};
+use crate::error::{Error, Result};
+use crate::raft::{self, LogFigures, Raft, SharedState};
 use crate::resp::Frame;
-use crate::state_machine::{Entry, LogIndex, StateMachine, View, Views, WriteRequest};
+use crate::state_machine::{Entry, LogIndex, View, WriteRequest};
+
+/// How many entries may be committing at once (see step 4 of the module doc).
+const ENTRIES_IN_FLIGHT_MAX: usize = 2;
+
+/// How often the node checks whether the log has grown enough for a snapshot.
+const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why the node could not serve a request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -49,14 +60,35 @@ pub enum NodeError {
     /// The node is stopping; the request was not proposed.
     #[error("the node is shutting down")]
     Stopped,
+    /// This node cannot take writes or serve linearizable reads now (it is not the leader);
+    /// a write was not applied.
+    #[error("this node is not the leader")]
+    NotLeader,
+    /// The write was proposed but the node cannot tell whether it was committed.
+    #[error("the outcome is unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The log could not be written or synced; the node is stopping. A write in flight may or
+    /// may not be durable.
+    #[error("storage failed: {0}")]
+    StorageFailed(String),
 }
 
 impl NodeError {
     /// The error line a client gets.
     pub fn to_frame(&self) -> Frame {
-        match self {
-            NodeError::Stopped => Frame::error("ERR the node is shutting down"),
-        }
+        Frame::Error(std::borrow::Cow::Owned(match self {
+            NodeError::Stopped => "ERR the node is shutting down".to_string(),
+            NodeError::NotLeader => {
+                "ERR this node is not the leader now; the command was not applied".to_string()
+            }
+            NodeError::OutcomeUnknown(reason) => format!(
+                "ERR the write may or may not have happened (the node lost track of it: {reason})"
+            ),
+            NodeError::StorageFailed(reason) => format!(
+                "ERR storage failed and the node is stopping; the write may or may not have \
+                 happened ({reason})"
+            ),
+        }))
     }
 }
 
@@ -68,70 +100,101 @@ pub struct ReadView {
     pub now_ms: u64,
 }
 
-/// What the pipeline is asked to do.
-enum Request {
-    /// Apply these writes and send back their replies.
-    Propose { requests: Vec<WriteRequest>, reply: oneshot::Sender<Vec<Frame>> },
-    /// Publish a view of everything applied so far, then answer.
-    PublishView { reply: oneshot::Sender<()> },
+/// A run of writes waiting to be committed, and where their replies go.
+struct Proposal {
+    requests: Vec<WriteRequest>,
+    reply: oneshot::Sender<Result<Vec<Frame>, NodeError>>,
 }
 
-/// What the pipeline and the readers share.
-#[derive(Debug, Default)]
-struct Progress {
-    /// The newest applied index; stored before the entry's replies are sent.
-    applied_index: AtomicU64,
-    /// Raised by a reader that found the published view stale; the pipeline publishes after
-    /// its next batch and lowers it.
-    views_wanted: AtomicBool,
+/// What INFO persistence and LASTSAVE report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistenceStatus {
+    pub fsync: FsyncMode,
+    pub applied_index: LogIndex,
+    pub snapshot_index: LogIndex,
+    pub last_save_unix_seconds: u64,
+    pub saves: u64,
+    pub snapshot_in_progress: bool,
+    pub last_snapshot_failed: bool,
+    pub last_snapshot_duration_ms: u64,
+    pub last_snapshot_keys: u64,
+    pub last_snapshot_bytes: u64,
+    pub log_bytes_since_snapshot: u64,
 }
 
 /// A handle on the running node; cheap to clone, one per connection.
 #[derive(Clone)]
 pub struct Node {
-    requests: mpsc::Sender<Request>,
-    views: Views,
-    progress: Arc<Progress>,
+    proposals: mpsc::Sender<Proposal>,
+    raft: Raft,
+    shared: Arc<SharedState>,
+    log_figures: Arc<LogFigures>,
+    fatal: watch::Receiver<Option<String>>,
+    fsync: FsyncMode,
+    started_unix_seconds: u64,
+    _data_directory: Arc<raft::DataDirectory>,
 }
 
 impl Node {
-    /// Starts the commit pipeline and active expiry on the current Tokio runtime.
-    pub fn start(config: &Config) -> Node {
-        let state_machine = StateMachine::new();
-        let views = state_machine.views();
-        let progress = Arc::new(Progress::default());
-        let (requests, receiver) = mpsc::channel(config.proposal_queue_max);
-        let pipeline = Pipeline {
-            state_machine,
-            progress: Arc::clone(&progress),
-            expire_interval: Duration::from_millis(config.active_expire_interval_ms),
-            expire_keys_per_cycle: config.active_expire_keys_per_cycle,
+    /// Opens the data directory, recovers the newest snapshot and the log tail, becomes the
+    /// leader of its one-member cluster, and starts the commit pipeline, snapshot trigger and
+    /// active expiry on the current Tokio runtime. Returns once every recovered entry is
+    /// applied, so the first read sees everything acknowledged before the restart.
+    pub async fn start(config: &Config) -> Result<Node> {
+        let started_unix_seconds = unix_seconds();
+        let opened = raft::open(config).await?;
+        wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
+        let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
+        let node = Node {
+            proposals,
+            raft: opened.raft.clone(),
+            shared: opened.shared,
+            log_figures: opened.log_figures,
+            fatal: opened.fatal,
+            fsync: config.fsync,
+            started_unix_seconds,
+            _data_directory: Arc::new(opened.data_directory),
         };
-        tokio::spawn(pipeline.run(receiver, config.entry_requests_max));
-        Node { requests, views, progress }
+        tokio::spawn(run_pipeline(opened.raft, receiver, config.entry_requests_max));
+        tokio::spawn(run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
+        tokio::spawn(run_active_expiry(
+            node.clone(),
+            Duration::from_millis(config.active_expire_interval_ms),
+            config.active_expire_keys_per_cycle,
+        ));
+        Ok(node)
     }
 
-    /// Proposes writes and returns their replies, in order, once they were applied.
+    /// Proposes writes and returns their replies, in order, once they were committed (durable)
+    /// and applied.
     pub async fn write(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
+        if let Some(reason) = self.fatal.borrow().clone() {
+            return Err(NodeError::StorageFailed(reason));
+        }
         let (reply, receiver) = oneshot::channel();
-        let request = Request::Propose { requests, reply };
-        self.requests.send(request).await.map_err(|_| NodeError::Stopped)?;
-        receiver.await.map_err(|_| NodeError::Stopped)
+        let proposal = Proposal { requests, reply };
+        self.proposals.send(proposal).await.map_err(|_| NodeError::Stopped)?;
+        receiver.await.map_err(|_| {
+            NodeError::OutcomeUnknown(
+                "the commit pipeline stopped while the write was in it".into(),
+            )
+        })?
     }
 
-    /// A view that reflects every write acknowledged before this call began: linearizable on a
-    /// single node, because a write is acknowledged only after the applied index covers it.
+    /// A view that reflects every write acknowledged before this call began: the read index
+    /// (openraft's `ensure_linearizable`) is applied, and the view is at or after it.
     pub async fn read_view(&self) -> Result<ReadView, NodeError> {
-        let required = self.progress.applied_index.load(Ordering::Acquire);
-        let mut view = self.views.load();
+        let read_log_id = self.raft.ensure_linearizable().await.map_err(|error| match error {
+            openraft::error::RaftError::APIError(_) => NodeError::NotLeader,
+            openraft::error::RaftError::Fatal(fatal) => fatal_error(fatal),
+        })?;
+        let required = read_log_id.map_or(0, |log_id| log_id.index);
+        let mut view = self.shared.views.load();
         if view.index < required {
-            self.progress.views_wanted.store(true, Ordering::Relaxed);
-            let (reply, receiver) = oneshot::channel();
-            let request = Request::PublishView { reply };
-            self.requests.send(request).await.map_err(|_| NodeError::Stopped)?;
-            receiver.await.map_err(|_| NodeError::Stopped)?;
-            view = self.views.load();
-            assert!(view.index >= required, "the pipeline answered before publishing");
+            self.shared.progress.views_wanted.store(true, Ordering::Relaxed);
+            self.shared.publish();
+            view = self.shared.views.load();
+            assert!(view.index >= required, "a view was published below the read index");
         }
         let now_ms = clock_ms().max(view.time_ms);
         Ok(ReadView { view, now_ms })
@@ -139,101 +202,238 @@ impl Node {
 
     /// The index of the newest applied entry.
     pub fn applied_index(&self) -> LogIndex {
-        self.progress.applied_index.load(Ordering::Acquire)
+        self.shared.progress.applied_index.load(Ordering::Acquire)
     }
-}
 
-/// The commit pipeline's task: the only owner of the state machine.
-struct Pipeline {
-    state_machine: StateMachine,
-    progress: Arc<Progress>,
-    expire_interval: Duration,
-    expire_keys_per_cycle: usize,
-}
-
-impl Pipeline {
-    async fn run(mut self, mut requests: mpsc::Receiver<Request>, entry_requests_max: usize) {
-        let mut batch: Vec<Request> = Vec::new();
-        let mut expire_ticker = tokio::time::interval(self.expire_interval);
-        expire_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// SAVE: takes a snapshot of everything applied now and returns once it is durable (and
+    /// the log below it removed).
+    pub async fn save(&self) -> Result<(), NodeError> {
+        let target = self.applied_index();
+        let persistence = &self.shared.persistence;
+        let failures = persistence.failures.load(Ordering::Relaxed);
+        let mut last_trigger: Option<Instant> = None;
         loop {
-            // recv_many waits for one request and takes the others already queued (step 1);
-            // it is cancel safe, so losing the race to the ticker loses no request.
-            tokio::select! {
-                received = requests.recv_many(&mut batch, entry_requests_max) => {
-                    if received == 0 {
-                        return;
+            if persistence.snapshot_index.load(Ordering::Relaxed) >= target {
+                return Ok(());
+            }
+            if persistence.failures.load(Ordering::Relaxed) != failures {
+                return Err(NodeError::StorageFailed("the snapshot could not be written".into()));
+            }
+            let idle = !persistence.in_progress.load(Ordering::Relaxed);
+            if idle && last_trigger.is_none_or(|at| at.elapsed() > Duration::from_millis(200)) {
+                self.raft.trigger().snapshot().await.map_err(fatal_error)?;
+                last_trigger = Some(Instant::now());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// BGSAVE: starts a snapshot and returns at once; `false` if one is already being written.
+    pub async fn background_save(&self) -> Result<bool, NodeError> {
+        if self.shared.persistence.in_progress.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let node = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = node.save().await {
+                tracing::error!(%error, "background save failed");
+            }
+        });
+        Ok(true)
+    }
+
+    /// The snapshot and log figures for INFO persistence and LASTSAVE. The last save time is
+    /// the newest snapshot's, or the start of this process if there is none.
+    pub fn persistence(&self) -> PersistenceStatus {
+        let persistence = &self.shared.persistence;
+        let load = |value: &std::sync::atomic::AtomicU64| value.load(Ordering::Relaxed);
+        let last_save = load(&persistence.last_save_unix_seconds);
+        PersistenceStatus {
+            fsync: self.fsync,
+            applied_index: self.applied_index(),
+            snapshot_index: load(&persistence.snapshot_index),
+            last_save_unix_seconds: if last_save == 0 {
+                self.started_unix_seconds
+            } else {
+                last_save
+            },
+            saves: load(&persistence.saves),
+            snapshot_in_progress: persistence.in_progress.load(Ordering::Relaxed),
+            last_snapshot_failed: persistence.last_failed.load(Ordering::Relaxed),
+            last_snapshot_duration_ms: load(&persistence.last_duration_ms),
+            last_snapshot_keys: load(&persistence.last_keys),
+            last_snapshot_bytes: load(&persistence.last_bytes),
+            log_bytes_since_snapshot: load(&self.log_figures.bytes_since_purge),
+        }
+    }
+
+    /// Resolves with the reason once storage failed; the node must then stop, since nothing it
+    /// acknowledges could be trusted.
+    pub async fn storage_failure(&self) -> String {
+        let mut fatal = self.fatal.clone();
+        let reason = match fatal.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone(),
+            Err(_) => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops consensus; the log thread syncs whatever it holds and ends.
+    pub async fn shutdown(&self) {
+        if let Err(error) = self.raft.shutdown().await {
+            tracing::warn!(%error, "consensus did not stop cleanly");
+        }
+    }
+}
+
+fn fatal_error(fatal: openraft::error::Fatal<raft::NodeId>) -> NodeError {
+    match fatal {
+        openraft::error::Fatal::StorageError(error) => NodeError::StorageFailed(error.to_string()),
+        other => NodeError::OutcomeUnknown(other.to_string()),
+    }
+}
+
+/// Waits until this node leads its cluster and has applied everything the log held at start,
+/// reporting progress every second for a long recovery.
+async fn wait_until_recovered(raft: &Raft, node_id: raft::NodeId, target: LogIndex) -> Result<()> {
+    let started = Instant::now();
+    let mut metrics = raft.metrics();
+    loop {
+        let (leader, applied) = {
+            let current = metrics.borrow_and_update();
+            (current.current_leader, current.last_applied.map_or(0, |log_id| log_id.index))
+        };
+        if leader == Some(node_id) && applied >= target {
+            tracing::info!(applied, elapsed_ms = started.elapsed().as_millis() as u64, "recovered");
+            return Ok(());
+        }
+        match tokio::time::timeout(Duration::from_secs(1), metrics.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Error::Storage("consensus stopped during recovery".into())),
+            Err(_) => {
+                tracing::info!(applied, target, leader = ?leader, "recovering: replaying the log")
+            }
+        }
+    }
+}
+
+/// The commit pipeline (steps 1 to 4 of the module doc).
+async fn run_pipeline(
+    raft: Raft,
+    mut proposals: mpsc::Receiver<Proposal>,
+    entry_requests_max: usize,
+) {
+    let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT_MAX));
+    let mut batch: Vec<Proposal> = Vec::new();
+    // recv_many waits for one proposal and takes the others already queued (step 1).
+    while proposals.recv_many(&mut batch, entry_requests_max).await > 0 {
+        let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
+        let mut counts = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut requests = Vec::new();
+        for proposal in batch.drain(..) {
+            counts.push(proposal.requests.len());
+            requests.extend(proposal.requests);
+            replies.push(proposal.reply);
+        }
+        let entry = Entry { leader_time_ms: clock_ms(), requests };
+        // Sending to openraft here, in the loop, keeps entries in the order proposals came.
+        let receiver = match raft.client_write_ff(entry).await {
+            Ok(receiver) => receiver,
+            Err(fatal) => {
+                // Never reached openraft: definitely not applied.
+                let error = match fatal {
+                    openraft::error::Fatal::StorageError(error) => {
+                        NodeError::StorageFailed(error.to_string())
                     }
-                    self.serve(&mut batch);
+                    _ => NodeError::Stopped,
+                };
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
                 }
-                _ = expire_ticker.tick() => self.expire(),
+                continue;
+            }
+        };
+        tokio::spawn(async move {
+            let outcome = match receiver.await {
+                Ok(Ok(response)) => Ok(response.data.0),
+                Ok(Err(_)) => Err(NodeError::NotLeader),
+                Err(_) => Err(NodeError::OutcomeUnknown(
+                    "consensus stopped before the write was applied".into(),
+                )),
+            };
+            drop(permit);
+            deliver(outcome, counts, replies);
+        });
+    }
+}
+
+/// Step 4: each proposal gets its own replies (or the entry's error).
+fn deliver(
+    outcome: Result<Vec<Frame>, NodeError>,
+    counts: Vec<usize>,
+    replies: Vec<oneshot::Sender<Result<Vec<Frame>, NodeError>>>,
+) {
+    match outcome {
+        Ok(frames) => {
+            let mut frames = frames.into_iter();
+            for (count, reply) in counts.into_iter().zip(replies) {
+                // A client that disconnected no longer waits; its writes were applied anyway.
+                let _ = reply.send(Ok(frames.by_ref().take(count).collect()));
+            }
+        }
+        Err(error) => {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }
+}
 
-    /// One batch of requests through steps 2 to 6.
-    fn serve(&mut self, batch: &mut Vec<Request>) {
-        let mut proposals = Vec::new();
-        let mut readers = Vec::new();
-        for request in batch.drain(..) {
-            match request {
-                Request::Propose { requests, reply } => proposals.push((requests, reply)),
-                Request::PublishView { reply } => readers.push(reply),
-            }
+/// Takes a snapshot whenever the log grew by `snapshot_log_bytes` since the last one.
+async fn run_snapshot_trigger(node: Node, snapshot_log_bytes: u64) {
+    let mut ticker = tokio::time::interval(SNAPSHOT_CHECK_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if node.fatal.borrow().is_some() {
+            return;
         }
-        let replies = self.commit(&mut proposals);
-        if self.progress.views_wanted.swap(false, Ordering::Relaxed) || !readers.is_empty() {
-            self.state_machine.publish();
-        }
-        for ((_, reply), frames) in proposals.into_iter().zip(replies) {
-            // A client that disconnected no longer waits; its writes were applied anyway.
-            let _ = reply.send(frames);
-        }
-        for reader in readers {
-            let _ = reader.send(());
+        let grown = node.log_figures.bytes_since_purge.load(Ordering::Relaxed);
+        if grown >= snapshot_log_bytes && node.save().await.is_err() {
+            tracing::warn!("the log-size snapshot failed; retrying at the next check");
         }
     }
+}
 
-    /// Active expiry: proposes the deletion of keys whose deadline passed by the node's clock,
-    /// at most `expire_keys_per_cycle` per database. The pipeline reads its own keyspace, so no
-    /// view is published for it (a view would make later writes copy the paths they touch).
-    fn expire(&mut self) {
-        let requests: Vec<WriteRequest> = self
-            .state_machine
-            .expired_keys(clock_ms(), self.expire_keys_per_cycle)
+/// Active expiry. It reads the live expiry index rather than a view: publishing a view every
+/// cycle would make every write after it copy the map paths it touches, and apply re-checks
+/// every deadline against the entry's time anyway.
+async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let requests: Vec<WriteRequest> = node
+            .shared
+            .expired_keys(clock_ms(), keys_per_cycle)
             .into_iter()
             .map(|(db, keys)| WriteRequest {
                 db,
                 write: Write::Key(KeyWrite::DeleteExpired { keys }),
             })
             .collect();
-        if !requests.is_empty() {
-            self.apply(requests);
+        if !requests.is_empty() && node.write(requests).await.is_err() {
+            return;
         }
     }
+}
 
-    /// Steps 2 to 4: one entry for all the proposals, applied; their replies, per proposal.
-    fn commit(
-        &mut self,
-        proposals: &mut [(Vec<WriteRequest>, oneshot::Sender<Vec<Frame>>)],
-    ) -> Vec<Vec<Frame>> {
-        if proposals.is_empty() {
-            return Vec::new();
-        }
-        let counts: Vec<usize> = proposals.iter().map(|(requests, _)| requests.len()).collect();
-        let requests = proposals.iter_mut().flat_map(|(requests, _)| requests.drain(..)).collect();
-        let mut frames = self.apply(requests).into_iter();
-        counts.into_iter().map(|count| frames.by_ref().take(count).collect()).collect()
-    }
-
-    /// Makes one entry of `requests`, commits it at the next index and applies it.
-    fn apply(&mut self, requests: Vec<WriteRequest>) -> Vec<Frame> {
-        let entry = Entry { leader_time_ms: clock_ms(), requests };
-        let index = self.state_machine.applied_index() + 1;
-        let frames = self.state_machine.apply(index, &entry);
-        self.progress.applied_index.store(index, Ordering::Release);
-        frames
-    }
+fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// The node's wall clock in Unix milliseconds. Only the node reads it; the state machine gets

@@ -41,8 +41,18 @@ pub(super) async fn execute(connection: &mut Connection, control: Control) -> Op
         }
         Control::Reset => execute_reset(connection),
         Control::Time => execute_time(),
-        Control::LastSave => Frame::Integer(connection.shared.started_unix_seconds as i64),
-        Control::Shutdown(shutdown) => return execute_shutdown(connection, shutdown),
+        Control::LastSave => {
+            Frame::Integer(connection.shared.node.persistence().last_save_unix_seconds as i64)
+        }
+        Control::Save => match connection.shared.node.save().await {
+            Ok(()) => Frame::ok(),
+            Err(error) => {
+                tracing::error!(%error, "SAVE failed");
+                error.to_frame()
+            }
+        },
+        Control::BgSave { schedule } => execute_background_save(connection, schedule).await,
+        Control::Shutdown(shutdown) => return execute_shutdown(connection, shutdown).await,
         Control::Info { sections } => {
             verbatim_text(info::render(&connection.shared, &sections).await)
         }
@@ -155,16 +165,32 @@ fn execute_time() -> Frame {
     ])
 }
 
-/// Concord stops at once, so there is never a shutdown in progress to abort. This build keeps
-/// no snapshot, so SAVE cannot be honoured: like Redis when its save fails, it refuses to stop
+/// BGSAVE: Redis's replies, including for a save already running (SCHEDULE asks to run one
+/// after it; Concord's next log-size or explicit snapshot covers those writes anyway).
+async fn execute_background_save(connection: &mut Connection, schedule: bool) -> Frame {
+    match connection.shared.node.background_save().await {
+        Ok(true) => Frame::simple("Background saving started"),
+        Ok(false) if schedule => Frame::simple("Background saving scheduled"),
+        Ok(false) => Frame::error("ERR Background save already in progress"),
+        Err(error) => error.to_frame(),
+    }
+}
+
+/// Concord stops at once, so there is never a shutdown in progress to abort. Every
+/// acknowledged write is already durable in the log; SAVE additionally writes a snapshot
+/// first (so the next start replays less), and refuses to stop if that fails, as Redis does,
 /// unless FORCE is given.
-fn execute_shutdown(connection: &mut Connection, shutdown: Shutdown) -> Option<Frame> {
+async fn execute_shutdown(connection: &mut Connection, shutdown: Shutdown) -> Option<Frame> {
     if shutdown.abort {
         return Some(Frame::error("ERR No shutdown in progress."));
     }
-    if shutdown.save == Some(true) && !shutdown.force {
-        tracing::warn!("SHUTDOWN SAVE refused: this build cannot write a snapshot yet");
-        return Some(Frame::error("ERR Errors trying to SHUTDOWN. Check logs."));
+    if shutdown.save == Some(true) {
+        if let Err(error) = connection.shared.node.save().await {
+            tracing::warn!(%error, "SHUTDOWN SAVE: the snapshot failed");
+            if !shutdown.force {
+                return Some(Frame::error("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
     }
     tracing::info!(client = connection.client.id, "SHUTDOWN requested, stopping");
     let _ = connection.shared.shutdown.send(true);

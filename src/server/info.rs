@@ -164,17 +164,33 @@ pub(super) fn human_bytes(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-/// This build keeps everything in memory: the write-ahead log arrives in a later change, and
-/// until then INFO says so instead of pretending to save.
+/// Redis's persistence fields, filled truthfully from the log and the snapshots: a snapshot
+/// plays the part of an RDB save, and the write-ahead log the part of the AOF, except that it
+/// is always on. `concord_*` fields say what Redis's cannot: the fsync mode and the indexes.
 fn persistence(shared: &Shared, text: &mut String) {
-    let applied = shared.node.applied_index();
+    let status = shared.node.persistence();
+    let changes = status.applied_index.saturating_sub(status.snapshot_index);
+    let status_word = |failed: bool| if failed { "err" } else { "ok" };
     let _ = write!(
         text,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{applied}\r\n\
-         rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n\
-         rdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n\
-         concord_durable:0\r\nconcord_applied_index:{applied}\r\n",
-        shared.started_unix_seconds,
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{changes}\r\n\
+         rdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
+         rdb_last_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\n\
+         aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n\
+         concord_durable:1\r\nconcord_fsync:{}\r\nconcord_applied_index:{}\r\n\
+         concord_snapshot_index:{}\r\nconcord_snapshot_keys:{}\r\nconcord_snapshot_bytes:{}\r\n\
+         concord_log_bytes_since_snapshot:{}\r\n",
+        u8::from(status.snapshot_in_progress),
+        status.last_save_unix_seconds,
+        status_word(status.last_snapshot_failed),
+        if status.saves == 0 { -1 } else { (status.last_snapshot_duration_ms / 1000) as i64 },
+        status.saves,
+        status.fsync.name(),
+        status.applied_index,
+        status.snapshot_index,
+        status.last_snapshot_keys,
+        status.last_snapshot_bytes,
+        status.log_bytes_since_snapshot,
     );
 }
 

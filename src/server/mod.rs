@@ -70,9 +70,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener and starts the node. A port in use is reported with the flag that
-    /// chooses another one.
+    /// Starts the node (recovering the data directory), then binds the listener, so that a
+    /// node accepts connections only once it can serve them. A port in use is reported with
+    /// the flag that chooses another one.
     pub async fn bind(config: Config) -> Result<Server> {
+        let node = Node::start(&config).await?;
         let address = SocketAddr::new(config.bind, config.port);
         let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind {
             address: address.to_string(),
@@ -83,7 +85,6 @@ impl Server {
             },
             source,
         })?;
-        let node = Node::start(&config);
         let (shutdown, _) = watch::channel(false);
         let settings = RuntimeSettings::new(&config);
         let started_unix_seconds =
@@ -116,10 +117,18 @@ impl Server {
     /// Accepts connections until shutdown.
     pub async fn run(self) -> Result<()> {
         let mut shutdown = self.shared.shutdown.subscribe();
+        let mut failure = None;
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
                 _ = shutdown.wait_for(|stopping| *stopping) => break,
+                reason = self.shared.node.storage_failure() => {
+                    // Writes in flight were answered with the error; stop serving anyone.
+                    tracing::error!(%reason, "storage failed, stopping the node");
+                    failure = Some(reason);
+                    let _ = self.shared.shutdown.send(true);
+                    break;
+                }
             };
             let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
@@ -141,6 +150,10 @@ impl Server {
         while !self.shared.clients.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok(())
+        self.shared.node.shutdown().await;
+        match failure {
+            Some(reason) => Err(Error::Storage(reason)),
+            None => Ok(()),
+        }
     }
 }

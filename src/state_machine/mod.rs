@@ -168,6 +168,19 @@ impl StateMachine {
             .collect()
     }
 
+    /// Replaces the whole state with a snapshot's: the keyspace as of entry `index`, applied at
+    /// `time_ms`. Used at start-up and when a snapshot is installed; the new state is published
+    /// at once, so readers never see a mix of the old state and the new.
+    pub fn restore(&mut self, keyspace: Keyspace, index: LogIndex, time_ms: u64) {
+        self.keyspace = keyspace;
+        self.applied_index = index;
+        self.applied_time_ms = time_ms;
+        self.published_index = index;
+        self.flushed_since_publish = false;
+        let previous = self.views.publish(View { index, time_ms, keyspace: self.keyspace.clone() });
+        reclaim::drop_later(previous);
+    }
+
     /// The view at the applied index, published if it was not yet.
     pub fn view(&mut self) -> Arc<View> {
         self.publish();

@@ -39,8 +39,9 @@ fn scan_position(key: &[u8]) -> u64 {
     xxh3_64(key).max(1)
 }
 
-/// A stored value with its metadata.
-#[derive(Clone, Debug, PartialEq)]
+/// A stored value with its metadata. It serializes whole (value, expiry, version, touch time),
+/// so that a snapshot restores exactly what apply had built.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub value: Value,
     expires_at_ms: Option<u64>,
@@ -253,6 +254,25 @@ impl Db {
     pub fn take_all(&mut self) -> Db {
         let empty = Db { version: self.version, ..Db::default() };
         std::mem::replace(self, empty)
+    }
+
+    /// Every key and its entry, expired or not, in SCAN order: what a snapshot saves, since
+    /// whether a key has expired depends on the time of the entry that next reads it.
+    pub fn iter_including_expired(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.entries.iter().map(|(hashed, entry)| (&hashed.key, entry))
+    }
+
+    /// Puts back an entry exactly as a snapshot saved it (snapshot install and restart).
+    pub fn restore(&mut self, key: Key, entry: Entry) {
+        let hashed = HashedKey::new(key);
+        if let Some(deadline) = entry.expires_at_ms {
+            self.expires.insert((deadline, hashed.clone()));
+        }
+        if let Some(previous) = self.entries.insert(hashed.clone(), entry) {
+            if let Some(deadline) = previous.expires_at_ms {
+                self.expires.remove(&(deadline, hashed));
+            }
+        }
     }
 
     /// Every live key and its entry, in SCAN order.

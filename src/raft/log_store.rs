@@ -1,0 +1,332 @@
+//! openraft's log storage on our write-ahead log, with group commit.
+//!
+//! One thread owns the [`Log`]. Every request (append, truncate, purge, vote, read) is a
+//! message to it, so requests are executed in the order they were made, as openraft requires,
+//! and a read sent after an append sees it. The thread's loop, in numbered steps:
+//!
+//! 1. Wait for a request, then take every request already queued (never waiting for more).
+//! 2. Execute them in order. An append writes its records without syncing and keeps its
+//!    flush callback; a truncate, purge or vote save syncs first (the log does), so it never
+//!    overtakes an earlier append on the disk.
+//! 3. With the queue empty, sync once (`fsync = always`) and complete every kept callback:
+//!    one fdatasync serves every append that arrived while the previous one ran, which is
+//!    group commit at the storage layer.
+//!
+//! With `fsync = every-second` the callbacks are completed right after the write and the
+//! thread syncs at most a second later: a crash may lose the last second of acknowledged
+//! writes, which is why that mode is opt-in and reported by INFO.
+//!
+//! A failed write or sync poisons the log ([`crate::log`]): the thread completes every kept
+//! callback with the error, answers every later request with it, and raises the node's fatal
+//! signal, because a node whose log cannot be trusted must stop rather than serve.
+
+use std::ops::{Bound, Range, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{RaftLogReader, StorageError, StorageIOError, Vote};
+use tokio::sync::{oneshot, watch};
+
+use super::codec;
+use super::{LogId, NodeId, RaftEntry, TypeConfig};
+use crate::config::FsyncMode;
+use crate::log::{Index, Log, LogError, Record, RecordId};
+
+/// How often the log thread syncs in `every-second` mode.
+const RELAXED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// openraft's storage error; large, but it is what openraft's traits return.
+type StorageResult<T> = Result<T, Box<StorageError<NodeId>>>;
+
+/// What the log thread is asked to do.
+enum LogRequest {
+    Append { records: Vec<Record>, flushed: LogFlushed<TypeConfig> },
+    Truncate { index: Index, reply: oneshot::Sender<Result<(), LogError>> },
+    Purge { upto: RecordId, reply: oneshot::Sender<Result<(), LogError>> },
+    SaveVote { bytes: Vec<u8>, reply: oneshot::Sender<Result<(), LogError>> },
+    Read { range: Range<Index>, reply: oneshot::Sender<Result<Vec<Record>, LogError>> },
+    State { reply: oneshot::Sender<(Option<RecordId>, Option<RecordId>)> },
+}
+
+/// Figures about the log that INFO and the snapshot trigger read without asking the thread.
+#[derive(Debug, Default)]
+pub struct LogFigures {
+    /// Bytes of records appended since the log was last purged (or opened).
+    pub bytes_since_purge: AtomicU64,
+    /// The highest durable index plus one (0: nothing).
+    pub durable_next: AtomicU64,
+}
+
+/// openraft's handle on the log: cheap to clone, all work happens on the log thread.
+#[derive(Clone)]
+pub struct LogStore {
+    requests: Sender<LogRequest>,
+    vote: Option<Vote<NodeId>>,
+}
+
+impl LogStore {
+    /// Starts the log thread on an opened log. `fatal` is raised with the reason if the log
+    /// fails.
+    pub fn start(
+        log: Log,
+        fsync: FsyncMode,
+        figures: Arc<LogFigures>,
+        fatal: watch::Sender<Option<String>>,
+    ) -> StorageResult<LogStore> {
+        let vote = match log.vote() {
+            Some(bytes) => Some(codec::decode_vote(bytes).map_err(|e| Box::new(read_error(e)))?),
+            None => None,
+        };
+        let (requests, receiver) = mpsc::channel();
+        let worker = LogThread { log, fsync, figures, fatal, pending: Vec::new() };
+        std::thread::Builder::new()
+            .name("concord-log".into())
+            .spawn(move || worker.run(receiver))
+            .map_err(|error| Box::new(StorageIOError::write_logs(&error).into()))?;
+        Ok(LogStore { requests, vote })
+    }
+
+    async fn call<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> LogRequest,
+    ) -> Result<T, StorageError<NodeId>> {
+        let (reply, receiver) = oneshot::channel();
+        self.requests.send(request(reply)).map_err(|_| stopped())?;
+        receiver.await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StorageError<NodeId> {
+    StorageIOError::write_logs(&std::io::Error::other("the log thread has stopped")).into()
+}
+
+fn read_error(error: impl std::error::Error + 'static) -> StorageError<NodeId> {
+    StorageIOError::read_logs(&error).into()
+}
+
+fn write_error(error: impl std::error::Error + 'static) -> StorageError<NodeId> {
+    StorageIOError::write_logs(&error).into()
+}
+
+fn record_id(log_id: &LogId) -> RecordId {
+    RecordId { index: log_id.index, term: log_id.leader_id.term }
+}
+
+fn to_log_id(id: RecordId) -> LogId {
+    codec::log_id(id.term, id.index)
+}
+
+/// A `RangeBounds` as a half-open range of indexes.
+fn index_range(range: impl RangeBounds<u64>) -> Range<Index> {
+    let start = match range.start_bound() {
+        Bound::Included(&start) => start,
+        Bound::Excluded(&start) => start.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&end) => end.saturating_add(1),
+        Bound::Excluded(&end) => end,
+        Bound::Unbounded => Index::MAX,
+    };
+    start..end
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + std::fmt::Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<RaftEntry>, StorageError<NodeId>> {
+        let range = index_range(range);
+        let records = self.call(|reply| LogRequest::Read { range, reply }).await?;
+        let records = records.map_err(read_error)?;
+        let mut entries = Vec::with_capacity(records.len());
+        for record in &records {
+            entries.push(codec::decode_entry(record).map_err(read_error)?);
+        }
+        Ok(entries)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
+        let (purged, last) = self.call(|reply| LogRequest::State { reply }).await?;
+        Ok(LogState { last_purged_log_id: purged.map(to_log_id), last_log_id: last.map(to_log_id) })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let bytes = codec::encode_vote(vote);
+        self.call(|reply| LogRequest::SaveVote { bytes, reply }).await?.map_err(write_error)?;
+        self.vote = Some(*vote);
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
+        Ok(self.vote)
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = RaftEntry> + Send,
+        I::IntoIter: Send,
+    {
+        // Encoding happens here, on openraft's task, so the log thread only writes and syncs.
+        let records: Vec<Record> =
+            entries.into_iter().map(|entry| codec::encode_entry(&entry)).collect();
+        self.requests.send(LogRequest::Append { records, flushed: callback }).map_err(|_| stopped())
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError<NodeId>> {
+        let index = log_id.index;
+        self.call(|reply| LogRequest::Truncate { index, reply }).await?.map_err(write_error)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError<NodeId>> {
+        let upto = record_id(&log_id);
+        self.call(|reply| LogRequest::Purge { upto, reply }).await?.map_err(write_error)
+    }
+}
+
+/// The thread that owns the log.
+struct LogThread {
+    log: Log,
+    fsync: FsyncMode,
+    figures: Arc<LogFigures>,
+    fatal: watch::Sender<Option<String>>,
+    /// Flush callbacks of appends written but not yet synced.
+    pending: Vec<LogFlushed<TypeConfig>>,
+}
+
+impl LogThread {
+    fn run(mut self, receiver: Receiver<LogRequest>) {
+        let mut last_sync = Instant::now();
+        loop {
+            // Step 1: one request, waiting; in relaxed mode, no longer than the sync interval.
+            let first = match self.fsync {
+                FsyncMode::Always => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                FsyncMode::EverySecond => {
+                    receiver.recv_timeout(RELAXED_SYNC_INTERVAL.saturating_sub(last_sync.elapsed()))
+                }
+            };
+            match first {
+                Ok(request) => {
+                    self.execute(request);
+                    // Then everything already queued, without waiting.
+                    while let Ok(request) = receiver.try_recv() {
+                        self.execute(request);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Shutdown: whatever was written is made durable before the thread ends.
+                    self.sync();
+                    return;
+                }
+            }
+            // Step 3: one sync for every append of this round.
+            if self.fsync == FsyncMode::Always || last_sync.elapsed() >= RELAXED_SYNC_INTERVAL {
+                self.sync();
+                last_sync = Instant::now();
+            }
+        }
+    }
+
+    /// Step 2 for one request.
+    fn execute(&mut self, request: LogRequest) {
+        match request {
+            LogRequest::Append { records, flushed } => {
+                let bytes: u64 =
+                    records.iter().map(|record| record.payload.len() as u64 + 24).sum();
+                match self.log.append(&records) {
+                    Ok(()) => {
+                        self.figures.bytes_since_purge.fetch_add(bytes, Ordering::Relaxed);
+                        match self.fsync {
+                            FsyncMode::Always => self.pending.push(flushed),
+                            FsyncMode::EverySecond => flushed.log_io_completed(Ok(())),
+                        }
+                    }
+                    Err(error) => {
+                        self.fail(&error);
+                        flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
+                    }
+                }
+            }
+            LogRequest::Truncate { index, reply } => {
+                let result = self.log.truncate(index);
+                self.after_write(&result);
+                let _ = reply.send(result);
+            }
+            LogRequest::Purge { upto, reply } => {
+                let result = self.log.purge(upto);
+                if result.is_ok() {
+                    self.figures.bytes_since_purge.store(0, Ordering::Relaxed);
+                }
+                self.after_write(&result);
+                let _ = reply.send(result);
+            }
+            LogRequest::SaveVote { bytes, reply } => {
+                let result = self.log.save_vote(&bytes);
+                self.after_write(&result);
+                let _ = reply.send(result);
+            }
+            LogRequest::Read { range, reply } => {
+                let _ = reply.send(self.log.read(range));
+            }
+            LogRequest::State { reply } => {
+                let _ = reply.send((self.log.purged_id(), self.log.last_id()));
+            }
+        }
+    }
+
+    /// After a truncate, purge or vote save: those synced every earlier append, so their
+    /// callbacks may complete now; a failure is fatal.
+    fn after_write(&mut self, result: &Result<(), LogError>) {
+        match result {
+            Ok(()) => self.complete_pending(),
+            Err(error @ LogError::Poisoned { .. }) => self.fail(error),
+            Err(_) => {}
+        }
+    }
+
+    fn sync(&mut self) {
+        match self.log.sync() {
+            Ok(()) => self.complete_pending(),
+            Err(error) => self.fail(&error),
+        }
+    }
+
+    fn complete_pending(&mut self) {
+        let durable_next = self.log.durable_index().map_or(0, |index| index + 1);
+        self.figures.durable_next.store(durable_next, Ordering::Relaxed);
+        for flushed in self.pending.drain(..) {
+            flushed.log_io_completed(Ok(()));
+        }
+    }
+
+    /// The log failed: every waiting append gets the error and the node is told to stop.
+    fn fail(&mut self, error: &LogError) {
+        for flushed in self.pending.drain(..) {
+            flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
+        }
+        let reason = error.to_string();
+        self.fatal.send_if_modified(|fatal| {
+            let first = fatal.is_none();
+            if first {
+                *fatal = Some(reason.clone());
+            }
+            first
+        });
+    }
+}

@@ -1,0 +1,331 @@
+//! Black-box durability tests: the real `concord` binary, killed with SIGKILL at random moments
+//! while clients write, restarted, and checked against what the clients were told.
+//!
+//! The promise under test: every write acknowledged with a reply is present, with its value,
+//! after every restart; nothing that was never written appears. A write that was sent but not
+//! answered when the node died may or may not be there, and both are correct.
+//!
+//! `CONCORD_SOAK_SECONDS` lengthens the kill loop (default: a few seconds, to keep the suite
+//! fast); the counts are printed either way (`cargo test --test durability -- --nocapture`).
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running node; killed (SIGKILL) when dropped.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Node {
+    fn start(data_dir: &Path, extra: &[&str]) -> Node {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_concord"))
+            .args(["--port", &port.to_string(), "--data-dir", data_dir.to_str().unwrap()])
+            .args(["--log-level", "warn"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the concord binary starts");
+        let mut node = Node { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Listening comes before recovery ends; PING answers only once the node serves.
+        loop {
+            assert!(Instant::now() < deadline, "concord did not serve on port {port}");
+            if let Some(status) = node.child.try_wait().unwrap() {
+                panic!("concord exited during start-up with {status}");
+            }
+            if let Ok(mut client) = node.try_client() {
+                if redis::cmd("PING").query::<String>(&mut client).is_ok() {
+                    return node;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn try_client(&self) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        let connection = client.get_connection_with_timeout(Duration::from_secs(5))?;
+        connection.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(connection)
+    }
+
+    fn client(&self) -> redis::Connection {
+        self.try_client().expect("the redis crate connects")
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        let unique = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let path = std::env::temp_dir()
+            .join(format!("concord-durability-{label}-{}-{unique}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What one writer was told, and what it may have left behind.
+#[derive(Default)]
+struct Ledger {
+    /// key → value, for every SET that was answered OK.
+    acknowledged: HashMap<String, String>,
+    /// key → value, for every SET that was sent (acknowledged or not).
+    attempted: HashMap<String, String>,
+    /// Per writer: the highest INCR reply received, and the INCRs sent.
+    counters: HashMap<String, (i64, i64)>,
+}
+
+/// One writer: SETs of fresh keys and INCRs of its own counter until `stop` or an error.
+fn write_until_error(
+    port: u16,
+    writer: usize,
+    round: usize,
+    stop: &AtomicBool,
+    ledger: &Mutex<Ledger>,
+) {
+    let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else { return };
+    let Ok(mut connection) = client.get_connection() else { return };
+    let counter = format!("counter:{writer}");
+    for sequence in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let key = format!("key:{writer}:{round}:{sequence}");
+        let value = format!("value-{writer}-{round}-{sequence}-{}", "x".repeat(sequence % 64));
+        ledger.lock().unwrap().attempted.insert(key.clone(), value.clone());
+        let reply: redis::RedisResult<String> =
+            redis::cmd("SET").arg(&key).arg(&value).query(&mut connection);
+        match reply {
+            Ok(ok) => {
+                assert_eq!(ok, "OK");
+                ledger.lock().unwrap().acknowledged.insert(key, value);
+            }
+            Err(_) => return,
+        }
+        ledger.lock().unwrap().counters.entry(counter.clone()).or_default().1 += 1;
+        match redis::cmd("INCR").arg(&counter).query::<i64>(&mut connection) {
+            Ok(count) => {
+                let mut ledger = ledger.lock().unwrap();
+                let entry = ledger.counters.get_mut(&counter).expect("inserted above");
+                entry.0 = entry.0.max(count);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Checks the node's whole keyspace against the ledger; returns the keys checked.
+fn check_against_ledger(node: &Node, ledger: &Ledger) -> usize {
+    let mut client = node.client();
+    for (key, value) in &ledger.acknowledged {
+        let stored: Option<String> = redis::cmd("GET").arg(key).query(&mut client).unwrap();
+        assert_eq!(stored.as_ref(), Some(value), "acknowledged write of {key} lost or changed");
+    }
+    let keys: Vec<String> = redis::cmd("KEYS").arg("key:*").query(&mut client).unwrap();
+    for key in &keys {
+        let stored: String = redis::cmd("GET").arg(key).query(&mut client).unwrap();
+        let attempted = ledger.attempted.get(key);
+        assert_eq!(attempted, Some(&stored), "{key} holds a value that was never written");
+    }
+    for (counter, (acknowledged, sent)) in &ledger.counters {
+        let stored: Option<i64> = redis::cmd("GET").arg(counter).query(&mut client).unwrap();
+        let stored = stored.unwrap_or(0);
+        assert!(
+            (*acknowledged..=*sent).contains(&stored),
+            "{counter} is {stored}, but {acknowledged} increments were acknowledged and {sent} sent"
+        );
+    }
+    keys.len()
+}
+
+#[test]
+fn acknowledged_writes_survive_every_kill_and_nothing_unwritten_appears() {
+    let soak_seconds: u64 =
+        std::env::var("CONCORD_SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
+    let data_dir = TempDir::new("kill");
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let deadline = Instant::now() + Duration::from_secs(soak_seconds);
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(std::process::id());
+    let mut restarts = 0;
+    // A small snapshot trigger so that kills land before, during and after snapshots.
+    let extra = ["--snapshot-log-bytes", "1048576"];
+    while Instant::now() < deadline {
+        let node = Node::start(&data_dir.0, &extra);
+        let checked = check_against_ledger(&node, &ledger.lock().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let (stop, ledger, port) = (Arc::clone(&stop), Arc::clone(&ledger), node.port);
+                std::thread::spawn(move || {
+                    write_until_error(port, writer, restarts, &stop, &ledger)
+                })
+            })
+            .collect();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(50 + seed % 400));
+        node.kill();
+        stop.store(true, Ordering::Relaxed);
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        restarts += 1;
+        let ledger = ledger.lock().unwrap();
+        println!(
+            "restart {restarts}: {checked} keys checked; {} acknowledged, {} attempted so far",
+            ledger.acknowledged.len(),
+            ledger.attempted.len()
+        );
+    }
+    let node = Node::start(&data_dir.0, &extra);
+    let ledger = ledger.lock().unwrap();
+    let present = check_against_ledger(&node, &ledger);
+    let unacknowledged_present = present - ledger.acknowledged.len();
+    println!(
+        "after {restarts} kills: {} acknowledged writes all present, {} sent but unanswered \
+         (of which {unacknowledged_present} present), 0 phantom keys",
+        ledger.acknowledged.len(),
+        ledger.attempted.len() - ledger.acknowledged.len(),
+    );
+    assert!(restarts >= 3 && !ledger.acknowledged.is_empty(), "the test wrote too little");
+}
+
+fn info_field(client: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("persistence").query(client).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO persistence lacks {field}:\n{info}"))
+}
+
+#[test]
+fn a_restart_loads_the_snapshot_and_replays_the_log_tail() {
+    let data_dir = TempDir::new("snapshot");
+    let node = Node::start(&data_dir.0, &["--snapshot-log-bytes", "1048576"]);
+    let mut client = node.client();
+    for index in 0..200 {
+        let _: () =
+            redis::cmd("SET").arg(format!("before:{index}")).arg(index).query(&mut client).unwrap();
+    }
+    let _: () =
+        redis::cmd("SET").arg("ttl").arg("v").arg("EX").arg(1000).query(&mut client).unwrap();
+    let before_save: u64 = redis::cmd("LASTSAVE").query(&mut client).unwrap();
+    let reply: String = redis::cmd("SAVE").query(&mut client).unwrap();
+    assert_eq!(reply, "OK");
+    assert!(info_field(&mut client, "concord_snapshot_index") > 0, "SAVE wrote no snapshot");
+    assert_eq!(info_field(&mut client, "rdb_saves"), 1);
+    assert!(redis::cmd("LASTSAVE").query::<u64>(&mut client).unwrap() >= before_save);
+    // 2 MiB of log after the snapshot: enough to trigger one by log size, and a tail.
+    let big = "b".repeat(100_000);
+    for index in 0..20 {
+        let _: () =
+            redis::cmd("SET").arg(format!("big:{index}")).arg(&big).query(&mut client).unwrap();
+    }
+    for index in 0..100 {
+        let _: () = redis::cmd("INCR").arg("after").query(&mut client).unwrap();
+        let _: () = redis::cmd("DEL").arg(format!("before:{index}")).query(&mut client).unwrap();
+    }
+    node.kill();
+    let node = Node::start(&data_dir.0, &[]);
+    let mut client = node.client();
+    assert!(info_field(&mut client, "concord_snapshot_index") > 0);
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 100 + 1 + 20 + 1);
+    assert_eq!(redis::cmd("GET").arg("after").query::<u64>(&mut client).unwrap(), 100);
+    assert_eq!(redis::cmd("GET").arg("before:150").query::<u64>(&mut client).unwrap(), 150);
+    assert_eq!(redis::cmd("GET").arg("big:19").query::<String>(&mut client).unwrap(), big);
+    let ttl: i64 = redis::cmd("TTL").arg("ttl").query(&mut client).unwrap();
+    assert!((900..=1000).contains(&ttl), "the expiry did not survive the restart: TTL {ttl}");
+}
+
+#[test]
+fn background_save_answers_like_redis_and_is_reported() {
+    let data_dir = TempDir::new("bgsave");
+    let node = Node::start(&data_dir.0, &[]);
+    let mut client = node.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut client).unwrap();
+    let reply: String = redis::cmd("BGSAVE").query(&mut client).unwrap();
+    assert_eq!(reply, "Background saving started");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut client, "rdb_saves") == 0 {
+        assert!(Instant::now() < deadline, "BGSAVE never finished");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let error = redis::cmd("BGSAVE").arg("NOW").query::<String>(&mut client).unwrap_err();
+    assert!(error.to_string().contains("syntax error"), "{error}");
+}
+
+fn start_fails(data_dir: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_concord"))
+        .args(["--port", "0", "--data-dir", data_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "concord started on a data directory it must refuse");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_data_directory_of_an_unknown_format_version_is_refused_with_a_clear_error() {
+    let data_dir = TempDir::new("format");
+    std::fs::create_dir_all(&data_dir.0).unwrap();
+    std::fs::write(data_dir.0.join("FORMAT"), "concord-data-format 99\n").unwrap();
+    let stderr = start_fails(&data_dir.0);
+    assert!(
+        stderr.contains("data format version 99") && stderr.contains("only version 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_or_empty_data_directory_starts_fresh_and_a_foreign_one_is_refused() {
+    let missing = TempDir::new("missing");
+    let node = Node::start(&missing.0, &[]);
+    let mut client = node.client();
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 0);
+    node.kill();
+    assert!(missing.0.join("FORMAT").is_file());
+
+    // An empty directory, as an earlier in-memory build of Concord left it, is upgraded.
+    let empty = TempDir::new("empty");
+    std::fs::create_dir_all(&empty.0).unwrap();
+    let node = Node::start(&empty.0, &[]);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut node.client()).unwrap();
+    node.kill();
+    let node = Node::start(&empty.0, &[]);
+    assert_eq!(redis::cmd("GET").arg("k").query::<String>(&mut node.client()).unwrap(), "v");
+    node.kill();
+
+    let foreign = TempDir::new("foreign");
+    std::fs::create_dir_all(&foreign.0).unwrap();
+    std::fs::write(foreign.0.join("dump.rdb"), "REDIS0011").unwrap();
+    let stderr = start_fails(&foreign.0);
+    assert!(stderr.contains("not a Concord data directory"), "{stderr}");
+}
