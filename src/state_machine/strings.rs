@@ -76,6 +76,7 @@ pub(super) fn write(
 fn as_string(value: &Value) -> Result<&StringValue, CommandError> {
     match value {
         Value::String(string) => Ok(string),
+        Value::Hash(_) | Value::Set(_) => Err(CommandError::WrongType),
     }
 }
 

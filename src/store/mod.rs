@@ -24,10 +24,16 @@
 
 mod db;
 mod glob;
+mod hash;
+mod members;
+mod set;
 mod string;
 
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
+pub use hash::{HashValue, LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_BYTES_MAX};
+pub use members::{scan_position, Members, MembersPage};
+pub use set::{SetValue, INTSET_ENTRIES_MAX};
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
 
 use crate::command::{DbIndex, DATABASES};
@@ -37,6 +43,8 @@ use crate::command::{DbIndex, DATABASES};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     String(StringValue),
+    Hash(HashValue),
+    Set(SetValue),
 }
 
 impl Value {
@@ -44,13 +52,19 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
-    /// The name `OBJECT ENCODING` reports: the representation actually in use.
+    /// The name `OBJECT ENCODING` reports: Redis's classification of the value, which the
+    /// representations follow (a listpack hash and an intset are stored as the small forms
+    /// Redis uses, the rest as persistent maps), so the name is also the truth.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(string) => string.encoding(),
+            Value::Hash(hash) => hash.encoding(),
+            Value::Set(set) => set.encoding(),
         }
     }
 }
