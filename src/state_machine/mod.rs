@@ -21,10 +21,14 @@
 //! Deliberately absent: the log, consensus and the network. Whatever decides the order of
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
+mod hashes;
 mod keys;
 mod random;
 mod reclaim;
+mod sets;
 mod strings;
+#[cfg(test)]
+mod test_harness;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -187,6 +191,8 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
     match read {
         Read::String(read) => strings::read(keyspace, db, now_ms, read),
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
+        Read::Hash(read) => hashes::read(keyspace, db, now_ms, read),
+        Read::Set(read) => sets::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -199,5 +205,7 @@ fn execute_write(
     match write {
         Write::String(write) => strings::write(keyspace, db, context, write),
         Write::Key(write) => keys::write(keyspace, db, context, write),
+        Write::Hash(write) => hashes::write(keyspace, db, context, write),
+        Write::Set(write) => sets::write(keyspace, db, context, write),
     }
 }
