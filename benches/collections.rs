@@ -15,12 +15,16 @@ use concord::store::{scan_position, Members};
 use imbl::{GenericHashSet, OrdMap};
 use xxhash_rust::xxh3::Xxh3;
 
-type FixedHashSet = GenericHashSet<Bytes, BuildHasherDefault<Xxh3>, imbl::shared_ptr::DefaultSharedPtr>;
+type FixedHashSet =
+    GenericHashSet<Bytes, BuildHasherDefault<Xxh3>, imbl::shared_ptr::DefaultSharedPtr>;
 
 fn members(count: usize) -> Vec<Bytes> {
     (0..count as u64)
         .map(|index| {
-            Bytes::from(format!("member:{}", index.wrapping_mul(0x9E37_79B9_7F4A_7C15) % count as u64))
+            Bytes::from(format!(
+                "member:{}",
+                index.wrapping_mul(0x9E37_79B9_7F4A_7C15) % count as u64
+            ))
         })
         .collect()
 }

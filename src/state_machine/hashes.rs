@@ -24,6 +24,7 @@ mod tests;
 
 const NOT_INTEGER: CommandError = CommandError::other("ERR hash value is not an integer");
 const NOT_FLOAT: CommandError = CommandError::other("ERR hash value is not a float");
+const INFINITE_INCREMENT: CommandError = CommandError::other("ERR value is NaN or Infinity");
 const NAN_OR_INFINITY: CommandError =
     CommandError::other("ERR increment would produce NaN or Infinity");
 
@@ -202,8 +203,9 @@ fn apply_incrby(
     Ok(Frame::Integer(updated))
 }
 
-/// HINCRBYFLOAT in the long double arithmetic of INCRBYFLOAT; the result is stored as the text
-/// it replies with.
+/// HINCRBYFLOAT in the long double arithmetic of INCRBYFLOAT: the increment first (Redis
+/// reads it before the key), then the key and the field. The result is stored as the text it
+/// replies with.
 fn apply_incrbyfloat(
     db: &mut Db,
     now_ms: u64,
@@ -211,11 +213,15 @@ fn apply_incrbyfloat(
     field: &Bytes,
     increment: &Bytes,
 ) -> Result<Frame, CommandError> {
+    let increment = LongDouble::parse(increment).ok_or(CommandError::NotFloat)?;
+    // Adding zero keeps a finite value and refuses an infinite one.
+    if increment.checked_add(LongDouble::from_i64(0)).is_none() {
+        return Err(INFINITE_INCREMENT);
+    }
     let current = match field_of(hash_at(db, key, now_ms)?, field) {
         None => LongDouble::from_i64(0),
         Some(value) => LongDouble::parse(&value).ok_or(NOT_FLOAT)?,
     };
-    let increment = LongDouble::parse(increment).expect("the parser checked the increment");
     let text = current
         .checked_add(increment)
         .and_then(LongDouble::to_human_string)

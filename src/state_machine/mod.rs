@@ -28,6 +28,7 @@ mod reclaim;
 mod sets;
 mod strings;
 #[cfg(test)]
+#[path = "tests/harness.rs"]
 mod test_harness;
 
 use arc_swap::ArcSwap;

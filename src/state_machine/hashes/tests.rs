@@ -97,6 +97,10 @@ fn hincrbyfloat_uses_long_double_arithmetic() {
     redis.check(&["HSTRLEN", "h", "g"], int(3));
     redis.check(&["HINCRBYFLOAT", "h", "g", "inf"], error("ERR value is NaN or Infinity"));
     redis.check(&["HINCRBYFLOAT", "h", "g", "nan"], error("ERR value is not a valid float"));
+    redis.check(&["HINCRBYFLOAT", "h", "g", "-inf"], error("ERR value is NaN or Infinity"));
+    redis.given(&[&["SET", "str", "x"]]);
+    redis.check(&["HINCRBYFLOAT", "str", "g", "abc"], error("ERR value is not a valid float"));
+    redis.check(&["HINCRBYFLOAT", "str", "g", "inf"], error("ERR value is NaN or Infinity"));
     redis.given(&[&["HSET", "h", "s", "abc", "i", "10"]]);
     redis.check(&["HINCRBYFLOAT", "h", "s", "1"], error("ERR hash value is not a float"));
     redis.check(&["HINCRBYFLOAT", "h", "i", "-0.25"], bulk("9.75"));

@@ -36,7 +36,10 @@ fn intsets_reply_in_numeric_order_and_convert_like_redis() {
     let mut redis = Harness::new();
     redis.given(&[&["SADD", "i", "5", "3", "-1", "10"]]);
     redis.check(&["SMEMBERS", "i"], set_of(&["-1", "3", "5", "10"]));
-    redis.check(&["SSCAN", "i", "77", "COUNT", "1"], Frame::Array(vec![bulk("0"), bulks(&["-1", "3", "5", "10"])]));
+    redis.check(
+        &["SSCAN", "i", "77", "COUNT", "1"],
+        Frame::Array(vec![bulk("0"), bulks(&["-1", "3", "5", "10"])]),
+    );
     redis.check(&["OBJECT", "ENCODING", "i"], bulk("intset"));
     redis.given(&[&["SADD", "i", "01"]]);
     redis.check(&["OBJECT", "ENCODING", "i"], bulk("hashtable"));
@@ -91,9 +94,13 @@ fn spop_shapes_and_deletion() {
     redis.check(&["SPOP", "s", "-1"], error("ERR value is out of range, must be positive"));
     redis.given(&[&["SADD", "s", "1", "2", "3"]]);
     redis.check(&["SPOP", "s", "0"], set_of(&[]));
-    let Frame::Set(one) = redis.run(&["SPOP", "s", "1"]) else { panic!("SPOP with a count replies a set") };
+    let Frame::Set(one) = redis.run(&["SPOP", "s", "1"]) else {
+        panic!("SPOP with a count replies a set")
+    };
     assert_eq!(one.len(), 1);
-    let Frame::Bulk(popped) = redis.run(&["SPOP", "s"]) else { panic!("SPOP replies a bulk string") };
+    let Frame::Bulk(popped) = redis.run(&["SPOP", "s"]) else {
+        panic!("SPOP replies a bulk string")
+    };
     assert_ne!(Frame::Bulk(popped), one[0], "a popped member is gone");
     redis.check(&["SCARD", "s"], int(1));
     let rest = redis.run(&["SPOP", "s", "10"]);
@@ -151,7 +158,11 @@ fn random_members_are_uniform() {
 #[test]
 fn set_algebra() {
     let mut redis = Harness::new();
-    redis.given(&[&["SADD", "a", "1", "2", "3", "x"], &["SADD", "b", "2", "3", "4"], &["SADD", "c", "3", "5"]]);
+    redis.given(&[
+        &["SADD", "a", "1", "2", "3", "x"],
+        &["SADD", "b", "2", "3", "4"],
+        &["SADD", "c", "3", "5"],
+    ]);
     assert_eq!(sorted_bulks(&redis.run(&["SINTER", "a", "b"])), ["2", "3"]);
     redis.check(&["SINTER", "a", "b", "c"], set_of(&["3"]));
     redis.check(&["SINTER", "a", "missing"], set_of(&[]));
@@ -214,7 +225,9 @@ fn set_commands_refuse_other_types_and_other_commands_refuse_sets() {
             redis.check(words, error(WRONGTYPE));
         }
     }
-    for words in [&["GET", "s"][..], &["INCRBYFLOAT", "s", "1"], &["HGET", "s", "f"], &["HLEN", "s"]] {
+    for words in
+        [&["GET", "s"][..], &["INCRBYFLOAT", "s", "1"], &["HGET", "s", "f"], &["HLEN", "s"]]
+    {
         redis.check(words, error(WRONGTYPE));
     }
 }
