@@ -12,6 +12,17 @@ use bytes::Bytes;
 use imbl::OrdMap;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// A fixed (seedless) hasher, as replicas need.
+#[derive(Clone, Default)]
+struct XxhBuild;
+
+impl std::hash::BuildHasher for XxhBuild {
+    type Hasher = xxhash_rust::xxh3::Xxh3;
+    fn build_hasher(&self) -> Self::Hasher {
+        xxhash_rust::xxh3::Xxh3::new()
+    }
+}
+
 fn keys(count: usize) -> Vec<Bytes> {
     // A fixed permutation (multiplicative hashing) so that lookups do not walk in insert order.
     (0..count as u64)
@@ -58,6 +69,19 @@ fn main() {
         black_box(persistent.get(&(xxh3_64(key), key.clone())));
     }
     report("imbl OrdMap get", count, started);
+
+    let started = Instant::now();
+    let mut hamt: imbl::GenericHashMap<Bytes, Bytes, XxhBuild, imbl::shared_ptr::DefaultSharedPtr> =
+        imbl::GenericHashMap::with_hasher(XxhBuild);
+    for key in &keys {
+        hamt.insert(key.clone(), value.clone());
+    }
+    report("imbl HashMap (HAMT, fixed hasher) insert, no view held", count, started);
+    let started = Instant::now();
+    for key in &keys {
+        black_box(hamt.get(key));
+    }
+    report("imbl HashMap get", count, started);
 
     for writes_per_view in [1, 16, 256] {
         let mut map = persistent.clone();

@@ -303,11 +303,12 @@ pub fn is_valid_client_name(name: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::command::parse;
 
-    fn parse_control(words: &[&str]) -> Result<Control, String> {
+    /// Parses a request that must be a control command; its error text otherwise.
+    pub(in crate::command) fn parse_control(words: &[&str]) -> Result<Control, String> {
         let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
         match parse(arguments).map_err(|error| error.to_string())?.command {
             Ok(Command::Control(control)) => Ok(control),

@@ -14,10 +14,10 @@
 //! - [`Control`](control::Control): acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
 //!   ...). The server executes it; it never reaches the state machine.
 //!
-//! Commands are grouped in families, one file each (`strings`, `keys`, `hashes`, `sets`,
-//! `control`), each with its typed commands, their parsers, and its part of the command table.
-//! Syntax errors are found here, before anything is proposed, so a malformed write never costs
-//! a log entry.
+//! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
+//! `sets`, `control`), each with its typed commands, their parsers, and its part of the command
+//! table. Syntax errors are found here, before anything is proposed, so a malformed write never
+//! costs a log entry.
 //!
 //! Deliberately absent: execution. This module never touches the keyspace, the log or the
 //! network; it only turns bytes into types and errors into Redis's text.
@@ -27,6 +27,7 @@ pub mod control;
 mod error;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod sets;
 pub mod strings;
 mod table;
@@ -70,6 +71,7 @@ pub enum Command {
 pub enum Read {
     String(strings::StringRead),
     Key(keys::KeyRead),
+    List(lists::ListRead),
     Hash(hashes::HashRead),
     Set(sets::SetRead),
 }
@@ -79,6 +81,7 @@ pub enum Read {
 pub enum Write {
     String(strings::StringWrite),
     Key(keys::KeyWrite),
+    List(lists::ListWrite),
     Hash(hashes::HashWrite),
     Set(sets::SetWrite),
 }

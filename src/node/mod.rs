@@ -24,9 +24,9 @@
 //! the flag is up, the pipeline publishes after every batch, so in a mixed load readers rarely
 //! wait, and in a write-only load no view is published and writes never pay for MVCC.
 //!
-//! Active expiry runs beside the pipeline: every `active_expire_interval_ms` it looks at the
-//! newest view for keys whose deadline passed by the node's clock and proposes their deletion
-//! as an ordinary write, bounded per cycle. Apply deletes only keys that have expired by the
+//! Active expiry runs in the pipeline task: every `active_expire_interval_ms` it looks in the
+//! keyspace's expiry index for keys whose deadline passed by the node's clock and commits their
+//! deletion as an ordinary entry, bounded per cycle. Apply deletes only keys that have expired by the
 //! entry's time, so the proposer's clock never decides what exists on a replica.
 //!
 //! Invariant: the state machine is owned by the pipeline task; nothing else mutates it.
@@ -101,15 +101,14 @@ impl Node {
         let views = state_machine.views();
         let progress = Arc::new(Progress::default());
         let (requests, receiver) = mpsc::channel(config.proposal_queue_max);
-        let pipeline = Pipeline { state_machine, progress: Arc::clone(&progress) };
+        let pipeline = Pipeline {
+            state_machine,
+            progress: Arc::clone(&progress),
+            expire_interval: Duration::from_millis(config.active_expire_interval_ms),
+            expire_keys_per_cycle: config.active_expire_keys_per_cycle,
+        };
         tokio::spawn(pipeline.run(receiver, config.entry_requests_max));
-        let node = Node { requests, views, progress };
-        tokio::spawn(run_active_expiry(
-            node.clone(),
-            Duration::from_millis(config.active_expire_interval_ms),
-            config.active_expire_keys_per_cycle,
-        ));
-        node
+        Node { requests, views, progress }
     }
 
     /// Proposes writes and returns their replies, in order, once they were applied.
@@ -148,32 +147,68 @@ impl Node {
 struct Pipeline {
     state_machine: StateMachine,
     progress: Arc<Progress>,
+    expire_interval: Duration,
+    expire_keys_per_cycle: usize,
 }
 
 impl Pipeline {
     async fn run(mut self, mut requests: mpsc::Receiver<Request>, entry_requests_max: usize) {
         let mut batch: Vec<Request> = Vec::new();
-        // recv_many waits for one request and takes the others already queued (step 1).
-        while requests.recv_many(&mut batch, entry_requests_max).await > 0 {
-            let mut proposals = Vec::new();
-            let mut readers = Vec::new();
-            for request in batch.drain(..) {
-                match request {
-                    Request::Propose { requests, reply } => proposals.push((requests, reply)),
-                    Request::PublishView { reply } => readers.push(reply),
+        let mut expire_ticker = tokio::time::interval(self.expire_interval);
+        expire_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // recv_many waits for one request and takes the others already queued (step 1);
+            // it is cancel safe, so losing the race to the ticker loses no request.
+            tokio::select! {
+                received = requests.recv_many(&mut batch, entry_requests_max) => {
+                    if received == 0 {
+                        return;
+                    }
+                    self.serve(&mut batch);
                 }
+                _ = expire_ticker.tick() => self.expire(),
             }
-            let replies = self.commit(&mut proposals);
-            if self.progress.views_wanted.swap(false, Ordering::Relaxed) || !readers.is_empty() {
-                self.state_machine.publish();
+        }
+    }
+
+    /// One batch of requests through steps 2 to 6.
+    fn serve(&mut self, batch: &mut Vec<Request>) {
+        let mut proposals = Vec::new();
+        let mut readers = Vec::new();
+        for request in batch.drain(..) {
+            match request {
+                Request::Propose { requests, reply } => proposals.push((requests, reply)),
+                Request::PublishView { reply } => readers.push(reply),
             }
-            for ((_, reply), frames) in proposals.into_iter().zip(replies) {
-                // A client that disconnected no longer waits; its writes were applied anyway.
-                let _ = reply.send(frames);
-            }
-            for reader in readers {
-                let _ = reader.send(());
-            }
+        }
+        let replies = self.commit(&mut proposals);
+        if self.progress.views_wanted.swap(false, Ordering::Relaxed) || !readers.is_empty() {
+            self.state_machine.publish();
+        }
+        for ((_, reply), frames) in proposals.into_iter().zip(replies) {
+            // A client that disconnected no longer waits; its writes were applied anyway.
+            let _ = reply.send(frames);
+        }
+        for reader in readers {
+            let _ = reader.send(());
+        }
+    }
+
+    /// Active expiry: proposes the deletion of keys whose deadline passed by the node's clock,
+    /// at most `expire_keys_per_cycle` per database. The pipeline reads its own keyspace, so no
+    /// view is published for it (a view would make later writes copy the paths they touch).
+    fn expire(&mut self) {
+        let requests: Vec<WriteRequest> = self
+            .state_machine
+            .expired_keys(clock_ms(), self.expire_keys_per_cycle)
+            .into_iter()
+            .map(|(db, keys)| WriteRequest {
+                db,
+                write: Write::Key(KeyWrite::DeleteExpired { keys }),
+            })
+            .collect();
+        if !requests.is_empty() {
+            self.apply(requests);
         }
     }
 
@@ -187,36 +222,17 @@ impl Pipeline {
         }
         let counts: Vec<usize> = proposals.iter().map(|(requests, _)| requests.len()).collect();
         let requests = proposals.iter_mut().flat_map(|(requests, _)| requests.drain(..)).collect();
-        let entry = Entry { leader_time_ms: clock_ms(), requests };
-        let index = self.state_machine.applied_index() + 1;
-        let mut frames = self.state_machine.apply(index, &entry).into_iter();
-        self.progress.applied_index.store(index, Ordering::Release);
+        let mut frames = self.apply(requests).into_iter();
         counts.into_iter().map(|count| frames.by_ref().take(count).collect()).collect()
     }
-}
 
-async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let Ok(ReadView { view, now_ms }) = node.read_view().await else {
-            return;
-        };
-        let requests: Vec<WriteRequest> = view
-            .keyspace
-            .databases()
-            .filter_map(|(db, keys)| {
-                let keys = keys.expired_keys(now_ms, keys_per_cycle);
-                (!keys.is_empty()).then(|| WriteRequest {
-                    db,
-                    write: Write::Key(KeyWrite::DeleteExpired { keys }),
-                })
-            })
-            .collect();
-        if !requests.is_empty() && node.write(requests).await.is_err() {
-            return;
-        }
+    /// Makes one entry of `requests`, commits it at the next index and applies it.
+    fn apply(&mut self, requests: Vec<WriteRequest>) -> Vec<Frame> {
+        let entry = Entry { leader_time_ms: clock_ms(), requests };
+        let index = self.state_machine.applied_index() + 1;
+        let frames = self.state_machine.apply(index, &entry);
+        self.progress.applied_index.store(index, Ordering::Release);
+        frames
     }
 }
 

@@ -90,6 +90,18 @@ pub(super) struct Connection {
     /// The view reads in this batch use; dropped whenever this connection's writes commit.
     view: Option<ReadView>,
     stats: LocalCommandStats,
+    /// What CLIENT LIST shows about this client, kept here while a batch runs and copied to
+    /// the shared `ClientInfo` once per batch and before each control command (the only
+    /// commands that read it), so that the hot path takes no lock per command.
+    activity: Activity,
+}
+
+/// A connection's recent activity, not yet copied to its `ClientInfo`.
+#[derive(Debug, Default)]
+struct Activity {
+    last_command: Option<&'static CommandSpec>,
+    commands: u64,
+    argument_bytes: usize,
 }
 
 impl Connection {
@@ -115,6 +127,7 @@ impl Connection {
             pending_writes: Vec::new(),
             view: None,
             stats: LocalCommandStats::default(),
+            activity: Activity::default(),
         }
     }
 
@@ -179,6 +192,7 @@ impl Connection {
         }
         self.commit_pending().await;
         self.shared.command_stats.merge(&mut self.stats);
+        self.publish_activity();
         self.flush().await
     }
 
@@ -193,8 +207,7 @@ impl Connection {
     }
 
     async fn execute(&mut self, arguments: Vec<Bytes>) {
-        let argument_bytes = arguments.iter().map(Bytes::len).sum();
-        self.note_buffers(argument_bytes);
+        self.activity.argument_bytes = arguments.iter().map(Bytes::len).sum();
         let Parsed { spec, command } = match command::parse(arguments) {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -203,7 +216,8 @@ impl Connection {
                 return;
             }
         };
-        self.note_command(spec);
+        self.activity.last_command = Some(spec);
+        self.activity.commands += 1;
         if self.requires_authentication(spec, &command) {
             self.commit_pending().await;
             self.stats.record(spec.name, std::time::Duration::ZERO, Outcome::Rejected);
@@ -228,6 +242,7 @@ impl Connection {
             }
             Ok(Command::Control(control)) => {
                 self.commit_pending().await;
+                self.publish_activity();
                 let started = Instant::now();
                 // SHUTDOWN has no reply: the connection closes when the process stops.
                 if let Some(frame) = super::control::execute(self, control).await {
@@ -299,23 +314,25 @@ impl Connection {
             && !spec.has_flag("no_auth")
     }
 
-    /// Records the buffer sizes CLIENT LIST shows, as of the command about to run.
-    fn note_buffers(&self, argument_bytes: usize) {
+    /// Copies the activity CLIENT LIST shows (last command, idle time, buffer sizes as of the
+    /// last command) to the shared `ClientInfo`.
+    fn publish_activity(&mut self) {
+        let Some(spec) = self.activity.last_command else {
+            return;
+        };
         *self.client.buffers.lock() = super::BufferUsage {
             query_buffer: self.input.len(),
             query_buffer_free: self.input.capacity() - self.input.len(),
-            arguments: argument_bytes,
+            arguments: self.activity.argument_bytes,
             read_buffer_size: self.input.capacity(),
             read_buffer_peak: self.input_peak,
             output: self.output.len(),
             output_capacity: self.output.capacity(),
         };
-    }
-
-    fn note_command(&self, spec: &'static CommandSpec) {
         let elapsed_ms = self.client.connected_at.elapsed().as_millis() as u64;
         self.client.last_command_ms.store(elapsed_ms, Ordering::Relaxed);
-        self.client.commands_processed.fetch_add(1, Ordering::Relaxed);
+        let commands = std::mem::take(&mut self.activity.commands);
+        self.client.commands_processed.fetch_add(commands, Ordering::Relaxed);
         *self.client.last_command.lock() = spec.name;
     }
 

@@ -44,8 +44,7 @@ pub(super) async fn execute(connection: &mut Connection, control: Control) -> Op
         Control::LastSave => Frame::Integer(connection.shared.started_unix_seconds as i64),
         Control::Shutdown(shutdown) => return execute_shutdown(connection, shutdown),
         Control::Info { sections } => {
-            let text = info::render(&connection.shared, &sections).await;
-            Frame::Verbatim { format: *b"txt", text: Bytes::from(text) }
+            verbatim_text(info::render(&connection.shared, &sections).await)
         }
         Control::Client(command) => execute_client(connection, command),
         Control::Config(command) => introspection::execute_config(&connection.shared, command),
@@ -182,7 +181,7 @@ fn execute_client(connection: &mut Connection, command: ClientCommand) -> Frame 
             Err(frame) => frame,
         },
         ClientCommand::GetName => Frame::bulk_or_null(client.name.lock().clone()),
-        ClientCommand::Info => Frame::bulk(format!("{}\n", client.line())),
+        ClientCommand::Info => verbatim_text(format!("{}\n", client.line())),
         ClientCommand::List { filter } => client_list(connection, filter.as_ref()),
         ClientCommand::Kill(kill) => client_kill(connection, kill),
         ClientCommand::SetInfo { attribute, value } => {
@@ -214,7 +213,13 @@ fn client_list(connection: &Connection, filter: Option<&ClientFilter>) -> Frame 
             text.push('\n');
         }
     }
-    Frame::bulk(text)
+    verbatim_text(text)
+}
+
+/// Redis answers CLIENT INFO and CLIENT LIST with a verbatim `txt` string (a bulk string in
+/// RESP2), as it does INFO.
+fn verbatim_text(text: String) -> Frame {
+    Frame::Verbatim { format: *b"txt", text: Bytes::from(text) }
 }
 
 /// The old form answers OK or "No such client"; the new form counts the clients it killed.

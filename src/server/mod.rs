@@ -77,7 +77,7 @@ impl Server {
         let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind {
             address: address.to_string(),
             hint: if source.kind() == std::io::ErrorKind::AddrInUse {
-                " (another process uses this port; choose another one with --port)"
+                "; another process uses this port, choose another one with --port"
             } else {
                 ""
             },

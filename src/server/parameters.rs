@@ -6,7 +6,7 @@
 //! with Redis's error texts. Aliases (`slaveof`, `hash-max-ziplist-entries`, ...) share their
 //! canonical parameter's value.
 //!
-//! Only a few parameters change what Concord does (see [`super::settings`] and
+//! Only a few parameters change what Concord does (see the `settings` module and
 //! docs/configuration.md); the rest are accepted, validated, stored and reported, so that
 //! tools which read or write them keep working.
 

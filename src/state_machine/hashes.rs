@@ -98,7 +98,7 @@ pub(super) fn write(
 fn as_hash(value: &Value) -> Result<&HashValue, CommandError> {
     match value {
         Value::Hash(hash) => Ok(hash),
-        Value::String(_) | Value::Set(_) => Err(CommandError::WrongType),
+        Value::String(_) | Value::List(_) | Value::Set(_) => Err(CommandError::WrongType),
     }
 }
 

@@ -23,6 +23,7 @@
 
 mod hashes;
 mod keys;
+mod lists;
 mod random;
 mod reclaim;
 mod sets;
@@ -37,7 +38,7 @@ use std::sync::Arc;
 
 pub use random::Random;
 
-use crate::command::{DbIndex, Read, Write};
+use crate::command::{DbIndex, Key, Read, Write};
 use crate::resp::Frame;
 use crate::store::Keyspace;
 
@@ -161,6 +162,16 @@ impl StateMachine {
         replies
     }
 
+    /// Keys whose deadline is at or before `now_ms`, at most `limit` per database, by database.
+    /// Active expiry proposes their deletion; apply re-checks each against the entry's time.
+    pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<(DbIndex, Vec<Key>)> {
+        self.keyspace
+            .databases()
+            .map(|(db, keys)| (db, keys.expired_keys(now_ms, limit)))
+            .filter(|(_, keys)| !keys.is_empty())
+            .collect()
+    }
+
     /// The view at the applied index, published if it was not yet.
     pub fn view(&mut self) -> Arc<View> {
         self.publish();
@@ -192,6 +203,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
     match read {
         Read::String(read) => strings::read(keyspace, db, now_ms, read),
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
+        Read::List(read) => lists::read(keyspace, db, now_ms, read),
         Read::Hash(read) => hashes::read(keyspace, db, now_ms, read),
         Read::Set(read) => sets::read(keyspace, db, now_ms, read),
     }
@@ -206,6 +218,7 @@ fn execute_write(
     match write {
         Write::String(write) => strings::write(keyspace, db, context, write),
         Write::Key(write) => keys::write(keyspace, db, context, write),
+        Write::List(write) => lists::write(keyspace, db, context, write),
         Write::Hash(write) => hashes::write(keyspace, db, context, write),
         Write::Set(write) => sets::write(keyspace, db, context, write),
     }

@@ -80,7 +80,7 @@ pub(super) fn write(
 fn as_set(value: &Value) -> Result<&SetValue, CommandError> {
     match value {
         Value::Set(set) => Ok(set),
-        Value::String(_) | Value::Hash(_) => Err(CommandError::WrongType),
+        Value::String(_) | Value::List(_) | Value::Hash(_) => Err(CommandError::WrongType),
     }
 }
 

@@ -76,7 +76,7 @@ pub(super) fn write(
 fn as_string(value: &Value) -> Result<&StringValue, CommandError> {
     match value {
         Value::String(string) => Ok(string),
-        Value::Hash(_) | Value::Set(_) => Err(CommandError::WrongType),
+        Value::List(_) | Value::Hash(_) | Value::Set(_) => Err(CommandError::WrongType),
     }
 }
 
@@ -112,10 +112,10 @@ fn apply_set(db: &mut Db, now_ms: u64, set: &SetCommand) -> Result<Frame, Comman
     };
     let previous =
         if set.get { string_at(db, &set.key, now_ms)?.map(StringValue::to_bytes) } else { None };
-    let exists = db.contains(&set.key, now_ms);
+    // A plain SET overwrites whatever is there: only NX and XX need to look first.
     let refused = match set.condition {
-        Some(SetCondition::IfAbsent) => exists,
-        Some(SetCondition::IfPresent) => !exists,
+        Some(SetCondition::IfAbsent) => db.contains(&set.key, now_ms),
+        Some(SetCondition::IfPresent) => !db.contains(&set.key, now_ms),
         None => false,
     };
     if !refused {

@@ -23,6 +23,11 @@ impl HashedKey {
         &self.key
     }
 
+    /// A copy whose bytes are its own, for storing (see `Db::insert`).
+    fn stored(&self) -> HashedKey {
+        HashedKey { hash: self.hash, key: Bytes::copy_from_slice(&self.key) }
+    }
+
     /// The key's place in SCAN order; never zero, because cursor 0 means "start" and "done".
     pub fn position(&self) -> u64 {
         self.hash
@@ -146,19 +151,28 @@ impl Db {
         expires_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Option<Entry> {
-        // Copied for the reason `StringValue::from_bytes` copies values: a request's key is a
-        // slice of the connection's read buffer.
-        let hashed = HashedKey::new(Bytes::copy_from_slice(&key));
-        if let Some(deadline) = expires_at_ms {
-            self.expires.insert((deadline, hashed.clone()));
-        }
+        let probe = HashedKey::new(key);
         let entry = Entry { value, expires_at_ms, version: self.version, touched_at_ms: now_ms };
-        let previous = self.entries.insert(hashed.clone(), entry)?;
-        if let Some(deadline) = previous.expires_at_ms {
-            if Some(deadline) != expires_at_ms {
-                self.expires.remove(&(deadline, hashed));
+        // An overwrite keeps the stored key; a new key is copied out of the request, for the
+        // reason `StringValue::from_bytes` copies values (a request's key is a slice of the
+        // connection's read buffer).
+        let previous = match self.entries.get_mut(&probe) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                self.entries.insert(probe.stored(), entry);
+                None
+            }
+        };
+        let previous_deadline = previous.as_ref().and_then(Entry::expires_at_ms);
+        if previous_deadline != expires_at_ms {
+            if let Some(deadline) = previous_deadline {
+                self.expires.remove(&(deadline, probe.clone()));
+            }
+            if let Some(deadline) = expires_at_ms {
+                self.expires.insert((deadline, probe.stored()));
             }
         }
+        let previous = previous?;
         (!previous.is_expired(now_ms)).then_some(previous)
     }
 

@@ -24,6 +24,7 @@
 
 mod db;
 mod glob;
+pub mod list;
 mod hash;
 mod members;
 mod set;
@@ -32,6 +33,7 @@ mod string;
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
 pub use hash::{HashValue, LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_BYTES_MAX};
+pub use list::ListValue;
 pub use members::{scan_position, Members, MembersPage};
 pub use set::{SetValue, INTSET_ENTRIES_MAX};
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
@@ -43,6 +45,7 @@ use crate::command::{DbIndex, DATABASES};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     String(StringValue),
+    List(ListValue),
     Hash(HashValue),
     Set(SetValue),
 }
@@ -52,6 +55,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
         }
@@ -63,6 +67,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(string) => string.encoding(),
+            Value::List(list) => list.encoding(),
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
         }

@@ -275,29 +275,20 @@ fn parse_command_getkeysandflags(args: &mut Args) -> Result<Command, CommandErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::parse;
-
-    fn parse_words(words: &[&str]) -> Result<Control, String> {
-        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
-        match parse(arguments).map_err(|error| error.to_string())?.command {
-            Ok(Command::Control(control)) => Ok(control),
-            Ok(other) => panic!("not a control command: {other:?}"),
-            Err(error) => Err(error.to_string()),
-        }
-    }
+    use crate::command::control::tests::parse_control;
 
     #[test]
     fn config_set_needs_pairs() {
         assert_eq!(
-            parse_words(&["CONFIG", "SET", "hz"]),
+            parse_control(&["CONFIG", "SET", "hz"]),
             Err("ERR wrong number of arguments for 'config|set' command".into())
         );
         assert_eq!(
-            parse_words(&["CONFIG", "SET", "hz", "1", "maxmemory"]),
+            parse_control(&["CONFIG", "SET", "hz", "1", "maxmemory"]),
             Err("ERR syntax error".into())
         );
         assert_eq!(
-            parse_words(&["config", "set", "hz", "1"]),
+            parse_control(&["config", "set", "hz", "1"]),
             Ok(Control::Config(ConfigCommand::Set {
                 pairs: vec![(Bytes::from("hz"), Bytes::from("1"))]
             }))
@@ -307,19 +298,19 @@ mod tests {
     #[test]
     fn command_alone_lists_everything_and_subcommands_dispatch() {
         assert_eq!(
-            parse_words(&["COMMAND"]),
+            parse_control(&["COMMAND"]),
             Ok(Control::Command(IntrospectionCommand::Info { names: vec![] }))
         );
         assert_eq!(
-            parse_words(&["COMMAND", "COUNT"]),
+            parse_control(&["COMMAND", "COUNT"]),
             Ok(Control::Command(IntrospectionCommand::Count))
         );
         assert_eq!(
-            parse_words(&["COMMAND", "LIST", "FILTERBY", "FOO", "x"]),
+            parse_control(&["COMMAND", "LIST", "FILTERBY", "FOO", "x"]),
             Err("ERR syntax error".into())
         );
         assert_eq!(
-            parse_words(&["COMMAND", "GETKEYS", "get"]),
+            parse_control(&["COMMAND", "GETKEYS", "get"]),
             Err("ERR wrong number of arguments for 'command|getkeys' command".into())
         );
     }

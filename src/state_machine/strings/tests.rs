@@ -1,8 +1,8 @@
 //! The string family through parse → `StateMachine::apply` / `execute_read`, with every reply
 //! as redis-server 7.0.15 gave it for the same commands.
 //!
-//! Caveat: WRONGTYPE cannot be exercised yet, because strings are the only value type; the
-//! exhaustive `match` in `as_string` makes the first new type add that arm (and its tests).
+//! WRONGTYPE between strings and other types is tested with those types (string commands on a
+//! list: `state_machine/lists/tests.rs`).
 
 use bytes::Bytes;
 

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Throughput of Concord next to redis-server, in one run, on this machine.
+#
+# Builds Concord in release mode, starts redis-server (no persistence) and Concord (fresh data
+# directory) on free loopback ports, runs redis-benchmark against each for every case at every
+# pipeline depth, several times, and prints the median requests/second of each with their
+# ratio. Runs alternate between the two servers, and which goes first alternates between
+# repetitions, so that drift in the machine (thermal, noisy neighbours) hits both alike.
+#
+# This is a benchmark, not a test: it asserts nothing about speed. Read the ratio, not the
+# absolute numbers, which depend on the machine.
+#
+# Usage: bench/redis-compare.sh
+#
+# Environment (defaults in brackets):
+#   CASES                redis-benchmark test names, in run order [set get incr mset]
+#                        Any name `redis-benchmark -t` accepts works, e.g. lpush lpop rpop sadd
+#                        spop hset zadd zpopmin lrange_100. Order matters where a case reads
+#                        what an earlier one wrote (get after set, lpop after lpush).
+#   PIPELINES            pipeline depths (-P) [1 16]
+#   CLIENTS              parallel connections (-c) [50]
+#   REPETITIONS          runs per case, server and depth; the median is reported [3]
+#   REQUESTS             requests per run at -P 1 (-n) [200000]
+#   REQUESTS_PIPELINED   requests per run at depths above 1 [1000000]
+#   KEYSPACE             random keys per case (-r) [100000]
+#   BENCH_TARGET         `concord` [default], or `redis` to put a second redis-server in
+#                        Concord's place (checks this script without a Concord build)
+#   CONCORD_BIN          a Concord binary to use instead of building one
+#   CARGO_TARGET_DIR     where cargo builds [<repo>/target]
+set -euo pipefail
+
+CASES=${CASES:-"set get incr mset"}
+PIPELINES=${PIPELINES:-"1 16"}
+CLIENTS=${CLIENTS:-50}
+REPETITIONS=${REPETITIONS:-3}
+REQUESTS=${REQUESTS:-200000}
+REQUESTS_PIPELINED=${REQUESTS_PIPELINED:-1000000}
+KEYSPACE=${KEYSPACE:-100000}
+BENCH_TARGET=${BENCH_TARGET:-concord}
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work_dir=$(mktemp -d "${TMPDIR:-/tmp}/concord-bench.XXXXXX")
+server_pids=()
+
+cleanup() {
+    local pid
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${server_pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+    echo "redis-compare: $*" >&2
+    exit 1
+}
+
+for tool in redis-server redis-cli redis-benchmark; do
+    command -v "$tool" >/dev/null ||
+        fail "$tool is not installed: apt-get install redis-server redis-tools (or run ./scripts/test)"
+done
+
+# A loopback port nothing listens on: connecting to it is refused.
+free_port() {
+    local port
+    for _ in $(seq 1 100); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    fail "found no free port"
+}
+
+# wait_ready NAME PORT PID: until PING answers PONG, or fail if the process exits.
+wait_ready() {
+    local name=$1 port=$2 pid=$3
+    for _ in $(seq 1 600); do
+        if [[ $(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) == PONG ]]; then
+            return
+        fi
+        kill -0 "$pid" 2>/dev/null || fail "$name exited before answering PING; log: $(tail -n 20 "$work_dir/$name.log")"
+        sleep 0.1
+    done
+    fail "$name did not answer PING within 60 s"
+}
+
+start_redis() {
+    local name=$1 port=$2
+    mkdir -p "$work_dir/$name"
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+        --daemonize no --dir "$work_dir/$name" >"$work_dir/$name.log" 2>&1 &
+    server_pids+=($!)
+    wait_ready "$name" "$port" "$!"
+}
+
+start_concord() {
+    local name=$1 port=$2 binary=$3
+    "$binary" serve --bind 127.0.0.1 --port "$port" --data-dir "$work_dir/$name-data" \
+        --log-level warn >"$work_dir/$name.log" 2>&1 &
+    server_pids+=($!)
+    wait_ready "$name" "$port" "$!"
+}
+
+concord_binary() {
+    if [[ -n ${CONCORD_BIN:-} ]]; then
+        echo "$CONCORD_BIN"
+        return
+    fi
+    echo "building concord (release)..." >&2
+    (cd "$repo_root" && cargo build --release --bin concord >&2)
+    echo "${CARGO_TARGET_DIR:-$repo_root/target}/release/concord"
+}
+
+# requests/second of one redis-benchmark run: run_case PORT CASE PIPELINE
+run_case() {
+    local port=$1 case=$2 pipeline=$3 requests=$REQUESTS output name
+    if ((pipeline > 1)); then
+        requests=$REQUESTS_PIPELINED
+    fi
+    output=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$requests" \
+        -P "$pipeline" -r "$KEYSPACE" -t "$case" --csv 2>>"$work_dir/benchmark.log") ||
+        fail "redis-benchmark failed for $case on port $port: $(tail -n 5 "$work_dir/benchmark.log")"
+    # -t lrange_100 also prints its LPUSH fill step, so pick the row named after the case:
+    # `"SET",...`, `"MSET (10 keys)",...`, `"LRANGE_100 (first 100 elements)",...`.
+    name=$(echo "$case" | tr '[:lower:]' '[:upper:]')
+    echo "$output" | awk -F'"' -v name="$name" '
+        $2 == name || index($2, name " ") == 1 { print $4; found = 1; exit }
+        END { if (!found) exit 1 }' ||
+        fail "no $name row in redis-benchmark output: $output"
+}
+
+median() {
+    tr ' ' '\n' | grep -v '^$' | sort -g | awk '
+        { values[NR] = $1 }
+        END {
+            if (NR % 2) print values[(NR + 1) / 2]
+            else printf "%.2f\n", (values[NR / 2] + values[NR / 2 + 1]) / 2
+        }'
+}
+
+redis_port=$(free_port)
+start_redis redis "$redis_port"
+case $BENCH_TARGET in
+concord)
+    target_label=concord
+    binary=$(concord_binary)
+    target_port=$(free_port)
+    start_concord concord "$target_port" "$binary"
+    ;;
+redis)
+    target_label=redis2
+    target_port=$(free_port)
+    start_redis redis2 "$target_port"
+    ;;
+*) fail "BENCH_TARGET must be concord or redis, not $BENCH_TARGET" ;;
+esac
+
+echo "redis $(redis-server --version | awk '{sub("v=", "", $3); print $3}') on :$redis_port, $target_label on :$target_port"
+echo "cases: $CASES; pipelines: $PIPELINES; clients: $CLIENTS; repetitions: $REPETITIONS;" \
+    "requests: $REQUESTS (-P 1), $REQUESTS_PIPELINED (deeper); keyspace: $KEYSPACE; cpus: $(nproc)"
+
+declare -A redis_results target_results
+for repetition in $(seq 1 "$REPETITIONS"); do
+    for case in $CASES; do
+        for pipeline in $PIPELINES; do
+            key="$case -P $pipeline"
+            # Which server goes first alternates, so an order effect cancels out.
+            if ((repetition % 2)); then
+                redis_rps=$(run_case "$redis_port" "$case" "$pipeline")
+                target_rps=$(run_case "$target_port" "$case" "$pipeline")
+            else
+                target_rps=$(run_case "$target_port" "$case" "$pipeline")
+                redis_rps=$(run_case "$redis_port" "$case" "$pipeline")
+            fi
+            redis_results[$key]="${redis_results[$key]:-} $redis_rps"
+            target_results[$key]="${target_results[$key]:-} $target_rps"
+            printf '  run %d/%d %-18s redis %12s  %s %12s\n' "$repetition" "$REPETITIONS" \
+                "$key" "$redis_rps" "$target_label" "$target_rps" >&2
+        done
+    done
+done
+
+echo
+printf '%-20s | %12s | %12s | %s\n' "case" "redis rps" "$target_label rps" "$target_label/redis"
+printf '%-20s-|-%12s-|-%12s-|-%s\n' "--------------------" "------------" "------------" "-------------"
+for case in $CASES; do
+    for pipeline in $PIPELINES; do
+        key="$case -P $pipeline"
+        redis_median=$(echo "${redis_results[$key]}" | median)
+        target_median=$(echo "${target_results[$key]}" | median)
+        ratio=$(awk -v a="$target_median" -v b="$redis_median" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        label="$(echo "$case" | tr '[:lower:]' '[:upper:]') -P $pipeline"
+        printf '%-20s | %12.0f | %12.0f | %s\n' "$label" "$redis_median" "$target_median" "$ratio"
+    done
+done

@@ -1,0 +1,288 @@
+//! Server processes for black-box tests: a real `redis-server` and the `concord` binary, each
+//! on a free loopback port with its own temporary directory, killed (and the directory
+//! removed) when the handle drops, which also happens while a failing test unwinds.
+//!
+//! Invariants:
+//! - A test never skips because `redis-server` is missing: [`ServerProcess::start_redis`]
+//!   panics with instructions to install it.
+//! - A server is handed out only after it answered `PING` with `+PONG`; a server that exits
+//!   first fails the test with its exit status and the end of its log.
+//!
+//! Caveats: a free port is found by binding port 0 and releasing it, so another process can
+//! take it before the server binds. A start that fails with "address in use" is retried on a
+//! new port a few times.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take from spawn to its first `+PONG`. Generous: a debug build on a
+/// loaded two-core CI machine is slow to start, and a healthy start takes milliseconds.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many times a start is tried on a new port when the old one was taken meanwhile.
+const START_ATTEMPTS_MAX: usize = 5;
+
+/// The oldest Redis whose behaviour the scripts describe.
+const REDIS_MAJOR_VERSION_MIN: u32 = 7;
+
+pub const REDIS_INSTALL_HINT: &str = "install it with `apt-get install redis-server redis-tools` \
+     (Redis 7.0 or newer; Debian 12 ships 7.0.15), or run ./scripts/test, which installs it";
+
+/// A directory under the system temp dir, removed with everything in it on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "concord-test-{label}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A directory left by an earlier process with the same id holds nothing we need.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Which server to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    Redis,
+    Concord,
+}
+
+/// A running server. Dropping it kills the process.
+pub struct ServerProcess {
+    kind: ServerKind,
+    child: Child,
+    address: SocketAddr,
+    log_path: PathBuf,
+    // Declared last so the process is killed before its directory is removed.
+    _directory: TempDir,
+}
+
+impl ServerProcess {
+    /// Starts `redis-server` without persistence. Panics, with instructions, when it is not
+    /// installed or older than Redis 7.
+    pub fn start_redis() -> ServerProcess {
+        let server = ServerProcess::start(ServerKind::Redis);
+        let version = server.redis_version();
+        let major: u32 =
+            version.split('.').next().and_then(|major| major.parse().ok()).unwrap_or(0);
+        assert!(
+            major >= REDIS_MAJOR_VERSION_MIN,
+            "redis-server {version} is too old: the differential scripts describe Redis \
+             {REDIS_MAJOR_VERSION_MIN}.0 behaviour; {REDIS_INSTALL_HINT}"
+        );
+        server
+    }
+
+    /// Starts the `concord` binary built for this test run, on a fresh data directory.
+    pub fn start_concord() -> ServerProcess {
+        ServerProcess::start(ServerKind::Concord)
+    }
+
+    pub fn start(kind: ServerKind) -> ServerProcess {
+        let mut last_log = String::new();
+        for _ in 0..START_ATTEMPTS_MAX {
+            let directory = TempDir::new(kind.label());
+            let port = free_port();
+            let log_path = directory.path().join("server.log");
+            let child = spawn(kind, port, directory.path(), &log_path);
+            let mut server = ServerProcess {
+                kind,
+                child,
+                address: SocketAddr::from(([127, 0, 0, 1], port)),
+                log_path,
+                _directory: directory,
+            };
+            match server.wait_until_ready() {
+                Ok(()) => return server,
+                Err(why) => {
+                    last_log = server.log_tail();
+                    if !last_log.to_ascii_lowercase().contains("in use") {
+                        panic!("{} did not start: {why}\n{last_log}", kind.label());
+                    }
+                }
+            }
+        }
+        panic!(
+            "{} did not start in {START_ATTEMPTS_MAX} attempts: its port was always taken\n{last_log}",
+            kind.label()
+        );
+    }
+
+    pub fn kind(&self) -> ServerKind {
+        self.kind
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The exit status if the process has ended.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The last lines of the server's stdout and stderr, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read(&self.log_path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(30)..];
+        format!("--- last lines of the {} log ---\n{}", self.kind.label(), tail.join("\n"))
+    }
+
+    /// Polls `PING` until `+PONG`, or fails when the process exits or the startup time is up.
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut last_error = String::from("nothing tried yet");
+        while Instant::now() < deadline {
+            if let Some(status) = self.exit_status() {
+                return Err(format!("it exited with {status} before answering PING"));
+            }
+            match request_once(self.address, b"*1\r\n$4\r\nPING\r\n") {
+                Ok(reply) if reply == b"+PONG\r\n" => return Ok(()),
+                Ok(reply) => last_error = format!("PING got {}", super::render::escape(&reply)),
+                Err(error) => last_error = error,
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("no +PONG within {STARTUP_TIMEOUT:?} (last: {last_error})"))
+    }
+
+    /// Retries `FLUSHALL` until `+OK`: a server that answers PING may still be electing itself
+    /// leader before it accepts writes. Also leaves the server empty.
+    pub fn wait_until_accepting_writes(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Some(status) = self.exit_status() {
+                return Err(format!(
+                    "{} exited with {status}\n{}",
+                    self.kind.label(),
+                    self.log_tail()
+                ));
+            }
+            match request_once(self.address, b"*1\r\n$8\r\nFLUSHALL\r\n") {
+                Ok(reply) if reply == b"+OK\r\n" => return Ok(()),
+                Ok(reply) => last = super::render::escape(&reply),
+                Err(error) => last = error,
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "{} never answered FLUSHALL with +OK within {STARTUP_TIMEOUT:?} (last: {last})",
+            self.kind.label()
+        ))
+    }
+
+    /// `redis_version` from `INFO server`.
+    fn redis_version(&self) -> String {
+        let reply = request_once(self.address, b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+            .unwrap_or_else(|error| panic!("INFO server failed on redis-server: {error}"));
+        let text = String::from_utf8_lossy(&reply);
+        text.lines()
+            .find_map(|line| line.strip_prefix("redis_version:"))
+            .map(|version| version.trim().to_string())
+            .unwrap_or_else(|| panic!("INFO server has no redis_version: {text}"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ServerKind::Redis => "redis",
+            ServerKind::Concord => "concord",
+        }
+    }
+}
+
+fn spawn(kind: ServerKind, port: u16, directory: &Path, log_path: &Path) -> Child {
+    let log = File::create(log_path).expect("the log file can be created in a fresh temp dir");
+    let log_for_stderr = log.try_clone().expect("a file handle can be cloned");
+    let port = port.to_string();
+    let mut command = match kind {
+        ServerKind::Redis => {
+            let mut command = Command::new("redis-server");
+            command.args(["--port", &port, "--bind", "127.0.0.1", "--save", ""]);
+            command.args(["--appendonly", "no", "--daemonize", "no"]);
+            command.arg("--dir").arg(directory);
+            command
+        }
+        ServerKind::Concord => {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
+            command.args(["serve", "--bind", "127.0.0.1", "--port", &port]);
+            command.arg("--data-dir").arg(directory.join("data"));
+            command.args(["--log-level", "warn"]);
+            command
+        }
+    };
+    command.stdin(Stdio::null()).stdout(log).stderr(log_for_stderr);
+    match command.spawn() {
+        Ok(child) => child,
+        Err(error) if error.kind() == ErrorKind::NotFound && kind == ServerKind::Redis => {
+            panic!("redis-server is not on PATH, and these tests compare against it: {REDIS_INSTALL_HINT}")
+        }
+        Err(error) => panic!("cannot start {}: {error}", kind.label()),
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("the loopback interface can bind an ephemeral port")
+}
+
+/// Sends one request on a new connection and returns the first reply's bytes.
+pub fn request_once(address: SocketAddr, request: &[u8]) -> Result<Vec<u8>, String> {
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .map_err(|error| format!("connect: {error}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|error| error.to_string())?;
+    stream.write_all(request).map_err(|error| format!("write: {error}"))?;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Ok(Some((_, used))) = super::reply::parse(&buffer) {
+            buffer.truncate(used);
+            return Ok(buffer);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err("connection closed before a reply".into()),
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+            Err(error) => return Err(format!("read: {error}")),
+        }
+    }
+}
