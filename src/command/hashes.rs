@@ -122,7 +122,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .categories(WRITE_FAST)
         .key_flags(&["RW", "update"])
-        .docs("hash", "Sets fields of a hash to values, creating it if needed.", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs."),
+        .docs(
+            "hash",
+            "Sets fields of a hash to values, creating it if needed.",
+            "2.0.0",
+            "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the \
+             command is called with multiple field/value pairs.",
+        ),
     CommandSpec::new("hsetnx", 4, parse_hsetnx)
         .flags(&["write", "denyoom", "fast"])
         .keys(1, 1, 1)
@@ -140,19 +146,34 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .categories(READ_FAST)
         .key_flags(&["RO", "access"])
-        .docs("hash", "Returns the values of several fields of a hash.", "2.0.0", "O(N) where N is the number of fields being requested."),
+        .docs(
+            "hash",
+            "Returns the values of several fields of a hash.",
+            "2.0.0",
+            "O(N) where N is the number of fields being requested.",
+        ),
     CommandSpec::new("hmset", -4, parse_hmset)
         .flags(&["write", "denyoom", "fast"])
         .keys(1, 1, 1)
         .categories(WRITE_FAST)
         .key_flags(&["RW", "update"])
-        .docs("hash", "Sets fields of a hash to values (an older form of HSET).", "2.0.0", "O(N) where N is the number of fields being set."),
+        .docs(
+            "hash",
+            "Sets fields of a hash to values (an older form of HSET).",
+            "2.0.0",
+            "O(N) where N is the number of fields being set.",
+        ),
     CommandSpec::new("hdel", -3, parse_hdel)
         .flags(&["write", "fast"])
         .keys(1, 1, 1)
         .categories(WRITE_FAST)
         .key_flags(&["RW", "delete"])
-        .docs("hash", "Removes fields from a hash, and the hash with its last field.", "2.0.0", "O(N) where N is the number of fields to be removed."),
+        .docs(
+            "hash",
+            "Removes fields from a hash, and the hash with its last field.",
+            "2.0.0",
+            "O(N) where N is the number of fields to be removed.",
+        ),
     CommandSpec::new("hlen", 2, parse_hlen)
         .flags(&["readonly", "fast"])
         .keys(1, 1, 1)
@@ -171,21 +192,36 @@ pub static COMMANDS: &[CommandSpec] = &[
         .categories(READ_SLOW)
         .tips(&["nondeterministic_output_order"])
         .key_flags(&["RO", "access"])
-        .docs("hash", "Returns every field of a hash.", "2.0.0", "O(N) where N is the size of the hash."),
+        .docs(
+            "hash",
+            "Returns every field of a hash.",
+            "2.0.0",
+            "O(N) where N is the size of the hash.",
+        ),
     CommandSpec::new("hvals", 2, parse_hvals)
         .flags(&["readonly"])
         .keys(1, 1, 1)
         .categories(READ_SLOW)
         .tips(&["nondeterministic_output_order"])
         .key_flags(&["RO", "access"])
-        .docs("hash", "Returns every value of a hash.", "2.0.0", "O(N) where N is the size of the hash."),
+        .docs(
+            "hash",
+            "Returns every value of a hash.",
+            "2.0.0",
+            "O(N) where N is the size of the hash.",
+        ),
     CommandSpec::new("hgetall", 2, parse_hgetall)
         .flags(&["readonly"])
         .keys(1, 1, 1)
         .categories(READ_SLOW)
         .tips(&["nondeterministic_output_order"])
         .key_flags(&["RO", "access"])
-        .docs("hash", "Returns every field and value of a hash.", "2.0.0", "O(N) where N is the size of the hash."),
+        .docs(
+            "hash",
+            "Returns every field and value of a hash.",
+            "2.0.0",
+            "O(N) where N is the size of the hash.",
+        ),
     CommandSpec::new("hincrby", 4, parse_hincrby)
         .flags(&["write", "denyoom", "fast"])
         .keys(1, 1, 1)
@@ -197,7 +233,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .categories(WRITE_FAST)
         .key_flags(&["RW", "access", "update"])
-        .docs("hash", "Adds a floating point number to the numeric value of a hash field.", "2.6.0", "O(1)"),
+        .docs(
+            "hash",
+            "Adds a floating point number to the numeric value of a hash field.",
+            "2.6.0",
+            "O(1)",
+        ),
     CommandSpec::new("hstrlen", 3, parse_hstrlen)
         .flags(&["readonly", "fast"])
         .keys(1, 1, 1)
@@ -210,14 +251,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         .categories(READ_SLOW)
         .tips(&["nondeterministic_output"])
         .key_flags(&["RO", "access"])
-        .docs("hash", "Returns random fields of a hash, with or without their values.", "6.2.0", "O(N) where N is the number of fields returned"),
+        .docs(
+            "hash",
+            "Returns random fields of a hash, with or without their values.",
+            "6.2.0",
+            "O(N) where N is the number of fields returned",
+        ),
     CommandSpec::new("hscan", -3, parse_hscan)
         .flags(&["readonly"])
         .keys(1, 1, 1)
         .categories(READ_SLOW)
         .tips(&["nondeterministic_output"])
         .key_flags(&["RO", "access"])
-        .docs("hash", "Iterates over the fields and values of a hash.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
+        .docs(
+            "hash",
+            "Iterates over the fields and values of a hash.",
+            "2.8.0",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
+             for the cursor to return back to 0. N is the number of elements inside the \
+             collection.",
+        ),
 ];
 
 fn read(read: HashRead) -> Result<Command, CommandError> {
@@ -408,7 +461,8 @@ mod tests {
     fn hrandfield_checks_count_and_keyword_before_the_key() {
         assert_eq!(
             error_text(&["HRANDFIELD", "h", "-9223372036854775808"]),
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+            "ERR value is out of range, value must between -9223372036854775807 and \
+             9223372036854775807"
         );
         assert_eq!(
             error_text(&["HRANDFIELD", "h", "x"]),

@@ -104,13 +104,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .categories(WRITE_FAST)
         .key_flags(&["RW", "insert"])
-        .docs("set", "Adds members to a set, creating it if needed.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        .docs(
+            "set",
+            "Adds members to a set, creating it if needed.",
+            "1.0.0",
+            "O(1) for each element added, so O(N) to add N elements when the command is called \
+             with multiple arguments.",
+        ),
     CommandSpec::new("srem", -3, parse_srem)
         .flags(&["write", "fast"])
         .keys(1, 1, 1)
         .categories(WRITE_FAST)
         .key_flags(&["RW", "delete"])
-        .docs("set", "Removes members from a set, and the set with its last member.", "1.0.0", "O(N) where N is the number of members to be removed."),
+        .docs(
+            "set",
+            "Removes members from a set, and the set with its last member.",
+            "1.0.0",
+            "O(N) where N is the number of members to be removed.",
+        ),
     CommandSpec::new("sismember", 3, parse_sismember)
         .flags(&["readonly", "fast"])
         .keys(1, 1, 1)
@@ -122,14 +133,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .categories(READ_FAST)
         .key_flags(&["RO", "access"])
-        .docs("set", "Tells, for each of several members, whether it belongs to a set.", "6.2.0", "O(N) where N is the number of elements being checked for membership"),
+        .docs(
+            "set",
+            "Tells, for each of several members, whether it belongs to a set.",
+            "6.2.0",
+            "O(N) where N is the number of elements being checked for membership",
+        ),
     CommandSpec::new("smembers", 2, parse_smembers)
         .flags(&["readonly"])
         .keys(1, 1, 1)
         .categories(READ_SLOW)
         .tips(ORDERLESS)
         .key_flags(&["RO", "access"])
-        .docs("set", "Returns every member of a set.", "1.0.0", "O(N) where N is the set cardinality."),
+        .docs(
+            "set",
+            "Returns every member of a set.",
+            "1.0.0",
+            "O(N) where N is the set cardinality.",
+        ),
     CommandSpec::new("scard", 2, parse_scard)
         .flags(&["readonly", "fast"])
         .keys(1, 1, 1)
@@ -142,14 +163,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         .categories(WRITE_FAST)
         .tips(RANDOM)
         .key_flags(&["RW", "access", "delete"])
-        .docs("set", "Removes and returns random members of a set.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count."),
+        .docs(
+            "set",
+            "Removes and returns random members of a set.",
+            "1.0.0",
+            "Without the count argument O(1), otherwise O(N) where N is the value of the passed \
+             count.",
+        ),
     CommandSpec::new("srandmember", -2, parse_srandmember)
         .flags(&["readonly"])
         .keys(1, 1, 1)
         .categories(READ_SLOW)
         .tips(RANDOM)
         .key_flags(&["RO", "access"])
-        .docs("set", "Returns random members of a set, distinct or with repeats.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count."),
+        .docs(
+            "set",
+            "Returns random members of a set, distinct or with repeats.",
+            "1.0.0",
+            "Without the count argument O(1), otherwise O(N) where N is the absolute value of the \
+             passed count.",
+        ),
     CommandSpec::new("smove", 4, parse_smove)
         .flags(&["write", "fast"])
         .keys(1, 2, 1)
@@ -162,52 +195,97 @@ pub static COMMANDS: &[CommandSpec] = &[
         .categories(READ_SLOW)
         .tips(ORDERLESS)
         .key_flags(&["RO", "access"])
-        .docs("set", "Returns the intersection of sets.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        .docs(
+            "set",
+            "Returns the intersection of sets.",
+            "1.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
+             of sets.",
+        ),
     CommandSpec::new("sintercard", -3, parse_sintercard)
         .flags(&["readonly", "movablekeys"])
         .keys(0, 0, 0)
         .categories(READ_SLOW)
         .key_flags(&["RO", "access"])
-        .docs("set", "Counts the members of the intersection of sets, up to a limit.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        .docs(
+            "set",
+            "Counts the members of the intersection of sets, up to a limit.",
+            "7.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
+             of sets.",
+        ),
     CommandSpec::new("sinterstore", -3, parse_sinterstore)
         .flags(&["write", "denyoom"])
         .keys(1, -1, 1)
         .categories(WRITE_SLOW)
         .key_flags(&["RW", "update"])
-        .docs("set", "Stores the intersection of sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        .docs(
+            "set",
+            "Stores the intersection of sets in a key.",
+            "1.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
+             of sets.",
+        ),
     CommandSpec::new("sunion", -2, parse_sunion)
         .flags(&["readonly"])
         .keys(1, -1, 1)
         .categories(READ_SLOW)
         .tips(ORDERLESS)
         .key_flags(&["RO", "access"])
-        .docs("set", "Returns the union of sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets."),
+        .docs(
+            "set",
+            "Returns the union of sets.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
     CommandSpec::new("sunionstore", -3, parse_sunionstore)
         .flags(&["write", "denyoom"])
         .keys(1, -1, 1)
         .categories(WRITE_SLOW)
         .key_flags(&["OW", "update"])
-        .docs("set", "Stores the union of sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets."),
+        .docs(
+            "set",
+            "Stores the union of sets in a key.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
     CommandSpec::new("sdiff", -2, parse_sdiff)
         .flags(&["readonly"])
         .keys(1, -1, 1)
         .categories(READ_SLOW)
         .tips(ORDERLESS)
         .key_flags(&["RO", "access"])
-        .docs("set", "Returns the members of the first set that are in none of the others.", "1.0.0", "O(N) where N is the total number of elements in all given sets."),
+        .docs(
+            "set",
+            "Returns the members of the first set that are in none of the others.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
     CommandSpec::new("sdiffstore", -3, parse_sdiffstore)
         .flags(&["write", "denyoom"])
         .keys(1, -1, 1)
         .categories(WRITE_SLOW)
         .key_flags(&["OW", "update"])
-        .docs("set", "Stores the difference of sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets."),
+        .docs(
+            "set",
+            "Stores the difference of sets in a key.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
     CommandSpec::new("sscan", -3, parse_sscan)
         .flags(&["readonly"])
         .keys(1, 1, 1)
         .categories(READ_SLOW)
         .tips(RANDOM)
         .key_flags(&["RO", "access"])
-        .docs("set", "Iterates over the members of a set.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
+        .docs(
+            "set",
+            "Iterates over the members of a set.",
+            "2.8.0",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
+             for the cursor to return back to 0. N is the number of elements inside the \
+             collection.",
+        ),
 ];
 
 fn read(read: SetRead) -> Result<Command, CommandError> {
@@ -357,7 +435,8 @@ mod tests {
     fn srandmember_counts_are_any_negatable_integer() {
         assert_eq!(
             error_text(&["SRANDMEMBER", "s", "-9223372036854775808"]),
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+            "ERR value is out of range, value must between -9223372036854775807 and \
+             9223372036854775807"
         );
         assert_eq!(
             error_text(&["SRANDMEMBER", "s", "x"]),

@@ -310,7 +310,13 @@ proptest! {
         let mut redis = Harness::new();
         let mut model: BTreeMap<String, i64> = BTreeMap::new();
         // Long field names push the hash past the listpack bound halfway through some runs.
-        let name = |field: u8| if field >= 30 { format!("{field}{}", "x".repeat(64)) } else { field.to_string() };
+        let name = |field: u8| {
+            if field >= 30 {
+                format!("{field}{}", "x".repeat(64))
+            } else {
+                field.to_string()
+            }
+        };
         for operation in operations {
             match operation {
                 HashOperation::Set(field, value) => {
@@ -331,7 +337,8 @@ proptest! {
                     words.extend(fields.iter().map(|&field| name(field)));
                     let words: Vec<&str> = words.iter().map(String::as_str).collect();
                     let reply = redis.run(&words);
-                    let removed = words[2..].iter().filter(|field| model.remove(**field).is_some()).count();
+                    let removed =
+                        words[2..].iter().filter(|field| model.remove(**field).is_some()).count();
                     prop_assert_eq!(reply, Frame::Integer(removed as i64));
                 }
                 HashOperation::IncrBy(field, increment) => {
@@ -343,12 +350,16 @@ proptest! {
             }
             prop_assert_eq!(redis.run(&["HLEN", "h"]), Frame::Integer(model.len() as i64));
         }
-        let Frame::Map(pairs) = redis.run(&["HGETALL", "h"]) else { panic!("HGETALL replies a map") };
+        let Frame::Map(pairs) = redis.run(&["HGETALL", "h"]) else {
+            panic!("HGETALL replies a map")
+        };
         let mut actual: Vec<(Frame, Frame)> = pairs;
         actual.sort_by_key(|(field, _)| format!("{field:?}"));
         let mut expected: Vec<(Frame, Frame)> = model
             .iter()
-            .map(|(field, value)| (Frame::Bulk(Bytes::from(field.clone())), Frame::bulk(value.to_string())))
+            .map(|(field, value)| {
+                (Frame::Bulk(Bytes::from(field.clone())), Frame::bulk(value.to_string()))
+            })
             .collect();
         expected.sort_by_key(|(field, _)| format!("{field:?}"));
         prop_assert_eq!(actual, expected);

@@ -349,15 +349,21 @@ proptest! {
                     if moved {
                         other.insert(name.clone());
                     }
-                    prop_assert_eq!(redis.run(&["SMOVE", "s", "o", &name]), Frame::Integer(i64::from(moved)));
+                    let reply = redis.run(&["SMOVE", "s", "o", &name]);
+                    prop_assert_eq!(reply, Frame::Integer(i64::from(moved)));
                 }
             }
             prop_assert_eq!(redis.run(&["SCARD", "s"]), Frame::Integer(model.len() as i64));
         }
-        let expected = |set: BTreeSet<&String>| { let mut v: Vec<String> = set.into_iter().cloned().collect(); v.sort(); v };
-        prop_assert_eq!(sorted_bulks(&redis.run(&["SMEMBERS", "s"])), expected(model.iter().collect()));
-        prop_assert_eq!(sorted_bulks(&redis.run(&["SINTER", "s", "o"])), expected(model.intersection(&other).collect()));
-        prop_assert_eq!(sorted_bulks(&redis.run(&["SUNION", "s", "o"])), expected(model.union(&other).collect()));
-        prop_assert_eq!(sorted_bulks(&redis.run(&["SDIFF", "o", "s"])), expected(other.difference(&model).collect()));
+        // A BTreeSet iterates sorted, as `sorted_bulks` lists a reply.
+        let expected = |set: BTreeSet<&String>| set.into_iter().cloned().collect::<Vec<String>>();
+        let members = redis.run(&["SMEMBERS", "s"]);
+        prop_assert_eq!(sorted_bulks(&members), expected(model.iter().collect()));
+        let inter = redis.run(&["SINTER", "s", "o"]);
+        prop_assert_eq!(sorted_bulks(&inter), expected(model.intersection(&other).collect()));
+        let union = redis.run(&["SUNION", "s", "o"]);
+        prop_assert_eq!(sorted_bulks(&union), expected(model.union(&other).collect()));
+        let difference = redis.run(&["SDIFF", "o", "s"]);
+        prop_assert_eq!(sorted_bulks(&difference), expected(other.difference(&model).collect()));
     }
 }
