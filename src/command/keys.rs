@@ -534,7 +534,7 @@ fn parse_scan(args: &mut Args) -> Result<Command, CommandError> {
 /// Reads a SCAN cursor as Redis 7.0 does, with C's `strtoul`: an optional sign, decimal digits
 /// that must fit in 64 bits, nothing after them and no leading space. A minus sign negates
 /// modulo 2^64 (so `-1` is the largest cursor), and an empty cursor is 0.
-pub(super) fn parse_cursor(bytes: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(bytes: &[u8]) -> Option<u64> {
     let (negative, digits) = match bytes {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),

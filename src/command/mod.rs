@@ -14,9 +14,10 @@
 //! - [`Control`](control::Control): acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
 //!   ...). The server executes it; it never reaches the state machine.
 //!
-//! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `control`), each with its
-//! typed commands, their parsers, and its part of the command table. Syntax errors are found
-//! here, before anything is proposed, so a malformed write never costs a log entry.
+//! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
+//! `sets`, `control`), each with its typed commands, their parsers, and its part of the command
+//! table. Syntax errors are found here, before anything is proposed, so a malformed write never
+//! costs a log entry.
 //!
 //! Deliberately absent: execution. This module never touches the keyspace, the log or the
 //! network; it only turns bytes into types and errors into Redis's text.
@@ -24,8 +25,10 @@
 mod args;
 pub mod control;
 mod error;
+pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod sets;
 pub mod strings;
 mod table;
 pub mod zsets;
@@ -71,6 +74,8 @@ pub enum Read {
     Key(keys::KeyRead),
     List(lists::ListRead),
     Zset(zsets::ZsetRead),
+    Hash(hashes::HashRead),
+    Set(sets::SetRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -80,6 +85,8 @@ pub enum Write {
     Key(keys::KeyWrite),
     List(lists::ListWrite),
     Zset(zsets::ZsetWrite),
+    Hash(hashes::HashWrite),
+    Set(sets::SetWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

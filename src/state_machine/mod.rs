@@ -21,12 +21,17 @@
 //! Deliberately absent: the log, consensus and the network. Whatever decides the order of
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
+mod hashes;
 mod keys;
 mod lists;
 mod random;
 mod reclaim;
+mod sets;
 mod strings;
 mod zsets;
+#[cfg(test)]
+#[path = "tests/harness.rs"]
+mod test_harness;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -214,6 +219,8 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
         Read::List(read) => lists::read(keyspace, db, now_ms, read),
         Read::Zset(read) => zsets::read(keyspace, db, now_ms, read),
+        Read::Hash(read) => hashes::read(keyspace, db, now_ms, read),
+        Read::Set(read) => sets::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -228,5 +235,7 @@ fn execute_write(
         Write::Key(write) => keys::write(keyspace, db, context, write),
         Write::List(write) => lists::write(keyspace, db, context, write),
         Write::Zset(write) => zsets::write(keyspace, db, context, write),
+        Write::Hash(write) => hashes::write(keyspace, db, context, write),
+        Write::Set(write) => sets::write(keyspace, db, context, write),
     }
 }

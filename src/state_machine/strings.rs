@@ -76,8 +76,9 @@ pub(super) fn write(
 fn as_string(value: &Value) -> Result<&StringValue, CommandError> {
     match value {
         Value::String(string) => Ok(string),
-        Value::List(_) => Err(CommandError::WrongType),
-        Value::SortedSet(_) => Err(CommandError::WrongType),
+        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) => {
+            Err(CommandError::WrongType)
+        }
     }
 }
 

@@ -114,7 +114,9 @@ pub(super) fn write(
 fn as_sorted_set(value: &Value) -> Result<&SortedSet, CommandError> {
     match value {
         Value::SortedSet(set) => Ok(set),
-        Value::String(_) | Value::List(_) => Err(CommandError::WrongType),
+        Value::String(_) | Value::List(_) | Value::Hash(_) | Value::Set(_) => {
+            Err(CommandError::WrongType)
+        }
     }
 }
 

@@ -25,12 +25,18 @@
 mod db;
 mod glob;
 pub mod list;
+mod hash;
+mod members;
+mod set;
 mod string;
 mod zset;
 
 pub use db::{Db, Entry, HashedKey, ScanPage};
 pub use glob::glob_match;
+pub use hash::{HashValue, LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_BYTES_MAX};
 pub use list::ListValue;
+pub use members::{scan_position, Members, MembersPage};
+pub use set::{SetValue, INTSET_ENTRIES_MAX};
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
 pub use zset::{
     compare as compare_scored, Encoding as SortedSetEncoding, Inserted,
@@ -46,6 +52,8 @@ pub enum Value {
     String(StringValue),
     List(ListValue),
     SortedSet(SortedSet),
+    Hash(HashValue),
+    Set(SetValue),
 }
 
 impl Value {
@@ -55,15 +63,21 @@ impl Value {
             Value::String(_) => "string",
             Value::List(_) => "list",
             Value::SortedSet(_) => "zset",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
-    /// The name `OBJECT ENCODING` reports: the representation actually in use.
+    /// The name `OBJECT ENCODING` reports: Redis's classification of the value, which the
+    /// representations follow (a listpack hash and an intset are stored as the small forms
+    /// Redis uses, the rest as persistent maps), so the name is also the truth.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(string) => string.encoding(),
             Value::List(list) => list.encoding(),
             Value::SortedSet(set) => set.encoding_name(),
+            Value::Hash(hash) => hash.encoding(),
+            Value::Set(set) => set.encoding(),
         }
     }
 }

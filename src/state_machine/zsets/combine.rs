@@ -16,45 +16,51 @@ use bytes::Bytes;
 use crate::command::zsets::{Aggregate, CombineCommand, CombineOperation, CombineOptions};
 use crate::command::{CommandError, Key};
 use crate::resp::Frame;
-use crate::store::{compare_scored, Db, SortedSet, Value};
+use crate::store::{compare_scored, Db, SetValue, SortedSet, Value};
 
 use super::{members_frame, store_set};
 
 /// One input of the set algebra.
 enum Input<'a> {
     Sorted(&'a SortedSet),
+    /// A plain set: every member with score 1.
+    Plain(&'a SetValue),
 }
 
 impl Input<'_> {
     fn len(&self) -> usize {
         match self {
             Input::Sorted(set) => set.len(),
+            Input::Plain(set) => set.len(),
         }
     }
 
     fn score(&self, member: &Bytes) -> Option<f64> {
         match self {
             Input::Sorted(set) => set.score(member),
+            Input::Plain(set) => set.contains(member).then_some(1.0),
         }
     }
 
-    fn pairs(&self) -> impl Iterator<Item = (&Bytes, f64)> {
+    fn pairs(&self) -> Box<dyn Iterator<Item = (Bytes, f64)> + '_> {
         match self {
-            Input::Sorted(set) => set.iter(),
+            Input::Sorted(set) => {
+                Box::new(set.iter().map(|(member, score)| (member.clone(), score)))
+            }
+            Input::Plain(set) => Box::new(set.iter().map(|member| (member, 1.0))),
         }
     }
 }
 
 /// The input at `key`: `None` when absent, WRONGTYPE for a type that is not a set.
 ///
-/// Plain sets are inputs too (each member with score 1). `Value::Set` is being added in
-/// parallel: when it lands, its arm goes here as `Input::Set`, and the compiler points at this
-/// exhaustive `match`.
+/// Plain sets are inputs too (each member with score 1).
 fn input_at<'a>(db: &'a Db, key: &Key, now_ms: u64) -> Result<Option<Input<'a>>, CommandError> {
     let Some(entry) = db.get(key, now_ms) else { return Ok(None) };
     match &entry.value {
         Value::SortedSet(set) => Ok(Some(Input::Sorted(set))),
-        Value::String(_) | Value::List(_) => Err(CommandError::WrongType),
+        Value::Set(set) => Ok(Some(Input::Plain(set))),
+        Value::String(_) | Value::List(_) | Value::Hash(_) => Err(CommandError::WrongType),
     }
 }
 
@@ -132,7 +138,7 @@ fn union(inputs: &[Option<Input<'_>>], options: &CombineOptions) -> Vec<(Bytes, 
         for (member, score) in input.pairs() {
             let value = weighted(score, options.weights[index]);
             totals
-                .entry(member.clone())
+                .entry(member)
                 .and_modify(|total| *total = aggregate(*total, value, options.aggregate))
                 .or_insert(value);
         }
@@ -150,10 +156,10 @@ fn intersection(inputs: &[Option<Input<'_>>], options: &CombineOptions) -> Vec<(
     'members: for (member, score) in present(order[0]).pairs() {
         let mut total = weighted(score, options.weights[order[0]]);
         for &index in &order[1..] {
-            let Some(score) = present(index).score(member) else { continue 'members };
+            let Some(score) = present(index).score(&member) else { continue 'members };
             total = aggregate(total, weighted(score, options.weights[index]), options.aggregate);
         }
-        result.push((member.clone(), total));
+        result.push((member, total));
     }
     result
 }
@@ -164,7 +170,6 @@ fn difference(inputs: &[Option<Input<'_>>]) -> Vec<(Bytes, f64)> {
     first
         .pairs()
         .filter(|(member, _)| others.iter().flatten().all(|other| other.score(member).is_none()))
-        .map(|(member, score)| (member.clone(), score))
         .collect()
 }
 
@@ -212,7 +217,7 @@ pub(super) fn read_intercard(
     let present = |index: usize| inputs[index].as_ref().expect("every input is present");
     let mut count: u64 = 0;
     for (member, _) in present(order[0]).pairs() {
-        if order[1..].iter().all(|&index| present(index).score(member).is_some()) {
+        if order[1..].iter().all(|&index| present(index).score(&member).is_some()) {
             count += 1;
             if count == limit {
                 break;

@@ -1,0 +1,509 @@
+//! The hash family: HSET, HGET and every other command on hash values.
+//!
+//! Parsing finds the errors Redis finds before it looks at the key (arity, pairs, integers,
+//! HRANDFIELD's count and WITHVALUES, HSCAN's cursor). Where Redis looks at the key first
+//! (HSCAN's options: a missing key answers an empty page even with bad options, a key of
+//! another type answers WRONGTYPE), the typed command carries the options' error and the state
+//! machine reports it after the key, as LCS does in the string family.
+//! HINCRBYFLOAT's increment is the exception: Redis reads it before the key, but reading it
+//! needs the store's exact long double, which this layer does not use; the state machine reads
+//! it first thing, so the order of errors is Redis's.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HashRead {
+    Get {
+        key: Key,
+        field: Bytes,
+    },
+    MGet {
+        key: Key,
+        fields: Vec<Bytes>,
+    },
+    Len {
+        key: Key,
+    },
+    Exists {
+        key: Key,
+        field: Bytes,
+    },
+    Keys {
+        key: Key,
+    },
+    Values {
+        key: Key,
+    },
+    GetAll {
+        key: Key,
+    },
+    StrLen {
+        key: Key,
+        field: Bytes,
+    },
+    /// HRANDFIELD: without a count, one field or nil.
+    RandomField {
+        key: Key,
+        count: Option<RandomCount>,
+    },
+    Scan {
+        key: Key,
+        cursor: u64,
+        options: Result<ScanOptions, CommandError>,
+    },
+}
+
+/// HRANDFIELD's count: positive for distinct fields, negative for `|count|` draws that may
+/// repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RandomCount {
+    pub count: i64,
+    pub with_values: bool,
+}
+
+/// The options of HSCAN and SSCAN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// `None` for no MATCH or `MATCH *` (which matches everything).
+    pub pattern: Option<Bytes>,
+    pub count: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum HashWrite {
+    /// HSET and HMSET (which replies `OK` rather than the number of new fields).
+    Set {
+        key: Key,
+        pairs: Vec<(Bytes, Bytes)>,
+        reply_ok: bool,
+    },
+    SetNx {
+        key: Key,
+        field: Bytes,
+        value: Bytes,
+    },
+    Del {
+        key: Key,
+        fields: Vec<Bytes>,
+    },
+    IncrBy {
+        key: Key,
+        field: Bytes,
+        increment: i64,
+    },
+    /// The increment as the client sent it: it is read with the store's long double, so the
+    /// state machine checks it, before it looks at the key, as Redis does.
+    IncrByFloat {
+        key: Key,
+        field: Bytes,
+        increment: Bytes,
+    },
+}
+
+const COUNT_OUT_OF_RANGE: CommandError = CommandError::other(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+const VALUE_OUT_OF_RANGE: CommandError = CommandError::other("ERR value is out of range");
+const INVALID_CURSOR: CommandError = CommandError::other("ERR invalid cursor");
+
+/// HSCAN's and SSCAN's page size when the client gives no COUNT, as Redis's.
+const SCAN_COUNT_DEFAULT: usize = 10;
+
+const READ_FAST: &[&str] = &["@read", "@hash", "@fast"];
+const READ_SLOW: &[&str] = &["@read", "@hash", "@slow"];
+const WRITE_FAST: &[&str] = &["@write", "@hash", "@fast"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("hset", -4, parse_hset)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "update"])
+        .docs(
+            "hash",
+            "Sets fields of a hash to values, creating it if needed.",
+            "2.0.0",
+            "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the \
+             command is called with multiple field/value pairs.",
+        ),
+    CommandSpec::new("hsetnx", 4, parse_hsetnx)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "insert"])
+        .docs("hash", "Sets a field of a hash only if the field is absent.", "2.0.0", "O(1)"),
+    CommandSpec::new("hget", 3, parse_hget)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO", "access"])
+        .docs("hash", "Returns the value of one field of a hash.", "2.0.0", "O(1)"),
+    CommandSpec::new("hmget", -3, parse_hmget)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "hash",
+            "Returns the values of several fields of a hash.",
+            "2.0.0",
+            "O(N) where N is the number of fields being requested.",
+        ),
+    CommandSpec::new("hmset", -4, parse_hmset)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "update"])
+        .docs(
+            "hash",
+            "Sets fields of a hash to values (an older form of HSET).",
+            "2.0.0",
+            "O(N) where N is the number of fields being set.",
+        ),
+    CommandSpec::new("hdel", -3, parse_hdel)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "delete"])
+        .docs(
+            "hash",
+            "Removes fields from a hash, and the hash with its last field.",
+            "2.0.0",
+            "O(N) where N is the number of fields to be removed.",
+        ),
+    CommandSpec::new("hlen", 2, parse_hlen)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO"])
+        .docs("hash", "Returns the number of fields of a hash.", "2.0.0", "O(1)"),
+    CommandSpec::new("hexists", 3, parse_hexists)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO"])
+        .docs("hash", "Tells whether a hash has a field.", "2.0.0", "O(1)"),
+    CommandSpec::new("hkeys", 2, parse_hkeys)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(&["nondeterministic_output_order"])
+        .key_flags(&["RO", "access"])
+        .docs(
+            "hash",
+            "Returns every field of a hash.",
+            "2.0.0",
+            "O(N) where N is the size of the hash.",
+        ),
+    CommandSpec::new("hvals", 2, parse_hvals)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(&["nondeterministic_output_order"])
+        .key_flags(&["RO", "access"])
+        .docs(
+            "hash",
+            "Returns every value of a hash.",
+            "2.0.0",
+            "O(N) where N is the size of the hash.",
+        ),
+    CommandSpec::new("hgetall", 2, parse_hgetall)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(&["nondeterministic_output_order"])
+        .key_flags(&["RO", "access"])
+        .docs(
+            "hash",
+            "Returns every field and value of a hash.",
+            "2.0.0",
+            "O(N) where N is the size of the hash.",
+        ),
+    CommandSpec::new("hincrby", 4, parse_hincrby)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "access", "update"])
+        .docs("hash", "Adds an integer to the integer value of a hash field.", "2.0.0", "O(1)"),
+    CommandSpec::new("hincrbyfloat", 4, parse_hincrbyfloat)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "access", "update"])
+        .docs(
+            "hash",
+            "Adds a floating point number to the numeric value of a hash field.",
+            "2.6.0",
+            "O(1)",
+        ),
+    CommandSpec::new("hstrlen", 3, parse_hstrlen)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO"])
+        .docs("hash", "Returns the length of the value of a hash field.", "3.2.0", "O(1)"),
+    CommandSpec::new("hrandfield", -2, parse_hrandfield)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(&["nondeterministic_output"])
+        .key_flags(&["RO", "access"])
+        .docs(
+            "hash",
+            "Returns random fields of a hash, with or without their values.",
+            "6.2.0",
+            "O(N) where N is the number of fields returned",
+        ),
+    CommandSpec::new("hscan", -3, parse_hscan)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(&["nondeterministic_output"])
+        .key_flags(&["RO", "access"])
+        .docs(
+            "hash",
+            "Iterates over the fields and values of a hash.",
+            "2.8.0",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
+             for the cursor to return back to 0. N is the number of elements inside the \
+             collection.",
+        ),
+];
+
+fn read(read: HashRead) -> Result<Command, CommandError> {
+    Ok(Command::Read(Read::Hash(read)))
+}
+
+fn write(write: HashWrite) -> Result<Command, CommandError> {
+    Ok(Command::Write(Write::Hash(write)))
+}
+
+fn parse_hset(args: &mut Args) -> Result<Command, CommandError> {
+    parse_set_pairs(args, "hset", false)
+}
+
+fn parse_hmset(args: &mut Args) -> Result<Command, CommandError> {
+    parse_set_pairs(args, "hmset", true)
+}
+
+fn parse_set_pairs(
+    args: &mut Args,
+    command: &str,
+    reply_ok: bool,
+) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    if args.remaining() % 2 != 0 {
+        return Err(CommandError::WrongArity(command.to_owned()));
+    }
+    let mut pairs = Vec::with_capacity(args.remaining() / 2);
+    while let Some(field) = args.try_next() {
+        pairs.push((field, args.next_bytes()?));
+    }
+    write(HashWrite::Set { key, pairs, reply_ok })
+}
+
+fn parse_hsetnx(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, field, value) = (args.next_bytes()?, args.next_bytes()?, args.next_bytes()?);
+    write(HashWrite::SetNx { key, field, value })
+}
+
+fn parse_hget(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::Get { key: args.next_bytes()?, field: args.next_bytes()? })
+}
+
+fn parse_hmget(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::MGet { key: args.next_bytes()?, fields: args.rest() })
+}
+
+fn parse_hdel(args: &mut Args) -> Result<Command, CommandError> {
+    write(HashWrite::Del { key: args.next_bytes()?, fields: args.rest() })
+}
+
+fn parse_hlen(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::Len { key: args.next_bytes()? })
+}
+
+fn parse_hexists(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::Exists { key: args.next_bytes()?, field: args.next_bytes()? })
+}
+
+fn parse_hkeys(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::Keys { key: args.next_bytes()? })
+}
+
+fn parse_hvals(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::Values { key: args.next_bytes()? })
+}
+
+fn parse_hgetall(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::GetAll { key: args.next_bytes()? })
+}
+
+fn parse_hstrlen(args: &mut Args) -> Result<Command, CommandError> {
+    read(HashRead::StrLen { key: args.next_bytes()?, field: args.next_bytes()? })
+}
+
+fn parse_hincrby(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, field) = (args.next_bytes()?, args.next_bytes()?);
+    write(HashWrite::IncrBy { key, field, increment: args.next_i64()? })
+}
+
+fn parse_hincrbyfloat(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, field, increment) = (args.next_bytes()?, args.next_bytes()?, args.next_bytes()?);
+    write(HashWrite::IncrByFloat { key, field, increment })
+}
+
+/// `HRANDFIELD key [count [WITHVALUES]]`: the count's range, then the keyword, then (with
+/// values) the halved range that keeps `count * 2` replies countable, all before the key.
+fn parse_hrandfield(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    if args.is_empty() {
+        return read(HashRead::RandomField { key, count: None });
+    }
+    let count = parse_random_count(&args.next_bytes()?)?;
+    let with_values = match args.try_next() {
+        None => false,
+        Some(keyword) if args.is_empty() && is_keyword(&keyword, "WITHVALUES") => true,
+        Some(_) => return Err(CommandError::Syntax),
+    };
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(VALUE_OUT_OF_RANGE);
+    }
+    read(HashRead::RandomField { key, count: Some(RandomCount { count, with_values }) })
+}
+
+/// A count for HRANDFIELD and SRANDMEMBER: an integer whose negation is also one.
+pub fn parse_random_count(argument: &[u8]) -> Result<i64, CommandError> {
+    match parse_i64(argument) {
+        None => Err(CommandError::NotInteger),
+        Some(i64::MIN) => Err(COUNT_OUT_OF_RANGE),
+        Some(count) => Ok(count),
+    }
+}
+
+fn parse_hscan(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, cursor, options) = parse_scan_arguments(args)?;
+    read(HashRead::Scan { key, cursor, options })
+}
+
+/// HSCAN's and SSCAN's `key cursor [MATCH pattern] [COUNT count]`: the cursor is checked now,
+/// the options' error is kept for after the key (see the module docs).
+pub fn parse_scan_arguments(
+    args: &mut Args,
+) -> Result<(Key, u64, Result<ScanOptions, CommandError>), CommandError> {
+    let key = args.next_bytes()?;
+    let cursor = super::keys::parse_cursor(&args.next_bytes()?).ok_or(INVALID_CURSOR)?;
+    Ok((key, cursor, parse_scan_options(args)))
+}
+
+/// Options left to right; a later MATCH or COUNT replaces an earlier one, as in Redis.
+fn parse_scan_options(args: &mut Args) -> Result<ScanOptions, CommandError> {
+    let mut options = ScanOptions { pattern: None, count: SCAN_COUNT_DEFAULT };
+    while let Some(option) = args.try_next() {
+        if args.is_empty() {
+            return Err(CommandError::Syntax);
+        }
+        let value = args.next_bytes()?;
+        if is_keyword(&option, "COUNT") {
+            let count = parse_i64(&value).ok_or(CommandError::NotInteger)?;
+            if count < 1 {
+                return Err(CommandError::Syntax);
+            }
+            options.count = usize::try_from(count).unwrap_or(usize::MAX);
+        } else if is_keyword(&option, "MATCH") {
+            options.pattern = (value.as_ref() != b"*").then_some(value);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse;
+
+    fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
+        parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
+            .unwrap()
+            .command
+    }
+
+    fn error_text(words: &[&str]) -> String {
+        parse_words(words).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn hset_and_hmset_need_pairs_and_name_themselves() {
+        assert_eq!(
+            error_text(&["HSET", "h", "f"]),
+            "ERR wrong number of arguments for 'hset' command"
+        );
+        assert_eq!(
+            error_text(&["HMSET", "h", "f", "v", "g"]),
+            "ERR wrong number of arguments for 'hmset' command"
+        );
+    }
+
+    #[test]
+    fn hincrby_increments_are_checked_before_the_key() {
+        assert_eq!(
+            error_text(&["HINCRBY", "h", "f", "1.5"]),
+            "ERR value is not an integer or out of range"
+        );
+    }
+
+    #[test]
+    fn hrandfield_checks_count_and_keyword_before_the_key() {
+        assert_eq!(
+            error_text(&["HRANDFIELD", "h", "-9223372036854775808"]),
+            "ERR value is out of range, value must between -9223372036854775807 and \
+             9223372036854775807"
+        );
+        assert_eq!(
+            error_text(&["HRANDFIELD", "h", "x"]),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(error_text(&["HRANDFIELD", "h", "1", "withvalue"]), "ERR syntax error");
+        assert_eq!(error_text(&["HRANDFIELD", "h", "1", "withvalues", "x"]), "ERR syntax error");
+        assert_eq!(
+            error_text(&["HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"]),
+            "ERR value is out of range"
+        );
+        assert!(parse_words(&["HRANDFIELD", "h", "9223372036854775807"]).is_ok());
+    }
+
+    #[test]
+    fn hscan_checks_the_cursor_now_and_keeps_option_errors_for_later() {
+        assert_eq!(error_text(&["HSCAN", "h", "x"]), "ERR invalid cursor");
+        let options = |words: &[&str]| match parse_words(words).unwrap() {
+            Command::Read(Read::Hash(HashRead::Scan { options, .. })) => options,
+            other => panic!("HSCAN must parse as a hash read, got {other:?}"),
+        };
+        assert_eq!(options(&["HSCAN", "h", "0", "COUNT", "0"]), Err(CommandError::Syntax));
+        assert_eq!(options(&["HSCAN", "h", "0", "TYPE", "hash"]), Err(CommandError::Syntax));
+        assert_eq!(options(&["HSCAN", "h", "0", "COUNT", "x"]), Err(CommandError::NotInteger));
+        assert_eq!(options(&["HSCAN", "h", "0", "MATCH"]), Err(CommandError::Syntax));
+        assert_eq!(
+            options(&["HSCAN", "h", "0", "match", "*", "count", "5"]),
+            Ok(ScanOptions { pattern: None, count: 5 })
+        );
+    }
+
+    #[test]
+    fn the_table_marks_reads_and_writes_as_redis_does() {
+        for spec in COMMANDS {
+            assert_eq!(spec.group, "hash", "{}", spec.name);
+            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+            let words = [spec.name, "k", "f", "1"];
+            let arity = spec.arity.unsigned_abs() as usize;
+            let parsed = parse_words(&words[..arity.max(2)]);
+            let is_write = matches!(parsed, Ok(Command::Write(_)));
+            assert_eq!(is_write, spec.has_flag("write"), "{}: {parsed:?}", spec.name);
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! The set family: SADD, SMEMBERS, the set algebra and every other command on set values.
+//!
+//! Parsing finds the errors Redis finds before it looks at a key: counts (SPOP's must be
+//! positive, SRANDMEMBER's negation must exist), SINTERCARD's numkeys and LIMIT, and the SSCAN
+//! cursor. SSCAN's options are checked after the key, as in Redis (see `hashes`).
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::hashes::{parse_random_count, parse_scan_arguments, ScanOptions};
+use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetRead {
+    IsMember {
+        key: Key,
+        member: Bytes,
+    },
+    MIsMember {
+        key: Key,
+        members: Vec<Bytes>,
+    },
+    Members {
+        key: Key,
+    },
+    Card {
+        key: Key,
+    },
+    /// SRANDMEMBER: without a count, one member or nil; with one, as HRANDFIELD's count.
+    RandomMember {
+        key: Key,
+        count: Option<i64>,
+    },
+    /// SINTER, SUNION and SDIFF.
+    Combine {
+        operation: SetOperation,
+        keys: Vec<Key>,
+    },
+    /// SINTERCARD; a limit of 0 means none.
+    InterCard {
+        keys: Vec<Key>,
+        limit: usize,
+    },
+    Scan {
+        key: Key,
+        cursor: u64,
+        options: Result<ScanOptions, CommandError>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetOperation {
+    Intersection,
+    Union,
+    Difference,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SetWrite {
+    Add {
+        key: Key,
+        members: Vec<Bytes>,
+    },
+    Remove {
+        key: Key,
+        members: Vec<Bytes>,
+    },
+    /// SPOP: without a count, one member or nil; with one, a set reply.
+    Pop {
+        key: Key,
+        count: Option<u64>,
+    },
+    Move {
+        source: Key,
+        destination: Key,
+        member: Bytes,
+    },
+    /// SINTERSTORE, SUNIONSTORE and SDIFFSTORE.
+    Store {
+        operation: SetOperation,
+        destination: Key,
+        keys: Vec<Key>,
+    },
+}
+
+const COUNT_NOT_POSITIVE: CommandError =
+    CommandError::other("ERR value is out of range, must be positive");
+const NUMKEYS_NOT_POSITIVE: CommandError =
+    CommandError::other("ERR numkeys should be greater than 0");
+const TOO_MANY_KEYS: CommandError =
+    CommandError::other("ERR Number of keys can't be greater than number of args");
+const LIMIT_NEGATIVE: CommandError = CommandError::other("ERR LIMIT can't be negative");
+
+const READ_FAST: &[&str] = &["@read", "@set", "@fast"];
+const READ_SLOW: &[&str] = &["@read", "@set", "@slow"];
+const WRITE_FAST: &[&str] = &["@write", "@set", "@fast"];
+const WRITE_SLOW: &[&str] = &["@write", "@set", "@slow"];
+const ORDERLESS: &[&str] = &["nondeterministic_output_order"];
+const RANDOM: &[&str] = &["nondeterministic_output"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("sadd", -3, parse_sadd)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "insert"])
+        .docs(
+            "set",
+            "Adds members to a set, creating it if needed.",
+            "1.0.0",
+            "O(1) for each element added, so O(N) to add N elements when the command is called \
+             with multiple arguments.",
+        ),
+    CommandSpec::new("srem", -3, parse_srem)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "delete"])
+        .docs(
+            "set",
+            "Removes members from a set, and the set with its last member.",
+            "1.0.0",
+            "O(N) where N is the number of members to be removed.",
+        ),
+    CommandSpec::new("sismember", 3, parse_sismember)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO"])
+        .docs("set", "Tells whether a member belongs to a set.", "1.0.0", "O(1)"),
+    CommandSpec::new("smismember", -3, parse_smismember)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Tells, for each of several members, whether it belongs to a set.",
+            "6.2.0",
+            "O(N) where N is the number of elements being checked for membership",
+        ),
+    CommandSpec::new("smembers", 2, parse_smembers)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(ORDERLESS)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Returns every member of a set.",
+            "1.0.0",
+            "O(N) where N is the set cardinality.",
+        ),
+    CommandSpec::new("scard", 2, parse_scard)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .categories(READ_FAST)
+        .key_flags(&["RO"])
+        .docs("set", "Returns the number of members of a set.", "1.0.0", "O(1)"),
+    CommandSpec::new("spop", -2, parse_spop)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .categories(WRITE_FAST)
+        .tips(RANDOM)
+        .key_flags(&["RW", "access", "delete"])
+        .docs(
+            "set",
+            "Removes and returns random members of a set.",
+            "1.0.0",
+            "Without the count argument O(1), otherwise O(N) where N is the value of the passed \
+             count.",
+        ),
+    CommandSpec::new("srandmember", -2, parse_srandmember)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(RANDOM)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Returns random members of a set, distinct or with repeats.",
+            "1.0.0",
+            "Without the count argument O(1), otherwise O(N) where N is the absolute value of the \
+             passed count.",
+        ),
+    CommandSpec::new("smove", 4, parse_smove)
+        .flags(&["write", "fast"])
+        .keys(1, 2, 1)
+        .categories(WRITE_FAST)
+        .key_flags(&["RW", "access", "delete"])
+        .docs("set", "Moves a member from one set to another.", "1.0.0", "O(1)"),
+    CommandSpec::new("sinter", -2, parse_sinter)
+        .flags(&["readonly"])
+        .keys(1, -1, 1)
+        .categories(READ_SLOW)
+        .tips(ORDERLESS)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Returns the intersection of sets.",
+            "1.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
+             of sets.",
+        ),
+    CommandSpec::new("sintercard", -3, parse_sintercard)
+        .flags(&["readonly", "movablekeys"])
+        .keys(0, 0, 0)
+        .categories(READ_SLOW)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Counts the members of the intersection of sets, up to a limit.",
+            "7.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
+             of sets.",
+        ),
+    CommandSpec::new("sinterstore", -3, parse_sinterstore)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 1)
+        .categories(WRITE_SLOW)
+        .key_flags(&["RW", "update"])
+        .docs(
+            "set",
+            "Stores the intersection of sets in a key.",
+            "1.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
+             of sets.",
+        ),
+    CommandSpec::new("sunion", -2, parse_sunion)
+        .flags(&["readonly"])
+        .keys(1, -1, 1)
+        .categories(READ_SLOW)
+        .tips(ORDERLESS)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Returns the union of sets.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
+    CommandSpec::new("sunionstore", -3, parse_sunionstore)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 1)
+        .categories(WRITE_SLOW)
+        .key_flags(&["OW", "update"])
+        .docs(
+            "set",
+            "Stores the union of sets in a key.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
+    CommandSpec::new("sdiff", -2, parse_sdiff)
+        .flags(&["readonly"])
+        .keys(1, -1, 1)
+        .categories(READ_SLOW)
+        .tips(ORDERLESS)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Returns the members of the first set that are in none of the others.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
+    CommandSpec::new("sdiffstore", -3, parse_sdiffstore)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 1)
+        .categories(WRITE_SLOW)
+        .key_flags(&["OW", "update"])
+        .docs(
+            "set",
+            "Stores the difference of sets in a key.",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+        ),
+    CommandSpec::new("sscan", -3, parse_sscan)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .categories(READ_SLOW)
+        .tips(RANDOM)
+        .key_flags(&["RO", "access"])
+        .docs(
+            "set",
+            "Iterates over the members of a set.",
+            "2.8.0",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
+             for the cursor to return back to 0. N is the number of elements inside the \
+             collection.",
+        ),
+];
+
+fn read(read: SetRead) -> Result<Command, CommandError> {
+    Ok(Command::Read(Read::Set(read)))
+}
+
+fn write(write: SetWrite) -> Result<Command, CommandError> {
+    Ok(Command::Write(Write::Set(write)))
+}
+
+fn parse_sadd(args: &mut Args) -> Result<Command, CommandError> {
+    write(SetWrite::Add { key: args.next_bytes()?, members: args.rest() })
+}
+
+fn parse_srem(args: &mut Args) -> Result<Command, CommandError> {
+    write(SetWrite::Remove { key: args.next_bytes()?, members: args.rest() })
+}
+
+fn parse_sismember(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::IsMember { key: args.next_bytes()?, member: args.next_bytes()? })
+}
+
+fn parse_smismember(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::MIsMember { key: args.next_bytes()?, members: args.rest() })
+}
+
+fn parse_smembers(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::Members { key: args.next_bytes()? })
+}
+
+fn parse_scard(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::Card { key: args.next_bytes()? })
+}
+
+/// `SPOP key [count]`: the count must be a non-negative integer, and anything after it is a
+/// syntax error; both before the key.
+fn parse_spop(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    let count = match args.try_next() {
+        None => None,
+        Some(_) if !args.is_empty() => return Err(CommandError::Syntax),
+        Some(count) => {
+            let count = parse_i64(&count).filter(|count| *count >= 0).ok_or(COUNT_NOT_POSITIVE)?;
+            Some(count as u64)
+        }
+    };
+    write(SetWrite::Pop { key, count })
+}
+
+fn parse_srandmember(args: &mut Args) -> Result<Command, CommandError> {
+    let key = args.next_bytes()?;
+    let count = match args.try_next() {
+        None => None,
+        Some(_) if !args.is_empty() => return Err(CommandError::Syntax),
+        Some(count) => Some(parse_random_count(&count)?),
+    };
+    read(SetRead::RandomMember { key, count })
+}
+
+fn parse_smove(args: &mut Args) -> Result<Command, CommandError> {
+    let (source, destination, member) =
+        (args.next_bytes()?, args.next_bytes()?, args.next_bytes()?);
+    write(SetWrite::Move { source, destination, member })
+}
+
+fn parse_sinter(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::Combine { operation: SetOperation::Intersection, keys: args.rest() })
+}
+
+fn parse_sunion(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::Combine { operation: SetOperation::Union, keys: args.rest() })
+}
+
+fn parse_sdiff(args: &mut Args) -> Result<Command, CommandError> {
+    read(SetRead::Combine { operation: SetOperation::Difference, keys: args.rest() })
+}
+
+fn parse_store(args: &mut Args, operation: SetOperation) -> Result<Command, CommandError> {
+    write(SetWrite::Store { operation, destination: args.next_bytes()?, keys: args.rest() })
+}
+
+fn parse_sinterstore(args: &mut Args) -> Result<Command, CommandError> {
+    parse_store(args, SetOperation::Intersection)
+}
+
+fn parse_sunionstore(args: &mut Args) -> Result<Command, CommandError> {
+    parse_store(args, SetOperation::Union)
+}
+
+fn parse_sdiffstore(args: &mut Args) -> Result<Command, CommandError> {
+    parse_store(args, SetOperation::Difference)
+}
+
+/// `SINTERCARD numkeys key [key ...] [LIMIT limit]`, every check before the keys: numkeys
+/// positive and not more than the arguments left, then LIMIT (repeatable, the last wins).
+fn parse_sintercard(args: &mut Args) -> Result<Command, CommandError> {
+    let numkeys = parse_i64(&args.next_bytes()?).filter(|n| *n > 0).ok_or(NUMKEYS_NOT_POSITIVE)?;
+    if numkeys as u64 > args.remaining() as u64 {
+        return Err(TOO_MANY_KEYS);
+    }
+    let keys: Vec<Key> = (0..numkeys).map(|_| args.next_bytes()).collect::<Result<_, _>>()?;
+    let mut limit = 0;
+    while let Some(option) = args.try_next() {
+        if !is_keyword(&option, "LIMIT") || args.is_empty() {
+            return Err(CommandError::Syntax);
+        }
+        let value = parse_i64(&args.next_bytes()?).filter(|limit| *limit >= 0);
+        limit = usize::try_from(value.ok_or(LIMIT_NEGATIVE)?).unwrap_or(usize::MAX);
+    }
+    read(SetRead::InterCard { keys, limit })
+}
+
+fn parse_sscan(args: &mut Args) -> Result<Command, CommandError> {
+    let (key, cursor, options) = parse_scan_arguments(args)?;
+    read(SetRead::Scan { key, cursor, options })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse;
+
+    fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
+        parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
+            .unwrap()
+            .command
+    }
+
+    fn error_text(words: &[&str]) -> String {
+        parse_words(words).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn spop_counts_must_be_non_negative_integers() {
+        for count in ["-1", "x", "1.5", "-9223372036854775808"] {
+            assert_eq!(
+                error_text(&["SPOP", "s", count]),
+                "ERR value is out of range, must be positive",
+                "{count}"
+            );
+        }
+        assert_eq!(error_text(&["SPOP", "s", "0", "1"]), "ERR syntax error");
+        assert!(parse_words(&["SPOP", "s", "0"]).is_ok());
+    }
+
+    #[test]
+    fn srandmember_counts_are_any_negatable_integer() {
+        assert_eq!(
+            error_text(&["SRANDMEMBER", "s", "-9223372036854775808"]),
+            "ERR value is out of range, value must between -9223372036854775807 and \
+             9223372036854775807"
+        );
+        assert_eq!(
+            error_text(&["SRANDMEMBER", "s", "x"]),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(error_text(&["SRANDMEMBER", "s", "1", "2"]), "ERR syntax error");
+    }
+
+    #[test]
+    fn sintercard_checks_numkeys_then_limit() {
+        for numkeys in ["0", "-1", "x"] {
+            assert_eq!(
+                error_text(&["SINTERCARD", numkeys, "s"]),
+                "ERR numkeys should be greater than 0"
+            );
+        }
+        for numkeys in ["2", "9999999999999"] {
+            assert_eq!(
+                error_text(&["SINTERCARD", numkeys, "s"]),
+                "ERR Number of keys can't be greater than number of args"
+            );
+        }
+        assert_eq!(error_text(&["SINTERCARD", "1", "s", "LIMIT"]), "ERR syntax error");
+        assert_eq!(error_text(&["SINTERCARD", "1", "s", "foo", "1"]), "ERR syntax error");
+        assert_eq!(error_text(&["SINTERCARD", "1", "s", "b"]), "ERR syntax error");
+        for limit in ["-1", "x"] {
+            assert_eq!(
+                error_text(&["SINTERCARD", "1", "s", "LIMIT", limit]),
+                "ERR LIMIT can't be negative"
+            );
+        }
+        let parsed = parse_words(&["SINTERCARD", "2", "a", "b", "limit", "5", "LIMIT", "3"]);
+        let keys = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        assert_eq!(parsed, Ok(Command::Read(Read::Set(SetRead::InterCard { keys, limit: 3 }))));
+    }
+
+    #[test]
+    fn the_table_marks_reads_and_writes_as_redis_does() {
+        for spec in COMMANDS {
+            assert_eq!(spec.group, "set", "{}", spec.name);
+            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+            let words = if spec.name == "sintercard" {
+                vec![spec.name, "1", "k"]
+            } else {
+                let arity = spec.arity.unsigned_abs() as usize;
+                [spec.name, "k", "j", "m"][..arity].to_vec()
+            };
+            let parsed = parse_words(&words);
+            let is_write = matches!(parsed, Ok(Command::Write(_)));
+            assert_eq!(is_write, spec.has_flag("write"), "{}: {parsed:?}", spec.name);
+        }
+    }
+}
