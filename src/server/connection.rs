@@ -151,6 +151,9 @@ impl Connection {
     /// Executes every complete request in the input buffer, then writes the replies.
     async fn execute_buffered(&mut self) -> std::io::Result<()> {
         self.input_peak = self.input_peak.max(self.input.len());
+        // A view serves one batch only: a read in a later batch must see every write
+        // acknowledged (to any client) before that batch arrived.
+        self.view = None;
         self.refresh_decoder_limits();
         loop {
             // Before login, Redis holds requests to tighter limits; AUTH earlier in this very
