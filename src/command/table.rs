@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{control, keys, strings, Args, Command, CommandError};
+use super::{control, keys, strings, transactions, Args, Command, CommandError};
 
 /// Builds a typed command from the arguments after the name (and subcommand).
 pub type Parser = fn(&mut Args) -> Result<Command, CommandError>;
@@ -227,8 +227,8 @@ impl Argument {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 3] =
-        [control::COMMANDS, keys::COMMANDS, strings::COMMANDS];
+    let families: [&'static [CommandSpec]; 4] =
+        [control::COMMANDS, keys::COMMANDS, strings::COMMANDS, transactions::COMMANDS];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {
         let previous = table.insert(spec.name.as_bytes(), spec);

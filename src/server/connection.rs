@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::transaction::{self, Intercepted, TransactionState};
 use super::{ClientInfo, Shared};
 use crate::command::{self, Command, CommandError, CommandSpec, DbIndex, Parsed};
 use crate::metrics::{LocalCommandStats, Outcome};
@@ -90,6 +91,8 @@ pub(super) struct Connection {
     /// The view reads in this batch use; dropped whenever this connection's writes commit.
     view: Option<ReadView>,
     stats: LocalCommandStats,
+    /// Watched keys and the MULTI queue (see `transaction`).
+    pub(super) transaction: TransactionState,
 }
 
 impl Connection {
@@ -115,6 +118,7 @@ impl Connection {
             pending_writes: Vec::new(),
             view: None,
             stats: LocalCommandStats::default(),
+            transaction: TransactionState::default(),
         }
     }
 
@@ -197,11 +201,13 @@ impl Connection {
 
     async fn execute(&mut self, arguments: Vec<Bytes>) {
         let argument_bytes = arguments.iter().map(Bytes::len).sum();
+        let argument_count = arguments.len();
         self.note_buffers(argument_bytes);
         let Parsed { spec, command } = match command::parse(arguments) {
             Ok(parsed) => parsed,
             Err(error) => {
                 self.commit_pending().await;
+                self.transaction.refuse();
                 self.reply(&error.to_frame());
                 return;
             }
@@ -209,10 +215,23 @@ impl Connection {
         self.note_command(spec);
         if self.requires_authentication(spec, &command) {
             self.commit_pending().await;
+            self.transaction.refuse();
             self.stats.record(spec.name, std::time::Duration::ZERO, Outcome::Rejected);
             self.reply(&Frame::error("NOAUTH Authentication required."));
             return;
         }
+        // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
+        let command = if self.transaction.is_queueing() {
+            match transaction::intercept(self, spec, argument_count, argument_bytes, command) {
+                Intercepted::Answered(frame) => {
+                    self.reply(&frame);
+                    return;
+                }
+                Intercepted::RunNow(command) => command,
+            }
+        } else {
+            command
+        };
         match command {
             Ok(Command::Write(write)) => {
                 self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
@@ -232,10 +251,14 @@ impl Connection {
             Ok(Command::Control(control)) => {
                 self.commit_pending().await;
                 let started = Instant::now();
-                // SHUTDOWN has no reply: the connection closes when the process stops.
-                if let Some(frame) = super::control::execute(self, control).await {
-                    self.record(spec, started, &frame);
-                    self.reply(&frame);
+                // SHUTDOWN has no reply (the connection closes when the process stops), and
+                // EXEC writes its own, one element at a time.
+                match super::control::execute(self, control).await {
+                    Some(frame) => {
+                        self.record(spec, started, &frame);
+                        self.reply(&frame);
+                    }
+                    None => self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded),
                 }
             }
             Err(error) => {
@@ -279,7 +302,13 @@ impl Connection {
         }
     }
 
-    async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
+    /// Drops the batch's view: this connection's writes committed, and reads after them must
+    /// see them.
+    pub(super) fn forget_view(&mut self) {
+        self.view = None;
+    }
+
+    pub(super) async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
         if let Some(view) = &self.view {
             return Ok(view.clone());
         }
@@ -323,13 +352,31 @@ impl Connection {
     }
 
     fn record(&mut self, spec: &'static CommandSpec, started: Instant, frame: &Frame) {
+        self.record_frame(spec, started.elapsed(), frame);
+    }
+
+    /// Counts a command in INFO commandstats, as failed if its reply is an error.
+    pub(super) fn record_frame(
+        &mut self,
+        spec: &'static CommandSpec,
+        elapsed: std::time::Duration,
+        frame: &Frame,
+    ) {
         let outcome = if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
-        self.stats.record(spec.name, started.elapsed(), outcome);
+        self.stats.record(spec.name, elapsed, outcome);
     }
 
     /// Encodes one reply in the connection's protocol.
     pub(super) fn reply(&mut self, frame: &Frame) {
         resp::encode(frame, self.session.protocol, &mut self.output);
+    }
+
+    /// Starts an array reply of `length` elements, to be followed by that many `reply` calls.
+    /// The header is the same in RESP2 and RESP3.
+    pub(super) fn reply_array_header(&mut self, length: usize) {
+        self.output.extend_from_slice(b"*");
+        self.output.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+        self.output.extend_from_slice(b"\r\n");
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
