@@ -142,6 +142,7 @@ fn set_name(connection: &mut Connection, name: Bytes) -> Result<(), Frame> {
 /// and no watched keys, and unauthenticated if a password is configured).
 fn execute_reset(connection: &mut Connection) -> Frame {
     connection.transaction.clear();
+    super::transaction::note_queue_length(connection);
     connection.session.db = 0;
     connection.session.protocol = Protocol::Resp2;
     connection.session.authenticated = !connection.shared.settings.password_required();

@@ -28,6 +28,7 @@
 //! each queued command when EXEC runs it, and a refused EXEC, as Redis does.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::connection::Connection;
@@ -145,6 +146,25 @@ pub(super) fn intercept(
     argument_bytes: usize,
     command: Result<Command, CommandError>,
 ) -> Intercepted {
+    let intercepted = queue_command(connection, spec, argument_count, argument_bytes, command);
+    note_queue_length(connection);
+    intercepted
+}
+
+/// Shows the queue's length in CLIENT LIST (`multi=`, flag `x`); -1 outside MULTI.
+pub(super) fn note_queue_length(connection: &Connection) {
+    let queue = connection.transaction.queue.as_ref();
+    let length = queue.map_or(-1, |queue| queue.commands.len() as i64);
+    connection.client.queued_commands.store(length, Ordering::Relaxed);
+}
+
+fn queue_command(
+    connection: &mut Connection,
+    spec: &'static CommandSpec,
+    argument_count: usize,
+    argument_bytes: usize,
+    command: Result<Command, CommandError>,
+) -> Intercepted {
     let commands_max = connection.shared.config.transaction_commands_max;
     let bytes_max = connection.shared.config.transaction_bytes_max;
     let state = &mut connection.transaction;
@@ -227,6 +247,15 @@ fn too_large(commands_max: usize, bytes_max: usize) -> (CommandError, CommandErr
 /// Runs a transaction command. `None` means the reply was already written (EXEC writes its
 /// array one element at a time).
 pub(super) async fn execute(
+    connection: &mut Connection,
+    command: TransactionCommand,
+) -> Option<Frame> {
+    let reply = execute_command(connection, command).await;
+    note_queue_length(connection);
+    reply
+}
+
+async fn execute_command(
     connection: &mut Connection,
     command: TransactionCommand,
 ) -> Option<Frame> {

@@ -73,6 +73,9 @@ impl Harness {
     }
 }
 
+/// A setup (writes in database 0), the key watched after it, and the write made after WATCH.
+type WatchCase = (&'static [&'static [&'static str]], &'static str, &'static [&'static str]);
+
 fn bulk(text: &str) -> Frame {
     Frame::bulk(text)
 }
@@ -176,7 +179,7 @@ fn an_unchanged_watched_key_lets_exec_run() {
 /// Every one of these fails EXEC on redis-server 7.0.
 #[test]
 fn every_kind_of_change_fails_exec() {
-    let cases: &[(&[&[&str]], &str, &[&str])] = &[
+    let cases: &[WatchCase] = &[
         (&[&["SET", "k", "1"]], "k", &["SET", "k", "2"]),
         (&[&["SET", "k", "1"]], "k", &["SET", "k", "1"]),
         (&[&["SET", "k", "1"]], "k", &["DEL", "k"]),
@@ -208,7 +211,7 @@ fn every_kind_of_change_fails_exec() {
 /// does not count as a change of it.
 #[test]
 fn what_is_not_a_change_lets_exec_run() {
-    let cases: &[(&[&[&str]], &str, &[&str])] = &[
+    let cases: &[WatchCase] = &[
         (&[&["SET", "k", "1"]], "k", &["TOUCH", "k"]),
         (&[&["SET", "k", "text"]], "k", &["INCR", "k"]),
         (&[&["SET", "k", "1"]], "k", &["PERSIST", "k"]),
