@@ -99,6 +99,12 @@ pub struct Config {
     pub active_expire_keys_per_cycle: usize,
     /// How often the active-expiry cycle runs, in milliseconds (Redis `hz` 10 is 100 ms).
     pub active_expire_interval_ms: u64,
+    /// The most commands one MULTI may queue. Redis has no such bound; here a transaction is
+    /// one log entry, and both the queue and the entry must stay bounded. The command that
+    /// crosses it gets an error, and EXEC fails with EXECABORT; the connection goes on.
+    pub transaction_commands_max: usize,
+    /// The most argument bytes one MULTI may queue, for the same reason; the same errors.
+    pub transaction_bytes_max: usize,
     /// The file these options were read from, if any (INFO `config_file`, CONFIG REWRITE).
     /// Not a key of the file itself.
     #[serde(skip)]
@@ -129,6 +135,8 @@ impl Default for Config {
             entry_requests_max: 4_096,
             active_expire_keys_per_cycle: 200,
             active_expire_interval_ms: 100,
+            transaction_commands_max: 100_000,
+            transaction_bytes_max: 256 * 1024 * 1024,
             config_file: None,
         }
     }
@@ -159,6 +167,8 @@ impl Config {
             ("proposal-queue-max", self.proposal_queue_max),
             ("entry-requests-max", self.entry_requests_max),
             ("active-expire-keys-per-cycle", self.active_expire_keys_per_cycle),
+            ("transaction-commands-max", self.transaction_commands_max),
+            ("transaction-bytes-max", self.transaction_bytes_max),
         ];
         for (name, value) in positive {
             if value == 0 {

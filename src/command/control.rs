@@ -54,6 +54,8 @@ pub enum Control {
     Client(ClientCommand),
     Config(ConfigCommand),
     Command(IntrospectionCommand),
+    /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (see `transactions`).
+    Transaction(super::transactions::TransactionCommand),
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`.

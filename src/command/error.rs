@@ -59,6 +59,22 @@ impl CommandError {
     }
 }
 
+/// An error can wait inside a command until the command runs (LCS reports a bad option only
+/// after looking at its keys), and a command inside a transaction travels through the log; so
+/// an error is serializable, as its text: all a client ever sees of it.
+impl serde::Serialize for CommandError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommandError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(CommandError::Other(Cow::Owned(text)))
+    }
+}
+
 impl From<CommandError> for Frame {
     fn from(error: CommandError) -> Frame {
         error.to_frame()

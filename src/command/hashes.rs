@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum HashRead {
     Get {
         key: Key,
@@ -58,14 +58,14 @@ pub enum HashRead {
 
 /// HRANDFIELD's count: positive for distinct fields, negative for `|count|` draws that may
 /// repeat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RandomCount {
     pub count: i64,
     pub with_values: bool,
 }
 
 /// The options of HSCAN and SSCAN.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanOptions {
     /// `None` for no MATCH or `MATCH *` (which matches everything).
     pub pattern: Option<Bytes>,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, Key};
 use super::{Read, Write, DATABASES};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum KeyRead {
     /// EXISTS: how many of the keys exist, counting a repeated key each time.
     Exists {
@@ -52,7 +52,7 @@ pub enum KeyRead {
 }
 
 /// How TTL-like commands report a key's expiry time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimeToLiveForm {
     /// TTL: seconds left, rounded to the nearest second.
     RemainingSeconds,
@@ -65,7 +65,7 @@ pub enum TimeToLiveForm {
 }
 
 /// What OBJECT asks about a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObjectQuestion {
     Encoding,
     Frequency,
@@ -74,7 +74,7 @@ pub enum ObjectQuestion {
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScanCommand {
     pub cursor: u64,
     /// The glob pattern keys must match; `None` when absent or `*` (which matches every key,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ListRead {
     Len {
         key: Key,
@@ -113,7 +113,7 @@ pub enum InsertPlace {
 
 /// `LPOS key element [RANK rank] [COUNT count] [MAXLEN len]`, with RANK already turned into a
 /// direction and a number of matches to skip.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionCommand {
     pub key: Key,
     pub element: Bytes,

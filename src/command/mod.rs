@@ -14,6 +14,10 @@
 //! - [`Control`](control::Control): acts on the connection or the node (PING, SELECT, HELLO, CLIENT, CONFIG, INFO,
 //!   ...). The server executes it; it never reaches the state machine.
 //!
+//! The transaction commands (MULTI, EXEC, WATCH, ...) are control commands too; an EXEC reaches
+//! the log as one [`Write::Transaction`] that carries the queued reads and writes (see
+//! [`transactions`]).
+//!
 //! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
 //! `sets`, `control`), each with its typed commands, their parsers, and its part of the command
 //! table. Syntax errors are found here, before anything is proposed, so a malformed write never
@@ -32,6 +36,7 @@ pub mod sets;
 pub mod strings;
 mod table;
 pub mod zsets;
+pub mod transactions;
 
 pub use args::{is_keyword, parse_f64, parse_i64, Args};
 pub use error::CommandError;
@@ -67,8 +72,9 @@ pub enum Command {
     Write(Write),
 }
 
-/// A command that only reads the keyspace.
-#[derive(Clone, Debug, PartialEq)]
+/// A command that only reads the keyspace. Serializable because a transaction carries its
+/// reads through the log, to run them at its place in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Read {
     String(strings::StringRead),
     Key(keys::KeyRead),
@@ -87,6 +93,8 @@ pub enum Write {
     Zset(zsets::ZsetWrite),
     Hash(hashes::HashWrite),
     Set(sets::SetWrite),
+    /// An EXEC: never parsed from a request, built by the server from a connection's queue.
+    Transaction(Box<transactions::Transaction>),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown
@@ -132,13 +140,22 @@ fn parse_subcommand(
 /// Redis's arity rule: a positive arity is the exact argument count (name included), a
 /// negative one the minimum.
 fn check_arity(spec: &CommandSpec, count: usize) -> Result<(), CommandError> {
-    let arity = spec.arity;
-    let fits =
-        if arity >= 0 { count == arity as usize } else { count >= arity.unsigned_abs() as usize };
-    if fits {
+    if fits_arity(spec, count) {
         Ok(())
     } else {
         Err(CommandError::WrongArity(spec.name.to_string()))
+    }
+}
+
+/// Whether `count` arguments (the name, and the subcommand if any, included) fit the
+/// command's arity. Inside MULTI an arity error refuses the command at once, while other
+/// argument errors wait for EXEC, as in Redis: the server tells the two apart with this.
+pub fn fits_arity(spec: &CommandSpec, count: usize) -> bool {
+    let arity = spec.arity;
+    if arity >= 0 {
+        count == arity as usize
+    } else {
+        count >= arity.unsigned_abs() as usize
     }
 }
 

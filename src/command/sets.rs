@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::hashes::{parse_random_count, parse_scan_arguments, ScanOptions};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SetRead {
     IsMember {
         key: Key,

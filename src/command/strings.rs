@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use bytes::Bytes;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StringRead {
     Get {
         key: Key,
@@ -178,7 +178,7 @@ pub enum TtlChange {
 }
 
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LcsCommand {
     pub first: Key,
     pub second: Key,
@@ -187,7 +187,7 @@ pub struct LcsCommand {
     pub options: Result<LcsOptions, CommandError>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LcsOptions {
     pub reply: LcsReply,
     /// Matches shorter than this are left out of the `IDX` reply.
@@ -197,7 +197,7 @@ pub struct LcsOptions {
 }
 
 /// What LCS replies with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LcsReply {
     /// The longest common subsequence itself.
     Subsequence,

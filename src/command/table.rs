@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{control, hashes, keys, lists, sets, strings, zsets, Args, Command, CommandError};
+use super::{
+    control, hashes, keys, lists, sets, strings, transactions, zsets, Args, Command, CommandError,
+};
 
 /// Builds a typed command from the arguments after the name (and subcommand).
 pub type Parser = fn(&mut Args) -> Result<Command, CommandError>;
@@ -227,7 +229,7 @@ impl Argument {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 7] = [
+    let families: [&'static [CommandSpec]; 8] = [
         control::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -235,6 +237,7 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        transactions::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

@@ -21,7 +21,7 @@ use super::keys::{parse_cursor, INVALID_CURSOR};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, Key, Read, Write};
 use bounds::{parse_lex_bound, parse_score_bound};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ZsetRead {
     Score {
         key: Key,
@@ -209,7 +209,7 @@ pub struct CombineOptions {
 }
 
 /// ZSCAN's options.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanOptions {
     /// The glob pattern members must match; `None` for none or `*`.
     pub pattern: Option<Bytes>,

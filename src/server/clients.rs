@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -51,6 +51,9 @@ pub struct ClientInfo {
     pub fd: i64,
     /// Set by CLIENT NO-EVICT (shown as flag `e`; Concord never evicts clients).
     pub no_evict: AtomicBool,
+    /// The number of commands queued since MULTI, or -1 outside MULTI (CLIENT LIST's `multi=`,
+    /// and flag `x` when not -1).
+    pub queued_commands: AtomicI64,
     /// The connection's buffers as of its last command, for CLIENT LIST.
     pub buffers: Mutex<BufferUsage>,
     /// Set by CLIENT KILL; the connection closes as soon as it sees it.
@@ -123,6 +126,7 @@ impl ClientRegistry {
             commands_processed: AtomicU64::new(0),
             fd,
             no_evict: AtomicBool::new(false),
+            queued_commands: AtomicI64::new(-1),
             buffers: Mutex::new(BufferUsage::default()),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -162,17 +166,27 @@ impl ClientRegistry {
 impl ClientInfo {
     /// The client's line in CLIENT LIST and CLIENT INFO, without the trailing newline: Redis
     /// 7.2's fields in Redis's order (7.0.15's, plus `lib-name` and `lib-ver`). Concord has
-    /// no MULTI, pub/sub, tracking or output lists yet, so those fields hold their idle values.
+    /// no pub/sub, tracking or output lists yet, so those fields hold their idle values.
     pub fn line(&self) -> String {
         let buffers = *self.buffers.lock();
         let name = self.name.lock().clone().unwrap_or_default();
         let library_name = self.library_name.lock().clone().unwrap_or_default();
         let library_version = self.library_version.lock().clone().unwrap_or_default();
-        let flags = if self.no_evict.load(Ordering::Relaxed) { "e" } else { "N" };
+        let queued_commands = self.queued_commands.load(Ordering::Relaxed);
+        let mut flags = String::new();
+        if queued_commands >= 0 {
+            flags.push('x');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let total_memory = buffers.read_buffer_size + buffers.arguments + buffers.output_capacity;
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 \
-             psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} \
+             psub=0 ssub=0 multi={queued_commands} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} \
              obl={} oll=0 omem=0 tot-mem={total_memory} events=r cmd={} user=default redir=-1 \
              resp={} lib-name={} lib-ver={}",
             self.id,

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::transaction::{self, Intercepted, TransactionState};
 use super::{ClientInfo, Shared};
 use crate::command::{self, Command, CommandError, CommandSpec, DbIndex, Parsed};
 use crate::metrics::{LocalCommandStats, Outcome};
@@ -94,6 +95,8 @@ pub(super) struct Connection {
     /// the shared `ClientInfo` once per batch and before each control command (the only
     /// commands that read it), so that the hot path takes no lock per command.
     activity: Activity,
+    /// Watched keys and the MULTI queue (see `transaction`).
+    pub(super) transaction: TransactionState,
 }
 
 /// A connection's recent activity, not yet copied to its `ClientInfo`.
@@ -128,6 +131,7 @@ impl Connection {
             view: None,
             stats: LocalCommandStats::default(),
             activity: Activity::default(),
+            transaction: TransactionState::default(),
         }
     }
 
@@ -164,6 +168,9 @@ impl Connection {
     /// Executes every complete request in the input buffer, then writes the replies.
     async fn execute_buffered(&mut self) -> std::io::Result<()> {
         self.input_peak = self.input_peak.max(self.input.len());
+        // A view serves one batch only: a read in a later batch must see every write
+        // acknowledged (to any client) before that batch arrived.
+        self.view = None;
         self.refresh_decoder_limits();
         loop {
             // Before login, Redis holds requests to tighter limits; AUTH earlier in this very
@@ -208,10 +215,13 @@ impl Connection {
 
     async fn execute(&mut self, arguments: Vec<Bytes>) {
         self.activity.argument_bytes = arguments.iter().map(Bytes::len).sum();
+        let argument_count = arguments.len();
+        let argument_bytes = self.activity.argument_bytes;
         let Parsed { spec, command } = match command::parse(arguments) {
             Ok(parsed) => parsed,
             Err(error) => {
                 self.commit_pending().await;
+                self.transaction.refuse();
                 self.reply(&error.to_frame());
                 return;
             }
@@ -220,10 +230,23 @@ impl Connection {
         self.activity.commands += 1;
         if self.requires_authentication(spec, &command) {
             self.commit_pending().await;
+            self.transaction.refuse();
             self.stats.record(spec.name, std::time::Duration::ZERO, Outcome::Rejected);
             self.reply(&Frame::error("NOAUTH Authentication required."));
             return;
         }
+        // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
+        let command = if self.transaction.is_queueing() {
+            match transaction::intercept(self, spec, argument_count, argument_bytes, command) {
+                Intercepted::Answered(frame) => {
+                    self.reply(&frame);
+                    return;
+                }
+                Intercepted::RunNow(command) => command,
+            }
+        } else {
+            command
+        };
         match command {
             Ok(Command::Write(write)) => {
                 self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
@@ -244,10 +267,14 @@ impl Connection {
                 self.commit_pending().await;
                 self.publish_activity();
                 let started = Instant::now();
-                // SHUTDOWN has no reply: the connection closes when the process stops.
-                if let Some(frame) = super::control::execute(self, control).await {
-                    self.record(spec, started, &frame);
-                    self.reply(&frame);
+                // SHUTDOWN has no reply (the connection closes when the process stops), and
+                // EXEC writes its own, one element at a time.
+                match super::control::execute(self, control).await {
+                    Some(frame) => {
+                        self.record(spec, started, &frame);
+                        self.reply(&frame);
+                    }
+                    None => self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded),
                 }
             }
             Err(error) => {
@@ -291,7 +318,13 @@ impl Connection {
         }
     }
 
-    async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
+    /// Drops the batch's view: this connection's writes committed, and reads after them must
+    /// see them.
+    pub(super) fn forget_view(&mut self) {
+        self.view = None;
+    }
+
+    pub(super) async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
         if let Some(view) = &self.view {
             return Ok(view.clone());
         }
@@ -337,13 +370,31 @@ impl Connection {
     }
 
     fn record(&mut self, spec: &'static CommandSpec, started: Instant, frame: &Frame) {
+        self.record_frame(spec, started.elapsed(), frame);
+    }
+
+    /// Counts a command in INFO commandstats, as failed if its reply is an error.
+    pub(super) fn record_frame(
+        &mut self,
+        spec: &'static CommandSpec,
+        elapsed: std::time::Duration,
+        frame: &Frame,
+    ) {
         let outcome = if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
-        self.stats.record(spec.name, started.elapsed(), outcome);
+        self.stats.record(spec.name, elapsed, outcome);
     }
 
     /// Encodes one reply in the connection's protocol.
     pub(super) fn reply(&mut self, frame: &Frame) {
         resp::encode(frame, self.session.protocol, &mut self.output);
+    }
+
+    /// Starts an array reply of `length` elements, to be followed by that many `reply` calls.
+    /// The header is the same in RESP2 and RESP3.
+    pub(super) fn reply_array_header(&mut self, length: usize) {
+        self.output.extend_from_slice(b"*");
+        self.output.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+        self.output.extend_from_slice(b"\r\n");
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {

@@ -17,7 +17,8 @@ use crate::command::control::{
 };
 use crate::resp::{Frame, Protocol};
 
-/// Runs one control command. `None` means no reply at all (SHUTDOWN, which closes instead).
+/// Runs one control command. `None` means no reply at all (SHUTDOWN, which closes instead) or
+/// a reply already written (EXEC).
 pub(super) async fn execute(connection: &mut Connection, control: Control) -> Option<Frame> {
     let frame = match control {
         Control::Ping { message: None } => Frame::simple("PONG"),
@@ -59,6 +60,9 @@ pub(super) async fn execute(connection: &mut Connection, control: Control) -> Op
         Control::Client(command) => execute_client(connection, command),
         Control::Config(command) => introspection::execute_config(&connection.shared, command),
         Control::Command(command) => introspection::execute_command(command),
+        Control::Transaction(command) => {
+            return super::transaction::execute(connection, command).await;
+        }
     };
     Some(frame)
 }
@@ -144,9 +148,11 @@ fn set_name(connection: &mut Connection, name: Bytes) -> Result<(), Frame> {
     Ok(())
 }
 
-/// RESET: back to the state of a new connection (database 0, RESP2, no name, and
-/// unauthenticated if a password is configured).
+/// RESET: back to the state of a new connection (database 0, RESP2, no name, no transaction
+/// and no watched keys, and unauthenticated if a password is configured).
 fn execute_reset(connection: &mut Connection) -> Frame {
+    connection.transaction.clear();
+    super::transaction::note_queue_length(connection);
     connection.session.db = 0;
     connection.session.protocol = Protocol::Resp2;
     connection.session.authenticated = !connection.shared.settings.password_required();

@@ -23,6 +23,7 @@ mod info;
 mod introspection;
 pub mod parameters;
 mod settings;
+mod transaction;
 
 pub use clients::{BufferUsage, ClientInfo, ClientRegistry};
 pub use settings::RuntimeSettings;

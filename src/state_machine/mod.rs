@@ -15,7 +15,7 @@
 //!   replica. Apply never reads a clock (time is `leader_time_ms`), never draws randomness
 //!   except from a seed derived from the entry's index, and never does IO.
 //! - A view is published only between entries: a reader sees all of an entry or none of it,
-//!   and a transaction (one entry) is atomic to readers.
+//!   and a transaction (one request of one entry, see `transactions`) is atomic to readers.
 //! - Entries are applied at increasing indexes; applying an index twice is a bug and panics.
 //!
 //! Deliberately absent: the log, consensus and the network. Whatever decides the order of
@@ -28,6 +28,7 @@ mod random;
 mod reclaim;
 mod sets;
 mod strings;
+mod transactions;
 mod zsets;
 #[cfg(test)]
 #[path = "tests/harness.rs"]
@@ -38,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub use random::Random;
+pub use transactions::watch;
 
 use crate::command::{DbIndex, Key, Read, Write};
 use crate::resp::Frame;
@@ -69,13 +71,25 @@ pub struct ApplyContext {
     pub now_ms: u64,
     /// The request's place in its entry.
     pub position: usize,
+    /// Inside a transaction, the step's place in it, plus one; 0 for a request of its own.
+    pub step: usize,
 }
 
 impl ApplyContext {
     /// A generator for the choices a write makes at random (SPOP, ...): seeded from the entry's
-    /// index and the request's place in it, so every replica draws the same numbers.
+    /// index and the request's place in it (and the step's place in its transaction), so every
+    /// replica draws the same numbers, and two steps of one transaction draw different ones.
     pub fn random(&self) -> Random {
-        Random::from_seed(random::mix(self.index, self.position as u64))
+        let seed = random::mix(self.index, self.position as u64);
+        match self.step {
+            0 => Random::from_seed(seed),
+            step => Random::from_seed(random::mix(seed, step as u64)),
+        }
+    }
+
+    /// The context of step `step_index` (from 0) of the transaction this request is.
+    fn for_step(&self, step_index: usize) -> ApplyContext {
+        ApplyContext { step: step_index + 1, ..*self }
     }
 }
 
@@ -144,7 +158,7 @@ impl StateMachine {
         );
         // The leader's clock may step back (NTP); time inside the state machine never does.
         let now_ms = entry.leader_time_ms.max(self.applied_time_ms);
-        let mut context = ApplyContext { index, now_ms, position: 0 };
+        let mut context = ApplyContext { index, now_ms, position: 0, step: 0 };
         self.keyspace.set_version(index);
         let replies = entry
             .requests
@@ -157,7 +171,7 @@ impl StateMachine {
             .collect();
         self.applied_index = index;
         self.applied_time_ms = now_ms;
-        if entry.requests.iter().any(|request| keys::may_free_a_database(&request.write)) {
+        if entry.requests.iter().any(|request| may_free_a_database(&request.write)) {
             self.flushed_since_publish = true;
         }
         replies
@@ -237,5 +251,15 @@ fn execute_write(
         Write::Zset(write) => zsets::write(keyspace, db, context, write),
         Write::Hash(write) => hashes::write(keyspace, db, context, write),
         Write::Set(write) => sets::write(keyspace, db, context, write),
+        Write::Transaction(transaction) => transactions::execute(keyspace, context, transaction),
+    }
+}
+
+/// Whether applying `write` may leave a whole database for the previous view to free: the
+/// state machine then frees that view off the apply path (see `reclaim`).
+fn may_free_a_database(write: &Write) -> bool {
+    match write {
+        Write::Transaction(transaction) => transactions::may_free_a_database(transaction),
+        write => keys::may_free_a_database(write),
     }
 }

@@ -97,12 +97,27 @@ pub struct Db {
     /// The version stamped on every entry changed from now on; the state machine sets it to the
     /// index of the log entry being applied.
     version: u64,
+    /// The version at which SWAPDB last put these contents in this database's place. SWAPDB
+    /// changes what a key is in this database without stamping the key, so WATCH records this
+    /// too. It belongs to the place, not the contents: SWAPDB sets it on both databases, and a
+    /// flush keeps it. Replicated state: a snapshot must carry it.
+    contents_version: u64,
 }
 
 impl Db {
     /// Sets the version that changes from now on are stamped with.
     pub fn set_version(&mut self, version: u64) {
         self.version = version;
+    }
+
+    /// The version at which SWAPDB last exchanged this database's contents (0 if never).
+    pub fn contents_version(&self) -> u64 {
+        self.contents_version
+    }
+
+    /// Records that SWAPDB exchanged this database's contents, at the current version.
+    pub fn mark_contents_exchanged(&mut self) {
+        self.contents_version = self.version;
     }
 
     /// The number of keys, including expired keys not yet deleted (as Redis's DBSIZE).
@@ -250,9 +265,10 @@ impl Db {
 
     /// Empties the database in O(1) and returns what it held, so that the caller can drop the
     /// old contents elsewhere (dropping a large persistent map is O(size)). The version that
-    /// changes are stamped with is kept.
+    /// changes are stamped with is kept, and so is the contents version (see the field).
     pub fn take_all(&mut self) -> Db {
-        let empty = Db { version: self.version, ..Db::default() };
+        let empty =
+            Db { version: self.version, contents_version: self.contents_version, ..Db::default() };
         std::mem::replace(self, empty)
     }
 

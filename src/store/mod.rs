@@ -120,9 +120,16 @@ impl Keyspace {
         }
     }
 
-    /// SWAPDB: exchanges two databases' contents.
+    /// SWAPDB: exchanges two databases' contents, and marks both as exchanged at the current
+    /// version, so that a WATCH on either sees the change. Swapping a database with itself
+    /// changes nothing, so no watcher sees a change.
     pub fn swap(&mut self, first: DbIndex, second: DbIndex) {
+        if first == second {
+            return;
+        }
         self.databases.swap(first, second);
+        self.databases[first].mark_contents_exchanged();
+        self.databases[second].mark_contents_exchanged();
     }
 
     /// FLUSHALL: empties every database.
