@@ -133,6 +133,9 @@ pub fn encode(view: &View, metadata: &SnapshotMetadata, output: impl Write) -> i
     output.write_all(&VERSION.to_le_bytes())?;
     output.write_all(&0u32.to_le_bytes())?;
     write_frame(&mut output, metadata)?;
+    let contents_versions: Vec<u64> =
+        view.keyspace.databases().map(|(_, database)| database.contents_version()).collect();
+    write_frame(&mut output, &contents_versions)?;
     let mut keys = 0u64;
     for (db, database) in view.keyspace.databases() {
         let db = u8::try_from(db).expect("there are 16 databases");
@@ -175,6 +178,18 @@ pub fn decode(input: impl Read, file: &str) -> Result<Decoded, SnapshotError> {
     let metadata: SnapshotMetadata = postcard::from_bytes(&metadata_bytes)
         .map_err(|error| corrupt(format!("metadata: {error}")))?;
     let mut keyspace = Keyspace::new();
+    let versions_bytes = read_frame(&mut input).map_err(truncated)?;
+    let versions_bytes =
+        versions_bytes.ok_or_else(|| corrupt("the databases frame is missing".into()))?;
+    let contents_versions: Vec<u64> = postcard::from_bytes(&versions_bytes)
+        .map_err(|error| corrupt(format!("databases frame: {error}")))?;
+    if contents_versions.len() != DATABASES {
+        let count = contents_versions.len();
+        return Err(corrupt(format!("the databases frame lists {count} databases")));
+    }
+    for (db, version) in contents_versions.into_iter().enumerate() {
+        keyspace.db_mut(db).restore_contents_version(version);
+    }
     let mut keys = 0u64;
     while let Some(bytes) = read_frame(&mut input).map_err(truncated)? {
         let frame: KeyFrame = postcard::from_bytes(&bytes)
@@ -381,6 +396,8 @@ mod tests {
         keyspace.db_mut(0).insert(Bytes::from_static(b"a"), value("1"), None, 100);
         keyspace.db_mut(3).insert(Bytes::from_static(b"b"), value("two"), Some(5_000), 100);
         keyspace.db_mut(15).insert(Bytes::from_static(b"c"), value("12345"), Some(50), 40);
+        keyspace.set_version(8);
+        keyspace.swap(3, 4);
         View { index: 9, time_ms: 100, keyspace }
     }
 
@@ -409,6 +426,11 @@ mod tests {
             let original: Vec<_> = database.iter_including_expired().collect();
             let restored: Vec<_> = decoded.keyspace.db(db).iter_including_expired().collect();
             assert_eq!(original, restored, "database {db}");
+            assert_eq!(
+                database.contents_version(),
+                decoded.keyspace.db(db).contents_version(),
+                "database {db}'s contents version, which WATCH compares"
+            );
             assert_eq!(database.expires_len(), decoded.keyspace.db(db).expires_len());
         }
     }

@@ -115,6 +115,11 @@ impl Db {
         self.contents_version
     }
 
+    /// Sets the contents version a snapshot recorded (see `contents_version`).
+    pub fn restore_contents_version(&mut self, version: u64) {
+        self.contents_version = version;
+    }
+
     /// Records that SWAPDB exchanged this database's contents, at the current version.
     pub fn mark_contents_exchanged(&mut self) {
         self.contents_version = self.version;
