@@ -26,6 +26,9 @@
 #   BENCH_TARGET         `concord` [default], or `redis` to put a second redis-server in
 #                        Concord's place (checks this script without a Concord build)
 #   CONCORD_BIN          a Concord binary to use instead of building one
+#   CONCORD_ARGS         extra flags for `concord serve`, e.g. `--fsync every-second` to
+#                        compare with Redis without persistence on equal terms (the default,
+#                        `always`, fsyncs every batch before replying; Redis here does not)
 #   CARGO_TARGET_DIR     where cargo builds [<repo>/target]
 set -euo pipefail
 
@@ -102,8 +105,9 @@ start_redis() {
 
 start_concord() {
     local name=$1 port=$2 binary=$3
+    # shellcheck disable=SC2086 # CONCORD_ARGS is a list of flags, split on purpose.
     "$binary" serve --bind 127.0.0.1 --port "$port" --data-dir "$work_dir/$name-data" \
-        --log-level warn >"$work_dir/$name.log" 2>&1 &
+        --log-level warn ${CONCORD_ARGS:-} >"$work_dir/$name.log" 2>&1 &
     server_pids+=($!)
     wait_ready "$name" "$port" "$!"
 }
