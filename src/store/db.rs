@@ -197,10 +197,22 @@ impl Db {
         (!previous.is_expired(now_ms)).then_some(previous)
     }
 
-    /// Replaces the value of `key`, keeping its time to live if it has a live one.
-    pub fn insert_keep_ttl(&mut self, key: Key, value: Value, now_ms: u64) -> Option<Entry> {
-        let expires_at_ms = self.get(&key, now_ms).and_then(Entry::expires_at_ms);
-        self.insert(key, value, expires_at_ms, now_ms)
+    /// Replaces the value of `key`, keeping its time to live if it has a live one. A live key
+    /// is changed where it is (one search, no expiry index change); an absent or expired one
+    /// is stored anew without a time to live.
+    pub fn insert_keep_ttl(&mut self, key: Key, value: Value, now_ms: u64) {
+        let probe = HashedKey::new(key);
+        let version = self.version;
+        match self.entries.get_mut(&probe) {
+            Some(entry) if !entry.is_expired(now_ms) => {
+                entry.value = value;
+                entry.version = version;
+                entry.touched_at_ms = now_ms;
+            }
+            _ => {
+                self.insert(probe.key, value, None, now_ms);
+            }
+        }
     }
 
     /// Deletes `key`. Returns its entry if it was live at `now_ms` (an expired key is deleted
