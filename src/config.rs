@@ -105,6 +105,14 @@ pub struct Config {
     pub transaction_commands_max: usize,
     /// The most argument bytes one MULTI may queue, for the same reason; the same errors.
     pub transaction_bytes_max: usize,
+    /// The most messages queued for one subscriber that has not read them yet. A subscriber
+    /// that falls this far behind is disconnected (Redis's `client-output-buffer-limit
+    /// pubsub`), so that a slow reader never holds up apply or other clients and never
+    /// silently misses a message.
+    pub subscriber_queue_messages_max: usize,
+    /// The most channel and pattern subscriptions one connection may hold; SUBSCRIBE beyond
+    /// it gets an error.
+    pub subscriptions_max: usize,
     /// The file these options were read from, if any (INFO `config_file`, CONFIG REWRITE).
     /// Not a key of the file itself.
     #[serde(skip)]
@@ -137,6 +145,8 @@ impl Default for Config {
             active_expire_interval_ms: 100,
             transaction_commands_max: 100_000,
             transaction_bytes_max: 256 * 1024 * 1024,
+            subscriber_queue_messages_max: 65_536,
+            subscriptions_max: 100_000,
             config_file: None,
         }
     }
@@ -169,6 +179,8 @@ impl Config {
             ("active-expire-keys-per-cycle", self.active_expire_keys_per_cycle),
             ("transaction-commands-max", self.transaction_commands_max),
             ("transaction-bytes-max", self.transaction_bytes_max),
+            ("subscriber-queue-messages-max", self.subscriber_queue_messages_max),
+            ("subscriptions-max", self.subscriptions_max),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -56,6 +56,8 @@ pub enum Control {
     Command(IntrospectionCommand),
     /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (see `transactions`).
     Transaction(super::transactions::TransactionCommand),
+    /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE and PUBSUB (see `pubsub`).
+    PubSub(super::pubsub::PubSubCommand),
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`.

@@ -445,7 +445,7 @@ fn parse_lpos(args: &mut Args) -> Result<Command, CommandError> {
     read(ListRead::Position(PositionCommand { key, element, from, skip, count, compared_max }))
 }
 
-fn parse_lmove(args: &mut Args) -> Result<Command, CommandError> {
+pub(super) fn parse_lmove(args: &mut Args) -> Result<Command, CommandError> {
     let (source, destination) = (args.next_bytes()?, args.next_bytes()?);
     let from = ListEnd::from_keyword(&args.next_bytes()?).ok_or(CommandError::Syntax)?;
     let to = ListEnd::from_keyword(&args.next_bytes()?).ok_or(CommandError::Syntax)?;
@@ -458,7 +458,7 @@ fn parse_rpoplpush(args: &mut Args) -> Result<Command, CommandError> {
 }
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
-fn parse_lmpop(args: &mut Args) -> Result<Command, CommandError> {
+pub(super) fn parse_lmpop(args: &mut Args) -> Result<Command, CommandError> {
     let key_count =
         parse_i64(&args.next_bytes()?).filter(|count| *count > 0).ok_or(NUMKEYS_NOT_POSITIVE)?;
     // The keys and the direction must all be there.

@@ -27,11 +27,13 @@
 //! network; it only turns bytes into types and errors into Redis's text.
 
 mod args;
+pub mod blocking;
 pub mod control;
 mod error;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod sets;
 pub mod strings;
 mod table;
@@ -95,6 +97,11 @@ pub enum Write {
     Set(sets::SetWrite),
     /// An EXEC: never parsed from a request, built by the server from a connection's queue.
     Transaction(Box<transactions::Transaction>),
+    // New variants go last: the log stores a variant by its position.
+    /// BLPOP and the other blocking pops, and their unblocking (see `blocking`).
+    Blocking(blocking::BlockingWrite),
+    /// PUBLISH: its message is an output of its entry, delivered by every node.
+    Publish(pubsub::Publish),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    control, hashes, keys, lists, sets, strings, transactions, zsets, Args, Command, CommandError,
+    blocking, control, hashes, keys, lists, pubsub, sets, strings, transactions, zsets, Args,
+    Command, CommandError,
 };
 
 /// Builds a typed command from the arguments after the name (and subcommand).
@@ -229,7 +230,7 @@ impl Argument {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 8] = [
+    let families: [&'static [CommandSpec]; 10] = [
         control::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -238,6 +239,8 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         sets::COMMANDS,
         zsets::COMMANDS,
         transactions::COMMANDS,
+        pubsub::COMMANDS,
+        blocking::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

@@ -522,7 +522,7 @@ fn positive(argument: &[u8], error: &'static str) -> Result<u64, CommandError> {
 }
 
 /// `ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]`.
-fn parse_zmpop(args: &mut Args) -> Result<Command, CommandError> {
+pub(super) fn parse_zmpop(args: &mut Args) -> Result<Command, CommandError> {
     let numkeys = positive(&args.next_bytes()?, "ERR numkeys should be greater than 0")?;
     let mut rest = args.rest().into_iter();
     if numkeys >= rest.len() as u64 {

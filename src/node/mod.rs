@@ -34,6 +34,10 @@
 //! [`NodeError::NotLeader`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
 //! [`NodeError::StorageFailed`] mean it may or may not have been.
 
+mod deliveries;
+
+pub use deliveries::{Delivery, Kind as SubscriptionKind, Mailbox, TooManySubscriptions};
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -132,6 +136,8 @@ pub struct Node {
     fatal: watch::Receiver<Option<String>>,
     fsync: FsyncMode,
     started_unix_seconds: u64,
+    /// Routes applied entries' outputs (messages, served waiters) to this node's connections.
+    deliveries: Arc<deliveries::Deliveries>,
     _data_directory: Arc<raft::DataDirectory>,
 }
 
@@ -145,6 +151,14 @@ impl Node {
         let opened = raft::open(config).await?;
         wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
         let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
+        // The start time names this run of the node in the replicated waiter table.
+        let deliveries = Arc::new(deliveries::Deliveries::new(
+            config.node_id,
+            clock_ms(),
+            config.subscriber_queue_messages_max,
+            config.subscriptions_max,
+        ));
+        opened.shared.set_output_sink(Arc::clone(&deliveries) as _);
         let node = Node {
             proposals,
             raft: opened.raft.clone(),
@@ -153,10 +167,12 @@ impl Node {
             fatal: opened.fatal,
             fsync: config.fsync,
             started_unix_seconds,
+            deliveries,
             _data_directory: Arc::new(opened.data_directory),
         };
         tokio::spawn(run_pipeline(opened.raft, receiver, config.entry_requests_max));
         tokio::spawn(run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
+        node.forget_earlier_runs().await;
         tokio::spawn(run_active_expiry(
             node.clone(),
             Duration::from_millis(config.active_expire_interval_ms),
@@ -198,6 +214,45 @@ impl Node {
         }
         let now_ms = clock_ms().max(view.time_ms);
         Ok(ReadView { view, now_ms })
+    }
+
+    /// Clients blocked through an earlier run of this node lost their connections with it:
+    /// remove them from the replicated waiter table, so that no push is given to them.
+    async fn forget_earlier_runs(&self) {
+        let waiter = self.deliveries.waiter(0);
+        let write = Write::Blocking(crate::command::blocking::BlockingWrite::ForgetEarlierRuns {
+            node: waiter.node,
+            incarnation: waiter.incarnation,
+        });
+        if let Err(error) = self.write(vec![WriteRequest { db: 0, write }]).await {
+            tracing::warn!(%error, "could not forget the blocked clients of earlier runs");
+        }
+    }
+
+    /// Registers connection `connection` for messages and deferred replies (see
+    /// `deliveries`); dropping the mailbox unregisters it.
+    pub fn mailbox(&self, connection: u64) -> Mailbox {
+        self.deliveries.open(connection)
+    }
+
+    /// The name connection `connection` of this run of the node has as a blocked client.
+    pub fn waiter(&self, connection: u64) -> crate::state_machine::WaiterId {
+        self.deliveries.waiter(connection)
+    }
+
+    /// `PUBSUB CHANNELS`: this node's channels with subscribers, sorted.
+    pub fn pubsub_channels(&self, pattern: Option<&[u8]>) -> Vec<bytes::Bytes> {
+        self.deliveries.channels(pattern)
+    }
+
+    /// `PUBSUB NUMSUB`: this node's subscriber count of each channel.
+    pub fn pubsub_subscriber_counts(&self, channels: &[bytes::Bytes]) -> Vec<usize> {
+        self.deliveries.subscriber_counts(channels)
+    }
+
+    /// `PUBSUB NUMPAT`: this node's distinct subscribed patterns.
+    pub fn pubsub_pattern_count(&self) -> usize {
+        self.deliveries.pattern_count()
     }
 
     /// The index of the newest applied entry.

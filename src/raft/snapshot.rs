@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::MembershipRecord;
 use crate::command::DATABASES;
-use crate::state_machine::View;
+use crate::state_machine::{View, Waiters};
 use crate::store::{Entry as StoredEntry, Keyspace};
 
 /// The first 8 bytes of every snapshot file.
 pub const MAGIC: &[u8; 8] = b"CNCDSNAP";
-/// The snapshot format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The snapshot format version this build writes. Version 2 added the blocked clients to the
+/// metadata; version 1 files (without them) are still read.
+pub const VERSION: u32 = 2;
 /// The frame length that marks the end of the key frames.
 const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
@@ -44,7 +45,7 @@ pub enum SnapshotError {
     },
     #[error("snapshot {file} is damaged: {reason}")]
     Corrupt { file: String, reason: String },
-    #[error("snapshot {file} has format version {version}; this build reads only version 1")]
+    #[error("snapshot {file} has format version {version}; this build reads versions 1 and 2")]
     UnsupportedVersion { file: String, version: u32 },
 }
 
@@ -58,6 +59,32 @@ pub struct SnapshotMetadata {
     pub membership: MembershipRecord,
     /// The `leader_time_ms` of the last applied entry (time never goes back after restore).
     pub applied_time_ms: u64,
+    /// The clients blocked on keys: replicated state machine state, so that a node restored
+    /// from this snapshot serves later pushes to the same clients as the others (version 2).
+    pub waiters: Waiters,
+}
+
+/// Version 1's metadata: the same, without the blocked clients.
+#[derive(Deserialize)]
+struct MetadataVersion1 {
+    last_applied: Option<(u64, u64)>,
+    membership_log_id: Option<(u64, u64)>,
+    membership: MembershipRecord,
+    applied_time_ms: u64,
+}
+
+fn decode_metadata(version: u32, bytes: &[u8]) -> Result<SnapshotMetadata, postcard::Error> {
+    if version != 1 {
+        return postcard::from_bytes(bytes);
+    }
+    let old: MetadataVersion1 = postcard::from_bytes(bytes)?;
+    Ok(SnapshotMetadata {
+        last_applied: old.last_applied,
+        membership_log_id: old.membership_log_id,
+        membership: old.membership,
+        applied_time_ms: old.applied_time_ms,
+        waiters: Waiters::default(),
+    })
 }
 
 /// One key frame.
@@ -169,13 +196,13 @@ pub fn decode(input: impl Read, file: &str) -> Result<Decoded, SnapshotError> {
         return Err(corrupt("it does not start with CNCDSNAP".into()));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(SnapshotError::UnsupportedVersion { file: file.to_string(), version });
     }
     let metadata_bytes = read_frame(&mut input).map_err(truncated)?;
     let metadata_bytes =
         metadata_bytes.ok_or_else(|| corrupt("the metadata frame is missing".into()))?;
-    let metadata: SnapshotMetadata = postcard::from_bytes(&metadata_bytes)
+    let metadata = decode_metadata(version, &metadata_bytes)
         .map_err(|error| corrupt(format!("metadata: {error}")))?;
     let mut keyspace = Keyspace::new();
     let versions_bytes = read_frame(&mut input).map_err(truncated)?;
@@ -255,13 +282,13 @@ pub fn read_metadata(file: &Path) -> Result<SnapshotMetadata, SnapshotError> {
         return Err(corrupt("it does not start with CNCDSNAP".into()));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(SnapshotError::UnsupportedVersion { file: name.clone(), version });
     }
     let bytes = read_frame(&mut input)
         .map_err(|error| corrupt(error.to_string()))?
         .ok_or_else(|| corrupt("the metadata frame is missing".into()))?;
-    postcard::from_bytes(&bytes).map_err(|error| corrupt(format!("metadata: {error}")))
+    decode_metadata(version, &bytes).map_err(|error| corrupt(format!("metadata: {error}")))
 }
 
 /// Decodes a snapshot held in memory: the entry point of the `snapshot_decode` fuzz target.
@@ -407,6 +434,7 @@ mod tests {
             membership_log_id: Some((0, 0)),
             membership: MembershipRecord { configs: vec![vec![1]], nodes: vec![(1, "x".into())] },
             applied_time_ms: 100,
+            waiters: Waiters::default(),
         }
     }
 

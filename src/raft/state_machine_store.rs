@@ -14,7 +14,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -29,7 +29,7 @@ use crate::command::{DbIndex, Key};
 use super::codec::{self, MembershipRecord};
 use super::snapshot::{SnapshotDirectory, SnapshotError, SnapshotMetadata};
 use super::{LogId, NodeId, RaftEntry, Replies, TypeConfig};
-use crate::state_machine::{Entry, StateMachine, Views};
+use crate::state_machine::{Entry, OutputSink, StateMachine, Views};
 
 /// What the node's readers share with apply.
 #[derive(Debug, Default)]
@@ -75,9 +75,17 @@ pub struct SharedState {
     snapshots: SnapshotDirectory,
     /// Where a snapshot being received from a leader is written.
     receiving: Mutex<Option<std::path::PathBuf>>,
+    /// Where each entry's outputs go (the node's deliveries); until it is set, during
+    /// recovery, no connection exists to receive them.
+    output_sink: OnceLock<Arc<dyn OutputSink>>,
 }
 
 impl SharedState {
+    /// Sets where entries' outputs are delivered from now on; only the first call counts.
+    pub fn set_output_sink(&self, sink: Arc<dyn OutputSink>) {
+        let _ = self.output_sink.set(sink);
+    }
+
     /// Publishes a view of everything applied, if the newest one is older.
     pub fn publish(&self) {
         self.applied.lock().state_machine.publish();
@@ -125,6 +133,7 @@ impl StateMachineStore {
                         metadata.last_applied.map(|(index, term)| codec::log_id(term, index));
                     let index = last_applied.map_or(0, |id: LogId| id.index);
                     state_machine.restore(decoded.keyspace, index, metadata.applied_time_ms);
+                    state_machine.restore_waiters(metadata.waiters.clone());
                     membership = StoredMembership::new(
                         metadata.membership_log_id.map(|(index, term)| codec::log_id(term, index)),
                         metadata.membership.to_membership(),
@@ -155,6 +164,7 @@ impl StateMachineStore {
             persistence,
             snapshots,
             receiving: Mutex::new(None),
+            output_sink: OnceLock::new(),
         };
         Ok(StateMachineStore { shared: Arc::new(shared) })
     }
@@ -189,7 +199,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut replies = Vec::new();
         for entry in entries {
             let index = entry.log_id.index;
-            let frames = match &entry.payload {
+            let mut frames = match &entry.payload {
                 EntryPayload::Normal(data) => applied.state_machine.apply(index, data),
                 EntryPayload::Blank | EntryPayload::Membership(_) if index == 0 => Vec::new(),
                 EntryPayload::Blank | EntryPayload::Membership(_) => {
@@ -199,6 +209,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             };
             if let EntryPayload::Membership(membership) = &entry.payload {
                 applied.membership = StoredMembership::new(Some(entry.log_id), membership.clone());
+            }
+            let outputs = applied.state_machine.take_outputs();
+            if let (false, Some(sink)) = (outputs.is_empty(), shared.output_sink.get()) {
+                sink.deliver(outputs, &mut frames);
             }
             applied.last_applied = Some(entry.log_id);
             replies.push(Replies(frames));
@@ -254,6 +268,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.shared.snapshots.commit(&path, index, term).map_err(snapshot_error)?;
         let mut applied = self.shared.applied.lock();
         applied.state_machine.restore(decoded.keyspace, index, decoded.metadata.applied_time_ms);
+        applied.state_machine.restore_waiters(decoded.metadata.waiters);
         applied.last_applied = meta.last_log_id;
         applied.membership = meta.last_membership.clone();
         self.shared.progress.applied_index.store(index, Ordering::Release);
@@ -310,6 +325,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 membership_log_id: applied.membership.log_id().as_ref().map(pair),
                 membership: MembershipRecord::from_membership(applied.membership.membership()),
                 applied_time_ms: view.time_ms,
+                waiters: applied.state_machine.waiters().clone(),
             };
             (view, metadata)
         };

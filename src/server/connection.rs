@@ -9,11 +9,13 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::subscriptions;
 use super::transaction::{self, Intercepted, TransactionState};
 use super::{ClientInfo, Shared};
-use crate::command::{self, Command, CommandError, CommandSpec, DbIndex, Parsed};
+use crate::command::blocking::BlockingWrite;
+use crate::command::{self, Command, CommandError, CommandSpec, DbIndex, Parsed, Write};
 use crate::metrics::{LocalCommandStats, Outcome};
-use crate::node::ReadView;
+use crate::node::{Mailbox, ReadView};
 use crate::resp::{self, Decoder, Frame, Protocol};
 use crate::state_machine::{execute_read, WriteRequest};
 
@@ -74,7 +76,7 @@ pub(super) struct Session {
 }
 
 pub(super) struct Connection {
-    stream: TcpStream,
+    pub(super) stream: TcpStream,
     pub(super) shared: Arc<Shared>,
     pub(super) client: Arc<ClientInfo>,
     pub(super) session: Session,
@@ -83,7 +85,7 @@ pub(super) struct Connection {
     limits_generation: u64,
     /// The most bytes the read buffer ever held (CLIENT LIST `rbp`).
     input_peak: usize,
-    input: BytesMut,
+    pub(super) input: BytesMut,
     output: BytesMut,
     /// Writes parsed but not yet proposed; always the tail of the batch, after every reply
     /// already in `output`.
@@ -97,6 +99,9 @@ pub(super) struct Connection {
     activity: Activity,
     /// Watched keys and the MULTI queue (see `transaction`).
     pub(super) transaction: TransactionState,
+    /// Subscriptions and deferred replies, once the connection subscribed or blocked (see
+    /// `subscriptions`).
+    pub(super) mailbox: Option<Mailbox>,
 }
 
 /// A connection's recent activity, not yet copied to its `ClientInfo`.
@@ -132,6 +137,7 @@ impl Connection {
             stats: LocalCommandStats::default(),
             activity: Activity::default(),
             transaction: TransactionState::default(),
+            mailbox: None,
         }
     }
 
@@ -144,9 +150,21 @@ impl Connection {
             let missing = self.decoder.missing_bytes(&self.input);
             self.input.reserve(missing.clamp(BUFFER_BYTES_INITIAL, READ_RESERVE_BYTES_MAX));
             let read = tokio::select! {
-                read = self.stream.read_buf(&mut self.input) => read?,
+                read = self.stream.read_buf(&mut self.input) => Ok(read?),
                 _ = client.kill_signal.notified() => return Ok(()),
                 _ = shutdown.wait_for(|stopping| *stopping) => return Ok(()),
+                delivery = subscriptions::next_message(&mut self.mailbox) => Err(delivery),
+            };
+            let read = match read {
+                Ok(read) => read,
+                // Cut off for falling behind (see `node::deliveries`).
+                Err(None) => return Ok(()),
+                Err(Some(delivery)) => {
+                    self.reply(&delivery.to_frame());
+                    subscriptions::write_queued_messages(self);
+                    self.flush().await?;
+                    continue;
+                }
             };
             if read == 0 {
                 return Ok(());
@@ -235,6 +253,14 @@ impl Connection {
             self.reply(&Frame::error("NOAUTH Authentication required."));
             return;
         }
+        if subscriptions::in_subscribed_mode(self)
+            && !crate::command::pubsub::allowed_in_subscribed_mode(spec.name)
+        {
+            self.commit_pending().await;
+            self.transaction.refuse();
+            self.reply(&crate::command::pubsub::subscribed_mode_error(spec.name).to_frame());
+            return;
+        }
         // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
         let command = if self.transaction.is_queueing() {
             match transaction::intercept(self, spec, argument_count, argument_bytes, command) {
@@ -248,6 +274,15 @@ impl Connection {
             command
         };
         match command {
+            Ok(Command::Write(Write::Blocking(BlockingWrite::Block(block)))) => {
+                self.commit_pending().await;
+                let started = Instant::now();
+                let frame = super::blocking::execute(self, block).await;
+                self.record(spec, started, &frame);
+                if !self.session.close_after_reply {
+                    self.reply(&frame);
+                }
+            }
             Ok(Command::Write(write)) => {
                 self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
             }
@@ -299,6 +334,8 @@ impl Connection {
         let result = self.shared.node.write(requests).await;
         // Reads after these writes must see them: take a fresh view next time.
         self.view = None;
+        // Messages delivered while these writes were applied come first, as in Redis.
+        subscriptions::write_queued_messages(self);
         let share = started.elapsed() / specs.len() as u32;
         match result {
             Ok(frames) => {

@@ -21,6 +21,9 @@ use crate::resp::{Frame, Protocol};
 /// a reply already written (EXEC).
 pub(super) async fn execute(connection: &mut Connection, control: Control) -> Option<Frame> {
     let frame = match control {
+        Control::Ping { message } if super::subscriptions::in_subscribed_mode(connection) => {
+            super::subscriptions::subscribed_ping(message)
+        }
         Control::Ping { message: None } => Frame::simple("PONG"),
         Control::Ping { message: Some(message) } => Frame::Bulk(message),
         Control::Echo { message } => Frame::Bulk(message),
@@ -63,6 +66,7 @@ pub(super) async fn execute(connection: &mut Connection, control: Control) -> Op
         Control::Transaction(command) => {
             return super::transaction::execute(connection, command).await;
         }
+        Control::PubSub(command) => return super::subscriptions::execute(connection, command),
     };
     Some(frame)
 }
@@ -152,6 +156,8 @@ fn set_name(connection: &mut Connection, name: Bytes) -> Result<(), Frame> {
 /// and no watched keys, and unauthenticated if a password is configured).
 fn execute_reset(connection: &mut Connection) -> Frame {
     connection.transaction.clear();
+    // Leaves subscribed mode: dropping the mailbox drops every subscription.
+    connection.mailbox = None;
     super::transaction::note_queue_length(connection);
     connection.session.db = 0;
     connection.session.protocol = Protocol::Resp2;

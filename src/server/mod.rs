@@ -16,6 +16,7 @@
 //!
 //! Deliberately absent: consensus and storage. The server reaches them only through `Node`.
 
+mod blocking;
 mod clients;
 mod connection;
 mod control;
@@ -23,6 +24,7 @@ mod info;
 mod introspection;
 pub mod parameters;
 mod settings;
+mod subscriptions;
 mod transaction;
 
 pub use clients::{BufferUsage, ClientInfo, ClientRegistry};

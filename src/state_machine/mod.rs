@@ -21,9 +21,12 @@
 //! Deliberately absent: the log, consensus and the network. Whatever decides the order of
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
+mod blocking;
 mod hashes;
 mod keys;
 mod lists;
+mod outputs;
+mod pubsub;
 mod random;
 mod reclaim;
 mod sets;
@@ -38,6 +41,8 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+pub use blocking::Waiters;
+pub use outputs::{Output, OutputSink, ReplyPlace, WaiterId};
 pub use random::Random;
 pub use transactions::watch;
 
@@ -133,6 +138,11 @@ pub struct StateMachine {
     /// Whether an entry applied since the last publish emptied a database (see `reclaim`).
     flushed_since_publish: bool,
     views: Views,
+    /// What the entries applied since the last `take_outputs` produced for connections other
+    /// than their proposers (see `outputs`).
+    outputs: Vec<Output>,
+    /// The clients blocked on keys (see `blocking`): replicated state, carried by snapshots.
+    waiters: Waiters,
 }
 
 impl StateMachine {
@@ -160,21 +170,38 @@ impl StateMachine {
         let now_ms = entry.leader_time_ms.max(self.applied_time_ms);
         let mut context = ApplyContext { index, now_ms, position: 0, step: 0 };
         self.keyspace.set_version(index);
-        let replies = entry
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(position, request)| {
-                context.position = position;
-                execute_write(&mut self.keyspace, request.db, &context, &request.write)
-            })
-            .collect();
+        let mut replies = Vec::with_capacity(entry.requests.len());
+        for (position, request) in entry.requests.iter().enumerate() {
+            context.position = position;
+            let reply = match &request.write {
+                Write::Blocking(write) => blocking::apply(
+                    &mut self.keyspace,
+                    &mut self.waiters,
+                    request.db,
+                    now_ms,
+                    write,
+                    &mut self.outputs,
+                ),
+                write => execute_write(&mut self.keyspace, request.db, &context, write),
+            };
+            pubsub::collect(&request.write, &reply, position, &mut self.outputs);
+            if !self.waiters.is_empty() {
+                blocking::serve(&mut self.keyspace, &mut self.waiters, now_ms, &mut self.outputs);
+            }
+            replies.push(reply);
+        }
         self.applied_index = index;
         self.applied_time_ms = now_ms;
         if entry.requests.iter().any(|request| may_free_a_database(&request.write)) {
             self.flushed_since_publish = true;
         }
         replies
+    }
+
+    /// Takes what the entries applied since the last call produced for other connections, in
+    /// the order they produced it. The caller delivers them (see `outputs`).
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outputs)
     }
 
     /// Keys whose deadline is at or before `now_ms`, at most `limit` per database, by database.
@@ -192,12 +219,23 @@ impl StateMachine {
     /// at once, so readers never see a mix of the old state and the new.
     pub fn restore(&mut self, keyspace: Keyspace, index: LogIndex, time_ms: u64) {
         self.keyspace = keyspace;
+        self.waiters = Waiters::default();
         self.applied_index = index;
         self.applied_time_ms = time_ms;
         self.published_index = index;
         self.flushed_since_publish = false;
         let previous = self.views.publish(View { index, time_ms, keyspace: self.keyspace.clone() });
         reclaim::drop_later(previous);
+    }
+
+    /// The blocked clients as of the last applied entry, for a snapshot.
+    pub fn waiters(&self) -> &Waiters {
+        &self.waiters
+    }
+
+    /// Replaces the blocked clients with a snapshot's, right after `restore`.
+    pub fn restore_waiters(&mut self, waiters: Waiters) {
+        self.waiters = waiters;
     }
 
     /// The view at the applied index, published if it was not yet.
@@ -252,6 +290,12 @@ fn execute_write(
         Write::Hash(write) => hashes::write(keyspace, db, context, write),
         Write::Set(write) => sets::write(keyspace, db, context, write),
         Write::Transaction(transaction) => transactions::execute(keyspace, context, transaction),
+        // Inside a transaction a blocking pop does not block; outside one `apply` runs it.
+        Write::Blocking(write) => {
+            blocking::apply_in_transaction(keyspace, db, context.now_ms, write)
+        }
+        // The subscribers are counted where the message is delivered (see `pubsub`).
+        Write::Publish(_) => Frame::Integer(0),
     }
 }
 

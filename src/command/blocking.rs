@@ -1,0 +1,324 @@
+//! The blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
+//!
+//! A blocking pop is a [`Write`]: it goes through the log as [`BlockingWrite::Block`]. Apply
+//! pops at once when there is data; otherwise it registers the connection as a waiter in the
+//! replicated waiter table, and a later write that makes data available serves it inside its
+//! own apply (see `state_machine::blocking`). The waiting connection measures its timeout and
+//! then proposes [`BlockingWrite::Unblock`]; apply decides whether that times the waiter out
+//! or finds it already served, so every replica agrees.
+//!
+//! The parsers reuse the non-blocking forms' (LMOVE, LMPOP, ZMPOP), so the argument errors come
+//! in Redis's order: a blocking pop's timeout is checked first for BLPOP, BRPOP, BZPOPMIN and
+//! BZPOPMAX, and last for the others.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::lists::{ListEnd, ListWrite};
+use super::zsets::{PopCommand, ZsetWrite};
+use super::{parse_f64, Args, Command, CommandError, CommandSpec, Key, Write};
+
+/// A blocked client, named the same on every replica: the node it is connected to, that
+/// node's incarnation (a waiter registered by an earlier run of the node is never confused
+/// with a connection of this run), and the connection's id on the node.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct WaiterId {
+    pub node: u64,
+    pub incarnation: u64,
+    pub connection: u64,
+}
+
+/// What a blocking command pops once data is there; the reply shapes are those of the
+/// non-blocking forms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BlockingPop {
+    /// BLPOP and BRPOP: `[key, element]` from the first non-empty list.
+    List { keys: Vec<Key>, end: ListEnd },
+    /// BLMOVE and BRPOPLPUSH: the element moved.
+    Move { source: Key, destination: Key, from: ListEnd, to: ListEnd },
+    /// BLMPOP: `[key, [elements]]`.
+    ListMany { keys: Vec<Key>, end: ListEnd, count: u64 },
+    /// BZPOPMIN and BZPOPMAX: `[key, member, score]`.
+    Zset { keys: Vec<Key>, from_max: bool },
+    /// BZMPOP: `[key, [[member, score], ...]]`.
+    ZsetMany { keys: Vec<Key>, from_max: bool, count: u64 },
+}
+
+impl BlockingPop {
+    /// The keys the command waits on, in the order it looks at them.
+    pub fn keys(&self) -> &[Key] {
+        match self {
+            BlockingPop::List { keys, .. }
+            | BlockingPop::ListMany { keys, .. }
+            | BlockingPop::Zset { keys, .. }
+            | BlockingPop::ZsetMany { keys, .. } => keys,
+            BlockingPop::Move { source, .. } => std::slice::from_ref(source),
+        }
+    }
+
+    /// Whether it pops lists (otherwise sorted sets).
+    pub fn pops_lists(&self) -> bool {
+        matches!(
+            self,
+            BlockingPop::List { .. } | BlockingPop::Move { .. } | BlockingPop::ListMany { .. }
+        )
+    }
+}
+
+/// A blocking command as it travels through the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// Who waits; filled in by the connection before it proposes (the parser cannot know).
+    pub waiter: WaiterId,
+    pub pop: BlockingPop,
+    /// How long to wait, in milliseconds; 0 is forever. Only the waiting node uses it.
+    pub timeout_ms: u64,
+}
+
+/// The log requests of blocking pops.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BlockingWrite {
+    /// Pop now, or wait in the table.
+    Block(Block),
+    /// The waiter's timeout passed, or its connection closed: time it out if still waiting.
+    Unblock { waiter: WaiterId },
+    /// A node started: forget the waiters of its earlier runs, whose connections are gone.
+    ForgetEarlierRuns { node: u64, incarnation: u64 },
+}
+
+const TIMEOUT_NEGATIVE: CommandError = CommandError::other("ERR timeout is negative");
+const TIMEOUT_INVALID: CommandError =
+    CommandError::other("ERR timeout is not a float or out of range");
+
+/// Redis's reading of a blocking timeout in seconds, as milliseconds (0 waits forever). Redis
+/// rounds up to whole milliseconds, so any positive timeout waits at least one; one too large
+/// for its 64-bit milliseconds wraps negative there, and so is "negative" here too.
+pub fn parse_timeout(argument: &[u8]) -> Result<u64, CommandError> {
+    let seconds = parse_f64(argument).ok_or(TIMEOUT_INVALID)?;
+    let milliseconds = (seconds * 1000.0).ceil();
+    if milliseconds < 0.0 || milliseconds >= i64::MAX as f64 {
+        return Err(TIMEOUT_NEGATIVE);
+    }
+    // A tiny positive timeout that underflows f64 (1e-400) is still positive for Redis's long
+    // double: it waits one millisecond rather than forever.
+    if milliseconds == 0.0 && has_nonzero_digit(argument) {
+        return Ok(1);
+    }
+    Ok(milliseconds as u64)
+}
+
+fn has_nonzero_digit(argument: &[u8]) -> bool {
+    let mantissa = argument.split(|byte| matches!(byte, b'e' | b'E')).next().unwrap_or_default();
+    mantissa.iter().any(|byte| matches!(byte, b'1'..=b'9'))
+}
+
+const BLOCKING_LIST_FLAGS: &[&str] = &["write", "noscript", "blocking"];
+const BLOCKING_LIST_CATEGORIES: &[&str] = &["@write", "@list", "@slow", "@blocking"];
+const BLOCKING_ZSET_CATEGORIES: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
+const KEY_FLAGS: &[&str] = &["RW", "access", "delete"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("blpop", -3, parse_blpop)
+        .flags(BLOCKING_LIST_FLAGS)
+        .keys(1, -2, 1)
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_LIST_CATEGORIES)
+        .docs(
+            "list",
+            "Remove and get the first element in a list, or block until one is available",
+            "2.0.0",
+            "O(N) where N is the number of provided keys.",
+        ),
+    CommandSpec::new("brpop", -3, parse_brpop)
+        .flags(BLOCKING_LIST_FLAGS)
+        .keys(1, -2, 1)
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_LIST_CATEGORIES)
+        .docs(
+            "list",
+            "Remove and get the last element in a list, or block until one is available",
+            "2.0.0",
+            "O(N) where N is the number of provided keys.",
+        ),
+    CommandSpec::new("blmove", 6, parse_blmove)
+        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .keys(1, 2, 1)
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_LIST_CATEGORIES)
+        .docs(
+            "list",
+            "Pop an element from a list, push it to another list and return it; or block \
+             until one is available",
+            "6.2.0",
+            "O(1)",
+        ),
+    CommandSpec::new("brpoplpush", 4, parse_brpoplpush)
+        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .keys(1, 2, 1)
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_LIST_CATEGORIES)
+        .docs(
+            "list",
+            "Pop an element from a list, push it to another list and return it; or block \
+             until one is available",
+            "2.2.0",
+            "O(1)",
+        ),
+    CommandSpec::new("blmpop", -5, parse_blmpop)
+        .flags(&["write", "blocking", "movablekeys"])
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_LIST_CATEGORIES)
+        .docs(
+            "list",
+            "Pop elements from a list, or block until one is available",
+            "7.0.0",
+            "O(N+M) where N is the number of provided keys and M is the number of elements \
+             returned.",
+        ),
+    CommandSpec::new("bzpopmin", -3, parse_bzpopmin)
+        .flags(&["write", "noscript", "blocking", "fast"])
+        .keys(1, -2, 1)
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_ZSET_CATEGORIES)
+        .docs(
+            "sorted_set",
+            "Remove and return the member with the lowest score from one or more sorted sets, \
+             or block until one is available",
+            "5.0.0",
+            "O(log(N)) with N being the number of elements in the sorted set.",
+        ),
+    CommandSpec::new("bzpopmax", -3, parse_bzpopmax)
+        .flags(&["write", "noscript", "blocking", "fast"])
+        .keys(1, -2, 1)
+        .key_flags(KEY_FLAGS)
+        .categories(BLOCKING_ZSET_CATEGORIES)
+        .docs(
+            "sorted_set",
+            "Remove and return the member with the highest score from one or more sorted sets, \
+             or block until one is available",
+            "5.0.0",
+            "O(log(N)) with N being the number of elements in the sorted set.",
+        ),
+    CommandSpec::new("bzmpop", -5, parse_bzmpop)
+        .flags(&["write", "blocking", "movablekeys"])
+        .key_flags(KEY_FLAGS)
+        .categories(&["@write", "@sortedset", "@slow", "@blocking"])
+        .docs(
+            "sorted_set",
+            "Remove and return members with scores in a sorted set or block until one is \
+             available",
+            "7.0.0",
+            "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of \
+             elements in the sorted set, and M being the number of elements popped.",
+        ),
+];
+
+fn block(pop: BlockingPop, timeout_ms: u64) -> Result<Command, CommandError> {
+    let block = Block { waiter: WaiterId::default(), pop, timeout_ms };
+    Ok(Command::Write(Write::Blocking(BlockingWrite::Block(block))))
+}
+
+/// The keys before a final timeout argument, and the timeout, which is parsed first.
+fn keys_and_timeout(args: &mut Args) -> Result<(Vec<Key>, u64), CommandError> {
+    let mut keys = args.rest();
+    let timeout = keys.pop().ok_or(CommandError::Syntax)?;
+    Ok((keys, parse_timeout(&timeout)?))
+}
+
+fn parse_blpop(args: &mut Args) -> Result<Command, CommandError> {
+    let (keys, timeout_ms) = keys_and_timeout(args)?;
+    block(BlockingPop::List { keys, end: ListEnd::Left }, timeout_ms)
+}
+
+fn parse_brpop(args: &mut Args) -> Result<Command, CommandError> {
+    let (keys, timeout_ms) = keys_and_timeout(args)?;
+    block(BlockingPop::List { keys, end: ListEnd::Right }, timeout_ms)
+}
+
+fn parse_bzpopmin(args: &mut Args) -> Result<Command, CommandError> {
+    let (keys, timeout_ms) = keys_and_timeout(args)?;
+    block(BlockingPop::Zset { keys, from_max: false }, timeout_ms)
+}
+
+fn parse_bzpopmax(args: &mut Args) -> Result<Command, CommandError> {
+    let (keys, timeout_ms) = keys_and_timeout(args)?;
+    block(BlockingPop::Zset { keys, from_max: true }, timeout_ms)
+}
+
+/// The arguments but the last, parsed by the non-blocking form's parser, then the timeout.
+fn without_last(
+    args: &mut Args,
+    parse: fn(&mut Args) -> Result<Command, CommandError>,
+) -> Result<(Write, u64), CommandError> {
+    let mut arguments: Vec<Bytes> = args.rest();
+    let timeout = arguments.pop().ok_or(CommandError::Syntax)?;
+    let Command::Write(write) = parse(&mut Args::new(arguments))? else {
+        unreachable!("the non-blocking pops are writes");
+    };
+    Ok((write, parse_timeout(&timeout)?))
+}
+
+fn parse_blmove(args: &mut Args) -> Result<Command, CommandError> {
+    match without_last(args, super::lists::parse_lmove)? {
+        (Write::List(ListWrite::Move { source, destination, from, to }), timeout_ms) => {
+            block(BlockingPop::Move { source, destination, from, to }, timeout_ms)
+        }
+        _ => unreachable!("LMOVE parses to a move"),
+    }
+}
+
+fn parse_brpoplpush(args: &mut Args) -> Result<Command, CommandError> {
+    let mut arguments = args.rest();
+    let timeout = arguments.pop().ok_or(CommandError::Syntax)?;
+    let timeout_ms = parse_timeout(&timeout)?;
+    let [source, destination]: [Bytes; 2] =
+        arguments.try_into().map_err(|_| CommandError::Syntax)?;
+    block(
+        BlockingPop::Move { source, destination, from: ListEnd::Right, to: ListEnd::Left },
+        timeout_ms,
+    )
+}
+
+/// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`: the timeout comes first
+/// but Redis checks it after the rest.
+fn parse_blmpop(args: &mut Args) -> Result<Command, CommandError> {
+    let timeout = args.next_bytes()?;
+    let Command::Write(Write::List(ListWrite::MultiPop { keys, end, count })) =
+        super::lists::parse_lmpop(args)?
+    else {
+        unreachable!("LMPOP parses to a multi-pop");
+    };
+    block(BlockingPop::ListMany { keys, end, count }, parse_timeout(&timeout)?)
+}
+
+fn parse_bzmpop(args: &mut Args) -> Result<Command, CommandError> {
+    let timeout = args.next_bytes()?;
+    let Command::Write(Write::Zset(ZsetWrite::Pop(PopCommand { keys, from_max, count, .. }))) =
+        super::zsets::parse_zmpop(args)?
+    else {
+        unreachable!("ZMPOP parses to a pop");
+    };
+    let count = count.unwrap_or(1);
+    block(BlockingPop::ZsetMany { keys, from_max, count }, parse_timeout(&timeout)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_read_as_redis_reads_them() {
+        assert_eq!(parse_timeout(b"0"), Ok(0));
+        assert_eq!(parse_timeout(b"1.5"), Ok(1500));
+        assert_eq!(parse_timeout(b"0.0001"), Ok(1), "rounded up to a millisecond");
+        assert_eq!(parse_timeout(b"1e-400"), Ok(1));
+        assert_eq!(parse_timeout(b"-1"), Err(TIMEOUT_NEGATIVE));
+        assert_eq!(parse_timeout(b"-inf"), Err(TIMEOUT_NEGATIVE));
+        assert_eq!(parse_timeout(b"1e20"), Err(TIMEOUT_NEGATIVE));
+        assert_eq!(parse_timeout(b"abc"), Err(TIMEOUT_INVALID));
+        assert_eq!(parse_timeout(b"nan"), Err(TIMEOUT_INVALID));
+        assert_eq!(parse_timeout(b""), Err(TIMEOUT_INVALID));
+    }
+}

@@ -1,0 +1,257 @@
+//! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//!
+//! PUBLISH is a [`Write`](super::Write): it goes through the log, so that once there are
+//! several nodes a message reaches the subscribers of every node. Apply turns it into an
+//! output of its entry (see `state_machine::outputs`), which each node delivers to its own
+//! subscribers. The subscription commands and PUBSUB's introspection are
+//! [`Control`](super::control::Control) commands: subscriptions belong to a connection on one
+//! node and never enter the log.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::control::Control;
+use super::{Args, Argument, Command, CommandError, CommandSpec, Write};
+
+/// `PUBLISH channel message`, as it travels through the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Publish {
+    pub channel: Bytes,
+    pub message: Bytes,
+}
+
+/// The commands on a connection's subscriptions and the node's subscription tables.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PubSubCommand {
+    Subscribe {
+        channels: Vec<Bytes>,
+    },
+    /// No channels: every channel the connection is subscribed to.
+    Unsubscribe {
+        channels: Vec<Bytes>,
+    },
+    PatternSubscribe {
+        patterns: Vec<Bytes>,
+    },
+    /// No patterns: every pattern the connection is subscribed to.
+    PatternUnsubscribe {
+        patterns: Vec<Bytes>,
+    },
+    /// `PUBSUB CHANNELS [pattern]`: the channels with at least one subscriber on this node.
+    Channels {
+        pattern: Option<Bytes>,
+    },
+    /// `PUBSUB NUMSUB [channel ...]`.
+    NumberOfSubscribers {
+        channels: Vec<Bytes>,
+    },
+    /// `PUBSUB NUMPAT`: the pattern subscriptions on this node.
+    NumberOfPatterns,
+    Help,
+}
+
+impl PubSubCommand {
+    /// Whether the command is one a RESP2 connection in subscribed mode may still send (with
+    /// PING, QUIT and RESET).
+    pub fn changes_subscriptions(&self) -> bool {
+        matches!(
+            self,
+            PubSubCommand::Subscribe { .. }
+                | PubSubCommand::Unsubscribe { .. }
+                | PubSubCommand::PatternSubscribe { .. }
+                | PubSubCommand::PatternUnsubscribe { .. }
+        )
+    }
+}
+
+/// The commands a RESP2 connection with subscriptions may send; any other gets
+/// [`subscribed_mode_error`].
+pub fn allowed_in_subscribed_mode(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Redis's error for any other command in RESP2 subscribed mode.
+pub fn subscribed_mode_error(name: &str) -> CommandError {
+    CommandError::Other(
+        format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+             RESET are allowed in this context"
+        )
+        .into(),
+    )
+}
+
+const PUBSUB_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const PUBSUB_CATEGORIES: &[&str] = &["@pubsub", "@slow"];
+const INTROSPECTION_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("subscribe", -2, parse_subscribe)
+        .flags(PUBSUB_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs(
+            "pubsub",
+            "Listen for messages published to the given channels",
+            "2.0.0",
+            "O(N) where N is the number of channels to subscribe to.",
+        )
+        .arguments(&[Argument::string("channel").multiple()]),
+    CommandSpec::new("unsubscribe", -1, parse_unsubscribe)
+        .flags(PUBSUB_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs(
+            "pubsub",
+            "Stop listening for messages posted to the given channels",
+            "2.0.0",
+            "O(N) where N is the number of clients already subscribed to a channel.",
+        )
+        .arguments(&[Argument::string("channel").optional().multiple()]),
+    CommandSpec::new("psubscribe", -2, parse_psubscribe)
+        .flags(PUBSUB_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs(
+            "pubsub",
+            "Listen for messages published to channels matching the given patterns",
+            "2.0.0",
+            "O(N) where N is the number of patterns the client is already subscribed to.",
+        )
+        .arguments(&[Argument::string("pattern").multiple()]),
+    CommandSpec::new("punsubscribe", -1, parse_punsubscribe)
+        .flags(PUBSUB_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs(
+            "pubsub",
+            "Stop listening for messages posted to channels matching the given patterns",
+            "2.0.0",
+            "O(N+M) where N is the number of patterns the client is already subscribed and M is \
+             the number of total patterns subscribed in the system (by any client).",
+        )
+        .arguments(&[Argument::string("pattern").optional().multiple()]),
+    CommandSpec::new("publish", 3, parse_publish)
+        .flags(&["pubsub", "loading", "stale", "fast"])
+        .categories(&["@pubsub", "@fast"])
+        .docs(
+            "pubsub",
+            "Post a message to a channel",
+            "2.0.0",
+            "O(N+M) where N is the number of clients subscribed to the receiving channel and M \
+             is the total number of subscribed patterns (by any client).",
+        )
+        .arguments(&[Argument::string("channel"), Argument::string("message")]),
+    CommandSpec::new("pubsub", -2, no_subcommand)
+        .categories(&["@slow"])
+        .docs("pubsub", "A container for Pub/Sub commands", "2.8.0", "Depends on subcommand.")
+        .subcommands(SUBCOMMANDS),
+];
+
+static SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("pubsub|channels", -2, parse_channels)
+        .flags(INTROSPECTION_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs(
+            "pubsub",
+            "List active channels",
+            "2.8.0",
+            "O(N) where N is the number of active channels, and assuming constant time pattern \
+             matching (relatively short channels and patterns)",
+        )
+        .arguments(&[Argument::string("pattern").optional()]),
+    CommandSpec::new("pubsub|numsub", -2, parse_numsub)
+        .flags(INTROSPECTION_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs(
+            "pubsub",
+            "Get the count of subscribers for channels",
+            "2.8.0",
+            "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+        )
+        .arguments(&[Argument::string("channel").optional().multiple()]),
+    CommandSpec::new("pubsub|numpat", 2, parse_numpat)
+        .flags(INTROSPECTION_FLAGS)
+        .categories(PUBSUB_CATEGORIES)
+        .docs("pubsub", "Get the count of unique patterns pattern subscriptions", "2.8.0", "O(1)"),
+    CommandSpec::new("pubsub|help", 2, parse_help)
+        .flags(&["loading", "stale"])
+        .categories(&["@slow"])
+        .docs("pubsub", "Show helpful text about the different subcommands", "6.2.0", "O(1)"),
+];
+
+fn pubsub(command: PubSubCommand) -> Result<Command, CommandError> {
+    Ok(Command::Control(Control::PubSub(command)))
+}
+
+fn no_subcommand(_args: &mut Args) -> Result<Command, CommandError> {
+    Err(CommandError::WrongArity("pubsub".into()))
+}
+
+fn parse_subscribe(args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::Subscribe { channels: args.rest() })
+}
+
+fn parse_unsubscribe(args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::Unsubscribe { channels: args.rest() })
+}
+
+fn parse_psubscribe(args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::PatternSubscribe { patterns: args.rest() })
+}
+
+fn parse_punsubscribe(args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::PatternUnsubscribe { patterns: args.rest() })
+}
+
+fn parse_publish(args: &mut Args) -> Result<Command, CommandError> {
+    let (channel, message) = (args.next_bytes()?, args.next_bytes()?);
+    Ok(Command::Write(Write::Publish(Publish { channel, message })))
+}
+
+fn parse_channels(args: &mut Args) -> Result<Command, CommandError> {
+    if args.remaining() > 1 {
+        // Redis echoes the subcommand as typed; the parser sees only the arguments after it.
+        return Err(CommandError::other(
+            "ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.",
+        ));
+    }
+    pubsub(PubSubCommand::Channels { pattern: args.try_next() })
+}
+
+fn parse_numsub(args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::NumberOfSubscribers { channels: args.rest() })
+}
+
+fn parse_numpat(_args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::NumberOfPatterns)
+}
+
+fn parse_help(_args: &mut Args) -> Result<Command, CommandError> {
+    pubsub(PubSubCommand::Help)
+}
+
+/// PUBSUB HELP's lines, as Redis 7.0 prints them.
+pub const HELP_LINES: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+];
