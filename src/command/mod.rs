@@ -19,7 +19,7 @@
 //! [`transactions`]).
 //!
 //! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
-//! `sets`, `control`), each with its typed commands, their parsers, and its part of the command
+//! `sets`, `sort`, `control`), each with its typed commands, their parsers, and its part of the command
 //! table. Syntax errors are found here, before anything is proposed, so a malformed write never
 //! costs a log entry.
 //!
@@ -33,6 +33,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 mod table;
 pub mod zsets;
@@ -82,6 +83,8 @@ pub enum Read {
     Zset(zsets::ZsetRead),
     Hash(hashes::HashRead),
     Set(sets::SetRead),
+    /// SORT_RO.
+    Sort(sort::SortCommand),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -93,6 +96,8 @@ pub enum Write {
     Zset(zsets::ZsetWrite),
     Hash(hashes::HashWrite),
     Set(sets::SetWrite),
+    /// SORT, with or without STORE (Redis flags it `write`).
+    Sort(sort::SortCommand),
     /// An EXEC: never parsed from a request, built by the server from a connection's queue.
     Transaction(Box<transactions::Transaction>),
 }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    control, hashes, keys, lists, sets, strings, transactions, zsets, Args, Command, CommandError,
+    control, hashes, keys, lists, sets, sort, strings, transactions, zsets, Args, Command,
+    CommandError,
 };
 
 /// Builds a typed command from the arguments after the name (and subcommand).
@@ -229,13 +230,14 @@ impl Argument {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 8] = [
+    let families: [&'static [CommandSpec]; 9] = [
         control::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        sort::COMMANDS,
         zsets::COMMANDS,
         transactions::COMMANDS,
     ];

@@ -27,6 +27,7 @@ mod lists;
 mod random;
 mod reclaim;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
@@ -235,6 +236,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Zset(read) => zsets::read(keyspace, db, now_ms, read),
         Read::Hash(read) => hashes::read(keyspace, db, now_ms, read),
         Read::Set(read) => sets::read(keyspace, db, now_ms, read),
+        Read::Sort(read) => sort::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -251,6 +253,7 @@ fn execute_write(
         Write::Zset(write) => zsets::write(keyspace, db, context, write),
         Write::Hash(write) => hashes::write(keyspace, db, context, write),
         Write::Set(write) => sets::write(keyspace, db, context, write),
+        Write::Sort(write) => sort::write(keyspace, db, context, write),
         Write::Transaction(transaction) => transactions::execute(keyspace, context, transaction),
     }
 }
