@@ -13,10 +13,12 @@
 # Usage: bench/redis-compare.sh
 #
 # Environment (defaults in brackets):
-#   CASES                redis-benchmark test names, in run order [set get incr mset]
-#                        Any name `redis-benchmark -t` accepts works, e.g. lpush lpop rpop sadd
-#                        spop hset zadd zpopmin lrange_100. Order matters where a case reads
-#                        what an earlier one wrote (get after set, lpop after lpush).
+#   CASES                redis-benchmark test names, in run order [set get incr mset lpush
+#                        lpop rpop sadd spop hset zadd zpopmin lrange_100]. Any name
+#                        `redis-benchmark -t` accepts works. Order matters where a case reads
+#                        what an earlier one wrote (get after set, lpop after lpush, spop after
+#                        sadd, zpopmin after zadd); lrange_100 fills its own list first. A pop
+#                        that finds its value empty answers nil, on both servers alike.
 #   PIPELINES            pipeline depths (-P) [1 16]
 #   CLIENTS              parallel connections (-c) [50]
 #   REPETITIONS          runs per case, server and depth; the median is reported [3]
@@ -32,7 +34,7 @@
 #   CARGO_TARGET_DIR     where cargo builds [<repo>/target]
 set -euo pipefail
 
-CASES=${CASES:-"set get incr mset"}
+CASES=${CASES:-"set get incr mset lpush lpop rpop sadd spop hset zadd zpopmin lrange_100"}
 PIPELINES=${PIPELINES:-"1 16"}
 CLIENTS=${CLIENTS:-50}
 REPETITIONS=${REPETITIONS:-3}

@@ -19,7 +19,7 @@
 //! [`transactions`]).
 //!
 //! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
-//! `sets`, `control`), each with its typed commands, their parsers, and its part of the command
+//! `sets`, `sort`, `control`), each with its typed commands, their parsers, and its part of the command
 //! table. Syntax errors are found here, before anything is proposed, so a malformed write never
 //! costs a log entry.
 //!
@@ -35,6 +35,7 @@ pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 mod table;
 pub mod zsets;
@@ -84,6 +85,8 @@ pub enum Read {
     Zset(zsets::ZsetRead),
     Hash(hashes::HashRead),
     Set(sets::SetRead),
+    /// SORT_RO.
+    Sort(sort::SortCommand),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -95,6 +98,8 @@ pub enum Write {
     Zset(zsets::ZsetWrite),
     Hash(hashes::HashWrite),
     Set(sets::SetWrite),
+    /// SORT, with or without STORE (Redis flags it `write`).
+    Sort(sort::SortCommand),
     /// An EXEC: never parsed from a request, built by the server from a connection's queue.
     Transaction(Box<transactions::Transaction>),
     // New variants go last: the log stores a variant by its position.

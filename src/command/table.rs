@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    blocking, control, hashes, keys, lists, pubsub, sets, strings, transactions, zsets, Args,
+    blocking, control, hashes, keys, lists, pubsub, sets, sort, strings, transactions, zsets, Args,
     Command, CommandError,
 };
 
@@ -230,13 +230,14 @@ impl Argument {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 10] = [
+    let families: [&'static [CommandSpec]; 11] = [
         control::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        sort::COMMANDS,
         zsets::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,

@@ -11,7 +11,7 @@
 mod bounds;
 mod table;
 
-pub use bounds::{parse_score, LexBound, LexRange, ScoreBound, ScoreRange};
+pub use bounds::{parse_score, parse_sort_weight, LexBound, LexRange, ScoreBound, ScoreRange};
 pub use table::COMMANDS;
 
 use bytes::Bytes;

@@ -30,6 +30,7 @@ mod pubsub;
 mod random;
 mod reclaim;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
@@ -273,6 +274,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Zset(read) => zsets::read(keyspace, db, now_ms, read),
         Read::Hash(read) => hashes::read(keyspace, db, now_ms, read),
         Read::Set(read) => sets::read(keyspace, db, now_ms, read),
+        Read::Sort(read) => sort::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -289,6 +291,7 @@ fn execute_write(
         Write::Zset(write) => zsets::write(keyspace, db, context, write),
         Write::Hash(write) => hashes::write(keyspace, db, context, write),
         Write::Set(write) => sets::write(keyspace, db, context, write),
+        Write::Sort(write) => sort::write(keyspace, db, context, write),
         Write::Transaction(transaction) => transactions::execute(keyspace, context, transaction),
         // Inside a transaction a blocking pop does not block; outside one `apply` runs it.
         Write::Blocking(write) => {

@@ -100,6 +100,25 @@ pub fn parse_score(text: &[u8]) -> Option<f64> {
     Some(read.value)
 }
 
+/// Reads a SORT weight as Redis's SORT does: `strtod` after any leading spaces, which must
+/// read up to the end of the text or a NUL byte (C strings end there). NaN and a range error
+/// (overflow, or underflow to zero or to a subnormal number, where glibc sets `ERANGE`) are
+/// refused. A text that is empty up to its first NUL is 0: `strtod` reads nothing and stops at
+/// the end.
+pub fn parse_sort_weight(text: &[u8]) -> Option<f64> {
+    let text = &text[..memchr::memchr(0, text).unwrap_or(text.len())];
+    let start = text.iter().take_while(|byte| is_c_space(**byte)).count();
+    let Some(read) = strtod(&text[start..]) else {
+        return text.is_empty().then_some(0.0);
+    };
+    let subnormal = read.value != 0.0 && read.value.abs() < f64::MIN_POSITIVE;
+    if start + read.consumed != text.len() || read.value.is_nan() || read.out_of_range || subnormal
+    {
+        return None;
+    }
+    Some(read.value)
+}
+
 /// Reads one end of a score range as Redis's `zslParseRange` does (see the module docs).
 pub fn parse_score_bound(text: &[u8]) -> Option<ScoreBound> {
     let (exclusive, number) = match text {
