@@ -1,10 +1,10 @@
 //! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
 //!
-//! PUBLISH is a [`Write`](super::Write): it goes through the log, so that once there are
+//! PUBLISH is a [`Write`]: it goes through the log, so that once there are
 //! several nodes a message reaches the subscribers of every node. Apply turns it into an
 //! output of its entry (see `state_machine::outputs`), which each node delivers to its own
 //! subscribers. The subscription commands and PUBSUB's introspection are
-//! [`Control`](super::control::Control) commands: subscriptions belong to a connection on one
+//! [`Control`] commands: subscriptions belong to a connection on one
 //! node and never enter the log.
 
 use bytes::Bytes;

@@ -6,7 +6,7 @@
 //! the typed command carries the options' parse result and the state machine reports an error
 //! in it only after the keys' types passed: a WRONGTYPE key wins over a bad option, as in Redis.
 //!
-//! Scores and bounds are read with C's `strtod` rules (see [`bounds`]).
+//! Scores and bounds are read with C's `strtod` rules (see the `bounds` module).
 
 mod bounds;
 mod table;
