@@ -5,16 +5,20 @@
 //! obtain read views with [`Node::read_view`]. Nothing above this module knows openraft.
 //!
 //! The commit pipeline, as a loop with numbered steps:
-//! 1. Wait for at least one proposal (a connection's run of pipelined writes), then take every
-//!    proposal already waiting, up to `entry_requests_max`: group commit. Nobody waits for a
-//!    timer; batching only collects what is already there, so one fsync serves every client
-//!    that wrote while the previous entry was being made durable.
-//! 2. Stamp the proposals with the node's clock (`leader_time_ms`) into one [`Entry`].
+//! 1. Wait until the previous entry is flushed (openraft was told it is durable), then for at
+//!    least one proposal (a connection's run of pipelined writes), then take every proposal
+//!    already waiting, up to `entry_requests_max`: group commit. Nobody waits for a timer;
+//!    openraft 0.9 appends one entry at a time and waits for its fsync, so forming the next
+//!    entry only when the previous one is durable makes it carry every write that arrived
+//!    during that fsync, and the batch grows with the number of clients.
+//! 2. Register the proposals' reply channels under a fresh ticket and stamp them with the
+//!    node's clock (`leader_time_ms`) into one [`Entry`].
 //! 3. Hand the entry to openraft (`client_write`), which appends it to the write-ahead log,
 //!    waits for the log thread's fsync, commits it and applies it to the state machine.
-//! 4. Once applied, hand each proposal its replies, in order. At most
-//!    `ENTRIES_IN_FLIGHT_MAX` entries are between steps 3 and 4 at once, so applying and
-//!    answering one entry overlaps making the next one durable.
+//! 4. Apply hands the replies to the proposals waiting under the ticket, in order, as soon as
+//!    the entry is applied ([`raft::DeliverReplies`]); openraft's own reply is the fallback,
+//!    and carries errors. At most `ENTRIES_IN_FLIGHT_MAX` entries are between steps 2 and 4 at
+//!    once, so applying and answering entries overlaps making the next one durable.
 //!
 //! Reads are linearizable through openraft's read index: [`Node::read_view`] asks openraft
 //! for the index a read must observe (on a leader of a one-member cluster that is its commit

@@ -22,8 +22,10 @@
 //! - A failed write or sync of the log raises the fatal signal; the node stops.
 //!
 //! Caveats:
-//! - openraft 0.9 waits for each flush before it appends again, so batching also happens one
-//!   level up: the node packs every write waiting now into one entry (see `node`).
+//! - openraft 0.9 waits for each flush before it appends again, so batching happens one level
+//!   up: the node packs every write that arrived during the previous fsync into one entry
+//!   (see `node`), and the log thread's group commit only ever merges an append with a vote
+//!   or purge.
 //! - The committed index is not persisted: after a restart the node elects itself (at once,
 //!   triggered) and commits a blank entry, which commits and applies the whole log tail.
 
