@@ -419,3 +419,56 @@ impl LogThread {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_machine::Entry;
+
+    fn store() -> LogStore {
+        LogStore { requests: mpsc::channel().0, vote: None, recent: Arc::default() }
+    }
+
+    fn normal(index: u64) -> RaftEntry {
+        let entry = Entry { leader_time_ms: index, requests: Vec::new() };
+        let data = super::super::Proposed { entry, ticket: index * 10 };
+        openraft::Entry { log_id: codec::log_id(1, index), payload: EntryPayload::Normal(data) }
+    }
+
+    fn indexes(entries: &[RaftEntry]) -> Vec<u64> {
+        entries.iter().map(|entry| entry.log_id.index).collect()
+    }
+
+    #[test]
+    fn the_read_before_apply_takes_appended_entries_with_their_tickets() {
+        let store = store();
+        store.remember((5..10).map(normal).collect());
+        let taken = store.take_recent(&(5..7)).expect("5 and 6 are cached");
+        assert_eq!(indexes(&taken), [5, 6]);
+        assert!(matches!(&taken[1].payload, EntryPayload::Normal(data) if data.ticket == 60));
+        // Entries below a read are dropped; the rest is served.
+        assert_eq!(indexes(&store.take_recent(&(8..10)).expect("cached")), [8, 9]);
+        assert!(store.take_recent(&(10..11)).is_none(), "nothing is cached any more");
+    }
+
+    #[test]
+    fn a_read_the_cache_cannot_serve_whole_goes_to_the_log() {
+        let store = store();
+        store.remember((5..8).map(normal).collect());
+        assert!(store.take_recent(&(4..6)).is_none(), "index 4 is not cached");
+        assert!(store.take_recent(&(5..9)).is_none(), "index 8 is not cached");
+        assert!(store.take_recent(&(5..Index::MAX)).is_none(), "an open range is not cached");
+        store.forget(6..Index::MAX);
+        assert!(store.take_recent(&(5..7)).is_none(), "a truncated entry is gone");
+        assert_eq!(indexes(&store.take_recent(&(5..6)).expect("cached")), [5]);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_restarts_after_a_gap() {
+        let store = store();
+        store.remember((0..RECENT_ENTRIES_MAX as u64 + 10).map(normal).collect());
+        assert_eq!(store.recent.lock().len(), RECENT_ENTRIES_MAX);
+        store.remember(vec![normal(500)]);
+        assert_eq!(indexes(&store.take_recent(&(500..501)).expect("cached")), [500]);
+    }
+}
