@@ -7,7 +7,7 @@
 # Usage: bench/durable-compare.sh            (builds target/release/concord if needed)
 # Environment: CONCORD (binary), CLIENTS ("1 16 50 200"), REQUESTS (per run at >1 client,
 # default 20000), REQUESTS_SINGLE (at 1 client, default 2000), TESTS ("set,incr"),
-# DATA_ROOT (where the data directories go; default a temporary directory — put it on the
+# KEYSPACE (-r, default 1000000), DATA_ROOT (where the data directories go; default a temporary directory — put it on the
 # disk you want to measure).
 set -euo pipefail
 
@@ -17,6 +17,7 @@ CLIENTS=${CLIENTS:-"1 16 50 200"}
 REQUESTS=${REQUESTS:-20000}
 REQUESTS_SINGLE=${REQUESTS_SINGLE:-2000}
 TESTS=${TESTS:-set,incr}
+KEYSPACE=${KEYSPACE:-1000000}
 DATA_ROOT=${DATA_ROOT:-$(mktemp -d)}
 
 if [[ ! -x "$CONCORD" ]]; then
@@ -72,7 +73,7 @@ for clients in $CLIENTS; do
         name=${system%%:*}
         port=${system##*:}
         # -r: random keys, so SET does not hit one key only; --csv prints rps and percentiles.
-        redis-benchmark -p "$port" -t "$TESTS" -c "$clients" -n "$requests" -r 1000000 --csv \
+        redis-benchmark -p "$port" -t "$TESTS" -c "$clients" -n "$requests" -r "$KEYSPACE" --csv \
             | tail -n +2 | tr -d '"' | while IFS=, read -r test rps _avg _min p50 _p95 p99 _max; do
                 echo "$name,$clients,$test,$rps,$p50,$p99" >>"$results"
             done

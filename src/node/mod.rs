@@ -5,16 +5,20 @@
 //! obtain read views with [`Node::read_view`]. Nothing above this module knows openraft.
 //!
 //! The commit pipeline, as a loop with numbered steps:
-//! 1. Wait for at least one proposal (a connection's run of pipelined writes), then take every
-//!    proposal already waiting, up to `entry_requests_max`: group commit. Nobody waits for a
-//!    timer; batching only collects what is already there, so one fsync serves every client
-//!    that wrote while the previous entry was being made durable.
-//! 2. Stamp the proposals with the node's clock (`leader_time_ms`) into one [`Entry`].
+//! 1. Wait until the previous entry is flushed (openraft was told it is durable), then for at
+//!    least one proposal (a connection's run of pipelined writes), then take every proposal
+//!    already waiting, up to `entry_requests_max`: group commit. Nobody waits for a timer;
+//!    openraft 0.9 appends one entry at a time and waits for its fsync, so forming the next
+//!    entry only when the previous one is durable makes it carry every write that arrived
+//!    during that fsync, and the batch grows with the number of clients.
+//! 2. Register the proposals' reply channels under a fresh ticket and stamp them with the
+//!    node's clock (`leader_time_ms`) into one [`Entry`].
 //! 3. Hand the entry to openraft (`client_write`), which appends it to the write-ahead log,
 //!    waits for the log thread's fsync, commits it and applies it to the state machine.
-//! 4. Once applied, hand each proposal its replies, in order. At most
-//!    `ENTRIES_IN_FLIGHT_MAX` entries are between steps 3 and 4 at once, so applying and
-//!    answering one entry overlaps making the next one durable.
+//! 4. Apply hands the replies to the proposals waiting under the ticket, in order, as soon as
+//!    the entry is applied ([`raft::DeliverReplies`]); openraft's own reply is the fallback,
+//!    and carries errors. At most `ENTRIES_IN_FLIGHT_MAX` entries are between steps 2 and 4 at
+//!    once, so applying and answering entries overlaps making the next one durable.
 //!
 //! Reads are linearizable through openraft's read index: [`Node::read_view`] asks openraft
 //! for the index a read must observe (on a leader of a one-member cluster that is its commit
@@ -38,22 +42,26 @@ mod deliveries;
 
 pub use deliveries::{Delivery, Kind as SubscriptionKind, Mailbox, TooManySubscriptions};
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::command::keys::KeyWrite;
 use crate::command::Write;
 use crate::config::{Config, FsyncMode};
 use crate::error::{Error, Result};
-use crate::raft::{self, LogFigures, Raft, SharedState};
+use crate::raft::{self, LogFigures, Proposed, Raft, SharedState, Ticket};
 use crate::resp::Frame;
 use crate::state_machine::{Entry, LogIndex, View, WriteRequest};
 
-/// How many entries may be committing at once (see step 4 of the module doc).
-const ENTRIES_IN_FLIGHT_MAX: usize = 2;
+/// How many entries may be proposed and not yet answered at once (see step 4 of the module
+/// doc). Only one is ever being made durable (openraft 0.9 appends one at a time); the others
+/// are durable and being applied and answered.
+const ENTRIES_IN_FLIGHT_MAX: usize = 8;
 
 /// How often the node checks whether the log has grown enough for a snapshot.
 const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
@@ -148,7 +156,8 @@ impl Node {
     /// applied, so the first read sees everything acknowledged before the restart.
     pub async fn start(config: &Config) -> Result<Node> {
         let started_unix_seconds = unix_seconds();
-        let opened = raft::open(config).await?;
+        let waiting: Waiting = Arc::default();
+        let opened = raft::open(config, deliver_replies(Arc::clone(&waiting))).await?;
         wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
         let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
         // The start time names this run of the node in the replicated waiter table.
@@ -170,7 +179,14 @@ impl Node {
             deliveries,
             _data_directory: Arc::new(opened.data_directory),
         };
-        tokio::spawn(run_pipeline(opened.raft, receiver, config.entry_requests_max));
+        let flushed = node.log_figures.flushed_ticket.subscribe();
+        tokio::spawn(run_pipeline(
+            opened.raft,
+            receiver,
+            config.entry_requests_max,
+            waiting,
+            flushed,
+        ));
         tokio::spawn(run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
         node.forget_earlier_runs().await;
         tokio::spawn(run_active_expiry(
@@ -375,26 +391,61 @@ async fn wait_until_recovered(raft: &Raft, node_id: raft::NodeId, target: LogInd
     }
 }
 
+/// Proposals waiting for their entry's replies, by ticket.
+type Waiting = Arc<Mutex<HashMap<Ticket, Answer>>>;
+
+/// Where one entry's replies go: each proposal's share of them, in order.
+struct Answer {
+    counts: Vec<usize>,
+    replies: Vec<oneshot::Sender<Result<Vec<Frame>, NodeError>>>,
+    /// Held until the entry is answered: bounds the entries in flight.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Apply's side of reply delivery (see [`raft::DeliverReplies`]): answers the proposals
+/// waiting under the ticket, or gives the frames back if none wait.
+fn deliver_replies(waiting: Waiting) -> raft::DeliverReplies {
+    Arc::new(move |ticket, frames| match waiting.lock().remove(&ticket) {
+        Some(answer) => {
+            deliver(Ok(frames), answer);
+            None
+        }
+        None => Some(frames),
+    })
+}
+
 /// The commit pipeline (steps 1 to 4 of the module doc).
 async fn run_pipeline(
     raft: Raft,
     mut proposals: mpsc::Receiver<Proposal>,
     entry_requests_max: usize,
+    waiting: Waiting,
+    mut flushed: watch::Receiver<Ticket>,
 ) {
     let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT_MAX));
     let mut batch: Vec<Proposal> = Vec::new();
-    // recv_many waits for one proposal and takes the others already queued (step 1).
-    while proposals.recv_many(&mut batch, entry_requests_max).await > 0 {
-        let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
-        let mut counts = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut requests = Vec::new();
-        for proposal in batch.drain(..) {
-            counts.push(proposal.requests.len());
-            requests.extend(proposal.requests);
-            replies.push(proposal.reply);
+    let mut next_ticket: Ticket = 1;
+    // The previous entry's ticket, and a signal that its outcome is known.
+    let mut previous: Option<(Ticket, oneshot::Receiver<()>)> = None;
+    loop {
+        // Step 1, late: openraft 0.9 appends one entry at a time and waits for its flush, so an
+        // entry handed over earlier would only wait in openraft's queue while writes that
+        // arrive meanwhile miss it. Waiting for the previous entry's flush first makes each
+        // entry carry every write that arrived during the previous fsync.
+        if let Some((ticket, settled)) = previous.take() {
+            tokio::select! {
+                _ = flushed.wait_for(|&flushed| flushed >= ticket) => {}
+                _ = settled => {}
+            }
         }
-        let entry = Entry { leader_time_ms: clock_ms(), requests };
+        if proposals.recv_many(&mut batch, entry_requests_max).await == 0 {
+            return;
+        }
+        let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
+        let (settled_sender, settled) = oneshot::channel();
+        let ticket = next_ticket;
+        next_ticket += 1;
+        let entry = propose(&waiting, ticket, batch.drain(..), permit);
         // Sending to openraft here, in the loop, keeps entries in the order proposals came.
         let receiver = match raft.client_write_ff(entry).await {
             Ok(receiver) => receiver,
@@ -406,12 +457,16 @@ async fn run_pipeline(
                     }
                     _ => NodeError::Stopped,
                 };
-                for reply in replies {
-                    let _ = reply.send(Err(error.clone()));
+                if let Some(answer) = waiting.lock().remove(&ticket) {
+                    deliver(Err(error), answer);
                 }
                 continue;
             }
         };
+        previous = Some((ticket, settled));
+        // The fallback path: openraft's own reply, used when apply found nobody waiting (the
+        // entry was read back from disk without its ticket) and for every error.
+        let waiting = Arc::clone(&waiting);
         tokio::spawn(async move {
             let outcome = match receiver.await {
                 Ok(Ok(response)) => Ok(response.data.0),
@@ -420,28 +475,51 @@ async fn run_pipeline(
                     "consensus stopped before the write was applied".into(),
                 )),
             };
-            drop(permit);
-            deliver(outcome, counts, replies);
+            let answer = waiting.lock().remove(&ticket);
+            if let Some(answer) = answer {
+                deliver(outcome, answer);
+            }
+            drop(settled_sender);
         });
     }
 }
 
+/// Step 2: registers the proposals' reply channels under `ticket` and makes their entry.
+fn propose(
+    waiting: &Waiting,
+    ticket: Ticket,
+    proposals: impl ExactSizeIterator<Item = Proposal>,
+    permit: OwnedSemaphorePermit,
+) -> Proposed {
+    let mut counts = Vec::with_capacity(proposals.len());
+    let mut replies = Vec::with_capacity(proposals.len());
+    let mut requests = Vec::new();
+    for proposal in proposals {
+        counts.push(proposal.requests.len());
+        if requests.is_empty() {
+            // The common single-proposal case reuses the proposal's vector.
+            requests = proposal.requests;
+        } else {
+            requests.extend(proposal.requests);
+        }
+        replies.push(proposal.reply);
+    }
+    waiting.lock().insert(ticket, Answer { counts, replies, _permit: permit });
+    Proposed { entry: Entry { leader_time_ms: clock_ms(), requests }, ticket }
+}
+
 /// Step 4: each proposal gets its own replies (or the entry's error).
-fn deliver(
-    outcome: Result<Vec<Frame>, NodeError>,
-    counts: Vec<usize>,
-    replies: Vec<oneshot::Sender<Result<Vec<Frame>, NodeError>>>,
-) {
+fn deliver(outcome: Result<Vec<Frame>, NodeError>, answer: Answer) {
     match outcome {
         Ok(frames) => {
             let mut frames = frames.into_iter();
-            for (count, reply) in counts.into_iter().zip(replies) {
+            for (count, reply) in answer.counts.into_iter().zip(answer.replies) {
                 // A client that disconnected no longer waits; its writes were applied anyway.
                 let _ = reply.send(Ok(frames.by_ref().take(count).collect()));
             }
         }
         Err(error) => {
-            for reply in replies {
+            for reply in answer.replies {
                 let _ = reply.send(Err(error.clone()));
             }
         }

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use openraft::{BasicNode, EntryPayload, Membership, Vote};
 use serde::{Deserialize, Serialize};
 
-use super::{LogId, NodeId, RaftEntry, TypeConfig};
+use super::{LogId, NodeId, Proposed, RaftEntry, TypeConfig};
 use crate::log::Record;
 use crate::state_machine::Entry;
 
@@ -77,7 +77,9 @@ pub fn encode_entry(entry: &RaftEntry) -> Record {
         EntryPayload::Blank => payload.push(KIND_BLANK),
         EntryPayload::Normal(data) => {
             payload.push(KIND_NORMAL);
-            payload = postcard::to_extend(data, payload).expect("writing to a Vec cannot fail");
+            // Only the entry: the ticket names waiters on this node and means nothing on disk.
+            payload =
+                postcard::to_extend(&data.entry, payload).expect("writing to a Vec cannot fail");
         }
         EntryPayload::Membership(membership) => {
             payload.push(KIND_MEMBERSHIP);
@@ -107,7 +109,7 @@ pub fn decode_entry(record: &Record) -> Result<RaftEntry, CodecError> {
         KIND_NORMAL => {
             let entry: Entry =
                 postcard::from_bytes(body).map_err(|error| malformed(error.to_string()))?;
-            EntryPayload::Normal(entry)
+            EntryPayload::Normal(Proposed { entry, ticket: 0 })
         }
         KIND_MEMBERSHIP => {
             let membership: MembershipRecord =
@@ -182,7 +184,7 @@ mod tests {
         let membership = MembershipRecord { configs: vec![vec![1]], nodes: vec![(1, "a".into())] };
         for payload in [
             EntryPayload::Blank,
-            EntryPayload::Normal(write),
+            EntryPayload::Normal(Proposed { entry: write, ticket: 0 }),
             EntryPayload::Membership(membership.to_membership()),
         ] {
             let original = entry(payload);

@@ -16,10 +16,21 @@
 //! thread syncs at most a second later: a crash may lose the last second of acknowledged
 //! writes, which is why that mode is opt-in and reported by INFO.
 //!
+//! openraft 0.9 reads every committed entry back before applying it. The handle keeps the
+//! entries it was given to append (a few, bounded) and hands them to that read by value: no
+//! round trip to the log thread, no decoding, and the in-memory ticket (see
+//! [`super::DeliverReplies`]) survives. Any other read, or one the cache cannot serve, goes to
+//! the log thread and decodes what is on disk.
+//!
+//! The thread also publishes the highest ticket whose entry openraft was told is flushed
+//! ([`LogFigures::flushed_ticket`]), so that the node forms the next entry exactly when the
+//! previous one is durable and openraft is free to append again.
+//!
 //! A failed write or sync poisons the log ([`crate::log`]): the thread completes every kept
 //! callback with the error, answers every later request with it, and raises the node's fatal
 //! signal, because a node whose log cannot be trusted must stop rather than serve.
 
+use std::collections::VecDeque;
 use std::ops::{Bound, Range, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -27,23 +38,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{RaftLogReader, StorageError, StorageIOError, Vote};
+use openraft::{EntryPayload, RaftLogReader, StorageError, StorageIOError, Vote};
+use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
 use super::codec;
-use super::{LogId, NodeId, RaftEntry, TypeConfig};
+use super::{LogId, NodeId, RaftEntry, Ticket, TypeConfig};
 use crate::config::FsyncMode;
 use crate::log::{Index, Log, LogError, Record, RecordId};
 
 /// How often the log thread syncs in `every-second` mode.
 const RELAXED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How many appended entries the handle keeps for openraft's read before apply. In a
+/// one-member cluster one or two are waiting at any time; the bound only matters if reads stop.
+const RECENT_ENTRIES_MAX: usize = 64;
+
 /// openraft's storage error; large, but it is what openraft's traits return.
 type StorageResult<T> = Result<T, Box<StorageError<NodeId>>>;
 
 /// What the log thread is asked to do.
 enum LogRequest {
-    Append { records: Vec<Record>, flushed: LogFlushed<TypeConfig> },
+    Append { records: Vec<Record>, ticket: Ticket, flushed: LogFlushed<TypeConfig> },
     Truncate { index: Index, reply: oneshot::Sender<Result<(), LogError>> },
     Purge { upto: RecordId, reply: oneshot::Sender<Result<(), LogError>> },
     SaveVote { bytes: Vec<u8>, reply: oneshot::Sender<Result<(), LogError>> },
@@ -58,6 +74,8 @@ pub struct LogFigures {
     pub bytes_since_purge: AtomicU64,
     /// The highest durable index plus one (0: nothing).
     pub durable_next: AtomicU64,
+    /// The highest ticket of an entry openraft was told is flushed (durable, in `always` mode).
+    pub flushed_ticket: watch::Sender<Ticket>,
 }
 
 /// openraft's handle on the log: cheap to clone, all work happens on the log thread.
@@ -65,6 +83,8 @@ pub struct LogFigures {
 pub struct LogStore {
     requests: Sender<LogRequest>,
     vote: Option<Vote<NodeId>>,
+    /// Entries appended and not yet read back, in index order (see the module doc).
+    recent: Arc<Mutex<VecDeque<RaftEntry>>>,
 }
 
 impl LogStore {
@@ -86,7 +106,7 @@ impl LogStore {
             .name("concord-log".into())
             .spawn(move || worker.run(receiver))
             .map_err(|error| Box::new(StorageIOError::write_logs(&error).into()))?;
-        Ok(LogStore { requests, vote })
+        Ok(LogStore { requests, vote, recent: Arc::default() })
     }
 
     async fn call<T>(
@@ -96,6 +116,44 @@ impl LogStore {
         let (reply, receiver) = oneshot::channel();
         self.requests.send(request(reply)).map_err(|_| stopped())?;
         receiver.await.map_err(|_| stopped())
+    }
+}
+
+impl LogStore {
+    /// The entries of `range` if the cache holds all of them, taken out of it. Entries below
+    /// the range are dropped: openraft reads for apply in order, so nobody wants them here.
+    fn take_recent(&self, range: &Range<Index>) -> Option<Vec<RaftEntry>> {
+        let mut recent = self.recent.lock();
+        while recent.front().is_some_and(|entry| entry.log_id.index < range.start) {
+            recent.pop_front();
+        }
+        let first = recent.front()?.log_id.index;
+        let last = recent.back()?.log_id.index;
+        if range.is_empty() || first != range.start || last < range.end - 1 {
+            return None;
+        }
+        let count = (range.end - range.start) as usize;
+        Some(recent.drain(..count).collect())
+    }
+
+    /// Keeps appended entries for the read before apply, within the bound.
+    fn remember(&self, entries: Vec<RaftEntry>) {
+        let mut recent = self.recent.lock();
+        for entry in entries {
+            if recent.back().is_some_and(|last| last.log_id.index + 1 != entry.log_id.index) {
+                // Not contiguous (a truncation happened without our knowledge): start over.
+                recent.clear();
+            }
+            recent.push_back(entry);
+        }
+        while recent.len() > RECENT_ENTRIES_MAX {
+            recent.pop_front();
+        }
+    }
+
+    /// Forgets cached entries in `indexes`, after a truncate or purge.
+    fn forget(&self, indexes: Range<Index>) {
+        self.recent.lock().retain(|entry| !indexes.contains(&entry.log_id.index));
     }
 }
 
@@ -140,6 +198,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<RaftEntry>, StorageError<NodeId>> {
         let range = index_range(range);
+        if let Some(entries) = self.take_recent(&range) {
+            return Ok(entries);
+        }
         let records = self.call(|reply| LogRequest::Read { range, reply }).await?;
         let records = records.map_err(read_error)?;
         let mut entries = Vec::with_capacity(records.len());
@@ -183,18 +244,30 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         // Encoding happens here, on openraft's task, so the log thread only writes and syncs.
-        let records: Vec<Record> =
-            entries.into_iter().map(|entry| codec::encode_entry(&entry)).collect();
-        self.requests.send(LogRequest::Append { records, flushed: callback }).map_err(|_| stopped())
+        let entries: Vec<RaftEntry> = entries.into_iter().collect();
+        let records: Vec<Record> = entries.iter().map(codec::encode_entry).collect();
+        let ticket = entries
+            .iter()
+            .filter_map(|entry| match &entry.payload {
+                EntryPayload::Normal(data) => Some(data.ticket),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        self.remember(entries);
+        let request = LogRequest::Append { records, ticket, flushed: callback };
+        self.requests.send(request).map_err(|_| stopped())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError<NodeId>> {
         let index = log_id.index;
+        self.forget(index..Index::MAX);
         self.call(|reply| LogRequest::Truncate { index, reply }).await?.map_err(write_error)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError<NodeId>> {
         let upto = record_id(&log_id);
+        self.forget(0..upto.index.saturating_add(1));
         self.call(|reply| LogRequest::Purge { upto, reply }).await?.map_err(write_error)
     }
 }
@@ -205,8 +278,8 @@ struct LogThread {
     fsync: FsyncMode,
     figures: Arc<LogFigures>,
     fatal: watch::Sender<Option<String>>,
-    /// Flush callbacks of appends written but not yet synced.
-    pending: Vec<LogFlushed<TypeConfig>>,
+    /// Flush callbacks (and highest tickets) of appends written but not yet synced.
+    pending: Vec<(LogFlushed<TypeConfig>, Ticket)>,
 }
 
 impl LogThread {
@@ -246,15 +319,18 @@ impl LogThread {
     /// Step 2 for one request.
     fn execute(&mut self, request: LogRequest) {
         match request {
-            LogRequest::Append { records, flushed } => {
+            LogRequest::Append { records, ticket, flushed } => {
                 let bytes: u64 =
                     records.iter().map(|record| record.payload.len() as u64 + 24).sum();
                 match self.log.append(&records) {
                     Ok(()) => {
                         self.figures.bytes_since_purge.fetch_add(bytes, Ordering::Relaxed);
                         match self.fsync {
-                            FsyncMode::Always => self.pending.push(flushed),
-                            FsyncMode::EverySecond => flushed.log_io_completed(Ok(())),
+                            FsyncMode::Always => self.pending.push((flushed, ticket)),
+                            FsyncMode::EverySecond => {
+                                flushed.log_io_completed(Ok(()));
+                                self.publish_flushed(ticket);
+                            }
                         }
                     }
                     Err(error) => {
@@ -310,14 +386,27 @@ impl LogThread {
     fn complete_pending(&mut self) {
         let durable_next = self.log.durable_index().map_or(0, |index| index + 1);
         self.figures.durable_next.store(durable_next, Ordering::Relaxed);
-        for flushed in self.pending.drain(..) {
+        let mut highest = 0;
+        for (flushed, ticket) in self.pending.drain(..) {
             flushed.log_io_completed(Ok(()));
+            highest = highest.max(ticket);
+        }
+        self.publish_flushed(highest);
+    }
+
+    fn publish_flushed(&self, ticket: Ticket) {
+        if ticket != 0 {
+            self.figures.flushed_ticket.send_if_modified(|flushed| {
+                let newer = ticket > *flushed;
+                *flushed = (*flushed).max(ticket);
+                newer
+            });
         }
     }
 
     /// The log failed: every waiting append gets the error and the node is told to stop.
     fn fail(&mut self, error: &LogError) {
-        for flushed in self.pending.drain(..) {
+        for (flushed, _) in self.pending.drain(..) {
             flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
         }
         let reason = error.to_string();
@@ -328,5 +417,58 @@ impl LogThread {
             }
             first
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_machine::Entry;
+
+    fn store() -> LogStore {
+        LogStore { requests: mpsc::channel().0, vote: None, recent: Arc::default() }
+    }
+
+    fn normal(index: u64) -> RaftEntry {
+        let entry = Entry { leader_time_ms: index, requests: Vec::new() };
+        let data = super::super::Proposed { entry, ticket: index * 10 };
+        openraft::Entry { log_id: codec::log_id(1, index), payload: EntryPayload::Normal(data) }
+    }
+
+    fn indexes(entries: &[RaftEntry]) -> Vec<u64> {
+        entries.iter().map(|entry| entry.log_id.index).collect()
+    }
+
+    #[test]
+    fn the_read_before_apply_takes_appended_entries_with_their_tickets() {
+        let store = store();
+        store.remember((5..10).map(normal).collect());
+        let taken = store.take_recent(&(5..7)).expect("5 and 6 are cached");
+        assert_eq!(indexes(&taken), [5, 6]);
+        assert!(matches!(&taken[1].payload, EntryPayload::Normal(data) if data.ticket == 60));
+        // Entries below a read are dropped; the rest is served.
+        assert_eq!(indexes(&store.take_recent(&(8..10)).expect("cached")), [8, 9]);
+        assert!(store.take_recent(&(10..11)).is_none(), "nothing is cached any more");
+    }
+
+    #[test]
+    fn a_read_the_cache_cannot_serve_whole_goes_to_the_log() {
+        let store = store();
+        store.remember((5..8).map(normal).collect());
+        assert!(store.take_recent(&(4..6)).is_none(), "index 4 is not cached");
+        assert!(store.take_recent(&(5..9)).is_none(), "index 8 is not cached");
+        assert!(store.take_recent(&(5..Index::MAX)).is_none(), "an open range is not cached");
+        store.forget(6..Index::MAX);
+        assert!(store.take_recent(&(5..7)).is_none(), "a truncated entry is gone");
+        assert_eq!(indexes(&store.take_recent(&(5..6)).expect("cached")), [5]);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_restarts_after_a_gap() {
+        let store = store();
+        store.remember((0..RECENT_ENTRIES_MAX as u64 + 10).map(normal).collect());
+        assert_eq!(store.recent.lock().len(), RECENT_ENTRIES_MAX);
+        store.remember(vec![normal(500)]);
+        assert_eq!(indexes(&store.take_recent(&(500..501)).expect("cached")), [500]);
     }
 }

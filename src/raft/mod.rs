@@ -22,8 +22,10 @@
 //! - A failed write or sync of the log raises the fatal signal; the node stops.
 //!
 //! Caveats:
-//! - openraft 0.9 waits for each flush before it appends again, so batching also happens one
-//!   level up: the node packs every write waiting now into one entry (see `node`).
+//! - openraft 0.9 waits for each flush before it appends again, so batching happens one level
+//!   up: the node packs every write that arrived during the previous fsync into one entry
+//!   (see `node`), and the log thread's group commit only ever merges an append with a vote
+//!   or purge.
 //! - The committed index is not persisted: after a restart the node elects itself (at once,
 //!   triggered) and commits a blank entry, which commits and applies the whole log tail.
 
@@ -57,10 +59,39 @@ pub type NodeId = u64;
 #[derive(Clone, Debug, Default)]
 pub struct Replies(pub Vec<Frame>);
 
+/// Names an entry's waiting proposers on the node that proposed it; 0 means nobody waits here
+/// (an entry read back from disk, or one another node proposed). Tickets grow with every entry
+/// the node proposes and are never written to disk.
+pub type Ticket = u64;
+
+/// An entry as openraft carries it in memory: the batch of client writes, plus the ticket its
+/// replies are delivered under (see [`DeliverReplies`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposed {
+    pub entry: Entry,
+    pub ticket: Ticket,
+}
+
+impl std::fmt::Display for Proposed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} writes (ticket {})", self.entry.requests.len(), self.ticket)
+    }
+}
+
+/// Called by apply, outside the state machine's lock, with an entry's ticket and replies; it
+/// hands them to whoever waits under that ticket and returns them back if nobody does, so that
+/// openraft carries them to `client_write`'s caller instead.
+///
+/// Why not only openraft's reply path: openraft 0.9's core routes apply results back to the
+/// caller itself, and it is blocked in the next entry's flush while it does so, which delays
+/// every reply by one fsync. Delivering from apply answers clients as soon as their entry is
+/// applied.
+pub type DeliverReplies = Arc<dyn Fn(Ticket, Vec<Frame>) -> Option<Vec<Frame>> + Send + Sync>;
+
 openraft::declare_raft_types!(
     /// Concord's openraft types: an entry's data is a batch of client writes.
     pub TypeConfig:
-        D = Entry,
+        D = Proposed,
         R = Replies,
         NodeId = NodeId,
         Node = BasicNode,
@@ -86,7 +117,7 @@ pub struct Opened {
 
 /// Opens the data directory, recovers the snapshot and the log, and starts openraft as a
 /// one-member cluster (initialized on first start, elected at once on a restart).
-pub async fn open(config: &Config) -> Result<Opened> {
+pub async fn open(config: &Config, deliver: DeliverReplies) -> Result<Opened> {
     let data_directory = DataDirectory::open(&config.data_dir)?;
     let options =
         LogOptions { segment_bytes_max: config.log_segment_bytes, ..LogOptions::default() };
@@ -96,10 +127,11 @@ pub async fn open(config: &Config) -> Result<Opened> {
         .map_err(|error| Error::Storage(format!("recovering the log: {error}")))?
         .map_err(|error| Error::Storage(format!("recovering the log: {error}")))?;
     let snapshots = snapshot::SnapshotDirectory::new(data_directory.snapshots_path());
-    let state_machine = tokio::task::spawn_blocking(move || StateMachineStore::open(snapshots))
-        .await
-        .map_err(|error| Error::Storage(format!("loading the snapshot: {error}")))?
-        .map_err(|error| Error::Storage(format!("loading the snapshot: {error}")))?;
+    let state_machine =
+        tokio::task::spawn_blocking(move || StateMachineStore::open(snapshots, deliver))
+            .await
+            .map_err(|error| Error::Storage(format!("loading the snapshot: {error}")))?
+            .map_err(|error| Error::Storage(format!("loading the snapshot: {error}")))?;
     let snapshot_index = state_machine.applied_index();
     if let Some(purged) = log.purged_id() {
         if purged.index > snapshot_index {

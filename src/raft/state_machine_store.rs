@@ -25,10 +25,11 @@ use openraft::{
 use parking_lot::Mutex;
 
 use crate::command::{DbIndex, Key};
+use crate::resp::Frame;
 
 use super::codec::{self, MembershipRecord};
 use super::snapshot::{SnapshotDirectory, SnapshotError, SnapshotMetadata};
-use super::{LogId, NodeId, RaftEntry, Replies, TypeConfig};
+use super::{DeliverReplies, LogId, NodeId, RaftEntry, Replies, Ticket, TypeConfig};
 use crate::state_machine::{Entry, OutputSink, StateMachine, Views};
 
 /// What the node's readers share with apply.
@@ -113,13 +114,18 @@ fn pair(log_id: &LogId) -> (u64, u64) {
 /// openraft's handle on the state machine.
 pub struct StateMachineStore {
     shared: Arc<SharedState>,
+    deliver: DeliverReplies,
 }
 
 impl StateMachineStore {
     /// Loads the newest valid snapshot in `snapshots` (or starts empty) and returns the store
     /// with the index the snapshot covers. A damaged snapshot is skipped with a warning; the
     /// node checks that the log continues where the loaded one ends.
-    pub fn open(snapshots: SnapshotDirectory) -> Result<StateMachineStore, SnapshotError> {
+    /// Replies of entries this node proposed go to `deliver` as soon as they are applied.
+    pub fn open(
+        snapshots: SnapshotDirectory,
+        deliver: DeliverReplies,
+    ) -> Result<StateMachineStore, SnapshotError> {
         let mut state_machine = StateMachine::new();
         let mut last_applied = None;
         let mut membership = StoredMembership::default();
@@ -166,7 +172,7 @@ impl StateMachineStore {
             receiving: Mutex::new(None),
             output_sink: OnceLock::new(),
         };
-        Ok(StateMachineStore { shared: Arc::new(shared) })
+        Ok(StateMachineStore { shared: Arc::new(shared), deliver })
     }
 
     pub fn shared(&self) -> Arc<SharedState> {
@@ -195,33 +201,51 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: Send,
     {
         let shared = &self.shared;
-        let mut applied = shared.applied.lock();
         let mut replies = Vec::new();
-        for entry in entries {
-            let index = entry.log_id.index;
-            let mut frames = match &entry.payload {
-                EntryPayload::Normal(data) => applied.state_machine.apply(index, data),
-                EntryPayload::Blank | EntryPayload::Membership(_) if index == 0 => Vec::new(),
-                EntryPayload::Blank | EntryPayload::Membership(_) => {
-                    let empty = Entry { leader_time_ms: 0, requests: Vec::new() };
-                    applied.state_machine.apply(index, &empty)
+        // Replies someone on this node waits for: (position in `replies`, ticket, frames).
+        let mut waited: Vec<(usize, Ticket, Vec<Frame>)> = Vec::new();
+        {
+            let mut applied = shared.applied.lock();
+            for entry in entries {
+                let index = entry.log_id.index;
+                let mut frames = match &entry.payload {
+                    EntryPayload::Normal(data) => applied.state_machine.apply(index, &data.entry),
+                    EntryPayload::Blank | EntryPayload::Membership(_) if index == 0 => Vec::new(),
+                    EntryPayload::Blank | EntryPayload::Membership(_) => {
+                        let empty = Entry { leader_time_ms: 0, requests: Vec::new() };
+                        applied.state_machine.apply(index, &empty)
+                    }
+                };
+                if let EntryPayload::Membership(membership) = &entry.payload {
+                    applied.membership =
+                        StoredMembership::new(Some(entry.log_id), membership.clone());
                 }
-            };
-            if let EntryPayload::Membership(membership) = &entry.payload {
-                applied.membership = StoredMembership::new(Some(entry.log_id), membership.clone());
+                let outputs = applied.state_machine.take_outputs();
+                if let (false, Some(sink)) = (outputs.is_empty(), shared.output_sink.get()) {
+                    sink.deliver(outputs, &mut frames);
+                }
+                applied.last_applied = Some(entry.log_id);
+                match &entry.payload {
+                    EntryPayload::Normal(data) if data.ticket != 0 => {
+                        waited.push((replies.len(), data.ticket, frames));
+                        replies.push(Replies::default());
+                    }
+                    _ => replies.push(Replies(frames)),
+                }
             }
-            let outputs = applied.state_machine.take_outputs();
-            if let (false, Some(sink)) = (outputs.is_empty(), shared.output_sink.get()) {
-                sink.deliver(outputs, &mut frames);
+            if shared.progress.views_wanted.swap(false, Ordering::Relaxed) {
+                applied.state_machine.publish();
             }
-            applied.last_applied = Some(entry.log_id);
-            replies.push(Replies(frames));
+            if let Some(last) = applied.last_applied {
+                shared.progress.applied_index.store(last.index, Ordering::Release);
+            }
         }
-        if shared.progress.views_wanted.swap(false, Ordering::Relaxed) {
-            applied.state_machine.publish();
-        }
-        if let Some(last) = applied.last_applied {
-            shared.progress.applied_index.store(last.index, Ordering::Release);
+        // After the applied index is published and the lock released: a client that gets its
+        // reply and reads at once must find its write applied, and must not wait for the lock.
+        for (position, ticket, frames) in waited {
+            if let Some(frames) = (self.deliver)(ticket, frames) {
+                replies[position] = Replies(frames);
+            }
         }
         Ok(replies)
     }

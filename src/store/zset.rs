@@ -314,7 +314,14 @@ impl PartialEq for SortedSet {
 /// the module docs), as Redis does when it loads an RDB file.
 impl serde::Serialize for SortedSet {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        use serde::ser::SerializeSeq;
+        // The length up front: postcard (snapshots) refuses a sequence of unknown length, and
+        // the tree's iterator does not report one.
+        let mut sequence = serializer.serialize_seq(Some(self.len()))?;
+        for pair in self.iter() {
+            sequence.serialize_element(&pair)?;
+        }
+        sequence.end()
     }
 }
 
