@@ -15,7 +15,7 @@ use crate::command::{CommandError, DbIndex, Key};
 use crate::resp::Frame;
 use crate::store::{glob_match, Db, HashValue, Keyspace, LongDouble, Value};
 
-use super::{ApplyContext, Random};
+use super::{change_collection, ApplyContext, Random};
 
 #[cfg(test)]
 mod tests;
@@ -115,35 +115,6 @@ fn all_pairs(hash: Option<&HashValue>) -> impl Iterator<Item = (&Bytes, &Bytes)>
     hash.into_iter().flat_map(HashValue::iter)
 }
 
-/// Applies `change` to the hash at `key`, which the caller has checked is a hash or absent (a
-/// new hash then). The key is stamped as changed, and deleted if the hash ends up empty.
-fn change_hash<T>(
-    db: &mut Db,
-    key: &Key,
-    now_ms: u64,
-    change: impl FnOnce(&mut HashValue) -> T,
-) -> T {
-    let (result, now_empty) = match db.value_mut(key, now_ms) {
-        Some(Value::Hash(hash)) => {
-            let result = change(hash);
-            (result, hash.is_empty())
-        }
-        Some(_) => unreachable!("the caller checked the key's type"),
-        None => {
-            let mut hash = HashValue::default();
-            let result = change(&mut hash);
-            if !hash.is_empty() {
-                db.insert(key.clone(), Value::Hash(hash), None, now_ms);
-            }
-            return result;
-        }
-    };
-    if now_empty {
-        db.remove(key, now_ms);
-    }
-    result
-}
-
 fn apply_set(
     db: &mut Db,
     now_ms: u64,
@@ -152,7 +123,7 @@ fn apply_set(
     reply_ok: bool,
 ) -> Result<Frame, CommandError> {
     hash_at(db, key, now_ms)?;
-    let added = change_hash(db, key, now_ms, |hash| {
+    let added = change_collection::<HashValue, _>(db, key, now_ms, |hash| {
         pairs.iter().filter(|(field, value)| hash.insert(field, value.clone())).count()
     });
     Ok(if reply_ok { Frame::ok() } else { Frame::Integer(added as i64) })
@@ -168,7 +139,7 @@ fn apply_setnx(
     if hash_at(db, key, now_ms)?.is_some_and(|hash| hash.get(field).is_some()) {
         return Ok(Frame::Integer(0));
     }
-    change_hash(db, key, now_ms, |hash| hash.insert(field, value.clone()));
+    change_collection::<HashValue, _>(db, key, now_ms, |hash| hash.insert(field, value.clone()));
     Ok(Frame::Integer(1))
 }
 
@@ -179,7 +150,7 @@ fn apply_del(db: &mut Db, now_ms: u64, key: &Key, fields: &[Bytes]) -> Result<Fr
     if !fields.iter().any(|field| hash.get(field).is_some()) {
         return Ok(Frame::Integer(0));
     }
-    let removed = change_hash(db, key, now_ms, |hash| {
+    let removed = change_collection::<HashValue, _>(db, key, now_ms, |hash| {
         fields.iter().filter(|field| hash.remove(field)).count()
     });
     Ok(Frame::Integer(removed as i64))
@@ -199,7 +170,7 @@ fn apply_incrby(
     };
     let updated = current.checked_add(increment).ok_or(CommandError::Overflow)?;
     let text = Bytes::copy_from_slice(itoa::Buffer::new().format(updated).as_bytes());
-    change_hash(db, key, now_ms, |hash| hash.insert(field, text));
+    change_collection::<HashValue, _>(db, key, now_ms, |hash| hash.insert(field, text));
     Ok(Frame::Integer(updated))
 }
 
@@ -227,7 +198,7 @@ fn apply_incrbyfloat(
         .and_then(LongDouble::to_human_string)
         .ok_or(NAN_OR_INFINITY)?;
     let text = Bytes::from(text);
-    change_hash(db, key, now_ms, |hash| hash.insert(field, text.clone()));
+    change_collection::<HashValue, _>(db, key, now_ms, |hash| hash.insert(field, text.clone()));
     Ok(Frame::Bulk(text))
 }
 

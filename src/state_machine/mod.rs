@@ -49,7 +49,7 @@ pub use transactions::watch;
 
 use crate::command::{DbIndex, Key, Read, Write};
 use crate::resp::Frame;
-use crate::store::Keyspace;
+use crate::store::{Collection, Db, Keyspace};
 
 /// The position of an entry in the log. Index 0 means "nothing applied yet".
 pub type LogIndex = u64;
@@ -263,6 +263,31 @@ impl StateMachine {
             reclaim::drop_later(previous);
         }
     }
+}
+
+/// Applies `change` to the collection at `key`, which the caller has checked holds this kind
+/// of collection or nothing (a new, empty one then). The key is stamped as changed, stored if
+/// a new collection ends up non-empty, and deleted if the collection ends up empty.
+fn change_collection<C: Collection, T>(
+    db: &mut Db,
+    key: &Key,
+    now_ms: u64,
+    change: impl FnOnce(&mut C) -> T,
+) -> T {
+    let Some(value) = db.value_mut(key, now_ms) else {
+        let mut collection = C::default();
+        let result = change(&mut collection);
+        if !collection.is_empty() {
+            db.insert(key.clone(), collection.into_value(), None, now_ms);
+        }
+        return result;
+    };
+    let collection = C::in_value_mut(value).expect("the caller checked the key's type");
+    let result = change(collection);
+    if collection.is_empty() {
+        db.remove(key, now_ms);
+    }
+    result
 }
 
 /// Executes a read on a version of the keyspace at `now_ms`.

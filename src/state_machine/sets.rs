@@ -20,7 +20,7 @@ use crate::resp::Frame;
 use crate::store::{Db, Keyspace, SetValue, Value};
 
 use super::hashes::{matches_pattern, random_indexes, scan_reply, RandomPick};
-use super::{ApplyContext, Random};
+use super::{change_collection, ApplyContext, Random};
 
 #[cfg(test)]
 mod tests;
@@ -91,35 +91,6 @@ fn set_at<'a>(db: &'a Db, key: &Key, now_ms: u64) -> Result<Option<&'a SetValue>
     db.get(key, now_ms).map(|entry| as_set(&entry.value)).transpose()
 }
 
-/// Applies `change` to the set at `key`, which the caller has checked is a set or absent (a
-/// new set then). The key is stamped as changed, and deleted if the set ends up empty.
-fn change_set<T>(
-    db: &mut Db,
-    key: &Key,
-    now_ms: u64,
-    change: impl FnOnce(&mut SetValue) -> T,
-) -> T {
-    let (result, now_empty) = match db.value_mut(key, now_ms) {
-        Some(Value::Set(set)) => {
-            let result = change(set);
-            (result, set.is_empty())
-        }
-        Some(_) => unreachable!("the caller checked the key's type"),
-        None => {
-            let mut set = SetValue::default();
-            let result = change(&mut set);
-            if !set.is_empty() {
-                db.insert(key.clone(), Value::Set(set), None, now_ms);
-            }
-            return result;
-        }
-    };
-    if now_empty {
-        db.remove(key, now_ms);
-    }
-    result
-}
-
 fn apply_add(
     db: &mut Db,
     now_ms: u64,
@@ -130,7 +101,7 @@ fn apply_add(
     {
         return Ok(Frame::Integer(0));
     }
-    let added = change_set(db, key, now_ms, |set| {
+    let added = change_collection::<SetValue, _>(db, key, now_ms, |set| {
         members.iter().filter(|member| set.insert(member)).count()
     });
     Ok(Frame::Integer(added as i64))
@@ -148,7 +119,7 @@ fn apply_remove(
     if !members.iter().any(|member| set.contains(member)) {
         return Ok(Frame::Integer(0));
     }
-    let removed = change_set(db, key, now_ms, |set| {
+    let removed = change_collection::<SetValue, _>(db, key, now_ms, |set| {
         members.iter().filter(|member| set.remove(member)).count()
     });
     Ok(Frame::Integer(removed as i64))
@@ -177,7 +148,7 @@ fn apply_pop(
         _ => {}
     }
     let mut random = context.random();
-    let popped = change_set(db, key, now_ms, |set| {
+    let popped = change_collection::<SetValue, _>(db, key, now_ms, |set| {
         let draws = count.unwrap_or(1);
         let mut popped = Vec::with_capacity(draws as usize);
         for _ in 0..draws {
@@ -238,8 +209,8 @@ fn apply_move(
     if source == destination {
         return Ok(Frame::Integer(1));
     }
-    change_set(db, source, now_ms, |set| set.remove(member));
-    change_set(db, destination, now_ms, |set| set.insert(member));
+    change_collection::<SetValue, _>(db, source, now_ms, |set| set.remove(member));
+    change_collection::<SetValue, _>(db, destination, now_ms, |set| set.insert(member));
     Ok(Frame::Integer(1))
 }
 

@@ -82,6 +82,49 @@ impl Value {
     }
 }
 
+/// A collection value (hash, set) that commands change in place and that never exists empty:
+/// the last removal deletes its key.
+pub trait Collection: Default {
+    /// The collection inside `value`, if `value` holds this kind.
+    fn in_value_mut(value: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+    fn is_empty(&self) -> bool;
+}
+
+impl Collection for HashValue {
+    fn in_value_mut(value: &mut Value) -> Option<&mut HashValue> {
+        match value {
+            Value::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        Value::Hash(self)
+    }
+
+    fn is_empty(&self) -> bool {
+        HashValue::is_empty(self)
+    }
+}
+
+impl Collection for SetValue {
+    fn in_value_mut(value: &mut Value) -> Option<&mut SetValue> {
+        match value {
+            Value::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        Value::Set(self)
+    }
+
+    fn is_empty(&self) -> bool {
+        SetValue::is_empty(self)
+    }
+}
+
 /// All databases. Cloning is a cheap, independent version (an MVCC view).
 #[derive(Clone, Debug, Default)]
 pub struct Keyspace {
