@@ -8,34 +8,12 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use redis::Commands;
-use support::servers::ServerProcess;
-
-/// A running Concord binary, killed when dropped.
-struct Concord {
-    process: ServerProcess,
-}
-
-impl Concord {
-    fn start() -> Concord {
-        Concord { process: ServerProcess::start_concord() }
-    }
-
-    fn connection(&self) -> redis::Connection {
-        let client = redis::Client::open(format!("redis://{}/", self.process.address())).unwrap();
-        client.get_connection().unwrap()
-    }
-
-    fn raw(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.process.address()).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        stream
-    }
-}
+use support::servers::ServerProcess as Concord;
 
 #[test]
 fn values_are_binary_safe_end_to_end() {
-    let server = Concord::start();
-    let mut connection = server.connection();
+    let server = Concord::start_concord();
+    let mut connection = server.client();
     let key: Vec<u8> = vec![0, b'\r', b'\n', 255, b' '];
     let value: Vec<u8> = (0..=255u8).collect();
     let _: () = connection.set(&key, &value).unwrap();
@@ -45,8 +23,8 @@ fn values_are_binary_safe_end_to_end() {
 
 #[test]
 fn a_pipeline_reads_its_own_writes_in_order() {
-    let server = Concord::start();
-    let mut connection = server.connection();
+    let server = Concord::start_concord();
+    let mut connection = server.client();
     let mut pipeline = redis::pipe();
     for round in 0..200 {
         pipeline.set("k", round).get("k").incr("counter", 1);
@@ -63,10 +41,10 @@ fn a_pipeline_reads_its_own_writes_in_order() {
 
 #[test]
 fn concurrent_increments_are_never_lost() {
-    let server = Concord::start();
+    let server = Concord::start_concord();
     let threads: Vec<_> = (0..8)
         .map(|_| {
-            let mut connection = server.connection();
+            let mut connection = server.client();
             std::thread::spawn(move || {
                 for _ in 0..250 {
                     let _: i64 = connection.incr("shared", 1).unwrap();
@@ -77,14 +55,14 @@ fn concurrent_increments_are_never_lost() {
     for thread in threads {
         thread.join().unwrap();
     }
-    let total: i64 = server.connection().get("shared").unwrap();
+    let total: i64 = server.client().get("shared").unwrap();
     assert_eq!(total, 2000, "8 clients × 250 INCR must add up exactly");
 }
 
 #[test]
 fn a_key_with_a_ttl_disappears_and_active_expiry_deletes_it() {
-    let server = Concord::start();
-    let mut connection = server.connection();
+    let server = Concord::start_concord();
+    let mut connection = server.client();
     let _: () =
         redis::cmd("SET").arg("short").arg("v").arg("PX").arg(50).query(&mut connection).unwrap();
     let _: () = connection.set("long", "v").unwrap();
@@ -105,9 +83,9 @@ fn a_key_with_a_ttl_disappears_and_active_expiry_deletes_it() {
 
 #[test]
 fn databases_are_isolated_per_connection() {
-    let server = Concord::start();
-    let mut first = server.connection();
-    let mut second = server.connection();
+    let server = Concord::start_concord();
+    let mut first = server.client();
+    let mut second = server.client();
     let _: () = redis::cmd("SELECT").arg(3).query(&mut second).unwrap();
     let _: () = first.set("k", "db0").unwrap();
     let _: () = second.set("k", "db3").unwrap();
@@ -118,8 +96,8 @@ fn databases_are_isolated_per_connection() {
 
 #[test]
 fn large_values_round_trip() {
-    let server = Concord::start();
-    let mut connection = server.connection();
+    let server = Concord::start_concord();
+    let mut connection = server.client();
     let value = vec![b'x'; 8 * 1024 * 1024];
     let _: () = connection.set("big", &value).unwrap();
     let length: usize = connection.strlen("big").unwrap();
@@ -130,7 +108,7 @@ fn large_values_round_trip() {
 
 #[test]
 fn bad_commands_get_errors_and_the_connection_keeps_serving() {
-    let server = Concord::start();
+    let server = Concord::start_concord();
     let mut stream = server.raw();
     stream.write_all(b"*2\r\n$4\r\nNOPE\r\n$1\r\nx\r\n*1\r\n$3\r\nGET\r\nPING\r\n").unwrap();
     let expected = "-ERR unknown command 'NOPE', with args beginning with: 'x' \r\n\
@@ -140,7 +118,7 @@ fn bad_commands_get_errors_and_the_connection_keeps_serving() {
 
 #[test]
 fn resp3_nulls_and_resp2_nulls_differ_as_in_redis() {
-    let server = Concord::start();
+    let server = Concord::start_concord();
     let mut stream = server.raw();
     stream.write_all(b"GET missing\r\n").unwrap();
     assert_eq!(read_exactly(&mut stream, 5), "$-1\r\n");
@@ -165,14 +143,14 @@ fn resp3_nulls_and_resp2_nulls_differ_as_in_redis() {
 
 #[test]
 fn a_protocol_error_is_answered_then_the_connection_closes() {
-    let server = Concord::start();
+    let server = Concord::start_concord();
     let mut stream = server.raw();
     stream.write_all(b"*1\r\n$x\r\n").unwrap();
     let mut reply = String::new();
     stream.read_to_string(&mut reply).unwrap();
     assert_eq!(reply, "-ERR Protocol error: invalid bulk length\r\n");
     // The node itself goes on serving.
-    let pong: String = redis::cmd("PING").query(&mut server.connection()).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut server.client()).unwrap();
     assert_eq!(pong, "PONG");
 }
 

@@ -2,66 +2,12 @@
 //! crate and raw sockets. Byte-exact replies are pinned by `tests/differential/blocking.redis`.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// A running node, killed when dropped.
-struct Node {
-    child: Child,
-    port: u16,
-    data_dir: PathBuf,
-}
+mod support;
 
-impl Node {
-    /// Starts a node; `config` is the text of a TOML config file, if any.
-    fn start(config: Option<&str>) -> Node {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let data_dir =
-            std::env::temp_dir().join(format!("concord-blocking-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
-        command
-            .args(["--port", &port.to_string(), "--data-dir", data_dir.to_str().unwrap()])
-            .args(["--log-level", "warn"]);
-        if let Some(config) = config {
-            let path = data_dir.with_extension("toml");
-            std::fs::write(&path, config).unwrap();
-            command.args(["--config", path.to_str().unwrap()]);
-        }
-        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let node = Node { child, port, data_dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "concord did not listen on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn raw(&self) -> TcpStream {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        stream
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        let _ = std::fs::remove_file(self.data_dir.with_extension("toml"));
-    }
-}
+use support::servers::ServerProcess as Node;
 
 /// Reads until `expected` bytes arrived, and checks they are exactly these.
 #[track_caller]
@@ -85,7 +31,7 @@ fn send_and_settle(stream: &mut TcpStream, request: &[u8]) {
 
 #[test]
 fn blpop_is_woken_by_an_lpush_from_another_connection() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut waiting = node.raw();
     send_and_settle(&mut waiting, b"BLPOP jobs 0\r\n");
     let mut pusher = node.client();
@@ -98,7 +44,7 @@ fn blpop_is_woken_by_an_lpush_from_another_connection() {
 
 #[test]
 fn blpop_times_out_with_the_null_array() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut client = node.client();
     let started = Instant::now();
     let reply: redis::Value =
@@ -121,7 +67,7 @@ fn blpop_times_out_with_the_null_array() {
 
 #[test]
 fn two_waiters_are_served_in_the_order_they_blocked() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut first = node.raw();
     send_and_settle(&mut first, b"BLPOP line 0\r\n");
     let mut second = node.raw();
@@ -135,7 +81,7 @@ fn two_waiters_are_served_in_the_order_they_blocked() {
 
 #[test]
 fn a_client_that_disconnects_while_blocked_does_not_steal_an_element() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut gone = node.raw();
     send_and_settle(&mut gone, b"BLPOP box 0\r\n");
     drop(gone);
@@ -148,7 +94,7 @@ fn a_client_that_disconnects_while_blocked_does_not_steal_an_element() {
 
 #[test]
 fn requests_pipelined_after_a_blocking_pop_wait_for_it() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut waiting = node.raw();
     send_and_settle(&mut waiting, b"BLPOP later 0\r\nPING\r\n");
     let mut pusher = node.client();

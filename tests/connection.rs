@@ -4,78 +4,43 @@
 //! reply matters.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::net::TcpStream;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-/// A running node, killed when dropped.
-struct Node {
-    child: Child,
-    port: u16,
-    _data_dir: TempDir,
-}
+mod support;
 
-struct TempDir(PathBuf);
+use support::servers::ServerProcess;
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A running node (the shared helper), with the helpers these tests add.
+struct Node(ServerProcess);
 
 impl Node {
-    fn start(extra: &[&str]) -> Node {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let data_dir =
-            std::env::temp_dir().join(format!("concord-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_concord"))
-            .args(["--port", &port.to_string(), "--data-dir", data_dir.to_str().unwrap()])
-            .args(["--log-level", "warn"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the concord binary starts");
-        let node = Node { child, port, _data_dir: TempDir(data_dir) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "concord did not listen on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
+    fn start(flags: &[&str]) -> Node {
+        Node(ServerProcess::start_concord_with(flags, None))
     }
 
     fn raw(&self) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        Raw { stream }
+        Raw { stream: self.0.raw() }
     }
 
     fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .expect("the redis crate connects")
+        self.0.client()
+    }
+
+    fn port(&self) -> u16 {
+        self.0.port()
     }
 
     fn wait_for_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.0.exit_status() {
                 return status;
             }
             assert!(Instant::now() < deadline, "concord did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -186,7 +151,7 @@ fn requirepass_locks_out_unauthenticated_clients_until_auth() {
     raw.call(&["RESET"], "+RESET\r\n");
     raw.call(&["PING"], "-NOAUTH Authentication required.\r\n");
     raw.call(&["HELLO", "2", "AUTH", "default", "secret", "SETNAME", "me"], "*14\r\n");
-    let mut client = redis::Client::open(format!("redis://:secret@127.0.0.1:{}/", node.port))
+    let mut client = redis::Client::open(format!("redis://:secret@127.0.0.1:{}/", node.port()))
         .unwrap()
         .get_connection()
         .unwrap();
@@ -310,7 +275,7 @@ fn info_reports_redis_fields_and_command_stats() {
     let info: String = redis::cmd("INFO").arg("everything").query(&mut client).unwrap();
     for field in [
         "redis_version:7.0.15\r\n",
-        &format!("tcp_port:{}\r\n", node.port),
+        &format!("tcp_port:{}\r\n", node.port()),
         "connected_clients:1\r\n",
         "maxclients:10000\r\n",
         "aof_enabled:1\r\n",

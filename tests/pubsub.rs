@@ -3,66 +3,12 @@
 //! replies of every command are pinned by `tests/differential/pubsub.redis`.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// A running node, killed when dropped.
-struct Node {
-    child: Child,
-    port: u16,
-    data_dir: PathBuf,
-}
+mod support;
 
-impl Node {
-    /// Starts a node; `config` is the text of a TOML config file, if any.
-    fn start(config: Option<&str>) -> Node {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let data_dir =
-            std::env::temp_dir().join(format!("concord-pubsub-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
-        command
-            .args(["--port", &port.to_string(), "--data-dir", data_dir.to_str().unwrap()])
-            .args(["--log-level", "warn"]);
-        if let Some(config) = config {
-            let path = data_dir.with_extension("toml");
-            std::fs::write(&path, config).unwrap();
-            command.args(["--config", path.to_str().unwrap()]);
-        }
-        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let node = Node { child, port, data_dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "concord did not listen on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn raw(&self) -> TcpStream {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        stream
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        let _ = std::fs::remove_file(self.data_dir.with_extension("toml"));
-    }
-}
+use support::servers::ServerProcess as Node;
 
 /// Reads until `expected` bytes arrived, and checks they are exactly these.
 #[track_caller]
@@ -84,7 +30,7 @@ fn publish(connection: &mut redis::Connection, channel: &str, message: &str) -> 
 
 #[test]
 fn a_publisher_reaches_channel_and_pattern_subscribers_and_counts_them() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut first = node.client();
     let mut second = node.client();
     let mut publisher = node.client();
@@ -110,7 +56,7 @@ fn a_publisher_reaches_channel_and_pattern_subscribers_and_counts_them() {
 
 #[test]
 fn resp3_subscribers_get_push_frames_and_may_run_other_commands() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut subscriber = node.raw();
     subscriber.write_all(b"HELLO 3\r\n").unwrap();
     let mut greeting = [0u8; 3];
@@ -134,7 +80,7 @@ fn resp3_subscribers_get_push_frames_and_may_run_other_commands() {
 
 #[test]
 fn a_resp2_subscriber_may_only_manage_subscriptions_and_ping() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut subscriber = node.raw();
     subscriber.write_all(b"SUBSCRIBE a\r\nGET x\r\nPING\r\n").unwrap();
     expect_bytes(&mut subscriber, b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
@@ -148,7 +94,7 @@ fn a_resp2_subscriber_may_only_manage_subscriptions_and_ping() {
 
 #[test]
 fn subscriptions_over_the_bound_get_an_error() {
-    let node = Node::start(Some("subscriptions-max = 2\n"));
+    let node = Node::start_concord_with(&[], Some("subscriptions-max = 2\n"));
     let mut subscriber = node.raw();
     subscriber.write_all(b"SUBSCRIBE a b c\r\n").unwrap();
     expect_bytes(&mut subscriber, b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
@@ -162,7 +108,7 @@ fn subscriptions_over_the_bound_get_an_error() {
 
 #[test]
 fn a_subscriber_that_does_not_read_is_disconnected_and_others_go_on() {
-    let node = Node::start(Some("subscriber-queue-messages-max = 4\n"));
+    let node = Node::start_concord_with(&[], Some("subscriber-queue-messages-max = 4\n"));
     let mut slow = node.raw();
     slow.write_all(b"SUBSCRIBE flood\r\n").unwrap();
     expect_bytes(&mut slow, b"*3\r\n$9\r\nsubscribe\r\n$5\r\nflood\r\n:1\r\n");

@@ -2,67 +2,11 @@
 //! `concord` binary and talks to it with the `redis` crate, as an application would.
 //! Byte-exact replies are pinned by `tests/differential/transactions.redis`.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use redis::Value;
 
-/// A running node, killed when dropped.
-struct Node {
-    child: Child,
-    port: u16,
-    data_dir: PathBuf,
-}
+mod support;
 
-impl Node {
-    /// Starts a node; `config` is the text of a TOML config file, if any.
-    fn start(config: Option<&str>) -> Node {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let data_dir = std::env::temp_dir()
-            .join(format!("concord-transactions-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
-        command
-            .args(["--port", &port.to_string(), "--data-dir", data_dir.to_str().unwrap()])
-            .args(["--log-level", "warn"]);
-        if let Some(config) = config {
-            // Beside the data directory, not in it: a data directory holds only Concord's files.
-            let path = data_dir.with_extension("toml");
-            std::fs::write(&path, config).unwrap();
-            command.args(["--config", path.to_str().unwrap()]);
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the concord binary starts");
-        let node = Node { child, port, data_dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "concord did not listen on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .expect("the redis crate connects")
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        let _ = std::fs::remove_file(self.data_dir.with_extension("toml"));
-    }
-}
+use support::servers::ServerProcess as Node;
 
 fn call(connection: &mut redis::Connection, words: &[&str]) -> Value {
     let mut command = redis::cmd(words[0]);
@@ -96,7 +40,7 @@ fn ok() -> Value {
 
 #[test]
 fn exec_runs_the_queue_atomically_and_replies_with_every_result() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut client = node.client();
     let result: (i64, i64, String) = redis::pipe()
         .atomic()
@@ -112,7 +56,7 @@ fn exec_runs_the_queue_atomically_and_replies_with_every_result() {
 
 #[test]
 fn a_runtime_error_is_one_element_of_the_array_and_the_rest_runs() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut client = node.client();
     call(&mut client, &["SET", "text", "abc"]);
     assert_eq!(call(&mut client, &["MULTI"]), ok());
@@ -133,7 +77,7 @@ fn a_runtime_error_is_one_element_of_the_array_and_the_rest_runs() {
 
 #[test]
 fn an_unknown_command_aborts_exec_and_discard_drops_the_queue() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut client = node.client();
     call(&mut client, &["MULTI"]);
     call(&mut client, &["SET", "k", "1"]);
@@ -150,7 +94,7 @@ fn an_unknown_command_aborts_exec_and_discard_drops_the_queue() {
 
 #[test]
 fn a_write_from_another_connection_between_watch_and_exec_fails_exec() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut first = node.client();
     let mut second = node.client();
     call(&mut first, &["SET", "balance", "10"]);
@@ -169,7 +113,7 @@ fn a_write_from_another_connection_between_watch_and_exec_fails_exec() {
 
 #[test]
 fn unwatch_and_writes_elsewhere_leave_exec_alone() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut first = node.client();
     let mut second = node.client();
     call(&mut first, &["WATCH", "a", "b"]);
@@ -187,7 +131,7 @@ fn unwatch_and_writes_elsewhere_leave_exec_alone() {
 
 #[test]
 fn a_write_by_the_watching_client_itself_fails_exec() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut client = node.client();
     call(&mut client, &["WATCH", "k"]);
     call(&mut client, &["SET", "k", "mine"]);
@@ -199,7 +143,7 @@ fn a_write_by_the_watching_client_itself_fails_exec() {
 
 #[test]
 fn select_inside_multi_moves_the_following_commands_and_the_connection() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut client = node.client();
     call(&mut client, &["MULTI"]);
     call(&mut client, &["SET", "k", "zero"]);
@@ -217,8 +161,8 @@ fn select_inside_multi_moves_the_following_commands_and_the_connection() {
 fn optimistic_increments_from_many_threads_end_with_the_exact_count() {
     const THREADS: usize = 8;
     const INCREMENTS: usize = 50;
-    let node = Node::start(None);
-    let port = node.port;
+    let node = Node::start_concord();
+    let port = node.port();
     let workers: Vec<_> = (0..THREADS)
         .map(|_| {
             std::thread::spawn(move || {
@@ -255,7 +199,10 @@ fn optimistic_increments_from_many_threads_end_with_the_exact_count() {
 
 #[test]
 fn a_transaction_over_its_bounds_fails_and_the_connection_goes_on() {
-    let node = Node::start(Some("transaction-commands-max = 3\ntransaction-bytes-max = 100\n"));
+    let node = Node::start_concord_with(
+        &[],
+        Some("transaction-commands-max = 3\ntransaction-bytes-max = 100\n"),
+    );
     let mut client = node.client();
     call(&mut client, &["MULTI"]);
     for _ in 0..3 {
@@ -279,7 +226,7 @@ fn a_transaction_over_its_bounds_fails_and_the_connection_goes_on() {
 /// only reads missed writes acknowledged to others.
 #[test]
 fn a_read_sees_a_write_acknowledged_to_another_connection_before_it() {
-    let node = Node::start(None);
+    let node = Node::start_concord();
     let mut reader = node.client();
     let mut writer = node.client();
     assert_eq!(call(&mut reader, &["GET", "k"]), Value::Nil);

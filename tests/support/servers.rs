@@ -103,13 +103,24 @@ impl ServerProcess {
         ServerProcess::start(ServerKind::Concord)
     }
 
+    /// Starts Concord with extra command-line flags and, if given, a TOML config file with
+    /// this text (written beside the data directory, which holds only Concord's own files).
+    pub fn start_concord_with(flags: &[&str], config: Option<&str>) -> ServerProcess {
+        let options = Options { flags, config };
+        ServerProcess::start_with(ServerKind::Concord, &options)
+    }
+
     pub fn start(kind: ServerKind) -> ServerProcess {
+        ServerProcess::start_with(kind, &Options::default())
+    }
+
+    fn start_with(kind: ServerKind, options: &Options) -> ServerProcess {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS_MAX {
             let directory = TempDir::new(kind.label());
             let port = free_port();
             let log_path = directory.path().join("server.log");
-            let child = spawn(kind, port, directory.path(), &log_path);
+            let child = spawn(kind, port, directory.path(), &log_path, options);
             let mut server = ServerProcess {
                 kind,
                 child,
@@ -141,6 +152,24 @@ impl ServerProcess {
         self.address
     }
 
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// A `redis` crate connection, as an application would open one.
+    pub fn client(&self) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://{}/", self.address))
+            .expect("a loopback address is a valid URL");
+        client.get_connection().unwrap_or_else(|error| panic!("cannot connect: {error}"))
+    }
+
+    /// A plain TCP connection, for byte-exact exchanges; reads time out after 10 s.
+    pub fn raw(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.address).expect("the server accepts connections");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a timeout can be set");
+        stream
+    }
+
     /// The exit status if the process has ended.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -165,6 +194,8 @@ impl ServerProcess {
             }
             match request_once(self.address, b"*1\r\n$4\r\nPING\r\n") {
                 Ok(reply) if reply == b"+PONG\r\n" => return Ok(()),
+                // A node with a password refuses PING before AUTH, but it is serving.
+                Ok(reply) if reply.starts_with(b"-NOAUTH") => return Ok(()),
                 Ok(reply) => last_error = format!("PING got {}", super::render::escape(&reply)),
                 Err(error) => last_error = error,
             }
@@ -227,7 +258,20 @@ impl ServerKind {
     }
 }
 
-fn spawn(kind: ServerKind, port: u16, directory: &Path, log_path: &Path) -> Child {
+/// What a test asks of a Concord node beyond the defaults.
+#[derive(Default)]
+struct Options<'a> {
+    flags: &'a [&'a str],
+    config: Option<&'a str>,
+}
+
+fn spawn(
+    kind: ServerKind,
+    port: u16,
+    directory: &Path,
+    log_path: &Path,
+    options: &Options,
+) -> Child {
     let log = File::create(log_path).expect("the log file can be created in a fresh temp dir");
     let log_for_stderr = log.try_clone().expect("a file handle can be cloned");
     let port = port.to_string();
@@ -244,6 +288,12 @@ fn spawn(kind: ServerKind, port: u16, directory: &Path, log_path: &Path) -> Chil
             command.args(["serve", "--bind", "127.0.0.1", "--port", &port]);
             command.arg("--data-dir").arg(directory.join("data"));
             command.args(["--log-level", "warn"]);
+            if let Some(config) = options.config {
+                let path = directory.join("concord.toml");
+                std::fs::write(&path, config).expect("the config file can be written");
+                command.arg("--config").arg(path);
+            }
+            command.args(options.flags);
             command
         }
     };
