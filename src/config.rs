@@ -93,8 +93,9 @@ pub struct Config {
     /// The most write requests that may wait for the commit pipeline at once; writers beyond it
     /// wait for room (back-pressure), they are never dropped.
     pub proposal_queue_max: usize,
-    /// The most client write requests batched into one log entry.
-    pub entry_requests_max: usize,
+    /// The most proposals batched into one log entry; a proposal is one connection's run of
+    /// pipelined writes, itself bounded by the query buffer.
+    pub entry_proposals_max: usize,
     /// The most expired keys one active-expiry cycle proposes to delete, per database.
     pub active_expire_keys_per_cycle: usize,
     /// How often the active-expiry cycle runs, in milliseconds (Redis `hz` 10 is 100 ms).
@@ -140,7 +141,7 @@ impl Default for Config {
             inline_bytes_max: 64 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             proposal_queue_max: 65_536,
-            entry_requests_max: 4_096,
+            entry_proposals_max: 4_096,
             active_expire_keys_per_cycle: 200,
             active_expire_interval_ms: 100,
             transaction_commands_max: 100_000,
@@ -175,7 +176,7 @@ impl Config {
             ("inline-bytes-max", self.inline_bytes_max),
             ("client-query-buffer-limit", self.client_query_buffer_limit),
             ("proposal-queue-max", self.proposal_queue_max),
-            ("entry-requests-max", self.entry_requests_max),
+            ("entry-proposals-max", self.entry_proposals_max),
             ("active-expire-keys-per-cycle", self.active_expire_keys_per_cycle),
             ("transaction-commands-max", self.transaction_commands_max),
             ("transaction-bytes-max", self.transaction_bytes_max),

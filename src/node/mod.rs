@@ -7,7 +7,7 @@
 //! The commit pipeline, as a loop with numbered steps:
 //! 1. Wait until the previous entry is flushed (openraft was told it is durable), then for at
 //!    least one proposal (a connection's run of pipelined writes), then take every proposal
-//!    already waiting, up to `entry_requests_max`: group commit. Nobody waits for a timer;
+//!    already waiting, up to `entry_proposals_max`: group commit. Nobody waits for a timer;
 //!    openraft 0.9 appends one entry at a time and waits for its fsync, so forming the next
 //!    entry only when the previous one is durable makes it carry every write that arrived
 //!    during that fsync, and the batch grows with the number of clients.
@@ -183,7 +183,7 @@ impl Node {
         tokio::spawn(run_pipeline(
             opened.raft,
             receiver,
-            config.entry_requests_max,
+            config.entry_proposals_max,
             waiting,
             flushed,
         ));
@@ -418,7 +418,7 @@ fn deliver_replies(waiting: Waiting) -> raft::DeliverReplies {
 async fn run_pipeline(
     raft: Raft,
     mut proposals: mpsc::Receiver<Proposal>,
-    entry_requests_max: usize,
+    entry_proposals_max: usize,
     waiting: Waiting,
     mut flushed: watch::Receiver<Ticket>,
 ) {
@@ -438,7 +438,7 @@ async fn run_pipeline(
                 _ = settled => {}
             }
         }
-        if proposals.recv_many(&mut batch, entry_requests_max).await == 0 {
+        if proposals.recv_many(&mut batch, entry_proposals_max).await == 0 {
             return;
         }
         let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
