@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod raft;
 pub mod node;
 pub mod server;
+pub mod maelstrom;

@@ -1,4 +1,5 @@
-//! The `concord` command line: `concord serve` (the default) runs a node.
+//! The `concord` command line: `concord serve` (the default) runs a node; `concord maelstrom
+//! <workload>` runs a node for Jepsen Maelstrom (`concord::maelstrom`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ struct Cli {
 enum Command {
     /// Run a node (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Run a node for Jepsen Maelstrom on stdin/stdout: `echo`, `unique-ids` or `broadcast`.
+    Maelstrom {
+        /// The Maelstrom workload to serve.
+        workload: String,
+    },
 }
 
 /// Options of `concord serve`. Each one overrides the key of the same name in the config file.
@@ -120,11 +126,16 @@ impl ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serve = match cli.command {
-        Some(Command::Serve(serve)) => serve,
-        None => cli.serve,
+    let result = match cli.command {
+        Some(Command::Serve(serve)) => serve.into_config().and_then(run),
+        Some(Command::Maelstrom { workload }) => {
+            // Maelstrom keeps stdout for messages; logs go to stderr, quiet unless asked.
+            init_logging(&std::env::var("CONCORD_LOG").unwrap_or_else(|_| "warn".into()));
+            concord::maelstrom::run(&workload, concord::maelstrom::Config::default())
+        }
+        None => cli.serve.into_config().and_then(run),
     };
-    match serve.into_config().and_then(run) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("concord: {error}");

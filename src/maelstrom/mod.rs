@@ -1,0 +1,297 @@
+//! `concord maelstrom <workload>`: a node for Jepsen's Maelstrom test bench.
+//!
+//! Maelstrom runs a node as a process and talks to it with JSON messages, one per line: a
+//! message is `{"src", "dest", "body"}`, and a body has a `type`, an optional `msg_id` and, on a
+//! reply, the `in_reply_to` of the request. The first message is always `init`, which names this
+//! node (`node_id`) and every node (`node_ids`); it is answered with `init_ok`. Failures are
+//! answered with an `error` body whose `code` is one of Maelstrom's (see [`ErrorCode`]).
+//!
+//! This module owns the driving loop and the wire format; each workload is a [`Workload`]: a
+//! plain state machine that is handed a request (or a timer tick) with the current time and
+//! returns the messages to send. The loop's contract:
+//!
+//! 1. A reader thread turns stdin lines into a bounded channel; end of input ends the node.
+//! 2. Before `init`, every request is answered with `temporarily-unavailable` (11).
+//! 3. A request whose `type` the workload does not know gets `not-supported` (10); one that lacks
+//!    a field the workload needs gets `malformed-request` (12). The node goes on either way.
+//! 4. Every [`Config::tick_interval_ms`] the workload is ticked (gossip, retries).
+//! 5. Every outgoing body gets a fresh `msg_id`; stdout carries messages only, and each line is
+//!    flushed whole. Logs go to stderr.
+//!
+//! Workloads: `echo`, `unique-ids` ([`unique_ids`]) and `broadcast` ([`broadcast`]).
+//!
+//! Caveats: nothing is durable (Maelstrom's workloads here do not crash nodes), and a line that
+//! is not JSON is logged and skipped, since there is no `msg_id` to answer.
+
+pub mod broadcast;
+pub mod echo;
+pub mod unique_ids;
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+
+/// A message body: a JSON object with at least a `type`.
+pub type Body = Map<String, Value>;
+
+/// One message on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub src: String,
+    pub dest: String,
+    pub body: Body,
+}
+
+impl Message {
+    /// The body's `type`, or "" when absent (which no workload handles).
+    pub fn kind(&self) -> &str {
+        self.body.get("type").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The body's `msg_id`, if it has one.
+    pub fn msg_id(&self) -> Option<u64> {
+        self.body.get("msg_id").and_then(Value::as_u64)
+    }
+
+    /// The body's `in_reply_to`, if it has one.
+    pub fn in_reply_to(&self) -> Option<u64> {
+        self.body.get("in_reply_to").and_then(Value::as_u64)
+    }
+
+    /// A field of the body, or a `malformed-request` error naming it.
+    pub fn field(&self, name: &str) -> Result<&Value, WorkloadError> {
+        self.body.get(name).ok_or_else(|| {
+            WorkloadError::new(ErrorCode::MalformedRequest, format!("missing field {name:?}"))
+        })
+    }
+}
+
+/// A message a workload wants sent; the loop adds `src` and a fresh `msg_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub dest: String,
+    pub body: Body,
+}
+
+impl Outgoing {
+    /// A reply to `request`: `body` plus `in_reply_to`, sent back to the request's source.
+    pub fn reply(request: &Message, body: Value) -> Outgoing {
+        let mut body = match body {
+            Value::Object(map) => map,
+            other => panic!("a reply body is a JSON object, got {other}"),
+        };
+        if let Some(msg_id) = request.msg_id() {
+            body.insert("in_reply_to".into(), msg_id.into());
+        }
+        Outgoing { dest: request.src.clone(), body }
+    }
+}
+
+/// Maelstrom's error codes (doc/protocol.md, "Errors"); those this node can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request type is not implemented by this workload. Definite.
+    NotSupported = 10,
+    /// The node cannot serve the request now (e.g. before `init`). Definite.
+    TemporarilyUnavailable = 11,
+    /// The request lacks a field or has one of the wrong shape. Definite.
+    MalformedRequest = 12,
+    /// The node failed in a way that may have left the operation half done. Indefinite.
+    Crash = 13,
+    /// The operation was aborted and did not happen. Definite.
+    Abort = 14,
+}
+
+/// A request a workload refuses: answered with an `error` body, and the node goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadError {
+    pub code: ErrorCode,
+    pub text: String,
+}
+
+impl WorkloadError {
+    pub fn new(code: ErrorCode, text: impl Into<String>) -> WorkloadError {
+        WorkloadError { code, text: text.into() }
+    }
+
+    /// The `error` reply to `request`.
+    pub fn reply_to(&self, request: &Message) -> Outgoing {
+        Outgoing::reply(
+            request,
+            json!({"type": "error", "code": self.code as u64, "text": self.text}),
+        )
+    }
+}
+
+/// One Maelstrom workload: a state machine the loop feeds with requests and ticks.
+pub trait Workload {
+    /// Takes this node's id and every node's id (the same list, in the same order, on every
+    /// node). Called once, before any request.
+    fn init(&mut self, node_id: &str, node_ids: &[String]) -> Result<(), WorkloadError>;
+
+    /// Handles one message (a client request or a peer's message) at `now_ms`.
+    fn handle(&mut self, message: &Message, now_ms: u64) -> Result<Vec<Outgoing>, WorkloadError>;
+
+    /// Called every [`Config::tick_interval_ms`]; returns the messages timers want sent.
+    fn tick(&mut self, _now_ms: u64) -> Vec<Outgoing> {
+        Vec::new()
+    }
+}
+
+/// Options of a Maelstrom node. The defaults suit Maelstrom's usual latencies (tens of ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// How often workloads are ticked: gossip batches leave at most this often. Default 100.
+    pub tick_interval_ms: u64,
+    /// How long a gossiped value waits for a neighbour's acknowledgement before it is sent
+    /// again. Default 500: a few round trips, so retries rarely duplicate a live ack.
+    pub gossip_retry_ms: u64,
+    /// Most values in one gossip message; the rest wait for the next tick. Default 1000.
+    pub gossip_batch_values_max: usize,
+    /// Most input lines waiting between the stdin reader and the loop. Default 1024.
+    pub inbox_lines_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tick_interval_ms: 100,
+            gossip_retry_ms: 500,
+            gossip_batch_values_max: 1000,
+            inbox_lines_max: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every bound once, at start-up.
+    pub fn validate(&self) -> Result<()> {
+        let checks = [
+            (self.tick_interval_ms == 0, "tick_interval_ms must be at least 1"),
+            (self.gossip_retry_ms == 0, "gossip_retry_ms must be at least 1"),
+            (self.gossip_batch_values_max == 0, "gossip_batch_values_max must be at least 1"),
+            (self.inbox_lines_max == 0, "inbox_lines_max must be at least 1"),
+        ];
+        match checks.iter().find(|(failed, _)| *failed) {
+            Some((_, text)) => Err(Error::Config((*text).into())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The workload named on the command line.
+pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
+    match name {
+        "echo" => Ok(Box::new(echo::Echo)),
+        "unique-ids" => Ok(Box::new(unique_ids::UniqueIds::default())),
+        "broadcast" => Ok(Box::new(broadcast::Broadcast::new(config.clone()))),
+        other => Err(Error::Config(format!(
+            "unknown maelstrom workload {other:?}: expected echo, unique-ids or broadcast"
+        ))),
+    }
+}
+
+/// Runs workload `name` on stdin/stdout until stdin ends.
+pub fn run(name: &str, config: Config) -> Result<()> {
+    config.validate()?;
+    let mut node = Node { workload: workload(name, &config)?, node_id: None, next_msg_id: 1 };
+    let (sender, inbox) = mpsc::sync_channel::<String>(config.inbox_lines_max);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let tick_interval = Duration::from_millis(config.tick_interval_ms);
+    let mut next_tick = Instant::now() + tick_interval;
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let outgoing = match inbox.recv_timeout(wait) {
+            Ok(line) => node.receive(&line),
+            Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        node.send(&mut stdout, outgoing)?;
+        if Instant::now() >= next_tick {
+            next_tick = Instant::now() + tick_interval;
+            let outgoing = match node.node_id {
+                Some(_) => node.workload.tick(now_ms()),
+                None => Vec::new(),
+            };
+            node.send(&mut stdout, outgoing)?;
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch by the wall clock (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// The loop's state around the workload: identity and message ids.
+struct Node {
+    workload: Box<dyn Workload>,
+    node_id: Option<String>,
+    next_msg_id: u64,
+}
+
+impl Node {
+    /// Handles one input line; returns what to send.
+    fn receive(&mut self, line: &str) -> Vec<Outgoing> {
+        let message: Message = match serde_json::from_str(line) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, line, "skipping an input line that is not a message");
+                return Vec::new();
+            }
+        };
+        let result = match (message.kind(), &self.node_id) {
+            ("init", _) => self.init(&message),
+            (_, None) => Err(WorkloadError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "this node has not received init yet",
+            )),
+            (_, Some(_)) => self.workload.handle(&message, now_ms()),
+        };
+        result.unwrap_or_else(|error| match message.msg_id() {
+            Some(_) => vec![error.reply_to(&message)],
+            // An error to a message that is not a request (an unknown reply) has no one to go to.
+            None => Vec::new(),
+        })
+    }
+
+    fn init(&mut self, message: &Message) -> Result<Vec<Outgoing>, WorkloadError> {
+        let malformed =
+            || WorkloadError::new(ErrorCode::MalformedRequest, "init needs node_id and node_ids");
+        let node_id = message.field("node_id")?.as_str().ok_or_else(malformed)?.to_string();
+        let node_ids: Vec<String> =
+            serde_json::from_value(message.field("node_ids")?.clone()).map_err(|_| malformed())?;
+        self.workload.init(&node_id, &node_ids)?;
+        tracing::info!(node_id, ?node_ids, "initialised");
+        self.node_id = Some(node_id);
+        Ok(vec![Outgoing::reply(message, json!({"type": "init_ok"}))])
+    }
+
+    /// Writes each message as one flushed line, with `src` and a fresh `msg_id`.
+    fn send(&mut self, stdout: &mut impl Write, outgoing: Vec<Outgoing>) -> Result<()> {
+        let src = self.node_id.clone().unwrap_or_default();
+        for Outgoing { dest, mut body } in outgoing {
+            body.insert("msg_id".into(), self.next_msg_id.into());
+            self.next_msg_id += 1;
+            let message = Message { src: src.clone(), dest, body };
+            let line = serde_json::to_string(&message).expect("a JSON map always serialises");
+            writeln!(stdout, "{line}")
+                .and_then(|()| stdout.flush())
+                .map_err(|source| Error::Io { context: "writing to stdout".into(), source })?;
+        }
+        Ok(())
+    }
+}
