@@ -199,7 +199,12 @@ pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
 /// Runs workload `name` on stdin/stdout until stdin ends.
 pub fn run(name: &str, config: Config) -> Result<()> {
     config.validate()?;
-    let mut node = Node { workload: workload(name, &config)?, node_id: None, next_msg_id: 1 };
+    let mut node = Node {
+        workload: workload(name, &config)?,
+        node_id: None,
+        provisional_src: String::new(),
+        next_msg_id: 1,
+    };
     let (sender, inbox) = mpsc::sync_channel::<String>(config.inbox_lines_max);
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -240,14 +245,22 @@ pub fn now_ms() -> u64 {
 struct Node {
     workload: Box<dyn Workload>,
     node_id: Option<String>,
+    /// The `dest` of the last message received before `init`: the `src` of replies until then.
+    provisional_src: String,
     next_msg_id: u64,
 }
 
 impl Node {
     /// Handles one input line; returns what to send.
     fn receive(&mut self, line: &str) -> Vec<Outgoing> {
-        let message: Message = match serde_json::from_str(line) {
-            Ok(message) => message,
+        let message: Message = match serde_json::from_str::<Message>(line) {
+            Ok(message) => {
+                // Before init the node has no id of its own; it answers as the name it was sent to.
+                if self.node_id.is_none() {
+                    self.provisional_src.clone_from(&message.dest);
+                }
+                message
+            }
             Err(error) => {
                 tracing::warn!(%error, line, "skipping an input line that is not a message");
                 return Vec::new();
@@ -282,7 +295,7 @@ impl Node {
 
     /// Writes each message as one flushed line, with `src` and a fresh `msg_id`.
     fn send(&mut self, stdout: &mut impl Write, outgoing: Vec<Outgoing>) -> Result<()> {
-        let src = self.node_id.clone().unwrap_or_default();
+        let src = self.node_id.clone().unwrap_or_else(|| self.provisional_src.clone());
         for Outgoing { dest, mut body } in outgoing {
             body.insert("msg_id".into(), self.next_msg_id.into());
             self.next_msg_id += 1;
