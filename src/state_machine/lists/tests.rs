@@ -9,54 +9,17 @@ use proptest::prelude::*;
 
 use crate::command::{parse, Command};
 use crate::resp::{encode, Frame, Protocol};
-use crate::state_machine::{execute_read, Entry, StateMachine, WriteRequest};
+use crate::state_machine::execute_read;
+use crate::state_machine::test_harness::{bulk, bulks, error, int, Harness};
 
-/// The entry time of the first command, in Unix milliseconds.
-const START_MS: u64 = 1_700_000_000_000;
-
-/// A state machine fed one command per entry, at a clock the test moves.
-struct Harness {
-    machine: StateMachine,
-    next_index: u64,
-    now_ms: u64,
+/// What the list tests check besides replies.
+trait ListHarness {
+    fn check_wire(&mut self, words: &[&str], resp2: &str, resp3: &str);
+    fn elements(&mut self, key: &str) -> Vec<String>;
+    fn version(&mut self, key: &str) -> Option<u64>;
 }
 
-impl Harness {
-    fn new() -> Harness {
-        Harness { machine: StateMachine::new(), next_index: 1, now_ms: START_MS }
-    }
-
-    /// Runs one command, as a client would send it, and returns its reply.
-    fn run(&mut self, words: &[&str]) -> Frame {
-        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
-        let command = match parse(arguments) {
-            Ok(parsed) => parsed.command,
-            Err(error) => return error.to_frame(),
-        };
-        match command {
-            Ok(Command::Write(write)) => {
-                let requests = vec![WriteRequest { db: 0, write }];
-                let entry = Entry { leader_time_ms: self.now_ms, requests };
-                let index = self.next_index;
-                self.next_index += 1;
-                self.machine.apply(index, &entry).remove(0)
-            }
-            Ok(Command::Read(read)) => {
-                let view = self.machine.view();
-                execute_read(&view.keyspace, 0, self.now_ms, &read)
-            }
-            Ok(Command::Control(control)) => panic!("{control:?} is not a keyspace command"),
-            Err(error) => error.to_frame(),
-        }
-    }
-
-    /// Runs a command and checks its reply.
-    #[track_caller]
-    fn check(&mut self, words: &[&str], expected: Frame) {
-        let reply = self.run(words);
-        assert_eq!(reply, expected, "{words:?}: expected {expected:?}, got {reply:?}");
-    }
-
+impl ListHarness for Harness {
     /// Runs a command and checks its reply's bytes in RESP2 and in RESP3.
     #[track_caller]
     fn check_wire(&mut self, words: &[&str], resp2: &str, resp3: &str) {
@@ -66,15 +29,6 @@ impl Harness {
             encode(&reply, protocol, &mut out);
             let wire = String::from_utf8_lossy(&out);
             assert_eq!(wire, expected, "{words:?} in {protocol:?}");
-        }
-    }
-
-    /// Runs commands that must succeed, to set up a case.
-    #[track_caller]
-    fn given(&mut self, commands: &[&[&str]]) {
-        for words in commands {
-            let reply = self.run(words);
-            assert!(!reply.is_error(), "setup {words:?} failed: {reply:?}");
         }
     }
 
@@ -99,22 +53,6 @@ fn text(frame: &Frame) -> String {
         Frame::Bulk(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
         other => panic!("expected a bulk string, got {other:?}"),
     }
-}
-
-fn bulk(text: &str) -> Frame {
-    Frame::bulk(text)
-}
-
-fn int(value: i64) -> Frame {
-    Frame::Integer(value)
-}
-
-fn error(text: &'static str) -> Frame {
-    Frame::error(text)
-}
-
-fn bulks(texts: &[&str]) -> Frame {
-    Frame::Array(texts.iter().map(|text| bulk(text)).collect())
 }
 
 fn ints(values: &[i64]) -> Frame {

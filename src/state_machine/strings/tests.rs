@@ -6,64 +6,17 @@
 
 use bytes::Bytes;
 
-use crate::command::{parse, Command};
 use crate::resp::Frame;
-use crate::state_machine::{execute_read, Entry, StateMachine, WriteRequest};
+use crate::state_machine::test_harness::{bulk, error, int, Harness, START_MS};
 
-/// The entry time of the first command, in Unix milliseconds.
-const START_MS: u64 = 1_700_000_000_000;
-
-/// A state machine fed one command per entry, at a clock the test moves.
-struct Harness {
-    machine: StateMachine,
-    next_index: u64,
-    now_ms: u64,
+/// What the string tests read besides replies.
+trait StringHarness {
+    fn encoding(&mut self, key: &str) -> &'static str;
+    fn pttl(&mut self, key: &str) -> i64;
+    fn stored_keys(&mut self) -> usize;
 }
 
-impl Harness {
-    fn new() -> Harness {
-        Harness { machine: StateMachine::new(), next_index: 1, now_ms: START_MS }
-    }
-
-    /// Runs one command, as a client would send it, and returns its reply.
-    fn run(&mut self, words: &[&str]) -> Frame {
-        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
-        let command = match parse(arguments) {
-            Ok(parsed) => parsed.command,
-            Err(error) => return error.to_frame(),
-        };
-        match command {
-            Ok(Command::Write(write)) => {
-                let requests = vec![WriteRequest { db: 0, write }];
-                let entry = Entry { leader_time_ms: self.now_ms, requests };
-                let index = self.next_index;
-                self.next_index += 1;
-                self.machine.apply(index, &entry).remove(0)
-            }
-            Ok(Command::Read(read)) => {
-                let view = self.machine.view();
-                execute_read(&view.keyspace, 0, self.now_ms, &read)
-            }
-            Ok(Command::Control(control)) => panic!("{control:?} is not a string command"),
-            Err(error) => error.to_frame(),
-        }
-    }
-
-    /// Runs a command and checks its reply.
-    #[track_caller]
-    fn check(&mut self, words: &[&str], expected: Frame) {
-        let reply = self.run(words);
-        assert_eq!(reply, expected, "{words:?}: expected {expected:?}, got {reply:?}");
-    }
-
-    /// Runs commands that must succeed, to set up a case.
-    fn given(&mut self, commands: &[&[&str]]) {
-        for words in commands {
-            let reply = self.run(words);
-            assert!(!reply.is_error(), "setup {words:?} failed: {reply:?}");
-        }
-    }
-
+impl StringHarness for Harness {
     /// What `OBJECT ENCODING` reports for `key`.
     #[track_caller]
     fn encoding(&mut self, key: &str) -> &'static str {
@@ -87,18 +40,6 @@ impl Harness {
     fn stored_keys(&mut self) -> usize {
         self.machine.view().keyspace.db(0).len()
     }
-}
-
-fn bulk(text: &str) -> Frame {
-    Frame::bulk(text)
-}
-
-fn int(value: i64) -> Frame {
-    Frame::Integer(value)
-}
-
-fn error(text: &'static str) -> Frame {
-    Frame::error(text)
 }
 
 fn array(items: Vec<Frame>) -> Frame {

@@ -7,77 +7,20 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use crate::command::{parse, Command};
 use crate::resp::Frame;
-use crate::state_machine::{execute_read, Entry, StateMachine, WriteRequest};
+use crate::state_machine::test_harness::{bulk, error, int, Harness};
 
-const START_MS: u64 = 1_700_000_000_000;
-
-/// A state machine fed one command per entry.
-struct Harness {
-    machine: StateMachine,
-    next_index: u64,
-    now_ms: u64,
+/// What the sorted-set tests read besides replies.
+trait ZsetHarness {
+    fn encoding(&mut self, key: &str) -> &'static str;
 }
 
-impl Harness {
-    fn new() -> Harness {
-        Harness { machine: StateMachine::new(), next_index: 1, now_ms: START_MS }
-    }
-
-    fn run(&mut self, words: &[&str]) -> Frame {
-        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
-        let command = match parse(arguments) {
-            Ok(parsed) => parsed.command,
-            Err(error) => return error.to_frame(),
-        };
-        match command {
-            Ok(Command::Write(write)) => {
-                let requests = vec![WriteRequest { db: 0, write }];
-                let entry = Entry { leader_time_ms: self.now_ms, requests };
-                let index = self.next_index;
-                self.next_index += 1;
-                self.machine.apply(index, &entry).remove(0)
-            }
-            Ok(Command::Read(read)) => {
-                let view = self.machine.view();
-                execute_read(&view.keyspace, 0, self.now_ms, &read)
-            }
-            Ok(Command::Control(control)) => panic!("{control:?} is not a sorted set command"),
-            Err(error) => error.to_frame(),
-        }
-    }
-
-    #[track_caller]
-    fn check(&mut self, words: &[&str], expected: Frame) {
-        let reply = self.run(words);
-        assert_eq!(reply, expected, "{words:?}: expected {expected:?}, got {reply:?}");
-    }
-
-    fn given(&mut self, commands: &[&[&str]]) {
-        for words in commands {
-            let reply = self.run(words);
-            assert!(!reply.is_error(), "setup {words:?} failed: {reply:?}");
-        }
-    }
-
+impl ZsetHarness for Harness {
     fn encoding(&mut self, key: &str) -> &'static str {
         let view = self.machine.view();
         let entry = view.keyspace.db(0).get(&Bytes::copy_from_slice(key.as_bytes()), self.now_ms);
         entry.unwrap_or_else(|| panic!("{key} must exist")).value.encoding()
     }
-}
-
-fn bulk(text: &str) -> Frame {
-    Frame::bulk(text)
-}
-
-fn int(value: i64) -> Frame {
-    Frame::Integer(value)
-}
-
-fn error(text: &'static str) -> Frame {
-    Frame::error(text)
 }
 
 fn double(value: f64) -> Frame {
