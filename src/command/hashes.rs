@@ -64,13 +64,8 @@ pub struct RandomCount {
     pub with_values: bool,
 }
 
-/// The options of HSCAN and SSCAN.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanOptions {
-    /// `None` for no MATCH or `MATCH *` (which matches everything).
-    pub pattern: Option<Bytes>,
-    pub count: usize,
-}
+pub use super::keys::ScanOptions;
+use super::keys::{parse_cursor, parse_scan_options, INVALID_CURSOR};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum HashWrite {
@@ -107,10 +102,6 @@ const COUNT_OUT_OF_RANGE: CommandError = CommandError::other(
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
 );
 const VALUE_OUT_OF_RANGE: CommandError = CommandError::other("ERR value is out of range");
-const INVALID_CURSOR: CommandError = CommandError::other("ERR invalid cursor");
-
-/// HSCAN's and SSCAN's page size when the client gives no COUNT, as Redis's.
-const SCAN_COUNT_DEFAULT: usize = 10;
 
 const READ_FAST: &[&str] = &["@read", "@hash", "@fast"];
 const READ_SLOW: &[&str] = &["@read", "@hash", "@slow"];
@@ -395,31 +386,8 @@ pub fn parse_scan_arguments(
     args: &mut Args,
 ) -> Result<(Key, u64, Result<ScanOptions, CommandError>), CommandError> {
     let key = args.next_bytes()?;
-    let cursor = super::keys::parse_cursor(&args.next_bytes()?).ok_or(INVALID_CURSOR)?;
-    Ok((key, cursor, parse_scan_options(args)))
-}
-
-/// Options left to right; a later MATCH or COUNT replaces an earlier one, as in Redis.
-fn parse_scan_options(args: &mut Args) -> Result<ScanOptions, CommandError> {
-    let mut options = ScanOptions { pattern: None, count: SCAN_COUNT_DEFAULT };
-    while let Some(option) = args.try_next() {
-        if args.is_empty() {
-            return Err(CommandError::Syntax);
-        }
-        let value = args.next_bytes()?;
-        if is_keyword(&option, "COUNT") {
-            let count = parse_i64(&value).ok_or(CommandError::NotInteger)?;
-            if count < 1 {
-                return Err(CommandError::Syntax);
-            }
-            options.count = usize::try_from(count).unwrap_or(usize::MAX);
-        } else if is_keyword(&option, "MATCH") {
-            options.pattern = (value.as_ref() != b"*").then_some(value);
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    Ok(options)
+    let cursor = parse_cursor(&args.next_bytes()?).ok_or(INVALID_CURSOR)?;
+    Ok((key, cursor, parse_scan_options(args, false).map(|(options, _)| options)))
 }
 
 #[cfg(test)]

@@ -507,8 +507,27 @@ fn parse_keys(args: &mut Args) -> Result<Command, CommandError> {
 /// replaces an earlier one, as in Redis.
 fn parse_scan(args: &mut Args) -> Result<Command, CommandError> {
     let cursor = parse_cursor(&args.next_bytes()?).ok_or(INVALID_CURSOR)?;
-    let mut scan =
-        ScanCommand { cursor, pattern: None, count: SCAN_COUNT_DEFAULT, type_name: None };
+    let (options, type_name) = parse_scan_options(args, true)?;
+    let ScanOptions { pattern, count } = options;
+    read(KeyRead::Scan(ScanCommand { cursor, pattern, count, type_name }))
+}
+
+/// The MATCH and COUNT options of SCAN, HSCAN, SSCAN and ZSCAN.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanOptions {
+    /// `None` for no MATCH or `MATCH *` (which matches everything).
+    pub pattern: Option<Bytes>,
+    pub count: usize,
+}
+
+/// Reads scan options left to right, as Redis does: a later MATCH or COUNT replaces an earlier
+/// one, and TYPE (SCAN only, where `accepts_type`) is returned beside them.
+pub(crate) fn parse_scan_options(
+    args: &mut Args,
+    accepts_type: bool,
+) -> Result<(ScanOptions, Option<Bytes>), CommandError> {
+    let mut options = ScanOptions { pattern: None, count: SCAN_COUNT_DEFAULT };
+    let mut type_name = None;
     while let Some(option) = args.try_next() {
         if args.is_empty() {
             return Err(CommandError::Syntax);
@@ -519,16 +538,16 @@ fn parse_scan(args: &mut Args) -> Result<Command, CommandError> {
             if count < 1 {
                 return Err(CommandError::Syntax);
             }
-            scan.count = usize::try_from(count).unwrap_or(usize::MAX);
+            options.count = usize::try_from(count).unwrap_or(usize::MAX);
         } else if is_keyword(&option, "MATCH") {
-            scan.pattern = (value.as_ref() != b"*").then_some(value);
-        } else if is_keyword(&option, "TYPE") {
-            scan.type_name = Some(value);
+            options.pattern = (value.as_ref() != b"*").then_some(value);
+        } else if accepts_type && is_keyword(&option, "TYPE") {
+            type_name = Some(value);
         } else {
             return Err(CommandError::Syntax);
         }
     }
-    read(KeyRead::Scan(scan))
+    Ok((options, type_name))
 }
 
 /// Reads a SCAN cursor as Redis 7.0 does, with C's `strtoul`: an optional sign, decimal digits

@@ -17,7 +17,7 @@ pub use table::COMMANDS;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{parse_cursor, INVALID_CURSOR};
+use super::keys::{parse_cursor, parse_scan_options, INVALID_CURSOR};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, Key, Read, Write};
 use bounds::{parse_lex_bound, parse_score_bound};
 
@@ -208,16 +208,7 @@ pub struct CombineOptions {
     pub with_scores: bool,
 }
 
-/// ZSCAN's options.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanOptions {
-    /// The glob pattern members must match; `None` for none or `*`.
-    pub pattern: Option<Bytes>,
-    pub count: usize,
-}
-
-/// ZSCAN's page size when the client gives no COUNT, as Redis's.
-const SCAN_COUNT_DEFAULT: usize = 10;
+pub use super::keys::ScanOptions;
 
 const NOT_A_FLOAT_BOUND: CommandError = CommandError::other("ERR min or max is not a float");
 const NOT_A_LEX_BOUND: CommandError =
@@ -690,28 +681,6 @@ fn parse_zintercard(args: &mut Args) -> Result<Command, CommandError> {
 fn parse_zscan(args: &mut Args) -> Result<Command, CommandError> {
     let key = args.next_bytes()?;
     let cursor = parse_cursor(&args.next_bytes()?).ok_or(INVALID_CURSOR)?;
-    let options = parse_scan_options(args);
+    let options = parse_scan_options(args, false).map(|(options, _)| options);
     read(ZsetRead::Scan { key, cursor, options })
-}
-
-fn parse_scan_options(args: &mut Args) -> Result<ScanOptions, CommandError> {
-    let mut options = ScanOptions { pattern: None, count: SCAN_COUNT_DEFAULT };
-    while let Some(option) = args.try_next() {
-        if args.is_empty() {
-            return Err(CommandError::Syntax);
-        }
-        let value = args.next_bytes()?;
-        if is_keyword(&option, "COUNT") {
-            let count = parse_i64(&value).ok_or(CommandError::NotInteger)?;
-            if count < 1 {
-                return Err(CommandError::Syntax);
-            }
-            options.count = usize::try_from(count).unwrap_or(usize::MAX);
-        } else if is_keyword(&option, "MATCH") {
-            options.pattern = (value.as_ref() != b"*").then_some(value);
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    Ok(options)
 }
