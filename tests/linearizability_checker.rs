@@ -522,8 +522,11 @@ const SMALL: Shape =
 
 #[test]
 fn histories_of_a_simulated_linearizable_register_pass() {
-    let shapes =
-        [SMALL, Shape { value_pool: Some(5), ..SMALL }, Shape { unknown_percent: 20, ..SMALL }];
+    let shapes = [
+        SMALL,
+        Shape { value_pool: Some(5), ..SMALL },
+        Shape { operations: 600, unknown_percent: 20, ..SMALL },
+    ];
     for shape in shapes {
         for seed in 1..=12 {
             let operations = operations_of(&simulate(seed, shape));

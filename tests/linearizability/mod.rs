@@ -349,7 +349,7 @@ impl fmt::Display for Violation {
         )?;
         for (operation, value) in &self.prefix_tail {
             let line = render_operation(operation, self.origin_ns);
-            writeln!(f, "  {line}    => value {}", render_value(value))?;
+            writeln!(f, "  {line}  (value now {})", render_value(value))?;
         }
         writeln!(f, "Value after the prefix: {}", render_value(&self.value_after_prefix))?;
         writeln!(f, "None of these operations, next in real time, can be placed after it:")?;

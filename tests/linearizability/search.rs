@@ -38,6 +38,7 @@
 //! Unknown operations that the rules above cannot resolve), hence the caller's state limit.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{Call, Operation, Outcome};
 
@@ -170,12 +171,10 @@ fn link_interchangeable(candidates: &mut [Candidate]) {
         }
     }
     let mut last_of_kind: HashMap<Step, usize> = HashMap::new();
-    for index in 0..candidates.len() {
-        if candidates[index].deadline_ns.is_none() {
-            let kind = candidates[index]
-                .step
-                .with_unobservable_merged(|value| observable.contains(&value));
-            candidates[index].follows = last_of_kind.insert(kind, index);
+    for (index, candidate) in candidates.iter_mut().enumerate() {
+        if candidate.deadline_ns.is_none() {
+            let kind = candidate.step.with_unobservable_merged(|value| observable.contains(&value));
+            candidate.follows = last_of_kind.insert(kind, index);
         }
     }
 }
@@ -552,7 +551,41 @@ const NEXT_CANDIDATES_SHOWN: usize = 20;
 /// Unknown operations explored with it, none a subset of another.
 #[derive(Default)]
 struct Cache {
-    explored: HashMap<CacheKey, Vec<Box<[u64]>>>,
+    explored: HashMap<CacheKey, Vec<Box<[u64]>>, BuildHasherDefault<WordHasher>>,
+}
+
+/// A multiply-rotate hasher (the idea of rustc's FxHash) for cache keys: the keys are
+/// bitsets built by the search, not input an adversary chooses, and SipHash's cost dominated
+/// the time per state in debug builds.
+#[derive(Default)]
+struct WordHasher {
+    hash: u64,
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.write_u64(u64::from(word));
+    }
 }
 
 /// The placed completed operations, compressed: operations are numbered in invocation order
