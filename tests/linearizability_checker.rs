@@ -216,6 +216,43 @@ fn an_unknown_write_may_be_seen_by_a_later_read_or_never() {
 }
 
 #[test]
+fn operations_whose_intervals_touch_are_concurrent() {
+    // The clock cannot order a completion and an invocation at the same nanosecond.
+    assert_linearizable(&[write(1, "a", 0, 10), read(2, None, 10, 20)]);
+}
+
+#[test]
+fn an_unknown_write_of_a_value_someone_else_also_wrote_may_never_have_happened() {
+    // "a" is seen before the Unknown write of "a" is invoked, which is fine: the completed
+    // write explains it, so the Unknown one must not be assumed to have happened by then.
+    assert_linearizable(&[
+        write(1, "a", 0, 1),
+        read(2, Some("a"), 2, 3),
+        write(1, "b", 4, 5),
+        unknown(3, Call::Write("a".to_string()), 6),
+        read(2, Some("b"), 10, 11),
+    ]);
+}
+
+#[test]
+fn unknown_writes_nobody_observes_may_be_needed_by_a_failed_compare_and_set() {
+    // The failed compare-and-set needs the value to differ from "a" at some moment inside its
+    // interval; only the Unknown write of an unobserved value can have made it so.
+    assert_linearizable(&[
+        write(1, "a", 0, 1),
+        unknown(2, Call::Write("unobserved".to_string()), 2),
+        cas(3, Some("a"), "c", false).at(10, 20),
+        write(1, "a", 30, 31),
+        read(3, Some("a"), 40, 41),
+    ]);
+    assert_not_linearizable(&[
+        write(1, "a", 0, 1),
+        cas(3, Some("a"), "c", false).at(10, 20),
+        write(1, "a", 30, 31),
+    ]);
+}
+
+#[test]
 fn an_unknown_write_does_not_excuse_a_read_of_a_value_nobody_wrote() {
     assert_not_linearizable(&[
         unknown(1, Call::Write("x".to_string()), 0),
