@@ -1,0 +1,1 @@
+//! Broadcast latency and message counts under a fixed network latency.
