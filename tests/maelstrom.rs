@@ -224,7 +224,12 @@ fn unique_ids_from_three_nodes_are_all_distinct() {
 #[test]
 fn broadcast_reaches_every_node_of_a_line_after_a_partition_heals() {
     let nodes = ["n1", "n2", "n3", "n4", "n5"];
-    let mut cluster = Cluster::start("broadcast", nodes.len());
+    // Fanout 0: follow the line Maelstrom-style, so the partition below cuts the graph.
+    let mut cluster = Cluster::start_with_environment(
+        "broadcast",
+        nodes.len(),
+        &[("CONCORD_BROADCAST_FANOUT", "0")],
+    );
     let topology: serde_json::Map<String, Value> = nodes
         .iter()
         .enumerate()

@@ -160,6 +160,9 @@ pub struct Config {
     /// Most registers a `txn-rw-register` node creates itself; a transaction that would create
     /// more is refused with `abort`. Default 1,000,000.
     pub txn_keys_max: usize,
+    /// Broadcast gossips along its own tree with this many children per node (a star for up to
+    /// `fanout + 1` nodes); 0 follows Maelstrom's `topology` instead. Default 32.
+    pub broadcast_tree_fanout: usize,
 }
 
 impl Default for Config {
@@ -170,11 +173,36 @@ impl Default for Config {
             gossip_batch_values_max: 1000,
             inbox_lines_max: 1024,
             txn_keys_max: 1_000_000,
+            broadcast_tree_fanout: 32,
         }
     }
 }
 
 impl Config {
+    /// The defaults, overridden by environment variables, since Maelstrom starts nodes without
+    /// arguments: `CONCORD_MAELSTROM_TICK_MS` ([`Config::tick_interval_ms`]),
+    /// `CONCORD_BROADCAST_RETRY_MS` ([`Config::gossip_retry_ms`]) and
+    /// `CONCORD_BROADCAST_FANOUT` ([`Config::broadcast_tree_fanout`]).
+    pub fn from_environment() -> Result<Config> {
+        let mut config = Config::default();
+        let overrides: [(&str, &mut dyn FnMut(u64)); 3] = [
+            ("CONCORD_MAELSTROM_TICK_MS", &mut |value| config.tick_interval_ms = value),
+            ("CONCORD_BROADCAST_RETRY_MS", &mut |value| config.gossip_retry_ms = value),
+            ("CONCORD_BROADCAST_FANOUT", &mut |value| {
+                config.broadcast_tree_fanout = usize::try_from(value).unwrap_or(usize::MAX)
+            }),
+        ];
+        for (name, set) in overrides {
+            let Ok(text) = std::env::var(name) else { continue };
+            let value = text.trim().parse::<u64>().map_err(|_| {
+                Error::Config(format!("{name} must be a non-negative integer, got {text:?}"))
+            })?;
+            set(value);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every bound once, at start-up.
     pub fn validate(&self) -> Result<()> {
         let checks = [
