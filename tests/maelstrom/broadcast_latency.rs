@@ -17,6 +17,9 @@
 //!
 //! Nothing here asserts on time: the figures depend on the machine and its load, so they are
 //! reported, not checked. Only delivery is asserted.
+//!
+//! A second test pins down the star's fault tolerance: a leaf cut off from the hub gets every
+//! value once the partition heals.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -108,5 +111,32 @@ fn broadcast_reaches_all_25_nodes_under_100_ms_latency_and_reports_the_cost() {
             measurement.max_latency.as_millis(),
             LATENCY.as_millis(),
         );
+    }
+}
+
+#[test]
+fn on_the_star_a_leaf_cut_off_from_the_hub_gets_every_value_after_the_heal() {
+    let mut cluster = Cluster::start("broadcast", 5);
+    cluster.partition("n1", "n5");
+    for value in 0..20u64 {
+        let node = format!("n{}", value % 5 + 1);
+        let reply = cluster.call(&node, json!({"type": "broadcast", "message": value}));
+        assert_eq!(reply["body"]["type"], "broadcast_ok", "{reply}");
+    }
+    cluster.pump(Instant::now() + Duration::from_millis(600), None);
+    let read = |cluster: &mut Cluster, node: &str| -> BTreeSet<u64> {
+        let reply = cluster.call(node, json!({"type": "read"}));
+        serde_json::from_value(reply["body"]["messages"].clone()).expect("a list of integers")
+    };
+    let isolated = read(&mut cluster, "n5");
+    assert!(isolated.len() < 20, "n5 hears only through the hub n1, yet has {isolated:?}");
+    cluster.heal();
+    let expected: BTreeSet<u64> = (0..20).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for node in ["n1", "n2", "n3", "n4", "n5"] {
+        while read(&mut cluster, node) != expected {
+            assert!(Instant::now() < deadline, "{node} lacks values after the heal");
+            cluster.pump(Instant::now() + Duration::from_millis(100), None);
+        }
     }
 }
