@@ -131,7 +131,8 @@ fn main() -> ExitCode {
         Some(Command::Maelstrom { workload }) => {
             // Maelstrom keeps stdout for messages; logs go to stderr, quiet unless asked.
             init_logging(&std::env::var("CONCORD_LOG").unwrap_or_else(|_| "warn".into()));
-            concord::maelstrom::run(&workload, concord::maelstrom::Config::default())
+            concord::maelstrom::Config::from_environment()
+                .and_then(|config| concord::maelstrom::run(&workload, config))
         }
         None => cli.serve.into_config().and_then(run),
     };

@@ -1,11 +1,21 @@
 //! `concord maelstrom <workload>` end to end, through a tiny stand-in for Maelstrom: the test
 //! spawns the nodes, routes every message between them (dropping those across a partition),
-//! and plays the client `c1`.
+//! and plays the client `c1`. It can also delay every node-to-node message by a fixed latency
+//! and counts node-to-node messages, as Maelstrom's `--latency` and net stats do.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+// A crate root's modules resolve next to it (tests/), so the files under tests/maelstrom/ are
+// named by path.
+#[path = "maelstrom/broadcast_latency.rs"]
+mod broadcast_latency;
+#[path = "maelstrom/read_committed.rs"]
+mod read_committed;
+#[path = "maelstrom/txn_rw_register.rs"]
+mod txn_rw_register;
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -23,11 +33,27 @@ struct Cluster {
     /// Replies to the client, by `in_reply_to`.
     replies: HashMap<u64, Value>,
     next_msg_id: u64,
+    /// How long each node-to-node message is held before delivery; zero delivers at once.
+    latency: Duration,
+    /// Node-to-node messages held for `latency`, oldest first. Since every message waits the
+    /// same time, arrival order is also delivery-time order.
+    in_flight: VecDeque<(Instant, Value)>,
+    /// Node-to-node messages sent so far (delivered, held or dropped by a partition).
+    inter_node_messages: u64,
 }
 
 impl Cluster {
     /// Starts `count` nodes `n1..` of `workload` and initialises them.
     fn start(workload: &str, count: usize) -> Cluster {
+        Cluster::start_with_environment(workload, count, &[])
+    }
+
+    /// Like [`Cluster::start`], with extra environment variables for every node.
+    fn start_with_environment(
+        workload: &str,
+        count: usize,
+        environment: &[(&str, &str)],
+    ) -> Cluster {
         let (sender, outbox) = mpsc::channel();
         let mut cluster = Cluster {
             children: Vec::new(),
@@ -36,11 +62,15 @@ impl Cluster {
             partitioned: HashSet::new(),
             replies: HashMap::new(),
             next_msg_id: 1,
+            latency: Duration::ZERO,
+            in_flight: VecDeque::new(),
+            inter_node_messages: 0,
         };
         let node_ids: Vec<String> = (1..=count).map(|number| format!("n{number}")).collect();
         for node_id in &node_ids {
             let mut child = Command::new(env!("CARGO_BIN_EXE_concord"))
                 .args(["maelstrom", workload])
+                .envs(environment.iter().copied())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
@@ -92,16 +122,45 @@ impl Cluster {
     /// Routes messages until `deadline`, or until a client reply to `msg_id` arrives.
     fn pump(&mut self, deadline: Instant, msg_id: Option<u64>) {
         while msg_id.is_none_or(|id| !self.replies.contains_key(&id)) {
-            let Some(wait) = deadline.checked_duration_since(Instant::now()) else { return };
-            let Ok(message) = self.outbox.recv_timeout(wait) else { return };
-            if message["dest"] == "c1" {
-                let in_reply_to = message["body"]["in_reply_to"]
-                    .as_u64()
-                    .expect("client replies have in_reply_to");
-                self.replies.insert(in_reply_to, message);
-            } else {
-                self.deliver(&message);
+            self.deliver_due();
+            let now = Instant::now();
+            let Some(mut wait) = deadline.checked_duration_since(now) else { return };
+            if let Some((due, _)) = self.in_flight.front() {
+                wait = wait.min(due.saturating_duration_since(now));
             }
+            match self.outbox.recv_timeout(wait) {
+                Ok(message) => self.route(message),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Takes one message a node wrote: a client reply is kept, a node-to-node message is
+    /// counted and delivered now or after `latency`.
+    fn route(&mut self, message: Value) {
+        if message["dest"] == "c1" {
+            let in_reply_to =
+                message["body"]["in_reply_to"].as_u64().expect("client replies have in_reply_to");
+            self.replies.insert(in_reply_to, message);
+            return;
+        }
+        let is_node = |field: &Value| field.as_str().is_some_and(|id| self.stdins.contains_key(id));
+        if is_node(&message["src"]) && is_node(&message["dest"]) {
+            self.inter_node_messages += 1;
+        }
+        if self.latency.is_zero() {
+            self.deliver(&message);
+        } else {
+            self.in_flight.push_back((Instant::now() + self.latency, message));
+        }
+    }
+
+    /// Delivers the held messages whose time has come.
+    fn deliver_due(&mut self) {
+        while self.in_flight.front().is_some_and(|(due, _)| *due <= Instant::now()) {
+            let (_, message) = self.in_flight.pop_front().expect("front was just checked");
+            self.deliver(&message);
         }
     }
 
@@ -165,7 +224,12 @@ fn unique_ids_from_three_nodes_are_all_distinct() {
 #[test]
 fn broadcast_reaches_every_node_of_a_line_after_a_partition_heals() {
     let nodes = ["n1", "n2", "n3", "n4", "n5"];
-    let mut cluster = Cluster::start("broadcast", nodes.len());
+    // Fanout 0: follow the line Maelstrom-style, so the partition below cuts the graph.
+    let mut cluster = Cluster::start_with_environment(
+        "broadcast",
+        nodes.len(),
+        &[("CONCORD_BROADCAST_FANOUT", "0")],
+    );
     let topology: serde_json::Map<String, Value> = nodes
         .iter()
         .enumerate()

@@ -1,20 +1,35 @@
 //! The `broadcast` workload: every value a client `broadcast`s reaches every node, and `read`
 //! returns all the values this node has seen (`messages`).
 //!
-//! Nodes gossip along the `topology` Maelstrom sends (each node takes its own neighbour list;
-//! before a `topology` arrives, every other node is a neighbour). For each neighbour a node
+//! Nodes gossip along a spanning tree of their own (see "Topology" below), or, when
+//! [`Config::broadcast_tree_fanout`] is 0, along the `topology` Maelstrom sends (each node takes
+//! its own neighbour list; before a `topology` arrives, every other node is a neighbour).
+//! For each neighbour a node
 //! keeps the values it owes it: a value is owed to every neighbour except the one it came from.
 //! On each tick, owed values that were never sent, or were sent more than
 //! [`Config::gossip_retry_ms`] ago, go out in one `gossip` message (at most
 //! [`Config::gossip_batch_values_max`] values). The neighbour answers `gossip_ok` listing the
 //! values it received, and only then are they no longer owed.
 //!
+//! ## Topology
+//!
+//! Maelstrom's default grid makes a value cross many hops and many redundant edges. Instead,
+//! node `i` of `node_ids` (same list, same order, on every node) takes node `(i - 1) / fanout`
+//! as its parent and nodes `i * fanout + 1 ..= i * fanout + fanout` as its children. With the
+//! default fanout of 32 and up to 33 nodes this is a star: a value goes leaf → hub → every
+//! leaf, two hops. Per tick the hub sends one batch to each leaf that is owed something and
+//! each leaf one batch to the hub, each acknowledged once, so the message count grows with the
+//! number of ticks, not of values; the tick interval trades latency for messages
+//! (docs/maelstrom.md has measurements).
+//!
 //! Invariant: a value stays owed to a neighbour until that neighbour acknowledged it, so a
 //! partition only delays delivery: once it heals, retries deliver everything, hop by hop.
 //!
 //! Caveats: the set of values grows without bound (the workload asks every node to keep every
 //! value); values are integers, as in Maelstrom's workload; a value is never forwarded back to
-//! the node it came from, which is enough on a tree and harmless on a graph with cycles.
+//! the node it came from, which is enough on a tree and harmless on a graph with cycles. On the
+//! tree, a node cut off from its parent delays every value that must pass through it until the
+//! partition heals (nothing routes around it), and the hub carries most of the traffic.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,6 +83,21 @@ impl Broadcast {
     }
 }
 
+/// `node_id`'s parent and children in the `fanout`-ary tree laid over `node_ids` in order.
+fn tree_neighbours(
+    node_id: &str,
+    node_ids: &[String],
+    fanout: usize,
+) -> Result<Vec<String>, WorkloadError> {
+    let position = node_ids.iter().position(|id| id == node_id).ok_or_else(|| {
+        WorkloadError::new(ErrorCode::MalformedRequest, "node_ids does not list node_id")
+    })?;
+    let parent = position.checked_sub(1).map(|above| above / fanout);
+    let first_child = position.saturating_mul(fanout).saturating_add(1);
+    let children = first_child..first_child.saturating_add(fanout).min(node_ids.len());
+    Ok(parent.into_iter().chain(children).map(|index| node_ids[index].clone()).collect())
+}
+
 fn integers(value: &Value, field: &str) -> Result<Vec<u64>, WorkloadError> {
     serde_json::from_value(value.clone()).map_err(|_| {
         WorkloadError::new(
@@ -80,7 +110,11 @@ fn integers(value: &Value, field: &str) -> Result<Vec<u64>, WorkloadError> {
 impl Workload for Broadcast {
     fn init(&mut self, node_id: &str, node_ids: &[String]) -> Result<(), WorkloadError> {
         self.node_id = node_id.to_string();
-        self.set_neighbours(node_ids.to_vec());
+        let neighbours = match self.config.broadcast_tree_fanout {
+            0 => node_ids.to_vec(),
+            fanout => tree_neighbours(node_id, node_ids, fanout)?,
+        };
+        self.set_neighbours(neighbours);
         Ok(())
     }
 
@@ -102,8 +136,11 @@ impl Workload for Broadcast {
                             "topology must map nodes to lists",
                         )
                     })?;
-                let neighbours = topology.get(&self.node_id).cloned().unwrap_or_default();
-                self.set_neighbours(neighbours);
+                // With a tree of our own, Maelstrom's suggestion is acknowledged and ignored.
+                if self.config.broadcast_tree_fanout == 0 {
+                    let neighbours = topology.get(&self.node_id).cloned().unwrap_or_default();
+                    self.set_neighbours(neighbours);
+                }
                 json!({"type": "topology_ok"})
             }
             "gossip" => {
@@ -169,7 +206,8 @@ mod tests {
     }
 
     fn node_in_a_line() -> Broadcast {
-        let mut node = Broadcast::new(Config::default());
+        let config = Config { broadcast_tree_fanout: 0, ..Config::default() };
+        let mut node = Broadcast::new(config);
         let ids: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
         node.init("n2", &ids).unwrap();
         let topology = json!({"type": "topology", "msg_id": 1,
@@ -190,5 +228,27 @@ mod tests {
         assert_eq!(node.tick(500).len(), 1, "resent after gossip_retry_ms without an ack");
         node.handle(&request("n3", json!({"type": "gossip_ok", "messages": [7]})), 500).unwrap();
         assert!(node.tick(5_000).is_empty(), "nothing owed once acknowledged");
+    }
+
+    #[test]
+    fn the_tree_links_each_node_to_its_parent_and_children_only() {
+        let ids: Vec<String> = (1..=7).map(|number| format!("n{number}")).collect();
+        assert_eq!(tree_neighbours("n1", &ids, 2).unwrap(), ["n2", "n3"]);
+        assert_eq!(tree_neighbours("n2", &ids, 2).unwrap(), ["n1", "n4", "n5"]);
+        assert_eq!(tree_neighbours("n7", &ids, 2).unwrap(), ["n3"]);
+        assert_eq!(tree_neighbours("n5", &ids, 32).unwrap(), ["n1"], "a star around n1");
+    }
+
+    #[test]
+    fn with_its_own_tree_a_node_ignores_maelstroms_topology() {
+        let mut node = Broadcast::new(Config { broadcast_tree_fanout: 32, ..Config::default() });
+        let ids: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
+        node.init("n2", &ids).unwrap();
+        let topology = json!({"type": "topology", "msg_id": 1, "topology": {"n2": ["n3"]}});
+        node.handle(&request("c1", topology), 0).unwrap();
+        node.handle(&request("c1", json!({"type": "broadcast", "msg_id": 2, "message": 5})), 0)
+            .unwrap();
+        let sent: Vec<String> = node.tick(0).into_iter().map(|message| message.dest).collect();
+        assert_eq!(sent, ["n1"], "a leaf of the star sends to the hub only");
     }
 }

@@ -18,13 +18,15 @@
 //! 5. Every outgoing body gets a fresh `msg_id`; stdout carries messages only, and each line is
 //!    flushed whole. Logs go to stderr.
 //!
-//! Workloads: `echo`, `unique-ids` ([`unique_ids`]) and `broadcast` ([`broadcast`]).
+//! Workloads: `echo`, `unique-ids` ([`unique_ids`]), `broadcast` ([`broadcast`]) and
+//! `txn-rw-register` ([`txn_rw_register`]).
 //!
 //! Caveats: nothing is durable (Maelstrom's workloads here do not crash nodes), and a line that
 //! is not JSON is logged and skipped, since there is no `msg_id` to answer.
 
 pub mod broadcast;
 pub mod echo;
+pub mod txn_rw_register;
 pub mod unique_ids;
 
 use std::io::{BufRead, Write};
@@ -155,6 +157,12 @@ pub struct Config {
     pub gossip_batch_values_max: usize,
     /// Most input lines waiting between the stdin reader and the loop. Default 1024.
     pub inbox_lines_max: usize,
+    /// Most registers a `txn-rw-register` node creates itself; a transaction that would create
+    /// more is refused with `abort`. Default 1,000,000.
+    pub txn_keys_max: usize,
+    /// Broadcast gossips along its own tree with this many children per node (a star for up to
+    /// `fanout + 1` nodes); 0 follows Maelstrom's `topology` instead. Default 32.
+    pub broadcast_tree_fanout: usize,
 }
 
 impl Default for Config {
@@ -164,11 +172,37 @@ impl Default for Config {
             gossip_retry_ms: 500,
             gossip_batch_values_max: 1000,
             inbox_lines_max: 1024,
+            txn_keys_max: 1_000_000,
+            broadcast_tree_fanout: 32,
         }
     }
 }
 
 impl Config {
+    /// The defaults, overridden by environment variables, since Maelstrom starts nodes without
+    /// arguments: `CONCORD_MAELSTROM_TICK_MS` ([`Config::tick_interval_ms`]),
+    /// `CONCORD_BROADCAST_RETRY_MS` ([`Config::gossip_retry_ms`]) and
+    /// `CONCORD_BROADCAST_FANOUT` ([`Config::broadcast_tree_fanout`]).
+    pub fn from_environment() -> Result<Config> {
+        let mut config = Config::default();
+        let overrides: [(&str, &mut dyn FnMut(u64)); 3] = [
+            ("CONCORD_MAELSTROM_TICK_MS", &mut |value| config.tick_interval_ms = value),
+            ("CONCORD_BROADCAST_RETRY_MS", &mut |value| config.gossip_retry_ms = value),
+            ("CONCORD_BROADCAST_FANOUT", &mut |value| {
+                config.broadcast_tree_fanout = usize::try_from(value).unwrap_or(usize::MAX)
+            }),
+        ];
+        for (name, set) in overrides {
+            let Ok(text) = std::env::var(name) else { continue };
+            let value = text.trim().parse::<u64>().map_err(|_| {
+                Error::Config(format!("{name} must be a non-negative integer, got {text:?}"))
+            })?;
+            set(value);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every bound once, at start-up.
     pub fn validate(&self) -> Result<()> {
         let checks = [
@@ -176,6 +210,7 @@ impl Config {
             (self.gossip_retry_ms == 0, "gossip_retry_ms must be at least 1"),
             (self.gossip_batch_values_max == 0, "gossip_batch_values_max must be at least 1"),
             (self.inbox_lines_max == 0, "inbox_lines_max must be at least 1"),
+            (self.txn_keys_max == 0, "txn_keys_max must be at least 1"),
         ];
         match checks.iter().find(|(failed, _)| *failed) {
             Some((_, text)) => Err(Error::Config((*text).into())),
@@ -190,8 +225,10 @@ pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
         "echo" => Ok(Box::new(echo::Echo)),
         "unique-ids" => Ok(Box::new(unique_ids::UniqueIds::default())),
         "broadcast" => Ok(Box::new(broadcast::Broadcast::new(config.clone()))),
+        "txn-rw-register" => Ok(Box::new(txn_rw_register::TxnRwRegister::new(config.clone()))),
         other => Err(Error::Config(format!(
-            "unknown maelstrom workload {other:?}: expected echo, unique-ids or broadcast"
+            "unknown maelstrom workload {other:?}: expected echo, unique-ids, broadcast or \
+             txn-rw-register"
         ))),
     }
 }
