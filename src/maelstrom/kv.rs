@@ -4,7 +4,7 @@
 //! A service is a node like any other: a workload sends it a `read`, `write` or `cas` request and
 //! its answer comes back through [`Workload::handle`](super::Workload::handle) as a message whose
 //! `in_reply_to` is the request's `msg_id`. The builders here take that id from
-//! [`fresh_msg_id`](super::fresh_msg_id) and return it with the message, so the caller can file
+//! [`fresh_msg_id`] and return it with the message, so the caller can file
 //! the call in a [`PendingCalls`] table before the request leaves.
 //!
 //! The two services differ only in consistency (Maelstrom's doc/services.md):
