@@ -1,7 +1,8 @@
 //! `concord maelstrom <workload>` end to end, through a tiny stand-in for Maelstrom: the test
 //! spawns the nodes, routes every message between them (dropping those across a partition),
-//! and plays the client `c1`. It can also delay every node-to-node message by a fixed latency
-//! and counts node-to-node messages, as Maelstrom's `--latency` and net stats do.
+//! plays the clients (`c1`, `c2`, ...) and the services `lin-kv` and `seq-kv`
+//! (support/maelstrom_services.rs). It can also delay every node-to-node message by a fixed
+//! latency and counts node-to-node messages, as Maelstrom's `--latency` and net stats do.
 
 // A crate root's modules resolve next to it (tests/), so the files under tests/maelstrom/ are
 // named by path.
@@ -9,10 +10,12 @@
 mod broadcast_latency;
 #[path = "maelstrom/read_committed.rs"]
 mod read_committed;
+#[path = "support/maelstrom_services.rs"]
+mod services;
 #[path = "maelstrom/txn_rw_register.rs"]
 mod txn_rw_register;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -40,6 +43,10 @@ struct Cluster {
     in_flight: VecDeque<(Instant, Value)>,
     /// Node-to-node messages sent so far (delivered, held or dropped by a partition).
     inter_node_messages: u64,
+    lin_kv: services::LinearizableKv,
+    seq_kv: services::SequentialKv,
+    /// Requests each service received, by service name.
+    service_requests: HashMap<String, u64>,
 }
 
 impl Cluster {
@@ -65,6 +72,9 @@ impl Cluster {
             latency: Duration::ZERO,
             in_flight: VecDeque::new(),
             inter_node_messages: 0,
+            lin_kv: services::LinearizableKv::default(),
+            seq_kv: services::SequentialKv::default(),
+            service_requests: HashMap::new(),
         };
         let node_ids: Vec<String> = (1..=count).map(|number| format!("n{number}")).collect();
         for node_id in &node_ids {
@@ -139,10 +149,15 @@ impl Cluster {
     /// Takes one message a node wrote: a client reply is kept, a node-to-node message is
     /// counted and delivered now or after `latency`.
     fn route(&mut self, message: Value) {
-        if message["dest"] == "c1" {
+        let dest = message["dest"].as_str().expect("messages have a dest");
+        if dest.starts_with('c') {
             let in_reply_to =
                 message["body"]["in_reply_to"].as_u64().expect("client replies have in_reply_to");
             self.replies.insert(in_reply_to, message);
+            return;
+        }
+        if dest == "lin-kv" || dest == "seq-kv" {
+            self.serve(&message);
             return;
         }
         let is_node = |field: &Value| field.as_str().is_some_and(|id| self.stdins.contains_key(id));
@@ -164,13 +179,54 @@ impl Cluster {
         }
     }
 
+    /// Answers a node's request to a service, unless a partition drops it or the answer.
+    fn serve(&mut self, request: &Value) {
+        let (node, service) = (request["src"].as_str().unwrap(), request["dest"].as_str().unwrap());
+        if self.partitioned.contains(&(node.to_string(), service.to_string())) {
+            return;
+        }
+        *self.service_requests.entry(service.to_string()).or_default() += 1;
+        let mut body = match service {
+            "lin-kv" => self.lin_kv.handle(&request["body"]),
+            _ => self.seq_kv.handle(node, &request["body"]),
+        };
+        body["in_reply_to"] = request["body"]["msg_id"].clone();
+        self.deliver(&json!({"src": service, "dest": node, "body": body}));
+    }
+
+    /// How many requests `service` has received so far.
+    fn requests_to(&self, service: &str) -> u64 {
+        self.service_requests.get(service).copied().unwrap_or(0)
+    }
+
     /// Sends a client request to `node` without waiting; returns its msg_id.
-    fn send(&mut self, node: &str, mut body: Value) -> u64 {
+    fn send(&mut self, node: &str, body: Value) -> u64 {
+        self.send_as("c1", node, body)
+    }
+
+    /// Sends a request from client `client` to `node` without waiting; returns its msg_id
+    /// (unique across clients, so replies are filed by it alone).
+    fn send_as(&mut self, client: &str, node: &str, mut body: Value) -> u64 {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         body["msg_id"] = msg_id.into();
-        self.deliver(&json!({"src": "c1", "dest": node, "body": body}));
+        self.deliver(&json!({"src": client, "dest": node, "body": body}));
         msg_id
+    }
+
+    /// Routes messages until every request in `msg_ids` has its reply; returns the replies in
+    /// the same order.
+    fn await_replies(&mut self, msg_ids: &[u64]) -> Vec<Value> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        msg_ids
+            .iter()
+            .map(|msg_id| {
+                self.pump(deadline, Some(*msg_id));
+                self.replies
+                    .remove(msg_id)
+                    .unwrap_or_else(|| panic!("request {msg_id} got no reply in {REPLY_TIMEOUT:?}"))
+            })
+            .collect()
     }
 
     /// Sends a client request and routes messages until its reply comes.
@@ -278,4 +334,192 @@ fn broadcast_reaches_every_node_of_a_line_after_a_partition_heals() {
             cluster.pump(Instant::now() + Duration::from_millis(100), None);
         }
     }
+}
+
+/// Every node's read of the counter, one read each.
+fn counter_reads(cluster: &mut Cluster, nodes: &[&str]) -> Vec<u64> {
+    nodes
+        .iter()
+        .map(|node| {
+            let reply = cluster.call(node, json!({"type": "read"}));
+            assert_eq!(reply["body"]["type"], "read_ok", "{node} answers reads: {reply}");
+            reply["body"]["value"].as_u64().expect("the value is an integer")
+        })
+        .collect()
+}
+
+#[test]
+fn g_counter_final_reads_equal_every_acknowledged_add_after_a_partition_heals() {
+    let nodes = ["n1", "n2", "n3"];
+    let mut cluster = Cluster::start("g-counter", nodes.len());
+    let mut expected = 0;
+    let adds: Vec<u64> = (1..=30u64)
+        .map(|delta| {
+            expected += delta;
+            cluster.send(nodes[delta as usize % 3], json!({"type": "add", "delta": delta}))
+        })
+        .collect();
+    for reply in cluster.await_replies(&adds) {
+        assert_eq!(reply["body"]["type"], "add_ok", "{reply}");
+    }
+
+    // Cut n1 off from seq-kv: its adds cannot be stored, so they must not be acknowledged yet.
+    cluster.partition("n1", "seq-kv");
+    let cut_off: Vec<u64> = (0..10)
+        .map(|_| cluster.send_as("c2", "n1", json!({"type": "add", "delta": 100})))
+        .collect();
+    let reachable: Vec<u64> = (0..10)
+        .map(|index| cluster.send(nodes[1 + index % 2], json!({"type": "add", "delta": 1000})))
+        .collect();
+    expected += 10 * 100 + 10 * 1000;
+    cluster.await_replies(&reachable);
+    // Give n1's flush time to be dropped and time out at least once.
+    cluster.pump(Instant::now() + Duration::from_millis(1_500), None);
+    for msg_id in &cut_off {
+        assert!(
+            !cluster.replies.contains_key(msg_id),
+            "n1 acknowledged an add seq-kv never stored: {:?}",
+            cluster.replies[msg_id]
+        );
+    }
+
+    cluster.heal();
+    for reply in cluster.await_replies(&cut_off) {
+        assert_eq!(reply["body"]["type"], "add_ok", "n1's adds are stored after the heal: {reply}");
+    }
+    // Every add is acknowledged, so every one is in seq-kv: a single read per node must see all.
+    let reads = counter_reads(&mut cluster, &nodes);
+    assert_eq!(reads, vec![expected; 3], "final reads on n1, n2, n3");
+}
+
+/// Sends `count` messages, spread over `clients` on `nodes` and over `keys`, all at once;
+/// returns per key the acknowledged `(offset, msg)` pairs.
+fn kafka_sends(
+    cluster: &mut Cluster,
+    nodes: &[&str],
+    keys: &[&str],
+    count: u64,
+) -> BTreeMap<String, Vec<(u64, u64)>> {
+    let clients = ["c1", "c2", "c3", "c4"];
+    let requests: Vec<(String, u64, u64)> = (0..count)
+        .map(|msg| {
+            let (client, node) = (clients[msg as usize % 4], nodes[msg as usize % nodes.len()]);
+            let key = keys[msg as usize / 4 % keys.len()];
+            let body = json!({"type": "send", "key": key, "msg": msg});
+            (key.to_string(), msg, cluster.send_as(client, node, body))
+        })
+        .collect();
+    let msg_ids: Vec<u64> = requests.iter().map(|(_, _, msg_id)| *msg_id).collect();
+    let replies = cluster.await_replies(&msg_ids);
+    let mut acknowledged: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for ((key, msg, _), reply) in requests.into_iter().zip(replies) {
+        assert_eq!(reply["body"]["type"], "send_ok", "{reply}");
+        let offset = reply["body"]["offset"].as_u64().expect("offsets are integers");
+        acknowledged.entry(key).or_default().push((offset, msg));
+    }
+    acknowledged
+}
+
+/// Everything `node` returns for `key`, polling from 0 page by page until a poll is empty.
+fn kafka_poll_all(cluster: &mut Cluster, node: &str, key: &str) -> Vec<(u64, u64)> {
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    loop {
+        let from = seen.last().map_or(0, |(offset, _)| offset + 1);
+        let reply = cluster.call(node, json!({"type": "poll", "offsets": {key: from}}));
+        assert_eq!(reply["body"]["type"], "poll_ok", "{reply}");
+        let Some(pairs) = reply["body"]["msgs"].get(key) else { return seen };
+        let pairs: Vec<(u64, u64)> = serde_json::from_value(pairs.clone()).unwrap();
+        if pairs.is_empty() {
+            return seen;
+        }
+        assert!(pairs[0].0 >= from, "{node} returned offset {} below the {from} asked", pairs[0].0);
+        seen.extend(pairs);
+    }
+}
+
+/// Checks Maelstrom's kafka properties on `nodes`, and prints the lin-kv requests per operation.
+fn check_kafka(nodes: &[&str]) {
+    let keys = ["k1", "k2", "k3"];
+    let mut cluster = Cluster::start("kafka", nodes.len());
+    let before = cluster.requests_to("lin-kv");
+    let sends = 120;
+    let acknowledged = kafka_sends(&mut cluster, nodes, &keys, sends);
+    let per_send = (cluster.requests_to("lin-kv") - before) as f64 / sends as f64;
+
+    let before = cluster.requests_to("lin-kv");
+    let mut polls = 0;
+    for (key, mut expected) in acknowledged {
+        let mut offsets: Vec<u64> = expected.iter().map(|(offset, _)| *offset).collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        assert_eq!(
+            offsets.len(),
+            expected.len(),
+            "two sends to {key} got one offset: {expected:?}"
+        );
+        expected.sort_unstable();
+        for node in nodes {
+            let seen = kafka_poll_all(&mut cluster, node, &key);
+            polls += seen.len().div_ceil(100) + 1;
+            assert!(
+                seen.windows(2).all(|pair| pair[0].0 < pair[1].0),
+                "{key} out of order on {node}"
+            );
+            let acknowledged_seen: Vec<(u64, u64)> =
+                seen.iter().copied().filter(|pair| expected.contains(pair)).collect();
+            assert_eq!(acknowledged_seen, expected, "{node} lost or changed sends to {key}");
+        }
+    }
+    let per_poll = (cluster.requests_to("lin-kv") - before) as f64 / polls as f64;
+
+    let before = cluster.requests_to("lin-kv");
+    let commits: Vec<u64> = (0..12u64)
+        .map(|index| {
+            let (node, client) =
+                (nodes[index as usize % nodes.len()], ["c1", "c2"][index as usize % 2]);
+            let offsets = json!({"k1": index, "k2": 11 - index});
+            cluster.send_as(client, node, json!({"type": "commit_offsets", "offsets": offsets}))
+        })
+        .collect();
+    for reply in cluster.await_replies(&commits) {
+        assert_eq!(reply["body"]["type"], "commit_offsets_ok", "{reply}");
+    }
+    let per_commit = (cluster.requests_to("lin-kv") - before) as f64 / commits.len() as f64;
+
+    // The same commits without contention: one node, one at a time, each above the last.
+    let before = cluster.requests_to("lin-kv");
+    for offset in 20..30u64 {
+        let offsets = json!({"k1": offset, "k2": offset});
+        let reply = cluster.call(nodes[0], json!({"type": "commit_offsets", "offsets": offsets}));
+        assert_eq!(reply["body"]["type"], "commit_offsets_ok", "{reply}");
+    }
+    let per_quiet_commit = (cluster.requests_to("lin-kv") - before) as f64 / 10.0;
+
+    let before = cluster.requests_to("lin-kv");
+    for node in nodes {
+        let list = json!({"type": "list_committed_offsets", "keys": ["k1", "k2", "k3"]});
+        let reply = cluster.call(node, list);
+        assert_eq!(
+            reply["body"]["offsets"],
+            json!({"k1": 29, "k2": 29}),
+            "{node}: committed offsets are the highest committed, and k3 has none"
+        );
+    }
+    let per_list = (cluster.requests_to("lin-kv") - before) as f64 / nodes.len() as f64;
+    eprintln!(
+        "kafka on {} node(s): lin-kv requests per send {per_send:.2}, per poll {per_poll:.2}, \
+         per commit of 2 keys {per_quiet_commit:.2} alone and {per_commit:.2} when 12 race, \
+         per list of 3 keys {per_list:.2}",
+        nodes.len()
+    );
+}
+
+#[test]
+fn kafka_on_one_node_keeps_every_acknowledged_send_in_order_and_commits_monotonic() {
+    check_kafka(&["n1"]);
+}
+
+#[test]
+fn kafka_on_two_nodes_keeps_every_acknowledged_send_in_order_and_commits_monotonic() {
+    check_kafka(&["n1", "n2"]);
 }

@@ -15,21 +15,33 @@
 //! 3. A request whose `type` the workload does not know gets `not-supported` (10); one that lacks
 //!    a field the workload needs gets `malformed-request` (12). The node goes on either way.
 //! 4. Every [`Config::tick_interval_ms`] the workload is ticked (gossip, retries).
-//! 5. Every outgoing body gets a fresh `msg_id`; stdout carries messages only, and each line is
-//!    flushed whole. Logs go to stderr.
+//! 5. Every outgoing body without a `msg_id` gets a fresh one; a body that already has one keeps
+//!    it. stdout carries messages only, and each line is flushed whole. Logs go to stderr.
 //!
-//! Workloads: `echo`, `unique-ids` ([`unique_ids`]), `broadcast` ([`broadcast`]) and
-//! `txn-rw-register` ([`txn_rw_register`]).
+//! Ids for requests: a workload that sends a request and must match its reply (a call to a
+//! Maelstrom service such as `seq-kv` or `lin-kv`, or to a peer) takes an id from
+//! [`fresh_msg_id`] and puts it in the body itself, then keeps the call in a table keyed by that
+//! id until a message with the same `in_reply_to` arrives through [`Workload::handle`]. The loop
+//! draws its own ids from the same process-wide counter, so no two messages of this node share an
+//! id and the [`Outgoing`] shape stays the same for every workload.
+//!
+//! Workloads: `echo`, `unique-ids` ([`unique_ids`]) and `broadcast` ([`broadcast`]); `g-counter`
+//! ([`g_counter`], on `seq-kv`), `kafka` ([`kafka`], logs owned per key, commits in `lin-kv`)
+//! and `txn-rw-register` ([`txn_rw_register`]).
 //!
 //! Caveats: nothing is durable (Maelstrom's workloads here do not crash nodes), and a line that
 //! is not JSON is logged and skipped, since there is no `msg_id` to answer.
 
 pub mod broadcast;
 pub mod echo;
+pub mod g_counter;
+pub mod kafka;
+pub mod kv;
 pub mod txn_rw_register;
 pub mod unique_ids;
 
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -225,10 +237,12 @@ pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
         "echo" => Ok(Box::new(echo::Echo)),
         "unique-ids" => Ok(Box::new(unique_ids::UniqueIds::default())),
         "broadcast" => Ok(Box::new(broadcast::Broadcast::new(config.clone()))),
+        "g-counter" => Ok(Box::new(g_counter::GrowOnlyCounter::default())),
+        "kafka" => Ok(Box::new(kafka::Kafka::default())),
         "txn-rw-register" => Ok(Box::new(txn_rw_register::TxnRwRegister::new(config.clone()))),
         other => Err(Error::Config(format!(
-            "unknown maelstrom workload {other:?}: expected echo, unique-ids, broadcast or \
-             txn-rw-register"
+            "unknown maelstrom workload {other:?}: expected echo, unique-ids, broadcast, \
+             g-counter, kafka or txn-rw-register"
         ))),
     }
 }
@@ -236,12 +250,8 @@ pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
 /// Runs workload `name` on stdin/stdout until stdin ends.
 pub fn run(name: &str, config: Config) -> Result<()> {
     config.validate()?;
-    let mut node = Node {
-        workload: workload(name, &config)?,
-        node_id: None,
-        provisional_src: String::new(),
-        next_msg_id: 1,
-    };
+    let mut node =
+        Node { workload: workload(name, &config)?, node_id: None, provisional_src: String::new() };
     let (sender, inbox) = mpsc::sync_channel::<String>(config.inbox_lines_max);
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -278,13 +288,22 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-/// The loop's state around the workload: identity and message ids.
+/// The next `msg_id` this process hands out; see [`fresh_msg_id`].
+static NEXT_MSG_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A `msg_id` no other message of this process has: the loop stamps one on every body that
+/// lacks it, and a workload takes one for a request whose reply it must recognise. One node runs
+/// per process, so a process-wide counter is the node's counter.
+pub fn fresh_msg_id() -> u64 {
+    NEXT_MSG_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The loop's state around the workload: its identity.
 struct Node {
     workload: Box<dyn Workload>,
     node_id: Option<String>,
     /// The `dest` of the last message received before `init`: the `src` of replies until then.
     provisional_src: String,
-    next_msg_id: u64,
 }
 
 impl Node {
@@ -330,12 +349,12 @@ impl Node {
         Ok(vec![Outgoing::reply(message, json!({"type": "init_ok"}))])
     }
 
-    /// Writes each message as one flushed line, with `src` and a fresh `msg_id`.
+    /// Writes each message as one flushed line, with `src` and, unless the workload set one
+    /// already, a fresh `msg_id`.
     fn send(&mut self, stdout: &mut impl Write, outgoing: Vec<Outgoing>) -> Result<()> {
         let src = self.node_id.clone().unwrap_or_else(|| self.provisional_src.clone());
         for Outgoing { dest, mut body } in outgoing {
-            body.insert("msg_id".into(), self.next_msg_id.into());
-            self.next_msg_id += 1;
+            body.entry("msg_id").or_insert_with(|| fresh_msg_id().into());
             let message = Message { src: src.clone(), dest, body };
             let line = serde_json::to_string(&message).expect("a JSON map always serialises");
             writeln!(stdout, "{line}")
