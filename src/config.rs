@@ -66,6 +66,30 @@ pub struct Config {
     pub log_segment_bytes: u64,
     /// This node's id in its Raft cluster (a single node is cluster member 1).
     pub node_id: u64,
+    /// The cluster this node belongs to, as the peer handshake checks it: a node of another
+    /// cluster that dials this one (a stale peers list, a second test cluster) is refused.
+    pub cluster_id: String,
+    /// Every member of the cluster, this node included, and the address this node dials each
+    /// one at (`1=10.0.0.1:7379,2=10.0.0.2:7379,3=10.0.0.3:7379`). Empty: the node runs alone.
+    /// A node dials a peer at the address given here even when the membership carries another,
+    /// so that a proxy can sit on any link.
+    #[serde(deserialize_with = "deserialize_peers")]
+    pub peers: std::collections::BTreeMap<u64, String>,
+    /// The TCP port of the peer listener, on `bind`. Absent: the port of this node's own entry
+    /// in `peers`.
+    pub peer_port: Option<u16>,
+    /// Start without bootstrapping a cluster even on an empty data directory: the node waits
+    /// to be added to an existing cluster (`CONCORD.ADDNODE` on its leader).
+    pub join: bool,
+    /// The longest frame accepted from a peer; must hold the largest entry (a client write up
+    /// to `proto-max-bulk-len`).
+    pub peer_frame_bytes_max: usize,
+    /// How long a client request waits for a leader to exist (during an election, or while a
+    /// majority is unreachable) before it gets an error saying it was not applied.
+    pub leader_wait_ms: u64,
+    /// How long a write proposed in a cluster waits for its commit before the client is told
+    /// its outcome is unknown (the leader may have lost its majority).
+    pub commit_wait_ms: u64,
     /// Raft election timeout bounds, in milliseconds (a follower that hears no leader for a
     /// random time between them starts an election).
     pub election_timeout_min_ms: u64,
@@ -130,6 +154,13 @@ impl Default for Config {
             snapshot_log_bytes: 256 * 1024 * 1024,
             log_segment_bytes: 64 * 1024 * 1024,
             node_id: 1,
+            cluster_id: "concord".to_string(),
+            peers: std::collections::BTreeMap::new(),
+            peer_port: None,
+            join: false,
+            peer_frame_bytes_max: 1024 * 1024 * 1024,
+            leader_wait_ms: 5_000,
+            commit_wait_ms: 10_000,
             election_timeout_min_ms: 150,
             election_timeout_max_ms: 300,
             heartbeat_interval_ms: 50,
@@ -204,6 +235,30 @@ impl Config {
                     .into(),
             ));
         }
+        if !self.peers.is_empty() && !self.peers.contains_key(&self.node_id) {
+            return Err(Error::Config(format!(
+                "peers must name this node too (node-id {}), with the address others reach it at",
+                self.node_id
+            )));
+        }
+        if self.peer_frame_bytes_max < self.proto_max_bulk_len.saturating_add(64 * 1024) {
+            return Err(Error::Config(
+                "peer-frame-bytes-max must exceed proto-max-bulk-len by at least 64kb, so that \
+                 the largest write can be replicated"
+                    .into(),
+            ));
+        }
+        if self.peer_frame_bytes_max > u32::MAX as usize {
+            return Err(Error::Config("peer-frame-bytes-max must be below 4gb".into()));
+        }
+        if self.cluster_id.is_empty() || self.cluster_id.len() > 256 {
+            return Err(Error::Config("cluster-id must be 1 to 256 bytes long".into()));
+        }
+        if self.leader_wait_ms == 0 || self.commit_wait_ms == 0 {
+            return Err(Error::Config(
+                "leader-wait-ms and commit-wait-ms must be at least 1".into(),
+            ));
+        }
         if self.active_expire_interval_ms == 0 {
             return Err(Error::Config("active-expire-interval-ms must be at least 1".into()));
         }
@@ -224,6 +279,25 @@ impl Config {
         Ok(())
     }
 
+    /// Whether this node is one member of several (it has peers to replicate to).
+    pub fn is_clustered(&self) -> bool {
+        self.peers.len() > 1 || self.join
+    }
+
+    /// The port the peer listener binds: `peer-port`, or the port of this node's own entry in
+    /// `peers`.
+    pub fn peer_listen_port(&self) -> Result<u16> {
+        if let Some(port) = self.peer_port {
+            return Ok(port);
+        }
+        let own = self.peers.get(&self.node_id).ok_or_else(|| {
+            Error::Config("a clustered node needs peer-port or its own entry in peers".into())
+        })?;
+        own.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).ok_or_else(|| {
+            Error::Config(format!("peers: cannot read a port in this node's address {own:?}"))
+        })
+    }
+
     /// The request-decoding limits the RESP decoder enforces at start-up (CONFIG SET changes
     /// them later through the server's runtime settings).
     pub fn resp_limits(&self) -> crate::resp::Limits {
@@ -233,6 +307,41 @@ impl Config {
             inline_bytes_max: self.inline_bytes_max,
         }
     }
+}
+
+/// Parses a peers list: `ID=HOST:PORT` entries separated by commas.
+pub fn parse_peers(text: &str) -> Result<std::collections::BTreeMap<u64, String>> {
+    let mut peers = std::collections::BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+        let bad = || {
+            Error::Config(format!(
+                "peers: {entry:?} is not ID=HOST:PORT (for example 1=127.0.0.1:7379)"
+            ))
+        };
+        let (id, address) = entry.split_once('=').ok_or_else(bad)?;
+        let id: u64 = id.trim().parse().map_err(|_| bad())?;
+        let address = address.trim();
+        let port_ok = address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0)
+        });
+        if !port_ok {
+            return Err(bad());
+        }
+        if peers.insert(id, address.to_string()).is_some() {
+            return Err(Error::Config(format!("peers: node {id} is listed twice")));
+        }
+    }
+    Ok(peers)
+}
+
+fn deserialize_peers<'de, D>(
+    deserializer: D,
+) -> std::result::Result<std::collections::BTreeMap<u64, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    parse_peers(&text).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -259,6 +368,21 @@ mod tests {
         let relaxed: Config = toml::from_str("fsync = \"every-second\"\n").unwrap();
         assert_eq!(relaxed.fsync, FsyncMode::EverySecond);
         assert_eq!(Config::default().fsync, FsyncMode::Always);
+    }
+
+    #[test]
+    fn peers_lists_parse_and_bad_entries_are_named() {
+        let peers = parse_peers("1=127.0.0.1:7001, 2=localhost:7002,3=[::1]:7003").unwrap();
+        assert_eq!(peers.len(), 3);
+        assert_eq!(peers[&2], "localhost:7002");
+        for bad in ["1=127.0.0.1", "x=1.2.3.4:5", "1=:7001", "1=a:0", "1=a:1,1=b:2"] {
+            assert!(parse_peers(bad).is_err(), "{bad:?} was accepted");
+        }
+        let config: Config = toml::from_str("node-id = 2\npeers = \"1=a:1,2=b:2\"\n").unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.peer_listen_port().unwrap(), 2);
+        let stranger = Config { node_id: 9, ..config };
+        assert!(stranger.validate().unwrap_err().to_string().contains("name this node"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a node (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run a node for Jepsen Maelstrom on stdin/stdout: `echo`, `unique-ids` or `broadcast`.
     Maelstrom {
         /// The Maelstrom workload to serve.
@@ -68,6 +68,24 @@ struct ServeArgs {
     /// This node's Raft id [default: 1].
     #[arg(long, value_name = "ID")]
     node_id: Option<u64>,
+
+    /// Every cluster member, this node included: `1=HOST:PORT,2=HOST:PORT,3=HOST:PORT`, the
+    /// addresses this node dials each peer at [default: none, a single node].
+    #[arg(long, value_name = "LIST")]
+    peers: Option<String>,
+
+    /// TCP port for peer traffic, on --bind [default: the port of this node in --peers].
+    #[arg(long, value_name = "PORT")]
+    peer_port: Option<u16>,
+
+    /// The cluster's name, checked when peers connect [default: concord].
+    #[arg(long, value_name = "NAME")]
+    cluster_id: Option<String>,
+
+    /// Do not bootstrap a cluster on an empty data directory; wait to be added with
+    /// `concord admin add-node`.
+    #[arg(long)]
+    join: bool,
 
     /// TOML config file; keys are the long flag names (`port = 6380`, `max-clients = 100`).
     #[arg(long, value_name = "FILE")]
@@ -109,6 +127,18 @@ impl ServeArgs {
         }
         if let Some(node_id) = self.node_id {
             config.node_id = node_id;
+        }
+        if let Some(peers) = self.peers {
+            config.peers = concord::config::parse_peers(&peers)?;
+        }
+        if let Some(peer_port) = self.peer_port {
+            config.peer_port = Some(peer_port);
+        }
+        if let Some(cluster_id) = self.cluster_id {
+            config.cluster_id = cluster_id;
+        }
+        if self.join {
+            config.join = true;
         }
         if let Some(log_level) = self.log_level {
             config.log_level = log_level;

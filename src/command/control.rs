@@ -9,6 +9,7 @@
 //! not carried.
 
 mod client;
+pub mod cluster;
 mod introspection;
 
 pub use client::{ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute};
@@ -58,6 +59,8 @@ pub enum Control {
     Transaction(super::transactions::TransactionCommand),
     /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE and PUBSUB (see `pubsub`).
     PubSub(super::pubsub::PubSubCommand),
+    /// `CONCORD.*`: cluster status and membership (see `cluster`).
+    Cluster(cluster::ClusterAdmin),
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`.

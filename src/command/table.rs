@@ -230,8 +230,9 @@ impl Argument {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 11] = [
+    let families: [&'static [CommandSpec]; 12] = [
         control::COMMANDS,
+        control::cluster::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         lists::COMMANDS,

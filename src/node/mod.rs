@@ -38,6 +38,7 @@
 //! [`NodeError::NotLeader`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
 //! [`NodeError::StorageFailed`] mean it may or may not have been.
 
+mod cluster;
 mod deliveries;
 
 pub use deliveries::{Delivery, Kind as SubscriptionKind, Mailbox, TooManySubscriptions};
@@ -54,6 +55,10 @@ use crate::command::keys::KeyWrite;
 use crate::command::Write;
 use crate::config::{Config, FsyncMode};
 use crate::error::{Error, Result};
+pub use crate::raft::peer::{AdminRequest, NodeStatus};
+use crate::raft::peer::{BoxFuture, NodeService, PeerHandler, Transport};
+use crate::raft::tcp::{self, Identity, TcpTransport};
+pub use crate::raft::NodeError;
 use crate::raft::{self, LogFigures, Proposed, Raft, SharedState, Ticket};
 use crate::resp::Frame;
 use crate::state_machine::{Entry, LogIndex, View, WriteRequest};
@@ -65,44 +70,6 @@ const ENTRIES_IN_FLIGHT_MAX: usize = 8;
 
 /// How often the node checks whether the log has grown enough for a snapshot.
 const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Why the node could not serve a request.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum NodeError {
-    /// The node is stopping; the request was not proposed.
-    #[error("the node is shutting down")]
-    Stopped,
-    /// This node cannot take writes or serve linearizable reads now (it is not the leader);
-    /// a write was not applied.
-    #[error("this node is not the leader")]
-    NotLeader,
-    /// The write was proposed but the node cannot tell whether it was committed.
-    #[error("the outcome is unknown: {0}")]
-    OutcomeUnknown(String),
-    /// The log could not be written or synced; the node is stopping. A write in flight may or
-    /// may not be durable.
-    #[error("storage failed: {0}")]
-    StorageFailed(String),
-}
-
-impl NodeError {
-    /// The error line a client gets.
-    pub fn to_frame(&self) -> Frame {
-        Frame::Error(std::borrow::Cow::Owned(match self {
-            NodeError::Stopped => "ERR the node is shutting down".to_string(),
-            NodeError::NotLeader => {
-                "ERR this node is not the leader now; the command was not applied".to_string()
-            }
-            NodeError::OutcomeUnknown(reason) => format!(
-                "ERR the write may or may not have happened (the node lost track of it: {reason})"
-            ),
-            NodeError::StorageFailed(reason) => format!(
-                "ERR storage failed and the node is stopping; the write may or may not have \
-                 happened ({reason})"
-            ),
-        }))
-    }
-}
 
 /// A view to read from, with the time reads on it use for expiry.
 #[derive(Clone, Debug)]
@@ -134,9 +101,22 @@ pub struct PersistenceStatus {
     pub log_bytes_since_snapshot: u64,
 }
 
+/// What the node needs to be one member of several (see `cluster`).
+struct ClusterHandle {
+    id: raft::NodeId,
+    /// Whether other members exist (or may be added): writes and reads are then routed to the
+    /// leader, and a proposal waits for its commit at most `commit_wait`.
+    clustered: bool,
+    transport: Arc<dyn Transport>,
+    leader_wait: Duration,
+    commit_wait: Duration,
+    read_rounds: mpsc::Sender<cluster::ReadWaiter>,
+}
+
 /// A handle on the running node; cheap to clone, one per connection.
 #[derive(Clone)]
 pub struct Node {
+    cluster: Arc<ClusterHandle>,
     proposals: mpsc::Sender<Proposal>,
     raft: Raft,
     shared: Arc<SharedState>,
@@ -155,11 +135,45 @@ impl Node {
     /// active expiry on the current Tokio runtime. Returns once every recovered entry is
     /// applied, so the first read sees everything acknowledged before the restart.
     pub async fn start(config: &Config) -> Result<Node> {
+        let transport: Arc<dyn Transport> = if config.peers.is_empty() && !config.join {
+            Arc::new(raft::network::NoPeers)
+        } else {
+            let identity =
+                Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };
+            Arc::new(TcpTransport::new(identity, config.peers.clone(), config.peer_frame_bytes_max))
+        };
+        // Bound before consensus starts, so that a taken port fails the start at once.
+        let peer_listener = match config.is_clustered() {
+            true => {
+                let address = (config.bind, config.peer_listen_port()?);
+                Some(tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Io {
+                    context: format!("binding the peer port {}:{}", address.0, address.1),
+                    source,
+                })?)
+            }
+            false => None,
+        };
+        Node::start_with_transport(config, transport, peer_listener).await
+    }
+
+    /// [`Node::start`] on a given transport (the Maelstrom adapter and the in-process test
+    /// network bring their own); with a listener, TCP peers are served on it.
+    pub async fn start_with_transport(
+        config: &Config,
+        transport: Arc<dyn Transport>,
+        peer_listener: Option<tokio::net::TcpListener>,
+    ) -> Result<Node> {
         let started_unix_seconds = unix_seconds();
         let waiting: Waiting = Arc::default();
-        let opened = raft::open(config, deliver_replies(Arc::clone(&waiting))).await?;
-        wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
+        let opened =
+            raft::open(config, deliver_replies(Arc::clone(&waiting)), Arc::clone(&transport))
+                .await?;
+        let clustered = config.is_clustered() || !opened.sole_voter;
+        if !clustered {
+            wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
+        }
         let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
+        let (read_rounds, read_waiters) = mpsc::channel(cluster::READ_WAITERS_MAX);
         // The start time names this run of the node in the replicated waiter table.
         let deliveries = Arc::new(deliveries::Deliveries::new(
             config.node_id,
@@ -169,6 +183,14 @@ impl Node {
         ));
         opened.shared.set_output_sink(Arc::clone(&deliveries) as _);
         let node = Node {
+            cluster: Arc::new(ClusterHandle {
+                id: config.node_id,
+                clustered,
+                transport,
+                leader_wait: Duration::from_millis(config.leader_wait_ms),
+                commit_wait: Duration::from_millis(config.commit_wait_ms),
+                read_rounds,
+            }),
             proposals,
             raft: opened.raft.clone(),
             shared: opened.shared,
@@ -187,8 +209,23 @@ impl Node {
             waiting,
             flushed,
         ));
+        tokio::spawn(cluster::run_read_rounds(node.clone(), read_waiters));
+        tokio::spawn(cluster::learn_member_addresses(node.clone()));
+        if let Some(listener) = peer_listener {
+            let identity =
+                Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };
+            let handler = PeerHandler::new(node.raft.clone(), Arc::new(node.clone()));
+            tokio::spawn(tcp::serve(listener, identity, handler, config.peer_frame_bytes_max));
+        }
         tokio::spawn(run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
-        node.forget_earlier_runs().await;
+        if clustered {
+            tokio::spawn({
+                let node = node.clone();
+                async move { node.forget_earlier_runs().await }
+            });
+        } else {
+            node.forget_earlier_runs().await;
+        }
         tokio::spawn(run_active_expiry(
             node.clone(),
             Duration::from_millis(config.active_expire_interval_ms),
@@ -197,39 +234,33 @@ impl Node {
         Ok(node)
     }
 
-    /// Proposes writes and returns their replies, in order, once they were committed (durable)
-    /// and applied.
-    pub async fn write(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
-        if let Some(reason) = self.fatal.borrow().clone() {
-            return Err(NodeError::StorageFailed(reason));
-        }
+    /// The handler of requests from peers, for a transport that delivers them itself.
+    pub fn peer_handler(&self) -> PeerHandler {
+        PeerHandler::new(self.raft.clone(), Arc::new(self.clone()))
+    }
+
+    /// Proposes writes on this node's own commit pipeline (it must lead) and returns their
+    /// replies once committed and applied. In a cluster the wait for the commit is bounded by
+    /// `commit_wait_ms`: a leader cut off from its majority cannot tell whether it will commit.
+    async fn propose(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
         let (reply, receiver) = oneshot::channel();
         let proposal = Proposal { requests, reply };
         self.proposals.send(proposal).await.map_err(|_| NodeError::Stopped)?;
-        receiver.await.map_err(|_| {
+        let stopped = |_| {
             NodeError::OutcomeUnknown(
                 "the commit pipeline stopped while the write was in it".into(),
             )
-        })?
-    }
-
-    /// A view that reflects every write acknowledged before this call began: the read index
-    /// (openraft's `ensure_linearizable`) is applied, and the view is at or after it.
-    pub async fn read_view(&self) -> Result<ReadView, NodeError> {
-        let read_log_id = self.raft.ensure_linearizable().await.map_err(|error| match error {
-            openraft::error::RaftError::APIError(_) => NodeError::NotLeader,
-            openraft::error::RaftError::Fatal(fatal) => fatal_error(fatal),
-        })?;
-        let required = read_log_id.map_or(0, |log_id| log_id.index);
-        let mut view = self.shared.views.load();
-        if view.index < required {
-            self.shared.progress.views_wanted.store(true, Ordering::Relaxed);
-            self.shared.publish();
-            view = self.shared.views.load();
-            assert!(view.index >= required, "a view was published below the read index");
+        };
+        if !self.cluster.clustered {
+            return receiver.await.map_err(stopped)?;
         }
-        let now_ms = clock_ms().max(view.time_ms);
-        Ok(ReadView { view, now_ms })
+        match tokio::time::timeout(self.cluster.commit_wait, receiver).await {
+            Ok(outcome) => outcome.map_err(stopped)?,
+            Err(_) => Err(NodeError::OutcomeUnknown(format!(
+                "not committed within {} ms; a majority may be unreachable",
+                self.cluster.commit_wait.as_millis()
+            ))),
+        }
     }
 
     /// Clients blocked through an earlier run of this node lost their connections with it:
@@ -240,8 +271,18 @@ impl Node {
             node: waiter.node,
             incarnation: waiter.incarnation,
         });
-        if let Err(error) = self.write(vec![WriteRequest { db: 0, write }]).await {
-            tracing::warn!(%error, "could not forget the blocked clients of earlier runs");
+        // In a cluster the leader may not be known yet: keep trying until it is.
+        loop {
+            match self.write(vec![WriteRequest { db: 0, write: write.clone() }]).await {
+                Ok(_) => return,
+                Err(NodeError::Unavailable(_)) if self.cluster.clustered => {
+                    tokio::time::sleep(Duration::from_secs(1)).await
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not forget the blocked clients of earlier runs");
+                    return;
+                }
+            }
         }
     }
 
@@ -357,6 +398,28 @@ impl Node {
         if let Err(error) = self.raft.shutdown().await {
             tracing::warn!(%error, "consensus did not stop cleanly");
         }
+    }
+}
+
+impl NodeService for Node {
+    fn write(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> BoxFuture<'static, Result<Vec<Frame>, NodeError>> {
+        let node = self.clone();
+        Box::pin(async move {
+            // A forwarded write is proposed here or refused, never forwarded again: two nodes
+            // with different ideas of the leader must not bounce a write between them.
+            if node.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
+                return Err(NodeError::NotLeader);
+            }
+            node.propose(requests).await
+        })
+    }
+
+    fn admin(&self, request: AdminRequest) -> BoxFuture<'static, Result<String, NodeError>> {
+        let node = self.clone();
+        Box::pin(async move { node.admin_as_leader(request).await })
     }
 }
 

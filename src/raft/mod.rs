@@ -7,8 +7,9 @@
 //!   callbacks;
 //! - a state machine ([`state_machine_store`]): [`crate::state_machine::StateMachine`] behind
 //!   a mutex, with snapshots written from MVCC views in the background ([`snapshot`]);
-//! - a network ([`network`]): none yet, since a node is a one-member cluster; the replication
-//!   issue adds peers.
+//! - a network ([`network`]): openraft's RPCs as [`peer::PeerRequest`]s on a
+//!   [`peer::Transport`]: TCP between processes ([`tcp`]), Maelstrom messages, or the test
+//!   network; [`peer::PeerHandler`] answers what arrives.
 //!
 //! It also owns the data directory ([`data_directory`]): its format file, its lock, and where
 //! the log and the snapshots live. [`open`] puts it all together and starts openraft; the
@@ -26,20 +27,29 @@
 //!   up: the node packs every write that arrived during the previous fsync into one entry
 //!   (see `node`), and the log thread's group commit only ever merges an append with a vote
 //!   or purge.
-//! - The committed index is not persisted: after a restart the node elects itself (at once,
-//!   triggered) and commits a blank entry, which commits and applies the whole log tail.
+//! - The committed index is not persisted: after a restart a lone node elects itself (at once,
+//!   triggered) and commits a blank entry, which commits and applies the whole log tail; a
+//!   cluster member learns it from the leader's next append.
+//! - Bootstrap: every member of a fresh cluster initializes openraft with the same voters, as
+//!   openraft allows (the membership entry at index 0 is identical on all of them), so the
+//!   cluster forms whichever node starts first. A node started with `join` never initializes:
+//!   it waits to be added. A wiped data directory makes a member forget its vote, so such a
+//!   node must be removed and added again, never simply restarted.
 
 pub mod codec;
 pub mod data_directory;
 pub mod log_store;
 pub mod network;
+pub mod peer;
 pub mod snapshot;
 pub mod state_machine_store;
+pub mod tcp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use openraft::BasicNode;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 pub use data_directory::DataDirectory;
@@ -56,7 +66,7 @@ use crate::state_machine::Entry;
 pub type NodeId = u64;
 
 /// The replies to one entry's requests, in order; empty for blank and membership entries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Replies(pub Vec<Frame>);
 
 /// Names an entry's waiting proposers on the node that proposed it; 0 means nobody waits here
@@ -66,9 +76,12 @@ pub type Ticket = u64;
 
 /// An entry as openraft carries it in memory: the batch of client writes, plus the ticket its
 /// replies are delivered under (see [`DeliverReplies`]).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// The ticket never leaves the node: an entry a follower receives carries ticket 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Proposed {
     pub entry: Entry,
+    #[serde(skip)]
     pub ticket: Ticket,
 }
 
@@ -87,6 +100,57 @@ impl std::fmt::Display for Proposed {
 /// every reply by one fsync. Delivering from apply answers clients as soon as their entry is
 /// applied.
 pub type DeliverReplies = Arc<dyn Fn(Ticket, Vec<Frame>) -> Option<Vec<Frame>> + Send + Sync>;
+
+/// Why the node could not serve a request.
+///
+/// It crosses the network: a follower that forwarded a write gets the leader's error back.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum NodeError {
+    /// The node is stopping; the request was not proposed.
+    #[error("the node is shutting down")]
+    Stopped,
+    /// This node cannot take writes or serve linearizable reads now (it is not the leader);
+    /// a write was not applied.
+    #[error("this node is not the leader")]
+    NotLeader,
+    /// No leader could be reached in time, or this node could not catch up in time; the
+    /// command was not applied.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// An administrative change the cluster refused (a bad membership change); nothing changed.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The write was proposed but the node cannot tell whether it was committed.
+    #[error("the outcome is unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The log could not be written or synced; the node is stopping. A write in flight may or
+    /// may not be durable.
+    #[error("storage failed: {0}")]
+    StorageFailed(String),
+}
+
+impl NodeError {
+    /// The error line a client gets.
+    pub fn to_frame(&self) -> Frame {
+        Frame::Error(std::borrow::Cow::Owned(match self {
+            NodeError::Stopped => "ERR the node is shutting down".to_string(),
+            NodeError::NotLeader => {
+                "ERR this node is not the leader now; the command was not applied".to_string()
+            }
+            NodeError::Unavailable(reason) => {
+                format!("ERR the cluster is unavailable: {reason}; the command was not applied")
+            }
+            NodeError::Refused(reason) => format!("ERR {reason}"),
+            NodeError::OutcomeUnknown(reason) => format!(
+                "ERR the write may or may not have happened (the node lost track of it: {reason})"
+            ),
+            NodeError::StorageFailed(reason) => format!(
+                "ERR storage failed and the node is stopping; the write may or may not have \
+                 happened ({reason})"
+            ),
+        }))
+    }
+}
 
 openraft::declare_raft_types!(
     /// Concord's openraft types: an entry's data is a batch of client writes.
@@ -111,13 +175,21 @@ pub struct Opened {
     pub fatal: watch::Receiver<Option<String>>,
     /// The last log index when the node started: applied once recovery is done.
     pub recovery_target: u64,
+    /// Whether this node is the only voter: it leads alone and recovers without peers.
+    pub sole_voter: bool,
     /// Holds the data directory's lock for the life of the node.
     pub data_directory: DataDirectory,
 }
 
-/// Opens the data directory, recovers the snapshot and the log, and starts openraft as a
-/// one-member cluster (initialized on first start, elected at once on a restart).
-pub async fn open(config: &Config, deliver: DeliverReplies) -> Result<Opened> {
+/// Opens the data directory, recovers the snapshot and the log, and starts openraft with
+/// `transport` as its network. A fresh node bootstraps the cluster `config.peers` names (or a
+/// one-member cluster), unless it was told to join one; a lone node is elected at once on a
+/// restart.
+pub async fn open(
+    config: &Config,
+    deliver: DeliverReplies,
+    transport: Arc<dyn peer::Transport>,
+) -> Result<Opened> {
     let data_directory = DataDirectory::open(&config.data_dir)?;
     let options =
         LogOptions { segment_bytes_max: config.log_segment_bytes, ..LogOptions::default() };
@@ -159,6 +231,9 @@ pub async fn open(config: &Config, deliver: DeliverReplies) -> Result<Opened> {
         snapshot_policy: openraft::SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: 0,
         purge_batch_size: 1,
+        // Entries are batches of client writes already; fewer per append keeps a frame small.
+        max_payload_entries: 64,
+        install_snapshot_timeout: 5_000,
         ..openraft::Config::default()
     }
     .validate()
@@ -166,23 +241,39 @@ pub async fn open(config: &Config, deliver: DeliverReplies) -> Result<Opened> {
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config),
-        network::Network,
+        network::Network::new(transport),
         log_store,
         state_machine,
     )
     .await
     .map_err(|error| Error::Storage(format!("starting consensus: {error}")))?;
-    if fresh {
-        let address = format!("{}:{}", config.bind, config.port);
-        let members = BTreeMap::from([(config.node_id, BasicNode::new(address))]);
+    if fresh && !config.join {
+        let members: BTreeMap<NodeId, BasicNode> = if config.peers.is_empty() {
+            let address = format!("{}:{}", config.bind, config.port);
+            BTreeMap::from([(config.node_id, BasicNode::new(address))])
+        } else {
+            config.peers.iter().map(|(id, address)| (*id, BasicNode::new(address))).collect()
+        };
         raft.initialize(members)
             .await
             .map_err(|error| Error::Storage(format!("initializing the cluster: {error}")))?;
-    } else {
+    }
+    let sole_voter = sole_voter(&raft, config.node_id).await?;
+    if !fresh && sole_voter {
         raft.trigger()
             .elect()
             .await
             .map_err(|error| Error::Storage(format!("starting an election: {error}")))?;
     }
-    Ok(Opened { raft, shared, log_figures, fatal, recovery_target, data_directory })
+    Ok(Opened { raft, shared, log_figures, fatal, recovery_target, sole_voter, data_directory })
+}
+
+/// Whether `node_id` is the only voter of the membership openraft recovered: then nobody else
+/// can lead, and an election at once spares a restart the election timeout.
+async fn sole_voter(raft: &Raft, node_id: NodeId) -> Result<bool> {
+    raft.with_raft_state(move |state| {
+        state.membership_state.effective().membership().voter_ids().eq([node_id])
+    })
+    .await
+    .map_err(|error| Error::Storage(format!("reading the membership: {error}")))
 }

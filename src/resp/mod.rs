@@ -54,7 +54,10 @@ impl Protocol {
 /// One reply value, in RESP3's vocabulary. The encoder lowers the RESP3-only types to their
 /// RESP2 forms (a map becomes a flat array, a double a bulk string, and so on) exactly as
 /// Redis 7 does, so command code builds one reply for both protocols.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Frames are serializable because a follower forwards writes to the leader and carries the
+/// leader's replies back to its client.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Frame {
     /// A simple string (`+OK`). Must not contain `\r` or `\n`.
     Simple(Cow<'static, str>),

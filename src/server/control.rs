@@ -67,6 +67,7 @@ pub(super) async fn execute(connection: &mut Connection, control: Control) -> Op
             return super::transaction::execute(connection, command).await;
         }
         Control::PubSub(command) => return super::subscriptions::execute(connection, command),
+        Control::Cluster(command) => super::cluster::execute(connection, command).await,
     };
     Some(frame)
 }

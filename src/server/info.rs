@@ -32,7 +32,7 @@ pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
             "memory" => memory(shared, &mut text),
             "persistence" => persistence(shared, &mut text),
             "stats" => stats(shared, &mut text),
-            "replication" => replication(&mut text),
+            "replication" => super::cluster::replication_info(shared, &mut text).await,
             "commandstats" => commandstats(shared, &mut text),
             "keyspace" => keyspace(shared, &mut text).await,
             _ => unreachable!("select_sections returns known sections only"),
@@ -203,10 +203,6 @@ fn stats(shared: &Shared, text: &mut String) {
         shared.command_stats.total_calls(),
         shared.clients.connections_rejected.load(Ordering::Relaxed),
     );
-}
-
-fn replication(text: &mut String) {
-    text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
 }
 
 fn commandstats(shared: &Shared, text: &mut String) {

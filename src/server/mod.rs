@@ -18,6 +18,7 @@
 
 mod blocking;
 mod clients;
+mod cluster;
 mod connection;
 mod control;
 mod info;

@@ -1,0 +1,98 @@
+//! Concord's own administrative commands, in the `CONCORD.` namespace: cluster status,
+//! membership changes and leadership transfer.
+//!
+//! They are named apart from Redis Cluster's `CLUSTER` commands on purpose: a cluster-aware
+//! client that saw `CLUSTER` answer would take Concord for a sharded Redis Cluster, which it is
+//! not (every node holds every key). None of them enters the log as a client write; the
+//! membership changes become Raft membership entries, carried out by the leader whichever node
+//! received them.
+
+use super::super::{parse_i64, Args, Argument, Command, CommandError, CommandSpec};
+use super::Control;
+
+/// A `CONCORD.*` command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterAdmin {
+    /// `CONCORD.STATUS`: every member's role, term, log indexes and lag.
+    Status,
+    /// `CONCORD.ADDNODE id address`: add a node, as a learner until it caught up, then a voter.
+    AddNode { id: u64, address: String },
+    /// `CONCORD.REMOVENODE id`.
+    RemoveNode { id: u64 },
+    /// `CONCORD.TRANSFERLEADER id`.
+    TransferLeader { id: u64 },
+}
+
+const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
+const ADMIN_CATEGORIES: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("concord.status", 1, parse_status)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .docs(
+            "server",
+            "Show every cluster member's role, term, log indexes and lag",
+            "0.1.0",
+            "O(N) where N is the number of members",
+        ),
+    CommandSpec::new("concord.addnode", 3, parse_add_node)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .docs(
+            "server",
+            "Add a node to the cluster: a learner until it caught up, then a voter",
+            "0.1.0",
+            "O(1)",
+        )
+        .arguments(&[Argument::integer("node-id"), Argument::string("peer-address")]),
+    CommandSpec::new("concord.removenode", 2, parse_remove_node)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .docs("server", "Remove a node from the cluster", "0.1.0", "O(1)")
+        .arguments(&[Argument::integer("node-id")]),
+    CommandSpec::new("concord.transferleader", 2, parse_transfer_leader)
+        .flags(ADMIN_FLAGS)
+        .categories(ADMIN_CATEGORIES)
+        .docs("server", "Hand leadership to another voter", "0.1.0", "O(1)")
+        .arguments(&[Argument::integer("node-id")]),
+];
+
+fn admin(command: ClusterAdmin) -> Result<Command, CommandError> {
+    Ok(Command::Control(Control::Cluster(command)))
+}
+
+/// A node id: a positive integer.
+fn node_id(args: &mut Args) -> Result<u64, CommandError> {
+    let argument = args.next_bytes()?;
+    match parse_i64(&argument) {
+        Some(id) if id > 0 => Ok(id as u64),
+        _ => Err(CommandError::other("ERR node id must be a positive integer")),
+    }
+}
+
+fn parse_status(_args: &mut Args) -> Result<Command, CommandError> {
+    admin(ClusterAdmin::Status)
+}
+
+fn parse_add_node(args: &mut Args) -> Result<Command, CommandError> {
+    let id = node_id(args)?;
+    let address = args.next_bytes()?;
+    let address = std::str::from_utf8(&address)
+        .ok()
+        .filter(|address| {
+            address.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0)
+            })
+        })
+        .ok_or_else(|| CommandError::other("ERR peer address must be HOST:PORT"))?;
+    admin(ClusterAdmin::AddNode { id, address: address.to_string() })
+}
+
+fn parse_remove_node(args: &mut Args) -> Result<Command, CommandError> {
+    admin(ClusterAdmin::RemoveNode { id: node_id(args)? })
+}
+
+fn parse_transfer_leader(args: &mut Args) -> Result<Command, CommandError> {
+    admin(ClusterAdmin::TransferLeader { id: node_id(args)? })
+}

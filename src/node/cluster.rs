@@ -1,0 +1,376 @@
+//! The node as one member of several: routing writes to the leader, linearizable reads on any
+//! member, membership changes and status.
+//!
+//! Writes: a client's writes go to whoever leads now. On the leader they enter the commit
+//! pipeline; on a follower they travel to the leader as one [`PeerRequest::Forward`] and its
+//! replies come back to the client's own connection. With no leader known (an election, a
+//! partition) the writes wait for one, up to `leader_wait_ms`, and are then refused as not
+//! applied. A write is retried on another leader only when the first attempt certainly did not
+//! apply it (the peer was unreachable, or answered "not the leader"); a forwarded write whose
+//! answer was lost is reported as "outcome unknown", never retried, so nothing is applied
+//! twice.
+//!
+//! Reads (ReadIndex): a read must observe every write acknowledged before it began. The node
+//! asks the leader for its commit index after the leader confirmed with a quorum that it still
+//! leads (openraft's `get_read_log_id`, one heartbeat round), waits until its own state
+//! machine applied that index, and reads on a view at or after it. One task runs these rounds
+//! one at a time, and every read that arrives while a round is running waits for the next one,
+//! so all the reads waiting on a node share one round (a round that began before a read
+//! arrived could miss a write acknowledged just before the read). On the leader the round
+//! needs no forwarding; a lone node confirms without any network.
+//!
+//! Membership: `CONCORD.ADDNODE`, `CONCORD.REMOVENODE` and `CONCORD.TRANSFERLEADER` are carried
+//! out by the leader, whichever node received them. A node is added as a learner first and
+//! promoted to voter only once it caught up, so a slow newcomer never holds up commits.
+//! Leadership transfer: the leader stops its heartbeats, waits until the target has every
+//! entry, and asks the target to stand for election at once
+//! ([`PeerRequest::TimeoutNow`]); followers grant the vote once their leader lease expired.
+//!
+//! Caveat: openraft 0.9 has no leader step-down on lost quorum, so a leader cut off from the
+//! majority keeps the role until it hears a higher term; its clients' writes wait for their
+//! commit up to `commit_wait_ms` and are then reported as "outcome unknown", and its reads
+//! fail, since a read round needs a quorum.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{clock_ms, Node, NodeError, ReadView};
+use crate::raft::peer::{AdminRequest, CallError, NodeStatus, PeerRequest, PeerResponse};
+use crate::raft::NodeId;
+use crate::resp::Frame;
+use crate::state_machine::{LogIndex, WriteRequest};
+
+/// The most reads that wait for one read round; more wait for the next (bounded queue).
+pub(super) const READ_WAITERS_MAX: usize = 65_536;
+
+/// How long a node waits between attempts to reach a leader that did not answer.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+/// How long a member takes to answer a status request before it is shown unreachable.
+const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A read waiting for its read index.
+pub(super) type ReadWaiter = oneshot::Sender<Result<LogIndex, NodeError>>;
+
+impl Node {
+    /// Proposes writes and returns their replies, in order, once they were committed (durable
+    /// on a majority) and applied; on a follower, through the leader.
+    pub async fn write(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
+        if let Some(reason) = self.fatal.borrow().clone() {
+            return Err(NodeError::StorageFailed(reason));
+        }
+        if !self.cluster.clustered {
+            return self.propose(requests).await;
+        }
+        let deadline = Instant::now() + self.cluster.leader_wait;
+        loop {
+            let leader = self.leader_before(deadline).await?;
+            let outcome = if leader == self.cluster.id {
+                self.propose(requests.clone()).await
+            } else {
+                self.forward(leader, PeerRequest::Forward(requests.clone())).await.and_then(
+                    |response| match response {
+                        PeerResponse::Forward(result) => result,
+                        other => Err(mismatch(leader, &other)),
+                    },
+                )
+            };
+            match outcome {
+                Err(NodeError::NotLeader) if Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY_PAUSE).await
+                }
+                Err(NodeError::NotLeader) => return Err(self.no_leader()),
+                other => return other,
+            }
+        }
+    }
+
+    /// A view that reflects every write acknowledged before this call began (see the module
+    /// doc: one read round, then this node's apply catches up).
+    pub async fn read_view(&self) -> Result<ReadView, NodeError> {
+        let (waiter, receiver) = oneshot::channel();
+        self.cluster.read_rounds.send(waiter).await.map_err(|_| NodeError::Stopped)?;
+        let required = receiver.await.map_err(|_| NodeError::Stopped)??;
+        if self.applied_index() < required {
+            let waited = self
+                .raft
+                .wait(Some(self.cluster.leader_wait))
+                .applied_index_at_least(Some(required), "read index")
+                .await;
+            if waited.is_err() {
+                return Err(NodeError::Unavailable(format!(
+                    "this node did not apply entry {required} within {} ms",
+                    self.cluster.leader_wait.as_millis()
+                )));
+            }
+        }
+        let mut view = self.shared.views.load();
+        if view.index < required {
+            self.shared.progress.views_wanted.store(true, Ordering::Relaxed);
+            self.shared.publish();
+            view = self.shared.views.load();
+            assert!(view.index >= required, "a view was published below the read index");
+        }
+        let now_ms = clock_ms().max(view.time_ms);
+        Ok(ReadView { view, now_ms })
+    }
+
+    /// One read round: the index every read waiting now must observe.
+    async fn read_index(&self) -> Result<LogIndex, NodeError> {
+        let deadline = Instant::now() + self.cluster.leader_wait;
+        loop {
+            let leader = self.leader_before(deadline).await?;
+            let outcome = if leader == self.cluster.id {
+                self.raft.get_read_log_id().await.map_or_else(
+                    |error| match error {
+                        RaftError::APIError(_) => Err(NodeError::NotLeader),
+                        RaftError::Fatal(fatal) => Err(super::fatal_error(fatal)),
+                    },
+                    |(read_log_id, _)| Ok(read_log_id.map_or(0, |log_id| log_id.index)),
+                )
+            } else {
+                match self.forward(leader, PeerRequest::ReadIndex).await {
+                    Ok(PeerResponse::ReadIndex(result)) => result,
+                    Ok(other) => Err(mismatch(leader, &other)),
+                    // A read changes nothing, so a lost round is simply tried again.
+                    Err(NodeError::OutcomeUnknown(_)) => Err(NodeError::NotLeader),
+                    Err(error) => Err(error),
+                }
+            };
+            match outcome {
+                Err(NodeError::NotLeader) if Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY_PAUSE).await
+                }
+                Err(NodeError::NotLeader) => return Err(self.no_leader()),
+                other => return other,
+            }
+        }
+    }
+
+    /// The leader, once one is known; waits for one until `deadline`.
+    async fn leader_before(&self, deadline: Instant) -> Result<NodeId, NodeError> {
+        let mut metrics = self.raft.metrics();
+        loop {
+            if let Some(leader) = metrics.borrow_and_update().current_leader {
+                return Ok(leader);
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(NodeError::Stopped),
+                Err(_) => return Err(self.no_leader()),
+            }
+        }
+    }
+
+    fn no_leader(&self) -> NodeError {
+        NodeError::Unavailable(format!(
+            "no leader could be reached within {} ms (an election is under way or a majority is \
+             unreachable)",
+            self.cluster.leader_wait.as_millis()
+        ))
+    }
+
+    /// Sends `request` to `leader`. Unreachable means certainly not delivered: "not the
+    /// leader", so the caller may try again; a lost answer is "outcome unknown".
+    async fn forward(
+        &self,
+        leader: NodeId,
+        request: PeerRequest,
+    ) -> Result<PeerResponse, NodeError> {
+        match self.cluster.transport.call(leader, request, self.cluster.commit_wait).await {
+            Ok(response) => Ok(response),
+            Err(CallError::Unreachable { .. }) => Err(NodeError::NotLeader),
+            Err(error @ CallError::Lost { .. }) => {
+                Err(NodeError::OutcomeUnknown(error.to_string()))
+            }
+        }
+    }
+
+    /// Carries out an administrative change on the leader, wherever it is.
+    pub async fn admin(&self, request: AdminRequest) -> Result<String, NodeError> {
+        let deadline = Instant::now() + self.cluster.leader_wait;
+        loop {
+            let leader = self.leader_before(deadline).await?;
+            let outcome = if leader == self.cluster.id {
+                self.admin_as_leader(request.clone()).await
+            } else {
+                match self.forward(leader, PeerRequest::Admin(request.clone())).await {
+                    Ok(PeerResponse::Admin(result)) => result,
+                    Ok(other) => Err(mismatch(leader, &other)),
+                    Err(error) => Err(error),
+                }
+            };
+            match outcome {
+                Err(NodeError::NotLeader) if Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY_PAUSE).await
+                }
+                Err(NodeError::NotLeader) => return Err(self.no_leader()),
+                other => return other,
+            }
+        }
+    }
+
+    /// The leader's side of [`Node::admin`].
+    pub(super) async fn admin_as_leader(&self, request: AdminRequest) -> Result<String, NodeError> {
+        match request {
+            AdminRequest::AddNode { id, address } => {
+                self.cluster.transport.learn_address(id, &address);
+                self.raft
+                    .add_learner(id, BasicNode::new(&address), true)
+                    .await
+                    .map_err(membership_error)?;
+                let voters = BTreeSet::from([id]);
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(voters), true)
+                    .await
+                    .map_err(membership_error)?;
+                Ok(format!("node {id} at {address} caught up and is a voter"))
+            }
+            AdminRequest::RemoveNode { id } => {
+                let voters = BTreeSet::from([id]);
+                self.raft
+                    .change_membership(ChangeMembers::RemoveVoters(voters), false)
+                    .await
+                    .map_err(membership_error)?;
+                let nodes = BTreeSet::from([id]);
+                self.raft
+                    .change_membership(ChangeMembers::RemoveNodes(nodes), false)
+                    .await
+                    .map_err(membership_error)?;
+                Ok(format!("node {id} was removed"))
+            }
+            AdminRequest::TransferLeader { to } => self.transfer_leadership(to).await,
+        }
+    }
+
+    /// Hands leadership to `to` (see the module doc); returns once `to` leads, or fails.
+    async fn transfer_leadership(&self, to: NodeId) -> Result<String, NodeError> {
+        if to == self.cluster.id {
+            return Ok(format!("node {to} already leads"));
+        }
+        let is_voter = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|id| id == to);
+        if !is_voter {
+            return Err(NodeError::Refused(format!("node {to} is not a voter of this cluster")));
+        }
+        self.raft.runtime_config().heartbeat(false);
+        let outcome = self.hand_over(to).await;
+        self.raft.runtime_config().heartbeat(true);
+        outcome
+    }
+
+    async fn hand_over(&self, to: NodeId) -> Result<String, NodeError> {
+        let deadline = Instant::now() + self.cluster.leader_wait;
+        let mut metrics = self.raft.metrics();
+        while Instant::now() < deadline {
+            let (leader, caught_up) = {
+                let current = metrics.borrow_and_update();
+                let last = current.last_log_index.unwrap_or(0);
+                let matched = current
+                    .replication
+                    .as_ref()
+                    .and_then(|replication| replication.get(&to).copied().flatten())
+                    .map_or(0, |log_id| log_id.index);
+                (current.current_leader, matched >= last)
+            };
+            if leader == Some(to) {
+                return Ok(format!("node {to} leads"));
+            }
+            if leader == Some(self.cluster.id) && caught_up {
+                // Until the followers' leases expire they refuse the vote; ask again until
+                // the target leads.
+                let _ =
+                    self.cluster.transport.call(to, PeerRequest::TimeoutNow, STATUS_TIMEOUT).await;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), metrics.changed()).await;
+        }
+        Err(NodeError::Unavailable(format!(
+            "node {to} did not take over within {} ms",
+            self.cluster.leader_wait.as_millis()
+        )))
+    }
+
+    /// Every member's status, this node's own first; a member that does not answer in time is
+    /// listed with the error.
+    pub async fn cluster_status(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
+        let own = crate::raft::peer::status(&self.raft).await;
+        let mut members: BTreeMap<NodeId, String> = BTreeMap::new();
+        if let Ok(status) = &own {
+            members.extend(status.members.iter().cloned());
+        }
+        members.remove(&self.cluster.id);
+        let mut statuses = vec![(self.cluster.id, own)];
+        let calls = members.keys().map(|id| {
+            let call = self.cluster.transport.call(*id, PeerRequest::Status, STATUS_TIMEOUT);
+            async move {
+                let status = match call.await {
+                    Ok(PeerResponse::Status(result)) => result,
+                    Ok(other) => Err(mismatch(*id, &other)),
+                    Err(error) => Err(NodeError::Unavailable(error.to_string())),
+                };
+                (*id, status)
+            }
+        });
+        for call in calls.collect::<Vec<_>>() {
+            statuses.push(call.await);
+        }
+        statuses
+    }
+}
+
+/// Runs read rounds one after another; each answers every read that was waiting when it began.
+pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<ReadWaiter>) {
+    let mut batch = Vec::new();
+    while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
+        let result = node.read_index().await;
+        for waiter in batch.drain(..) {
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+/// Tells the transport the address of every member the membership names, as it changes.
+pub(super) async fn learn_member_addresses(node: Node) {
+    let mut metrics = node.raft.metrics();
+    loop {
+        let members: Vec<(NodeId, String)> = metrics
+            .borrow_and_update()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, member)| (*id, member.addr.clone()))
+            .collect();
+        for (id, address) in members {
+            node.cluster.transport.learn_address(id, &address);
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn mismatch(peer: NodeId, response: &PeerResponse) -> NodeError {
+    NodeError::OutcomeUnknown(format!("node {peer} answered with a {} response", response.kind()))
+}
+
+fn membership_error(error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> NodeError {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => NodeError::NotLeader,
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
+            NodeError::Refused(error.to_string())
+        }
+        RaftError::Fatal(fatal) => super::fatal_error(fatal),
+    }
+}

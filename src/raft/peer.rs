@@ -1,0 +1,257 @@
+//! What nodes say to each other, independent of how the bytes travel.
+//!
+//! A node talks to a peer with requests ([`PeerRequest`]) and gets one response per request
+//! ([`PeerResponse`]). Three requests are openraft's own RPCs (append entries, vote, install a
+//! snapshot chunk); the others serve clients on followers:
+//! - [`PeerRequest::Forward`]: a follower hands a run of client writes to the leader, which
+//!   proposes them as its own and answers with their replies (or the error that stopped them);
+//! - [`PeerRequest::ReadIndex`]: a follower asks the leader for the index a linearizable read
+//!   must observe; the leader confirms its leadership with a heartbeat round first;
+//! - [`PeerRequest::TimeoutNow`]: the leader asks a caught-up follower to start an election at
+//!   once (leadership transfer).
+//!
+//! A [`Transport`] carries requests to a peer and brings the response back; [`PeerHandler`]
+//! answers requests that arrive. TCP between processes is one transport (`tcp`), Maelstrom's
+//! stdin/stdout another, and the in-process test network a third: all three share the request
+//! vocabulary and the handler, so consensus code is the same whatever carries it.
+//!
+//! Invariant: a transport reports [`CallError::Unreachable`] only when the request certainly
+//! did not reach the peer; anything that may have been delivered is [`CallError::Lost`], so
+//! that a forwarded write whose connection broke is reported as "outcome unknown".
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{NodeError, NodeId, Raft, TypeConfig};
+use crate::resp::Frame;
+use crate::state_machine::WriteRequest;
+
+/// A boxed future, as the transport and handler traits return (they are used as objects).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A request from one node to another.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PeerRequest {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<NodeId>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Client writes for the leader to propose.
+    Forward(Vec<WriteRequest>),
+    /// The read index of a linearizable read, from the leader.
+    ReadIndex,
+    /// Start an election now (leadership transfer).
+    TimeoutNow,
+    /// A membership change or leadership transfer, for the leader to carry out.
+    Admin(AdminRequest),
+    /// The peer's own view of itself (`CONCORD.STATUS` gathers every member's).
+    Status,
+}
+
+/// An administrative change, carried out by the leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminRequest {
+    /// Add a node: first as a learner that catches up from a snapshot and the log, then as a
+    /// voter.
+    AddNode { id: NodeId, address: String },
+    /// Remove a node from the membership (voter or learner).
+    RemoveNode { id: NodeId },
+    /// Hand leadership to a caught-up voter.
+    TransferLeader { to: NodeId },
+}
+
+/// One node's view of itself, as `CONCORD.STATUS` and INFO replication show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub id: NodeId,
+    /// `leader`, `follower`, `candidate`, `learner` or `shutdown`.
+    pub role: String,
+    pub term: u64,
+    pub leader: Option<NodeId>,
+    pub last_log_index: u64,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub snapshot_index: u64,
+    /// The voters of the current membership (two sets during a joint change, merged).
+    pub voters: Vec<NodeId>,
+    /// Every member and its address, as the membership carries it.
+    pub members: Vec<(NodeId, String)>,
+    /// On a leader: each other member's matched index.
+    pub matched: Vec<(NodeId, u64)>,
+}
+
+/// The answer to a [`PeerRequest`], variant by variant.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PeerResponse {
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
+    Forward(Result<Vec<Frame>, NodeError>),
+    /// The index to wait for, or why the peer cannot give one (it is not the leader).
+    ReadIndex(Result<u64, NodeError>),
+    TimeoutNow(Result<(), NodeError>),
+    Admin(Result<String, NodeError>),
+    Status(Result<NodeStatus, NodeError>),
+}
+
+impl PeerResponse {
+    /// The variant's name, for errors about a response that does not match its request.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerResponse::AppendEntries(_) => "append-entries",
+            PeerResponse::Vote(_) => "vote",
+            PeerResponse::InstallSnapshot(_) => "install-snapshot",
+            PeerResponse::Forward(_) => "forward",
+            PeerResponse::ReadIndex(_) => "read-index",
+            PeerResponse::TimeoutNow(_) => "timeout-now",
+            PeerResponse::Admin(_) => "admin",
+            PeerResponse::Status(_) => "status",
+        }
+    }
+}
+
+/// Why a call to a peer brought no response.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The request certainly did not reach the peer (no connection, refused handshake).
+    #[error("node {target} is unreachable: {reason}")]
+    Unreachable { target: NodeId, reason: String },
+    /// The request may or may not have reached the peer (connection lost, timed out).
+    #[error("no answer from node {target}: {reason}")]
+    Lost { target: NodeId, reason: String },
+}
+
+/// Carries requests to peers. Implementations must bound what they queue and must time out
+/// every call at `timeout`.
+pub trait Transport: Send + Sync + 'static {
+    fn call(
+        &self,
+        target: NodeId,
+        request: PeerRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<PeerResponse, CallError>>;
+
+    /// Tells the transport where the cluster membership says `target` listens; a transport
+    /// that has its own address for `target` keeps it.
+    fn learn_address(&self, _target: NodeId, _address: &str) {}
+}
+
+/// What only the node can answer: forwarded writes (the node owns the commit pipeline) and
+/// administrative changes.
+pub trait NodeService: Send + Sync + 'static {
+    /// Proposes writes on this node, which must be the leader (never forwards again).
+    fn write(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> BoxFuture<'static, Result<Vec<Frame>, NodeError>>;
+    /// Carries out an administrative change on this node, which must be the leader.
+    fn admin(&self, request: AdminRequest) -> BoxFuture<'static, Result<String, NodeError>>;
+}
+
+/// Answers the requests peers send: openraft's RPCs go to openraft, the others to the node.
+#[derive(Clone)]
+pub struct PeerHandler {
+    raft: Raft,
+    service: Arc<dyn NodeService>,
+}
+
+impl PeerHandler {
+    pub fn new(raft: Raft, service: Arc<dyn NodeService>) -> PeerHandler {
+        PeerHandler { raft, service }
+    }
+
+    /// Answers one request; runs as long as the request takes (a forwarded write waits for its
+    /// commit), so transports run each request on its own task.
+    pub async fn handle(&self, request: PeerRequest) -> PeerResponse {
+        match request {
+            PeerRequest::AppendEntries(request) => {
+                PeerResponse::AppendEntries(self.raft.append_entries(request).await)
+            }
+            PeerRequest::Vote(request) => PeerResponse::Vote(self.raft.vote(request).await),
+            PeerRequest::InstallSnapshot(request) => {
+                PeerResponse::InstallSnapshot(self.raft.install_snapshot(request).await)
+            }
+            PeerRequest::Forward(requests) => {
+                PeerResponse::Forward(self.service.write(requests).await)
+            }
+            PeerRequest::ReadIndex => PeerResponse::ReadIndex(self.read_index().await),
+            PeerRequest::TimeoutNow => PeerResponse::TimeoutNow(
+                self.raft.trigger().elect().await.map_err(|fatal| NodeError::Stopped.or(fatal)),
+            ),
+            PeerRequest::Admin(request) => PeerResponse::Admin(self.service.admin(request).await),
+            PeerRequest::Status => PeerResponse::Status(status(&self.raft).await),
+        }
+    }
+
+    /// Confirms leadership with a quorum (one heartbeat round) and returns the index every
+    /// read that began before this call must observe.
+    async fn read_index(&self) -> Result<u64, NodeError> {
+        match self.raft.get_read_log_id().await {
+            Ok((read_log_id, _applied)) => Ok(read_log_id.map_or(0, |log_id| log_id.index)),
+            Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
+            Err(RaftError::Fatal(fatal)) => Err(NodeError::OutcomeUnknown(fatal.to_string())),
+        }
+    }
+}
+
+impl NodeError {
+    /// The error of a consensus engine that stopped.
+    fn or(self, fatal: openraft::error::Fatal<NodeId>) -> NodeError {
+        match fatal {
+            openraft::error::Fatal::Stopped => self,
+            other => NodeError::OutcomeUnknown(other.to_string()),
+        }
+    }
+}
+
+/// This node's [`NodeStatus`], from openraft's metrics and state.
+pub async fn status(raft: &Raft) -> Result<NodeStatus, NodeError> {
+    let commit_index = raft
+        .with_raft_state(|state| state.committed.map_or(0, |log_id| log_id.index))
+        .await
+        .map_err(|fatal| NodeError::Stopped.or(fatal))?;
+    let metrics = raft.metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    let voters: Vec<NodeId> = membership.voter_ids().collect();
+    let role = match metrics.state {
+        openraft::ServerState::Leader => "leader",
+        openraft::ServerState::Candidate => "candidate",
+        openraft::ServerState::Follower if voters.contains(&metrics.id) => "follower",
+        openraft::ServerState::Follower | openraft::ServerState::Learner => "learner",
+        openraft::ServerState::Shutdown => "shutdown",
+    };
+    let matched = metrics
+        .replication
+        .as_ref()
+        .map(|replication| {
+            replication
+                .iter()
+                .filter(|(id, _)| **id != metrics.id)
+                .map(|(id, log_id)| (*id, log_id.map_or(0, |log_id| log_id.index)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(NodeStatus {
+        id: metrics.id,
+        role: role.to_string(),
+        term: metrics.current_term,
+        leader: metrics.current_leader,
+        last_log_index: metrics.last_log_index.unwrap_or(0),
+        commit_index,
+        applied_index: metrics.last_applied.map_or(0, |log_id| log_id.index),
+        snapshot_index: metrics.snapshot.map_or(0, |log_id| log_id.index),
+        voters,
+        members: membership.nodes().map(|(id, node)| (*id, node.addr.clone())).collect(),
+        matched,
+    })
+}

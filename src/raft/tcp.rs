@@ -1,0 +1,469 @@
+//! The TCP transport between nodes: length-prefixed frames, a checked handshake, one
+//! multiplexed connection per peer, reconnects with backoff.
+//!
+//! Wire format (all integers big-endian):
+//! 1. The dialing node sends the 8 bytes [`MAGIC`], then a frame holding a [`Hello`]: protocol
+//!    version, cluster id, its own node id and the node id it means to reach.
+//! 2. The listening node answers with a frame holding a [`Welcome`]: accepted, or refused with
+//!    the reason. A connection that does not start with the magic, names another cluster or
+//!    another node is refused and logged with the reason, so that a misconfigured peer list or
+//!    a stray client on the peer port is obvious in the log.
+//! 3. Then each side sends frames: `u32` payload length, then the `postcard` encoding of
+//!    `(request id, PeerRequest)` from the dialer or `(request id, PeerResponse)` back.
+//!    Responses may come in any order; the id matches them to their requests.
+//!
+//! Bounds: a frame longer than `peer_frame_bytes_max` closes the connection (a handshake
+//! frame is bounded much lower, since nothing is trusted before it); a connection serves at
+//! most [`REQUESTS_IN_FLIGHT_MAX`] requests at once and stops reading until one finishes; a
+//! dialer queues at most as many frames as that before callers wait.
+//!
+//! Addresses: a node dials a peer at the address in its own `peers` list when the list has
+//! one, and only otherwise at the address the cluster membership carries (a node added
+//! later), so that a proxy placed on a link is never bypassed.
+//!
+//! Caveats: one connection per direction per pair of nodes, so a large snapshot chunk delays
+//! the heartbeats behind it by its transfer time (chunks are 3 MiB by default).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::peer::{BoxFuture, CallError, PeerHandler, PeerRequest, PeerResponse, Transport};
+use super::NodeId;
+
+/// The first bytes of every peer connection.
+pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
+
+/// The peer protocol version; a node refuses a dialer that speaks another.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest handshake frame accepted, before the dialer is known.
+const HANDSHAKE_BYTES_MAX: usize = 4096;
+
+/// How long a dialer or a listener waits for the other side's handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most requests one connection has in flight; see the module doc.
+pub const REQUESTS_IN_FLIGHT_MAX: usize = 1024;
+
+/// The first and the longest wait before dialing a peer again after a failed attempt.
+const BACKOFF_MIN: Duration = Duration::from_millis(20);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The dialer's introduction.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u32,
+    pub cluster_id: String,
+    pub from: NodeId,
+    pub to: NodeId,
+}
+
+/// The listener's answer to a [`Hello`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Welcome {
+    Accepted,
+    Refused(String),
+}
+
+/// Who this node is, as the handshake checks it.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub cluster_id: String,
+    pub node_id: NodeId,
+}
+
+fn invalid(reason: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, reason.into())
+}
+
+/// Encodes `value` as one frame: length, then postcard bytes.
+fn encode_frame(value: &impl Serialize) -> io::Result<Vec<u8>> {
+    let mut frame = vec![0u8; 4];
+    let mut frame = postcard::to_io(value, std::mem::take(&mut frame))
+        .map_err(|error| invalid(format!("encoding a peer frame: {error}")))?;
+    let length =
+        u32::try_from(frame.len() - 4).map_err(|_| invalid("a peer frame is longer than 4 GiB"))?;
+    frame[..4].copy_from_slice(&length.to_be_bytes());
+    Ok(frame)
+}
+
+/// Reads one frame of at most `bytes_max` bytes and decodes it.
+async fn read_frame<T: DeserializeOwned>(
+    reader: &mut (impl AsyncReadExt + Unpin),
+    bytes_max: usize,
+    buffer: &mut Vec<u8>,
+) -> io::Result<T> {
+    let length = reader.read_u32().await? as usize;
+    if length > bytes_max {
+        return Err(invalid(format!(
+            "a peer frame of {length} bytes exceeds the {bytes_max}-byte bound"
+        )));
+    }
+    buffer.resize(length, 0);
+    reader.read_exact(buffer).await?;
+    postcard::from_bytes(buffer)
+        .map_err(|error| invalid(format!("undecodable peer frame: {error}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dialing side.
+
+/// The callers waiting for responses on one connection, by request id; `None` once the
+/// connection closed.
+type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<PeerResponse>>>>>;
+
+/// One established connection to a peer.
+struct Connection {
+    frames: mpsc::Sender<Vec<u8>>,
+    pending: Pending,
+}
+
+impl Connection {
+    fn is_closed(&self) -> bool {
+        self.frames.is_closed() || self.pending.lock().is_none()
+    }
+}
+
+/// The state of the link to one peer.
+#[derive(Default)]
+struct Link {
+    connection: Option<Arc<Connection>>,
+    /// No dial before this instant, after a failure.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    last_error: String,
+}
+
+/// The TCP [`Transport`]; cheap to share (calls hold the dialer while they run).
+pub struct TcpTransport {
+    dialer: Arc<Dialer>,
+}
+
+/// What the TCP transport's calls share.
+struct Dialer {
+    identity: Identity,
+    frame_bytes_max: usize,
+    /// Addresses from this node's own `peers` list: always preferred.
+    listed: BTreeMap<NodeId, String>,
+    /// Addresses the cluster membership carries, for peers the list does not name.
+    learned: RwLock<BTreeMap<NodeId, String>>,
+    links: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Link>>>>,
+    next_request_id: AtomicU64,
+}
+
+impl TcpTransport {
+    /// A transport for the node `identity` names, dialing the peers in `listed` at their
+    /// listed addresses.
+    pub fn new(
+        identity: Identity,
+        listed: BTreeMap<NodeId, String>,
+        frame_bytes_max: usize,
+    ) -> TcpTransport {
+        let dialer = Dialer {
+            identity,
+            frame_bytes_max,
+            listed,
+            learned: RwLock::default(),
+            links: Mutex::default(),
+            next_request_id: AtomicU64::new(1),
+        };
+        TcpTransport { dialer: Arc::new(dialer) }
+    }
+}
+
+impl Dialer {
+    fn address_of(&self, target: NodeId) -> Option<String> {
+        self.listed.get(&target).cloned().or_else(|| self.learned.read().get(&target).cloned())
+    }
+
+    fn link(&self, target: NodeId) -> Arc<tokio::sync::Mutex<Link>> {
+        Arc::clone(self.links.lock().entry(target).or_default())
+    }
+
+    /// The live connection to `target`, dialing it if there is none and the backoff allows.
+    async fn connection(&self, target: NodeId) -> Result<Arc<Connection>, CallError> {
+        let link = self.link(target);
+        let mut link = link.lock().await;
+        if let Some(connection) = &link.connection {
+            if !connection.is_closed() {
+                return Ok(Arc::clone(connection));
+            }
+            link.connection = None;
+        }
+        let unreachable = |reason: String| CallError::Unreachable { target, reason };
+        if let Some(retry_at) = link.retry_at {
+            if Instant::now() < retry_at {
+                return Err(unreachable(format!("waiting to redial after: {}", link.last_error)));
+            }
+        }
+        let address = self
+            .address_of(target)
+            .ok_or_else(|| unreachable("no address is known for it".into()))?;
+        match self.dial(target, &address).await {
+            Ok(connection) => {
+                let connection = Arc::new(connection);
+                *link = Link { connection: Some(Arc::clone(&connection)), ..Link::default() };
+                Ok(connection)
+            }
+            Err(error) => {
+                link.backoff = (link.backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                link.retry_at = Some(Instant::now() + link.backoff);
+                link.last_error = format!("dialing {address}: {error}");
+                if link.backoff == BACKOFF_MIN {
+                    tracing::info!(peer = target, %address, %error, "cannot reach peer");
+                }
+                Err(unreachable(link.last_error.clone()))
+            }
+        }
+    }
+
+    /// Connects to `address`, checks the handshake and starts the connection's two tasks.
+    async fn dial(&self, target: NodeId, address: &str) -> io::Result<Connection> {
+        let handshake = async {
+            let mut stream = TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            let hello = Hello {
+                protocol_version: PROTOCOL_VERSION,
+                cluster_id: self.identity.cluster_id.clone(),
+                from: self.identity.node_id,
+                to: target,
+            };
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend(encode_frame(&hello)?);
+            stream.write_all(&bytes).await?;
+            let welcome: Welcome =
+                read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut Vec::new()).await?;
+            match welcome {
+                Welcome::Accepted => Ok(stream),
+                Welcome::Refused(reason) => Err(invalid(format!("the peer refused us: {reason}"))),
+            }
+        };
+        let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))??;
+        let (reader, writer) = stream.into_split();
+        let (frames, queued) = mpsc::channel(REQUESTS_IN_FLIGHT_MAX);
+        let pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        tokio::spawn(write_frames(writer, queued));
+        tokio::spawn(read_responses(reader, Arc::clone(&pending), self.frame_bytes_max, target));
+        Ok(Connection { frames, pending })
+    }
+
+    async fn call_once(
+        &self,
+        target: NodeId,
+        request: PeerRequest,
+    ) -> Result<PeerResponse, CallError> {
+        let connection = self.connection(target).await?;
+        let id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(&(id, &request))
+            .map_err(|error| CallError::Unreachable { target, reason: error.to_string() })?;
+        let (sender, receiver) = oneshot::channel();
+        match connection.pending.lock().as_mut() {
+            Some(pending) => pending.insert(id, sender),
+            None => {
+                return Err(CallError::Unreachable { target, reason: "connection closed".into() })
+            }
+        };
+        let lost = |reason: &str| CallError::Lost { target, reason: reason.to_string() };
+        if connection.frames.send(frame).await.is_err() {
+            return Err(lost("the connection closed while sending"));
+        }
+        receiver.await.map_err(|_| lost("the connection closed before the answer"))
+    }
+}
+
+impl Transport for TcpTransport {
+    fn call(
+        &self,
+        target: NodeId,
+        request: PeerRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<PeerResponse, CallError>> {
+        let dialer = Arc::clone(&self.dialer);
+        Box::pin(async move {
+            tokio::time::timeout(timeout, dialer.call_once(target, request)).await.unwrap_or_else(
+                |_| Err(CallError::Lost { target, reason: format!("no answer in {timeout:?}") }),
+            )
+        })
+    }
+
+    fn learn_address(&self, target: NodeId, address: &str) {
+        if !self.dialer.listed.contains_key(&target) && !address.is_empty() {
+            self.dialer.learned.write().insert(target, address.to_string());
+        }
+    }
+}
+
+/// Writes queued frames, flushing whenever the queue runs empty (many small frames share one
+/// system call under load).
+async fn write_frames(writer: OwnedWriteHalf, mut queued: mpsc::Receiver<Vec<u8>>) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(frame) = queued.recv().await {
+        if writer.write_all(&frame).await.is_err() {
+            return;
+        }
+        if queued.is_empty() && writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Hands each response to its caller; on any error, fails every pending call as lost.
+async fn read_responses(
+    reader: OwnedReadHalf,
+    pending: Pending,
+    frame_bytes_max: usize,
+    target: NodeId,
+) {
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
+    let mut buffer = Vec::new();
+    let error = loop {
+        match read_frame::<(u64, PeerResponse)>(&mut reader, frame_bytes_max, &mut buffer).await {
+            Ok((id, response)) => {
+                let waiter = pending.lock().as_mut().and_then(|pending| pending.remove(&id));
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(response);
+                }
+            }
+            Err(error) => break error,
+        }
+    };
+    if error.kind() != io::ErrorKind::UnexpectedEof {
+        tracing::info!(peer = target, %error, "peer connection closed");
+    }
+    // Dropping the senders tells every waiting caller that its answer is lost.
+    pending.lock().take();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listening side.
+
+/// Accepts peer connections until the process ends, answering each request with `handler`.
+pub async fn serve(
+    listener: TcpListener,
+    identity: Identity,
+    handler: PeerHandler,
+    frame_bytes_max: usize,
+) {
+    loop {
+        let (stream, address) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accepting a peer connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let identity = identity.clone();
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            match accept(stream, &identity).await {
+                Ok((stream, from)) => {
+                    tracing::debug!(peer = from, %address, "peer connected");
+                    serve_connection(stream, handler, frame_bytes_max).await;
+                }
+                Err(reason) => {
+                    tracing::warn!(%address, %reason, "refused a connection on the peer port");
+                }
+            }
+        });
+    }
+}
+
+/// Checks the dialer's magic and [`Hello`]; answers [`Welcome`].
+async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream, NodeId), String> {
+    let handshake = async {
+        let mut magic = [0u8; 8];
+        stream.read_exact(&mut magic).await.map_err(|error| format!("no handshake: {error}"))?;
+        if magic != MAGIC {
+            return Err(format!(
+                "not a Concord peer: it began with {:?}",
+                String::from_utf8_lossy(&magic)
+            ));
+        }
+        let hello: Hello = read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut Vec::new())
+            .await
+            .map_err(|error| format!("bad handshake: {error}"))?;
+        let refusal = if hello.protocol_version != PROTOCOL_VERSION {
+            Some(format!(
+                "node {} speaks peer protocol {}, this node speaks {PROTOCOL_VERSION}",
+                hello.from, hello.protocol_version
+            ))
+        } else if hello.cluster_id != identity.cluster_id {
+            Some(format!(
+                "node {} belongs to cluster {:?}, this node to cluster {:?}",
+                hello.from, hello.cluster_id, identity.cluster_id
+            ))
+        } else if hello.to != identity.node_id {
+            Some(format!(
+                "node {} meant to reach node {}, but this is node {} (check its peers list)",
+                hello.from, hello.to, identity.node_id
+            ))
+        } else {
+            None
+        };
+        let welcome = match &refusal {
+            Some(reason) => Welcome::Refused(reason.clone()),
+            None => Welcome::Accepted,
+        };
+        let frame = encode_frame(&welcome).map_err(|error| error.to_string())?;
+        stream.write_all(&frame).await.map_err(|error| error.to_string())?;
+        match refusal {
+            Some(reason) => Err(reason),
+            None => Ok(hello.from),
+        }
+    };
+    let from = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| "the handshake timed out".to_string())??;
+    stream.set_nodelay(true).map_err(|error| error.to_string())?;
+    Ok((stream, from))
+}
+
+/// Reads requests and answers each on its own task, at most [`REQUESTS_IN_FLIGHT_MAX`] at once.
+async fn serve_connection(stream: TcpStream, handler: PeerHandler, frame_bytes_max: usize) {
+    let (reader, writer) = stream.into_split();
+    let (frames, queued) = mpsc::channel(REQUESTS_IN_FLIGHT_MAX);
+    tokio::spawn(write_frames(writer, queued));
+    let in_flight = Arc::new(Semaphore::new(REQUESTS_IN_FLIGHT_MAX));
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
+    let mut buffer = Vec::new();
+    loop {
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else { return };
+        let (id, request) =
+            match read_frame::<(u64, PeerRequest)>(&mut reader, frame_bytes_max, &mut buffer).await
+            {
+                Ok(message) => message,
+                Err(error) => {
+                    if error.kind() != io::ErrorKind::UnexpectedEof {
+                        tracing::info!(%error, "closing a peer connection");
+                    }
+                    return;
+                }
+            };
+        let handler = handler.clone();
+        let frames = frames.clone();
+        tokio::spawn(async move {
+            let response = handler.handle(request).await;
+            match encode_frame(&(id, response)) {
+                Ok(frame) => {
+                    let _ = frames.send(frame).await;
+                }
+                Err(error) => tracing::error!(%error, "could not encode a peer response"),
+            }
+            drop(permit);
+        });
+    }
+}
