@@ -30,6 +30,11 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A node answered a command-line request (`concord admin`, `concord status`) with an
+    /// error, or with something that was not the expected reply.
+    #[error("the node answered: {0}")]
+    Remote(String),
+
     /// The data directory cannot be used (locked, foreign, or of another format version).
     #[error("data directory: {0}")]
     DataDirectory(String),

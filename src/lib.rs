@@ -15,3 +15,4 @@ pub mod raft;
 pub mod node;
 pub mod server;
 pub mod maelstrom;
+pub mod cli;

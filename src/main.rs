@@ -34,11 +34,89 @@ struct Cli {
 enum Command {
     /// Run a node (the default when no subcommand is given).
     Serve(Box<ServeArgs>),
-    /// Run a node for Jepsen Maelstrom on stdin/stdout: `echo`, `unique-ids` or `broadcast`.
+    /// Run a node for Jepsen Maelstrom on stdin/stdout (see docs/maelstrom.md).
     Maelstrom {
         /// The Maelstrom workload to serve.
         workload: String,
     },
+    /// Start a local cluster on loopback, for trying Concord out; Ctrl-C stops it, and running
+    /// it again resumes it.
+    Cluster(ClusterArgs),
+    /// Change a running cluster: `add-node ID HOST:PEER_PORT`, `remove-node ID`,
+    /// `transfer-leader ID`. Any member takes them.
+    Admin {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(subcommand)]
+        change: AdminChange,
+    },
+    /// Show every member's role, term, commit and applied index, and lag.
+    Status {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+/// Options of `concord cluster`.
+#[derive(Args, Debug)]
+struct ClusterArgs {
+    /// How many members: 3 or 5 for fault tolerance, 1 to 9 accepted.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Member N serves Redis clients on this port plus N - 1.
+    #[arg(long, default_value_t = 7001)]
+    port: u16,
+    /// Member N listens for peers on this port plus N - 1.
+    #[arg(long, default_value_t = 17001)]
+    peer_port: u16,
+    /// Where the members keep their data and logs.
+    #[arg(long, value_name = "DIR", default_value = "concord-cluster")]
+    dir: PathBuf,
+    /// Options passed to every member's `concord serve` (after `--`).
+    #[arg(last = true)]
+    serve: Vec<String>,
+}
+
+/// The member a command-line request goes to.
+#[derive(Args, Debug)]
+struct TargetArgs {
+    /// Host of any member.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Redis port of that member.
+    #[arg(long, short = 'p', default_value_t = 6379)]
+    port: u16,
+}
+
+impl TargetArgs {
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminChange {
+    /// Add node ID, reachable by peers at HOST:PEER_PORT (start it with --join first); returns
+    /// once it caught up and votes.
+    AddNode { id: u64, address: String },
+    /// Remove node ID from the cluster.
+    RemoveNode { id: u64 },
+    /// Hand leadership to node ID.
+    TransferLeader { id: u64 },
+}
+
+impl AdminChange {
+    fn arguments(&self) -> Vec<String> {
+        match self {
+            AdminChange::AddNode { id, address } => {
+                vec!["CONCORD.ADDNODE".into(), id.to_string(), address.clone()]
+            }
+            AdminChange::RemoveNode { id } => vec!["CONCORD.REMOVENODE".into(), id.to_string()],
+            AdminChange::TransferLeader { id } => {
+                vec!["CONCORD.TRANSFERLEADER".into(), id.to_string()]
+            }
+        }
+    }
 }
 
 /// Options of `concord serve`. Each one overrides the key of the same name in the config file.
@@ -164,6 +242,17 @@ fn main() -> ExitCode {
             concord::maelstrom::Config::from_environment()
                 .and_then(|config| concord::maelstrom::run(&workload, config))
         }
+        Some(Command::Cluster(cluster)) => concord::cli::run_cluster(concord::cli::LocalCluster {
+            nodes: cluster.nodes,
+            client_port_base: cluster.port,
+            peer_port_base: cluster.peer_port,
+            directory: cluster.dir,
+            serve_arguments: cluster.serve,
+        }),
+        Some(Command::Admin { target, change }) => {
+            concord::cli::run_admin(&target.address(), &change.arguments())
+        }
+        Some(Command::Status { target }) => concord::cli::run_status(&target.address()),
         None => cli.serve.into_config().and_then(run),
     };
     match result {

@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "node",
     "server",
     "maelstrom",
+    "cli",
 ];
 
 /// Non-test lines a source file may have (STYLE.md: "well under 1,000").
