@@ -54,6 +54,9 @@ const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// How long a member takes to answer a status request before it is shown unreachable.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long a forwarded membership change may take (a learner copying a large data set).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// A read waiting for its read index.
 pub(super) type ReadWaiter = oneshot::Sender<Result<LogIndex, NodeError>>;
 
@@ -152,6 +155,16 @@ impl Node {
         }
     }
 
+    /// This node's id in its cluster.
+    pub fn id(&self) -> NodeId {
+        self.cluster.id
+    }
+
+    /// The leader this node knows of now, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
     /// The leader, once one is known; waits for one until `deadline`.
     async fn leader_before(&self, deadline: Instant) -> Result<NodeId, NodeError> {
         let mut metrics = self.raft.metrics();
@@ -183,7 +196,13 @@ impl Node {
         leader: NodeId,
         request: PeerRequest,
     ) -> Result<PeerResponse, NodeError> {
-        match self.cluster.transport.call(leader, request, self.cluster.commit_wait).await {
+        // A membership change waits for a learner to catch up, which takes as long as copying
+        // the data set; everything else answers within a commit.
+        let timeout = match request {
+            PeerRequest::Admin(_) => ADMIN_TIMEOUT,
+            _ => self.cluster.commit_wait,
+        };
+        match self.cluster.transport.call(leader, request, timeout).await {
             Ok(response) => Ok(response),
             Err(CallError::Unreachable { .. }) => Err(NodeError::NotLeader),
             Err(error @ CallError::Lost { .. }) => {
@@ -222,9 +241,10 @@ impl Node {
             AdminRequest::AddNode { id, address } => {
                 self.cluster.transport.learn_address(id, &address);
                 self.raft
-                    .add_learner(id, BasicNode::new(&address), true)
+                    .add_learner(id, BasicNode::new(&address), false)
                     .await
                     .map_err(membership_error)?;
+                self.wait_for_catch_up(id).await?;
                 let voters = BTreeSet::from([id]);
                 self.raft
                     .change_membership(ChangeMembers::AddVoterIds(voters), true)
@@ -246,6 +266,34 @@ impl Node {
                 Ok(format!("node {id} was removed"))
             }
             AdminRequest::TransferLeader { to } => self.transfer_leadership(to).await,
+        }
+    }
+
+    /// Waits until learner `id` holds every entry the log held when the wait began, so that
+    /// promoting it never adds a voter the quorum would have to wait for. No deadline of its
+    /// own: catching up a large data set takes as long as it takes, and stops only if this
+    /// node stops leading.
+    async fn wait_for_catch_up(&self, id: NodeId) -> Result<(), NodeError> {
+        let mut metrics = self.raft.metrics();
+        let target = metrics.borrow().last_log_index.unwrap_or(0);
+        loop {
+            {
+                let current = metrics.borrow_and_update();
+                if current.current_leader != Some(self.cluster.id) {
+                    return Err(NodeError::NotLeader);
+                }
+                let matched = current
+                    .replication
+                    .as_ref()
+                    .and_then(|replication| replication.get(&id).copied().flatten())
+                    .map_or(0, |log_id| log_id.index);
+                if matched >= target {
+                    return Ok(());
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return Err(NodeError::Stopped);
+            }
         }
     }
 
