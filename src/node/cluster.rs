@@ -360,19 +360,26 @@ impl Node {
         }
         members.remove(&self.cluster.id);
         let mut statuses = vec![(self.cluster.id, own)];
-        let calls = members.keys().map(|id| {
-            let call = self.cluster.transport.call(*id, PeerRequest::Status, STATUS_TIMEOUT);
-            async move {
-                let status = match call.await {
-                    Ok(PeerResponse::Status(result)) => result,
-                    Ok(other) => Err(mismatch(*id, &other)),
-                    Err(error) => Err(NodeError::Unavailable(error.to_string())),
-                };
-                (*id, status)
-            }
-        });
-        for call in calls.collect::<Vec<_>>() {
-            statuses.push(call.await);
+        // Asked all at once: an unreachable member costs one timeout, not one each.
+        let calls: Vec<_> = members
+            .keys()
+            .map(|id| {
+                let id = *id;
+                let call = self.cluster.transport.call(id, PeerRequest::Status, STATUS_TIMEOUT);
+                tokio::spawn(async move {
+                    match call.await {
+                        Ok(PeerResponse::Status(result)) => result,
+                        Ok(other) => Err(mismatch(id, &other)),
+                        Err(error) => Err(NodeError::Unavailable(error.to_string())),
+                    }
+                })
+            })
+            .collect();
+        for (id, call) in members.keys().zip(calls) {
+            let status = call
+                .await
+                .unwrap_or_else(|error| Err(NodeError::OutcomeUnknown(error.to_string())));
+            statuses.push((*id, status));
         }
         statuses
     }

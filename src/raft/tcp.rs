@@ -88,7 +88,7 @@ fn invalid(reason: impl Into<String>) -> io::Error {
 }
 
 /// Encodes `value` as one frame: length, then postcard bytes.
-fn encode_frame(value: &impl Serialize) -> io::Result<Vec<u8>> {
+pub fn encode_frame(value: &impl Serialize) -> io::Result<Vec<u8>> {
     let mut frame = vec![0u8; 4];
     let mut frame = postcard::to_io(value, std::mem::take(&mut frame))
         .map_err(|error| invalid(format!("encoding a peer frame: {error}")))?;
@@ -112,7 +112,13 @@ async fn read_frame<T: DeserializeOwned>(
     }
     buffer.resize(length, 0);
     reader.read_exact(buffer).await?;
-    postcard::from_bytes(buffer)
+    decode_payload(buffer)
+}
+
+/// Decodes a frame's payload; bytes from a peer are untrusted until decoded (fuzzed by
+/// `fuzz/fuzz_targets/peer_frame.rs`).
+pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> io::Result<T> {
+    postcard::from_bytes(payload)
         .map_err(|error| invalid(format!("undecodable peer frame: {error}")))
 }
 

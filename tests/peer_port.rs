@@ -1,0 +1,119 @@
+//! The peer port and a member without a majority, seen from outside: strangers and nodes of
+//! another cluster are refused with a reason in the log, and clients of a node that cannot
+//! reach a leader get a bounded wait and an error that says nothing was applied.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use concord::raft::tcp::{encode_frame, Hello, Welcome, MAGIC, PROTOCOL_VERSION};
+use support::servers::ServerProcess as Concord;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Node 1 of a three-node cluster whose other members never start.
+fn lonely_member(peer_port: u16) -> Concord {
+    let peers =
+        format!("1=127.0.0.1:{peer_port},2=127.0.0.1:{},3=127.0.0.1:{}", free_port(), free_port());
+    // The harness asks for `warn`; the file cannot override a flag, so the refusals this test
+    // looks for are logged at `warn`.
+    let config = "leader-wait-ms = 300\ncluster-id = \"test-cluster\"\n";
+    let flags = ["--node-id", "1", "--peers", &peers];
+    Concord::start_concord_with(&flags, Some(config))
+}
+
+fn wait_for_log(server: &Concord, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log_tail().contains(needle) {
+        assert!(Instant::now() < deadline, "the log never said {needle:?}\n{}", server.log_tail());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn handshake(peer_port: u16, hello: &Hello) -> Welcome {
+    let mut stream = TcpStream::connect(("127.0.0.1", peer_port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend(encode_frame(hello).unwrap());
+    stream.write_all(&bytes).unwrap();
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).unwrap();
+    let mut payload = vec![0u8; u32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut payload).unwrap();
+    concord::raft::tcp::decode_payload(&payload).unwrap()
+}
+
+#[test]
+fn garbage_on_the_peer_port_is_refused_and_logged() {
+    let peer_port = free_port();
+    let server = lonely_member(peer_port);
+    let mut stream = TcpStream::connect(("127.0.0.1", peer_port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    let mut reply = Vec::new();
+    // Closed without a byte in answer: an end of stream, or a reset since our request was
+    // never read.
+    let read = stream.read_to_end(&mut reply);
+    let closed = read.is_ok()
+        || read.as_ref().is_err_and(|error| error.kind() == std::io::ErrorKind::ConnectionReset);
+    assert!(closed && reply.is_empty(), "a stranger got {reply:?} ({read:?})");
+    wait_for_log(&server, "not a Concord peer");
+    // The node still serves clients.
+    assert_eq!(
+        support::servers::request_once(server.address(), b"PING\r\n").unwrap(),
+        b"+PONG\r\n"
+    );
+}
+
+#[test]
+fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason() {
+    let peer_port = free_port();
+    let server = lonely_member(peer_port);
+    let stranger =
+        Hello { protocol_version: PROTOCOL_VERSION, cluster_id: "other".into(), from: 2, to: 1 };
+    let Welcome::Refused(reason) = handshake(peer_port, &stranger) else {
+        panic!("a node of another cluster was accepted")
+    };
+    assert!(reason.contains("\"other\"") && reason.contains("\"test-cluster\""), "{reason}");
+    wait_for_log(&server, "belongs to cluster");
+    let misaddressed = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        cluster_id: "test-cluster".into(),
+        from: 2,
+        to: 3,
+    };
+    let Welcome::Refused(reason) = handshake(peer_port, &misaddressed) else {
+        panic!("a dial meant for node 3 was accepted by node 1")
+    };
+    assert!(reason.contains("this is node 1"), "{reason}");
+    let member = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        cluster_id: "test-cluster".into(),
+        from: 2,
+        to: 1,
+    };
+    assert!(matches!(handshake(peer_port, &member), Welcome::Accepted));
+}
+
+#[test]
+fn without_a_majority_writes_wait_then_fail_as_not_applied_and_the_node_keeps_serving() {
+    let server = lonely_member(free_port());
+    let started = Instant::now();
+    let reply = support::servers::request_once(server.address(), b"SET k v\r\n").unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("-ERR the cluster is unavailable") && reply.contains("not applied"),
+        "{reply}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300), "the write did not wait for a leader");
+    let reply = support::servers::request_once(server.address(), b"GET k\r\n").unwrap();
+    assert!(String::from_utf8_lossy(&reply).starts_with("-ERR the cluster is unavailable"));
+    assert_eq!(
+        support::servers::request_once(server.address(), b"PING\r\n").unwrap(),
+        b"+PONG\r\n"
+    );
+}
