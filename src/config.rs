@@ -161,9 +161,12 @@ impl Default for Config {
             peer_frame_bytes_max: 1024 * 1024 * 1024,
             leader_wait_ms: 5_000,
             commit_wait_ms: 10_000,
-            election_timeout_min_ms: 150,
-            election_timeout_max_ms: 300,
-            heartbeat_interval_ms: 50,
+            // openraft cuts an append that takes longer than a heartbeat interval, and a
+            // follower's append includes its fsync: 100 ms leaves room for a busy disk, and
+            // an election after three missed heartbeats keeps failover well under a second.
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
+            heartbeat_interval_ms: 100,
             log_level: "info".to_string(),
             max_clients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,

@@ -330,17 +330,28 @@ impl SnapshotDirectory {
         for entry in std::fs::read_dir(&self.path).map_err(Self::io_error(context.clone()))? {
             let path = entry.map_err(Self::io_error(context.clone()))?.path();
             let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
-            if name.ends_with(".tmp") {
-                // An interrupted write or receive: never the current snapshot.
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
+            // A `.tmp` file is a snapshot being written or received, or one a crash
+            // interrupted; never the current snapshot. Only `remove_temporaries`, at start-up,
+            // deletes them: here one may belong to a build running right now.
             if let Some((index, term)) = parse_name(name) {
                 files.push(SnapshotFile { path, index, term });
             }
         }
         files.sort_by_key(|file| std::cmp::Reverse((file.index, file.term)));
         Ok(files)
+    }
+
+    /// Deletes the temporary files an interrupted run left. Only at start-up, before any
+    /// snapshot is being built or received.
+    pub fn remove_temporaries(&self) -> Result<(), SnapshotError> {
+        let context = format!("listing {}", self.path.display());
+        for entry in std::fs::read_dir(&self.path).map_err(Self::io_error(context.clone()))? {
+            let path = entry.map_err(Self::io_error(context.clone()))?.path();
+            if path.extension().is_some_and(|extension| extension == "tmp") {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        Ok(())
     }
 
     /// A new temporary file to write a snapshot into.

@@ -130,6 +130,7 @@ impl StateMachineStore {
         let mut last_applied = None;
         let mut membership = StoredMembership::default();
         let persistence = Persistence::default();
+        snapshots.remove_temporaries()?;
         for file in snapshots.list()? {
             let started = Instant::now();
             match SnapshotDirectory::read(&file.path) {
