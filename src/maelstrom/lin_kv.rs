@@ -17,7 +17,9 @@
 //! 3. `raft_ok` is handed to the transport's waiting call at once. `raft` requests and client
 //!    requests each run on their own task, at most [`PEER_REQUESTS_MAX`] and
 //!    [`CLIENT_REQUESTS_MAX`] at once; two separate bounds, so that clients waiting for
-//!    commits can never take the room the Raft messages that commit them need.
+//!    commits can never take the room the Raft messages that commit them need. A request
+//!    beyond its bound is refused at once with 11 (it was not started): the loop never waits,
+//!    since the answers that let running requests finish arrive through it.
 //!
 //! Keys and values are JSON: each is stored in database 0 as the text `serde_json` writes for
 //! it (so `1` and `"1"` are different keys), and a read parses the stored text back.
@@ -28,8 +30,8 @@
 //! - `OutcomeUnknown`: may have been applied, `timeout` (0); `StorageFailed`: `crash` (13);
 //! - a read that fails changed nothing: always 11.
 //!
-//! Caveats: the data directory (under the system's temporary directory, named by node and
-//! process id) is removed when stdin ends, but not when Maelstrom kills the process; a
+//! Caveats: the data directory (under [`super::Config::data_root`], named by node and process
+//! id) is removed when stdin ends, but not when Maelstrom kills the process; a
 //! restarted process starts with an empty directory, which Raft only tolerates for a node
 //! removed and added again (Maelstrom's lin-kv runs do not restart nodes).
 
@@ -40,7 +42,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::raft_transport::{decode_payload, encode_payload, raft_id, MaelstromTransport};
 use super::{fresh_msg_id, ErrorCode, Message, Outgoing, WorkloadError};
@@ -212,7 +214,7 @@ impl LinKv {
                 }
             }
             "raft" => {
-                let Ok(permit) = Arc::clone(&self.peer_requests).acquire_owned().await else {
+                let Some(permit) = self.permit(&self.peer_requests, &message).await else {
                     return;
                 };
                 let (handler, responder) = (self.handler.clone(), self.responder());
@@ -222,7 +224,7 @@ impl LinKv {
                 });
             }
             "read" | "write" | "cas" => {
-                let Ok(permit) = Arc::clone(&self.client_requests).acquire_owned().await else {
+                let Some(permit) = self.permit(&self.client_requests, &message).await else {
                     return;
                 };
                 let (node, responder) = (self.node.clone(), self.responder());
@@ -241,6 +243,25 @@ impl LinKv {
                 let text = format!("lin-kv does not handle {other:?} messages");
                 let error = WorkloadError::new(ErrorCode::NotSupported, text);
                 self.send(error.reply_to(&message)).await;
+            }
+        }
+    }
+
+    /// A place among the requests being served, or (the bound is reached) a refusal sent to
+    /// `message`: 11, since the request was not started. The loop never waits for a place:
+    /// it must go on reading the `raft_ok` answers that let the running requests finish.
+    async fn permit(
+        &self,
+        requests: &Arc<Semaphore>,
+        message: &Message,
+    ) -> Option<OwnedSemaphorePermit> {
+        match Arc::clone(requests).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let text = "too many requests are being served; this one was not started";
+                let error = WorkloadError::new(ErrorCode::TemporarilyUnavailable, text);
+                self.send(error.reply_to(message)).await;
+                None
             }
         }
     }
@@ -271,7 +292,7 @@ impl Responder {
 fn node_config(config: &super::Config, position: usize, node_ids: &[String]) -> Result<NodeConfig> {
     let name = &node_ids[position];
     let data_dir =
-        std::env::temp_dir().join(format!("concord-maelstrom-{name}-{}", std::process::id()));
+        config.data_root.join(format!("concord-maelstrom-{name}-{}", std::process::id()));
     // A directory left by an earlier process with the same id would hold another cluster's
     // log; this node must start from nothing, like every other member.
     if data_dir.exists() {

@@ -200,6 +200,10 @@ pub struct Config {
     /// Maelstrom's client timeout, so that clients get an answer instead of timing out, and
     /// about one election, so that a request survives a leader change.
     pub request_wait_ms: u64,
+    /// `lin-kv`: where each node makes its data directory (`concord-maelstrom-<node>-<pid>`).
+    /// Default: the system's temporary directory; `CONCORD_MAELSTROM_DATA_DIR` overrides it
+    /// (the in-repo tests point it at a directory they remove, since they kill their nodes).
+    pub data_root: std::path::PathBuf,
 }
 
 impl Default for Config {
@@ -215,6 +219,7 @@ impl Default for Config {
             raft_election_timeout_min_ms: 500,
             raft_election_timeout_max_ms: 1000,
             request_wait_ms: 1000,
+            data_root: std::env::temp_dir(),
         }
     }
 }
@@ -222,8 +227,9 @@ impl Default for Config {
 impl Config {
     /// The defaults, overridden by environment variables, since Maelstrom starts nodes without
     /// arguments: `CONCORD_MAELSTROM_TICK_MS` ([`Config::tick_interval_ms`]),
-    /// `CONCORD_BROADCAST_RETRY_MS` ([`Config::gossip_retry_ms`]) and
-    /// `CONCORD_BROADCAST_FANOUT` ([`Config::broadcast_tree_fanout`]).
+    /// `CONCORD_BROADCAST_RETRY_MS` ([`Config::gossip_retry_ms`]),
+    /// `CONCORD_BROADCAST_FANOUT` ([`Config::broadcast_tree_fanout`]) and
+    /// `CONCORD_MAELSTROM_DATA_DIR` ([`Config::data_root`]).
     pub fn from_environment() -> Result<Config> {
         let mut config = Config::default();
         let overrides: [(&str, &mut dyn FnMut(u64)); 3] = [
@@ -239,6 +245,9 @@ impl Config {
                 Error::Config(format!("{name} must be a non-negative integer, got {text:?}"))
             })?;
             set(value);
+        }
+        if let Some(root) = std::env::var_os("CONCORD_MAELSTROM_DATA_DIR") {
+            config.data_root = root.into();
         }
         config.validate()?;
         Ok(config)

@@ -100,9 +100,14 @@ impl Workload {
 /// Runs the clients through `phases` on a fresh cluster of `node_count`, checks the history,
 /// and requires every node to serve a read after the last phase.
 fn run_and_check(node_count: usize, client_count: u64, phases: &[Phase]) {
-    // openraft logs every message a partition drops; the node's own warnings stay.
-    let quiet = [("CONCORD_LOG", "warn,openraft=off")];
-    let mut cluster = Cluster::start_with_environment("lin-kv", node_count, &quiet);
+    // The nodes are killed, so they cannot remove their data directories: this one does.
+    let data_root = tempfile::tempdir().unwrap();
+    let environment = [
+        ("CONCORD_MAELSTROM_DATA_DIR", data_root.path().to_str().unwrap()),
+        // openraft logs every message a partition drops; the node's own warnings stay.
+        ("CONCORD_LOG", "warn,openraft=off"),
+    ];
+    let mut cluster = Cluster::start_with_environment("lin-kv", node_count, &environment);
     let history = History::new();
     let mut workload =
         Workload { random: Random(0x9e37_79b9_7f4a_7c15), next_value: 0, seen: BTreeMap::new() };
