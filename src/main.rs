@@ -34,7 +34,8 @@ struct Cli {
 enum Command {
     /// Run a node (the default when no subcommand is given).
     Serve(Box<ServeArgs>),
-    /// Run a node for Jepsen Maelstrom on stdin/stdout (see docs/maelstrom.md).
+    /// Run a node for Jepsen Maelstrom on stdin/stdout: `echo`, `unique-ids`, `broadcast`,
+    /// `g-counter`, `kafka`, `txn-rw-register` or `lin-kv` (see docs/maelstrom.md).
     Maelstrom {
         /// The Maelstrom workload to serve.
         workload: String,

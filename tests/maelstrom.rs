@@ -8,6 +8,10 @@
 // named by path.
 #[path = "maelstrom/broadcast_latency.rs"]
 mod broadcast_latency;
+#[path = "maelstrom/lin_kv.rs"]
+mod lin_kv;
+#[path = "linearizability/mod.rs"]
+mod linearizability;
 #[path = "maelstrom/read_committed.rs"]
 mod read_committed;
 #[path = "support/maelstrom_services.rs"]
@@ -131,7 +135,12 @@ impl Cluster {
 
     /// Routes messages until `deadline`, or until a client reply to `msg_id` arrives.
     fn pump(&mut self, deadline: Instant, msg_id: Option<u64>) {
-        while msg_id.is_none_or(|id| !self.replies.contains_key(&id)) {
+        self.pump_until(deadline, |replies| msg_id.is_some_and(|id| replies.contains_key(&id)))
+    }
+
+    /// Routes messages until `deadline`, or until `done` holds of the client replies kept.
+    fn pump_until(&mut self, deadline: Instant, done: impl Fn(&HashMap<u64, Value>) -> bool) {
+        while !done(&self.replies) {
             self.deliver_due();
             let now = Instant::now();
             let Some(mut wait) = deadline.checked_duration_since(now) else { return };

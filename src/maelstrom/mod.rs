@@ -27,7 +27,9 @@
 //!
 //! Workloads: `echo`, `unique-ids` ([`unique_ids`]) and `broadcast` ([`broadcast`]); `g-counter`
 //! ([`g_counter`], on `seq-kv`), `kafka` ([`kafka`], logs owned per key, commits in `lin-kv`)
-//! and `txn-rw-register` ([`txn_rw_register`]).
+//! and `txn-rw-register` ([`txn_rw_register`]). `lin-kv` ([`lin_kv`]) is the exception: it
+//! runs Concord's own Raft node, with Raft messages carried over Maelstrom's network
+//! ([`raft_transport`]), on an asynchronous driver of its own.
 //!
 //! Caveats: nothing is durable (Maelstrom's workloads here do not crash nodes), and a line that
 //! is not JSON is logged and skipped, since there is no `msg_id` to answer.
@@ -37,6 +39,8 @@ pub mod echo;
 pub mod g_counter;
 pub mod kafka;
 pub mod kv;
+pub mod lin_kv;
+pub mod raft_transport;
 pub mod txn_rw_register;
 pub mod unique_ids;
 
@@ -109,6 +113,8 @@ impl Outgoing {
 /// Maelstrom's error codes (doc/protocol.md, "Errors"); those this node can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// The request timed out; it may or may not have happened. Indefinite.
+    Timeout = 0,
     /// The request type is not implemented by this workload. Definite.
     NotSupported = 10,
     /// The node cannot serve the request now (e.g. before `init`). Definite.
@@ -119,6 +125,10 @@ pub enum ErrorCode {
     Crash = 13,
     /// The operation was aborted and did not happen. Definite.
     Abort = 14,
+    /// The key the operation needs does not exist. Definite.
+    KeyDoesNotExist = 20,
+    /// A compare-and-set found another value than the expected one. Definite.
+    PreconditionFailed = 22,
 }
 
 /// A request a workload refuses: answered with an `error` body, and the node goes on.
@@ -175,6 +185,25 @@ pub struct Config {
     /// Broadcast gossips along its own tree with this many children per node (a star for up to
     /// `fanout + 1` nodes); 0 follows Maelstrom's `topology` instead. Default 32.
     pub broadcast_tree_fanout: usize,
+    /// `lin-kv`: how often the Raft leader sends heartbeats. Default 100: Concord's own 50 is
+    /// tuned for a LAN, while every Maelstrom message crosses Maelstrom's router and several
+    /// node processes share the machine.
+    pub raft_heartbeat_interval_ms: u64,
+    /// `lin-kv`: the Raft election timeout range. Default 500 to 1000 (Concord's own is 150 to
+    /// 300): well above a heartbeat plus Maelstrom's scheduling delays, so that a busy
+    /// machine does not depose a healthy leader (each change makes writes in flight
+    /// indefinite), yet short enough that a partition costs about a second of availability.
+    pub raft_election_timeout_min_ms: u64,
+    pub raft_election_timeout_max_ms: u64,
+    /// `lin-kv`: how long a request waits for a leader, and a write for its commit, before it
+    /// is answered (11 without a leader, `timeout` without a commit). Default 1000: below
+    /// Maelstrom's client timeout, so that clients get an answer instead of timing out, and
+    /// about one election, so that a request survives a leader change.
+    pub request_wait_ms: u64,
+    /// `lin-kv`: where each node makes its data directory (`concord-maelstrom-<node>-<pid>`).
+    /// Default: the system's temporary directory; `CONCORD_MAELSTROM_DATA_DIR` overrides it
+    /// (the in-repo tests point it at a directory they remove, since they kill their nodes).
+    pub data_root: std::path::PathBuf,
 }
 
 impl Default for Config {
@@ -186,6 +215,11 @@ impl Default for Config {
             inbox_lines_max: 1024,
             txn_keys_max: 1_000_000,
             broadcast_tree_fanout: 32,
+            raft_heartbeat_interval_ms: 100,
+            raft_election_timeout_min_ms: 500,
+            raft_election_timeout_max_ms: 1000,
+            request_wait_ms: 1000,
+            data_root: std::env::temp_dir(),
         }
     }
 }
@@ -193,8 +227,9 @@ impl Default for Config {
 impl Config {
     /// The defaults, overridden by environment variables, since Maelstrom starts nodes without
     /// arguments: `CONCORD_MAELSTROM_TICK_MS` ([`Config::tick_interval_ms`]),
-    /// `CONCORD_BROADCAST_RETRY_MS` ([`Config::gossip_retry_ms`]) and
-    /// `CONCORD_BROADCAST_FANOUT` ([`Config::broadcast_tree_fanout`]).
+    /// `CONCORD_BROADCAST_RETRY_MS` ([`Config::gossip_retry_ms`]),
+    /// `CONCORD_BROADCAST_FANOUT` ([`Config::broadcast_tree_fanout`]) and
+    /// `CONCORD_MAELSTROM_DATA_DIR` ([`Config::data_root`]).
     pub fn from_environment() -> Result<Config> {
         let mut config = Config::default();
         let overrides: [(&str, &mut dyn FnMut(u64)); 3] = [
@@ -211,6 +246,9 @@ impl Config {
             })?;
             set(value);
         }
+        if let Some(root) = std::env::var_os("CONCORD_MAELSTROM_DATA_DIR") {
+            config.data_root = root.into();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -223,6 +261,13 @@ impl Config {
             (self.gossip_batch_values_max == 0, "gossip_batch_values_max must be at least 1"),
             (self.inbox_lines_max == 0, "inbox_lines_max must be at least 1"),
             (self.txn_keys_max == 0, "txn_keys_max must be at least 1"),
+            (self.request_wait_ms == 0, "request_wait_ms must be at least 1"),
+            (
+                self.raft_heartbeat_interval_ms == 0
+                    || self.raft_election_timeout_min_ms <= self.raft_heartbeat_interval_ms
+                    || self.raft_election_timeout_max_ms <= self.raft_election_timeout_min_ms,
+                "raft timings must satisfy 0 < heartbeat < election timeout min < max",
+            ),
         ];
         match checks.iter().find(|(failed, _)| *failed) {
             Some((_, text)) => Err(Error::Config((*text).into())),
@@ -242,7 +287,7 @@ pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
         "txn-rw-register" => Ok(Box::new(txn_rw_register::TxnRwRegister::new(config.clone()))),
         other => Err(Error::Config(format!(
             "unknown maelstrom workload {other:?}: expected echo, unique-ids, broadcast, \
-             g-counter, kafka or txn-rw-register"
+             g-counter, kafka, txn-rw-register or lin-kv"
         ))),
     }
 }
@@ -250,6 +295,10 @@ pub fn workload(name: &str, config: &Config) -> Result<Box<dyn Workload>> {
 /// Runs workload `name` on stdin/stdout until stdin ends.
 pub fn run(name: &str, config: Config) -> Result<()> {
     config.validate()?;
+    // lin-kv runs Concord's node, which is asynchronous: it drives the process itself.
+    if name == "lin-kv" {
+        return lin_kv::run(&config);
+    }
     let mut node =
         Node { workload: workload(name, &config)?, node_id: None, provisional_src: String::new() };
     let (sender, inbox) = mpsc::sync_channel::<String>(config.inbox_lines_max);

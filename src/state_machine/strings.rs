@@ -68,6 +68,9 @@ pub(super) fn write(
         StringWrite::IncrByFloat { key, increment } => {
             apply_incrbyfloat(db, now_ms, key, increment)
         }
+        StringWrite::CompareAndSet { key, expected, new, create_if_absent } => {
+            apply_compare_and_set(db, now_ms, key, expected, new, *create_if_absent)
+        }
     };
     result.unwrap_or_else(Frame::from)
 }
@@ -194,6 +197,29 @@ fn apply_mset(db: &mut Db, now_ms: u64, pairs: &[(Key, Bytes)], only_if_none_exi
     } else {
         Frame::ok()
     }
+}
+
+/// CONCORD.CAS: 1 if `new` was set, 0 if the value differed from `expected`, nil if the key
+/// is absent (and not created). A set replaces the value as SET does, dropping any time to
+/// live: the caller asked for exactly this value, not for an edit of the old one.
+fn apply_compare_and_set(
+    db: &mut Db,
+    now_ms: u64,
+    key: &Key,
+    expected: &Bytes,
+    new: &Bytes,
+    create_if_absent: bool,
+) -> Result<Frame, CommandError> {
+    let matches = match string_at(db, key, now_ms)? {
+        None if !create_if_absent => return Ok(Frame::Null),
+        None => true,
+        Some(current) => current.to_bytes() == *expected,
+    };
+    if matches {
+        let value = Value::String(StringValue::from_bytes(new.clone()));
+        db.insert(key.clone(), value, None, now_ms);
+    }
+    Ok(Frame::Integer(i64::from(matches)))
 }
 
 fn apply_append(

@@ -512,3 +512,70 @@ fn lcs_errors_have_redis_text() {
         error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"),
     );
 }
+
+#[test]
+fn concord_cas_sets_only_when_the_value_equals_the_expected_one() {
+    let mut redis = Harness::new();
+    redis.given(&[&["SET", "k", "old"]]);
+    redis.check(&["CONCORD.CAS", "k", "other", "new"], int(0));
+    redis.check(&["GET", "k"], bulk("old"));
+    redis.check(&["CONCORD.CAS", "k", "old", "new"], int(1));
+    redis.check(&["GET", "k"], bulk("new"));
+    // The comparison is on bytes, whatever the stored encoding: an integer compares as text.
+    redis.given(&[&["SET", "n", "10"]]);
+    redis.check(&["CONCORD.CAS", "n", "10.0", "x"], int(0));
+    redis.check(&["CONCORD.CAS", "n", "10", "11"], int(1));
+    redis.check(&["GET", "n"], bulk("11"));
+}
+
+#[test]
+fn concord_cas_on_an_absent_key_replies_nil_and_creates_nothing() {
+    let mut redis = Harness::new();
+    redis.check(&["CONCORD.CAS", "k", "", "new"], Frame::Null);
+    redis.check(&["EXISTS", "k"], int(0));
+    // An expired key is absent too.
+    redis.given(&[&["SET", "k", "v", "PX", "100"]]);
+    redis.now_ms += 100;
+    redis.check(&["CONCORD.CAS", "k", "v", "new"], Frame::Null);
+    redis.check(&["EXISTS", "k"], int(0));
+}
+
+#[test]
+fn concord_cas_drops_the_time_to_live_like_set_and_refuses_other_types() {
+    let mut redis = Harness::new();
+    redis.given(&[&["SET", "k", "v", "EX", "100"]]);
+    redis.check(&["CONCORD.CAS", "k", "other", "w"], int(0));
+    assert_eq!(redis.pttl("k"), 100_000, "a failed compare leaves the time to live alone");
+    redis.check(&["CONCORD.CAS", "k", "v", "w"], int(1));
+    assert_eq!(redis.pttl("k"), -1, "a successful set drops the time to live, as SET does");
+    redis.given(&[&["RPUSH", "list", "v"]]);
+    redis.check(
+        &["CONCORD.CAS", "list", "v", "w"],
+        error(crate::state_machine::test_harness::WRONGTYPE),
+    );
+    redis.check(
+        &["CONCORD.CAS", "k"],
+        error("ERR wrong number of arguments for 'concord.cas' command"),
+    );
+}
+
+#[test]
+fn compare_and_set_with_create_if_absent_creates_a_missing_key() {
+    use crate::command::strings::StringWrite;
+    use crate::command::Write;
+    use crate::state_machine::{Entry, WriteRequest};
+    let mut redis = Harness::new();
+    let write = |expected: &str| WriteRequest {
+        db: 0,
+        write: Write::String(StringWrite::CompareAndSet {
+            key: Bytes::from_static(b"k"),
+            expected: Bytes::copy_from_slice(expected.as_bytes()),
+            new: Bytes::from_static(b"created"),
+            create_if_absent: true,
+        }),
+    };
+    let entry = Entry { leader_time_ms: START_MS, requests: vec![write("anything"), write("x")] };
+    let replies = redis.machine.apply(1, &entry);
+    assert_eq!(replies, vec![int(1), int(0)], "created once, then compared against 'created'");
+    redis.check(&["GET", "k"], bulk("created"));
+}
