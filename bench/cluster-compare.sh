@@ -361,9 +361,22 @@ if ((CATCHUP_KEYS > 0)); then
     reply=$(timeout "$CATCHUP_TIMEOUT_SECONDS" redis-cli -h 127.0.0.1 -p "${concord_ports[1]}" \
         CONCORD.ADDNODE 4 "127.0.0.1:$peer_port4" 2>&1) || reply="timed out or failed: $reply"
     add_seconds=$(awk -v s="$add_started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
-    keys4=$(timeout 60 redis-cli -h 127.0.0.1 -p "$port4" DBSIZE 2>&1 || echo "no answer")
+    # ADDNODE returns once node 4 holds the log (openraft's "caught up"), which is not yet
+    # once it applied it: time also until node 4 answers a linearizable DBSIZE with every key.
+    expected_keys=$((CATCHUP_KEYS + 1)) # the readiness key too
+    keys4=""
+    for _ in $(seq 1 $((CATCHUP_TIMEOUT_SECONDS * 5))); do
+        keys4=$(timeout 10 redis-cli -h 127.0.0.1 -p "$port4" DBSIZE 2>&1 || echo "no answer")
+        [[ $keys4 == "$expected_keys" ]] && break
+        echo "$(date +%T.%N) DBSIZE on node 4: $keys4" >>"$work_dir/catchup-polls.log"
+        sleep 0.2
+    done
+    serve_seconds=$(awk -v s="$add_started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+    redis-cli -h 127.0.0.1 -p "$port4" CONCORD.STATUS >"$work_dir/catchup-status.txt" 2>&1 || true
     catchup_report="loaded $CATCHUP_KEYS keys x $CATCHUP_VALUE_BYTES B in ${load_seconds} s ($(json_field ops_per_second <<<"$line") keys/s, $(json_field errors <<<"$line") errors);
-CONCORD.ADDNODE took ${add_seconds} s, reply: $reply; DBSIZE on node 4 afterwards: $keys4 (includes the readiness key)"
+  CONCORD.ADDNODE returned after ${add_seconds} s (reply: $reply);
+  node 4 answered DBSIZE = $keys4 (want $expected_keys) ${serve_seconds} s after ADDNODE was sent;
+  polls that came short: $(wc -l <"$work_dir/catchup-polls.log" 2>/dev/null || echo 0), first: $(head -n 1 "$work_dir/catchup-polls.log" 2>/dev/null)"
 fi
 
 # ---- report --------------------------------------------------------------------------------

@@ -163,7 +163,9 @@ impl Tally {
         self.misses += other.misses;
         self.errors += other.errors;
         for message in other.error_samples {
-            if self.error_samples.len() < ERROR_SAMPLES_MAX && !self.error_samples.contains(&message) {
+            if self.error_samples.len() < ERROR_SAMPLES_MAX
+                && !self.error_samples.contains(&message)
+            {
                 self.error_samples.push(message);
             }
         }
@@ -279,7 +281,8 @@ async fn run_client(
         }
         let sent_at = Instant::now();
         let timeout = Duration::from_millis(options.request_timeout_ms);
-        let outcome = tokio::time::timeout(timeout, exchange(options, stream, &request, keys.len())).await;
+        let outcome =
+            tokio::time::timeout(timeout, exchange(options, stream, &request, keys.len())).await;
         let latency = sent_at.elapsed();
         let answers = outcome
             .unwrap_or_else(|_| Err(format!("no answer within {} ms", options.request_timeout_ms)));
@@ -374,7 +377,13 @@ fn claim(shared: &Shared, random: &mut SplitMix64) -> Option<Vec<u64>> {
 }
 
 /// Appends one request for `key` to `out`, in the protocol's wire form.
-fn encode_request(options: &Options, value: &[u8], key: u64, target: SocketAddr, out: &mut Vec<u8>) {
+fn encode_request(
+    options: &Options,
+    value: &[u8],
+    key: u64,
+    target: SocketAddr,
+    out: &mut Vec<u8>,
+) {
     let key = format!("key:{key}");
     let write = options.operation != Operation::Read;
     match options.protocol {
@@ -475,7 +484,8 @@ async fn read_resp(stream: &mut BufReader<TcpStream>) -> Result<Answer, String> 
         Some(b'-') => Ok(Answer::Refused(line[1..].to_string())),
         Some(b'$') if line == "$-1" => Ok(Answer::Missing),
         Some(b'$') => {
-            let length: usize = line[1..].parse().map_err(|_| format!("bad bulk header {line:?}"))?;
+            let length: usize =
+                line[1..].parse().map_err(|_| format!("bad bulk header {line:?}"))?;
             read_exact(stream, length + 2).await?;
             Ok(Answer::Done)
         }
@@ -525,7 +535,8 @@ async fn read_chunked(stream: &mut BufReader<TcpStream>) -> Result<Vec<u8>, Stri
     loop {
         let size_line = read_line(stream).await?;
         let size_text = size_line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_line:?}"))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_line:?}"))?;
         if size == 0 {
             // Trailers, if any, end with an empty line.
             while !read_line(stream).await?.is_empty() {}
@@ -543,7 +554,9 @@ async fn read_chunked(stream: &mut BufReader<TcpStream>) -> Result<Vec<u8>, Stri
 /// The target that says it leads now, asked over a fresh connection each.
 async fn find_leader(protocol: Protocol, targets: &[SocketAddr]) -> Option<SocketAddr> {
     for target in targets {
-        if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(2), is_leader(protocol, *target)).await {
+        if let Ok(Ok(true)) =
+            tokio::time::timeout(Duration::from_secs(2), is_leader(protocol, *target)).await
+        {
             return Some(*target);
         }
     }
@@ -558,7 +571,8 @@ async fn is_leader(protocol: Protocol, target: SocketAddr) -> Result<bool, Strin
             let request = b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n";
             stream.get_mut().write_all(request).await.map_err(|error| error.to_string())?;
             let header = read_line(&mut stream).await?;
-            let length: usize = header.trim_start_matches('$').parse().map_err(|_| header.clone())?;
+            let length: usize =
+                header.trim_start_matches('$').parse().map_err(|_| header.clone())?;
             let body = read_exact(&mut stream, length + 2).await?;
             Ok(String::from_utf8_lossy(&body).contains("concord_role:leader"))
         }
@@ -581,7 +595,8 @@ async fn is_leader(protocol: Protocol, target: SocketAddr) -> Result<bool, Strin
                 }
             }
             let body = read_exact(&mut stream, length).await?;
-            let status: serde_json::Value = serde_json::from_slice(&body).map_err(|error| format!("{status_line}: {error}"))?;
+            let status: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|error| format!("{status_line}: {error}"))?;
             let member = &status["header"]["member_id"];
             Ok(!member.is_null() && *member == status["leader"])
         }
@@ -605,7 +620,8 @@ async fn kill_leader(shared: Arc<Shared>, after: Duration) -> Option<SocketAddr>
         shared.stop.store(true, Ordering::SeqCst);
         return None;
     };
-    let pid = pids.get(&leader).unwrap_or_else(|| panic!("no --pids entry for the leader {leader}"));
+    let pid =
+        pids.get(&leader).unwrap_or_else(|| panic!("no --pids entry for the leader {leader}"));
     let status = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
@@ -618,7 +634,10 @@ async fn kill_leader(shared: Arc<Shared>, after: Duration) -> Option<SocketAddr>
 fn print_report(shared: &Shared, total: &Tally, elapsed: Duration, killed: Option<SocketAddr>) {
     let options = &shared.options;
     let seconds = elapsed.as_secs_f64();
-    let failover_ms = match (*shared.killed_at.lock().expect("no panic"), *shared.first_success_after_kill.lock().expect("no panic")) {
+    let failover_ms = match (
+        *shared.killed_at.lock().expect("no panic"),
+        *shared.first_success_after_kill.lock().expect("no panic"),
+    ) {
         (Some(killed_at), Some(first)) => Some(first.duration_since(killed_at).as_secs_f64() * 1e3),
         _ => None,
     };
