@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::harness::{connect, Cluster, NodeId, WAIT_MAX};
-use super::linearizability::{check, Call, History, Outcome};
+use super::linearizability::{check, render_operation, Call, History, Outcome};
 
 /// Keys the clients share: few, so that clients contend and stale reads are visible.
 const KEYS: [&str; 4] = ["k0", "k1", "k2", "k3"];
@@ -200,12 +200,22 @@ pub fn check_after_heal(scenario: &str, cluster: &mut Cluster, mut workload: Wor
     let operations = workload.history.operations();
     match check(&operations) {
         Ok(report) => println!("{scenario} (seed {}): {tally:?}; {report:?}", workload.seed),
-        Err(error) => panic!(
-            "{scenario} (seed {}): the history is not linearizable ({tally:?}):{error:?}\nlogs \
-             in {:?}",
-            workload.seed,
-            cluster.directory()
-        ),
+        Err(error) => {
+            let path = cluster.directory().join("history.txt");
+            let origin_ns = operations.first().map_or(0, |operation| operation.invoked_ns);
+            let lines: Vec<String> = operations
+                .iter()
+                .map(|operation| {
+                    format!("{:>3} {}", operation.key, render_operation(operation, origin_ns))
+                })
+                .collect();
+            std::fs::write(&path, lines.join("\n")).unwrap();
+            panic!(
+                "{scenario} (seed {}): the history is not linearizable ({tally:?}):{error:?}\n\
+                 the whole history is in {path:?}, the node logs beside it",
+                workload.seed
+            )
+        }
     }
     assert!(
         tally.writes_acknowledged > 0 && tally.reads_answered > 0,
