@@ -65,10 +65,7 @@ fn status_frame(statuses: &[(u64, Result<NodeStatus, NodeError>)]) -> Frame {
                     fields.extend([
                         (Frame::bulk("role"), Frame::bulk(&status.role)),
                         (Frame::bulk("term"), number(status.term)),
-                        (
-                            Frame::bulk("leader"),
-                            status.leader.map_or(Frame::Null, number),
-                        ),
+                        (Frame::bulk("leader"), status.leader.map_or(Frame::Null, number)),
                         (Frame::bulk("last_log_index"), number(status.last_log_index)),
                         (Frame::bulk("commit_index"), number(status.commit_index)),
                         (Frame::bulk("applied_index"), number(status.applied_index)),
