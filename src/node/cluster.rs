@@ -129,12 +129,13 @@ impl Node {
         loop {
             let leader = self.leader_before(deadline).await?;
             let outcome = if leader == self.cluster.id {
+                let floor = crate::raft::peer::read_index_floor(&self.raft);
                 self.raft.get_read_log_id().await.map_or_else(
                     |error| match error {
                         RaftError::APIError(_) => Err(NodeError::NotLeader),
                         RaftError::Fatal(fatal) => Err(super::fatal_error(fatal)),
                     },
-                    |(read_log_id, _)| Ok(read_log_id.map_or(0, |log_id| log_id.index)),
+                    |(read_log_id, _)| Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor)),
                 )
             } else {
                 match self.forward(leader, PeerRequest::ReadIndex).await {
