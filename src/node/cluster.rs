@@ -22,9 +22,11 @@
 //! Membership: `CONCORD.ADDNODE`, `CONCORD.REMOVENODE` and `CONCORD.TRANSFERLEADER` are carried
 //! out by the leader, whichever node received them. A node is added as a learner first and
 //! promoted to voter only once it caught up, so a slow newcomer never holds up commits.
-//! Leadership transfer: the leader stops its heartbeats, waits until the target has every
-//! entry, and asks the target to stand for election at once
-//! ([`PeerRequest::TimeoutNow`]); followers grant the vote once their leader lease expired.
+//! Leadership transfer: the leader stops proposing, running read rounds and sending
+//! heartbeats (all three renew the followers' leader leases, and a follower refuses votes
+//! while its lease lasts), waits until the target has every entry, and asks the target to
+//! stand for election at once ([`PeerRequest::TimeoutNow`]) until it wins. Requests that
+//! arrive meanwhile wait for the new leader, as during an election.
 //!
 //! Caveat: openraft 0.9 has no leader step-down on lost quorum, so a leader cut off from the
 //! majority keeps the role until it hears a higher term; its clients' writes wait for their
@@ -73,7 +75,9 @@ impl Node {
         let deadline = Instant::now() + self.cluster.leader_wait;
         loop {
             let leader = self.leader_before(deadline).await?;
-            let outcome = if leader == self.cluster.id {
+            let outcome = if leader == self.cluster.id && self.is_transferring() {
+                Err(NodeError::NotLeader)
+            } else if leader == self.cluster.id {
                 self.propose(requests.clone()).await
             } else {
                 self.forward(leader, PeerRequest::Forward(requests.clone())).await.and_then(
@@ -128,7 +132,9 @@ impl Node {
         let deadline = Instant::now() + self.cluster.leader_wait;
         loop {
             let leader = self.leader_before(deadline).await?;
-            let outcome = if leader == self.cluster.id {
+            let outcome = if leader == self.cluster.id && self.is_transferring() {
+                Err(NodeError::NotLeader)
+            } else if leader == self.cluster.id {
                 let floor = crate::raft::peer::read_index_floor(&self.raft);
                 self.raft.get_read_log_id().await.map_or_else(
                     |error| match error {
@@ -159,6 +165,10 @@ impl Node {
     /// This node's id in its cluster.
     pub fn id(&self) -> NodeId {
         self.cluster.id
+    }
+
+    fn is_transferring(&self) -> bool {
+        self.cluster.transferring.load(Ordering::Acquire)
     }
 
     /// The leader this node knows of now, if any.
@@ -314,9 +324,11 @@ impl Node {
         if !is_voter {
             return Err(NodeError::Refused(format!("node {to} is not a voter of this cluster")));
         }
+        self.cluster.transferring.store(true, Ordering::Release);
         self.raft.runtime_config().heartbeat(false);
         let outcome = self.hand_over(to).await;
         self.raft.runtime_config().heartbeat(true);
+        self.cluster.transferring.store(false, Ordering::Release);
         outcome
     }
 

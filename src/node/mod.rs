@@ -111,6 +111,10 @@ struct ClusterHandle {
     leader_wait: Duration,
     commit_wait: Duration,
     read_rounds: mpsc::Sender<cluster::ReadWaiter>,
+    /// Raised while this leader hands its leadership over: it proposes nothing and runs no
+    /// read round, since both would renew the followers' leases and make them refuse the
+    /// target's vote. Requests wait, within `leader_wait`, for the new leader.
+    transferring: std::sync::atomic::AtomicBool,
 }
 
 /// A handle on the running node; cheap to clone, one per connection.
@@ -190,6 +194,7 @@ impl Node {
                 leader_wait: Duration::from_millis(config.leader_wait_ms),
                 commit_wait: Duration::from_millis(config.commit_wait_ms),
                 read_rounds,
+                transferring: std::sync::atomic::AtomicBool::new(false),
             }),
             proposals,
             raft: opened.raft.clone(),
@@ -410,7 +415,8 @@ impl NodeService for Node {
         Box::pin(async move {
             // A forwarded write is proposed here or refused, never forwarded again: two nodes
             // with different ideas of the leader must not bounce a write between them.
-            if node.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
+            let leading = node.raft.metrics().borrow().current_leader == Some(node.cluster.id);
+            if !leading || node.cluster.transferring.load(Ordering::Acquire) {
                 return Err(NodeError::NotLeader);
             }
             node.propose(requests).await
