@@ -72,29 +72,22 @@ impl Node {
         if !self.cluster.clustered {
             return self.propose(requests).await;
         }
-        let deadline = Instant::now() + self.cluster.leader_wait;
-        loop {
-            let leader = self.leader_before(deadline).await?;
-            let outcome = if leader == self.cluster.id && self.is_transferring() {
-                Err(NodeError::NotLeader)
-            } else if leader == self.cluster.id {
-                self.propose(requests.clone()).await
-            } else {
-                self.forward(leader, PeerRequest::Forward(requests.clone())).await.and_then(
-                    |response| match response {
+        self.on_leader(|leader| {
+            let requests = requests.clone();
+            async move {
+                if leader != self.cluster.id {
+                    return match self.forward(leader, PeerRequest::Forward(requests)).await? {
                         PeerResponse::Forward(result) => result,
                         other => Err(mismatch(leader, &other)),
-                    },
-                )
-            };
-            match outcome {
-                Err(NodeError::NotLeader) if Instant::now() < deadline => {
-                    tokio::time::sleep(RETRY_PAUSE).await
+                    };
                 }
-                Err(NodeError::NotLeader) => return Err(self.no_leader()),
-                other => return other,
+                if self.is_transferring() {
+                    return Err(NodeError::NotLeader);
+                }
+                self.propose(requests).await
             }
-        }
+        })
+        .await
     }
 
     /// A view that reflects every write acknowledged before this call began (see the module
@@ -129,30 +122,41 @@ impl Node {
 
     /// One read round: the index every read waiting now must observe.
     async fn read_index(&self) -> Result<LogIndex, NodeError> {
-        let deadline = Instant::now() + self.cluster.leader_wait;
-        loop {
-            let leader = self.leader_before(deadline).await?;
-            let outcome = if leader == self.cluster.id && self.is_transferring() {
-                Err(NodeError::NotLeader)
-            } else if leader == self.cluster.id {
-                let floor = crate::raft::peer::read_index_floor(&self.raft);
-                self.raft.get_read_log_id().await.map_or_else(
-                    |error| match error {
-                        RaftError::APIError(_) => Err(NodeError::NotLeader),
-                        RaftError::Fatal(fatal) => Err(super::fatal_error(fatal)),
-                    },
-                    |(read_log_id, _)| Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor)),
-                )
-            } else {
-                match self.forward(leader, PeerRequest::ReadIndex).await {
+        self.on_leader(|leader| async move {
+            if leader != self.cluster.id {
+                return match self.forward(leader, PeerRequest::ReadIndex).await {
                     Ok(PeerResponse::ReadIndex(result)) => result,
                     Ok(other) => Err(mismatch(leader, &other)),
                     // A read changes nothing, so a lost round is simply tried again.
                     Err(NodeError::OutcomeUnknown(_)) => Err(NodeError::NotLeader),
                     Err(error) => Err(error),
-                }
-            };
-            match outcome {
+                };
+            }
+            if self.is_transferring() {
+                return Err(NodeError::NotLeader);
+            }
+            let floor = crate::raft::peer::read_index_floor(&self.raft);
+            match self.raft.get_read_log_id().await {
+                Ok((read_log_id, _)) => Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor)),
+                Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
+                Err(RaftError::Fatal(fatal)) => Err(super::fatal_error(fatal)),
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` with the leader's id until it gives an answer other than "not the
+    /// leader", which means certainly not done: then the leader may have changed, so the
+    /// attempt is made again, on whichever node leads, until `leader_wait` is up.
+    async fn on_leader<T, Attempt, Outcome>(&self, mut attempt: Attempt) -> Result<T, NodeError>
+    where
+        Attempt: FnMut(NodeId) -> Outcome,
+        Outcome: std::future::Future<Output = Result<T, NodeError>>,
+    {
+        let deadline = Instant::now() + self.cluster.leader_wait;
+        loop {
+            let leader = self.leader_before(deadline).await?;
+            match attempt(leader).await {
                 Err(NodeError::NotLeader) if Instant::now() < deadline => {
                     tokio::time::sleep(RETRY_PAUSE).await
                 }
@@ -224,26 +228,19 @@ impl Node {
 
     /// Carries out an administrative change on the leader, wherever it is.
     pub async fn admin(&self, request: AdminRequest) -> Result<String, NodeError> {
-        let deadline = Instant::now() + self.cluster.leader_wait;
-        loop {
-            let leader = self.leader_before(deadline).await?;
-            let outcome = if leader == self.cluster.id {
-                self.admin_as_leader(request.clone()).await
-            } else {
-                match self.forward(leader, PeerRequest::Admin(request.clone())).await {
-                    Ok(PeerResponse::Admin(result)) => result,
-                    Ok(other) => Err(mismatch(leader, &other)),
-                    Err(error) => Err(error),
+        self.on_leader(|leader| {
+            let request = request.clone();
+            async move {
+                if leader == self.cluster.id {
+                    return self.admin_as_leader(request).await;
                 }
-            };
-            match outcome {
-                Err(NodeError::NotLeader) if Instant::now() < deadline => {
-                    tokio::time::sleep(RETRY_PAUSE).await
+                match self.forward(leader, PeerRequest::Admin(request)).await? {
+                    PeerResponse::Admin(result) => result,
+                    other => Err(mismatch(leader, &other)),
                 }
-                Err(NodeError::NotLeader) => return Err(self.no_leader()),
-                other => return other,
             }
-        }
+        })
+        .await
     }
 
     /// The leader's side of [`Node::admin`].
