@@ -41,7 +41,7 @@
 #   CONCORD_ARGS         extra flags for every `concord serve`
 #   ETCD_ARGS            extra flags for every `etcd`, e.g. `--heartbeat-interval 50
 #                        --election-timeout 300` to match Concord's Raft timeouts (etcd's
-#                        defaults are 100 ms and 1000 ms, Concord's 50 ms and 150-300 ms)
+#                        defaults are 100 ms and 1000 ms, Concord's 100 ms and 300-600 ms)
 #   KEEP_DIR             1: keep the temporary directory (logs, data) on exit [0]
 #   CARGO_TARGET_DIR     where cargo builds [<repo>/target]
 set -euo pipefail
