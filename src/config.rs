@@ -287,6 +287,12 @@ impl Config {
         self.peers.len() > 1 || self.join
     }
 
+    /// Whether this node talks to peers: it has a peers list (perhaps only itself, ready to
+    /// grow) or joins a cluster. A node with neither runs alone and opens no peer port.
+    pub fn has_peer_port(&self) -> bool {
+        !self.peers.is_empty() || self.join
+    }
+
     /// The port the peer listener binds: `peer-port`, or the port of this node's own entry in
     /// `peers`.
     pub fn peer_listen_port(&self) -> Result<u16> {

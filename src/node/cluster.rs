@@ -69,7 +69,7 @@ impl Node {
         if let Some(reason) = self.fatal.borrow().clone() {
             return Err(NodeError::StorageFailed(reason));
         }
-        if !self.cluster.clustered {
+        if !self.is_clustered() {
             return self.propose(requests).await;
         }
         self.on_leader(|leader| {
@@ -169,6 +169,13 @@ impl Node {
     /// This node's id in its cluster.
     pub fn id(&self) -> NodeId {
         self.cluster.id
+    }
+
+    /// Whether other members exist: at start, or added since (a lone node grows into a
+    /// cluster without a restart). Then writes are routed to whoever leads.
+    pub(super) fn is_clustered(&self) -> bool {
+        self.cluster.clustered
+            || self.raft.metrics().borrow().membership_config.membership().nodes().nth(1).is_some()
     }
 
     fn is_transferring(&self) -> bool {

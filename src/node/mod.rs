@@ -104,8 +104,9 @@ pub struct PersistenceStatus {
 /// What the node needs to be one member of several (see `cluster`).
 struct ClusterHandle {
     id: raft::NodeId,
-    /// Whether other members exist (or may be added): writes and reads are then routed to the
-    /// leader, and a proposal waits for its commit at most `commit_wait`.
+    /// Whether other members existed at start (or may be added): writes and reads are then
+    /// routed to the leader, and a proposal waits for its commit at most `commit_wait`. A lone
+    /// node that gains members later is clustered from then on (see `Node::is_clustered`).
     clustered: bool,
     transport: Arc<dyn Transport>,
     leader_wait: Duration,
@@ -139,7 +140,7 @@ impl Node {
     /// active expiry on the current Tokio runtime. Returns once every recovered entry is
     /// applied, so the first read sees everything acknowledged before the restart.
     pub async fn start(config: &Config) -> Result<Node> {
-        let transport: Arc<dyn Transport> = if config.peers.is_empty() && !config.join {
+        let transport: Arc<dyn Transport> = if !config.has_peer_port() {
             Arc::new(raft::network::NoPeers)
         } else {
             let identity =
@@ -147,7 +148,7 @@ impl Node {
             Arc::new(TcpTransport::new(identity, config.peers.clone(), config.peer_frame_bytes_max))
         };
         // Bound before consensus starts, so that a taken port fails the start at once.
-        let peer_listener = match config.is_clustered() {
+        let peer_listener = match config.has_peer_port() {
             true => {
                 let address = (config.bind, config.peer_listen_port()?);
                 Some(tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Io {
@@ -256,7 +257,7 @@ impl Node {
                 "the commit pipeline stopped while the write was in it".into(),
             )
         };
-        if !self.cluster.clustered {
+        if !self.is_clustered() {
             return receiver.await.map_err(stopped)?;
         }
         match tokio::time::timeout(self.cluster.commit_wait, receiver).await {
@@ -280,7 +281,7 @@ impl Node {
         loop {
             match self.write(vec![WriteRequest { db: 0, write: write.clone() }]).await {
                 Ok(_) => return,
-                Err(NodeError::Unavailable(_)) if self.cluster.clustered => {
+                Err(NodeError::Unavailable(_)) if self.is_clustered() => {
                     tokio::time::sleep(Duration::from_secs(1)).await
                 }
                 Err(error) => {
