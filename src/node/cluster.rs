@@ -132,17 +132,35 @@ impl Node {
                     Err(error) => Err(error),
                 };
             }
-            if self.is_transferring() {
-                return Err(NodeError::NotLeader);
-            }
-            let floor = crate::raft::peer::read_index_floor(&self.raft);
-            match self.raft.get_read_log_id().await {
-                Ok((read_log_id, _)) => Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor)),
-                Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
-                Err(RaftError::Fatal(fatal)) => Err(super::fatal_error(fatal)),
-            }
+            self.leader_read_index().await
         })
         .await
+    }
+
+    /// The leader's side of a read round, for its own reads and for its followers'
+    /// (`PeerRequest::ReadIndex`): confirms leadership with a quorum (one heartbeat round) and
+    /// returns the index every read that began before this call must observe.
+    ///
+    /// The index is never below this node's last log index, taken before the check. openraft
+    /// 0.9 restores a restarted node as leader when its persisted vote was committed for
+    /// itself, and such a leader's read index is the first entry of its term (reused) or the
+    /// commit index, which is not persisted; either can lie below entries committed and
+    /// acknowledged before the crash, so a read at it could be stale. The leader's log holds
+    /// every committed entry, so its last index covers them; waiting for it costs at most the
+    /// commit of entries already appended.
+    ///
+    /// A leader handing over its leadership runs no round: the heartbeats would renew the
+    /// followers' leases, and they would refuse the target's vote.
+    pub(super) async fn leader_read_index(&self) -> Result<LogIndex, NodeError> {
+        if self.is_transferring() {
+            return Err(NodeError::NotLeader);
+        }
+        let floor = self.raft.metrics().borrow().last_log_index.unwrap_or(0);
+        match self.raft.get_read_log_id().await {
+            Ok((read_log_id, _)) => Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor)),
+            Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
+            Err(RaftError::Fatal(fatal)) => Err(super::fatal_error(fatal)),
+        }
     }
 
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the

@@ -428,6 +428,11 @@ impl NodeService for Node {
         let node = self.clone();
         Box::pin(async move { node.admin_as_leader(request).await })
     }
+
+    fn read_index(&self) -> BoxFuture<'static, Result<u64, NodeError>> {
+        let node = self.clone();
+        Box::pin(async move { node.leader_read_index().await })
+    }
 }
 
 fn fatal_error(fatal: openraft::error::Fatal<raft::NodeId>) -> NodeError {

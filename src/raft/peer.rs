@@ -156,6 +156,8 @@ pub trait NodeService: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Vec<Frame>, NodeError>>;
     /// Carries out an administrative change on this node, which must be the leader.
     fn admin(&self, request: AdminRequest) -> BoxFuture<'static, Result<String, NodeError>>;
+    /// The read index of a linearizable read, confirmed by this node as leader with a quorum.
+    fn read_index(&self) -> BoxFuture<'static, Result<u64, NodeError>>;
 }
 
 /// Answers the requests peers send: openraft's RPCs go to openraft, the others to the node.
@@ -184,7 +186,7 @@ impl PeerHandler {
             PeerRequest::Forward(requests) => {
                 PeerResponse::Forward(self.service.write(requests).await)
             }
-            PeerRequest::ReadIndex => PeerResponse::ReadIndex(self.read_index().await),
+            PeerRequest::ReadIndex => PeerResponse::ReadIndex(self.service.read_index().await),
             PeerRequest::TimeoutNow => PeerResponse::TimeoutNow(
                 self.raft.trigger().elect().await.map_err(|fatal| NodeError::Stopped.or(fatal)),
             ),
@@ -192,30 +194,6 @@ impl PeerHandler {
             PeerRequest::Status => PeerResponse::Status(status(&self.raft).await),
         }
     }
-
-    /// Confirms leadership with a quorum (one heartbeat round) and returns the index every
-    /// read that began before this call must observe.
-    async fn read_index(&self) -> Result<u64, NodeError> {
-        let floor = read_index_floor(&self.raft);
-        match self.raft.get_read_log_id().await {
-            Ok((read_log_id, _applied)) => {
-                Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor))
-            }
-            Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
-            Err(RaftError::Fatal(fatal)) => Err(NodeError::OutcomeUnknown(fatal.to_string())),
-        }
-    }
-}
-
-/// The lowest index a read index on this node may be: its last log index, taken before the
-/// leadership check. openraft 0.9 restores a restarted node as leader when its persisted vote
-/// was committed for itself, and such a leader's read index is the first entry of its term
-/// (reused) or the commit index, which is not persisted; either can lie below entries that
-/// were committed and acknowledged before the crash, so a read on that index was stale. The
-/// leader's own log holds every committed entry, so its last index covers them all; waiting
-/// for it costs at most the commit of entries already appended.
-pub fn read_index_floor(raft: &Raft) -> u64 {
-    raft.metrics().borrow().last_log_index.unwrap_or(0)
 }
 
 impl NodeError {
