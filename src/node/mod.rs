@@ -1,8 +1,10 @@
 //! The node: where consensus, the state machine and the read path meet.
 //!
-//! Front ends (the Redis server, later Maelstrom) talk to a [`Node`] only: they submit writes
-//! with [`Node::write`] and get replies once the writes were committed and applied, and they
-//! obtain read views with [`Node::read_view`]. Nothing above this module knows openraft.
+//! Front ends (the Redis server, Maelstrom's lin-kv) talk to a [`Node`] only: they submit
+//! writes with [`Node::write`] and get replies once the writes were committed and applied, and
+//! they obtain read views with [`Node::read_view`]. Nothing above this module knows openraft.
+//! With several members, writes and reads are routed to the leader (`cluster`); the pipeline
+//! below runs on the leader.
 //!
 //! The commit pipeline, as a loop with numbered steps:
 //! 1. Wait until the previous entry is flushed (openraft was told it is durable), then for at
@@ -20,10 +22,10 @@
 //!    and carries errors. At most `ENTRIES_IN_FLIGHT_MAX` entries are between steps 2 and 4 at
 //!    once, so applying and answering entries overlaps making the next one durable.
 //!
-//! Reads are linearizable through openraft's read index: [`Node::read_view`] asks openraft
-//! for the index a read must observe (on a leader of a one-member cluster that is its commit
-//! index, confirmed without a network round), waits until it is applied, and reads on a view
-//! at or after it. A reader whose view is too old publishes a new one (O(1)) and raises a flag
+//! Reads are linearizable through a read index: [`Node::read_view`] joins the next read round
+//! (`cluster`), in which the leader confirms its leadership with a quorum and names the index
+//! a read must observe (a lone node needs no network for it), waits until this node applied
+//! it, and reads on a view at or after it. A reader whose view is too old publishes a new one (O(1)) and raises a flag
 //! that makes apply publish after each batch while readers keep coming.
 //!
 //! Active expiry runs beside the pipeline: every `active_expire_interval_ms` it looks in the
@@ -34,8 +36,9 @@
 //! Snapshots are triggered here: when the log grew by `snapshot_log_bytes` since the last one,
 //! and by [`Node::save`] / [`Node::background_save`] (SAVE, BGSAVE).
 //!
-//! Errors follow the definite/indefinite rule: [`NodeError::Stopped`] and
-//! [`NodeError::NotLeader`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
+//! Errors follow the definite/indefinite rule: [`NodeError::Stopped`],
+//! [`NodeError::NotLeader`], [`NodeError::Unavailable`] and [`NodeError::Refused`] mean the
+//! write was not applied; [`NodeError::OutcomeUnknown`] and
 //! [`NodeError::StorageFailed`] mean it may or may not have been.
 
 mod cluster;
