@@ -27,6 +27,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// A tiny deterministic generator (xorshift64), shared by the workload tests, so that a
+/// failing run's mix of operations can be replayed (timing aside).
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
 /// How long any one reply may take before the test fails.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -321,19 +321,10 @@ impl Workload for GrowOnlyCounter {
 
 #[cfg(test)]
 mod tests {
+    use crate::maelstrom::kv::test_messages::{message, reply_to};
     use serde_json::Value;
 
     use super::*;
-
-    fn message(src: &str, body: Value) -> Message {
-        Message { src: src.into(), dest: "n1".into(), body: body.as_object().unwrap().clone() }
-    }
-
-    fn reply_to(request: &Outgoing, body: Value) -> Message {
-        let mut body = body.as_object().unwrap().clone();
-        body.insert("in_reply_to".into(), request.body["msg_id"].clone());
-        Message { src: request.dest.clone(), dest: "n1".into(), body }
-    }
 
     fn node(count: usize) -> GrowOnlyCounter {
         let ids: Vec<String> = (1..=count).map(|number| format!("n{number}")).collect();

@@ -488,16 +488,7 @@ impl Workload for Kafka {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn message(src: &str, body: Value) -> Message {
-        Message { src: src.into(), dest: "n1".into(), body: body.as_object().unwrap().clone() }
-    }
-
-    fn reply_to(request: &Outgoing, body: Value) -> Message {
-        let mut body = body.as_object().unwrap().clone();
-        body.insert("in_reply_to".into(), request.body["msg_id"].clone());
-        Message { src: request.dest.clone(), dest: "n1".into(), body }
-    }
+    use crate::maelstrom::kv::test_messages::{message, reply_to};
 
     fn node(node_id: &str, count: usize) -> Kafka {
         let ids: Vec<String> = (1..=count).map(|number| format!("n{number}")).collect();

@@ -170,3 +170,22 @@ impl<T> PendingCalls<T> {
         self.calls.is_empty()
     }
 }
+
+/// Messages as a workload that calls services receives them, for the unit tests of those
+/// workloads (g-counter, kafka): a request addressed to `n1`, and a service's reply to a call.
+#[cfg(test)]
+pub mod test_messages {
+    use serde_json::Value;
+
+    use super::super::{Message, Outgoing};
+
+    pub fn message(src: &str, body: Value) -> Message {
+        Message { src: src.into(), dest: "n1".into(), body: body.as_object().unwrap().clone() }
+    }
+
+    pub fn reply_to(request: &Outgoing, body: Value) -> Message {
+        let mut body = body.as_object().unwrap().clone();
+        body.insert("in_reply_to".into(), request.body["msg_id"].clone());
+        Message { src: request.dest.clone(), dest: "n1".into(), body }
+    }
+}

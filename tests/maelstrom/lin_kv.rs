@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::linearizability::{check, Call, History, Outcome, Pending};
-use super::Cluster;
+use super::{Cluster, Random};
 
 /// How long a client waits for an answer before it records the outcome as unknown and moves
 /// on (a late answer is then ignored). Above the node's own waits (one for a leader, one for a
@@ -47,19 +47,6 @@ struct Client {
     number: u64,
     node: String,
     in_flight: Option<InFlight>,
-}
-
-/// A small deterministic generator, so that a failing run's mix of operations can be replayed
-/// (timing aside).
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
-    }
 }
 
 /// What the clients do; values are unique, and compare-and-sets expect a value recently seen.

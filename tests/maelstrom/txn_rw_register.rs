@@ -8,23 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::read_committed::{self, Operation};
-use super::Cluster;
+use super::{Cluster, Random};
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 const KEYS: i64 = 6;
 const SESSIONS: usize = 3;
-
-/// A tiny deterministic generator (xorshift64), so a failing history can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
-    }
-}
 
 /// A random transaction of 1 to 4 micro-operations; every write gets a fresh value.
 fn random_transaction(random: &mut Random, next_value: &mut i64) -> Value {
