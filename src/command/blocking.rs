@@ -11,6 +11,7 @@
 //! in Redis's order: a blocking pop's timeout is checked first for BLPOP, BRPOP, BZPOPMIN and
 //! BZPOPMAX, and last for the others.
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -114,105 +115,15 @@ fn has_nonzero_digit(argument: &[u8]) -> bool {
     mantissa.iter().any(|byte| matches!(byte, b'1'..=b'9'))
 }
 
-const BLOCKING_LIST_FLAGS: &[&str] = &["write", "noscript", "blocking"];
-const BLOCKING_LIST_CATEGORIES: &[&str] = &["@write", "@list", "@slow", "@blocking"];
-const BLOCKING_ZSET_CATEGORIES: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
-const KEY_FLAGS: &[&str] = &["RW", "access", "delete"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("blpop", -3, parse_blpop)
-        .flags(BLOCKING_LIST_FLAGS)
-        .keys(1, -2, 1)
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_LIST_CATEGORIES)
-        .docs(
-            "list",
-            "Remove and get the first element in a list, or block until one is available",
-            "2.0.0",
-            "O(N) where N is the number of provided keys.",
-        ),
-    CommandSpec::new("brpop", -3, parse_brpop)
-        .flags(BLOCKING_LIST_FLAGS)
-        .keys(1, -2, 1)
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_LIST_CATEGORIES)
-        .docs(
-            "list",
-            "Remove and get the last element in a list, or block until one is available",
-            "2.0.0",
-            "O(N) where N is the number of provided keys.",
-        ),
-    CommandSpec::new("blmove", 6, parse_blmove)
-        .flags(&["write", "denyoom", "noscript", "blocking"])
-        .keys(1, 2, 1)
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_LIST_CATEGORIES)
-        .docs(
-            "list",
-            "Pop an element from a list, push it to another list and return it; or block \
-             until one is available",
-            "6.2.0",
-            "O(1)",
-        ),
-    CommandSpec::new("brpoplpush", 4, parse_brpoplpush)
-        .flags(&["write", "denyoom", "noscript", "blocking"])
-        .keys(1, 2, 1)
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_LIST_CATEGORIES)
-        .docs(
-            "list",
-            "Pop an element from a list, push it to another list and return it; or block \
-             until one is available",
-            "2.2.0",
-            "O(1)",
-        ),
-    CommandSpec::new("blmpop", -5, parse_blmpop)
-        .flags(&["write", "blocking", "movablekeys"])
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_LIST_CATEGORIES)
-        .docs(
-            "list",
-            "Pop elements from a list, or block until one is available",
-            "7.0.0",
-            "O(N+M) where N is the number of provided keys and M is the number of elements \
-             returned.",
-        ),
-    CommandSpec::new("bzpopmin", -3, parse_bzpopmin)
-        .flags(&["write", "noscript", "blocking", "fast"])
-        .keys(1, -2, 1)
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_ZSET_CATEGORIES)
-        .docs(
-            "sorted_set",
-            "Remove and return the member with the lowest score from one or more sorted sets, \
-             or block until one is available",
-            "5.0.0",
-            "O(log(N)) with N being the number of elements in the sorted set.",
-        ),
-    CommandSpec::new("bzpopmax", -3, parse_bzpopmax)
-        .flags(&["write", "noscript", "blocking", "fast"])
-        .keys(1, -2, 1)
-        .key_flags(KEY_FLAGS)
-        .categories(BLOCKING_ZSET_CATEGORIES)
-        .docs(
-            "sorted_set",
-            "Remove and return the member with the highest score from one or more sorted sets, \
-             or block until one is available",
-            "5.0.0",
-            "O(log(N)) with N being the number of elements in the sorted set.",
-        ),
-    CommandSpec::new("bzmpop", -5, parse_bzmpop)
-        .flags(&["write", "blocking", "movablekeys"])
-        .key_flags(KEY_FLAGS)
-        .categories(&["@write", "@sortedset", "@slow", "@blocking"])
-        .docs(
-            "sorted_set",
-            "Remove and return members with scores in a sorted set or block until one is \
-             available",
-            "7.0.0",
-            "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of \
-             elements in the sorted set, and M being the number of elements popped.",
-        ),
+    CommandSpec::new(&redis_metadata::BLPOP, parse_blpop),
+    CommandSpec::new(&redis_metadata::BRPOP, parse_brpop),
+    CommandSpec::new(&redis_metadata::BLMOVE, parse_blmove),
+    CommandSpec::new(&redis_metadata::BRPOPLPUSH, parse_brpoplpush),
+    CommandSpec::new(&redis_metadata::BLMPOP, parse_blmpop),
+    CommandSpec::new(&redis_metadata::BZPOPMIN, parse_bzpopmin),
+    CommandSpec::new(&redis_metadata::BZPOPMAX, parse_bzpopmax),
+    CommandSpec::new(&redis_metadata::BZMPOP, parse_bzmpop),
 ];
 
 fn block(pop: BlockingPop, timeout_ms: u64) -> Result<Command, CommandError> {

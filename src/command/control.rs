@@ -15,11 +15,10 @@ mod introspection;
 pub use client::{ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute};
 pub use introspection::{CommandListFilter, ConfigCommand, IntrospectionCommand};
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 
-use super::{
-    is_keyword, parse_i64, Args, Argument, Command, CommandError, CommandSpec, DbIndex, DATABASES,
-};
+use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, DATABASES};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {
@@ -82,133 +81,23 @@ pub struct Shutdown {
     pub abort: bool,
 }
 
-const CONNECTION_FLAGS: &[&str] =
-    &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"];
-const CONNECTION_CATEGORIES: &[&str] = &["@fast", "@connection"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, parse_ping)
-        .flags(&["fast"])
-        .categories(CONNECTION_CATEGORIES)
-        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
-        .docs("connection", "Ping the server", "1.0.0", "O(1)")
-        .arguments(&[Argument::string("message").optional()]),
-    CommandSpec::new("echo", 2, parse_echo)
-        .flags(&["loading", "stale", "fast"])
-        .categories(CONNECTION_CATEGORIES)
-        .docs("connection", "Echo the given string", "1.0.0", "O(1)")
-        .arguments(&[Argument::string("message")]),
-    CommandSpec::new("select", 2, parse_select)
-        .flags(&["loading", "stale", "fast"])
-        .categories(CONNECTION_CATEGORIES)
-        .docs(
-            "connection",
-            "Change the selected database for the current connection",
-            "1.0.0",
-            "O(1)",
-        )
-        .arguments(&[Argument::integer("index")]),
-    CommandSpec::new("quit", -1, parse_quit)
-        .flags(CONNECTION_FLAGS)
-        .categories(CONNECTION_CATEGORIES)
-        .docs("connection", "Close the connection", "1.0.0", "O(1)"),
-    CommandSpec::new("hello", -1, parse_hello)
-        .flags(CONNECTION_FLAGS)
-        .categories(CONNECTION_CATEGORIES)
-        .docs("connection", "Handshake with Redis", "6.0.0", "O(1)")
-        .arguments(HELLO_ARGUMENTS),
-    CommandSpec::new("auth", -2, parse_auth)
-        .flags(CONNECTION_FLAGS)
-        .categories(CONNECTION_CATEGORIES)
-        .docs(
-            "connection",
-            "Authenticate to the server",
-            "1.0.0",
-            "O(N) where N is the number of passwords defined for the user",
-        )
-        .arguments(&[
-            Argument::string("username").since("6.0.0").optional(),
-            Argument::string("password"),
-        ]),
-    CommandSpec::new("reset", 1, parse_reset)
-        .flags(CONNECTION_FLAGS)
-        .categories(CONNECTION_CATEGORIES)
-        .docs("connection", "Reset the connection", "6.2.0", "O(1)"),
-    CommandSpec::new("time", 1, parse_time)
-        .flags(&["loading", "stale", "fast"])
-        .categories(&["@fast"])
-        .tips(&["nondeterministic_output"])
-        .docs("server", "Return the current server time", "2.6.0", "O(1)"),
-    CommandSpec::new("lastsave", 1, parse_lastsave)
-        .flags(&["loading", "stale", "fast"])
-        .categories(&["@admin", "@fast", "@dangerous"])
-        .tips(&["nondeterministic_output"])
-        .docs(
-            "server",
-            "Get the UNIX time stamp of the last successful save to disk",
-            "1.0.0",
-            "O(1)",
-        ),
-    CommandSpec::new("save", 1, parse_save)
-        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
-        .categories(&["@admin", "@slow", "@dangerous"])
-        .docs(
-            "server",
-            "Synchronously save the dataset to disk",
-            "1.0.0",
-            "O(N) where N is the total number of keys in all databases",
-        ),
-    CommandSpec::new("bgsave", -1, parse_bgsave)
-        .flags(&["admin", "noscript", "no_async_loading"])
-        .categories(&["@admin", "@slow", "@dangerous"])
-        .docs("server", "Asynchronously save the dataset to disk", "1.0.0", "O(1)")
-        .arguments(&[Argument::pure_token("schedule", "SCHEDULE").since("3.2.2").optional()]),
-    CommandSpec::new("shutdown", -1, parse_shutdown)
-        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
-        .categories(&["@admin", "@slow", "@dangerous"])
-        .docs(
-            "server",
-            "Synchronously save the dataset to disk and then shut down the server",
-            "1.0.0",
-            "O(N) when saving, where N is the total number of keys in all databases when saving \
-             data, otherwise O(1)",
-        )
-        .arguments(SHUTDOWN_ARGUMENTS),
-    CommandSpec::new("info", -1, parse_info)
-        .flags(&["loading", "stale"])
-        .categories(&["@slow", "@dangerous"])
-        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
-        .docs("server", "Get information and statistics about the server", "1.0.0", "O(1)")
-        .arguments(&[Argument::string("section").since("7.0.0").optional().multiple()]),
+    CommandSpec::new(&redis_metadata::PING, parse_ping),
+    CommandSpec::new(&redis_metadata::ECHO, parse_echo),
+    CommandSpec::new(&redis_metadata::SELECT, parse_select),
+    CommandSpec::new(&redis_metadata::QUIT, parse_quit),
+    CommandSpec::new(&redis_metadata::HELLO, parse_hello),
+    CommandSpec::new(&redis_metadata::AUTH, parse_auth),
+    CommandSpec::new(&redis_metadata::RESET, parse_reset),
+    CommandSpec::new(&redis_metadata::TIME, parse_time),
+    CommandSpec::new(&redis_metadata::LASTSAVE, parse_lastsave),
+    CommandSpec::new(&redis_metadata::SAVE, parse_save),
+    CommandSpec::new(&redis_metadata::BGSAVE, parse_bgsave),
+    CommandSpec::new(&redis_metadata::SHUTDOWN, parse_shutdown),
+    CommandSpec::new(&redis_metadata::INFO, parse_info),
     client::CONTAINER,
     introspection::CONFIG_CONTAINER,
     introspection::COMMAND_CONTAINER,
-];
-
-static HELLO_ARGUMENTS: &[Argument] = &[Argument::block(
-    "arguments",
-    &[
-        Argument::integer("protover"),
-        Argument::block(
-            "username_password",
-            &[Argument::string("username"), Argument::string("password")],
-        )
-        .token("AUTH")
-        .optional(),
-        Argument::string("clientname").token("SETNAME").optional(),
-    ],
-)
-.optional()];
-
-static SHUTDOWN_ARGUMENTS: &[Argument] = &[
-    Argument::one_of(
-        "nosave_save",
-        &[Argument::pure_token("nosave", "NOSAVE"), Argument::pure_token("save", "SAVE")],
-    )
-    .optional(),
-    Argument::pure_token("now", "NOW").since("7.0.0").optional(),
-    Argument::pure_token("force", "FORCE").since("7.0.0").optional(),
-    Argument::pure_token("abort", "ABORT").since("7.0.0").optional(),
 ];
 
 fn control(control: Control) -> Result<Command, CommandError> {

@@ -9,6 +9,7 @@
 //! needs the store's exact long double, which this layer does not use; the state machine reads
 //! it first thing, so the order of errors is Redis's.
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -103,165 +104,23 @@ const COUNT_OUT_OF_RANGE: CommandError = CommandError::other(
 );
 const VALUE_OUT_OF_RANGE: CommandError = CommandError::other("ERR value is out of range");
 
-const READ_FAST: &[&str] = &["@read", "@hash", "@fast"];
-const READ_SLOW: &[&str] = &["@read", "@hash", "@slow"];
-const WRITE_FAST: &[&str] = &["@write", "@hash", "@fast"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, parse_hset)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "update"])
-        .docs(
-            "hash",
-            "Sets fields of a hash to values, creating it if needed.",
-            "2.0.0",
-            "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the \
-             command is called with multiple field/value pairs.",
-        ),
-    CommandSpec::new("hsetnx", 4, parse_hsetnx)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "insert"])
-        .docs("hash", "Sets a field of a hash only if the field is absent.", "2.0.0", "O(1)"),
-    CommandSpec::new("hget", 3, parse_hget)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO", "access"])
-        .docs("hash", "Returns the value of one field of a hash.", "2.0.0", "O(1)"),
-    CommandSpec::new("hmget", -3, parse_hmget)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "hash",
-            "Returns the values of several fields of a hash.",
-            "2.0.0",
-            "O(N) where N is the number of fields being requested.",
-        ),
-    CommandSpec::new("hmset", -4, parse_hmset)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "update"])
-        .docs(
-            "hash",
-            "Sets fields of a hash to values (an older form of HSET).",
-            "2.0.0",
-            "O(N) where N is the number of fields being set.",
-        ),
-    CommandSpec::new("hdel", -3, parse_hdel)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "delete"])
-        .docs(
-            "hash",
-            "Removes fields from a hash, and the hash with its last field.",
-            "2.0.0",
-            "O(N) where N is the number of fields to be removed.",
-        ),
-    CommandSpec::new("hlen", 2, parse_hlen)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO"])
-        .docs("hash", "Returns the number of fields of a hash.", "2.0.0", "O(1)"),
-    CommandSpec::new("hexists", 3, parse_hexists)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO"])
-        .docs("hash", "Tells whether a hash has a field.", "2.0.0", "O(1)"),
-    CommandSpec::new("hkeys", 2, parse_hkeys)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(&["nondeterministic_output_order"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "hash",
-            "Returns every field of a hash.",
-            "2.0.0",
-            "O(N) where N is the size of the hash.",
-        ),
-    CommandSpec::new("hvals", 2, parse_hvals)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(&["nondeterministic_output_order"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "hash",
-            "Returns every value of a hash.",
-            "2.0.0",
-            "O(N) where N is the size of the hash.",
-        ),
-    CommandSpec::new("hgetall", 2, parse_hgetall)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(&["nondeterministic_output_order"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "hash",
-            "Returns every field and value of a hash.",
-            "2.0.0",
-            "O(N) where N is the size of the hash.",
-        ),
-    CommandSpec::new("hincrby", 4, parse_hincrby)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "access", "update"])
-        .docs("hash", "Adds an integer to the integer value of a hash field.", "2.0.0", "O(1)"),
-    CommandSpec::new("hincrbyfloat", 4, parse_hincrbyfloat)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "access", "update"])
-        .docs(
-            "hash",
-            "Adds a floating point number to the numeric value of a hash field.",
-            "2.6.0",
-            "O(1)",
-        ),
-    CommandSpec::new("hstrlen", 3, parse_hstrlen)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO"])
-        .docs("hash", "Returns the length of the value of a hash field.", "3.2.0", "O(1)"),
-    CommandSpec::new("hrandfield", -2, parse_hrandfield)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(&["nondeterministic_output"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "hash",
-            "Returns random fields of a hash, with or without their values.",
-            "6.2.0",
-            "O(N) where N is the number of fields returned",
-        ),
-    CommandSpec::new("hscan", -3, parse_hscan)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(&["nondeterministic_output"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "hash",
-            "Iterates over the fields and values of a hash.",
-            "2.8.0",
-            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
-             for the cursor to return back to 0. N is the number of elements inside the \
-             collection.",
-        ),
+    CommandSpec::new(&redis_metadata::HSET, parse_hset),
+    CommandSpec::new(&redis_metadata::HSETNX, parse_hsetnx),
+    CommandSpec::new(&redis_metadata::HGET, parse_hget),
+    CommandSpec::new(&redis_metadata::HMGET, parse_hmget),
+    CommandSpec::new(&redis_metadata::HMSET, parse_hmset),
+    CommandSpec::new(&redis_metadata::HDEL, parse_hdel),
+    CommandSpec::new(&redis_metadata::HLEN, parse_hlen),
+    CommandSpec::new(&redis_metadata::HEXISTS, parse_hexists),
+    CommandSpec::new(&redis_metadata::HKEYS, parse_hkeys),
+    CommandSpec::new(&redis_metadata::HVALS, parse_hvals),
+    CommandSpec::new(&redis_metadata::HGETALL, parse_hgetall),
+    CommandSpec::new(&redis_metadata::HINCRBY, parse_hincrby),
+    CommandSpec::new(&redis_metadata::HINCRBYFLOAT, parse_hincrbyfloat),
+    CommandSpec::new(&redis_metadata::HSTRLEN, parse_hstrlen),
+    CommandSpec::new(&redis_metadata::HRANDFIELD, parse_hrandfield),
+    CommandSpec::new(&redis_metadata::HSCAN, parse_hscan),
 ];
 
 fn read(read: HashRead) -> Result<Command, CommandError> {
@@ -394,6 +253,7 @@ pub fn parse_scan_arguments(
 mod tests {
     use super::*;
     use crate::command::parse;
+    use crate::command::CommandFlags;
 
     fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
         parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
@@ -465,13 +325,17 @@ mod tests {
     #[test]
     fn the_table_marks_reads_and_writes_as_redis_does() {
         for spec in COMMANDS {
-            assert_eq!(spec.group, "hash", "{}", spec.name);
-            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+            assert_eq!(spec.meta.docs.group, "hash", "{}", spec.name);
+            assert!(
+                spec.has_flag(CommandFlags::WRITE) != spec.has_flag(CommandFlags::READONLY),
+                "{}",
+                spec.name
+            );
             let words = [spec.name, "k", "f", "1"];
-            let arity = spec.arity.unsigned_abs() as usize;
+            let arity = spec.arity().unsigned_abs() as usize;
             let parsed = parse_words(&words[..arity.max(2)]);
             let is_write = matches!(parsed, Ok(Command::Write(_)));
-            assert_eq!(is_write, spec.has_flag("write"), "{}: {parsed:?}", spec.name);
+            assert_eq!(is_write, spec.has_flag(CommandFlags::WRITE), "{}: {parsed:?}", spec.name);
         }
     }
 }

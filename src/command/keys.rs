@@ -15,6 +15,7 @@
 //! key's idle time, which is replicated state in Concord (see `store::Entry::idle_ms`). Its
 //! table entry keeps Redis's flags so that COMMAND INFO reports what clients expect.
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -196,231 +197,43 @@ const NOT_COMPATIBLE_GT_LT: CommandError =
 /// SCAN's page size when the client gives no COUNT, as Redis's.
 const SCAN_COUNT_DEFAULT: usize = 10;
 
-const READ_KEYSPACE_FAST: &[&str] = &["@keyspace", "@read", "@fast"];
-const WRITE_KEYSPACE_FAST: &[&str] = &["@keyspace", "@write", "@fast"];
-const WRITE_KEYSPACE_SLOW: &[&str] = &["@keyspace", "@write", "@slow"];
-const READ_KEYSPACE_SLOW: &[&str] = &["@keyspace", "@read", "@slow"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("del", -2, parse_del)
-        .flags(&["write"])
-        .keys(1, -1, 1)
-        .categories(WRITE_KEYSPACE_SLOW)
-        .docs(
-            "generic",
-            "Deletes one or more keys.",
-            "1.0.0",
-            "O(N) where N is the number of keys removed; removing a collection costs O(M) in \
-             its number of elements, a string O(1).",
-        ),
-    CommandSpec::new("unlink", -2, parse_del)
-        .flags(&["write", "fast"])
-        .keys(1, -1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs(
-            "generic",
-            "Deletes one or more keys, reclaiming their memory in the background.",
-            "4.0.0",
-            "O(1) per key removed; freeing the memory happens later, elsewhere.",
-        ),
-    CommandSpec::new("exists", -2, parse_exists)
-        .flags(&["readonly", "fast"])
-        .keys(1, -1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs(
-            "generic",
-            "Counts how many of the given keys exist.",
-            "1.0.0",
-            "O(N) where N is the number of keys to check.",
-        ),
-    CommandSpec::new("type", 2, parse_type)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs("generic", "Returns the type of the value stored at a key.", "1.0.0", "O(1)"),
-    CommandSpec::new("rename", 3, parse_rename)
-        .flags(&["write"])
-        .keys(1, 2, 1)
-        .categories(WRITE_KEYSPACE_SLOW)
-        .docs("generic", "Renames a key, overwriting the destination.", "1.0.0", "O(1)"),
-    CommandSpec::new("renamenx", 3, parse_renamenx)
-        .flags(&["write", "fast"])
-        .keys(1, 2, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs("generic", "Renames a key only if the new name is not taken.", "1.0.0", "O(1)"),
-    CommandSpec::new("copy", -3, parse_copy)
-        .flags(&["write", "denyoom"])
-        .keys(1, 2, 1)
-        .categories(WRITE_KEYSPACE_SLOW)
-        .docs(
-            "generic",
-            "Copies the value of a key to another key, possibly in another database.",
-            "6.2.0",
-            "O(N) for a collection of N nested items in the worst case; O(1) for a string.",
-        ),
-    CommandSpec::new("move", 3, parse_move)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs("generic", "Moves a key to another database.", "1.0.0", "O(1)"),
-    CommandSpec::new("keys", 2, parse_keys)
-        .flags(&["readonly"])
-        .categories(&["@keyspace", "@read", "@slow", "@dangerous"])
-        .docs(
-            "generic",
-            "Returns every key that matches a glob-style pattern.",
-            "1.0.0",
-            "O(N) in the number of keys in the database, for keys and a pattern of bounded \
-             length.",
-        ),
-    CommandSpec::new("scan", -2, parse_scan)
-        .flags(&["readonly"])
-        .categories(READ_KEYSPACE_SLOW)
-        .docs(
-            "generic",
-            "Iterates over the keys of the database, a page per call.",
-            "2.8.0",
-            "O(1) per call; O(N) for a whole iteration back to cursor 0, N being the number \
-             of keys.",
-        ),
-    CommandSpec::new("randomkey", 1, parse_randomkey)
-        .flags(&["readonly"])
-        .categories(READ_KEYSPACE_SLOW)
-        .docs("generic", "Returns a key of the database chosen at random.", "1.0.0", "O(1)"),
-    CommandSpec::new("touch", -2, parse_touch)
-        .flags(&["readonly", "fast"])
-        .keys(1, -1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs(
-            "generic",
-            "Marks keys as recently used, replying how many of them exist.",
-            "3.2.1",
-            "O(N) where N is the number of keys touched.",
-        ),
-    CommandSpec::new("expire", -3, parse_expire)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs("generic", "Sets a key's time to live in seconds.", "1.0.0", "O(1)"),
-    CommandSpec::new("pexpire", -3, parse_pexpire)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs("generic", "Sets a key's time to live in milliseconds.", "2.6.0", "O(1)"),
-    CommandSpec::new("expireat", -3, parse_expireat)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs(
-            "generic",
-            "Sets the Unix time, in seconds, at which a key expires.",
-            "1.2.0",
-            "O(1)",
-        ),
-    CommandSpec::new("pexpireat", -3, parse_pexpireat)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs(
-            "generic",
-            "Sets the Unix time, in milliseconds, at which a key expires.",
-            "2.6.0",
-            "O(1)",
-        ),
-    CommandSpec::new("ttl", 2, parse_ttl)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs("generic", "Returns a key's time to live in seconds.", "1.0.0", "O(1)"),
-    CommandSpec::new("pttl", 2, parse_pttl)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs("generic", "Returns a key's time to live in milliseconds.", "2.6.0", "O(1)"),
-    CommandSpec::new("expiretime", 2, parse_expiretime)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs("generic", "Returns the Unix time, in seconds, a key expires at.", "7.0.0", "O(1)"),
-    CommandSpec::new("pexpiretime", 2, parse_pexpiretime)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_KEYSPACE_FAST)
-        .docs(
-            "generic",
-            "Returns the Unix time, in milliseconds, a key expires at.",
-            "7.0.0",
-            "O(1)",
-        ),
-    CommandSpec::new("persist", 2, parse_persist)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_KEYSPACE_FAST)
-        .docs("generic", "Removes a key's expiry, keeping the key for good.", "2.2.0", "O(1)"),
-    CommandSpec::new("object", -2, parse_object_container)
-        .categories(&["@slow"])
-        .docs("generic", "Introspects stored values.", "2.2.3", "Depends on subcommand.")
+    CommandSpec::new(&redis_metadata::DEL, parse_del),
+    CommandSpec::new(&redis_metadata::UNLINK, parse_del),
+    CommandSpec::new(&redis_metadata::EXISTS, parse_exists),
+    CommandSpec::new(&redis_metadata::TYPE, parse_type),
+    CommandSpec::new(&redis_metadata::RENAME, parse_rename),
+    CommandSpec::new(&redis_metadata::RENAMENX, parse_renamenx),
+    CommandSpec::new(&redis_metadata::COPY, parse_copy),
+    CommandSpec::new(&redis_metadata::MOVE, parse_move),
+    CommandSpec::new(&redis_metadata::KEYS, parse_keys),
+    CommandSpec::new(&redis_metadata::SCAN, parse_scan),
+    CommandSpec::new(&redis_metadata::RANDOMKEY, parse_randomkey),
+    CommandSpec::new(&redis_metadata::TOUCH, parse_touch),
+    CommandSpec::new(&redis_metadata::EXPIRE, parse_expire),
+    CommandSpec::new(&redis_metadata::PEXPIRE, parse_pexpire),
+    CommandSpec::new(&redis_metadata::EXPIREAT, parse_expireat),
+    CommandSpec::new(&redis_metadata::PEXPIREAT, parse_pexpireat),
+    CommandSpec::new(&redis_metadata::TTL, parse_ttl),
+    CommandSpec::new(&redis_metadata::PTTL, parse_pttl),
+    CommandSpec::new(&redis_metadata::EXPIRETIME, parse_expiretime),
+    CommandSpec::new(&redis_metadata::PEXPIRETIME, parse_pexpiretime),
+    CommandSpec::new(&redis_metadata::PERSIST, parse_persist),
+    CommandSpec::new(&redis_metadata::OBJECT, parse_object_container)
         .subcommands(OBJECT_SUBCOMMANDS),
-    CommandSpec::new("dbsize", 1, parse_dbsize)
-        .flags(&["readonly", "fast"])
-        .categories(READ_KEYSPACE_FAST)
-        .docs("server", "Returns the number of keys in the database.", "1.0.0", "O(1)"),
-    CommandSpec::new("flushdb", -1, parse_flushdb)
-        .flags(&["write"])
-        .categories(&["@keyspace", "@write", "@slow", "@dangerous"])
-        .docs(
-            "server",
-            "Deletes every key of the current database.",
-            "1.0.0",
-            "O(N) where N is the number of keys in the database.",
-        ),
-    CommandSpec::new("flushall", -1, parse_flushall)
-        .flags(&["write"])
-        .categories(&["@keyspace", "@write", "@slow", "@dangerous"])
-        .docs(
-            "server",
-            "Deletes every key of every database.",
-            "1.0.0",
-            "O(N) where N is the number of keys in all databases.",
-        ),
-    CommandSpec::new("swapdb", 3, parse_swapdb)
-        .flags(&["write", "fast"])
-        .categories(&["@keyspace", "@write", "@fast", "@dangerous"])
-        .docs(
-            "server",
-            "Exchanges the contents of two databases.",
-            "4.0.0",
-            "O(N) where N is the number of clients watching or blocked on keys of either \
-             database.",
-        ),
+    CommandSpec::new(&redis_metadata::DBSIZE, parse_dbsize),
+    CommandSpec::new(&redis_metadata::FLUSHDB, parse_flushdb),
+    CommandSpec::new(&redis_metadata::FLUSHALL, parse_flushall),
+    CommandSpec::new(&redis_metadata::SWAPDB, parse_swapdb),
 ];
 
 /// OBJECT's subcommands, in the order Redis lists them.
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("object|help", 2, parse_object_help)
-        .flags(&["loading", "stale"])
-        .categories(&["@keyspace", "@slow"])
-        .docs("generic", "Lists OBJECT's subcommands.", "6.2.0", "O(1)"),
-    CommandSpec::new("object|freq", 3, parse_object_freq)
-        .flags(&["readonly"])
-        .keys(2, 2, 1)
-        .categories(READ_KEYSPACE_SLOW)
-        .docs("generic", "Returns a key's logarithmic access frequency counter.", "4.0.0", "O(1)"),
-    CommandSpec::new("object|encoding", 3, parse_object_encoding)
-        .flags(&["readonly"])
-        .keys(2, 2, 1)
-        .categories(READ_KEYSPACE_SLOW)
-        .docs("generic", "Returns the internal representation of a value.", "2.2.3", "O(1)"),
-    CommandSpec::new("object|idletime", 3, parse_object_idletime)
-        .flags(&["readonly"])
-        .keys(2, 2, 1)
-        .categories(READ_KEYSPACE_SLOW)
-        .docs("generic", "Returns the seconds since a key was last used.", "2.2.3", "O(1)"),
-    CommandSpec::new("object|refcount", 3, parse_object_refcount)
-        .flags(&["readonly"])
-        .keys(2, 2, 1)
-        .categories(READ_KEYSPACE_SLOW)
-        .docs("generic", "Returns how many references a value has.", "2.2.3", "O(1)"),
+    CommandSpec::new(&redis_metadata::OBJECT_HELP, parse_object_help),
+    CommandSpec::new(&redis_metadata::OBJECT_FREQ, parse_object_freq),
+    CommandSpec::new(&redis_metadata::OBJECT_ENCODING, parse_object_encoding),
+    CommandSpec::new(&redis_metadata::OBJECT_IDLETIME, parse_object_idletime),
+    CommandSpec::new(&redis_metadata::OBJECT_REFCOUNT, parse_object_refcount),
 ];
 
 /// The lines of `OBJECT HELP`, as Redis 7.0 prints them (clients and tests compare them).
@@ -741,6 +554,7 @@ fn db_index(db: i32) -> Result<DbIndex, CommandError> {
 mod tests {
     use super::*;
     use crate::command::parse;
+    use crate::command::{AclCategories, CommandFlags};
 
     fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
         parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
@@ -877,10 +691,13 @@ mod tests {
     #[test]
     fn table_entries_carry_redis_key_positions() {
         let spec = |name: &str| crate::command::lookup(name.as_bytes()).expect("known command");
-        assert_eq!((spec("del").first_key, spec("del").last_key, spec("del").key_step), (1, -1, 1));
-        assert_eq!((spec("rename").first_key, spec("rename").last_key), (1, 2));
-        assert_eq!((spec("keys").first_key, spec("scan").first_key), (0, 0));
-        assert!(spec("touch").has_flag("readonly"), "TOUCH keeps Redis's flags");
-        assert!(spec("swapdb").categories.contains(&"@dangerous"));
+        assert_eq!(
+            (spec("del").meta.first_key, spec("del").meta.last_key, spec("del").meta.key_step),
+            (1, -1, 1)
+        );
+        assert_eq!((spec("rename").meta.first_key, spec("rename").meta.last_key), (1, 2));
+        assert_eq!((spec("keys").meta.first_key, spec("scan").meta.first_key), (0, 0));
+        assert!(spec("touch").has_flag(CommandFlags::READONLY), "TOUCH keeps Redis's flags");
+        assert!(spec("swapdb").meta.categories.contains(AclCategories::DANGEROUS));
     }
 }

@@ -9,6 +9,7 @@
 //! The blocking variants (BLPOP, BLMOVE, ...) are not here; they will reuse the pops and moves
 //! of `store::list`, which are written to be served inside apply.
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -128,172 +129,24 @@ pub struct PositionCommand {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("lpush", -3, parse_lpush)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@fast"])
-        .key_flags(&["RW", "insert"])
-        .docs(
-            "list",
-            "Adds elements at the head of a list, creating it if needed.",
-            "1.0.0",
-            PUSH_COST,
-        ),
-    CommandSpec::new("rpush", -3, parse_rpush)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@fast"])
-        .key_flags(&["RW", "insert"])
-        .docs(
-            "list",
-            "Adds elements at the tail of a list, creating it if needed.",
-            "1.0.0",
-            PUSH_COST,
-        ),
-    CommandSpec::new("lpushx", -3, parse_lpushx)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@fast"])
-        .key_flags(&["RW", "insert"])
-        .docs(
-            "list",
-            "Adds elements at the head of a list that already exists.",
-            "2.2.0",
-            PUSH_COST,
-        ),
-    CommandSpec::new("rpushx", -3, parse_rpushx)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@fast"])
-        .key_flags(&["RW", "insert"])
-        .docs(
-            "list",
-            "Adds elements at the tail of a list that already exists.",
-            "2.2.0",
-            PUSH_COST,
-        ),
-    CommandSpec::new("lpop", -2, parse_lpop)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@fast"])
-        .key_flags(&["RW", "access", "delete"])
-        .docs("list", "Removes and returns elements from the head of a list.", "1.0.0", POP_COST),
-    CommandSpec::new("rpop", -2, parse_rpop)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@fast"])
-        .key_flags(&["RW", "access", "delete"])
-        .docs("list", "Removes and returns elements from the tail of a list.", "1.0.0", POP_COST),
-    CommandSpec::new("llen", 2, parse_llen)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@list", "@fast"])
-        .key_flags(&["RO"])
-        .docs("list", "Returns the number of elements in a list.", "1.0.0", "O(1)"),
-    CommandSpec::new("lrange", 4, parse_lrange)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@list", "@slow"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "list",
-            "Returns the elements of a list between two indexes.",
-            "1.0.0",
-            "O(log(N) + M): N is the length of the list, M the number of elements returned.",
-        ),
-    CommandSpec::new("lindex", 3, parse_lindex)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@list", "@slow"])
-        .key_flags(&["RO", "access"])
-        .docs("list", "Returns the element of a list at an index.", "1.0.0", INDEX_COST),
-    CommandSpec::new("lset", 4, parse_lset)
-        .flags(&["write", "denyoom"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "update"])
-        .docs("list", "Replaces the element of a list at an index.", "1.0.0", INDEX_COST),
-    CommandSpec::new("lrem", 4, parse_lrem)
-        .flags(&["write"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "delete"])
-        .docs(
-            "list",
-            "Removes elements equal to a value from a list.",
-            "1.0.0",
-            "O(N + M log(N)): N is the length of the list, M the number of elements removed.",
-        ),
-    CommandSpec::new("ltrim", 4, parse_ltrim)
-        .flags(&["write"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "delete"])
-        .docs(
-            "list",
-            "Keeps only the elements of a list between two indexes.",
-            "1.0.0",
-            INDEX_COST,
-        ),
-    CommandSpec::new("linsert", 5, parse_linsert)
-        .flags(&["write", "denyoom"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "insert"])
-        .docs(
-            "list",
-            "Inserts an element before or after the first occurrence of another in a list.",
-            "2.2.0",
-            "O(P + log(N)) where P is the position of the pivot and N the length of the list.",
-        ),
-    CommandSpec::new("lpos", -3, parse_lpos)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@list", "@slow"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "list",
-            "Returns the indexes of the elements of a list equal to a value.",
-            "6.0.6",
-            "O(N) where N is the number of elements compared (at most MAXLEN when given).",
-        ),
-    CommandSpec::new("lmove", 5, parse_lmove)
-        .flags(&["write", "denyoom"])
-        .keys(1, 2, 1)
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "access", "delete"])
-        .docs(
-            "list",
-            "Pops an element from one end of a list and pushes it onto an end of another.",
-            "6.2.0",
-            "O(1) amortized",
-        ),
-    CommandSpec::new("rpoplpush", 3, parse_rpoplpush)
-        .flags(&["write", "denyoom"])
-        .keys(1, 2, 1)
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "access", "delete"])
-        .docs(
-            "list",
-            "Pops the tail of a list and pushes it onto the head of another (LMOVE's old form).",
-            "1.2.0",
-            "O(1) amortized",
-        ),
-    CommandSpec::new("lmpop", -4, parse_lmpop)
-        .flags(&["write", "movablekeys"])
-        .categories(&["@write", "@list", "@slow"])
-        .key_flags(&["RW", "access", "delete"])
-        .docs(
-            "list",
-            "Pops elements from the first of several lists that is not empty.",
-            "7.0.0",
-            "O(N + M) where N is the number of keys given and M the number of elements popped.",
-        ),
+    CommandSpec::new(&redis_metadata::LPUSH, parse_lpush),
+    CommandSpec::new(&redis_metadata::RPUSH, parse_rpush),
+    CommandSpec::new(&redis_metadata::LPUSHX, parse_lpushx),
+    CommandSpec::new(&redis_metadata::RPUSHX, parse_rpushx),
+    CommandSpec::new(&redis_metadata::LPOP, parse_lpop),
+    CommandSpec::new(&redis_metadata::RPOP, parse_rpop),
+    CommandSpec::new(&redis_metadata::LLEN, parse_llen),
+    CommandSpec::new(&redis_metadata::LRANGE, parse_lrange),
+    CommandSpec::new(&redis_metadata::LINDEX, parse_lindex),
+    CommandSpec::new(&redis_metadata::LSET, parse_lset),
+    CommandSpec::new(&redis_metadata::LREM, parse_lrem),
+    CommandSpec::new(&redis_metadata::LTRIM, parse_ltrim),
+    CommandSpec::new(&redis_metadata::LINSERT, parse_linsert),
+    CommandSpec::new(&redis_metadata::LPOS, parse_lpos),
+    CommandSpec::new(&redis_metadata::LMOVE, parse_lmove),
+    CommandSpec::new(&redis_metadata::RPOPLPUSH, parse_rpoplpush),
+    CommandSpec::new(&redis_metadata::LMPOP, parse_lmpop),
 ];
-
-const PUSH_COST: &str = "O(1) amortized for each element added.";
-const POP_COST: &str = "O(1) amortized for each element removed.";
-const INDEX_COST: &str = "O(log(N)) where N is the length of the list.";
 
 /// LPOP's and RPOP's text for a count that is not a non-negative integer.
 const COUNT_NOT_POSITIVE: CommandError =
@@ -490,6 +343,7 @@ fn non_negative(argument: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::command::parse;
+    use crate::command::{AclCategories, CommandFlags};
 
     fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
         parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
@@ -596,9 +450,13 @@ mod tests {
             assert!(matches!(parse_words(words), Ok(Command::Read(_))), "{words:?}");
         }
         for spec in COMMANDS {
-            assert_eq!(spec.group, "list", "{}", spec.name);
-            assert!(spec.categories.contains(&"@list"), "{}", spec.name);
-            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+            assert_eq!(spec.meta.docs.group, "list", "{}", spec.name);
+            assert!(spec.meta.categories.contains(AclCategories::LIST), "{}", spec.name);
+            assert!(
+                spec.has_flag(CommandFlags::WRITE) != spec.has_flag(CommandFlags::READONLY),
+                "{}",
+                spec.name
+            );
         }
     }
 }

@@ -30,6 +30,7 @@ mod args;
 pub mod blocking;
 pub mod control;
 mod error;
+pub mod key_extraction;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -37,16 +38,21 @@ pub mod pubsub;
 pub mod sets;
 pub mod sort;
 pub mod strings;
+mod concord_metadata;
+mod metadata;
+#[rustfmt::skip]
+pub mod redis_metadata;
 mod table;
 pub mod zsets;
 pub mod transactions;
 
 pub use args::{is_keyword, parse_f64, parse_i64, Args};
 pub use error::CommandError;
-pub use table::{
-    all_commands, lookup, lookup_full_name, lookup_subcommand, Argument, ArgumentKind, CommandSpec,
-    Parser,
+pub use metadata::{
+    AclCategories, Argument, ArgumentFlags, ArgumentKind, BeginSearch, CommandFlags, CommandMeta,
+    DocFlags, Docs, FindKeys, KeySpec, KeySpecFlags,
 };
+pub use table::{all_commands, lookup, lookup_full_name, lookup_subcommand, CommandSpec, Parser};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -163,7 +169,7 @@ fn check_arity(spec: &CommandSpec, count: usize) -> Result<(), CommandError> {
 /// command's arity. Inside MULTI an arity error refuses the command at once, while other
 /// argument errors wait for EXEC, as in Redis: the server tells the two apart with this.
 pub fn fits_arity(spec: &CommandSpec, count: usize) -> bool {
-    let arity = spec.arity;
+    let arity = spec.arity();
     if arity >= 0 {
         count == arity as usize
     } else {

@@ -7,11 +7,12 @@
 //! [`Control`] commands: subscriptions belong to a connection on one
 //! node and never enter the log.
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::control::Control;
-use super::{Args, Argument, Command, CommandError, CommandSpec, Write};
+use super::{Args, Command, CommandError, CommandSpec, Write};
 
 /// `PUBLISH channel message`, as it travels through the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -92,99 +93,20 @@ pub fn subscribed_mode_error(name: &str) -> CommandError {
     )
 }
 
-const PUBSUB_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
-const PUBSUB_CATEGORIES: &[&str] = &["@pubsub", "@slow"];
-const INTROSPECTION_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("subscribe", -2, parse_subscribe)
-        .flags(PUBSUB_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs(
-            "pubsub",
-            "Listen for messages published to the given channels",
-            "2.0.0",
-            "O(N) where N is the number of channels to subscribe to.",
-        )
-        .arguments(&[Argument::string("channel").multiple()]),
-    CommandSpec::new("unsubscribe", -1, parse_unsubscribe)
-        .flags(PUBSUB_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs(
-            "pubsub",
-            "Stop listening for messages posted to the given channels",
-            "2.0.0",
-            "O(N) where N is the number of clients already subscribed to a channel.",
-        )
-        .arguments(&[Argument::string("channel").optional().multiple()]),
-    CommandSpec::new("psubscribe", -2, parse_psubscribe)
-        .flags(PUBSUB_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs(
-            "pubsub",
-            "Listen for messages published to channels matching the given patterns",
-            "2.0.0",
-            "O(N) where N is the number of patterns the client is already subscribed to.",
-        )
-        .arguments(&[Argument::string("pattern").multiple()]),
-    CommandSpec::new("punsubscribe", -1, parse_punsubscribe)
-        .flags(PUBSUB_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs(
-            "pubsub",
-            "Stop listening for messages posted to channels matching the given patterns",
-            "2.0.0",
-            "O(N+M) where N is the number of patterns the client is already subscribed and M is \
-             the number of total patterns subscribed in the system (by any client).",
-        )
-        .arguments(&[Argument::string("pattern").optional().multiple()]),
-    CommandSpec::new("publish", 3, parse_publish)
-        .flags(&["pubsub", "loading", "stale", "fast"])
-        .categories(&["@pubsub", "@fast"])
-        .docs(
-            "pubsub",
-            "Post a message to a channel",
-            "2.0.0",
-            "O(N+M) where N is the number of clients subscribed to the receiving channel and M \
-             is the total number of subscribed patterns (by any client).",
-        )
-        .arguments(&[Argument::string("channel"), Argument::string("message")]),
-    CommandSpec::new("pubsub", -2, no_subcommand)
-        .categories(&["@slow"])
-        .docs("pubsub", "A container for Pub/Sub commands", "2.8.0", "Depends on subcommand.")
-        .subcommands(SUBCOMMANDS),
+    CommandSpec::new(&redis_metadata::SUBSCRIBE, parse_subscribe),
+    CommandSpec::new(&redis_metadata::UNSUBSCRIBE, parse_unsubscribe),
+    CommandSpec::new(&redis_metadata::PSUBSCRIBE, parse_psubscribe),
+    CommandSpec::new(&redis_metadata::PUNSUBSCRIBE, parse_punsubscribe),
+    CommandSpec::new(&redis_metadata::PUBLISH, parse_publish),
+    CommandSpec::new(&redis_metadata::PUBSUB, no_subcommand).subcommands(SUBCOMMANDS),
 ];
 
 static SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("pubsub|channels", -2, parse_channels)
-        .flags(INTROSPECTION_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs(
-            "pubsub",
-            "List active channels",
-            "2.8.0",
-            "O(N) where N is the number of active channels, and assuming constant time pattern \
-             matching (relatively short channels and patterns)",
-        )
-        .arguments(&[Argument::string("pattern").optional()]),
-    CommandSpec::new("pubsub|numsub", -2, parse_numsub)
-        .flags(INTROSPECTION_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs(
-            "pubsub",
-            "Get the count of subscribers for channels",
-            "2.8.0",
-            "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
-        )
-        .arguments(&[Argument::string("channel").optional().multiple()]),
-    CommandSpec::new("pubsub|numpat", 2, parse_numpat)
-        .flags(INTROSPECTION_FLAGS)
-        .categories(PUBSUB_CATEGORIES)
-        .docs("pubsub", "Get the count of unique patterns pattern subscriptions", "2.8.0", "O(1)"),
-    CommandSpec::new("pubsub|help", 2, parse_help)
-        .flags(&["loading", "stale"])
-        .categories(&["@slow"])
-        .docs("pubsub", "Show helpful text about the different subcommands", "6.2.0", "O(1)"),
+    CommandSpec::new(&redis_metadata::PUBSUB_CHANNELS, parse_channels),
+    CommandSpec::new(&redis_metadata::PUBSUB_NUMSUB, parse_numsub),
+    CommandSpec::new(&redis_metadata::PUBSUB_NUMPAT, parse_numpat),
+    CommandSpec::new(&redis_metadata::PUBSUB_HELP, parse_help),
 ];
 
 fn pubsub(command: PubSubCommand) -> Result<Command, CommandError> {

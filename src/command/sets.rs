@@ -4,6 +4,7 @@
 //! positive, SRANDMEMBER's negation must exist), SINTERCARD's numkeys and LIMIT, and the SSCAN
 //! cursor. SSCAN's options are checked after the key, as in Redis (see `hashes`).
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -91,201 +92,24 @@ const TOO_MANY_KEYS: CommandError =
     CommandError::other("ERR Number of keys can't be greater than number of args");
 const LIMIT_NEGATIVE: CommandError = CommandError::other("ERR LIMIT can't be negative");
 
-const READ_FAST: &[&str] = &["@read", "@set", "@fast"];
-const READ_SLOW: &[&str] = &["@read", "@set", "@slow"];
-const WRITE_FAST: &[&str] = &["@write", "@set", "@fast"];
-const WRITE_SLOW: &[&str] = &["@write", "@set", "@slow"];
-const ORDERLESS: &[&str] = &["nondeterministic_output_order"];
-const RANDOM: &[&str] = &["nondeterministic_output"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sadd", -3, parse_sadd)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "insert"])
-        .docs(
-            "set",
-            "Adds members to a set, creating it if needed.",
-            "1.0.0",
-            "O(1) for each element added, so O(N) to add N elements when the command is called \
-             with multiple arguments.",
-        ),
-    CommandSpec::new("srem", -3, parse_srem)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "delete"])
-        .docs(
-            "set",
-            "Removes members from a set, and the set with its last member.",
-            "1.0.0",
-            "O(N) where N is the number of members to be removed.",
-        ),
-    CommandSpec::new("sismember", 3, parse_sismember)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO"])
-        .docs("set", "Tells whether a member belongs to a set.", "1.0.0", "O(1)"),
-    CommandSpec::new("smismember", -3, parse_smismember)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Tells, for each of several members, whether it belongs to a set.",
-            "6.2.0",
-            "O(N) where N is the number of elements being checked for membership",
-        ),
-    CommandSpec::new("smembers", 2, parse_smembers)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(ORDERLESS)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Returns every member of a set.",
-            "1.0.0",
-            "O(N) where N is the set cardinality.",
-        ),
-    CommandSpec::new("scard", 2, parse_scard)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(READ_FAST)
-        .key_flags(&["RO"])
-        .docs("set", "Returns the number of members of a set.", "1.0.0", "O(1)"),
-    CommandSpec::new("spop", -2, parse_spop)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(WRITE_FAST)
-        .tips(RANDOM)
-        .key_flags(&["RW", "access", "delete"])
-        .docs(
-            "set",
-            "Removes and returns random members of a set.",
-            "1.0.0",
-            "Without the count argument O(1), otherwise O(N) where N is the value of the passed \
-             count.",
-        ),
-    CommandSpec::new("srandmember", -2, parse_srandmember)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(RANDOM)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Returns random members of a set, distinct or with repeats.",
-            "1.0.0",
-            "Without the count argument O(1), otherwise O(N) where N is the absolute value of the \
-             passed count.",
-        ),
-    CommandSpec::new("smove", 4, parse_smove)
-        .flags(&["write", "fast"])
-        .keys(1, 2, 1)
-        .categories(WRITE_FAST)
-        .key_flags(&["RW", "access", "delete"])
-        .docs("set", "Moves a member from one set to another.", "1.0.0", "O(1)"),
-    CommandSpec::new("sinter", -2, parse_sinter)
-        .flags(&["readonly"])
-        .keys(1, -1, 1)
-        .categories(READ_SLOW)
-        .tips(ORDERLESS)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Returns the intersection of sets.",
-            "1.0.0",
-            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
-             of sets.",
-        ),
-    CommandSpec::new("sintercard", -3, parse_sintercard)
-        .flags(&["readonly", "movablekeys"])
-        .keys(0, 0, 0)
-        .categories(READ_SLOW)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Counts the members of the intersection of sets, up to a limit.",
-            "7.0.0",
-            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
-             of sets.",
-        ),
-    CommandSpec::new("sinterstore", -3, parse_sinterstore)
-        .flags(&["write", "denyoom"])
-        .keys(1, -1, 1)
-        .categories(WRITE_SLOW)
-        .key_flags(&["RW", "update"])
-        .docs(
-            "set",
-            "Stores the intersection of sets in a key.",
-            "1.0.0",
-            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number \
-             of sets.",
-        ),
-    CommandSpec::new("sunion", -2, parse_sunion)
-        .flags(&["readonly"])
-        .keys(1, -1, 1)
-        .categories(READ_SLOW)
-        .tips(ORDERLESS)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Returns the union of sets.",
-            "1.0.0",
-            "O(N) where N is the total number of elements in all given sets.",
-        ),
-    CommandSpec::new("sunionstore", -3, parse_sunionstore)
-        .flags(&["write", "denyoom"])
-        .keys(1, -1, 1)
-        .categories(WRITE_SLOW)
-        .key_flags(&["OW", "update"])
-        .docs(
-            "set",
-            "Stores the union of sets in a key.",
-            "1.0.0",
-            "O(N) where N is the total number of elements in all given sets.",
-        ),
-    CommandSpec::new("sdiff", -2, parse_sdiff)
-        .flags(&["readonly"])
-        .keys(1, -1, 1)
-        .categories(READ_SLOW)
-        .tips(ORDERLESS)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Returns the members of the first set that are in none of the others.",
-            "1.0.0",
-            "O(N) where N is the total number of elements in all given sets.",
-        ),
-    CommandSpec::new("sdiffstore", -3, parse_sdiffstore)
-        .flags(&["write", "denyoom"])
-        .keys(1, -1, 1)
-        .categories(WRITE_SLOW)
-        .key_flags(&["OW", "update"])
-        .docs(
-            "set",
-            "Stores the difference of sets in a key.",
-            "1.0.0",
-            "O(N) where N is the total number of elements in all given sets.",
-        ),
-    CommandSpec::new("sscan", -3, parse_sscan)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(READ_SLOW)
-        .tips(RANDOM)
-        .key_flags(&["RO", "access"])
-        .docs(
-            "set",
-            "Iterates over the members of a set.",
-            "2.8.0",
-            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
-             for the cursor to return back to 0. N is the number of elements inside the \
-             collection.",
-        ),
+    CommandSpec::new(&redis_metadata::SADD, parse_sadd),
+    CommandSpec::new(&redis_metadata::SREM, parse_srem),
+    CommandSpec::new(&redis_metadata::SISMEMBER, parse_sismember),
+    CommandSpec::new(&redis_metadata::SMISMEMBER, parse_smismember),
+    CommandSpec::new(&redis_metadata::SMEMBERS, parse_smembers),
+    CommandSpec::new(&redis_metadata::SCARD, parse_scard),
+    CommandSpec::new(&redis_metadata::SPOP, parse_spop),
+    CommandSpec::new(&redis_metadata::SRANDMEMBER, parse_srandmember),
+    CommandSpec::new(&redis_metadata::SMOVE, parse_smove),
+    CommandSpec::new(&redis_metadata::SINTER, parse_sinter),
+    CommandSpec::new(&redis_metadata::SINTERCARD, parse_sintercard),
+    CommandSpec::new(&redis_metadata::SINTERSTORE, parse_sinterstore),
+    CommandSpec::new(&redis_metadata::SUNION, parse_sunion),
+    CommandSpec::new(&redis_metadata::SUNIONSTORE, parse_sunionstore),
+    CommandSpec::new(&redis_metadata::SDIFF, parse_sdiff),
+    CommandSpec::new(&redis_metadata::SDIFFSTORE, parse_sdiffstore),
+    CommandSpec::new(&redis_metadata::SSCAN, parse_sscan),
 ];
 
 fn read(read: SetRead) -> Result<Command, CommandError> {
@@ -407,6 +231,7 @@ fn parse_sscan(args: &mut Args) -> Result<Command, CommandError> {
 mod tests {
     use super::*;
     use crate::command::parse;
+    use crate::command::CommandFlags;
 
     fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
         parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
@@ -476,17 +301,21 @@ mod tests {
     #[test]
     fn the_table_marks_reads_and_writes_as_redis_does() {
         for spec in COMMANDS {
-            assert_eq!(spec.group, "set", "{}", spec.name);
-            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+            assert_eq!(spec.meta.docs.group, "set", "{}", spec.name);
+            assert!(
+                spec.has_flag(CommandFlags::WRITE) != spec.has_flag(CommandFlags::READONLY),
+                "{}",
+                spec.name
+            );
             let words = if spec.name == "sintercard" {
                 vec![spec.name, "1", "k"]
             } else {
-                let arity = spec.arity.unsigned_abs() as usize;
+                let arity = spec.arity().unsigned_abs() as usize;
                 [spec.name, "k", "j", "m"][..arity].to_vec()
             };
             let parsed = parse_words(&words);
             let is_write = matches!(parsed, Ok(Command::Write(_)));
-            assert_eq!(is_write, spec.has_flag("write"), "{}: {parsed:?}", spec.name);
+            assert_eq!(is_write, spec.has_flag(CommandFlags::WRITE), "{}: {parsed:?}", spec.name);
         }
     }
 }

@@ -16,6 +16,7 @@
 //! on redis-server 7.0.15), so it goes through the log and runs at its place in it. SORT_RO,
 //! the same command without STORE, is a [`Read`].
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -42,32 +43,9 @@ pub struct SortCommand {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sort", -2, parse_sort)
-        .flags(&["write", "denyoom", "movablekeys"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "generic",
-            "Sorts the elements of a list, set or sorted set, optionally storing the result.",
-            "1.0.0",
-            SORT_COST,
-        ),
-    CommandSpec::new("sort_ro", -2, parse_sort_ro)
-        .flags(&["readonly", "movablekeys"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"])
-        .key_flags(&["RO", "access"])
-        .docs(
-            "generic",
-            "Sorts the elements of a list, set or sorted set (SORT without STORE).",
-            "7.0.0",
-            SORT_COST,
-        ),
+    CommandSpec::new(&redis_metadata::SORT, parse_sort),
+    CommandSpec::new(&redis_metadata::SORT_RO, parse_sort_ro),
 ];
-
-const SORT_COST: &str = "O(N + M * log(M)) where N is the number of elements in the value and \
-    M the number returned; O(N) when the elements are not sorted.";
 
 fn parse_sort(args: &mut Args) -> Result<Command, CommandError> {
     Ok(Command::Write(Write::Sort(parse_options(args, true)?)))

@@ -10,6 +10,8 @@
 //! state machine turns them into absolute times with the entry's `leader_time_ms`, so that every
 //! replica computes the same deadline.
 
+use crate::command::concord_metadata;
+use crate::command::redis_metadata;
 use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
@@ -219,183 +221,30 @@ pub enum LcsReply {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, parse_get)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@string", "@fast"])
-        .docs("string", "Returns the string value of a key.", "1.0.0", "O(1)"),
-    CommandSpec::new("set", -3, parse_set)
-        .flags(&["write", "denyoom"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@slow"])
-        .docs(
-            "string",
-            "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-            "1.0.0",
-            "O(1)",
-        ),
-    CommandSpec::new("setnx", 3, parse_setnx)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Sets the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)"),
-    CommandSpec::new("setex", 4, parse_setex)
-        .flags(&["write", "denyoom"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@slow"])
-        .docs("string", "Sets the string value and the expiration time in seconds of a key.", "2.0.0", "O(1)"),
-    CommandSpec::new("psetex", 4, parse_psetex)
-        .flags(&["write", "denyoom"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@slow"])
-        .docs(
-            "string",
-            "Sets the string value and the expiration time in milliseconds of a key.",
-            "2.6.0",
-            "O(1)",
-        ),
-    CommandSpec::new("getset", 3, parse_getset)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Sets the string value of a key and returns the previous value.", "1.0.0", "O(1)"),
-    CommandSpec::new("getdel", 2, parse_getdel)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Returns the string value of a key and deletes the key.", "6.2.0", "O(1)"),
-    CommandSpec::new("getex", -2, parse_getex)
-        .flags(&["write", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs(
-            "string",
-            "Returns the string value of a key after setting or removing its expiration time.",
-            "6.2.0",
-            "O(1)",
-        ),
-    CommandSpec::new("mget", -2, parse_mget)
-        .flags(&["readonly", "fast"])
-        .keys(1, -1, 1)
-        .categories(&["@read", "@string", "@fast"])
-        .docs(
-            "string",
-            "Returns the string values of one or more keys.",
-            "1.0.0",
-            "O(N) where N is the number of keys to retrieve.",
-        ),
-    CommandSpec::new("mset", -3, parse_mset)
-        .flags(&["write", "denyoom"])
-        .keys(1, -1, 2)
-        .categories(&["@write", "@string", "@slow"])
-        .docs(
-            "string",
-            "Sets the string values of one or more keys, replacing any they had.",
-            "1.0.1",
-            "O(N) where N is the number of keys to set.",
-        ),
-    CommandSpec::new("msetnx", -3, parse_msetnx)
-        .flags(&["write", "denyoom"])
-        .keys(1, -1, 2)
-        .categories(&["@write", "@string", "@slow"])
-        .docs(
-            "string",
-            "Sets the string values of one or more keys only when none of the keys exist.",
-            "1.0.1",
-            "O(N) where N is the number of keys to set.",
-        ),
-    CommandSpec::new("append", 3, parse_append)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs(
-            "string",
-            "Appends a string to the value of a key, creating the key if it doesn't exist.",
-            "2.0.0",
-            "O(1) amortized, assuming the appended value is small.",
-        ),
-    CommandSpec::new("strlen", 2, parse_strlen)
-        .flags(&["readonly", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@string", "@fast"])
-        .docs("string", "Returns the length of a string value.", "2.2.0", "O(1)"),
-    CommandSpec::new("getrange", 4, parse_getrange)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@string", "@slow"])
-        .docs(
-            "string",
-            "Returns a substring of the string stored at a key.",
-            "2.4.0",
-            "O(N) where N is the length of the returned string.",
-        ),
-    CommandSpec::new("substr", 4, parse_getrange)
-        .flags(&["readonly"])
-        .keys(1, 1, 1)
-        .categories(&["@read", "@string", "@slow"])
-        .docs(
-            "string",
-            "Returns a substring of the string stored at a key (an old name of GETRANGE).",
-            "1.0.0",
-            "O(N) where N is the length of the returned string.",
-        ),
-    CommandSpec::new("setrange", 4, parse_setrange)
-        .flags(&["write", "denyoom"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@slow"])
-        .docs(
-            "string",
-            "Overwrites part of a string value from an offset, creating the key if needed.",
-            "2.2.0",
-            "O(1), plus O(M) to copy the M bytes written.",
-        ),
-    CommandSpec::new("incr", 2, parse_incr)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Adds one to the integer value of a key.", "1.0.0", "O(1)"),
-    CommandSpec::new("decr", 2, parse_decr)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Subtracts one from the integer value of a key.", "1.0.0", "O(1)"),
-    CommandSpec::new("incrby", 3, parse_incrby)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Adds an integer to the integer value of a key.", "1.0.0", "O(1)"),
-    CommandSpec::new("decrby", 3, parse_decrby)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Subtracts an integer from the integer value of a key.", "1.0.0", "O(1)"),
-    CommandSpec::new("incrbyfloat", 3, parse_incrbyfloat)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs("string", "Adds a floating point number to the numeric value of a key.", "2.6.0", "O(1)"),
-    CommandSpec::new("lcs", -3, parse_lcs)
-        .flags(&["readonly"])
-        .keys(1, 2, 1)
-        .categories(&["@read", "@string", "@slow"])
-        .docs(
-            "string",
-            "Finds the longest common subsequence of the strings stored at two keys.",
-            "7.0.0",
-            "O(N*M) where N and M are the lengths of the two strings.",
-        ),
+    CommandSpec::new(&redis_metadata::GET, parse_get),
+    CommandSpec::new(&redis_metadata::SET, parse_set),
+    CommandSpec::new(&redis_metadata::SETNX, parse_setnx),
+    CommandSpec::new(&redis_metadata::SETEX, parse_setex),
+    CommandSpec::new(&redis_metadata::PSETEX, parse_psetex),
+    CommandSpec::new(&redis_metadata::GETSET, parse_getset),
+    CommandSpec::new(&redis_metadata::GETDEL, parse_getdel),
+    CommandSpec::new(&redis_metadata::GETEX, parse_getex),
+    CommandSpec::new(&redis_metadata::MGET, parse_mget),
+    CommandSpec::new(&redis_metadata::MSET, parse_mset),
+    CommandSpec::new(&redis_metadata::MSETNX, parse_msetnx),
+    CommandSpec::new(&redis_metadata::APPEND, parse_append),
+    CommandSpec::new(&redis_metadata::STRLEN, parse_strlen),
+    CommandSpec::new(&redis_metadata::GETRANGE, parse_getrange),
+    CommandSpec::new(&redis_metadata::SUBSTR, parse_getrange),
+    CommandSpec::new(&redis_metadata::SETRANGE, parse_setrange),
+    CommandSpec::new(&redis_metadata::INCR, parse_incr),
+    CommandSpec::new(&redis_metadata::DECR, parse_decr),
+    CommandSpec::new(&redis_metadata::INCRBY, parse_incrby),
+    CommandSpec::new(&redis_metadata::DECRBY, parse_decrby),
+    CommandSpec::new(&redis_metadata::INCRBYFLOAT, parse_incrbyfloat),
+    CommandSpec::new(&redis_metadata::LCS, parse_lcs),
     // Concord's own: Redis has no compare-and-set on a value short of WATCH/MULTI/EXEC.
-    CommandSpec::new("concord.cas", 4, parse_compare_and_set)
-        .flags(&["write", "denyoom", "fast"])
-        .keys(1, 1, 1)
-        .categories(&["@write", "@string", "@fast"])
-        .docs(
-            "string",
-            "Sets the string value of a key only if it currently equals an expected value. \
-             Replies 1 if set, 0 if the value differed, nil if the key does not exist.",
-            "0.1.0",
-            "O(N) where N is the length of the expected value.",
-        ),
+    CommandSpec::new(&concord_metadata::CONCORD_CAS, parse_compare_and_set),
 ];
 
 fn read(read: StringRead) -> Result<Command, CommandError> {
@@ -692,6 +541,7 @@ pub fn invalid_expire_time(command: &str) -> CommandError {
 mod tests {
     use super::*;
     use crate::command::parse;
+    use crate::command::{AclCategories, CommandFlags};
 
     fn parse_words(words: &[&str]) -> Result<Command, CommandError> {
         parse(words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect())
@@ -899,16 +749,29 @@ mod tests {
     fn the_table_carries_redis_flags_and_key_positions() {
         let spec = |name: &str| crate::command::lookup(name.as_bytes()).unwrap();
         assert_eq!(
-            (spec("mset").first_key, spec("mset").last_key, spec("mset").key_step),
+            (spec("mset").meta.first_key, spec("mset").meta.last_key, spec("mset").meta.key_step),
             (1, -1, 2)
         );
-        assert_eq!((spec("lcs").first_key, spec("lcs").last_key, spec("lcs").key_step), (1, 2, 1));
-        assert!(spec("getdel").has_flag("write") && !spec("getdel").has_flag("denyoom"));
-        assert!(spec("getrange").has_flag("readonly") && !spec("getrange").has_flag("fast"));
+        assert_eq!(
+            (spec("lcs").meta.first_key, spec("lcs").meta.last_key, spec("lcs").meta.key_step),
+            (1, 2, 1)
+        );
+        assert!(
+            spec("getdel").has_flag(CommandFlags::WRITE)
+                && !spec("getdel").has_flag(CommandFlags::DENYOOM)
+        );
+        assert!(
+            spec("getrange").has_flag(CommandFlags::READONLY)
+                && !spec("getrange").has_flag(CommandFlags::FAST)
+        );
         for spec in COMMANDS {
-            assert_eq!(spec.group, "string", "{}", spec.name);
-            assert!(spec.categories.contains(&"@string"), "{}", spec.name);
-            assert!(spec.has_flag("write") != spec.has_flag("readonly"), "{}", spec.name);
+            assert_eq!(spec.meta.docs.group, "string", "{}", spec.name);
+            assert!(spec.meta.categories.contains(AclCategories::STRING), "{}", spec.name);
+            assert!(
+                spec.has_flag(CommandFlags::WRITE) != spec.has_flag(CommandFlags::READONLY),
+                "{}",
+                spec.name
+            );
         }
     }
 }

@@ -16,10 +16,11 @@
 //!
 //! Deliberately absent: queueing and execution. The server queues; the state machine executes.
 
+use crate::command::redis_metadata;
 use serde::{Deserialize, Serialize};
 
 use super::control::Control;
-use super::{Args, Argument, ArgumentKind, Command, CommandError, CommandSpec, DbIndex, Key};
+use super::{Args, Command, CommandError, CommandSpec, DbIndex, Key};
 use super::{Read, Write};
 
 /// A transaction command as a client sends it.
@@ -88,48 +89,12 @@ pub fn exec_refused(reason: &CommandError) -> CommandError {
     CommandError::Other(format!("EXECABORT Transaction discarded because of: {reason}").into())
 }
 
-const TRANSACTION_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
-const TRANSACTION_CATEGORIES: &[&str] = &["@fast", "@transaction"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("multi", 1, parse_multi)
-        .flags(TRANSACTION_FLAGS)
-        .categories(TRANSACTION_CATEGORIES)
-        .docs("transactions", "Starts a transaction.", "1.2.0", "O(1)"),
-    CommandSpec::new("exec", 1, parse_exec)
-        .flags(&["noscript", "loading", "stale", "skip_slowlog"])
-        .categories(&["@slow", "@transaction"])
-        .docs(
-            "transactions",
-            "Executes every command queued since MULTI, atomically.",
-            "1.2.0",
-            "Depends on commands in the transaction",
-        ),
-    CommandSpec::new("discard", 1, parse_discard)
-        .flags(TRANSACTION_FLAGS)
-        .categories(TRANSACTION_CATEGORIES)
-        .docs(
-            "transactions",
-            "Drops every command queued since MULTI.",
-            "2.0.0",
-            "O(N), when N is the number of queued commands",
-        ),
-    CommandSpec::new("watch", -2, parse_watch)
-        .flags(TRANSACTION_FLAGS)
-        .keys(1, -1, 1)
-        .key_flags(&["RO"])
-        .categories(TRANSACTION_CATEGORIES)
-        .docs(
-            "transactions",
-            "Makes the next EXEC fail if any of the keys changes before it.",
-            "2.2.0",
-            "O(1) for every key.",
-        )
-        .arguments(&[Argument::new("key", ArgumentKind::Key(0)).multiple()]),
-    CommandSpec::new("unwatch", 1, parse_unwatch)
-        .flags(TRANSACTION_FLAGS)
-        .categories(TRANSACTION_CATEGORIES)
-        .docs("transactions", "Stops watching every watched key.", "2.2.0", "O(1)"),
+    CommandSpec::new(&redis_metadata::MULTI, parse_multi),
+    CommandSpec::new(&redis_metadata::EXEC, parse_exec),
+    CommandSpec::new(&redis_metadata::DISCARD, parse_discard),
+    CommandSpec::new(&redis_metadata::WATCH, parse_watch),
+    CommandSpec::new(&redis_metadata::UNWATCH, parse_unwatch),
 ];
 
 fn transaction(command: TransactionCommand) -> Result<Command, CommandError> {

@@ -13,7 +13,9 @@ use super::subscriptions;
 use super::transaction::{self, Intercepted, TransactionState};
 use super::{ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
-use crate::command::{self, Command, CommandError, CommandSpec, DbIndex, Parsed, Write};
+use crate::command::{
+    self, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Parsed, Write,
+};
 use crate::metrics::{LocalCommandStats, Outcome};
 use crate::node::{Mailbox, ReadView};
 use crate::resp::{self, Decoder, Frame, Protocol};
@@ -381,7 +383,7 @@ impl Connection {
         !arity_error
             && !self.session.authenticated
             && self.shared.settings.password_required()
-            && !spec.has_flag("no_auth")
+            && !spec.has_flag(CommandFlags::NO_AUTH)
     }
 
     /// Copies the activity CLIENT LIST shows (last command, idle time, buffer sizes as of the

@@ -4,9 +4,11 @@
 //! categories, tips and key specifications are sets, and the subcommands are a set when there
 //! are none but an array otherwise.
 //!
-//! Caveats: key specifications are derived from the table's first/last/step positions (one
-//! `index` + `range` spec per command with keys), and COMMAND DOCS omits `history` and
-//! `doc_flags`. Commands whose arguments the table does not document have no `arguments`.
+//! The metadata itself is Redis 7.0's (generated, see `command::metadata`), so these replies
+//! equal redis-server 7.0's byte for byte, with two deliberate differences: a container lists
+//! only the subcommands Concord implements, and Redis lists subcommands (and, with no names,
+//! commands) in its hash table's order, which changes from run to run, while Concord's order
+//! is the table's.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +16,10 @@ use bytes::Bytes;
 
 use super::Shared;
 use crate::command::control::{CommandListFilter, ConfigCommand, IntrospectionCommand};
+use crate::command::key_extraction::{command_keys, has_keys};
 use crate::command::{
-    all_commands, lookup, lookup_full_name, lookup_subcommand, Argument, ArgumentKind, CommandSpec,
+    all_commands, fits_arity, lookup, lookup_full_name, lookup_subcommand, AclCategories, Argument,
+    ArgumentKind, BeginSearch, CommandFlags, CommandSpec, FindKeys, KeySpec,
 };
 use crate::resp::Frame;
 use crate::store::glob_match;
@@ -103,134 +107,176 @@ pub(super) fn execute_command(command: IntrospectionCommand) -> Frame {
     }
 }
 
-fn status_set(words: &[&str]) -> Frame {
-    Frame::Set(words.iter().map(|word| Frame::Simple((*word).to_string().into())).collect())
+fn status_set<'a>(words: impl Iterator<Item = &'a str>) -> Frame {
+    Frame::Set(words.map(|word| Frame::Simple(word.to_string().into())).collect())
+}
+
+fn field(name: &'static str) -> Frame {
+    Frame::bulk(name)
 }
 
 /// One command's entry in COMMAND INFO.
 pub(super) fn command_info(spec: &'static CommandSpec) -> Frame {
+    let meta = spec.meta;
     let subcommands = if spec.subcommands.is_empty() {
         Frame::Set(Vec::new())
     } else {
         Frame::Array(spec.subcommands.iter().map(command_info).collect())
     };
+    let categories: Vec<String> =
+        meta.categories.names().map(|category| format!("@{category}")).collect();
     Frame::Array(vec![
-        Frame::bulk(spec.name),
-        Frame::Integer(i64::from(spec.arity)),
-        status_set(spec.flags),
-        Frame::Integer(i64::from(spec.first_key)),
-        Frame::Integer(i64::from(spec.last_key)),
-        Frame::Integer(i64::from(spec.key_step)),
-        status_set(spec.categories),
-        Frame::Set(spec.tips.iter().map(Frame::bulk).collect()),
-        Frame::Set(key_specs(spec)),
+        Frame::bulk(meta.name),
+        Frame::Integer(i64::from(meta.arity)),
+        status_set(meta.flags.names()),
+        Frame::Integer(i64::from(meta.first_key)),
+        Frame::Integer(i64::from(meta.last_key)),
+        Frame::Integer(i64::from(meta.key_step)),
+        status_set(categories.iter().map(String::as_str)),
+        Frame::Set(meta.tips.iter().map(Frame::bulk).collect()),
+        Frame::Set(meta.key_specs.iter().map(key_spec).collect()),
         subcommands,
     ])
 }
 
-/// The key specification Redis would give a command whose keys are `first..=last` by `step`.
-fn key_specs(spec: &CommandSpec) -> Vec<Frame> {
-    if spec.first_key == 0 {
-        return Vec::new();
+/// One key specification, as Redis 7.0's COMMAND INFO shows it.
+fn key_spec(spec: &KeySpec) -> Frame {
+    let mut fields = Vec::with_capacity(4);
+    if let Some(notes) = spec.notes {
+        fields.push((field("notes"), Frame::bulk(notes)));
     }
-    let last_key = if spec.last_key < 0 { spec.last_key } else { spec.last_key - spec.first_key };
-    let field = |name: &'static str| Frame::bulk(name);
-    vec![Frame::Map(vec![
-        (field("flags"), status_set(spec.key_flags)),
-        (
-            field("begin_search"),
-            Frame::Map(vec![
-                (field("type"), field("index")),
-                (
-                    field("spec"),
-                    Frame::Map(vec![(field("index"), Frame::Integer(spec.first_key.into()))]),
-                ),
-            ]),
+    fields.push((field("flags"), status_set(spec.flags.names())));
+    let integer = |name: &'static str, value: i32| (field(name), Frame::Integer(value.into()));
+    let (begin_type, begin_spec) = match spec.begin_search {
+        BeginSearch::Index(index) => ("index", vec![integer("index", index)]),
+        BeginSearch::Keyword { keyword, start_from } => (
+            "keyword",
+            vec![(field("keyword"), Frame::bulk(keyword)), integer("startfrom", start_from)],
         ),
-        (
-            field("find_keys"),
-            Frame::Map(vec![
-                (field("type"), field("range")),
-                (
-                    field("spec"),
-                    Frame::Map(vec![
-                        (field("lastkey"), Frame::Integer(last_key.into())),
-                        (field("keystep"), Frame::Integer(spec.key_step.into())),
-                        (field("limit"), Frame::Integer(0)),
-                    ]),
-                ),
-            ]),
+        BeginSearch::Unknown => ("unknown", Vec::new()),
+    };
+    let (find_type, find_spec) = match spec.find_keys {
+        FindKeys::Range { last_key, key_step, limit } => (
+            "range",
+            vec![
+                integer("lastkey", last_key),
+                integer("keystep", key_step),
+                integer("limit", limit),
+            ],
         ),
-    ])]
+        FindKeys::Keynum { keynum_index, first_key, key_step } => (
+            "keynum",
+            vec![
+                integer("keynumidx", keynum_index),
+                integer("firstkey", first_key),
+                integer("keystep", key_step),
+            ],
+        ),
+        FindKeys::Unknown => ("unknown", Vec::new()),
+    };
+    let search = |kind: &'static str, spec: Vec<(Frame, Frame)>| {
+        Frame::Map(vec![(field("type"), field(kind)), (field("spec"), Frame::Map(spec))])
+    };
+    fields.push((field("begin_search"), search(begin_type, begin_spec)));
+    fields.push((field("find_keys"), search(find_type, find_spec)));
+    Frame::Map(fields)
 }
 
-/// One command's entry in COMMAND DOCS.
+/// One command's entry in COMMAND DOCS: Redis's fields in Redis's order, each only when set.
 fn command_docs(spec: &'static CommandSpec) -> Frame {
-    let field = |name: &'static str| Frame::bulk(name);
-    let mut docs = vec![
-        (field("summary"), Frame::bulk(spec.summary)),
-        (field("since"), Frame::bulk(spec.since)),
-        (field("group"), Frame::bulk(spec.group)),
-        (field("complexity"), Frame::bulk(spec.complexity)),
-    ];
-    if !spec.arguments.is_empty() {
-        docs.push((
-            field("arguments"),
-            Frame::Array(spec.arguments.iter().map(argument_docs).collect()),
-        ));
+    let docs = &spec.meta.docs;
+    let mut fields = Vec::new();
+    let mut text = |name: &'static str, value: Option<&'static str>| {
+        if let Some(value) = value {
+            fields.push((field(name), Frame::bulk(value)));
+        }
+    };
+    text("summary", docs.summary);
+    text("since", docs.since);
+    text("group", Some(docs.group));
+    text("complexity", docs.complexity);
+    if !docs.doc_flags.is_empty() {
+        fields.push((field("doc_flags"), status_set(docs.doc_flags.names())));
+    }
+    let mut text = |name: &'static str, value: Option<&'static str>| {
+        if let Some(value) = value {
+            fields.push((field(name), Frame::bulk(value)));
+        }
+    };
+    text("deprecated_since", docs.deprecated_since);
+    text("replaced_by", docs.replaced_by);
+    if !docs.history.is_empty() {
+        let history = docs.history.iter().map(|(version, change)| {
+            Frame::Array(vec![Frame::bulk(*version), Frame::bulk(*change)])
+        });
+        fields.push((field("history"), Frame::Set(history.collect())));
+    }
+    if !docs.arguments.is_empty() {
+        fields.push((field("arguments"), argument_list(docs.arguments)));
     }
     if !spec.subcommands.is_empty() {
         let subcommands =
             spec.subcommands.iter().map(|sub| (Frame::bulk(sub.name), command_docs(sub)));
-        docs.push((field("subcommands"), Frame::Map(subcommands.collect())));
+        fields.push((field("subcommands"), Frame::Map(subcommands.collect())));
     }
-    Frame::Map(docs)
+    Frame::Map(fields)
+}
+
+fn argument_list(arguments: &[Argument]) -> Frame {
+    Frame::Array(arguments.iter().map(argument_docs).collect())
 }
 
 fn argument_docs(argument: &Argument) -> Frame {
-    let field = |name: &'static str| Frame::bulk(name);
-    let mut docs = vec![
+    let mut fields = vec![
         (field("name"), Frame::bulk(argument.name)),
-        (field("type"), Frame::bulk(argument.kind.name())),
+        (field("type"), field(argument.kind.name())),
     ];
-    if let ArgumentKind::Key(index) = argument.kind {
-        docs.push((field("key_spec_index"), Frame::Integer(i64::from(index))));
+    if let Some(display_text) = argument.display_text {
+        fields.push((field("display_text"), Frame::bulk(display_text)));
     }
-    if let Some(token) = argument.token {
-        docs.push((field("token"), Frame::bulk(token)));
+    if let Some(index) = argument.key_spec_index {
+        fields.push((field("key_spec_index"), Frame::Integer(i64::from(index))));
     }
-    if let Some(since) = argument.since {
-        docs.push((field("since"), Frame::bulk(since)));
+    let texts = [
+        ("token", argument.token),
+        ("summary", argument.summary),
+        ("since", argument.since),
+        ("deprecated_since", argument.deprecated_since),
+    ];
+    for (name, value) in texts {
+        if let Some(value) = value {
+            fields.push((field(name), Frame::bulk(value)));
+        }
     }
-    let flags: Vec<&str> = [("optional", argument.optional), ("multiple", argument.multiple)]
-        .iter()
-        .filter(|(_, set)| *set)
-        .map(|(name, _)| *name)
-        .collect();
-    if !flags.is_empty() {
-        docs.push((field("flags"), status_set(&flags)));
+    if !argument.flags.is_empty() {
+        fields.push((field("flags"), status_set(argument.flags.names())));
     }
-    if !argument.arguments.is_empty() {
-        docs.push((
-            field("arguments"),
-            Frame::Array(argument.arguments.iter().map(argument_docs).collect()),
-        ));
+    if matches!(argument.kind, ArgumentKind::OneOf | ArgumentKind::Block) {
+        fields.push((field("arguments"), argument_list(argument.arguments)));
     }
-    Frame::Map(docs)
+    Frame::Map(fields)
 }
 
 /// Every command and subcommand name, filtered.
 fn command_list(filter: Option<&CommandListFilter>) -> Frame {
+    let category = match filter {
+        Some(CommandListFilter::AclCategory(name)) => {
+            match std::str::from_utf8(name).ok().and_then(AclCategories::from_name) {
+                Some(category) => Some(category),
+                None => return Frame::Array(Vec::new()),
+            }
+        }
+        _ => None,
+    };
     let mut names = Vec::new();
     for spec in all_commands() {
         for spec in std::iter::once(spec).chain(spec.subcommands.iter()) {
             let listed = match filter {
                 None => true,
                 Some(CommandListFilter::Module(_)) => false,
-                Some(CommandListFilter::AclCategory(category)) => spec
-                    .categories
-                    .iter()
-                    .any(|listed| listed.as_bytes()[1..].eq_ignore_ascii_case(category)),
+                Some(CommandListFilter::AclCategory(_)) => {
+                    category.is_some_and(|category| spec.meta.categories.contains(category))
+                }
                 Some(CommandListFilter::Pattern(pattern)) => {
                     glob_match(pattern, spec.name.as_bytes(), true)
                 }
@@ -243,40 +289,40 @@ fn command_list(filter: Option<&CommandListFilter>) -> Frame {
     Frame::Array(names)
 }
 
-/// COMMAND GETKEYS: the keys of a whole command, by its table positions.
+/// COMMAND GETKEYS and GETKEYSANDFLAGS: the keys of a whole command, found as Redis 7.0 finds
+/// them (see `command::key_extraction`), with Redis's errors in Redis's order.
 fn get_keys(arguments: &[Bytes], with_flags: bool) -> Frame {
     let Some(mut spec) = lookup(&arguments[0]) else {
         return Frame::error("ERR Invalid command specified");
     };
-    if !spec.subcommands.is_empty() {
-        match arguments.get(1).and_then(|name| lookup_subcommand(spec, name)) {
+    if !spec.subcommands.is_empty() && arguments.len() > 1 {
+        match lookup_subcommand(spec, &arguments[1]) {
             Some(subcommand) => spec = subcommand,
             None => return Frame::error("ERR Invalid command specified"),
         }
     }
-    let count = arguments.len() as i64;
-    let arity = i64::from(spec.arity);
-    if (arity > 0 && count != arity) || (arity < 0 && count < -arity) {
-        return Frame::error("ERR Invalid number of arguments specified for command");
-    }
-    if spec.first_key == 0 {
+    if !has_keys(spec.meta) {
         return Frame::error("ERR The command has no key arguments");
     }
-    let last =
-        if spec.last_key < 0 { count + i64::from(spec.last_key) } else { i64::from(spec.last_key) };
-    let step = i64::from(spec.key_step.max(1));
-    let mut keys = Vec::new();
-    let mut position = i64::from(spec.first_key);
-    while position <= last.min(count - 1) {
-        let key = Frame::Bulk(arguments[position as usize].clone());
-        keys.push(if with_flags {
-            Frame::Array(vec![key, status_set(spec.key_flags)])
-        } else {
-            key
-        });
-        position += step;
+    if !fits_arity(spec, arguments.len()) {
+        return Frame::error("ERR Invalid number of arguments specified for command");
     }
-    Frame::Array(keys)
+    let keys = command_keys(spec.meta, arguments);
+    if keys.is_empty() {
+        if spec.has_flag(CommandFlags::NO_MANDATORY_KEYS) {
+            return Frame::Array(Vec::new());
+        }
+        return Frame::error("ERR Invalid arguments specified for command");
+    }
+    let keys = keys.into_iter().map(|key| {
+        let name = Frame::Bulk(arguments[key.position].clone());
+        if with_flags {
+            Frame::Array(vec![name, status_set(key.flags.names())])
+        } else {
+            name
+        }
+    });
+    Frame::Array(keys.collect())
 }
 
 const CONFIG_HELP: &[&str] = &[

@@ -38,7 +38,9 @@ use crate::command::transactions::{
     DISCARD_WITHOUT_MULTI, EXEC_ABORTED, EXEC_WITHOUT_MULTI, NESTED_MULTI, NOT_ALLOWED_IN_MULTI,
     WATCH_INSIDE_MULTI,
 };
-use crate::command::{fits_arity, Command, CommandError, CommandSpec, DbIndex, Key, Write};
+use crate::command::{
+    fits_arity, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Key, Write,
+};
 use crate::resp::Frame;
 use crate::state_machine::{watch, WriteRequest};
 
@@ -181,7 +183,7 @@ fn queue_command(
     if runs_at_once(&command) {
         return Intercepted::RunNow(command);
     }
-    if spec.has_flag("no_multi") {
+    if spec.has_flag(CommandFlags::NO_MULTI) {
         queue.refuse(EXEC_ABORTED);
         return Intercepted::Answered(NOT_ALLOWED_IN_MULTI.to_frame());
     }

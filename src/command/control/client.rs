@@ -6,10 +6,12 @@
 //! subcommands (PAUSE, TRACKING, REPLY, ...) are deliberately unknown until their features
 //! exist: answering OK to them would be a lie.
 
+use crate::command::concord_metadata;
+use crate::command::redis_metadata;
 use bytes::Bytes;
 
 use super::{control, is_valid_client_name, Control};
-use crate::command::{is_keyword, parse_i64, Args, Argument, Command, CommandError, CommandSpec};
+use crate::command::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientCommand {
@@ -77,137 +79,20 @@ pub enum LibraryAttribute {
     Version,
 }
 
-const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
-const CLIENT_CATEGORIES: &[&str] = &["@slow", "@connection"];
-const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
-const ADMIN_CATEGORIES: &[&str] = &["@admin", "@slow", "@dangerous", "@connection"];
-
-pub(super) const CONTAINER: CommandSpec = CommandSpec::new("client", -2, no_subcommand)
-    .categories(&["@slow"])
-    .docs(
-        "connection",
-        "A container for client connection commands",
-        "2.4.0",
-        "Depends on subcommand.",
-    )
-    .subcommands(SUBCOMMANDS);
+pub(super) const CONTAINER: CommandSpec =
+    CommandSpec::new(&redis_metadata::CLIENT, no_subcommand).subcommands(SUBCOMMANDS);
 
 static SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("client|id", 2, parse_id)
-        .flags(CLIENT_FLAGS)
-        .categories(CLIENT_CATEGORIES)
-        .docs("connection", "Returns the client ID for the current connection", "5.0.0", "O(1)"),
-    CommandSpec::new("client|setname", 3, parse_setname)
-        .flags(CLIENT_FLAGS)
-        .categories(CLIENT_CATEGORIES)
-        .docs("connection", "Set the current connection name", "2.6.9", "O(1)")
-        .arguments(&[Argument::string("connection-name")]),
-    CommandSpec::new("client|getname", 2, parse_getname)
-        .flags(CLIENT_FLAGS)
-        .categories(CLIENT_CATEGORIES)
-        .docs("connection", "Get the current connection name", "2.6.9", "O(1)"),
-    CommandSpec::new("client|info", 2, parse_info)
-        .flags(CLIENT_FLAGS)
-        .categories(CLIENT_CATEGORIES)
-        .tips(&["nondeterministic_output"])
-        .docs(
-            "connection",
-            "Returns information about the current client connection.",
-            "6.2.0",
-            "O(1)",
-        ),
-    CommandSpec::new("client|list", -2, parse_list)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .tips(&["nondeterministic_output"])
-        .docs(
-            "connection",
-            "Get the list of client connections",
-            "2.4.0",
-            "O(N) where N is the number of client connections",
-        )
-        .arguments(LIST_ARGUMENTS),
-    CommandSpec::new("client|kill", -3, parse_kill)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs(
-            "connection",
-            "Kill the connection of a client",
-            "2.4.0",
-            "O(N) where N is the number of client connections",
-        )
-        .arguments(KILL_ARGUMENTS),
-    CommandSpec::new("client|setinfo", 4, parse_setinfo)
-        .flags(&["noscript", "loading", "stale"])
-        .categories(CLIENT_CATEGORIES)
-        .docs("connection", "Set client or connection specific info", "7.2.0", "O(1)")
-        .arguments(&[Argument::one_of(
-            "attr",
-            &[
-                Argument::string("libname").token("LIB-NAME"),
-                Argument::string("libver").token("LIB-VER"),
-            ],
-        )]),
-    CommandSpec::new("client|no-evict", 3, parse_no_evict)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs("connection", "Set client eviction mode for the current connection", "7.0.0", "O(1)")
-        .arguments(&[Argument::one_of(
-            "enabled",
-            &[Argument::pure_token("on", "ON"), Argument::pure_token("off", "OFF")],
-        )]),
-    CommandSpec::new("client|help", 2, parse_help)
-        .flags(&["loading", "stale"])
-        .categories(CLIENT_CATEGORIES)
-        .docs("connection", "Show helpful text about the different subcommands", "5.0.0", "O(1)"),
+    CommandSpec::new(&redis_metadata::CLIENT_ID, parse_id),
+    CommandSpec::new(&redis_metadata::CLIENT_SETNAME, parse_setname),
+    CommandSpec::new(&redis_metadata::CLIENT_GETNAME, parse_getname),
+    CommandSpec::new(&redis_metadata::CLIENT_INFO, parse_info),
+    CommandSpec::new(&redis_metadata::CLIENT_LIST, parse_list),
+    CommandSpec::new(&redis_metadata::CLIENT_KILL, parse_kill),
+    CommandSpec::new(&concord_metadata::CLIENT_SETINFO, parse_setinfo),
+    CommandSpec::new(&redis_metadata::CLIENT_NO_EVICT, parse_no_evict),
+    CommandSpec::new(&redis_metadata::CLIENT_HELP, parse_help),
 ];
-
-static LIST_ARGUMENTS: &[Argument] = &[
-    Argument::one_of(
-        "normal_master_replica_pubsub",
-        &[
-            Argument::pure_token("normal", "NORMAL"),
-            Argument::pure_token("master", "MASTER"),
-            Argument::pure_token("replica", "REPLICA"),
-            Argument::pure_token("pubsub", "PUBSUB"),
-        ],
-    )
-    .token("TYPE")
-    .since("5.0.0")
-    .optional(),
-    Argument::integer("client-id").token("ID").since("6.2.0").optional().multiple(),
-];
-
-static KILL_ARGUMENTS: &[Argument] = &[Argument::one_of(
-    "filter",
-    &[
-        Argument::string("ip:port"),
-        Argument::one_of(
-            "new-format",
-            &[
-                Argument::integer("client-id").token("ID").since("2.8.12").optional(),
-                Argument::one_of(
-                    "normal_master_slave_pubsub",
-                    &[
-                        Argument::pure_token("normal", "NORMAL"),
-                        Argument::pure_token("master", "MASTER").since("3.2.0"),
-                        Argument::pure_token("slave", "SLAVE"),
-                        Argument::pure_token("replica", "REPLICA").since("5.0.0"),
-                        Argument::pure_token("pubsub", "PUBSUB"),
-                    ],
-                )
-                .token("TYPE")
-                .since("2.8.12")
-                .optional(),
-                Argument::string("username").token("USER").optional(),
-                Argument::string("ip:port").token("ADDR").optional(),
-                Argument::string("ip:port").token("LADDR").since("6.2.0").optional(),
-                Argument::string("yes/no").token("SKIPME").optional(),
-            ],
-        )
-        .multiple(),
-    ],
-)];
 
 /// The container alone is caught by its arity (-2) before this could run.
 fn no_subcommand(_args: &mut Args) -> Result<Command, CommandError> {

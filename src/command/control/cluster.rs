@@ -7,8 +7,9 @@
 //! membership changes become Raft membership entries, carried out by the leader whichever node
 //! received them.
 
-use super::super::{parse_i64, Args, Argument, Command, CommandError, CommandSpec};
+use super::super::{parse_i64, Args, Command, CommandError, CommandSpec};
 use super::Control;
+use crate::command::concord_metadata;
 
 /// A `CONCORD.*` command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,39 +24,11 @@ pub enum ClusterAdmin {
     TransferLeader { id: u64 },
 }
 
-const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
-const ADMIN_CATEGORIES: &[&str] = &["@admin", "@slow", "@dangerous"];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("concord.status", 1, parse_status)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs(
-            "server",
-            "Show every cluster member's role, term, log indexes and lag",
-            "0.1.0",
-            "O(N) where N is the number of members",
-        ),
-    CommandSpec::new("concord.addnode", 3, parse_add_node)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs(
-            "server",
-            "Add a node to the cluster: a learner until it caught up, then a voter",
-            "0.1.0",
-            "O(1)",
-        )
-        .arguments(&[Argument::integer("node-id"), Argument::string("peer-address")]),
-    CommandSpec::new("concord.removenode", 2, parse_remove_node)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs("server", "Remove a node from the cluster", "0.1.0", "O(1)")
-        .arguments(&[Argument::integer("node-id")]),
-    CommandSpec::new("concord.transferleader", 2, parse_transfer_leader)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs("server", "Hand leadership to another voter", "0.1.0", "O(1)")
-        .arguments(&[Argument::integer("node-id")]),
+    CommandSpec::new(&concord_metadata::CONCORD_STATUS, parse_status),
+    CommandSpec::new(&concord_metadata::CONCORD_ADDNODE, parse_add_node),
+    CommandSpec::new(&concord_metadata::CONCORD_REMOVENODE, parse_remove_node),
+    CommandSpec::new(&concord_metadata::CONCORD_TRANSFERLEADER, parse_transfer_leader),
 ];
 
 fn admin(command: ClusterAdmin) -> Result<Command, CommandError> {

@@ -4,10 +4,11 @@
 //! parameter table, which knows each parameter's type, and COMMAND's lookups read the command
 //! table when they run.
 
+use crate::command::redis_metadata;
 use bytes::Bytes;
 
 use super::{control, Control};
-use crate::command::{is_keyword, Args, Argument, Command, CommandError, CommandSpec};
+use crate::command::{is_keyword, Args, Command, CommandError, CommandSpec};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigCommand {
@@ -51,137 +52,29 @@ pub enum CommandListFilter {
     Pattern(Bytes),
 }
 
-const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
-const ADMIN_CATEGORIES: &[&str] = &["@admin", "@slow", "@dangerous"];
-const COMMAND_FLAGS: &[&str] = &["loading", "stale"];
-const COMMAND_CATEGORIES: &[&str] = &["@slow", "@connection"];
-const MULTIPLE_PARAMETERS: &str = "O(N) when N is the number of configuration parameters provided";
-const ALL_COMMANDS: &str = "O(N) where N is the total number of Redis commands";
-const LOOKED_UP: &str = "O(N) where N is the number of commands to look up";
-const HELP_SUMMARY: &str = "Show helpful text about the different subcommands";
-
-pub(super) const CONFIG_CONTAINER: CommandSpec = CommandSpec::new("config", -2, no_subcommand)
-    .categories(&["@slow"])
-    .docs(
-        "server",
-        "A container for server configuration commands",
-        "2.0.0",
-        "Depends on subcommand.",
-    )
-    .subcommands(CONFIG_SUBCOMMANDS);
+pub(super) const CONFIG_CONTAINER: CommandSpec =
+    CommandSpec::new(&redis_metadata::CONFIG, no_subcommand).subcommands(CONFIG_SUBCOMMANDS);
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("config|get", -3, parse_config_get)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs("server", "Get the values of configuration parameters", "2.0.0", MULTIPLE_PARAMETERS)
-        .arguments(&[Argument::block("parameter", &[Argument::string("parameter")]).multiple()]),
-    CommandSpec::new("config|set", -4, parse_config_set)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
-        .docs(
-            "server",
-            "Set configuration parameters to the given values",
-            "2.0.0",
-            MULTIPLE_PARAMETERS,
-        )
-        .arguments(&[Argument::block(
-            "parameter_value",
-            &[Argument::string("parameter"), Argument::string("value")],
-        )
-        .multiple()]),
-    CommandSpec::new("config|resetstat", 2, parse_config_resetstat)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs("server", "Reset the stats returned by INFO", "2.0.0", "O(1)"),
-    CommandSpec::new("config|rewrite", 2, parse_config_rewrite)
-        .flags(ADMIN_FLAGS)
-        .categories(ADMIN_CATEGORIES)
-        .docs(
-            "server",
-            "Rewrite the configuration file with the in memory configuration",
-            "2.8.0",
-            "O(1)",
-        ),
-    CommandSpec::new("config|help", 2, parse_config_help)
-        .flags(COMMAND_FLAGS)
-        .categories(&["@slow"])
-        .docs("server", HELP_SUMMARY, "5.0.0", "O(1)"),
+    CommandSpec::new(&redis_metadata::CONFIG_GET, parse_config_get),
+    CommandSpec::new(&redis_metadata::CONFIG_SET, parse_config_set),
+    CommandSpec::new(&redis_metadata::CONFIG_RESETSTAT, parse_config_resetstat),
+    CommandSpec::new(&redis_metadata::CONFIG_REWRITE, parse_config_rewrite),
+    CommandSpec::new(&redis_metadata::CONFIG_HELP, parse_config_help),
 ];
 
-pub(super) const COMMAND_CONTAINER: CommandSpec = CommandSpec::new("command", -1, parse_command)
-    .flags(COMMAND_FLAGS)
-    .categories(COMMAND_CATEGORIES)
-    .tips(&["nondeterministic_output_order"])
-    .docs("server", "Get array of Redis command details", "2.8.13", ALL_COMMANDS)
-    .subcommands(COMMAND_SUBCOMMANDS);
+pub(super) const COMMAND_CONTAINER: CommandSpec =
+    CommandSpec::new(&redis_metadata::COMMAND, parse_command).subcommands(COMMAND_SUBCOMMANDS);
 
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("command|info", -2, parse_command_info)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .tips(&["nondeterministic_output_order"])
-        .docs(
-            "server",
-            "Get array of specific Redis command details, or all when no argument is given.",
-            "2.8.13",
-            LOOKED_UP,
-        )
-        .arguments(&[Argument::string("command-name").optional().multiple()]),
-    CommandSpec::new("command|docs", -2, parse_command_docs)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .tips(&["nondeterministic_output_order"])
-        .docs("server", "Get array of specific Redis command documentation", "7.0.0", LOOKED_UP)
-        .arguments(&[Argument::string("command-name").optional().multiple()]),
-    CommandSpec::new("command|count", 2, parse_command_count)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .docs("server", "Get total number of Redis commands", "2.8.13", "O(1)"),
-    CommandSpec::new("command|list", -2, parse_command_list)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .tips(&["nondeterministic_output_order"])
-        .docs("server", "Get an array of Redis command names", "7.0.0", ALL_COMMANDS)
-        .arguments(&[Argument::one_of(
-            "filterby",
-            &[
-                Argument::string("module-name").token("MODULE"),
-                Argument::string("category").token("ACLCAT"),
-                Argument::new("pattern", crate::command::ArgumentKind::Pattern).token("PATTERN"),
-            ],
-        )
-        .token("FILTERBY")
-        .optional()]),
-    CommandSpec::new("command|getkeys", -4, parse_command_getkeys)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .docs(
-            "server",
-            "Extract keys given a full Redis command",
-            "2.8.13",
-            "O(N) where N is the number of arguments to the command",
-        )
-        .arguments(GETKEYS_ARGUMENTS),
-    CommandSpec::new("command|getkeysandflags", -4, parse_command_getkeysandflags)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .docs(
-            "server",
-            "Extract keys and access flags given a full Redis command",
-            "7.0.0",
-            "O(N) where N is the number of arguments to the command",
-        )
-        .arguments(GETKEYS_ARGUMENTS),
-    CommandSpec::new("command|help", 2, parse_command_help)
-        .flags(COMMAND_FLAGS)
-        .categories(COMMAND_CATEGORIES)
-        .docs("server", HELP_SUMMARY, "5.0.0", "O(1)"),
+    CommandSpec::new(&redis_metadata::COMMAND_INFO, parse_command_info),
+    CommandSpec::new(&redis_metadata::COMMAND_DOCS, parse_command_docs),
+    CommandSpec::new(&redis_metadata::COMMAND_COUNT, parse_command_count),
+    CommandSpec::new(&redis_metadata::COMMAND_LIST, parse_command_list),
+    CommandSpec::new(&redis_metadata::COMMAND_GETKEYS, parse_command_getkeys),
+    CommandSpec::new(&redis_metadata::COMMAND_GETKEYSANDFLAGS, parse_command_getkeysandflags),
+    CommandSpec::new(&redis_metadata::COMMAND_HELP, parse_command_help),
 ];
-
-static GETKEYS_ARGUMENTS: &[Argument] =
-    &[Argument::string("command"), Argument::string("arg").optional().multiple()];
 
 /// The container alone is caught by its arity (-2) before this could run.
 fn no_subcommand(_args: &mut Args) -> Result<Command, CommandError> {
