@@ -131,3 +131,13 @@ pub static CLIENT_SETINFO: CommandMeta = CommandMeta {
         ])],
     ),
 };
+
+/// Every command here: the ones whose metadata is not generated from Redis.
+pub static ALL: &[&CommandMeta] = &[
+    &CONCORD_STATUS,
+    &CONCORD_ADDNODE,
+    &CONCORD_REMOVENODE,
+    &CONCORD_TRANSFERLEADER,
+    &CONCORD_CAS,
+    &CLIENT_SETINFO,
+];

@@ -38,7 +38,7 @@ pub mod pubsub;
 pub mod sets;
 pub mod sort;
 pub mod strings;
-mod concord_metadata;
+pub mod concord_metadata;
 mod metadata;
 #[rustfmt::skip]
 pub mod redis_metadata;

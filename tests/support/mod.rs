@@ -6,6 +6,7 @@
 //! so unused items are expected and not warned about.
 #![allow(dead_code)]
 
+pub mod command_arguments;
 pub mod compare;
 pub mod differ;
 pub mod render;
