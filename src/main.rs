@@ -238,8 +238,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve(serve)) => serve.into_config().and_then(run),
         Some(Command::Maelstrom { workload }) => {
-            // Maelstrom keeps stdout for messages; logs go to stderr, quiet unless asked.
-            init_logging(&std::env::var("CONCORD_LOG").unwrap_or_else(|_| "warn".into()));
+            // Maelstrom keeps stdout for messages; logs go to stderr: warnings, and the Maelstrom
+            // module's bounded "still waiting" lines (src/maelstrom/waits.rs).
+            let filter = std::env::var("CONCORD_LOG");
+            init_logging(&filter.unwrap_or_else(|_| "warn,concord::maelstrom=info".into()));
             concord::maelstrom::Config::from_environment()
                 .and_then(|config| concord::maelstrom::run(&workload, config))
         }

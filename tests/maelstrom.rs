@@ -3,11 +3,19 @@
 //! plays the clients (`c1`, `c2`, ...) and the services `lin-kv` and `seq-kv`
 //! (support/maelstrom_services.rs). It can also delay every node-to-node message by a fixed
 //! latency and counts node-to-node messages, as Maelstrom's `--latency` and net stats do.
+//!
+//! Like Maelstrom, a client gives up on a request after [`MAELSTROM_CLIENT_TIMEOUT`] (and
+//! Jepsen then closes it); a node that answers a request after that is **silenced**: Maelstrom's
+//! network refuses a message to a closed client by failing an assertion in the thread that
+//! reads that node's stdout, which then reads nothing more. The harness drops everything such a
+//! node writes from then on, so the node's final reads fail, as they do under Maelstrom.
 
 // A crate root's modules resolve next to it (tests/), so the files under tests/maelstrom/ are
 // named by path.
 #[path = "maelstrom/broadcast_latency.rs"]
 mod broadcast_latency;
+#[path = "maelstrom/g_counter.rs"]
+mod g_counter;
 #[path = "maelstrom/lin_kv.rs"]
 mod lin_kv;
 #[path = "linearizability/mod.rs"]
@@ -43,6 +51,9 @@ impl Random {
 /// How long any one reply may take before the test fails.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long Maelstrom's clients wait for a reply (`maelstrom.client/default-timeout`).
+const MAELSTROM_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
 struct Cluster {
     children: Vec<Child>,
     stdins: HashMap<String, ChildStdin>,
@@ -64,6 +75,10 @@ struct Cluster {
     seq_kv: services::SequentialKv,
     /// Requests each service received, by service name.
     service_requests: HashMap<String, u64>,
+    /// When each client request was sent, by msg_id, to tell a late reply.
+    client_sent: HashMap<u64, Instant>,
+    /// Nodes Maelstrom would have stopped reading, with why: everything they write is dropped.
+    silenced: BTreeMap<String, String>,
 }
 
 impl Cluster {
@@ -92,6 +107,8 @@ impl Cluster {
             lin_kv: services::LinearizableKv::default(),
             seq_kv: services::SequentialKv::default(),
             service_requests: HashMap::new(),
+            client_sent: HashMap::new(),
+            silenced: BTreeMap::new(),
         };
         let node_ids: Vec<String> = (1..=count).map(|number| format!("n{number}")).collect();
         for node_id in &node_ids {
@@ -172,9 +189,22 @@ impl Cluster {
     /// counted and delivered now or after `latency`.
     fn route(&mut self, message: Value) {
         let dest = message["dest"].as_str().expect("messages have a dest");
+        let src = message["src"].as_str().expect("messages have a src").to_string();
+        if self.silenced.contains_key(&src) {
+            return;
+        }
         if dest.starts_with('c') {
             let in_reply_to =
                 message["body"]["in_reply_to"].as_u64().expect("client replies have in_reply_to");
+            let waited = self.client_sent.remove(&in_reply_to).map(|sent| sent.elapsed());
+            if waited.is_some_and(|waited| waited > MAELSTROM_CLIENT_TIMEOUT) {
+                let why = format!(
+                    "it answered {dest}'s request {in_reply_to} after {waited:?}, when Maelstrom's \
+                     client had given up and been closed: {message}"
+                );
+                self.silenced.insert(src, why);
+                return;
+            }
             self.replies.insert(in_reply_to, message);
             return;
         }
@@ -232,6 +262,7 @@ impl Cluster {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         body["msg_id"] = msg_id.into();
+        self.client_sent.insert(msg_id, Instant::now());
         self.deliver(&json!({"src": client, "dest": node, "body": body}));
         msg_id
     }
@@ -244,9 +275,12 @@ impl Cluster {
             .iter()
             .map(|msg_id| {
                 self.pump(deadline, Some(*msg_id));
-                self.replies
-                    .remove(msg_id)
-                    .unwrap_or_else(|| panic!("request {msg_id} got no reply in {REPLY_TIMEOUT:?}"))
+                self.replies.remove(msg_id).unwrap_or_else(|| {
+                    panic!(
+                        "request {msg_id} got no reply in {REPLY_TIMEOUT:?}; silenced: {:?}",
+                        self.silenced
+                    )
+                })
             })
             .collect()
     }
@@ -255,9 +289,17 @@ impl Cluster {
     fn call(&mut self, node: &str, body: Value) -> Value {
         let msg_id = self.send(node, body.clone());
         self.pump(Instant::now() + REPLY_TIMEOUT, Some(msg_id));
-        self.replies
-            .remove(&msg_id)
-            .unwrap_or_else(|| panic!("no reply from {node} to {body} in {REPLY_TIMEOUT:?}"))
+        self.replies.remove(&msg_id).unwrap_or_else(|| {
+            panic!(
+                "no reply from {node} to {body} in {REPLY_TIMEOUT:?}; silenced nodes: {:?}",
+                self.silenced
+            )
+        })
+    }
+
+    /// Fails the test if Maelstrom would have stopped reading some node.
+    fn assert_none_silenced(&self) {
+        assert!(self.silenced.is_empty(), "Maelstrom would stop reading: {:?}", self.silenced);
     }
 }
 

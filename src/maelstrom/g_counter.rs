@@ -54,6 +54,12 @@ const WAITING_ADDS_MAX: usize = 10_000;
 const READS_MAX: usize = 1_000;
 /// Most `seq-kv` calls in flight: one flush plus, per read, one call per node.
 const CALLS_MAX: usize = 65_536;
+/// How long an add may wait for its flush before its client is told `timeout` (0, indefinite:
+/// the add stays accepted and is stored later). Well below Maelstrom's 5 s client timeout, since
+/// a reply after the client gave up makes Maelstrom stop reading this node
+/// ([`super::waits`]); above two call timeouts, so that one lost `cas` and its re-read still
+/// fit.
+pub const ADD_WAIT_MS: u64 = 2_500;
 
 /// What a pending `seq-kv` call was for.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +84,16 @@ struct PendingRead {
     others_sum: u64,
 }
 
+/// An add whose delta is accepted but not yet known to be stored.
+#[derive(Debug)]
+struct WaitingAdd {
+    request: Message,
+    /// `accepted_total` right after this add: it is stored once the own key holds this much.
+    total: u64,
+    /// When its client is answered `timeout` if the add is still not stored.
+    deadline_ms: u64,
+}
+
 /// The g-counter workload's state on one node.
 #[derive(Debug)]
 pub struct GrowOnlyCounter {
@@ -90,8 +106,9 @@ pub struct GrowOnlyCounter {
     stored_total: Option<u64>,
     /// Whether a flush call (cas or read of the own key) is in flight.
     flushing: bool,
-    /// Adds not yet acknowledged, in arrival order, each with `accepted_total` right after it.
-    waiting_adds: VecDeque<(Message, u64)>,
+    /// Adds not yet acknowledged, in arrival order, each with `accepted_total` right after it
+    /// and the time by which its client must hear something.
+    waiting_adds: VecDeque<WaitingAdd>,
     /// Reads in progress, by the id of their sync write.
     reads: BTreeMap<u64, PendingRead>,
     /// The last value written to the own sync key; each read writes a larger one.
@@ -136,8 +153,39 @@ impl GrowOnlyCounter {
             .accepted_total
             .checked_add(delta)
             .ok_or_else(|| WorkloadError::new(ErrorCode::Abort, "the counter would overflow"))?;
-        self.waiting_adds.push_back((message.clone(), self.accepted_total));
-        Ok(self.flush(now_ms))
+        let deadline_ms = now_ms.saturating_add(ADD_WAIT_MS);
+        let waiting = WaitingAdd { request: message.clone(), total: self.accepted_total, deadline_ms };
+        self.waiting_adds.push_back(waiting);
+        // An add the stored value already covers (a delta of 0, which Maelstrom's generator
+        // sends) is acknowledged now: no flush would ever be started for it, and leaving it to
+        // a later add's flush would answer its client after Maelstrom gave up on it.
+        let mut outgoing = match self.stored_total {
+            Some(stored) if stored >= self.accepted_total => self.stored(stored),
+            _ => Vec::new(),
+        };
+        outgoing.extend(self.flush(now_ms));
+        Ok(outgoing)
+    }
+
+    /// Answers `timeout` to every add still waiting past its deadline. The add stays in
+    /// `accepted_total` and will be stored, which an indefinite error allows.
+    fn answer_overdue_adds(&mut self, now_ms: u64) -> Vec<Outgoing> {
+        let mut answers = Vec::new();
+        while self.waiting_adds.front().is_some_and(|add| add.deadline_ms <= now_ms) {
+            let add = self.waiting_adds.pop_front().expect("front exists");
+            let error = WorkloadError::new(ErrorCode::Timeout, "seq-kv has not stored this add yet");
+            answers.push(error.reply_to(&add.request));
+        }
+        if !answers.is_empty() {
+            tracing::warn!(
+                adds = answers.len(),
+                stored = ?self.stored_total,
+                accepted = self.accepted_total,
+                flushing = self.flushing,
+                "adds not stored in time were answered with timeout"
+            );
+        }
+        answers
     }
 
     /// Starts a flush of the own key if one is due and none is in flight.
@@ -158,6 +206,7 @@ impl GrowOnlyCounter {
             }
             Some(_) => return Vec::new(),
         };
+        tracing::debug!(?call, key, msg_id, "flushing the own counter key to seq-kv");
         self.calls.insert(msg_id, call, now_ms);
         self.flushing = true;
         vec![outgoing]
@@ -167,12 +216,9 @@ impl GrowOnlyCounter {
     fn stored(&mut self, stored: u64) -> Vec<Outgoing> {
         self.stored_total = Some(stored);
         let mut acknowledgements = Vec::new();
-        while let Some((_, total)) = self.waiting_adds.front() {
-            if *total > stored {
-                break;
-            }
-            let (request, _) = self.waiting_adds.pop_front().expect("front exists");
-            acknowledgements.push(Outgoing::reply(&request, json!({"type": "add_ok"})));
+        while self.waiting_adds.front().is_some_and(|add| add.total <= stored) {
+            let add = self.waiting_adds.pop_front().expect("front exists");
+            acknowledgements.push(Outgoing::reply(&add.request, json!({"type": "add_ok"})));
         }
         acknowledgements
     }
@@ -314,8 +360,24 @@ impl Workload for GrowOnlyCounter {
         for call in self.calls.take_expired(now_ms) {
             outgoing.extend(self.expire(call));
         }
+        outgoing.extend(self.answer_overdue_adds(now_ms));
         outgoing.extend(self.flush(now_ms));
         outgoing
+    }
+
+    fn waiting_clients(&self, now_ms: u64) -> Option<String> {
+        let oldest = self.waiting_adds.front()?;
+        let waited_ms = now_ms.saturating_sub(oldest.deadline_ms.saturating_sub(ADD_WAIT_MS));
+        Some(format!(
+            "{} adds waiting for seq-kv to store counter-{} (oldest {waited_ms} ms, stored {:?} \
+             of {}, flush in flight: {}), {} reads in progress",
+            self.waiting_adds.len(),
+            self.node_id,
+            self.stored_total,
+            self.accepted_total,
+            self.flushing,
+            self.reads.len()
+        ))
     }
 }
 
@@ -354,6 +416,30 @@ mod tests {
             (acked[1].body["from"].clone(), acked[1].body["to"].clone()),
             (5.into(), 7.into())
         );
+    }
+
+    #[test]
+    fn an_add_of_zero_on_an_idle_node_is_acknowledged_at_once() {
+        let mut node = node(3);
+        let sent = node.handle(&message("c1", json!({"type": "add", "msg_id": 1, "delta": 0})), 0);
+        let sent = sent.unwrap();
+        assert_eq!(sent.len(), 1, "an add_ok and no cas: {sent:?}");
+        assert_eq!((sent[0].body["type"].clone(), sent[0].body["in_reply_to"].clone()), ("add_ok".into(), 1.into()));
+    }
+
+    #[test]
+    fn an_add_whose_flush_never_returns_is_answered_timeout_before_maelstrom_gives_up() {
+        let mut node = node(3);
+        let cas = node.handle(&message("c1", json!({"type": "add", "msg_id": 1, "delta": 2})), 0);
+        assert_eq!(cas.unwrap()[0].body["type"], "cas");
+        // The cas is lost; the call expires and the re-read is lost too.
+        let mut answers = Vec::new();
+        for now_ms in (100..=ADD_WAIT_MS).step_by(100) {
+            answers.extend(node.tick(now_ms).into_iter().filter(|out| out.dest == "c1"));
+        }
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!((answers[0].body["type"].clone(), answers[0].body["code"].clone()), ("error".into(), 0.into()));
+        assert!(ADD_WAIT_MS < crate::maelstrom::waits::CLIENT_REPLY_DEADLINE_MS);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod lin_kv;
 pub mod raft_transport;
 pub mod txn_rw_register;
 pub mod unique_ids;
+pub mod waits;
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -164,6 +165,13 @@ pub trait Workload {
     /// Called every [`Config::tick_interval_ms`]; returns the messages timers want sent.
     fn tick(&mut self, _now_ms: u64) -> Vec<Outgoing> {
         Vec::new()
+    }
+
+    /// The client requests this workload holds while it waits on something, in a few words
+    /// for the node's periodic "still waiting" log line ([`waits`]); `None` when it holds none
+    /// for long.
+    fn waiting_clients(&self, _now_ms: u64) -> Option<String> {
+        None
     }
 }
 
@@ -299,8 +307,13 @@ pub fn run(name: &str, config: Config) -> Result<()> {
     if name == "lin-kv" {
         return lin_kv::run(&config);
     }
-    let mut node =
-        Node { workload: workload(name, &config)?, node_id: None, provisional_src: String::new() };
+    let mut node = Node {
+        workload: workload(name, &config)?,
+        node_id: None,
+        provisional_src: String::new(),
+        outstanding: waits::OutstandingRequests::default(),
+        deadlines: waits::ClientDeadlines::default(),
+    };
     let (sender, inbox) = mpsc::sync_channel::<String>(config.inbox_lines_max);
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -323,10 +336,12 @@ pub fn run(name: &str, config: Config) -> Result<()> {
         node.send(&mut stdout, outgoing)?;
         if Instant::now() >= next_tick {
             next_tick = Instant::now() + tick_interval;
+            let now = now_ms();
             let outgoing = match node.node_id {
-                Some(_) => node.workload.tick(now_ms()),
+                Some(_) => node.workload.tick(now),
                 None => Vec::new(),
             };
+            node.outstanding.report(now, node.workload.waiting_clients(now));
             node.send(&mut stdout, outgoing)?;
         }
     }
@@ -353,6 +368,10 @@ struct Node {
     node_id: Option<String>,
     /// The `dest` of the last message received before `init`: the `src` of replies until then.
     provisional_src: String,
+    /// Requests sent to services and peers and not yet answered, for the "waiting" log.
+    outstanding: waits::OutstandingRequests,
+    /// When client requests arrived, so that a reply Maelstrom would choke on is held back.
+    deadlines: waits::ClientDeadlines,
 }
 
 impl Node {
@@ -364,6 +383,8 @@ impl Node {
                 if self.node_id.is_none() {
                     self.provisional_src.clone_from(&message.dest);
                 }
+                self.outstanding.received(&message, now_ms());
+                self.deadlines.arrived(&message, now_ms());
                 message
             }
             Err(error) => {
@@ -402,8 +423,14 @@ impl Node {
     /// already, a fresh `msg_id`.
     fn send(&mut self, stdout: &mut impl Write, outgoing: Vec<Outgoing>) -> Result<()> {
         let src = self.node_id.clone().unwrap_or_else(|| self.provisional_src.clone());
-        for Outgoing { dest, mut body } in outgoing {
+        let now = now_ms();
+        for outgoing in outgoing {
+            if !self.deadlines.may_send(&outgoing, now) {
+                continue;
+            }
+            let Outgoing { dest, mut body } = outgoing;
             body.entry("msg_id").or_insert_with(|| fresh_msg_id().into());
+            self.outstanding.sent(&dest, &body, now);
             let message = Message { src: src.clone(), dest, body };
             let line = serde_json::to_string(&message).expect("a JSON map always serialises");
             writeln!(stdout, "{line}")

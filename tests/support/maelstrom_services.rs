@@ -12,6 +12,9 @@
 //! client's. Maelstrom picks a random state in between; always taking the stalest makes the
 //! harness deterministic and maximally unkind, so a workload that expects plain reads to catch
 //! up with other clients' writes fails here every time instead of now and then.
+//! [`SequentialKv::like_maelstrom`] picks at random as Maelstrom does (from a seed), so a
+//! client sees stale and fresh states in turn, and a cas that fails on a stale state is
+//! answered 22 without moving the client forward.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -73,6 +76,9 @@ pub struct SequentialKv {
     first_index: usize,
     /// Per client, the history index of the newest state it has seen.
     seen: HashMap<String, usize>,
+    /// With a generator (xorshift64 state), the state a non-changing request runs on is drawn
+    /// at random between the client's and the newest, as Maelstrom does; without, the stalest.
+    random: Option<u64>,
 }
 
 impl Default for SequentialKv {
@@ -81,14 +87,26 @@ impl Default for SequentialKv {
             states: VecDeque::from([Store::new()]),
             first_index: 0,
             seen: HashMap::new(),
+            random: None,
         }
     }
 }
 
 impl SequentialKv {
+    /// A `seq-kv` that picks the state at random, as Maelstrom's does, from `seed` (not 0).
+    pub fn like_maelstrom(seed: u64) -> SequentialKv {
+        SequentialKv { random: Some(seed.max(1)), ..SequentialKv::default() }
+    }
+
     pub fn handle(&mut self, client: &str, body: &Value) -> Value {
         let newest = self.first_index + self.states.len() - 1;
-        let index = self.seen.get(client).copied().unwrap_or(0).max(self.first_index);
+        let mut index = self.seen.get(client).copied().unwrap_or(0).max(self.first_index);
+        if let Some(state) = &mut self.random {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            index += (*state % (newest - index + 1) as u64) as usize;
+        }
         let mut trial = self.states[index - self.first_index].clone();
         let reply = apply(&mut trial, body);
         if trial == self.states[index - self.first_index] {
