@@ -190,7 +190,9 @@ fn random_members(
 }
 
 /// SMOVE, in Redis's order: a missing source is 0 (whatever the destination holds), then both
-/// types, then the same-key case, then the member.
+/// types, then the same-key case, then the member. As in Redis 7.0, the source always changes
+/// (for WATCH) once the member leaves it, and the destination only if the member was new
+/// there: moving a member the destination already holds leaves the destination untouched.
 fn apply_move(
     db: &mut Db,
     now_ms: u64,
@@ -210,7 +212,9 @@ fn apply_move(
         return Ok(Frame::Integer(1));
     }
     change_collection::<SetValue, _>(db, source, now_ms, |set| set.remove(member));
-    change_collection::<SetValue, _>(db, destination, now_ms, |set| set.insert(member));
+    if !set_at(db, destination, now_ms)?.is_some_and(|set| set.contains(member)) {
+        change_collection::<SetValue, _>(db, destination, now_ms, |set| set.insert(member));
+    }
     Ok(Frame::Integer(1))
 }
 
