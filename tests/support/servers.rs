@@ -342,9 +342,8 @@ pub fn copy_directory(source: &Path, destination: &Path) {
         if entry.file_type().expect("a file type can be read").is_dir() {
             copy_directory(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), &target).unwrap_or_else(|error| {
-                panic!("cannot copy {}: {error}", entry.path().display())
-            });
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|error| panic!("cannot copy {}: {error}", entry.path().display()));
         }
     }
 }
