@@ -106,12 +106,30 @@ impl ServerProcess {
     /// Starts Concord with extra command-line flags and, if given, a TOML config file with
     /// this text (written beside the data directory, which holds only Concord's own files).
     pub fn start_concord_with(flags: &[&str], config: Option<&str>) -> ServerProcess {
-        let options = Options { flags, config };
+        let options = Options { flags, config, data_source: None };
         ServerProcess::start_with(ServerKind::Concord, &options)
     }
 
     pub fn start(kind: ServerKind) -> ServerProcess {
         ServerProcess::start_with(kind, &Options::default())
+    }
+
+    /// Starts Concord on a copy of an existing data directory (a format fixture, say): the
+    /// copy is the node's own, so the original is never touched.
+    pub fn start_concord_on_copy_of(source: &Path, flags: &[&str]) -> ServerProcess {
+        let options = Options { flags, config: None, data_source: Some(source) };
+        ServerProcess::start_with(ServerKind::Concord, &options)
+    }
+
+    /// Where a Concord node keeps its data (inside its temporary directory).
+    pub fn data_directory(&self) -> PathBuf {
+        self._directory.path().join("data")
+    }
+
+    /// Kills the process with SIGKILL and waits for it, keeping its directory until drop.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     fn start_with(kind: ServerKind, options: &Options) -> ServerProcess {
@@ -263,6 +281,8 @@ impl ServerKind {
 struct Options<'a> {
     flags: &'a [&'a str],
     config: Option<&'a str>,
+    /// A data directory to copy in before the node starts.
+    data_source: Option<&'a Path>,
 }
 
 fn spawn(
@@ -286,6 +306,9 @@ fn spawn(
         ServerKind::Concord => {
             let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
             command.args(["serve", "--bind", "127.0.0.1", "--port", &port]);
+            if let Some(source) = options.data_source {
+                copy_directory(source, &directory.join("data"));
+            }
             command.arg("--data-dir").arg(directory.join("data"));
             command.args(["--log-level", "warn"]);
             if let Some(config) = options.config {
@@ -304,6 +327,24 @@ fn spawn(
             panic!("redis-server is not on PATH, and these tests compare against it: {REDIS_INSTALL_HINT}")
         }
         Err(error) => panic!("cannot start {}: {error}", kind.label()),
+    }
+}
+
+/// Copies a directory tree (regular files and directories only).
+pub fn copy_directory(source: &Path, destination: &Path) {
+    std::fs::create_dir_all(destination)
+        .unwrap_or_else(|error| panic!("cannot create {}: {error}", destination.display()));
+    let entries = std::fs::read_dir(source)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", source.display()));
+    for entry in entries {
+        let entry = entry.expect("a directory entry can be read");
+        let target = destination.join(entry.file_name());
+        if entry.file_type().expect("a file type can be read").is_dir() {
+            copy_directory(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|error| panic!("cannot copy {}: {error}", entry.path().display()));
+        }
     }
 }
 
