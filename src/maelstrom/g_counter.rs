@@ -154,7 +154,8 @@ impl GrowOnlyCounter {
             .checked_add(delta)
             .ok_or_else(|| WorkloadError::new(ErrorCode::Abort, "the counter would overflow"))?;
         let deadline_ms = now_ms.saturating_add(ADD_WAIT_MS);
-        let waiting = WaitingAdd { request: message.clone(), total: self.accepted_total, deadline_ms };
+        let waiting =
+            WaitingAdd { request: message.clone(), total: self.accepted_total, deadline_ms };
         self.waiting_adds.push_back(waiting);
         // An add the stored value already covers (a delta of 0, which Maelstrom's generator
         // sends) is acknowledged now: no flush would ever be started for it, and leaving it to
@@ -173,7 +174,8 @@ impl GrowOnlyCounter {
         let mut answers = Vec::new();
         while self.waiting_adds.front().is_some_and(|add| add.deadline_ms <= now_ms) {
             let add = self.waiting_adds.pop_front().expect("front exists");
-            let error = WorkloadError::new(ErrorCode::Timeout, "seq-kv has not stored this add yet");
+            let error =
+                WorkloadError::new(ErrorCode::Timeout, "seq-kv has not stored this add yet");
             answers.push(error.reply_to(&add.request));
         }
         if !answers.is_empty() {
@@ -424,7 +426,10 @@ mod tests {
         let sent = node.handle(&message("c1", json!({"type": "add", "msg_id": 1, "delta": 0})), 0);
         let sent = sent.unwrap();
         assert_eq!(sent.len(), 1, "an add_ok and no cas: {sent:?}");
-        assert_eq!((sent[0].body["type"].clone(), sent[0].body["in_reply_to"].clone()), ("add_ok".into(), 1.into()));
+        assert_eq!(
+            (sent[0].body["type"].clone(), sent[0].body["in_reply_to"].clone()),
+            ("add_ok".into(), 1.into())
+        );
     }
 
     #[test]
@@ -438,7 +443,10 @@ mod tests {
             answers.extend(node.tick(now_ms).into_iter().filter(|out| out.dest == "c1"));
         }
         assert_eq!(answers.len(), 1, "{answers:?}");
-        assert_eq!((answers[0].body["type"].clone(), answers[0].body["code"].clone()), ("error".into(), 0.into()));
+        assert_eq!(
+            (answers[0].body["type"].clone(), answers[0].body["code"].clone()),
+            ("error".into(), 0.into())
+        );
         assert!(ADD_WAIT_MS < crate::maelstrom::waits::CLIENT_REPLY_DEADLINE_MS);
     }
 

@@ -17,6 +17,11 @@
 //! 4. Every [`Config::tick_interval_ms`] the workload is ticked (gossip, retries).
 //! 5. Every outgoing body without a `msg_id` gets a fresh one; a body that already has one keeps
 //!    it. stdout carries messages only, and each line is flushed whole. Logs go to stderr.
+//! 6. A reply to a client request older than [`waits::CLIENT_REPLY_DEADLINE_MS`] is dropped,
+//!    not written: Maelstrom's client gave up on it, and a message to a closed client makes
+//!    Maelstrom stop reading this node for good. Requests sent to services and peers are
+//!    tracked until answered, and those long unanswered are logged at most once a second
+//!    ([`waits`]).
 //!
 //! Ids for requests: a workload that sends a request and must match its reply (a call to a
 //! Maelstrom service such as `seq-kv` or `lin-kv`, or to a peer) takes an id from
@@ -193,20 +198,24 @@ pub struct Config {
     /// Broadcast gossips along its own tree with this many children per node (a star for up to
     /// `fanout + 1` nodes); 0 follows Maelstrom's `topology` instead. Default 32.
     pub broadcast_tree_fanout: usize,
-    /// `lin-kv`: how often the Raft leader sends heartbeats. Default 100: Concord's own 50 is
-    /// tuned for a LAN, while every Maelstrom message crosses Maelstrom's router and several
-    /// node processes share the machine.
+    /// `lin-kv`: how often the Raft leader sends heartbeats. Default 300. openraft 0.9 also
+    /// uses this interval as the deadline of every AppendEntries call (replication/mod.rs:
+    /// `timeout(heartbeat_interval, append_entries(..))`), so it must exceed a round trip
+    /// with room to spare: at Maelstrom's `--latency 50` a round trip is 100 ms before any
+    /// queueing, and with the former 100 nearly every append timed out, so commits, heartbeats
+    /// and read rounds failed and elections followed (about 20 of 200 operations a second
+    /// served). 300 covers round trips up to `--latency 100` with margin.
     pub raft_heartbeat_interval_ms: u64,
-    /// `lin-kv`: the Raft election timeout range. Default 500 to 1000 (Concord's own is 150 to
-    /// 300): well above a heartbeat plus Maelstrom's scheduling delays, so that a busy
-    /// machine does not depose a healthy leader (each change makes writes in flight
-    /// indefinite), yet short enough that a partition costs about a second of availability.
+    /// `lin-kv`: the Raft election timeout range. Default 1500 to 3000 (Concord's own is 150 to
+    /// 300): five heartbeats at least, so that a slow round trip or a busy machine does not
+    /// depose a healthy leader (each change makes writes in flight indefinite); a partition
+    /// costs two to three seconds of availability on the majority side.
     pub raft_election_timeout_min_ms: u64,
     pub raft_election_timeout_max_ms: u64,
     /// `lin-kv`: how long a request waits for a leader, and a write for its commit, before it
-    /// is answered (11 without a leader, `timeout` without a commit). Default 1000: below
-    /// Maelstrom's client timeout, so that clients get an answer instead of timing out, and
-    /// about one election, so that a request survives a leader change.
+    /// is answered (11 without a leader, `timeout` without a commit). Default 1000: well
+    /// below Maelstrom's client timeout, so that clients get an answer instead of timing out
+    /// (a request that finds no leader during an election is refused with 11, definite).
     pub request_wait_ms: u64,
     /// `lin-kv`: where each node makes its data directory (`concord-maelstrom-<node>-<pid>`).
     /// Default: the system's temporary directory; `CONCORD_MAELSTROM_DATA_DIR` overrides it
@@ -223,9 +232,9 @@ impl Default for Config {
             inbox_lines_max: 1024,
             txn_keys_max: 1_000_000,
             broadcast_tree_fanout: 32,
-            raft_heartbeat_interval_ms: 100,
-            raft_election_timeout_min_ms: 500,
-            raft_election_timeout_max_ms: 1000,
+            raft_heartbeat_interval_ms: 300,
+            raft_election_timeout_min_ms: 1500,
+            raft_election_timeout_max_ms: 3000,
             request_wait_ms: 1000,
             data_root: std::env::temp_dir(),
         }
@@ -420,7 +429,7 @@ impl Node {
     }
 
     /// Writes each message as one flushed line, with `src` and, unless the workload set one
-    /// already, a fresh `msg_id`.
+    /// already, a fresh `msg_id`; drops a client reply past its deadline (step 6).
     fn send(&mut self, stdout: &mut impl Write, outgoing: Vec<Outgoing>) -> Result<()> {
         let src = self.node_id.clone().unwrap_or_else(|| self.provisional_src.clone());
         let now = now_ms();

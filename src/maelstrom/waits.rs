@@ -210,7 +210,10 @@ mod tests {
         let late = Outgoing::reply(&client_request(2), json!({"type": "add_ok"}));
         assert!(deadlines.may_send(&early, CLIENT_REPLY_DEADLINE_MS));
         assert!(!deadlines.may_send(&late, CLIENT_REPLY_DEADLINE_MS + 1));
-        let peer = Outgoing { dest: "n2".into(), body: json!({"type": "gossip"}).as_object().unwrap().clone() };
+        let peer = Outgoing {
+            dest: "n2".into(),
+            body: json!({"type": "gossip"}).as_object().unwrap().clone(),
+        };
         assert!(deadlines.may_send(&peer, 1_000_000), "only client replies have a deadline");
     }
 

@@ -87,7 +87,8 @@ fn g_counter_under_maelstroms_mix_answers_every_client_in_time_and_final_reads_c
     // Long enough for a client to give up (5 s) and for its node to answer it after that.
     let run = Duration::from_secs(7);
     while start.elapsed() < run {
-        let partitioned = (Duration::from_secs(2)..Duration::from_secs(4)).contains(&start.elapsed());
+        let partitioned =
+            (Duration::from_secs(2)..Duration::from_secs(4)).contains(&start.elapsed());
         cluster.heal();
         if partitioned {
             cluster.partition("n1", "n2");

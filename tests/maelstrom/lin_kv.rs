@@ -142,6 +142,7 @@ fn run_and_check(node_count: usize, client_count: u64, phases: &[Phase]) {
     }
     drop(clients);
     final_reads(&mut cluster, &history, node_count);
+    cluster.assert_none_silenced();
     let operations = history.operations();
     let report = check(&operations).unwrap();
     eprintln!(
@@ -260,4 +261,108 @@ fn lin_kv_on_five_nodes_stays_linearizable_through_a_majority_minority_split() {
             Phase { duration: second, cut: vec![] },
         ],
     );
+}
+
+/// Maelstrom's `--node-count 5 --rate 200 --latency 50 --nemesis partition`, open loop: a
+/// request every 5 ms, each from its own client, round robin over the nodes, whatever the
+/// answers; every node-to-node message is held 50 ms. Outside the partition (before it, and
+/// after the heal once a leader had time to settle) at least 90 % of the requests sent must be
+/// served (an `_ok`, or the definite answers 20 and 22), and the whole history must be
+/// linearizable.
+#[test]
+fn lin_kv_on_five_nodes_at_50_ms_latency_serves_the_offered_rate_outside_partitions() {
+    let data_root = tempfile::tempdir().unwrap();
+    let environment = [
+        ("CONCORD_MAELSTROM_DATA_DIR", data_root.path().to_str().unwrap()),
+        ("CONCORD_LOG", "warn,openraft=off"),
+    ];
+    let mut cluster = Cluster::start_with_environment("lin-kv", 5, &environment);
+    cluster.latency = Duration::from_millis(50);
+    let history = History::new();
+    let mut workload =
+        Workload { random: Random(0x2545_f491_4f6c_dd1d), next_value: 0, seen: BTreeMap::new() };
+    let interval = Duration::from_millis(5);
+    let second = Duration::from_secs(1);
+    // (start, end, partitioned, counted): the first second lets the first election happen.
+    let phases = [
+        (second, false, false),
+        (second * 4, false, true),
+        (second * 3, true, false),
+        (second * 2, false, false),
+        (second * 4, false, true),
+    ];
+    let (mut sent, mut served, mut counted_sent) = (0u64, 0u64, 0u64);
+    let mut in_flight: Vec<(Client, bool)> = Vec::new();
+    let mut number = 0;
+    for (duration, partitioned, counted) in phases {
+        cluster.heal();
+        if partitioned {
+            for a in ["n1", "n2"] {
+                for b in ["n3", "n4", "n5"] {
+                    cluster.partition(a, b);
+                }
+            }
+        }
+        let phase_end = Instant::now() + duration;
+        let mut next_send = Instant::now();
+        while Instant::now() < phase_end {
+            if Instant::now() >= next_send {
+                next_send += interval;
+                number += 1;
+                let (key, body, call) = workload.next();
+                let pending = history.invoke(number, key.to_string(), call.clone());
+                let node = format!("n{}", number % 5 + 1);
+                let msg_id = cluster.send_as(&format!("c{number}"), &node, body);
+                let flight = InFlight { msg_id, key, sent_at: Instant::now(), call, pending };
+                in_flight.push((Client { number, node, in_flight: Some(flight) }, counted));
+                sent += 1;
+                counted_sent += counted as u64;
+            }
+            cluster.pump(next_send.min(phase_end), None);
+            served += settle(&mut cluster, &mut in_flight, &mut workload);
+        }
+    }
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    while !in_flight.is_empty() && Instant::now() < deadline {
+        cluster.pump(Instant::now() + Duration::from_millis(20), None);
+        served += settle(&mut cluster, &mut in_flight, &mut workload);
+    }
+    drop(in_flight);
+    let operations = history.operations();
+    let report = check(&operations).unwrap();
+    eprintln!(
+        "lin-kv at 50 ms latency: {sent} requests sent, {counted_sent} outside the partition, \
+         {served} of those served; {} operations checked ({} unknown)",
+        report.operations, report.unknown_operations
+    );
+    cluster.assert_none_silenced();
+    assert!(
+        served * 10 >= counted_sent * 9,
+        "only {served} of the {counted_sent} requests sent outside the partition were served"
+    );
+}
+
+/// Completes every request answered or timed out; returns how many of those counted were
+/// served (an `_ok`, or the definite 20 and 22).
+fn settle(
+    cluster: &mut Cluster,
+    in_flight: &mut Vec<(Client, bool)>,
+    workload: &mut Workload,
+) -> u64 {
+    let mut served = 0;
+    in_flight.retain_mut(|(client, counted)| {
+        let msg_id = client.in_flight.as_ref().expect("only clients in flight are kept").msg_id;
+        let body = cluster.replies.get(&msg_id).map(|reply| reply["body"].clone());
+        complete(cluster, client, workload);
+        if client.in_flight.is_some() {
+            return true;
+        }
+        let ok = body.is_some_and(|body| {
+            body["type"].as_str().is_some_and(|kind| kind.ends_with("_ok"))
+                || matches!(body["code"].as_u64(), Some(20 | 22))
+        });
+        served += (ok && *counted) as u64;
+        false
+    });
+    served
 }
