@@ -85,8 +85,28 @@ pub enum BlockingWrite {
     Block(Block),
     /// The waiter's timeout passed, or its connection closed: time it out if still waiting.
     Unblock { waiter: WaiterId },
-    /// A node started: forget the waiters of its earlier runs, whose connections are gone.
+    /// A node started: forget the waiters of its earlier runs, whose connections are gone,
+    /// and put back what was reserved for them and never delivered.
     ForgetEarlierRuns { node: u64, incarnation: u64 },
+    // The variants below were added after the first three; postcard names a variant by its
+    // place, so new ones only ever go at the end.
+    /// [`BlockingWrite::Block`], except that what a later write serves to the waiter is only
+    /// reserved for it: kept as a reservation until the waiting node confirms, with
+    /// [`BlockingWrite::Delivered`], that the connection is there to take it, or put back
+    /// where it came from by [`BlockingWrite::Cancel`], [`BlockingWrite::ExpireReservations`]
+    /// or [`BlockingWrite::ForgetEarlierRuns`]. Entries written before it existed keep
+    /// meaning what they meant: a plain `Block` is never reserved.
+    BlockWithReservation(Block),
+    /// The waiting connection is there to take what was reserved for it: the reservation
+    /// ends and the popped elements are the client's. Answers 1, or 0 if nothing was
+    /// reserved (it was put back, and the connection must not give the reply).
+    Delivered { waiter: WaiterId },
+    /// The waiting connection closed or was killed: remove the waiter if it still waits, or
+    /// put back what was reserved for it. Answers 1 if it did either, else 0.
+    Cancel { waiter: WaiterId },
+    /// Put back every reservation older than `state_machine::RESERVATION_MS` by this
+    /// entry's time: its waiting node is gone or cut off. Answers how many were put back.
+    ExpireReservations,
 }
 
 const TIMEOUT_NEGATIVE: CommandError = CommandError::other("ERR timeout is negative");

@@ -18,9 +18,11 @@
 //! - Deliveries happen in apply order, so a subscriber sees messages in log order, and a
 //!   connection that publishes to itself finds the message queued before its reply returns.
 //!
-//! Caveat: a served reply whose connection closed before it arrived has nowhere to go; it is
-//! logged. The connection proposes its unblock as soon as it closes, so this takes a push
-//! applied in the short window between the close and that unblock.
+//! A served reply whose connection closed before it arrived has nowhere to go. When it is
+//! reserved (see `state_machine::blocking`) nothing is lost: the element goes back to its key
+//! when the connection's cancel or the reservation's expiry is applied. A reply that was not
+//! reserved (a waiter blocked by an older binary, whose entries are replayed) is logged as
+//! lost.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -94,10 +96,19 @@ struct Route {
     patterns: BTreeSet<Bytes>,
 }
 
+/// A blocked client's deferred reply, as apply made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServedReply {
+    pub reply: Frame,
+    /// What the reply carries is only reserved for the client: the connection must have its
+    /// `BlockingWrite::Delivered` applied (answering 1) before it gives the reply.
+    pub reserved: bool,
+}
+
 /// The one deferred reply a mailbox may hold.
 #[derive(Default)]
 struct ServedSlot {
-    reply: Mutex<Option<(WaiterId, Frame)>>,
+    reply: Mutex<Option<(WaiterId, ServedReply)>>,
     ready: Notify,
 }
 
@@ -211,15 +222,23 @@ impl Deliveries {
         received
     }
 
-    fn deliver_served(&self, registry: &Registry, waiter: WaiterId, reply: Frame) {
+    fn deliver_served(&self, registry: &Registry, waiter: WaiterId, reply: ServedReply) {
         if waiter.node != self.node || waiter.incarnation != self.incarnation {
             return;
         }
         let Some(route) = registry.routes.get(&waiter.connection) else {
-            tracing::warn!(
-                client = waiter.connection,
-                "a blocked client was served after its connection closed; its reply is lost"
-            );
+            if reply.reserved {
+                tracing::debug!(
+                    client = waiter.connection,
+                    "a blocked client was served after its connection closed; its cancel or \
+                     the reservation's expiry puts the element back"
+                );
+            } else {
+                tracing::warn!(
+                    client = waiter.connection,
+                    "a blocked client was served after its connection closed; its reply is lost"
+                );
+            }
             return;
         };
         *route.served.reply.lock() = Some((waiter, reply));
@@ -236,7 +255,9 @@ impl OutputSink for Deliveries {
                     let received = self.deliver_message(&mut registry, &channel, &message);
                     reply.replace(replies, Frame::Integer(received as i64));
                 }
-                Output::Served { waiter, reply } => self.deliver_served(&registry, waiter, reply),
+                Output::Served { waiter, reply, reserved } => {
+                    self.deliver_served(&registry, waiter, ServedReply { reply, reserved })
+                }
             }
         }
     }
@@ -368,7 +389,7 @@ impl Mailbox {
     }
 
     /// Waits for the deferred reply of `waiter` (this connection's blocking command).
-    pub async fn served(&self, waiter: WaiterId) -> Frame {
+    pub async fn served(&self, waiter: WaiterId) -> ServedReply {
         loop {
             let notified = self.served.ready.notified();
             {

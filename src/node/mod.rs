@@ -44,7 +44,9 @@
 mod cluster;
 mod deliveries;
 
-pub use deliveries::{Delivery, Kind as SubscriptionKind, Mailbox, TooManySubscriptions};
+pub use deliveries::{
+    Delivery, Kind as SubscriptionKind, Mailbox, ServedReply, TooManySubscriptions,
+};
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -54,6 +56,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::command::blocking::BlockingWrite;
 use crate::command::keys::KeyWrite;
 use crate::command::Write;
 use crate::config::{Config, FsyncMode};
@@ -276,7 +279,7 @@ impl Node {
     /// remove them from the replicated waiter table, so that no push is given to them.
     async fn forget_earlier_runs(&self) {
         let waiter = self.deliveries.waiter(0);
-        let write = Write::Blocking(crate::command::blocking::BlockingWrite::ForgetEarlierRuns {
+        let write = Write::Blocking(BlockingWrite::ForgetEarlierRuns {
             node: waiter.node,
             incarnation: waiter.incarnation,
         });
@@ -639,6 +642,13 @@ async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize
             .collect();
         if !requests.is_empty() && node.write(requests).await.is_err() {
             return;
+        }
+        // A reservation whose node never confirmed nor cancelled it (the node is gone or cut
+        // off) goes back to its key; apply decides which are overdue by the entry's time.
+        if node.shared.has_expired_reservations(clock_ms()) {
+            // Failing is harmless: the next cycle proposes it again.
+            let write = Write::Blocking(BlockingWrite::ExpireReservations);
+            let _ = node.write(vec![WriteRequest { db: 0, write }]).await;
         }
     }
 }

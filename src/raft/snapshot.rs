@@ -22,14 +22,15 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::MembershipRecord;
 use crate::command::DATABASES;
-use crate::state_machine::{View, Waiters};
+use crate::state_machine::{View, Waiters, WaitersVersion2};
 use crate::store::{Entry as StoredEntry, Keyspace};
 
 /// The first 8 bytes of every snapshot file.
 pub const MAGIC: &[u8; 8] = b"CNCDSNAP";
 /// The snapshot format version this build writes. Version 2 added the blocked clients to the
-/// metadata; version 1 files (without them) are still read.
-pub const VERSION: u32 = 2;
+/// metadata, version 3 the reservations of served blocked clients (and whether each waiter
+/// reserves); version 1 and 2 files are still read.
+pub const VERSION: u32 = 3;
 /// The frame length that marks the end of the key frames.
 const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
@@ -45,7 +46,7 @@ pub enum SnapshotError {
     },
     #[error("snapshot {file} is damaged: {reason}")]
     Corrupt { file: String, reason: String },
-    #[error("snapshot {file} has format version {version}; this build reads versions 1 and 2")]
+    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 3")]
     UnsupportedVersion { file: String, version: u32 },
 }
 
@@ -60,7 +61,8 @@ pub struct SnapshotMetadata {
     /// The `leader_time_ms` of the last applied entry (time never goes back after restore).
     pub applied_time_ms: u64,
     /// The clients blocked on keys: replicated state machine state, so that a node restored
-    /// from this snapshot serves later pushes to the same clients as the others (version 2).
+    /// from this snapshot serves later pushes to the same clients as the others (version 2),
+    /// with the reservations of those served and not yet confirmed (version 3).
     pub waiters: Waiters,
 }
 
@@ -73,18 +75,40 @@ struct MetadataVersion1 {
     applied_time_ms: u64,
 }
 
+/// Version 2's metadata: blocked clients without reservations.
+#[derive(Deserialize)]
+struct MetadataVersion2 {
+    last_applied: Option<(u64, u64)>,
+    membership_log_id: Option<(u64, u64)>,
+    membership: MembershipRecord,
+    applied_time_ms: u64,
+    waiters: WaitersVersion2,
+}
+
 fn decode_metadata(version: u32, bytes: &[u8]) -> Result<SnapshotMetadata, postcard::Error> {
-    if version != 1 {
-        return postcard::from_bytes(bytes);
+    match version {
+        1 => {
+            let old: MetadataVersion1 = postcard::from_bytes(bytes)?;
+            Ok(SnapshotMetadata {
+                last_applied: old.last_applied,
+                membership_log_id: old.membership_log_id,
+                membership: old.membership,
+                applied_time_ms: old.applied_time_ms,
+                waiters: Waiters::default(),
+            })
+        }
+        2 => {
+            let old: MetadataVersion2 = postcard::from_bytes(bytes)?;
+            Ok(SnapshotMetadata {
+                last_applied: old.last_applied,
+                membership_log_id: old.membership_log_id,
+                membership: old.membership,
+                applied_time_ms: old.applied_time_ms,
+                waiters: old.waiters.into(),
+            })
+        }
+        _ => postcard::from_bytes(bytes),
     }
-    let old: MetadataVersion1 = postcard::from_bytes(bytes)?;
-    Ok(SnapshotMetadata {
-        last_applied: old.last_applied,
-        membership_log_id: old.membership_log_id,
-        membership: old.membership,
-        applied_time_ms: old.applied_time_ms,
-        waiters: Waiters::default(),
-    })
 }
 
 /// One key frame.
@@ -196,7 +220,7 @@ pub fn decode(input: impl Read, file: &str) -> Result<Decoded, SnapshotError> {
         return Err(corrupt("it does not start with CNCDSNAP".into()));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if version != VERSION && version != 1 {
+    if !(1..=VERSION).contains(&version) {
         return Err(SnapshotError::UnsupportedVersion { file: file.to_string(), version });
     }
     let metadata_bytes = read_frame(&mut input).map_err(truncated)?;
@@ -282,7 +306,7 @@ pub fn read_metadata(file: &Path) -> Result<SnapshotMetadata, SnapshotError> {
         return Err(corrupt("it does not start with CNCDSNAP".into()));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if version != VERSION && version != 1 {
+    if !(1..=VERSION).contains(&version) {
         return Err(SnapshotError::UnsupportedVersion { file: name.clone(), version });
     }
     let bytes = read_frame(&mut input)
@@ -491,6 +515,80 @@ mod tests {
         bytes[8] = 7;
         let error = decode_bytes(&bytes).err().unwrap().to_string();
         assert!(error.contains("format version 7"), "{error}");
+    }
+
+    /// The version 2 layout of the waiter table, written as a build of that version wrote it.
+    mod version_2 {
+        use std::collections::{BTreeMap, VecDeque};
+
+        use serde::Serialize;
+
+        use crate::command::blocking::{BlockingPop, WaiterId};
+        use crate::command::lists::ListEnd;
+        use crate::command::{DbIndex, Key};
+        use crate::raft::codec::MembershipRecord;
+
+        #[derive(Serialize)]
+        pub struct Waiter {
+            pub db: DbIndex,
+            pub pop: BlockingPop,
+        }
+
+        #[derive(Serialize)]
+        pub struct Waiters {
+            pub waiters: BTreeMap<WaiterId, Waiter>,
+            pub queues: BTreeMap<(DbIndex, Key), VecDeque<WaiterId>>,
+        }
+
+        #[derive(Serialize)]
+        pub struct Metadata {
+            pub last_applied: Option<(u64, u64)>,
+            pub membership_log_id: Option<(u64, u64)>,
+            pub membership: MembershipRecord,
+            pub applied_time_ms: u64,
+            pub waiters: Waiters,
+        }
+
+        pub fn one_waiter() -> Waiters {
+            let id = WaiterId { node: 1, incarnation: 5, connection: 9 };
+            let key = Key::from_static(b"queue");
+            let pop = BlockingPop::List { keys: vec![key.clone()], end: ListEnd::Left };
+            Waiters {
+                waiters: BTreeMap::from([(id, Waiter { db: 0, pop })]),
+                queues: BTreeMap::from([((0, key), VecDeque::from([id]))]),
+            }
+        }
+    }
+
+    #[test]
+    fn a_version_2_snapshot_loads_with_its_blocked_clients() {
+        let old = version_2::Metadata {
+            last_applied: Some((9, 2)),
+            membership_log_id: Some((0, 0)),
+            membership: MembershipRecord { configs: vec![vec![1]], nodes: vec![(1, "x".into())] },
+            applied_time_ms: 100,
+            waiters: version_2::one_waiter(),
+        };
+        let mut bytes = Vec::new();
+        let mut output = Checksummed { inner: &mut bytes, crc: 0, bytes: 0 };
+        output.write_all(MAGIC).unwrap();
+        output.write_all(&2u32.to_le_bytes()).unwrap();
+        output.write_all(&0u32.to_le_bytes()).unwrap();
+        write_frame(&mut output, &old).unwrap();
+        write_frame(&mut output, &vec![0u64; DATABASES]).unwrap();
+        output.write_all(&END_MARKER.to_le_bytes()).unwrap();
+        output.write_all(&0u64.to_le_bytes()).unwrap();
+        let crc = output.crc;
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        let decoded = decode_bytes(&bytes).unwrap();
+        assert_eq!(decoded.metadata.waiters.len(), 1);
+        assert_eq!(decoded.metadata.waiters.reservation_count(), 0);
+        assert_eq!(decoded.metadata.last_applied, Some((9, 2)));
+        // Written again, it is version 3 and reads back the same.
+        let mut again = Vec::new();
+        encode(&View::default(), &decoded.metadata, &mut again).unwrap();
+        assert_eq!(u32::from_le_bytes(again[8..12].try_into().unwrap()), 3);
+        assert_eq!(decode_bytes(&again).unwrap().metadata, decoded.metadata);
     }
 
     #[test]

@@ -97,6 +97,12 @@ impl SharedState {
     pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<(DbIndex, Vec<Key>)> {
         self.applied.lock().state_machine.expired_keys(now_ms, limit)
     }
+
+    /// Whether a blocked client's reservation is overdue at `now_ms` (see
+    /// `state_machine::blocking`), so that the node should propose its expiry.
+    pub fn has_expired_reservations(&self, now_ms: u64) -> bool {
+        self.applied.lock().state_machine.has_expired_reservations(now_ms)
+    }
 }
 
 fn snapshot_error(error: impl std::error::Error + 'static) -> StorageError<NodeId> {

@@ -1,16 +1,34 @@
-//! A connection's blocking pop: propose it, then wait for its deferred reply.
+//! A connection's blocking pop: propose it, wait for its deferred reply, and take what it was
+//! served only if the client is still there.
 //!
-//! The pop is proposed as a write that names this connection as the waiter. Whether apply
-//! popped at once or registered the waiter, the answer comes as a served reply through the
-//! connection's mailbox (see `node::deliveries`). While it waits, the connection measures the
-//! timeout and watches its socket: when the timeout passes, or the client goes away, it
-//! proposes the unblock, and apply decides whether the waiter times out or was served first.
-//! Either way exactly one served reply arrives, and the connection answers with it (a client
-//! that went away gets nothing; it was unblocked before any later push could serve it).
+//! The pop is proposed as `BlockWithReservation`, naming this connection as the waiter.
+//! Whether apply popped at once or registered the waiter, the answer comes as a served reply
+//! through the connection's mailbox (see `node::deliveries`). While it waits, the connection
+//! measures the timeout and watches its socket, CLIENT KILL and shutdown: when the timeout
+//! passes it proposes the unblock, and apply decides whether the waiter times out or was
+//! served first; when the client goes away it proposes the cancel.
+//!
+//! What a later push served is only reserved for this client (see
+//! `state_machine::blocking`). The connection gives such a reply in three steps:
+//! 1. it looks at its socket once more, straight from the kernel (the runtime's readiness may
+//!    not have caught up with a close that came before the push): a client that closed, or a
+//!    connection that was killed, cancels, and apply puts the element back;
+//! 2. it proposes `Delivered`, and waits for it to be applied;
+//! 3. only if `Delivered` found the reservation does it write the reply. If it did not (the
+//!    reservation expired while this node was cut off), the element went back to its key and
+//!    the connection blocks again. If its outcome is unknown, the connection cancels (which
+//!    puts the element back if `Delivered` was not applied) and answers the error, which says
+//!    the outcome is unknown, as for any write.
+//!
+//! So whatever the log orders first, a client that went away never takes an element with it,
+//! and an element that was put back was never written to anyone. What remains: a client that
+//! closes after step 1 and before it reads the reply loses it, as with any reply in flight.
 //!
 //! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
 //! after a blocking command wait in the input buffer until it is answered.
 
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -19,45 +37,90 @@ use super::connection::Connection;
 use super::subscriptions;
 use crate::command::blocking::{Block, BlockingWrite};
 use crate::command::Write;
+use crate::node::{NodeError, ServedReply};
 use crate::resp::Frame;
-use crate::state_machine::{WaiterId, WriteRequest};
+use crate::state_machine::{WaiterId, WriteRequest, RESERVATION_MS};
 
 /// Runs a blocking pop outside MULTI and returns its reply.
-pub(super) async fn execute(connection: &mut Connection, mut block: Block) -> Frame {
+pub(super) async fn execute(connection: &mut Connection, block: Block) -> Frame {
     let waiter = connection.shared.node.waiter(connection.client.id);
-    block.waiter = waiter;
     let timeout = (block.timeout_ms > 0).then(|| Duration::from_millis(block.timeout_ms));
-    subscriptions::mailbox(connection);
-    let request = WriteRequest {
-        db: connection.session.db,
-        write: Write::Blocking(BlockingWrite::Block(block)),
-    };
-    if let Err(error) = connection.shared.node.write(vec![request]).await {
-        return error.to_frame();
-    }
-    connection.forget_view();
     let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
-    match wait(connection, waiter, deadline).await {
-        Waited::Served(reply) => reply,
-        Waited::TimedOut => {
-            if let Err(error) = unblock(connection, waiter).await {
-                return error;
-            }
-            served(connection, waiter).await
+    subscriptions::mailbox(connection);
+    connection.publish_activity();
+    loop {
+        let write = BlockingWrite::BlockWithReservation(Block { waiter, ..block.clone() });
+        if let Err(error) = propose(connection, write).await {
+            return error;
         }
-        Waited::Disconnected => {
-            // Nobody reads the reply; unblock so that no later push is given to this client.
-            let _ = unblock(connection, waiter).await;
-            connection.session.close_after_reply = true;
-            Frame::NullArray
+        connection.forget_view();
+        connection.client.blocked.store(true, Ordering::Relaxed);
+        let answer = answer(connection, waiter, deadline).await;
+        connection.client.blocked.store(false, Ordering::Relaxed);
+        match answer {
+            Answer::Reply(frame) => return frame,
+            Answer::BlockAgain => {}
+            Answer::Gone => {
+                connection.session.close_after_reply = true;
+                return Frame::NullArray;
+            }
+        }
+    }
+}
+
+enum Answer {
+    /// Give this reply.
+    Reply(Frame),
+    /// What was reserved went back to its key before this node confirmed it: wait again.
+    BlockAgain,
+    /// The client went away (or was killed, or the server is stopping); the waiter was
+    /// cancelled.
+    Gone,
+}
+
+/// Waits for the served reply and decides what the client gets.
+async fn answer(
+    connection: &mut Connection,
+    waiter: WaiterId,
+    deadline: Option<tokio::time::Instant>,
+) -> Answer {
+    let served = match wait(connection, waiter, deadline).await {
+        Waited::Served(served) => served,
+        Waited::TimedOut => {
+            if let Err(error) = propose(connection, BlockingWrite::Unblock { waiter }).await {
+                return Answer::Reply(error);
+            }
+            // The unblock's entry was applied, so the reply is in the mailbox: the timeout's,
+            // or what a push served first.
+            let mailbox = connection.mailbox.as_ref().expect("opened before the pop was proposed");
+            mailbox.served(waiter).await
+        }
+        Waited::Gone => {
+            cancel(connection, waiter).await;
+            return Answer::Gone;
+        }
+    };
+    if !served.reserved {
+        return Answer::Reply(served.reply);
+    }
+    if client_gone(connection) {
+        cancel(connection, waiter).await;
+        return Answer::Gone;
+    }
+    match connection.shared.node.write(vec![request(BlockingWrite::Delivered { waiter })]).await {
+        Ok(replies) if replies == [Frame::Integer(1)] => Answer::Reply(served.reply),
+        Ok(_) => Answer::BlockAgain,
+        Err(error) => {
+            cancel(connection, waiter).await;
+            Answer::Reply(error.to_frame())
         }
     }
 }
 
 enum Waited {
-    Served(Frame),
+    Served(ServedReply),
     TimedOut,
-    Disconnected,
+    Gone,
 }
 
 async fn wait(
@@ -65,6 +128,11 @@ async fn wait(
     waiter: WaiterId,
     deadline: Option<tokio::time::Instant>,
 ) -> Waited {
+    let client = std::sync::Arc::clone(&connection.client);
+    let mut shutdown = connection.shared.shutdown.subscribe();
+    if client.is_killed() || *shutdown.borrow() {
+        return Waited::Gone;
+    }
     let mailbox = connection.mailbox.as_ref().expect("opened before the pop was proposed");
     let timer = async {
         match deadline {
@@ -74,25 +142,95 @@ async fn wait(
     };
     tokio::pin!(timer);
     loop {
+        // Biased, so that a client known to be gone is never handed what it was served.
         tokio::select! {
-            reply = mailbox.served(waiter) => return Waited::Served(reply),
-            () = &mut timer => return Waited::TimedOut,
+            biased;
+            _ = client.kill_signal.notified() => return Waited::Gone,
+            _ = shutdown.wait_for(|stopping| *stopping) => return Waited::Gone,
             read = connection.stream.read_buf(&mut connection.input) => {
                 if !matches!(read, Ok(read) if read > 0) {
-                    return Waited::Disconnected;
+                    return Waited::Gone;
                 }
                 // More requests: they wait in the buffer, as in Redis.
+            }
+            served = mailbox.served(waiter) => return Waited::Served(served),
+            () = &mut timer => return Waited::TimedOut,
+        }
+    }
+}
+
+/// Whether the client is gone: killed, the server stopping, or its socket closed. The socket
+/// is read here without waiting, straight from the kernel, and whatever requests it holds are
+/// kept in the input buffer for after the reply.
+fn client_gone(connection: &mut Connection) -> bool {
+    if connection.client.is_killed() || *connection.shared.shutdown.borrow() {
+        return true;
+    }
+    let limit = connection.shared.settings.client_query_buffer_limit();
+    let descriptor = connection.stream.as_raw_fd();
+    loop {
+        if connection.input.len() > limit {
+            // The connection closes for its query buffer once the reply is written; until
+            // then it is there.
+            return false;
+        }
+        connection.input.reserve(4096);
+        let spare = connection.input.spare_capacity_mut();
+        // SAFETY: recv writes at most `spare.len()` bytes into memory the buffer owns and has
+        // not initialized yet; the descriptor stays open, owned by `connection.stream`, for the
+        // call. MSG_DONTWAIT makes it return at once when nothing is there.
+        let read = unsafe {
+            libc::recv(descriptor, spare.as_mut_ptr().cast(), spare.len(), libc::MSG_DONTWAIT)
+        };
+        match read {
+            0 => return true,
+            read if read > 0 => {
+                let length = connection.input.len() + read as usize;
+                // SAFETY: recv initialized the `read` bytes after the old length.
+                unsafe { connection.input.set_len(length) };
+            }
+            _ => {
+                let error = std::io::Error::last_os_error();
+                match error.kind() {
+                    std::io::ErrorKind::WouldBlock => return false,
+                    std::io::ErrorKind::Interrupted => {}
+                    _ => return true,
+                }
             }
         }
     }
 }
 
-async fn unblock(connection: &mut Connection, waiter: WaiterId) -> Result<(), Frame> {
-    let request = WriteRequest { db: 0, write: Write::Blocking(BlockingWrite::Unblock { waiter }) };
-    connection.shared.node.write(vec![request]).await.map(drop).map_err(|error| error.to_frame())
+/// Proposes the cancel of a client that went away, again and again while it fails (no leader
+/// now, an outcome unknown), until it is applied, the node stops, or the reservation would
+/// have expired anyway. A cancel applied twice does nothing the second time.
+async fn cancel(connection: &mut Connection, waiter: WaiterId) {
+    let started = tokio::time::Instant::now();
+    let give_up_after = Duration::from_millis(RESERVATION_MS);
+    loop {
+        let write = request(BlockingWrite::Cancel { waiter });
+        match connection.shared.node.write(vec![write]).await {
+            Ok(_) | Err(NodeError::Stopped) => return,
+            Err(error) if started.elapsed() >= give_up_after => {
+                tracing::warn!(%error, client = waiter.connection, "could not cancel a blocked \
+                    client that went away; its reservation expires instead");
+                return;
+            }
+            Err(_) => tokio::time::sleep(CANCEL_RETRY_INTERVAL).await,
+        }
+    }
 }
 
-async fn served(connection: &mut Connection, waiter: WaiterId) -> Frame {
-    let mailbox = connection.mailbox.as_ref().expect("opened before the pop was proposed");
-    mailbox.served(waiter).await
+/// How long a failed cancel waits before it is proposed again.
+const CANCEL_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
+fn request(write: BlockingWrite) -> WriteRequest {
+    WriteRequest { db: 0, write: Write::Blocking(write) }
+}
+
+/// Proposes one blocking request; an error comes back as the client's error reply.
+async fn propose(connection: &mut Connection, write: BlockingWrite) -> Result<(), Frame> {
+    let db = connection.session.db;
+    let request = WriteRequest { db, write: Write::Blocking(write) };
+    connection.shared.node.write(vec![request]).await.map(drop).map_err(|error| error.to_frame())
 }

@@ -56,6 +56,9 @@ pub struct ClientInfo {
     pub queued_commands: AtomicI64,
     /// The connection's buffers as of its last command, for CLIENT LIST.
     pub buffers: Mutex<BufferUsage>,
+    /// Set while the client waits in a blocking command (CLIENT LIST flag `b`, INFO clients
+    /// `blocked_clients`).
+    pub blocked: AtomicBool,
     /// Set by CLIENT KILL; the connection closes as soon as it sees it.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
@@ -128,6 +131,7 @@ impl ClientRegistry {
             no_evict: AtomicBool::new(false),
             queued_commands: AtomicI64::new(-1),
             buffers: Mutex::new(BufferUsage::default()),
+            blocked: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -156,6 +160,12 @@ impl ClientRegistry {
         self.len() == 0
     }
 
+    /// How many clients wait in a blocking command (INFO clients `blocked_clients`).
+    pub fn blocked_count(&self) -> usize {
+        let clients = self.clients.lock();
+        clients.values().filter(|client| client.blocked.load(Ordering::Relaxed)).count()
+    }
+
     /// CONFIG RESETSTAT: forgets the connection counters.
     pub fn reset_counters(&self) {
         self.connections_received.store(0, Ordering::Relaxed);
@@ -176,6 +186,9 @@ impl ClientInfo {
         let mut flags = String::new();
         if queued_commands >= 0 {
             flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');

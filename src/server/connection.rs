@@ -388,7 +388,7 @@ impl Connection {
 
     /// Copies the activity CLIENT LIST shows (last command, idle time, buffer sizes as of the
     /// last command) to the shared `ClientInfo`.
-    fn publish_activity(&mut self) {
+    pub(super) fn publish_activity(&mut self) {
         let Some(spec) = self.activity.last_command else {
             return;
         };

@@ -113,9 +113,10 @@ fn clients(shared: &Shared, text: &mut String) {
     let _ = write!(
         text,
         "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
-         blocked_clients:0\r\ntracking_clients:0\r\n",
+         blocked_clients:{}\r\ntracking_clients:0\r\n",
         shared.clients.len(),
         shared.settings.max_clients(),
+        shared.clients.blocked_count(),
     );
 }
 

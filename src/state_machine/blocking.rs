@@ -15,9 +15,16 @@
 //! the key, a transaction holding any of these.
 //!
 //! A waiter's reply is an [`Output::Served`] of the entry. The node the waiter is connected
-//! to routes it to the connection; the others ignore it. [`BlockingWrite::Unblock`] (timeout
-//! or disconnect, proposed by the waiting node) removes a waiter still in the table and
-//! answers it with the timeout reply, or does nothing if it was served first.
+//! to routes it to the connection; the others ignore it. [`BlockingWrite::Unblock`] (a
+//! timeout, proposed by the waiting node) removes a waiter still in the table and answers it
+//! with the timeout reply, or does nothing if it was served first.
+//!
+//! What a waiter blocked with [`BlockingWrite::BlockWithReservation`] is served stays
+//! reserved for it until its node confirms the connection is there to take it
+//! ([`BlockingWrite::Delivered`]); a disconnect, a CLIENT KILL, a restart of its node or a
+//! reservation left too long puts it back instead (see `reservations`). So a client that
+//! went away never takes an element with it, however its going is ordered against pushes in
+//! the log.
 //!
 //! Inside a transaction a blocking pop never blocks: it is its non-blocking form, and
 //! answers the null array (BLMOVE and BRPOPLPUSH: the null bulk) when there is nothing.
@@ -26,8 +33,12 @@
 //! - Keys are examined in key order, not in the order they became ready within one request:
 //!   a waiter on several keys that all became ready in one transaction is served from the
 //!   first of them in key order, where Redis takes the first one written.
-//! - A waiter stays blocked while its key holds another type, as in Redis 7.0; for BLMOVE a
-//!   destination of another type also keeps it waiting.
+//! - A waiter stays blocked while its key holds another type, as in Redis 7.0. A BLMOVE
+//!   waiter whose source has data but whose destination holds another type is answered
+//!   WRONGTYPE and leaves the table, the element stays in the source and the next waiter is
+//!   served, as in Redis 7.0.
+//! - A pop served at once, when the blocking command is applied, is not reserved: it is the
+//!   non-blocking pop the client asked for, answered like one.
 //! - Each request that leaves waiters in the table costs a look at every waited-on key.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -44,18 +55,52 @@ use crate::store::{Db, Keyspace};
 use super::outputs::Output;
 use super::zsets::pop_first_nonempty;
 
-/// The blocked clients, by id and by the keys they wait on.
+mod reservations;
+
+pub use reservations::RESERVATION_MS;
+use reservations::{put_back, Reservation, Reservations, Taken};
+
+/// The blocked clients, by id and by the keys they wait on, and what was reserved for those
+/// served but not yet confirmed delivered.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Waiters {
     waiters: BTreeMap<WaiterId, Waiter>,
     /// For each key someone waits on, the waiters in the order they blocked.
     queues: BTreeMap<(DbIndex, Key), VecDeque<WaiterId>>,
+    /// Snapshot format version 3.
+    reservations: Reservations,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Waiter {
     db: DbIndex,
     pop: BlockingPop,
+    /// Blocked with `BlockWithReservation`: what it is served is reserved (version 3).
+    reserves: bool,
+}
+
+/// The waiter table as snapshot format version 2 stored it, without reservations.
+#[derive(Deserialize)]
+pub struct WaitersVersion2 {
+    waiters: BTreeMap<WaiterId, WaiterVersion2>,
+    queues: BTreeMap<(DbIndex, Key), VecDeque<WaiterId>>,
+}
+
+#[derive(Deserialize)]
+struct WaiterVersion2 {
+    db: DbIndex,
+    pop: BlockingPop,
+}
+
+impl From<WaitersVersion2> for Waiters {
+    fn from(old: WaitersVersion2) -> Waiters {
+        let waiters = old
+            .waiters
+            .into_iter()
+            .map(|(id, old)| (id, Waiter { db: old.db, pop: old.pop, reserves: false }))
+            .collect();
+        Waiters { waiters, queues: old.queues, reservations: Reservations::new() }
+    }
 }
 
 impl Waiters {
@@ -67,14 +112,25 @@ impl Waiters {
         self.waiters.len()
     }
 
-    fn insert(&mut self, id: WaiterId, db: DbIndex, pop: BlockingPop) {
+    /// How many served waiters' elements are reserved, awaiting confirmation.
+    pub fn reservation_count(&self) -> usize {
+        self.reservations.len()
+    }
+
+    /// Whether some reservation is older than [`RESERVATION_MS`] at `now_ms`, so that an
+    /// `ExpireReservations` would put it back.
+    pub fn has_expired_reservations(&self, now_ms: u64) -> bool {
+        self.reservations.values().any(|reservation| is_expired(reservation, now_ms))
+    }
+
+    fn insert(&mut self, id: WaiterId, db: DbIndex, pop: BlockingPop, reserves: bool) {
         for key in pop.keys() {
             let queue = self.queues.entry((db, key.clone())).or_default();
             if !queue.contains(&id) {
                 queue.push_back(id);
             }
         }
-        self.waiters.insert(id, Waiter { db, pop });
+        self.waiters.insert(id, Waiter { db, pop, reserves });
     }
 
     fn remove(&mut self, id: WaiterId) -> Option<Waiter> {
@@ -92,8 +148,12 @@ impl Waiters {
     }
 }
 
-/// Applies a blocking request made outside a transaction. The request's own reply is a
-/// placeholder: a blocking command's answer is always an [`Output::Served`].
+fn is_expired(reservation: &Reservation, now_ms: u64) -> bool {
+    reservation.served_at_ms.saturating_add(RESERVATION_MS) <= now_ms
+}
+
+/// Applies a blocking request made outside a transaction. A blocking command's own reply is a
+/// placeholder: its answer is always an [`Output::Served`].
 pub(super) fn apply(
     keyspace: &mut Keyspace,
     waiters: &mut Waiters,
@@ -103,39 +163,103 @@ pub(super) fn apply(
     outputs: &mut Vec<Output>,
 ) -> Frame {
     match write {
-        BlockingWrite::Block(Block { waiter, pop, .. }) => {
-            if waiters.waiters.contains_key(waiter) {
-                let reply = Frame::error("ERR this connection is already blocked");
-                outputs.push(Output::Served { waiter: *waiter, reply });
-                return Frame::Null;
-            }
-            match pop_any(keyspace.db_mut(db), now_ms, pop) {
-                Ok(Some(reply)) => outputs.push(Output::Served { waiter: *waiter, reply }),
-                Ok(None) => waiters.insert(*waiter, db, pop.clone()),
-                Err(error) => outputs.push(Output::Served { waiter: *waiter, reply: error.into() }),
-            }
-            Frame::Null
+        BlockingWrite::Block(block) => {
+            apply_block(keyspace, waiters, db, now_ms, block, false, outputs)
+        }
+        BlockingWrite::BlockWithReservation(block) => {
+            apply_block(keyspace, waiters, db, now_ms, block, true, outputs)
         }
         BlockingWrite::Unblock { waiter } => match waiters.remove(*waiter) {
             Some(_) => {
-                outputs.push(Output::Served { waiter: *waiter, reply: Frame::NullArray });
+                outputs.push(Output::Served {
+                    waiter: *waiter,
+                    reply: Frame::NullArray,
+                    reserved: false,
+                });
                 Frame::Integer(1)
             }
             None => Frame::Integer(0),
         },
-        BlockingWrite::ForgetEarlierRuns { node, incarnation } => {
-            let stale: Vec<WaiterId> = waiters
-                .waiters
-                .keys()
-                .filter(|id| id.node == *node && id.incarnation != *incarnation)
-                .copied()
+        BlockingWrite::Delivered { waiter } => {
+            Frame::Integer(i64::from(waiters.reservations.remove(waiter).is_some()))
+        }
+        BlockingWrite::Cancel { waiter } => {
+            if waiters.remove(*waiter).is_some() {
+                return Frame::Integer(1);
+            }
+            match waiters.reservations.remove(waiter) {
+                Some(reservation) => {
+                    put_back(keyspace, reservation, now_ms);
+                    Frame::Integer(1)
+                }
+                None => Frame::Integer(0),
+            }
+        }
+        BlockingWrite::ExpireReservations => {
+            let expired: Vec<WaiterId> = waiters
+                .reservations
+                .iter()
+                .filter(|(_, reservation)| is_expired(reservation, now_ms))
+                .map(|(id, _)| *id)
                 .collect();
+            put_back_all(keyspace, waiters, &expired, now_ms)
+        }
+        BlockingWrite::ForgetEarlierRuns { node, incarnation } => {
+            let earlier = |id: &WaiterId| id.node == *node && id.incarnation != *incarnation;
+            let stale: Vec<WaiterId> =
+                waiters.waiters.keys().filter(|id| earlier(id)).copied().collect();
             for id in &stale {
                 waiters.remove(*id);
             }
+            let reserved: Vec<WaiterId> =
+                waiters.reservations.keys().filter(|id| earlier(id)).copied().collect();
+            put_back_all(keyspace, waiters, &reserved, now_ms);
             Frame::Integer(stale.len() as i64)
         }
     }
+}
+
+fn apply_block(
+    keyspace: &mut Keyspace,
+    waiters: &mut Waiters,
+    db: DbIndex,
+    now_ms: u64,
+    block: &Block,
+    reserves: bool,
+    outputs: &mut Vec<Output>,
+) -> Frame {
+    let Block { waiter, pop, .. } = block;
+    if waiters.waiters.contains_key(waiter) || waiters.reservations.contains_key(waiter) {
+        let reply = Frame::error("ERR this connection is already blocked");
+        outputs.push(Output::Served { waiter: *waiter, reply, reserved: false });
+        return Frame::Null;
+    }
+    // Popped at once: the client's own pop, answered as the non-blocking form (not reserved).
+    match pop_any(keyspace.db_mut(db), now_ms, pop) {
+        Ok(Some((reply, _))) => {
+            outputs.push(Output::Served { waiter: *waiter, reply, reserved: false })
+        }
+        Ok(None) => waiters.insert(*waiter, db, pop.clone(), reserves),
+        Err(error) => {
+            outputs.push(Output::Served { waiter: *waiter, reply: error.into(), reserved: false })
+        }
+    }
+    Frame::Null
+}
+
+/// Puts back the reservations of `ids`; returns how many there were.
+fn put_back_all(
+    keyspace: &mut Keyspace,
+    waiters: &mut Waiters,
+    ids: &[WaiterId],
+    now_ms: u64,
+) -> Frame {
+    for id in ids {
+        if let Some(reservation) = waiters.reservations.remove(id) {
+            put_back(keyspace, reservation, now_ms);
+        }
+    }
+    Frame::Integer(ids.len() as i64)
 }
 
 /// A blocking request inside a transaction: the non-blocking form.
@@ -145,11 +269,13 @@ pub(super) fn apply_in_transaction(
     now_ms: u64,
     write: &BlockingWrite,
 ) -> Frame {
-    let BlockingWrite::Block(Block { pop, .. }) = write else {
+    let (BlockingWrite::Block(Block { pop, .. })
+    | BlockingWrite::BlockWithReservation(Block { pop, .. })) = write
+    else {
         return Frame::error("ERR unblocking is not allowed inside a transaction");
     };
     match pop_any(keyspace.db_mut(db), now_ms, pop) {
-        Ok(Some(reply)) => reply,
+        Ok(Some((reply, _))) => reply,
         Ok(None) if matches!(pop, BlockingPop::Move { .. }) => Frame::Null,
         Ok(None) => Frame::NullArray,
         Err(error) => error.into(),
@@ -169,11 +295,19 @@ pub(super) fn serve(
         for (db, key) in keys {
             while let Some(&id) = waiters.queues.get(&(db, key.clone())).and_then(VecDeque::front) {
                 let waiter = waiters.waiters.get(&id).expect("queued waiters are in the table");
-                let Some(reply) = pop_from(keyspace.db_mut(db), now_ms, &waiter.pop, &key) else {
+                let Some(served) = pop_from(keyspace.db_mut(db), now_ms, &waiter.pop, &key) else {
                     break;
                 };
-                waiters.remove(id);
-                outputs.push(Output::Served { waiter: id, reply });
+                let waiter = waiters.remove(id).expect("just found in the table");
+                let reserved = match served.taken {
+                    Some(taken) if waiter.reserves => {
+                        let reservation = Reservation { db, served_at_ms: now_ms, taken };
+                        waiters.reservations.insert(id, reservation);
+                        true
+                    }
+                    _ => false,
+                };
+                outputs.push(Output::Served { waiter: id, reply: served.reply, reserved });
                 served_any = true;
             }
         }
@@ -183,54 +317,89 @@ pub(super) fn serve(
     }
 }
 
+/// A waiter's answer from one key, and what it took from the keyspace (nothing for an error).
+struct Served {
+    reply: Frame,
+    taken: Option<Taken>,
+}
+
 /// The pop of a blocking command on the first of its keys with data, as its non-blocking
-/// form does it; `None` when no key has any.
-fn pop_any(db: &mut Db, now_ms: u64, pop: &BlockingPop) -> Result<Option<Frame>, CommandError> {
+/// form does it, with what it took; `None` when no key has any.
+fn pop_any(
+    db: &mut Db,
+    now_ms: u64,
+    pop: &BlockingPop,
+) -> Result<Option<(Frame, Taken)>, CommandError> {
     Ok(match pop {
         BlockingPop::List { keys, end } => {
-            let mut reply = None;
+            let mut served = None;
             for key in keys {
                 if let Some(mut popped) = list::pop(db, key, *end, 1, now_ms)? {
                     let element = popped.pop().expect("a live list is never empty");
-                    reply =
-                        Some(Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(element)]));
+                    let reply =
+                        Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(element.clone())]);
+                    let taken =
+                        Taken::List { key: key.clone(), end: *end, elements: vec![element] };
+                    served = Some((reply, taken));
                     break;
                 }
             }
-            reply
+            served
         }
         BlockingPop::Move { source, destination, from, to } => {
-            list::move_element(db, source, destination, *from, *to, now_ms)?.map(Frame::Bulk)
+            list::move_element(db, source, destination, *from, *to, now_ms)?.map(|element| {
+                let taken = Taken::Move {
+                    source: source.clone(),
+                    from: *from,
+                    destination: destination.clone(),
+                    to: *to,
+                    element: element.clone(),
+                };
+                (Frame::Bulk(element), taken)
+            })
         }
         BlockingPop::ListMany { keys, end, count } => {
-            let mut reply = None;
+            let mut served = None;
             for key in keys {
                 if let Some(popped) = list::pop(db, key, *end, *count, now_ms)? {
-                    reply = Some(list_many_reply(key, popped));
+                    let reply = list_many_reply(key, popped.clone());
+                    let taken = Taken::List { key: key.clone(), end: *end, elements: popped };
+                    served = Some((reply, taken));
                     break;
                 }
             }
-            reply
+            served
         }
-        BlockingPop::Zset { keys, from_max } => {
-            pop_first_nonempty(db, now_ms, keys, *from_max, 1)?.map(zset_reply)
-        }
+        BlockingPop::Zset { keys, from_max } => pop_first_nonempty(db, now_ms, keys, *from_max, 1)?
+            .map(|popped| {
+                let taken = Taken::Zset { key: popped.0.clone(), members: popped.1.clone() };
+                (zset_reply(popped), taken)
+            }),
         BlockingPop::ZsetMany { keys, from_max, count } => {
-            pop_first_nonempty(db, now_ms, keys, *from_max, *count)?.map(zset_many_reply)
+            pop_first_nonempty(db, now_ms, keys, *from_max, *count)?.map(|popped| {
+                let taken = Taken::Zset { key: popped.0.clone(), members: popped.1.clone() };
+                (zset_many_reply(popped), taken)
+            })
         }
     })
 }
 
 /// Serving a waiter from one key that became ready: `None` if the key has no data of the
-/// right type (or, for BLMOVE, the destination is of another type), and the waiter waits on.
-fn pop_from(db: &mut Db, now_ms: u64, pop: &BlockingPop, key: &Key) -> Option<Frame> {
+/// right type, and the waiter waits on. A BLMOVE whose source has data but whose destination
+/// holds another type is answered WRONGTYPE and takes nothing, as in Redis 7.0 (which pops,
+/// fails the push, and pushes the element back).
+fn pop_from(db: &mut Db, now_ms: u64, pop: &BlockingPop, key: &Key) -> Option<Served> {
     let keys = std::slice::from_ref(key);
     let result = match pop {
         BlockingPop::List { end, .. } => {
             pop_any(db, now_ms, &BlockingPop::List { keys: keys.to_vec(), end: *end })
         }
-        BlockingPop::Move { destination, .. } if list_at(db, destination, now_ms).is_err() => {
-            Ok(None)
+        BlockingPop::Move { source, destination, .. }
+            if list_at(db, destination, now_ms).is_err() =>
+        {
+            let source_has_data = matches!(list_at(db, source, now_ms), Ok(Some(_)));
+            return source_has_data
+                .then(|| Served { reply: CommandError::WrongType.into(), taken: None });
         }
         BlockingPop::Move { .. } => pop_any(db, now_ms, pop),
         BlockingPop::ListMany { end, count, .. } => pop_any(
@@ -239,15 +408,16 @@ fn pop_from(db: &mut Db, now_ms: u64, pop: &BlockingPop, key: &Key) -> Option<Fr
             &BlockingPop::ListMany { keys: keys.to_vec(), end: *end, count: *count },
         ),
         BlockingPop::Zset { from_max, .. } => {
-            pop_first_nonempty(db, now_ms, keys, *from_max, 1).map(|popped| popped.map(zset_reply))
+            pop_any(db, now_ms, &BlockingPop::Zset { keys: keys.to_vec(), from_max: *from_max })
         }
-        BlockingPop::ZsetMany { from_max, count, .. } => {
-            pop_first_nonempty(db, now_ms, keys, *from_max, *count)
-                .map(|popped| popped.map(zset_many_reply))
-        }
+        BlockingPop::ZsetMany { from_max, count, .. } => pop_any(
+            db,
+            now_ms,
+            &BlockingPop::ZsetMany { keys: keys.to_vec(), from_max: *from_max, count: *count },
+        ),
     };
     // Another type on the key: Redis leaves the client blocked.
-    result.ok().flatten()
+    result.ok().flatten().map(|(reply, taken)| Served { reply, taken: Some(taken) })
 }
 
 fn list_many_reply(key: &Key, popped: Vec<Bytes>) -> Frame {

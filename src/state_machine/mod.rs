@@ -42,7 +42,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-pub use blocking::Waiters;
+pub use blocking::{Waiters, WaitersVersion2, RESERVATION_MS};
 pub use outputs::{Output, OutputSink, ReplyPlace, WaiterId};
 pub use random::Random;
 pub use transactions::watch;
@@ -232,6 +232,12 @@ impl StateMachine {
     /// The blocked clients as of the last applied entry, for a snapshot.
     pub fn waiters(&self) -> &Waiters {
         &self.waiters
+    }
+
+    /// Whether some blocked client's reservation is older than `RESERVATION_MS` at `now_ms`;
+    /// the node then proposes `BlockingWrite::ExpireReservations` to put it back.
+    pub fn has_expired_reservations(&self, now_ms: u64) -> bool {
+        self.waiters.has_expired_reservations(now_ms)
     }
 
     /// Replaces the blocked clients with a snapshot's, right after `restore`.

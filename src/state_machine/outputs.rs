@@ -48,8 +48,9 @@ pub enum Output {
     /// number of subscribers that received it on the node that answers.
     Message { channel: Bytes, message: Bytes, reply: ReplyPlace },
     /// A blocked client's deferred reply: what its blocking command popped, or the timeout
-    /// reply once its unblock was applied.
-    Served { waiter: WaiterId, reply: Frame },
+    /// reply once its unblock was applied. When `reserved`, what it popped is only reserved:
+    /// the waiting node gives the reply only once its `BlockingWrite::Delivered` answered 1.
+    Served { waiter: WaiterId, reply: Frame, reserved: bool },
 }
 
 /// Where the driver of apply hands each entry's outputs: the node's deliveries. It must not

@@ -307,6 +307,34 @@ pub(super) fn pop_first_nonempty(
     Ok(Some((key.clone(), popped)))
 }
 
+/// Adds popped `members` back to the sorted set at `key` (a blocking pop's reservation put
+/// back): each with its score, unless the member is there again. A key that meanwhile holds
+/// another type cannot take them, and they are dropped, as the write that replaced it would
+/// have dropped them.
+pub(super) fn put_back_members(db: &mut Db, key: &Key, members: Vec<(Bytes, f64)>, now_ms: u64) {
+    match sorted_set_at(db, key, now_ms) {
+        Err(_) => {}
+        Ok(None) => {
+            let mut set = SortedSet::new();
+            for (member, score) in members {
+                set.insert(member, score);
+            }
+            store_set(db, key, set, now_ms);
+        }
+        Ok(Some(set)) => {
+            let absent: Vec<(Bytes, f64)> =
+                members.into_iter().filter(|(member, _)| set.score(member).is_none()).collect();
+            if !absent.is_empty() {
+                change_set(db, key, now_ms, |set| {
+                    for (member, score) in absent {
+                        set.insert(member, score);
+                    }
+                });
+            }
+        }
+    }
+}
+
 fn apply_pop(db: &mut Db, now_ms: u64, pop: &PopCommand) -> Result<Frame, CommandError> {
     let popped = pop_first_nonempty(db, now_ms, &pop.keys, pop.from_max, pop.count.unwrap_or(1))?;
     let pair =

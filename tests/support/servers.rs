@@ -78,6 +78,9 @@ pub struct ServerProcess {
     child: Child,
     address: SocketAddr,
     log_path: PathBuf,
+    /// The options it was started with, so that `restart` starts it the same way.
+    flags: Vec<String>,
+    config: Option<String>,
     // Declared last so the process is killed before its directory is removed.
     _directory: TempDir,
 }
@@ -144,6 +147,8 @@ impl ServerProcess {
                 child,
                 address: SocketAddr::from(([127, 0, 0, 1], port)),
                 log_path,
+                flags: options.flags.iter().map(|flag| flag.to_string()).collect(),
+                config: options.config.map(str::to_string),
                 _directory: directory,
             };
             match server.wait_until_ready() {
@@ -160,6 +165,20 @@ impl ServerProcess {
             "{} did not start in {START_ATTEMPTS_MAX} attempts: its port was always taken\n{last_log}",
             kind.label()
         );
+    }
+
+    /// Kills the process with SIGKILL and starts it again on the same port and data
+    /// directory, with the same options; returns once it answers PING.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        let options = Options { flags: &flags, config: self.config.as_deref() };
+        let directory = self._directory.path().to_path_buf();
+        self.child = spawn(self.kind, self.port(), &directory, &self.log_path, &options);
+        if let Err(why) = self.wait_until_ready() {
+            panic!("{} did not restart: {why}\n{}", self.kind.label(), self.log_tail());
+        }
     }
 
     pub fn kind(&self) -> ServerKind {

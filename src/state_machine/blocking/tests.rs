@@ -44,7 +44,7 @@ fn bulk(text: &str) -> Frame {
 }
 
 fn served(connection: u64, reply: Frame) -> Output {
-    Output::Served { waiter: waiter(connection), reply }
+    Output::Served { waiter: waiter(connection), reply, reserved: false }
 }
 
 impl Machine {
@@ -210,4 +210,248 @@ fn a_publish_is_an_output_and_inside_exec_too() {
         })
         .collect();
     assert_eq!(places, vec![(Bytes::from("1"), 0, 0), (Bytes::from("2"), 1, 1)]);
+}
+
+/// A blocking command as the connection of `connection` proposes it today: what a later
+/// write serves is reserved until delivery is confirmed.
+fn reserving(connection: u64, words: &[&str]) -> Write {
+    match blocking(connection, words) {
+        Write::Blocking(BlockingWrite::Block(block)) => {
+            Write::Blocking(BlockingWrite::BlockWithReservation(block))
+        }
+        _ => unreachable!("`blocking` returns a block"),
+    }
+}
+
+fn delivered(connection: u64) -> Write {
+    Write::Blocking(BlockingWrite::Delivered { waiter: waiter(connection) })
+}
+
+fn cancel(connection: u64) -> Write {
+    Write::Blocking(BlockingWrite::Cancel { waiter: waiter(connection) })
+}
+
+fn reserved(connection: u64, reply: Frame) -> Output {
+    Output::Served { waiter: waiter(connection), reply, reserved: true }
+}
+
+impl Machine {
+    /// A read's reply on the view as of the last applied entry.
+    fn reply(&mut self, words: &[&str]) -> Frame {
+        let arguments = words.iter().map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
+        let Command::Read(read) = parse(arguments).unwrap().command.unwrap() else {
+            panic!("{words:?} is not a read");
+        };
+        let view = self.machine.view();
+        crate::state_machine::execute_read(&view.keyspace, 0, view.time_ms, &read)
+    }
+
+    fn reply_at(&mut self, time_ms: u64, write: Write) -> (Frame, Vec<Output>) {
+        self.index += 1;
+        let entry =
+            Entry { leader_time_ms: time_ms, requests: vec![WriteRequest { db: 0, write }] };
+        let mut replies = self.machine.apply(self.index, &entry);
+        (replies.remove(0), self.machine.take_outputs())
+    }
+
+    fn range(&mut self, key: &str) -> Frame {
+        self.reply(&["LRANGE", key, "0", "-1"])
+    }
+}
+
+fn bulks(texts: &[&str]) -> Frame {
+    Frame::Array(texts.iter().map(|text| bulk(text)).collect())
+}
+
+#[test]
+fn a_cancel_before_any_push_removes_the_waiter_and_the_push_stays() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BLPOP", "list", "0"])]);
+    let (replies, outputs) = machine.apply(vec![cancel(1)]);
+    assert_eq!((replies, outputs), (vec![Frame::Integer(1)], vec![]));
+    assert!(machine.outputs(vec![write(&["RPUSH", "list", "a"])]).is_empty());
+    assert_eq!(machine.range("list"), bulks(&["a"]));
+}
+
+#[test]
+fn a_cancel_after_a_push_served_the_waiter_puts_the_element_back_where_it_was() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BLPOP", "list", "0"])]);
+    let outputs = machine.outputs(vec![write(&["RPUSH", "list", "a", "b"])]);
+    assert_eq!(outputs, vec![reserved(1, Frame::Array(vec![bulk("list"), bulk("a")]))]);
+    assert_eq!(machine.machine.waiters().reservation_count(), 1);
+    assert_eq!(machine.range("list"), bulks(&["b"]));
+    let (replies, _) = machine.apply(vec![cancel(1)]);
+    assert_eq!(replies, vec![Frame::Integer(1)]);
+    assert_eq!(machine.range("list"), bulks(&["a", "b"]), "as if never popped");
+    assert_eq!(machine.machine.waiters().reservation_count(), 0);
+    let (replies, _) = machine.apply(vec![delivered(1)]);
+    assert_eq!(replies, vec![Frame::Integer(0)], "nothing is left to deliver");
+}
+
+#[test]
+fn a_delivered_element_is_the_clients_and_a_later_cancel_returns_nothing() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BRPOP", "list", "0"])]);
+    machine.apply(vec![write(&["RPUSH", "list", "a", "b"])]);
+    let (replies, _) = machine.apply(vec![delivered(1)]);
+    assert_eq!(replies, vec![Frame::Integer(1)]);
+    let (replies, _) = machine.apply(vec![cancel(1)]);
+    assert_eq!(replies, vec![Frame::Integer(0)]);
+    assert_eq!(machine.range("list"), bulks(&["a"]));
+}
+
+#[test]
+fn a_cancelled_waiters_element_serves_the_next_waiter() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BLPOP", "list", "0"])]);
+    machine.apply(vec![write(&["RPUSH", "list", "a"])]);
+    machine.apply(vec![reserving(2, &["BLPOP", "list", "0"])]);
+    let outputs = machine.outputs(vec![cancel(1)]);
+    assert_eq!(outputs, vec![reserved(2, Frame::Array(vec![bulk("list"), bulk("a")]))]);
+}
+
+#[test]
+fn every_kind_of_pop_is_put_back_as_it_was() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BLMPOP", "0", "1", "many", "LEFT", "COUNT", "2"])]);
+    machine.apply(vec![reserving(2, &["BZPOPMIN", "scores", "0"])]);
+    machine.apply(vec![reserving(3, &["BZMPOP", "0", "1", "more", "MAX", "COUNT", "2"])]);
+    machine.apply(vec![
+        write(&["RPUSH", "many", "a", "b", "c"]),
+        write(&["ZADD", "scores", "1", "x", "2", "y"]),
+        write(&["ZADD", "more", "1", "p", "2", "q", "3", "r"]),
+    ]);
+    assert_eq!(machine.machine.waiters().reservation_count(), 3);
+    machine.apply(vec![cancel(1), cancel(2), cancel(3)]);
+    assert_eq!(machine.range("many"), bulks(&["a", "b", "c"]));
+    assert_eq!(machine.reply(&["ZRANGE", "scores", "0", "0"]), bulks(&["x"]), "score 1 again");
+    assert_eq!(machine.reply(&["ZRANGE", "scores", "0", "-1"]), bulks(&["x", "y"]));
+    assert_eq!(machine.reply(&["ZRANGE", "more", "0", "-1"]), bulks(&["p", "q", "r"]));
+}
+
+#[test]
+fn a_moved_element_is_taken_back_only_from_where_it_was_pushed() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BLMOVE", "source", "middle", "LEFT", "RIGHT", "0"])]);
+    machine.apply(vec![write(&["RPUSH", "source", "x", "y"])]);
+    assert_eq!(machine.range("middle"), bulks(&["x"]));
+    machine.apply(vec![cancel(1)]);
+    assert_eq!(machine.range("source"), bulks(&["x", "y"]));
+    assert_eq!(machine.range("middle"), bulks(&[]));
+
+    // Moved on by a live client before the cancel: it stays with that client.
+    machine.apply(vec![reserving(2, &["BRPOPLPUSH", "second", "middle", "0"])]);
+    machine.apply(vec![reserving(3, &["BLPOP", "middle", "0"])]);
+    let outputs = machine.outputs(vec![write(&["RPUSH", "second", "z"])]);
+    assert_eq!(
+        outputs,
+        vec![reserved(2, bulk("z")), reserved(3, Frame::Array(vec![bulk("middle"), bulk("z")]))]
+    );
+    machine.apply(vec![delivered(3), cancel(2)]);
+    assert_eq!(machine.range("second"), bulks(&[]), "z is client 3's, not put back");
+    assert_eq!(machine.range("middle"), bulks(&[]));
+}
+
+#[test]
+fn reservations_expire_by_entry_time_and_a_late_confirmation_finds_nothing() {
+    let mut machine = Machine::new();
+    machine.reply_at(1_000, reserving(1, &["BLPOP", "list", "0"]));
+    machine.reply_at(5_000, write(&["RPUSH", "list", "a"]));
+    let expire = || Write::Blocking(BlockingWrite::ExpireReservations);
+    let last_moment = 5_000 + super::RESERVATION_MS - 1;
+    assert!(!machine.machine.has_expired_reservations(last_moment));
+    assert_eq!(machine.reply_at(last_moment, expire()).0, Frame::Integer(0));
+    assert!(machine.machine.has_expired_reservations(last_moment + 1));
+    assert_eq!(machine.reply_at(last_moment + 1, expire()).0, Frame::Integer(1));
+    assert_eq!(machine.range("list"), bulks(&["a"]));
+    assert_eq!(machine.reply_at(last_moment + 2, delivered(1)).0, Frame::Integer(0));
+}
+
+#[test]
+fn a_restarted_node_gets_back_what_its_earlier_run_never_delivered() {
+    let mut machine = Machine::new();
+    machine.apply(vec![reserving(1, &["BLPOP", "list", "0"])]);
+    machine.apply(vec![reserving(2, &["BLPOP", "list", "0"])]);
+    machine.apply(vec![reserving(3, &["BLPOP", "list", "0"])]);
+    machine.apply(vec![write(&["RPUSH", "list", "a", "b"])]);
+    machine.apply(vec![delivered(1)]);
+    let forget = Write::Blocking(BlockingWrite::ForgetEarlierRuns { node: 1, incarnation: 8 });
+    let (replies, outputs) = machine.apply(vec![forget]);
+    assert_eq!(replies, vec![Frame::Integer(1)], "waiter 3 was still waiting");
+    assert!(outputs.is_empty());
+    assert_eq!(machine.range("list"), bulks(&["b"]), "b was never delivered; a was");
+    assert_eq!(machine.machine.waiters().reservation_count(), 0);
+    assert!(machine.machine.waiters().is_empty());
+}
+
+#[test]
+fn a_waiter_stays_one_entry_until_its_reservation_ends() {
+    let mut machine = Machine::new();
+    for round in 0..50 {
+        machine.apply(vec![reserving(1, &["BLPOP", "list", "0"])]);
+        machine.apply(vec![write(&["RPUSH", "list", "v"])]);
+        let outputs = machine.outputs(vec![reserving(1, &["BLPOP", "list", "0"])]);
+        assert_eq!(
+            outputs,
+            vec![served(1, Frame::error("ERR this connection is already blocked"))],
+            "round {round}: one reservation per connection at most"
+        );
+        let ending = if round % 2 == 0 { delivered(1) } else { cancel(1) };
+        machine.apply(vec![ending, write(&["DEL", "list"])]);
+        assert_eq!(machine.machine.waiters().reservation_count(), 0);
+    }
+}
+
+#[test]
+fn a_plain_block_from_an_older_binarys_log_is_never_reserved() {
+    let mut machine = Machine::new();
+    machine.apply(vec![blocking(1, &["BLPOP", "list", "0"])]);
+    let outputs = machine.outputs(vec![write(&["RPUSH", "list", "a"])]);
+    assert_eq!(outputs, vec![served(1, Frame::Array(vec![bulk("list"), bulk("a")]))]);
+    assert_eq!(machine.machine.waiters().reservation_count(), 0);
+}
+
+#[test]
+fn a_blmove_to_a_destination_of_another_type_is_answered_wrongtype_and_serves_the_next() {
+    let mut machine = Machine::new();
+    machine.apply(vec![write(&["SET", "destination", "text"])]);
+    machine.apply(vec![reserving(1, &["BLMOVE", "source", "destination", "LEFT", "RIGHT", "0"])]);
+    machine.apply(vec![reserving(2, &["BLPOP", "source", "0"])]);
+    let outputs = machine.outputs(vec![write(&["RPUSH", "source", "x"])]);
+    let wrong_type =
+        Frame::error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(
+        outputs,
+        vec![
+            served(1, wrong_type.clone()),
+            reserved(2, Frame::Array(vec![bulk("source"), bulk("x")]))
+        ]
+    );
+    assert!(machine.machine.waiters().is_empty());
+    machine.apply(vec![reserving(3, &["BRPOPLPUSH", "source", "destination", "0"])]);
+    let outputs = machine.outputs(vec![write(&["RPUSH", "source", "y"])]);
+    assert_eq!(outputs, vec![served(3, wrong_type)]);
+    assert_eq!(machine.range("source"), bulks(&["y"]), "the element stays in the source");
+}
+
+#[test]
+fn replicas_fed_the_same_entries_agree_on_waiters_reservations_and_keys() {
+    let entries: Vec<Vec<Write>> = vec![
+        vec![reserving(1, &["BLPOP", "a", "b", "0"]), reserving(2, &["BRPOP", "b", "0"])],
+        vec![reserving(3, &["BLMOVE", "a", "b", "RIGHT", "LEFT", "0"])],
+        vec![write(&["RPUSH", "b", "1", "2"]), cancel(1)],
+        vec![write(&["RPUSH", "a", "3"]), delivered(2), cancel(3)],
+        vec![reserving(4, &["BZPOPMAX", "z", "0"]), write(&["ZADD", "z", "1", "m"])],
+        vec![Write::Blocking(BlockingWrite::ExpireReservations)],
+    ];
+    let mut first = Machine::new();
+    let mut second = Machine::new();
+    for entry in entries {
+        assert_eq!(first.apply(entry.clone()), second.apply(entry));
+        assert_eq!(first.machine.waiters(), second.machine.waiters());
+    }
+    for key in ["a", "b"] {
+        assert_eq!(first.range(key), second.range(key));
+    }
 }
