@@ -27,7 +27,7 @@
 #[path = "linearizability/mod.rs"]
 mod linearizability;
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "cluster/harness.rs"]
 mod harness;
 #[allow(dead_code)]
