@@ -19,6 +19,18 @@
 //! arrived could miss a write acknowledged just before the read). On the leader the round
 //! needs no forwarding; a lone node confirms without any network.
 //!
+//! Read time: expiry is judged by the leader's clock on every member, as writes are (each
+//! entry carries `leader_time_ms`). The round's answer carries the leader's clock, taken once
+//! it confirmed its leadership ([`ReadPoint`]); the reading node advances it by its own
+//! monotonic time since the answer arrived, never by its wall clock, and never goes below the
+//! time of the newest entry in its view or below any read time it used or handed out before
+//! (`read_time_floor_ms`). So a member whose clock runs ahead does not call acknowledged keys
+//! gone, one whose clock runs behind does not show keys the leader expired, and a leader whose
+//! clock steps back hands out no earlier time. Counting from the answer's arrival rather than
+//! from the request makes the read's time at most the leader's clock at the moment it reads
+//! (for equal clock rates), so no write proposed after the read is stamped earlier than it.
+//! docs/architecture.md states what drift remains.
+//!
 //! Membership: `CONCORD.ADDNODE`, `CONCORD.REMOVENODE` and `CONCORD.TRANSFERLEADER` are carried
 //! out by the leader, whichever node received them. A node is added as a learner first and
 //! promoted to voter only once it caught up, so a slow newcomer never holds up commits.
@@ -34,7 +46,7 @@
 //! fail, since a read round needs a quorum.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
@@ -42,10 +54,12 @@ use openraft::{BasicNode, ChangeMembers};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{clock_ms, Node, NodeError, ReadView};
-use crate::raft::peer::{AdminRequest, CallError, NodeStatus, PeerRequest, PeerResponse};
+use crate::raft::peer::{
+    AdminRequest, CallError, NodeStatus, PeerRequest, PeerResponse, ReadPoint,
+};
 use crate::raft::NodeId;
 use crate::resp::Frame;
-use crate::state_machine::{LogIndex, WriteRequest};
+use crate::state_machine::WriteRequest;
 
 /// The most reads that wait for one read round; more wait for the next (bounded queue).
 pub(super) const READ_WAITERS_MAX: usize = 65_536;
@@ -59,8 +73,16 @@ const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a forwarded membership change may take (a learner copying a large data set).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// A read waiting for its read index.
-pub(super) type ReadWaiter = oneshot::Sender<Result<LogIndex, NodeError>>;
+/// A read waiting for its read round.
+pub(super) type ReadWaiter = oneshot::Sender<Result<ReadRound, NodeError>>;
+
+/// What one read round told its reads.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ReadRound {
+    point: ReadPoint,
+    /// When the answer arrived on this node: the leader's time is advanced from here.
+    answered: Instant,
+}
 
 impl Node {
     /// Proposes writes and returns their replies, in order, once they were committed (durable
@@ -91,11 +113,12 @@ impl Node {
     }
 
     /// A view that reflects every write acknowledged before this call began (see the module
-    /// doc: one read round, then this node's apply catches up).
+    /// doc: one read round, then this node's apply catches up), with the leader's time.
     pub async fn read_view(&self) -> Result<ReadView, NodeError> {
         let (waiter, receiver) = oneshot::channel();
         self.cluster.read_rounds.send(waiter).await.map_err(|_| NodeError::Stopped)?;
-        let required = receiver.await.map_err(|_| NodeError::Stopped)??;
+        let round = receiver.await.map_err(|_| NodeError::Stopped)??;
+        let required = round.point.index;
         if self.applied_index() < required {
             let waited = self
                 .raft
@@ -116,12 +139,14 @@ impl Node {
             view = self.shared.views.load();
             assert!(view.index >= required, "a view was published below the read index");
         }
-        let now_ms = clock_ms().max(view.time_ms);
+        let since_answer_ms = u64::try_from(round.answered.elapsed().as_millis()).unwrap_or(0);
+        let leader_now_ms = round.point.leader_time_ms.saturating_add(since_answer_ms);
+        let now_ms = raise_floor(&self.cluster.read_time_floor_ms, leader_now_ms.max(view.time_ms));
         Ok(ReadView { view, now_ms })
     }
 
-    /// One read round: the index every read waiting now must observe.
-    async fn read_index(&self) -> Result<LogIndex, NodeError> {
+    /// One read round: the index every read waiting now must observe, and the leader's time.
+    async fn read_index(&self) -> Result<ReadPoint, NodeError> {
         self.on_leader(|leader| async move {
             if leader != self.cluster.id {
                 return match self.forward(leader, PeerRequest::ReadIndex).await {
@@ -139,7 +164,8 @@ impl Node {
 
     /// The leader's side of a read round, for its own reads and for its followers'
     /// (`PeerRequest::ReadIndex`): confirms leadership with a quorum (one heartbeat round) and
-    /// returns the index every read that began before this call must observe.
+    /// returns the index every read that began before this call must observe, with this
+    /// leader's time once confirmed.
     ///
     /// The index is never below this node's last log index, taken before the check. openraft
     /// 0.9 restores a restarted node as leader when its persisted vote was committed for
@@ -149,15 +175,25 @@ impl Node {
     /// every committed entry, so its last index covers them; waiting for it costs at most the
     /// commit of entries already appended.
     ///
+    /// The time is this node's clock, but never below the newest entry time it applied (a new
+    /// leader's clock may be behind its predecessor's) nor below a time it handed out before
+    /// (its clock may have stepped back).
+    ///
     /// A leader handing over its leadership runs no round: the heartbeats would renew the
     /// followers' leases, and they would refuse the target's vote.
-    pub(super) async fn leader_read_index(&self) -> Result<LogIndex, NodeError> {
+    pub(super) async fn leader_read_index(&self) -> Result<ReadPoint, NodeError> {
         if self.is_transferring() {
             return Err(NodeError::NotLeader);
         }
         let floor = self.raft.metrics().borrow().last_log_index.unwrap_or(0);
         match self.raft.get_read_log_id().await {
-            Ok((read_log_id, _)) => Ok(read_log_id.map_or(0, |log_id| log_id.index).max(floor)),
+            Ok((read_log_id, _)) => {
+                let index = read_log_id.map_or(0, |log_id| log_id.index).max(floor);
+                let applied_time_ms = self.shared.views.load().time_ms;
+                let leader_time_ms =
+                    raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms));
+                Ok(ReadPoint { index, leader_time_ms })
+            }
             Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
             Err(RaftError::Fatal(fatal)) => Err(super::fatal_error(fatal)),
         }
@@ -424,7 +460,10 @@ impl Node {
 pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<ReadWaiter>) {
     let mut batch = Vec::new();
     while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
-        let result = node.read_index().await;
+        let result = node
+            .read_index()
+            .await
+            .map(|point| ReadRound { point, answered: Instant::now() });
         for waiter in batch.drain(..) {
             let _ = waiter.send(result.clone());
         }
@@ -449,6 +488,12 @@ pub(super) async fn learn_member_addresses(node: Node) {
             return;
         }
     }
+}
+
+/// Raises `floor` to `time_ms` if it is lower, and returns the floor as it is then: a time
+/// never below any this node used or handed out before.
+fn raise_floor(floor: &AtomicU64, time_ms: u64) -> u64 {
+    floor.fetch_max(time_ms, Ordering::AcqRel).max(time_ms)
 }
 
 fn mismatch(peer: NodeId, response: &PeerResponse) -> NodeError {

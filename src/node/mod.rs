@@ -24,8 +24,9 @@
 //!
 //! Reads are linearizable through a read index: [`Node::read_view`] joins the next read round
 //! (`cluster`), in which the leader confirms its leadership with a quorum and names the index
-//! a read must observe (a lone node needs no network for it), waits until this node applied
-//! it, and reads on a view at or after it. A reader whose view is too old publishes a new one (O(1)) and raises a flag
+//! a read must observe and its own time (a lone node needs no network for it), waits until
+//! this node applied it, and reads on a view at or after it, judging expiry by the leader's
+//! time. A reader whose view is too old publishes a new one (O(1)) and raises a flag
 //! that makes apply publish after each batch while readers keep coming.
 //!
 //! Active expiry runs beside the pipeline: every `active_expire_interval_ms` it looks in the
@@ -81,7 +82,8 @@ const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug)]
 pub struct ReadView {
     pub view: Arc<View>,
-    /// The node's clock, but never earlier than the view's entry time.
+    /// The leader's time as the read round brought it, advanced by this node's monotonic
+    /// clock since; never earlier than the view's entry time (see `cluster`).
     pub now_ms: u64,
 }
 
@@ -122,6 +124,9 @@ struct ClusterHandle {
     /// read round, since both would renew the followers' leases and make them refuse the
     /// target's vote. Requests wait, within `leader_wait`, for the new leader.
     transferring: std::sync::atomic::AtomicBool,
+    /// The latest read time this node used or, as leader, handed out (Unix milliseconds):
+    /// read time never goes back on a node, even if its clock does.
+    read_time_floor_ms: std::sync::atomic::AtomicU64,
 }
 
 /// A handle on the running node; cheap to clone, one per connection.
@@ -202,6 +207,7 @@ impl Node {
                 commit_wait: Duration::from_millis(config.commit_wait_ms),
                 read_rounds,
                 transferring: std::sync::atomic::AtomicBool::new(false),
+                read_time_floor_ms: std::sync::atomic::AtomicU64::new(0),
             }),
             proposals,
             raft: opened.raft.clone(),
@@ -435,7 +441,7 @@ impl NodeService for Node {
         Box::pin(async move { node.admin_as_leader(request).await })
     }
 
-    fn read_index(&self) -> BoxFuture<'static, Result<u64, NodeError>> {
+    fn read_index(&self) -> BoxFuture<'static, Result<raft::peer::ReadPoint, NodeError>> {
         let node = self.clone();
         Box::pin(async move { node.leader_read_index().await })
     }

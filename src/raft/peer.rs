@@ -6,7 +6,9 @@
 //! - [`PeerRequest::Forward`]: a follower hands a run of client writes to the leader, which
 //!   proposes them as its own and answers with their replies (or the error that stopped them);
 //! - [`PeerRequest::ReadIndex`]: a follower asks the leader for the index a linearizable read
-//!   must observe; the leader confirms its leadership with a heartbeat round first;
+//!   must observe; the leader confirms its leadership with a heartbeat round first, and answers
+//!   with that index and its clock ([`ReadPoint`]), so that the follower judges expiry by the
+//!   leader's time, not its own;
 //! - [`PeerRequest::TimeoutNow`]: the leader asks a caught-up follower to start an election at
 //!   once (leadership transfer).
 //!
@@ -68,6 +70,17 @@ pub enum AdminRequest {
     TransferLeader { to: NodeId },
 }
 
+/// What a read round gives a read: the index it must observe, and the leader's time then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadPoint {
+    /// The log index the reading node must have applied before it reads.
+    pub index: u64,
+    /// The leader's clock (Unix milliseconds) once it confirmed its leadership, never below
+    /// any time it handed out or applied before. The reading node advances it by its own
+    /// monotonic time since the answer arrived and judges expiry by that.
+    pub leader_time_ms: u64,
+}
+
 /// One node's view of itself, as `CONCORD.STATUS` and INFO replication show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -97,8 +110,9 @@ pub enum PeerResponse {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     Forward(Result<Vec<Frame>, NodeError>),
-    /// The index to wait for, or why the peer cannot give one (it is not the leader).
-    ReadIndex(Result<u64, NodeError>),
+    /// The index to wait for and the leader's time, or why the peer cannot give them (it is
+    /// not the leader).
+    ReadIndex(Result<ReadPoint, NodeError>),
     TimeoutNow(Result<(), NodeError>),
     Admin(Result<String, NodeError>),
     Status(Result<NodeStatus, NodeError>),
@@ -156,8 +170,9 @@ pub trait NodeService: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Vec<Frame>, NodeError>>;
     /// Carries out an administrative change on this node, which must be the leader.
     fn admin(&self, request: AdminRequest) -> BoxFuture<'static, Result<String, NodeError>>;
-    /// The read index of a linearizable read, confirmed by this node as leader with a quorum.
-    fn read_index(&self) -> BoxFuture<'static, Result<u64, NodeError>>;
+    /// The read index of a linearizable read, confirmed by this node as leader with a quorum,
+    /// and this leader's time.
+    fn read_index(&self) -> BoxFuture<'static, Result<ReadPoint, NodeError>>;
 }
 
 /// Answers the requests peers send: openraft's RPCs go to openraft, the others to the node.

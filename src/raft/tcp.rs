@@ -44,8 +44,10 @@ use super::NodeId;
 /// The first bytes of every peer connection.
 pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 
-/// The peer protocol version; a node refuses a dialer that speaks another.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The peer protocol version; a node refuses a dialer that speaks another, so that nodes of
+/// different versions never misread each other's messages. Version 2: the read-index answer
+/// carries the leader's time ([`super::peer::ReadPoint`]).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;

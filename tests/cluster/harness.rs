@@ -9,6 +9,12 @@
 //! is removed when the cluster is dropped, unless the test is failing, in which case its path
 //! is printed so the logs and data can be read.
 //!
+//! A node may run with its wall clock shifted (the clock-skew nemesis,
+//! [`Cluster::start_with_clock_offsets`]): the harness preloads libfaketime (Debian's
+//! `faketime`, which `scripts/test` installs) into that node's process with a fixed offset such
+//! as `+40s` or `-40s`. Only the wall clock moves; the monotonic clock, which timers use, does
+//! not, and the harness checks at start that the node's `TIME` shows the offset.
+//!
 //! Invariants: a [`Cluster`] kills every process it started when dropped (after a SIGCONT, so a
 //! stopped one dies too); a method that waits for the cluster waits at most [`WAIT_MAX`].
 
@@ -42,6 +48,8 @@ struct Member {
     arguments: Vec<String>,
     process: Option<Child>,
     paused: bool,
+    /// libfaketime's offset of this node's wall clock (`+40s`), if it runs skewed.
+    clock_offset: Option<String>,
 }
 
 /// A running cluster of `concord` processes.
@@ -60,6 +68,17 @@ fn free_port() -> u16 {
 impl Cluster {
     /// Starts nodes `1..=size` (each with `extra` arguments) and waits until one leads.
     pub fn start(label: &str, size: u64, extra: &[&str]) -> Cluster {
+        Cluster::start_with_clock_offsets(label, size, extra, &[])
+    }
+
+    /// [`Cluster::start`] with some nodes' wall clocks shifted: `(id, offset)` pairs, the
+    /// offset in libfaketime's relative form (`+40s`, `-40s`). A restarted node keeps its offset.
+    pub fn start_with_clock_offsets(
+        label: &str,
+        size: u64,
+        extra: &[&str],
+        clock_offsets: &[(NodeId, &str)],
+    ) -> Cluster {
         let unique = free_port();
         let cluster_id = format!("{label}-{}-{unique}", std::process::id());
         let directory = std::env::temp_dir().join(format!("concord-cluster-{cluster_id}"));
@@ -77,9 +96,13 @@ impl Cluster {
         let ids: Vec<NodeId> = (1..=size).collect();
         let peer_ports: BTreeMap<NodeId, u16> = ids.iter().map(|id| (*id, free_port())).collect();
         for id in &ids {
-            cluster.launch(*id, &peer_ports, extra, false);
+            let offset = clock_offsets.iter().find(|(skewed, _)| skewed == id);
+            cluster.launch(*id, &peer_ports, extra, false, offset.map(|(_, offset)| *offset));
         }
         cluster.wait_for_leader();
+        for (id, offset) in clock_offsets {
+            cluster.assert_clock_offset(*id, offset);
+        }
         cluster
     }
 
@@ -91,6 +114,7 @@ impl Cluster {
         peer_ports: &BTreeMap<NodeId, u16>,
         extra: &[&str],
         join: bool,
+        clock_offset: Option<&str>,
     ) {
         let peers: Vec<String> = peer_ports
             .iter()
@@ -134,6 +158,7 @@ impl Cluster {
             arguments,
             process: None,
             paused: false,
+            clock_offset: clock_offset.map(str::to_string),
         };
         self.members.insert(id, member);
         self.restart(id);
@@ -159,12 +184,16 @@ impl Cluster {
         let member = self.members.get_mut(&id).unwrap();
         assert!(member.process.is_none(), "node {id} is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
-        let process = Command::new(env!("CARGO_BIN_EXE_concord"))
-            .args(&member.arguments)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the concord binary starts");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
+        command.args(&member.arguments).stdout(Stdio::null()).stderr(log);
+        if let Some(offset) = &member.clock_offset {
+            // The library itself, not the `faketime` wrapper, so that the child is the node.
+            command
+                .env("LD_PRELOAD", libfaketime())
+                .env("FAKETIME", offset)
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
+        let process = command.spawn().expect("the concord binary starts");
         member.process = Some(process);
         member.paused = false;
         let deadline = Instant::now() + WAIT_MAX;
@@ -229,7 +258,7 @@ impl Cluster {
             self.members.iter().map(|(id, member)| (*id, member.peer_port)).collect();
         let peer_port = free_port();
         peer_ports.insert(id, peer_port);
-        self.launch(id, &peer_ports, &[], true);
+        self.launch(id, &peer_ports, &[], true, None);
         let address = format!("127.0.0.1:{peer_port}");
         self.command(via, redis::cmd("CONCORD.ADDNODE").arg(id).arg(address))
     }
@@ -298,6 +327,28 @@ impl Cluster {
         *self.members.keys().find(|id| !not.contains(id)).expect("the cluster has another node")
     }
 
+    /// Panics unless node `id`'s `TIME` is off this machine's clock by at least half of
+    /// `offset` (`+40s`) in its direction: a skew nemesis that did not take would make a
+    /// clock test pass while checking nothing.
+    fn assert_clock_offset(&self, id: NodeId, offset: &str) {
+        let seconds: i64 = offset
+            .trim_end_matches('s')
+            .trim_start_matches('+')
+            .parse()
+            .expect("a clock offset is whole seconds, as `+40s`");
+        let (node_seconds, _): (i64, i64) =
+            self.command(id, &redis::cmd("TIME")).expect("TIME answers");
+        let ours = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let shift = node_seconds - ours;
+        assert!(
+            shift * seconds.signum() >= seconds.abs() / 2,
+            "node {id} runs with FAKETIME={offset} but its clock is {shift} s off ours"
+        );
+    }
+
     /// The directory holding every node's data and log.
     pub fn directory(&self) -> &PathBuf {
         &self.directory
@@ -326,6 +377,19 @@ fn signal(process: &Child, signal: libc::c_int) {
     // SAFETY: kill(2) only sends a signal to a process this harness started and still owns.
     let result = unsafe { libc::kill(pid, signal) };
     assert_eq!(result, 0, "kill({pid}, {signal}) failed: {}", std::io::Error::last_os_error());
+}
+
+/// Where Debian's `faketime` package puts libfaketime.
+fn libfaketime() -> &'static str {
+    const CANDIDATES: [&str; 3] = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ];
+    CANDIDATES
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("libfaketime is installed (apt-get install faketime; scripts/test does it)")
 }
 
 /// A connection to the node serving on `port`, with every wait bounded by `timeout`.
