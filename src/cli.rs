@@ -8,6 +8,11 @@
 //! cluster (its id and size), so running the command again resumes the same cluster with its
 //! data; asking for another size with an existing directory is refused rather than guessed at.
 //!
+//! The directory also lists the members' addresses (`endpoints`, one line per member: `ID
+//! CLIENT_ADDRESS PEER_ADDRESS`), so that `concord status` and `concord admin` run beside it
+//! need no `--port`: without one they ask the first member of a local cluster that answers
+//! ([`resolve_target`]).
+//!
 //! `concord admin` and `concord status` are Redis clients: they send `CONCORD.*` commands to any
 //! member (the member hands membership changes to the leader) and print the replies. The
 //! client here is deliberately tiny (one request, one reply, RESP2) so that the command line
@@ -15,7 +20,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +28,47 @@ use crate::error::{Error, Result};
 
 /// How long `concord cluster` waits for its children to stop after asking them to.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The file of a local cluster's directory that lists its members' addresses.
+pub const ENDPOINTS_FILE: &str = "endpoints";
+
+/// How long [`resolve_target`] waits for a connection to each candidate.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The address of a single node started with the defaults.
+const DEFAULT_ADDRESS: &str = "127.0.0.1:6379";
+
+/// The member `concord status` and `concord admin` talk to: `host:port` when a port was
+/// given; otherwise the first member of the local cluster in `cluster_directory` (made by
+/// `concord cluster`) that accepts a connection; with no local cluster there, a node on the
+/// default port. When none answers, the error says which flag to give.
+pub fn resolve_target(host: &str, port: Option<u16>, cluster_directory: &Path) -> Result<String> {
+    if let Some(port) = port {
+        return Ok(format!("{host}:{port}"));
+    }
+    let endpoints_file = cluster_directory.join(ENDPOINTS_FILE);
+    let (candidates, tried) = match std::fs::read_to_string(&endpoints_file) {
+        Ok(text) => {
+            let clients: Vec<String> = text
+                .lines()
+                .filter_map(|line| line.split_whitespace().nth(1).map(str::to_string))
+                .collect();
+            (clients, format!("the local cluster's members in {}", endpoints_file.display()))
+        }
+        Err(_) => (vec![DEFAULT_ADDRESS.to_string()], format!("{DEFAULT_ADDRESS} (the default)")),
+    };
+    let answering = candidates.into_iter().find(|candidate| {
+        candidate
+            .parse()
+            .is_ok_and(|address| TcpStream::connect_timeout(&address, PROBE_TIMEOUT).is_ok())
+    });
+    answering.ok_or_else(|| {
+        Error::Config(format!(
+            "no member answers at {tried}; give any member's Redis port with --port (and --host \
+             if it runs elsewhere), or --dir for a local cluster's directory"
+        ))
+    })
+}
 
 /// Where and how `concord cluster` runs its members.
 #[derive(Clone, Debug)]
@@ -92,6 +138,16 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
         .map(|node| format!("{node}=127.0.0.1:{}", port(cluster.peer_port_base, node)))
         .collect();
     let peers = peers.join(",");
+    let endpoints: String = (1..=cluster.nodes)
+        .map(|node| {
+            let client = port(cluster.client_port_base, node);
+            let peer = port(cluster.peer_port_base, node);
+            format!("{node} 127.0.0.1:{client} 127.0.0.1:{peer}\n")
+        })
+        .collect();
+    let endpoints_file = cluster.directory.join(ENDPOINTS_FILE);
+    std::fs::write(&endpoints_file, endpoints)
+        .map_err(io_error(format!("writing {}", endpoints_file.display())))?;
     let executable = std::env::current_exe().map_err(io_error("finding the concord binary"))?;
     let mut children: Vec<(u64, Child)> = Vec::new();
     for node in 1..=cluster.nodes {

@@ -43,6 +43,28 @@ impl FsyncMode {
     }
 }
 
+/// How the node's log lines are written to stderr.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Lines for people: coloured only when stderr is a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line, for log shippers: `timestamp`, `level`, `message`, `target`
+    /// and the event's fields.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(text: &str) -> Option<LogFormat> {
+        match text {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
 /// The options of one Concord node. Field names match the TOML config keys.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -50,7 +72,8 @@ pub struct Config {
     /// The address the Redis protocol listener binds to. Loopback by default, so that a fresh
     /// node is not reachable from other machines until the operator decides so.
     pub bind: IpAddr,
-    /// The TCP port of the Redis protocol listener.
+    /// The TCP port of the Redis protocol listener. 0 lets the system choose a free one; the
+    /// node prints the port it got (see `server::LISTENING_LINE_PREFIX`).
     pub port: u16,
     /// Where the node keeps its durable state (Raft log and snapshots). Created if missing;
     /// locked while the node runs, so two nodes never share one.
@@ -75,8 +98,8 @@ pub struct Config {
     /// so that a proxy can sit on any link.
     #[serde(deserialize_with = "deserialize_peers")]
     pub peers: std::collections::BTreeMap<u64, String>,
-    /// The TCP port of the peer listener, on `bind`. Absent: the port of this node's own entry
-    /// in `peers`.
+    /// The TCP port of the peer listener, on `bind` (0: the system chooses, as for `port`).
+    /// Absent: the port of this node's own entry in `peers`.
     pub peer_port: Option<u16>,
     /// Start without bootstrapping a cluster even on an empty data directory: the node waits
     /// to be added to an existing cluster (`CONCORD.ADDNODE` on its leader).
@@ -99,6 +122,8 @@ pub struct Config {
     /// The `tracing` filter for the node's own log (`error`, `warn`, `info`, `debug`, `trace`,
     /// or a full filter directive).
     pub log_level: String,
+    /// How log lines look: `text` (the default) or `json`.
+    pub log_format: LogFormat,
     /// The most client connections served at once (Redis `maxclients`). A connection over the
     /// bound is told `ERR max number of clients reached` and closed.
     pub max_clients: usize,
@@ -168,6 +193,7 @@ impl Default for Config {
             election_timeout_max_ms: 600,
             heartbeat_interval_ms: 100,
             log_level: "info".to_string(),
+            log_format: LogFormat::Text,
             max_clients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             requirepass: None,
@@ -377,6 +403,9 @@ mod tests {
         let relaxed: Config = toml::from_str("fsync = \"every-second\"\n").unwrap();
         assert_eq!(relaxed.fsync, FsyncMode::EverySecond);
         assert_eq!(Config::default().fsync, FsyncMode::Always);
+        let json: Config = toml::from_str("log-format = \"json\"\n").unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        assert!(toml::from_str::<Config>("log-format = \"xml\"\n").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod store;
 pub mod state_machine;
 pub mod log;
 pub mod config;
+pub mod logging;
 pub mod metrics;
 pub mod raft;
 pub mod node;

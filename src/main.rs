@@ -1,6 +1,7 @@
 //! The `concord` command line: `concord serve` (the default) runs a node; `concord maelstrom
 //! <workload>` runs a node for Jepsen Maelstrom (`concord::maelstrom`).
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use concord::config::Config;
 use concord::error::Result;
-use concord::server::Server;
+use concord::server::{Listeners, Server};
 
 /// jemalloc, as in Redis: INFO's `used_memory` is read from its counters (see
 /// docs/decisions.md).
@@ -84,14 +85,18 @@ struct TargetArgs {
     /// Host of any member.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Redis port of that member.
-    #[arg(long, short = 'p', default_value_t = 6379)]
-    port: u16,
+    /// Redis port of that member [default: the first answering member of the local cluster in
+    /// --dir, else 6379].
+    #[arg(long, short = 'p')]
+    port: Option<u16>,
+    /// The directory of a local `concord cluster`, used when no --port is given.
+    #[arg(long, value_name = "DIR", default_value = "concord-cluster")]
+    dir: PathBuf,
 }
 
 impl TargetArgs {
-    fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+    fn address(&self) -> Result<String> {
+        concord::cli::resolve_target(&self.host, self.port, &self.dir)
     }
 }
 
@@ -174,6 +179,11 @@ struct ServeArgs {
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
 
+    /// How log lines look on stderr: `text` (coloured only on a terminal) or `json` (one
+    /// object a line, for log shippers) [default: text].
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+
     /// Most client connections at once (Redis maxclients) [default: 10000].
     #[arg(long, value_name = "COUNT")]
     max_clients: Option<usize>,
@@ -222,6 +232,10 @@ impl ServeArgs {
         if let Some(log_level) = self.log_level {
             config.log_level = log_level;
         }
+        if let Some(log_format) = self.log_format {
+            config.log_format =
+                concord::config::LogFormat::parse(&log_format).expect("clap checked it");
+        }
         if let Some(max_clients) = self.max_clients {
             config.max_clients = max_clients;
         }
@@ -240,8 +254,9 @@ fn main() -> ExitCode {
         Some(Command::Maelstrom { workload }) => {
             // Maelstrom keeps stdout for messages; logs go to stderr: warnings, and the Maelstrom
             // module's bounded "still waiting" lines (src/maelstrom/waits.rs).
-            let filter = std::env::var("CONCORD_LOG");
-            init_logging(&filter.unwrap_or_else(|_| "warn,concord::maelstrom=info".into()));
+            let filter = std::env::var("CONCORD_LOG")
+                .unwrap_or_else(|_| "warn,concord::maelstrom=info".into());
+            concord::logging::init(&filter, concord::config::LogFormat::Text);
             concord::maelstrom::Config::from_environment()
                 .and_then(|config| concord::maelstrom::run(&workload, config))
         }
@@ -252,10 +267,12 @@ fn main() -> ExitCode {
             directory: cluster.dir,
             serve_arguments: cluster.serve,
         }),
-        Some(Command::Admin { target, change }) => {
-            concord::cli::run_admin(&target.address(), &change.arguments())
+        Some(Command::Admin { target, change }) => target
+            .address()
+            .and_then(|address| concord::cli::run_admin(&address, &change.arguments())),
+        Some(Command::Status { target }) => {
+            target.address().and_then(|address| concord::cli::run_status(&address))
         }
-        Some(Command::Status { target }) => concord::cli::run_status(&target.address()),
         None => cli.serve.into_config().and_then(run),
     };
     match result {
@@ -268,34 +285,64 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<()> {
-    init_logging(&config.log_level);
+    concord::logging::init(&config.log_level, config.log_format);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|source| {
             concord::error::Error::Io { context: "starting the async runtime".into(), source }
         })?;
     runtime.block_on(async {
-        let server = Server::bind(config).await?;
+        // Registered before anything starts, so that a stop asked for during recovery is not
+        // the default action (an exit without a clean stop) but a shutdown once serving.
+        let stop = StopSignals::register()?;
+        let listeners = Listeners::bind(&config).await?;
+        announce(&listeners.listening_line()?)?;
+        let server = Server::start(config, listeners).await?;
         tracing::info!(address = %server.local_address()?, "concord is ready to accept connections");
         let shutdown = server.shutdown_handle();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::info!("received Ctrl-C, shutting down");
-                let _ = shutdown.send(true);
-            }
+            let signal = stop.received().await;
+            tracing::info!(signal, "received a signal to stop, shutting down");
+            let _ = shutdown.send(true);
         });
         server.run().await
     })
 }
 
-/// openraft narrates every election and snapshot at `info`; a plain level keeps its lines at
-/// `warn` and above, and a filter that names openraft decides for itself.
-fn init_logging(filter: &str) {
-    let filter = if filter.contains("openraft") {
-        filter.to_string()
-    } else {
-        format!("{filter},openraft=warn")
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+/// Prints the listening line on stdout, at once (stdout may be a pipe, which buffers).
+fn announce(line: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(|source| {
+        concord::error::Error::Io { context: "printing the listening line".into(), source }
+    })
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (what service managers and `kill` send): both stop the node
+/// the same way, with the same log lines.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let register = |kind: SignalKind| {
+            signal(kind).map_err(|source| concord::error::Error::Io {
+                context: "registering the stop signals".into(),
+                source,
+            })
+        };
+        Ok(StopSignals {
+            interrupt: register(SignalKind::interrupt())?,
+            terminate: register(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for either signal and returns its name.
+    async fn received(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
 }

@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "state_machine",
     "log",
     "config",
+    "logging",
     "metrics",
     "raft",
     "node",

@@ -11,34 +11,38 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/process.rs"]
+mod process;
+
 /// A running node; killed (SIGKILL) when dropped.
 struct Node {
-    child: Child,
+    child: process::ChildProcess,
     port: u16,
 }
 
 impl Node {
     fn start(data_dir: &Path, extra: &[&str]) -> Node {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_concord"))
-            .args(["--port", &port.to_string(), "--data-dir", data_dir.to_str().unwrap()])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
+        command
+            .args(["--port", "0", "--data-dir", data_dir.to_str().unwrap()])
             .args(["--log-level", "warn"])
             .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the concord binary starts");
+            .stderr(Stdio::null());
+        let mut child =
+            process::ChildProcess::spawn_node(command, None).expect("the concord binary starts");
+        let timeout = Duration::from_secs(30);
+        let port = child.listening(timeout).expect("concord reports its port").client.port();
         let mut node = Node { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + timeout;
         // Listening comes before recovery ends; PING answers only once the node serves.
         loop {
             assert!(Instant::now() < deadline, "concord did not serve on port {port}");
-            if let Some(status) = node.child.try_wait().unwrap() {
+            if let Some(status) = node.child.try_wait() {
                 panic!("concord exited during start-up with {status}");
             }
             if let Ok(mut client) = node.try_client() {
@@ -62,15 +66,7 @@ impl Node {
     }
 
     fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 }
 
@@ -465,7 +461,7 @@ fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a
     assert!(status.success());
     let mut node = node;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while node.child.try_wait().unwrap().is_none() {
+    while node.child.try_wait().is_none() {
         assert!(Instant::now() < deadline, "concord did not stop on SIGINT");
         std::thread::sleep(Duration::from_millis(20));
     }

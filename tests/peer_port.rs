@@ -15,15 +15,23 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Node 1 of a three-node cluster whose other members never start.
-fn lonely_member(peer_port: u16) -> Concord {
-    let peers =
-        format!("1=127.0.0.1:{peer_port},2=127.0.0.1:{},3=127.0.0.1:{}", free_port(), free_port());
+/// Node 1 of a three-node cluster whose other members never start, and its peer port. It binds
+/// a free peer port itself (`--peer-port 0`); the addresses in its peers list are only dialed,
+/// never bound, so nothing races for them.
+fn lonely_member() -> (Concord, u16) {
+    let peers = format!(
+        "1=127.0.0.1:{},2=127.0.0.1:{},3=127.0.0.1:{}",
+        free_port(),
+        free_port(),
+        free_port()
+    );
     // The harness asks for `warn`; the file cannot override a flag, so the refusals this test
     // looks for are logged at `warn`.
     let config = "leader-wait-ms = 300\ncluster-id = \"test-cluster\"\n";
-    let flags = ["--node-id", "1", "--peers", &peers];
-    Concord::start_concord_with(&flags, Some(config))
+    let flags = ["--node-id", "1", "--peers", &peers, "--peer-port", "0"];
+    let server = Concord::start_concord_with(&flags, Some(config));
+    let peer_port = server.peer_address().expect("a member has a peer port").port();
+    (server, peer_port)
 }
 
 fn wait_for_log(server: &Concord, needle: &str) {
@@ -49,8 +57,7 @@ fn handshake(peer_port: u16, hello: &Hello) -> Welcome {
 
 #[test]
 fn garbage_on_the_peer_port_is_refused_and_logged() {
-    let peer_port = free_port();
-    let server = lonely_member(peer_port);
+    let (server, peer_port) = lonely_member();
     let mut stream = TcpStream::connect(("127.0.0.1", peer_port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     stream.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
@@ -71,8 +78,7 @@ fn garbage_on_the_peer_port_is_refused_and_logged() {
 
 #[test]
 fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason() {
-    let peer_port = free_port();
-    let server = lonely_member(peer_port);
+    let (server, peer_port) = lonely_member();
     let stranger =
         Hello { protocol_version: PROTOCOL_VERSION, cluster_id: "other".into(), from: 2, to: 1 };
     let Welcome::Refused(reason) = handshake(peer_port, &stranger) else {
@@ -101,7 +107,7 @@ fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason()
 
 #[test]
 fn without_a_majority_writes_wait_then_fail_as_not_applied_and_the_node_keeps_serving() {
-    let server = lonely_member(free_port());
+    let (server, _) = lonely_member();
     let started = Instant::now();
     let reply = support::servers::request_once(server.address(), b"SET k v\r\n").unwrap();
     let reply = String::from_utf8_lossy(&reply);

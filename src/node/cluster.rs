@@ -54,6 +54,7 @@ use openraft::{BasicNode, ChangeMembers};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{clock_ms, Node, NodeError, ReadView};
+use crate::logging::{Episode, Report};
 use crate::raft::peer::{
     AdminRequest, CallError, NodeStatus, PeerRequest, PeerResponse, ReadPoint,
 };
@@ -459,13 +460,84 @@ impl Node {
 /// Runs read rounds one after another; each answers every read that was waiting when it began.
 pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<ReadWaiter>) {
     let mut batch = Vec::new();
+    let mut failing = Episode::default();
     while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
         let result = node
             .read_index()
             .await
             .map(|point| ReadRound { point, answered: Instant::now() });
+        report_read_round(&mut failing, &result);
         for waiter in batch.drain(..) {
             let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+/// Read rounds fail while no quorum answers (a partition, an election): an expected fault,
+/// logged once per episode, with its count when rounds succeed again.
+fn report_read_round<T>(failing: &mut Episode, result: &Result<T, NodeError>) {
+    let now = Instant::now();
+    match result {
+        Ok(_) => {
+            if let Some(report) = failing.recovered(now) {
+                let summary = report.summary();
+                tracing::warn!("read rounds succeed again: they failed {summary}");
+            }
+        }
+        Err(error) => match failing.fault(now) {
+            Some(Report::Began) => {
+                tracing::warn!(%error, "a read round failed; reads fail until one succeeds")
+            }
+            Some(report) => {
+                let summary = report.summary();
+                tracing::warn!(%error, "read rounds still fail: failed {summary}");
+            }
+            None => {}
+        },
+    }
+}
+
+/// Logs who leads as it changes (INFO), and a time without a leader after one was known as
+/// an expected-fault episode (WARN), counting the elections it took.
+pub(super) async fn report_leadership(node: Node) {
+    let mut metrics = node.raft.metrics();
+    let mut leaderless = Episode::default();
+    let mut known_leader: Option<NodeId> = None;
+    let mut term_seen = 0;
+    loop {
+        let (leader, term) = {
+            let current = metrics.borrow_and_update();
+            (current.current_leader, current.current_term)
+        };
+        let now = Instant::now();
+        match leader {
+            Some(leader) if known_leader != Some(leader) => {
+                match leaderless.recovered(now) {
+                    Some(report) => {
+                        let summary = report.summary();
+                        tracing::warn!(
+                            leader,
+                            term,
+                            "node {leader} leads: elections ran {summary}"
+                        );
+                    }
+                    None => tracing::info!(leader, term, "node {leader} leads"),
+                }
+                known_leader = Some(leader);
+            }
+            Some(_) => {}
+            None if known_leader.is_some() || leaderless.is_going_on() => {
+                if known_leader.take().is_some() || term != term_seen {
+                    if let Some(Report::Began) = leaderless.fault(now) {
+                        tracing::warn!(term, "no leader is known; requests wait for an election");
+                    }
+                }
+            }
+            None => {}
+        }
+        term_seen = term;
+        if metrics.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -151,23 +151,42 @@ impl Node {
     /// active expiry on the current Tokio runtime. Returns once every recovered entry is
     /// applied, so the first read sees everything acknowledged before the restart.
     pub async fn start(config: &Config) -> Result<Node> {
+        let peer_listener = Node::bind_peer_listener(config).await?;
+        Node::start_on(config, peer_listener).await
+    }
+
+    /// Binds the peer port a clustered node listens on (`None` for a node that runs alone).
+    /// Called before anything else starts, so that a taken port fails the start at once and
+    /// before the data directory is opened.
+    pub async fn bind_peer_listener(config: &Config) -> Result<Option<tokio::net::TcpListener>> {
+        if !config.has_peer_port() {
+            return Ok(None);
+        }
+        let address = std::net::SocketAddr::new(config.bind, config.peer_listen_port()?);
+        let listener =
+            tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Bind {
+                address: format!("the peer port {address}"),
+                hint: if source.kind() == std::io::ErrorKind::AddrInUse {
+                    "; another process uses this port, choose another one with --peer-port"
+                } else {
+                    ""
+                },
+                source,
+            })?;
+        Ok(Some(listener))
+    }
+
+    /// [`Node::start`] with the peer listener already bound: peers are served on it over TCP.
+    pub async fn start_on(
+        config: &Config,
+        peer_listener: Option<tokio::net::TcpListener>,
+    ) -> Result<Node> {
         let transport: Arc<dyn Transport> = if !config.has_peer_port() {
             Arc::new(raft::network::NoPeers)
         } else {
             let identity =
                 Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };
             Arc::new(TcpTransport::new(identity, config.peers.clone(), config.peer_frame_bytes_max))
-        };
-        // Bound before consensus starts, so that a taken port fails the start at once.
-        let peer_listener = match config.has_peer_port() {
-            true => {
-                let address = (config.bind, config.peer_listen_port()?);
-                Some(tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Io {
-                    context: format!("binding the peer port {}:{}", address.0, address.1),
-                    source,
-                })?)
-            }
-            false => None,
         };
         Node::start_with_transport(config, transport, peer_listener).await
     }
@@ -229,6 +248,9 @@ impl Node {
         ));
         tokio::spawn(cluster::run_read_rounds(node.clone(), read_waiters));
         tokio::spawn(cluster::learn_member_addresses(node.clone()));
+        if clustered {
+            tokio::spawn(cluster::report_leadership(node.clone()));
+        }
         if let Some(listener) = peer_listener {
             let identity =
                 Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };

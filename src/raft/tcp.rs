@@ -38,6 +38,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::logging::{Episode, Report};
+
 use super::peer::{BoxFuture, CallError, PeerHandler, PeerRequest, PeerResponse, Transport};
 use super::NodeId;
 
@@ -168,6 +170,8 @@ struct Dialer {
     learned: RwLock<BTreeMap<NodeId, String>>,
     links: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Link>>>>,
     next_request_id: AtomicU64,
+    /// Per peer, the episode of failed calls going on, if any (see `crate::logging`).
+    unreachable: Mutex<HashMap<NodeId, Episode>>,
 }
 
 impl TcpTransport {
@@ -185,6 +189,7 @@ impl TcpTransport {
             learned: RwLock::default(),
             links: Mutex::default(),
             next_request_id: AtomicU64::new(1),
+            unreachable: Mutex::default(),
         };
         TcpTransport { dialer: Arc::new(dialer) }
     }
@@ -228,9 +233,6 @@ impl Dialer {
                 link.backoff = (link.backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
                 link.retry_at = Some(Instant::now() + link.backoff);
                 link.last_error = format!("dialing {address}: {error}");
-                if link.backoff == BACKOFF_MIN {
-                    tracing::info!(peer = target, %address, %error, "cannot reach peer");
-                }
                 Err(unreachable(link.last_error.clone()))
             }
         }
@@ -290,6 +292,36 @@ impl Dialer {
         }
         receiver.await.map_err(|_| lost("the connection closed before the answer"))
     }
+
+    /// Logs the episodes of failed calls to `target`: its first failure, a reminder while it
+    /// lasts, and its end with the count (an unreachable peer is an expected fault, not an
+    /// error).
+    fn observe(&self, target: NodeId, result: &Result<PeerResponse, CallError>) {
+        let now = Instant::now();
+        let mut unreachable = self.unreachable.lock();
+        let episode = unreachable.entry(target).or_default();
+        match result {
+            Ok(_) => {
+                if let Some(report) = episode.recovered(now) {
+                    let summary = report.summary();
+                    tracing::warn!(
+                        peer = target,
+                        "node {target} answers again: calls to it failed {summary}"
+                    );
+                }
+            }
+            Err(error) => match episode.fault(now) {
+                Some(Report::Began) => {
+                    tracing::warn!(peer = target, %error, "cannot reach node {target}")
+                }
+                Some(report) => {
+                    let summary = report.summary();
+                    tracing::warn!(peer = target, %error, "cannot reach node {target}: failed {summary}");
+                }
+                None => {}
+            },
+        }
+    }
 }
 
 impl Transport for TcpTransport {
@@ -301,9 +333,13 @@ impl Transport for TcpTransport {
     ) -> BoxFuture<'static, Result<PeerResponse, CallError>> {
         let dialer = Arc::clone(&self.dialer);
         Box::pin(async move {
-            tokio::time::timeout(timeout, dialer.call_once(target, request)).await.unwrap_or_else(
-                |_| Err(CallError::Lost { target, reason: format!("no answer in {timeout:?}") }),
-            )
+            let result = tokio::time::timeout(timeout, dialer.call_once(target, request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CallError::Lost { target, reason: format!("no answer in {timeout:?}") })
+                });
+            dialer.observe(target, &result);
+            result
         })
     }
 

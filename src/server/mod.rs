@@ -73,14 +73,25 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
-impl Server {
-    /// Starts the node (recovering the data directory), then binds the listener, so that a
-    /// node accepts connections only once it can serve them. A port in use is reported with
-    /// the flag that chooses another one.
-    pub async fn bind(config: Config) -> Result<Server> {
-        let node = Node::start(&config).await?;
+/// The node's listeners, bound before anything else happens (see [`Listeners::bind`]).
+pub struct Listeners {
+    client: TcpListener,
+    peer: Option<TcpListener>,
+}
+
+/// What the node prints on stdout once both listeners are bound, as one line a script or a
+/// test harness can parse: `concord listening client=127.0.0.1:6379 peer=127.0.0.1:17001`
+/// (`peer=none` for a node that runs alone). With `--port 0` or `--peer-port 0` it is how the
+/// ports the system chose are learned.
+pub const LISTENING_LINE_PREFIX: &str = "concord listening";
+
+impl Listeners {
+    /// Binds the client listener, then the peer listener of a clustered node. A port in use is
+    /// reported with the flag that chooses another one. Nothing else is touched yet: a node
+    /// that cannot listen fails before it opens (or creates) its data directory.
+    pub async fn bind(config: &Config) -> Result<Listeners> {
         let address = SocketAddr::new(config.bind, config.port);
-        let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind {
+        let client = TcpListener::bind(address).await.map_err(|source| Error::Bind {
             address: address.to_string(),
             hint: if source.kind() == std::io::ErrorKind::AddrInUse {
                 "; another process uses this port, choose another one with --port"
@@ -89,6 +100,50 @@ impl Server {
             },
             source,
         })?;
+        let peer = Node::bind_peer_listener(config).await?;
+        Ok(Listeners { client, peer })
+    }
+
+    pub fn client_address(&self) -> Result<SocketAddr> {
+        local_address(&self.client)
+    }
+
+    pub fn peer_address(&self) -> Result<Option<SocketAddr>> {
+        self.peer.as_ref().map(local_address).transpose()
+    }
+
+    /// The line of [`LISTENING_LINE_PREFIX`].
+    pub fn listening_line(&self) -> Result<String> {
+        let peer = self.peer_address()?.map_or("none".to_string(), |address| address.to_string());
+        Ok(format!("{LISTENING_LINE_PREFIX} client={} peer={peer}", self.client_address()?))
+    }
+}
+
+fn local_address(listener: &TcpListener) -> Result<SocketAddr> {
+    listener
+        .local_addr()
+        .map_err(|source| Error::Io { context: "reading the listener address".into(), source })
+}
+
+impl Server {
+    /// Binds the listeners, then starts the node: [`Listeners::bind`], then [`Server::start`].
+    pub async fn bind(config: Config) -> Result<Server> {
+        let listeners = Listeners::bind(&config).await?;
+        Server::start(config, listeners).await
+    }
+
+    /// Starts the node (recovering the data directory) behind listeners that are already
+    /// bound. Connections that arrive meanwhile wait in the listen backlog and are served once
+    /// recovery ended, so a client never reads from a node that has not recovered. The
+    /// configuration records the ports actually bound (they differ from it with port 0), so
+    /// that INFO, CONFIG GET and the membership name the real ones.
+    pub async fn start(mut config: Config, listeners: Listeners) -> Result<Server> {
+        config.port = listeners.client_address()?.port();
+        if let Some(peer) = listeners.peer_address()? {
+            config.peer_port = Some(peer.port());
+        }
+        let node = Node::start_on(&config, listeners.peer).await?;
+        let listener = listeners.client;
         let (shutdown, _) = watch::channel(false);
         let settings = RuntimeSettings::new(&config);
         let started_unix_seconds =
@@ -108,9 +163,7 @@ impl Server {
 
     /// The address the listener is bound to (useful with port 0).
     pub fn local_address(&self) -> Result<SocketAddr> {
-        self.listener
-            .local_addr()
-            .map_err(|source| Error::Io { context: "reading the listener address".into(), source })
+        local_address(&self.listener)
     }
 
     /// A sender that stops the server when it sends `true`.

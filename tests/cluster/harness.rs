@@ -9,22 +9,39 @@
 //! is removed when the cluster is dropped, unless the test is failing, in which case its path
 //! is printed so the logs and data can be read.
 //!
+//! Ports: no port is picked by binding port 0 and releasing it. A node starts with
+//! `--peer-port 0` and, the first time, `--port 0`, and reports the ports it bound (see
+//! `support/process.rs`). Peers never dial a node's real peer port: node `i` reaches node `j`
+//! through the proxy of link `i -> j`, and every node's own entry in `--peers` (the address
+//! the membership carries, which members added later dial) is a proxy too, of the link
+//! `0 -> j` that no fault touches. The proxies bind port 0 themselves in this process and
+//! learn each node's real peer port whenever it (re)starts, so a restarted node may take any
+//! free peer port. A restarted node asks for its old client port, since the clients of a
+//! [`super::workload::Workload`] keep dialing it; if another process took that port meanwhile,
+//! the node starts on a new one (printed), and [`Cluster::client_port`] names it.
+//!
 //! A node may run with its wall clock shifted (the clock-skew nemesis,
 //! [`Cluster::start_with_clock_offsets`]): the harness preloads libfaketime (Debian's
 //! `faketime`, which `scripts/test` installs) into that node's process with a fixed offset such
 //! as `+40s` or `-40s`. Only the wall clock moves; the monotonic clock, which timers use, does
 //! not, and the harness checks at start that the node's `TIME` shows the offset.
 //!
-//! Invariants: a [`Cluster`] kills every process it started when dropped (after a SIGCONT, so a
-//! stopped one dies too); a method that waits for the cluster waits at most [`WAIT_MAX`].
+//! Invariants: a [`Cluster`] kills every process it started when dropped (SIGKILL to each
+//! node's process group, which kills a stopped one too), and its cleanup never panics, even
+//! for a node that already exited; every node also has a parent-death signal, so an aborted
+//! test binary leaves none behind. A method that waits for the cluster waits at most
+//! [`WAIT_MAX`].
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub use super::network::{Link, Network, NodeId};
+
+#[path = "../support/process.rs"]
+mod process;
+use process::ChildProcess;
 
 /// The node options every cluster test uses: elections within a second and errors within two.
 const TIMEOUTS_TOML: &str = "\
@@ -41,12 +58,20 @@ pub const WAIT_MAX: Duration = Duration::from_secs(40);
 /// How long an administrative or status request may take before the harness gives up on it.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The node that dials through a node's public proxy: anyone (see the module doc).
+const ANYONE: NodeId = 0;
+
 /// One node process and what it takes to start it again.
 struct Member {
+    /// The client port it listens on (0 until it first reported one).
     client_port: u16,
+    /// Its real peer port, as it last reported it.
     peer_port: u16,
+    /// The proxy every node may reach it through: its own entry in `--peers`.
+    public_port: u16,
+    /// Every argument but the ports.
     arguments: Vec<String>,
-    process: Option<Child>,
+    process: Option<ChildProcess>,
     paused: bool,
     /// libfaketime's offset of this node's wall clock (`+40s`), if it runs skewed.
     clock_offset: Option<String>,
@@ -61,8 +86,10 @@ pub struct Cluster {
     cluster_id: String,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A number no other cluster of this process uses, for names.
+fn unique_number() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Cluster {
@@ -79,8 +106,7 @@ impl Cluster {
         extra: &[&str],
         clock_offsets: &[(NodeId, &str)],
     ) -> Cluster {
-        let unique = free_port();
-        let cluster_id = format!("{label}-{}-{unique}", std::process::id());
+        let cluster_id = format!("{label}-{}-{}", std::process::id(), unique_number());
         let directory = std::env::temp_dir().join(format!("concord-cluster-{cluster_id}"));
         let _ = std::fs::remove_dir_all(&directory);
         std::fs::create_dir_all(&directory).unwrap();
@@ -94,10 +120,11 @@ impl Cluster {
             cluster_id,
         };
         let ids: Vec<NodeId> = (1..=size).collect();
-        let peer_ports: BTreeMap<NodeId, u16> = ids.iter().map(|id| (*id, free_port())).collect();
+        let public_ports: BTreeMap<NodeId, u16> =
+            ids.iter().map(|id| (*id, cluster.network.add_proxy(ANYONE, *id, 0))).collect();
         for id in &ids {
             let offset = clock_offsets.iter().find(|(skewed, _)| skewed == id);
-            cluster.launch(*id, &peer_ports, extra, false, offset.map(|(_, offset)| *offset));
+            cluster.launch(*id, &public_ports, extra, false, offset.map(|(_, offset)| *offset));
         }
         cluster.wait_for_leader();
         for (id, offset) in clock_offsets {
@@ -106,34 +133,28 @@ impl Cluster {
         cluster
     }
 
-    /// Starts node `id`; its peers list names every node of `peer_ports` (itself included),
-    /// each other one through a new proxy for the link from `id`.
+    /// Starts node `id`; its peers list names every node of `public_ports`: itself at its
+    /// public proxy, each other one through a new proxy for the link from `id`.
     fn launch(
         &mut self,
         id: NodeId,
-        peer_ports: &BTreeMap<NodeId, u16>,
+        public_ports: &BTreeMap<NodeId, u16>,
         extra: &[&str],
         join: bool,
         clock_offset: Option<&str>,
     ) {
-        let peers: Vec<String> = peer_ports
+        let peers: Vec<String> = public_ports
             .iter()
-            .map(|(peer, port)| {
-                let port =
-                    if *peer == id { *port } else { self.network.add_proxy(id, *peer, *port) };
+            .map(|(peer, public)| {
+                let port = if *peer == id { *public } else { self.network.add_proxy(id, *peer, 0) };
                 format!("{peer}=127.0.0.1:{port}")
             })
             .collect();
-        let client_port = free_port();
         let data_dir = self.directory.join(format!("node-{id}"));
         let mut arguments: Vec<String> = [
             "serve",
             "--node-id",
             &id.to_string(),
-            "--port",
-            &client_port.to_string(),
-            "--peer-port",
-            &peer_ports[&id].to_string(),
             "--data-dir",
             data_dir.to_str().unwrap(),
             "--peers",
@@ -153,8 +174,9 @@ impl Cluster {
             arguments.push("--join".into());
         }
         let member = Member {
-            client_port,
-            peer_port: peer_ports[&id],
+            client_port: 0,
+            peer_port: 0,
+            public_port: public_ports[&id],
             arguments,
             process: None,
             paused: false,
@@ -181,59 +203,107 @@ impl Cluster {
     /// Starts node `id`'s process again on its data directory and waits until it serves.
     pub fn restart(&mut self, id: NodeId) {
         let log_path = self.directory.join(format!("node-{id}.log"));
+        let wanted_port = self.members[&id].client_port;
+        assert!(self.members[&id].process.is_none(), "node {id} is already running");
+        let (mut process, listening) = match self.spawn(id, wanted_port, &log_path) {
+            Ok(started) => started,
+            Err(why) if wanted_port != 0 && log_tail(&log_path).contains("with --port") => {
+                // Another process took the old client port while the node was down.
+                println!("node {id}: client port {wanted_port} was taken ({why}); using a new one");
+                self.spawn(id, 0, &log_path).unwrap_or_else(|why| {
+                    panic!("node {id} did not start: {why}; see {log_path:?}")
+                })
+            }
+            Err(why) => panic!("node {id} did not start: {why}; see {log_path:?}"),
+        };
+        let peer_port = listening.peer.expect("a cluster node has a peer port").port();
+        self.network.set_target(id, peer_port);
         let member = self.members.get_mut(&id).unwrap();
-        assert!(member.process.is_none(), "node {id} is already running");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+        member.client_port = listening.client.port();
+        member.peer_port = peer_port;
+        let deadline = Instant::now() + WAIT_MAX;
+        // The listeners open before recovery ends; PING answers only once the node serves.
+        loop {
+            if let Some(status) = process.try_wait() {
+                panic!("node {id} exited during start-up with {status}; see {log_path:?}");
+            }
+            let ping = connect(member.client_port, ADMIN_TIMEOUT)
+                .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
+            if ping.is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {id} did not serve; see {log_path:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        member.process = Some(process);
+        member.paused = false;
+    }
+
+    /// Spawns node `id` on client port `client_port` (0: any) and any peer port, and waits
+    /// for the ports it reports.
+    fn spawn(
+        &self,
+        id: NodeId,
+        client_port: u16,
+        log_path: &std::path::Path,
+    ) -> Result<(ChildProcess, process::Listening), String> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
+        let stdout_copy = log.try_clone().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
-        command.args(&member.arguments).stdout(Stdio::null()).stderr(log);
-        if let Some(offset) = &member.clock_offset {
+        command
+            .args(&self.members[&id].arguments)
+            .args(["--port", &client_port.to_string(), "--peer-port", "0"])
+            .stdin(Stdio::null())
+            .stderr(log);
+        if let Some(offset) = &self.members[&id].clock_offset {
             // The library itself, not the `faketime` wrapper, so that the child is the node.
             command
                 .env("LD_PRELOAD", libfaketime())
                 .env("FAKETIME", offset)
                 .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
-        let process = command.spawn().expect("the concord binary starts");
-        member.process = Some(process);
-        member.paused = false;
-        let deadline = Instant::now() + WAIT_MAX;
-        // The listener opens before recovery ends; PING answers only once the node serves.
-        loop {
-            if let Some(status) = member.process.as_mut().unwrap().try_wait().unwrap() {
-                panic!("node {id} exited during start-up with {status}; see {log_path:?}");
-            }
-            let ping = connect(member.client_port, ADMIN_TIMEOUT)
-                .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
-            if ping.is_ok() {
-                return;
-            }
-            assert!(Instant::now() < deadline, "node {id} did not serve; see {log_path:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut process = ChildProcess::spawn_node(command, Some(stdout_copy))
+            .expect("the concord binary starts");
+        let listening = process.listening(WAIT_MAX)?;
+        Ok((process, listening))
     }
 
     /// Kills node `id` with SIGKILL: no shutdown code runs, as in a crash.
     pub fn kill(&mut self, id: NodeId) {
         let member = self.members.get_mut(&id).unwrap();
         let mut process = member.process.take().expect("a node is killed only while running");
-        if member.paused {
-            signal(&process, libc::SIGCONT);
-            member.paused = false;
-        }
-        process.kill().unwrap();
-        process.wait().unwrap();
+        member.paused = false;
+        process.kill();
+    }
+
+    /// Node `id`'s process id while the harness runs it.
+    pub fn pid(&self, id: NodeId) -> Option<u32> {
+        self.members[&id].process.as_ref().map(ChildProcess::id)
+    }
+
+    /// Node `id`'s exit status, if its process ended by itself (it is still counted as running
+    /// until [`Cluster::kill`] or [`Cluster::restart`]).
+    pub fn exit_status(&mut self, id: NodeId) -> Option<ExitStatus> {
+        self.members.get_mut(&id).unwrap().process.as_mut()?.try_wait()
+    }
+
+    /// Node `id`'s real peer port, as it last reported it (peers reach it through proxies).
+    pub fn peer_port(&self, id: NodeId) -> u16 {
+        self.members[&id].peer_port
     }
 
     /// Freezes node `id` (SIGSTOP): it keeps its sockets and its belief about who leads.
     pub fn pause(&mut self, id: NodeId) {
         let member = self.members.get_mut(&id).unwrap();
-        signal(member.process.as_ref().expect("a paused node runs"), libc::SIGSTOP);
+        let process = member.process.as_mut().expect("a paused node runs");
+        assert!(process.signal(libc::SIGSTOP), "node {id} cannot be paused: it exited");
         member.paused = true;
     }
 
     pub fn resume(&mut self, id: NodeId) {
         let member = self.members.get_mut(&id).unwrap();
-        signal(member.process.as_ref().expect("a resumed node runs"), libc::SIGCONT);
+        let process = member.process.as_mut().expect("a resumed node runs");
+        assert!(process.signal(libc::SIGCONT), "node {id} cannot be resumed: it exited");
         member.paused = false;
     }
 
@@ -251,15 +321,15 @@ impl Cluster {
     }
 
     /// Starts node `id` with `--join`, its peers list naming itself and every member, and adds
-    /// it with `CONCORD.ADDNODE`, sent to `via`. The others reach it at its real peer port,
-    /// which the membership carries.
+    /// it with `CONCORD.ADDNODE`, sent to `via`. The others reach it at its public proxy,
+    /// which the membership carries (the links to it are not faulted).
     pub fn add_node(&mut self, id: NodeId, via: NodeId) -> redis::RedisResult<String> {
-        let mut peer_ports: BTreeMap<NodeId, u16> =
-            self.members.iter().map(|(id, member)| (*id, member.peer_port)).collect();
-        let peer_port = free_port();
-        peer_ports.insert(id, peer_port);
-        self.launch(id, &peer_ports, &[], true, None);
-        let address = format!("127.0.0.1:{peer_port}");
+        let mut public_ports: BTreeMap<NodeId, u16> =
+            self.members.iter().map(|(id, member)| (*id, member.public_port)).collect();
+        let public_port = self.network.add_proxy(ANYONE, id, 0);
+        public_ports.insert(id, public_port);
+        self.launch(id, &public_ports, &[], true, None);
+        let address = format!("127.0.0.1:{public_port}");
         self.command(via, redis::cmd("CONCORD.ADDNODE").arg(id).arg(address))
     }
 
@@ -356,13 +426,12 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Never panics: it runs while a failing test unwinds, and a panic there would abort the
+    /// whole test binary and hide every other test's result.
     fn drop(&mut self) {
         for member in self.members.values_mut() {
-            if let Some(mut process) = member.process.take() {
-                signal(&process, libc::SIGCONT);
-                let _ = process.kill();
-                let _ = process.wait();
-            }
+            // Dropping the process kills its group, whether it runs, is stopped or is gone.
+            drop(member.process.take());
         }
         if std::thread::panicking() {
             eprintln!("the failed cluster's data and node logs are kept in {:?}", self.directory);
@@ -372,11 +441,12 @@ impl Drop for Cluster {
     }
 }
 
-fn signal(process: &Child, signal: libc::c_int) {
-    let pid = libc::pid_t::try_from(process.id()).expect("a pid fits pid_t");
-    // SAFETY: kill(2) only sends a signal to a process this harness started and still owns.
-    let result = unsafe { libc::kill(pid, signal) };
-    assert_eq!(result, 0, "kill({pid}, {signal}) failed: {}", std::io::Error::last_os_error());
+/// The last lines of a node's log.
+fn log_tail(log_path: &std::path::Path) -> String {
+    let text = std::fs::read(log_path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Where Debian's `faketime` package puts libfaketime.

@@ -14,8 +14,9 @@
 //!   back); the connection stays open, as on a link that silently loses packets. Unblocking
 //!   delivers what was held, late: a delayed message is something Raft must tolerate too.
 //!
-//! Invariants: only 127.0.0.1 is ever dialed or bound; every proxy thread ends within one poll
-//! interval of the network being dropped.
+//! Invariants: only 127.0.0.1 is ever dialed or bound; every proxy binds port 0 itself and keeps
+//! its listener; every proxy thread ends within one poll interval of the network being dropped,
+//! and dropping the network never panics (it may run while a failing test unwinds).
 //!
 //! Caveat: a chunk read just before a link's state changes is still delivered.
 
@@ -51,6 +52,8 @@ pub struct Network {
 
 struct Shared {
     links: Mutex<HashMap<(NodeId, NodeId), Link>>,
+    /// Each node's real peer port, which changes when it restarts on a port of its choice.
+    targets: Mutex<HashMap<NodeId, u16>>,
     /// Open proxied connections: dialer, target, and both sockets, so that a drop can close
     /// them even while a pump thread is blocked writing to a stopped node.
     connections: Mutex<HashMap<u64, (NodeId, NodeId, TcpStream, TcpStream)>>,
@@ -60,8 +63,19 @@ struct Shared {
 
 impl Shared {
     fn link(&self, from: NodeId, to: NodeId) -> Link {
-        *self.links.lock().unwrap().get(&(from, to)).unwrap_or(&Link::Pass)
+        *lock(&self.links).get(&(from, to)).unwrap_or(&Link::Pass)
     }
+
+    fn target(&self, to: NodeId) -> Option<SocketAddr> {
+        let port = *lock(&self.targets).get(&to)?;
+        Some(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+}
+
+/// Locks `mutex` even if a panicking thread poisoned it: the proxies' maps stay usable, and a
+/// failing test's cleanup never panics again on them.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Network {
@@ -69,6 +83,7 @@ impl Network {
     pub fn new() -> Network {
         let shared = Shared {
             links: Mutex::new(HashMap::new()),
+            targets: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -76,24 +91,33 @@ impl Network {
         Network { shared: Arc::new(shared), acceptors: Vec::new() }
     }
 
-    /// Starts the proxy that node `from` dials to reach node `to` at `target_port`, and returns
-    /// its port.
+    /// Starts the proxy that node `from` dials to reach node `to`, and returns its port. The
+    /// proxy binds port 0 itself and keeps its listener, so its port is never raced for.
+    /// `target_port` is `to`'s real peer port if known (0: not yet, see
+    /// [`Network::set_target`]); it is looked up again for every connection, so a node that
+    /// restarts on another port stays reachable through the same proxy.
     pub fn add_proxy(&mut self, from: NodeId, to: NodeId, target_port: u16) -> u16 {
+        if target_port != 0 {
+            self.set_target(to, target_port);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).expect("a listener can be made non-blocking");
+        let port = listener.local_addr().expect("a bound listener has an address").port();
         let shared = Arc::clone(&self.shared);
-        let target = SocketAddr::from(([127, 0, 0, 1], target_port));
-        self.acceptors
-            .push(std::thread::spawn(move || accept_loop(&listener, &shared, from, to, target)));
+        self.acceptors.push(std::thread::spawn(move || accept_loop(&listener, &shared, from, to)));
         port
+    }
+
+    /// Records node `to`'s real peer port: every proxy to it forwards there from now on.
+    pub fn set_target(&self, to: NodeId, port: u16) {
+        lock(&self.shared.targets).insert(to, port);
     }
 
     /// Sets the link carrying bytes from `from` to `to`; a drop closes its connections now.
     pub fn set(&self, from: NodeId, to: NodeId, link: Link) {
-        self.shared.links.lock().unwrap().insert((from, to), link);
+        lock(&self.shared.links).insert((from, to), link);
         if link == Link::Drop {
-            let connections = self.shared.connections.lock().unwrap();
+            let connections = lock(&self.shared.connections);
             for (dialer, target, client, server) in connections.values() {
                 if (*dialer, *target) == (from, to) || (*dialer, *target) == (to, from) {
                     let _ = client.shutdown(Shutdown::Both);
@@ -125,14 +149,14 @@ impl Network {
 
     /// Lets every link pass again.
     pub fn heal(&self) {
-        self.shared.links.lock().unwrap().clear();
+        lock(&self.shared.links).clear();
     }
 }
 
 impl Drop for Network {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        for (_, _, client, server) in self.shared.connections.lock().unwrap().values() {
+        for (_, _, client, server) in lock(&self.shared.connections).values() {
             let _ = client.shutdown(Shutdown::Both);
             let _ = server.shutdown(Shutdown::Both);
         }
@@ -143,13 +167,7 @@ impl Drop for Network {
 }
 
 /// Accepts the dialer's connections until the network stops; each gets two pump threads.
-fn accept_loop(
-    listener: &TcpListener,
-    shared: &Arc<Shared>,
-    from: NodeId,
-    to: NodeId,
-    target: SocketAddr,
-) {
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, from: NodeId, to: NodeId) {
     while !shared.stop.load(Ordering::Relaxed) {
         let client = match listener.accept() {
             Ok((client, _)) => client,
@@ -163,15 +181,22 @@ fn accept_loop(
         if shared.link(from, to) == Link::Drop || shared.link(to, from) == Link::Drop {
             continue;
         }
+        // A node that has not reported its port yet cannot be reached: as if it were down.
+        let Some(target) = shared.target(to) else { continue };
         let Ok(server) = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) else { continue };
-        client.set_nonblocking(false).unwrap();
+        if client.set_nonblocking(false).is_err() {
+            continue;
+        }
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
         let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
-        let registered = (from, to, client.try_clone().unwrap(), server.try_clone().unwrap());
-        shared.connections.lock().unwrap().insert(id, registered);
-        let (client_reader, server_writer) =
-            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let clones =
+            (client.try_clone(), server.try_clone(), client.try_clone(), server.try_clone());
+        let (Ok(client_copy), Ok(server_copy), Ok(client_reader), Ok(server_writer)) = clones
+        else {
+            continue;
+        };
+        lock(&shared.connections).insert(id, (from, to, client_copy, server_copy));
         let upstream = Arc::clone(shared);
         std::thread::spawn(move || pump(&upstream, client_reader, server_writer, (from, to), id));
         let downstream = Arc::clone(shared);
@@ -188,7 +213,11 @@ fn pump(
     direction: (NodeId, NodeId),
     id: u64,
 ) {
-    source.set_read_timeout(Some(POLL_INTERVAL)).unwrap();
+    if source.set_read_timeout(Some(POLL_INTERVAL)).is_err() {
+        let _ = destination.shutdown(Shutdown::Both);
+        lock(&shared.connections).remove(&id);
+        return;
+    }
     let mut buffer = vec![0u8; 64 * 1024];
     while !shared.stop.load(Ordering::Relaxed) {
         match shared.link(direction.0, direction.1) {
@@ -212,5 +241,5 @@ fn pump(
     }
     let _ = source.shutdown(Shutdown::Both);
     let _ = destination.shutdown(Shutdown::Both);
-    shared.connections.lock().unwrap().remove(&id);
+    lock(&shared.connections).remove(&id);
 }

@@ -1,4 +1,4 @@
-//! Helpers shared by the black-box tests: server processes ([`servers`]) and the differential
+//! Helpers shared by the black-box tests: server processes ([`servers`], on [`process`]) and the differential
 //! harness that compares Concord's replies with Redis's byte for byte ([`reply`], [`script`],
 //! [`compare`], [`differ`], [`render`]).
 //!
@@ -9,6 +9,7 @@
 pub mod command_arguments;
 pub mod compare;
 pub mod differ;
+pub mod process;
 pub mod render;
 pub mod reply;
 pub mod script;

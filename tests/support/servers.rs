@@ -8,18 +8,24 @@
 //! - A server is handed out only after it answered `PING` with `+PONG`; a server that exits
 //!   first fails the test with its exit status and the end of its log.
 //!
-//! Caveats: a free port is found by binding port 0 and releasing it, so another process can
-//! take it before the server binds. A start that fails with "address in use" is retried on a
-//! new port a few times.
+//! - Concord binds port 0 itself and reports the port it got (see `support/process.rs`), so
+//!   its start never races another process for a port. Every server runs in its own process
+//!   group with a parent-death signal: it dies with the test process, even an aborted one.
+//!
+//! Caveats: redis-server cannot report a port it chose, so for it a free port is found by
+//! binding port 0 and releasing it, and another process can take it before the server binds.
+//! A start that fails with "address in use" is retried on a new port a few times.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use super::process::ChildProcess;
 
 /// How long a server may take from spawn to its first `+PONG`. Generous: a debug build on a
 /// loaded two-core CI machine is slow to start, and a healthy start takes milliseconds.
@@ -75,8 +81,10 @@ pub enum ServerKind {
 /// A running server. Dropping it kills the process.
 pub struct ServerProcess {
     kind: ServerKind,
-    child: Child,
+    child: ChildProcess,
     address: SocketAddr,
+    /// Concord's peer listener, when it has one.
+    peer_address: Option<SocketAddr>,
     log_path: PathBuf,
     /// The options it was started with, so that `restart` starts it the same way.
     flags: Vec<String>,
@@ -108,6 +116,8 @@ impl ServerProcess {
 
     /// Starts Concord with extra command-line flags and, if given, a TOML config file with
     /// this text (written beside the data directory, which holds only Concord's own files).
+    /// Flags may include `--data-dir` (to restart on the same directory) and `--log-level`,
+    /// which then replace the defaults (a fresh directory, `warn`).
     pub fn start_concord_with(flags: &[&str], config: Option<&str>) -> ServerProcess {
         let options = Options { flags, config, data_source: None };
         ServerProcess::start_with(ServerKind::Concord, &options)
@@ -136,6 +146,9 @@ impl ServerProcess {
     }
 
     fn start_with(kind: ServerKind, options: &Options) -> ServerProcess {
+        if kind == ServerKind::Concord {
+            return ServerProcess::start_concord_once(options);
+        }
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS_MAX {
             let directory = TempDir::new(kind.label());
@@ -146,6 +159,7 @@ impl ServerProcess {
                 kind,
                 child,
                 address: SocketAddr::from(([127, 0, 0, 1], port)),
+                peer_address: None,
                 log_path,
                 flags: options.flags.iter().map(|flag| flag.to_string()).collect(),
                 config: options.config.map(str::to_string),
@@ -173,12 +187,41 @@ impl ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
-        let options = Options { flags: &flags, config: self.config.as_deref() };
+        let options = Options { flags: &flags, config: self.config.as_deref(), data_source: None };
         let directory = self._directory.path().to_path_buf();
         self.child = spawn(self.kind, self.port(), &directory, &self.log_path, &options);
         if let Err(why) = self.wait_until_ready() {
             panic!("{} did not restart: {why}\n{}", self.kind.label(), self.log_tail());
         }
+    }
+
+    /// Concord on port 0: it reports the port it bound, so one attempt is enough.
+    fn start_concord_once(options: &Options) -> ServerProcess {
+        let kind = ServerKind::Concord;
+        let directory = TempDir::new(kind.label());
+        let log_path = directory.path().join("server.log");
+        let mut child = spawn(kind, 0, directory.path(), &log_path, options);
+        let listening = match child.listening(STARTUP_TIMEOUT) {
+            Ok(listening) => listening,
+            Err(why) => {
+                let tail = log_tail_of(&log_path, kind);
+                panic!("concord did not start: {why}\n{tail}");
+            }
+        };
+        let mut server = ServerProcess {
+            kind,
+            child,
+            address: listening.client,
+            peer_address: listening.peer,
+            log_path,
+            flags: options.flags.iter().map(|flag| flag.to_string()).collect(),
+            config: options.config.map(str::to_string),
+            _directory: directory,
+        };
+        if let Err(why) = server.wait_until_ready() {
+            panic!("concord did not start: {why}\n{}", server.log_tail());
+        }
+        server
     }
 
     pub fn kind(&self) -> ServerKind {
@@ -191,6 +234,31 @@ impl ServerProcess {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Concord's peer listener, when it runs one (it was given `--peers` or `--join`).
+    pub fn peer_address(&self) -> Option<SocketAddr> {
+        self.peer_address
+    }
+
+    /// The server's process id, for signals a test sends itself.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the server; `false` if it has exited.
+    pub fn signal(&mut self, signal: libc::c_int) -> bool {
+        self.child.signal(signal)
+    }
+
+    /// Waits at most `timeout` for the server to exit.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.child.wait_timeout(timeout)
+    }
+
+    /// Everything the server wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log_path).unwrap_or_default()).into_owned()
     }
 
     /// A `redis` crate connection, as an application would open one.
@@ -209,16 +277,12 @@ impl ServerProcess {
 
     /// The exit status if the process has ended.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.child.try_wait()
     }
 
     /// The last lines of the server's stdout and stderr, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read(&self.log_path).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(30)..];
-        format!("--- last lines of the {} log ---\n{}", self.kind.label(), tail.join("\n"))
+        log_tail_of(&self.log_path, self.kind)
     }
 
     /// Polls `PING` until `+PONG`, or fails when the process exits or the startup time is up.
@@ -279,11 +343,13 @@ impl ServerProcess {
     }
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The last lines of a server's log, for failure messages.
+fn log_tail_of(log_path: &Path, kind: ServerKind) -> String {
+    let text = std::fs::read(log_path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(30)..];
+    format!("--- last lines of the {} log ---\n{}", kind.label(), tail.join("\n"))
 }
 
 impl ServerKind {
@@ -304,14 +370,21 @@ struct Options<'a> {
     data_source: Option<&'a Path>,
 }
 
+/// Starts the server with stdout and stderr in `log_path` (Concord's stdout through a pipe, for
+/// its listening line). `port` 0 lets Concord choose.
 fn spawn(
     kind: ServerKind,
     port: u16,
     directory: &Path,
     log_path: &Path,
     options: &Options,
-) -> Child {
-    let log = File::create(log_path).expect("the log file can be created in a fresh temp dir");
+) -> ChildProcess {
+    // Appending, so that the stdout copy and the server's own stderr never overwrite each other.
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .expect("the log file can be created in a fresh temp dir");
     let log_for_stderr = log.try_clone().expect("a file handle can be cloned");
     let port = port.to_string();
     let mut command = match kind {
@@ -328,8 +401,13 @@ fn spawn(
             if let Some(source) = options.data_source {
                 copy_directory(source, &directory.join("data"));
             }
-            command.arg("--data-dir").arg(directory.join("data"));
-            command.args(["--log-level", "warn"]);
+            // A test may bring its own data directory (to restart on it) and log level.
+            if !options.flags.contains(&"--data-dir") {
+                command.arg("--data-dir").arg(directory.join("data"));
+            }
+            if !options.flags.contains(&"--log-level") {
+                command.args(["--log-level", "warn"]);
+            }
             if let Some(config) = options.config {
                 let path = directory.join("concord.toml");
                 std::fs::write(&path, config).expect("the config file can be written");
@@ -339,8 +417,15 @@ fn spawn(
             command
         }
     };
-    command.stdin(Stdio::null()).stdout(log).stderr(log_for_stderr);
-    match command.spawn() {
+    command.stdin(Stdio::null()).stderr(log_for_stderr);
+    let started = match kind {
+        ServerKind::Redis => {
+            command.stdout(log);
+            ChildProcess::spawn(command)
+        }
+        ServerKind::Concord => ChildProcess::spawn_node(command, Some(log)),
+    };
+    match started {
         Ok(child) => child,
         Err(error) if error.kind() == ErrorKind::NotFound && kind == ServerKind::Redis => {
             panic!("redis-server is not on PATH, and these tests compare against it: {REDIS_INSTALL_HINT}")
