@@ -11,13 +11,13 @@
 //! in Redis's order: a blocking pop's timeout is checked first for BLPOP, BRPOP, BZPOPMIN and
 //! BZPOPMAX, and last for the others.
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{ListEnd, ListWrite};
 use super::zsets::{PopCommand, ZsetWrite};
 use super::{parse_f64, Args, Command, CommandError, CommandSpec, Key, Write};
+use crate::command::redis_metadata;
 
 /// A blocked client, named the same on every replica: the node it is connected to, that
 /// node's incarnation (a waiter registered by an earlier run of the node is never confused

@@ -4,9 +4,7 @@
 //! This file holds the connection commands (PING, HELLO, AUTH, SELECT, RESET, ...) and the
 //! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO). The container
 //! commands live in submodules: `client` (CLIENT ...) and `introspection` (CONFIG ... and
-//! COMMAND ...). Flags, key positions, ACL categories, tips and documentation are those
-//! `COMMAND INFO` and `COMMAND DOCS` report on Redis 7.0.15; `COMMAND DOCS` history entries are
-//! not carried.
+//! COMMAND ...). Their metadata is Redis 7.0's, generated (see `command::metadata`).
 
 mod client;
 pub mod cluster;
@@ -15,10 +13,10 @@ mod introspection;
 pub use client::{ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute};
 pub use introspection::{CommandListFilter, ConfigCommand, IntrospectionCommand};
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, DATABASES};
+use crate::command::redis_metadata;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {

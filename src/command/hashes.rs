@@ -9,11 +9,11 @@
 //! needs the store's exact long double, which this layer does not use; the state machine reads
 //! it first thing, so the order of errors is Redis's.
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+use crate::command::redis_metadata;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum HashRead {

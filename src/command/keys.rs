@@ -15,12 +15,12 @@
 //! key's idle time, which is replicated state in Concord (see `store::Entry::idle_ms`). Its
 //! table entry keeps Redis's flags so that COMMAND INFO reports what clients expect.
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, Key};
 use super::{Read, Write, DATABASES};
+use crate::command::redis_metadata;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum KeyRead {

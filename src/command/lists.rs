@@ -9,11 +9,11 @@
 //! The blocking variants (BLPOP, BLMOVE, ...) are not here; they will reuse the pops and moves
 //! of `store::list`, which are written to be served inside apply.
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+use crate::command::redis_metadata;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ListRead {

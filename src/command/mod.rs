@@ -20,7 +20,8 @@
 //!
 //! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
 //! `sets`, `sort`, `control`), each with its typed commands, their parsers, and its part of the command
-//! table. Syntax errors are found here, before anything is proposed, so a malformed write never
+//! table, which pairs each parser with the command's metadata (generated from Redis 7.0, see
+//! [`metadata`]). Syntax errors are found here, before anything is proposed, so a malformed write never
 //! costs a log entry.
 //!
 //! Deliberately absent: execution. This module never touches the keyspace, the log or the
@@ -39,7 +40,7 @@ pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod concord_metadata;
-mod metadata;
+pub mod metadata;
 #[rustfmt::skip]
 pub mod redis_metadata;
 mod table;

@@ -7,12 +7,12 @@
 //! [`Control`] commands: subscriptions belong to a connection on one
 //! node and never enter the log.
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::control::Control;
 use super::{Args, Command, CommandError, CommandSpec, Write};
+use crate::command::redis_metadata;
 
 /// `PUBLISH channel message`, as it travels through the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,12 +4,12 @@
 //! positive, SRANDMEMBER's negation must exist), SINTERCARD's numkeys and LIMIT, and the SSCAN
 //! cursor. SSCAN's options are checked after the key, as in Redis (see `hashes`).
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::hashes::{parse_random_count, parse_scan_arguments, ScanOptions};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+use crate::command::redis_metadata;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SetRead {

@@ -16,11 +16,11 @@
 //! on redis-server 7.0.15), so it goes through the log and runs at its place in it. SORT_RO,
 //! the same command without STORE, is a [`Read`].
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+use crate::command::redis_metadata;
 
 /// One SORT or SORT_RO, its options resolved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

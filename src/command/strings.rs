@@ -10,11 +10,11 @@
 //! state machine turns them into absolute times with the entry's `leader_time_ms`, so that every
 //! replica computes the same deadline.
 
-use crate::command::concord_metadata;
-use crate::command::redis_metadata;
 use serde::{Deserialize, Serialize};
 
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
+use crate::command::concord_metadata;
+use crate::command::redis_metadata;
 use bytes::Bytes;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

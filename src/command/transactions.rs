@@ -16,12 +16,12 @@
 //!
 //! Deliberately absent: queueing and execution. The server queues; the state machine executes.
 
-use crate::command::redis_metadata;
 use serde::{Deserialize, Serialize};
 
 use super::control::Control;
 use super::{Args, Command, CommandError, CommandSpec, DbIndex, Key};
 use super::{Read, Write};
+use crate::command::redis_metadata;
 
 /// A transaction command as a client sends it.
 #[derive(Clone, Debug, PartialEq)]

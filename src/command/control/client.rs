@@ -6,11 +6,11 @@
 //! subcommands (PAUSE, TRACKING, REPLY, ...) are deliberately unknown until their features
 //! exist: answering OK to them would be a lie.
 
-use crate::command::concord_metadata;
-use crate::command::redis_metadata;
 use bytes::Bytes;
 
 use super::{control, is_valid_client_name, Control};
+use crate::command::concord_metadata;
+use crate::command::redis_metadata;
 use crate::command::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -4,10 +4,10 @@
 //! parameter table, which knows each parameter's type, and COMMAND's lookups read the command
 //! table when they run.
 
-use crate::command::redis_metadata;
 use bytes::Bytes;
 
 use super::{control, Control};
+use crate::command::redis_metadata;
 use crate::command::{is_keyword, Args, Command, CommandError, CommandSpec};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,5 @@
-//! The sorted set family's part of the command table, with Redis 7.0's arity, flags, key
-//! positions, ACL categories, tips and documentation.
+//! The sorted set family's part of the command table: each command's Redis 7.0 metadata (see
+//! `command::metadata`) with its parser.
 
 use super::super::CommandSpec;
 use super::*;
