@@ -74,7 +74,8 @@ const OPENRAFT_FAULT_LINES: &[(&str, Level, &str)] = &[
     ("openraft::replication", Level::ERROR, "RPCError"),
 ];
 
-/// Drops the lines of [`OPENRAFT_FAULT_LINES`]; the node's episodes report those faults.
+/// Drops openraft's per-attempt fault lines (`OPENRAFT_FAULT_LINES`); the node's episodes
+/// report those faults.
 pub struct ExpectedFaults {
     /// Keep them after all: the operator asked for openraft's debug output.
     pub keep: bool,

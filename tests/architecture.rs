@@ -133,6 +133,11 @@ fn source_files_stay_small() {
         .into_iter()
         .filter_map(|path| {
             let text = fs::read_to_string(&path).expect("readable");
+            // A generated table is data, not code to read: its generator is the code, and a
+            // test regenerates the file and fails when it differs.
+            if text.lines().take(3).any(|line| line.contains("Do not edit:")) {
+                return None;
+            }
             let lines = shipped_code(&path, &text).lines().count();
             (lines > FILE_LINES_MAX).then(|| format!("{}: {lines} lines", path.display()))
         })

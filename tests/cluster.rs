@@ -26,6 +26,7 @@
 #[path = "linearizability/mod.rs"]
 mod linearizability;
 
+#[allow(dead_code, unused_imports)]
 #[path = "cluster/harness.rs"]
 mod harness;
 #[path = "cluster/network.rs"]

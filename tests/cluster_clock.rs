@@ -173,7 +173,8 @@ impl Client {
             let call = Call::Write(written.value.clone());
             let write = self.history.invoke(self.id, &written.key, call);
             // Expiry: a delete that may happen at any moment after the write, or not at all.
-            let expiry = (!lasting).then(|| self.history.invoke(self.id, &written.key, Call::Delete));
+            let expiry =
+                (!lasting).then(|| self.history.invoke(self.id, &written.key, Call::Delete));
             let reply = redis::cmd("SET")
                 .arg(&written.key)
                 .arg(&written.value)
@@ -313,8 +314,7 @@ fn lead_with(cluster: &Cluster, target: NodeId) {
         if leader == target {
             return;
         }
-        let _ =
-            cluster.command::<String>(leader, redis::cmd("CONCORD.TRANSFERLEADER").arg(target));
+        let _ = cluster.command::<String>(leader, redis::cmd("CONCORD.TRANSFERLEADER").arg(target));
         assert!(Instant::now() < deadline, "node {target} never took the lead");
     }
 }

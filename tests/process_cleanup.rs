@@ -3,6 +3,9 @@
 //! already exited cleans up without panicking, so one failing test cannot abort the binary and
 //! hide the others.
 
+// The cluster harness includes `support/process.rs` itself, so that test files using the
+// harness alone need no `mod support`; this file uses both.
+#![allow(clippy::duplicate_mod)]
 // The cluster harness is shared; this file uses a part of it.
 #![allow(dead_code, unused_imports)]
 

@@ -462,10 +462,8 @@ pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<Read
     let mut batch = Vec::new();
     let mut failing = Episode::default();
     while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
-        let result = node
-            .read_index()
-            .await
-            .map(|point| ReadRound { point, answered: Instant::now() });
+        let result =
+            node.read_index().await.map(|point| ReadRound { point, answered: Instant::now() });
         report_read_round(&mut failing, &result);
         for waiter in batch.drain(..) {
             let _ = waiter.send(result.clone());
@@ -527,10 +525,11 @@ pub(super) async fn report_leadership(node: Node) {
             }
             Some(_) => {}
             None if known_leader.is_some() || leaderless.is_going_on() => {
-                if known_leader.take().is_some() || term != term_seen {
-                    if let Some(Report::Began) = leaderless.fault(now) {
-                        tracing::warn!(term, "no leader is known; requests wait for an election");
-                    }
+                let lost_leader = known_leader.take().is_some();
+                let began = (lost_leader || term != term_seen)
+                    && matches!(leaderless.fault(now), Some(Report::Began));
+                if began {
+                    tracing::warn!(term, "no leader is known; requests wait for an election");
                 }
             }
             None => {}

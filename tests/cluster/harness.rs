@@ -408,10 +408,9 @@ impl Cluster {
             .expect("a clock offset is whole seconds, as `+40s`");
         let (node_seconds, _): (i64, i64) =
             self.command(id, &redis::cmd("TIME")).expect("TIME answers");
-        let ours = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let ours =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                as i64;
         let shift = node_seconds - ours;
         assert!(
             shift * seconds.signum() >= seconds.abs() / 2,

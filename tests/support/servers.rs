@@ -141,8 +141,7 @@ impl ServerProcess {
 
     /// Kills the process with SIGKILL and waits for it, keeping its directory until drop.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
     fn start_with(kind: ServerKind, options: &Options) -> ServerProcess {
@@ -184,8 +183,7 @@ impl ServerProcess {
     /// Kills the process with SIGKILL and starts it again on the same port and data
     /// directory, with the same options; returns once it answers PING.
     pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
         let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
         let options = Options { flags: &flags, config: self.config.as_deref(), data_source: None };
         let directory = self._directory.path().to_path_buf();
