@@ -168,11 +168,11 @@ impl Node {
     /// returns the index every read that began before this call must observe, with this
     /// leader's time once confirmed.
     ///
-    /// The index is never below this node's last log index, taken before the check. openraft
-    /// 0.9 restores a restarted node as leader when its persisted vote was committed for
-    /// itself, and such a leader's read index is the first entry of its term (reused) or the
-    /// commit index, which is not persisted; either can lie below entries committed and
-    /// acknowledged before the crash, so a read at it could be stale. The leader's log holds
+    /// The index is never below this node's last log index, taken before the check. A new
+    /// leader's read index is the first entry of its term or the commit index, which is not
+    /// persisted; before the log store stopped openraft from restoring a restarted leader in
+    /// its old term (see `raft::log_store`'s `read_vote`), either could lie below entries
+    /// committed and acknowledged before the crash, and the floor stays as a second guard. The leader's log holds
     /// every committed entry, so its last index covers them; waiting for it costs at most the
     /// commit of entries already appended.
     ///

@@ -579,7 +579,17 @@ async fn run_pipeline(
         tokio::spawn(async move {
             let outcome = match receiver.await {
                 Ok(Ok(response)) => Ok(response.data.0),
-                Ok(Err(_)) => Err(NodeError::NotLeader),
+                // openraft answers "forward to the leader" both when it refused the entry
+                // (not the leader when it arrived) and when it removed the appended entry
+                // from this node's log for a new leader's. The second is no proof that the
+                // entry is gone: another member may hold it and lead later, committing it.
+                // The two look alike here, so both are "outcome unknown": retrying on the
+                // new leader could apply the write twice.
+                Ok(Err(_)) => Err(NodeError::OutcomeUnknown(
+                    "the leader changed before the write was committed; it may still be \
+                     applied"
+                        .into(),
+                )),
                 Err(_) => Err(NodeError::OutcomeUnknown(
                     "consensus stopped before the write was applied".into(),
                 )),

@@ -230,8 +230,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(())
     }
 
+    /// The vote as saved, but never committed: openraft reads it once, at start-up, and
+    /// restores a node whose committed vote names itself as the leader of that same term.
+    /// That is unsafe here, as in Raft generally: the leader replicates an entry while it
+    /// syncs it locally, so a leader killed before its own sync can have sent followers an
+    /// entry it no longer holds, and restored in the same term it would propose a different
+    /// entry under the same log id `(term, index)`. Followers keep theirs (the log ids match),
+    /// and the members' states diverge. An uncommitted vote keeps everything Raft needs (the
+    /// term, and whom this node voted for in it, so it never votes twice), and the node must
+    /// win an election in a later term, which only a member holding every committed entry can.
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
-        Ok(self.vote)
+        Ok(self.vote.map(|vote| Vote { committed: false, ..vote }))
     }
 
     async fn append<I>(
