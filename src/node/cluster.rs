@@ -200,6 +200,23 @@ impl Node {
         }
     }
 
+    /// A lone node's read point while its log waits for disk space: its applied index,
+    /// without openraft (whose core waits for the log). Nothing can commit without this
+    /// node's log, and a write is acknowledged only after it was applied, so the applied index
+    /// covers every write acknowledged before the read. Never resolves on a clustered node,
+    /// nor while the disk is not full.
+    async fn read_point_on_a_full_disk(&self) -> ReadPoint {
+        let mut disk_full = self.disk_full.clone();
+        if self.is_clustered() || disk_full.wait_for(Option::is_some).await.is_err() {
+            return std::future::pending().await;
+        }
+        let index = self.applied_index();
+        let applied_time_ms = self.shared.views.load().time_ms;
+        let leader_time_ms =
+            raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms));
+        ReadPoint { index, leader_time_ms }
+    }
+
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the
     /// leader", which means certainly not done: then the leader may have changed, so the
     /// attempt is made again, on whichever node leads, until `leader_wait` is up.
@@ -462,8 +479,11 @@ pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<Read
     let mut batch = Vec::new();
     let mut failing = Episode::default();
     while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
-        let result =
-            node.read_index().await.map(|point| ReadRound { point, answered: Instant::now() });
+        let result = tokio::select! {
+            result = node.read_index() => result,
+            point = node.read_point_on_a_full_disk() => Ok(point),
+        };
+        let result = result.map(|point| ReadRound { point, answered: Instant::now() });
         report_read_round(&mut failing, &result);
         for waiter in batch.drain(..) {
             let _ = waiter.send(result.clone());
