@@ -442,7 +442,8 @@ impl Node {
     /// Every member's status, this node's own first; a member that does not answer in time is
     /// listed with the error.
     pub async fn cluster_status(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
-        let own = crate::raft::peer::status(&self.raft).await;
+        let core_waits = self.disk_full.borrow().is_some();
+        let own = crate::raft::peer::status(&self.raft, core_waits).await;
         let mut members: BTreeMap<NodeId, String> = BTreeMap::new();
         if let Ok(status) = &own {
             members.extend(status.members.iter().cloned());

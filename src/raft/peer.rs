@@ -209,7 +209,7 @@ impl PeerHandler {
                 self.raft.trigger().elect().await.map_err(|fatal| NodeError::Stopped.or(fatal)),
             ),
             PeerRequest::Admin(request) => PeerResponse::Admin(self.service.admin(request).await),
-            PeerRequest::Status => PeerResponse::Status(status(&self.raft).await),
+            PeerRequest::Status => PeerResponse::Status(status(&self.raft, false).await),
         }
     }
 }
@@ -228,10 +228,15 @@ impl NodeError {
 ///
 /// The commit index comes from openraft's core, which does not answer while it waits for an
 /// append to a full disk (`raft::log_store`); after [`CORE_ANSWER_WAIT`] the applied index,
-/// never above the commit index, stands in for it.
-pub async fn status(raft: &Raft) -> Result<NodeStatus, NodeError> {
+/// never above the commit index, stands in for it, at once if `core_waits` says the caller
+/// knows the core waits (the question would only be answered, late, into the void).
+pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeError> {
     let committed = raft.with_raft_state(|state| state.committed.map_or(0, |log_id| log_id.index));
-    let committed = tokio::time::timeout(CORE_ANSWER_WAIT, committed).await;
+    let committed = if core_waits {
+        Err(())
+    } else {
+        tokio::time::timeout(CORE_ANSWER_WAIT, committed).await.map_err(drop)
+    };
     let metrics = raft.metrics().borrow().clone();
     let commit_index = match committed {
         Ok(result) => result.map_err(|fatal| NodeError::Stopped.or(fatal))?,
