@@ -803,7 +803,7 @@ async fn run_snapshot_trigger(node: Node, snapshot_log_bytes: u64) {
             Ok(()) => None,
             Err(error) => {
                 let delay_seconds = SNAPSHOT_RETRY_DELAY.as_secs();
-                tracing::warn!(%error, "the log-size snapshot failed; retrying in {delay_seconds} s");
+                tracing::warn!(%error, delay_seconds, "the log-size snapshot failed; retrying");
                 Some(Instant::now() + SNAPSHOT_RETRY_DELAY)
             }
         };

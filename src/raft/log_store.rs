@@ -37,8 +37,8 @@
 //!
 //! 4. Syncs and completes the appends before it (they were written), raises
 //!    [`LogFigures::disk_full`] and logs the episode once (WARN), then retries the rest of
-//!    the append every [`SPACE_RETRY_INTERVAL`]. Requests that arrive meanwhile wait behind
-//!    it, in order, exactly as they would behind a slow disk.
+//!    the append every `SPACE_RETRY_INTERVAL` (200 ms). Requests that arrive meanwhile
+//!    wait behind it, in order, exactly as they would behind a slow disk.
 //! 5. Once a retry writes and a sync makes it durable, completes its callback, lowers the
 //!    signal, logs the end of the episode with how long it lasted, and goes on with the
 //!    requests that waited.

@@ -227,7 +227,7 @@ impl NodeError {
 /// This node's [`NodeStatus`], from openraft's metrics and state.
 ///
 /// The commit index comes from openraft's core, which does not answer while it waits for an
-/// append to a full disk (`raft::log_store`); after [`CORE_ANSWER_WAIT`] the applied index,
+/// append to a full disk (`raft::log_store`); after `CORE_ANSWER_WAIT` the applied index,
 /// never above the commit index, stands in for it, at once if `core_waits` says the caller
 /// knows the core waits (the question would only be answered, late, into the void).
 pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeError> {
