@@ -200,21 +200,29 @@ impl Node {
         }
     }
 
-    /// A lone node's read point while its log waits for disk space: its applied index,
-    /// without openraft (whose core waits for the log). Nothing can commit without this
-    /// node's log, and a write is acknowledged only after it was applied, so the applied index
-    /// covers every write acknowledged before the read. Never resolves on a clustered node,
-    /// nor while the disk is not full.
-    async fn read_point_on_a_full_disk(&self) -> ReadPoint {
+    /// The read round's answer while this node's log waits for disk space (openraft's core
+    /// waits with it, so the round itself would wait); never resolves while the disk is not
+    /// full. A lone node reads at its applied index: nothing can commit without its log, and
+    /// a write is acknowledged only after it was applied, so that index covers every write
+    /// acknowledged before the read. A cluster member cannot apply what the others commit
+    /// meanwhile, so its reads fail, and the client reads through another member.
+    async fn read_point_on_a_full_disk(&self) -> Result<ReadPoint, NodeError> {
         let mut disk_full = self.disk_full.clone();
-        if self.is_clustered() || disk_full.wait_for(Option::is_some).await.is_err() {
+        if disk_full.wait_for(Option::is_some).await.is_err() {
             return std::future::pending().await;
+        }
+        if self.is_clustered() {
+            return Err(NodeError::Unavailable(format!(
+                "this member cannot write its log in {} (the disk is full), so it cannot \
+                 catch up; read through another member",
+                self.data_directory.path().display()
+            )));
         }
         let index = self.applied_index();
         let applied_time_ms = self.shared.views.load().time_ms;
         let leader_time_ms =
             raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms));
-        ReadPoint { index, leader_time_ms }
+        Ok(ReadPoint { index, leader_time_ms })
     }
 
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the
@@ -482,7 +490,7 @@ pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<Read
     while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
         let result = tokio::select! {
             result = node.read_index() => result,
-            point = node.read_point_on_a_full_disk() => Ok(point),
+            result = node.read_point_on_a_full_disk() => result,
         };
         let result = result.map(|point| ReadRound { point, answered: Instant::now() });
         report_read_round(&mut failing, &result);

@@ -47,8 +47,8 @@
 //! - a lone node serves reads at its applied index without a read round (which would wait
 //!   for the core): nothing can commit without its log, and every acknowledged write was
 //!   applied before it was acknowledged, so that index covers every write a read must see.
-//!   A cluster member's reads go through the read round as always: they fail on a member
-//!   whose core waits, and succeed on members that can write;
+//!   A cluster member whose log waits fails its reads at once (it cannot apply what the
+//!   others commit); reads through members that can write succeed;
 //! - SAVE and BGSAVE are refused (the snapshot would need the core and the disk), and
 //!   [`Node::storage_status`] reports the condition for INFO and `concord status`.
 //!
