@@ -317,10 +317,20 @@ pub fn run_status(address: &str) -> Result<()> {
         "applied_index",
         "snapshot_index",
         "lag",
+        "storage",
     ];
     println!(
-        "{:>4} {:<10} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "id", "role", "term", "leader", "last_log", "commit", "applied", "snapshot", "lag"
+        "{:>4} {:<10} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:<9}",
+        "id",
+        "role",
+        "term",
+        "leader",
+        "last_log",
+        "commit",
+        "applied",
+        "snapshot",
+        "lag",
+        "storage"
     );
     for member in members {
         let Reply::Array(fields) = member else { continue };
@@ -339,7 +349,7 @@ pub fn run_status(address: &str) -> Result<()> {
         }
         let values: Vec<String> = columns.iter().map(|column| field(column)).collect();
         println!(
-            "{:>4} {:<10} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            "{:>4} {:<10} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:<9}",
             values[0],
             values[1],
             values[2],
@@ -348,7 +358,8 @@ pub fn run_status(address: &str) -> Result<()> {
             values[5],
             values[6],
             values[7],
-            values[8]
+            values[8],
+            values[9]
         );
     }
     Ok(())

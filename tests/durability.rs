@@ -471,3 +471,181 @@ fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 1_000);
     assert_eq!(redis::cmd("GET").arg("k999").query::<u64>(&mut client).unwrap(), 999);
 }
+
+/// A small tmpfs mounted for one test and unmounted when dropped: a disk that really fills
+/// up, with the errors a real one gives (`ENOSPC`, short writes). Mounting needs root
+/// (`CAP_SYS_ADMIN`), which the test environment has; without it the test fails and says so
+/// rather than passing without having run.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(label: &str, bytes: u64) -> SmallDisk {
+        let path = TempDir::new(label).0.clone();
+        std::fs::create_dir_all(&path).unwrap();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .expect("the mount command runs");
+        assert!(
+            output.status.success(),
+            "the full-disk tests mount a {bytes}-byte tmpfs at {}, which needs root \
+             (CAP_SYS_ADMIN); mount said: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        SmallDisk { path }
+    }
+
+    fn filler(&self) -> PathBuf {
+        self.path.join("filler")
+    }
+
+    /// Writes a file until the file system has no room left.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.filler()).unwrap();
+        let chunk = vec![0xAB_u8; 4096];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) if error.raw_os_error() == Some(28) => break,
+                Err(error) => panic!("filling the disk failed with {error}"),
+            }
+        }
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.filler()).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn info_line(client: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(client).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .map(|value| value.trim().to_string())
+        .unwrap_or_else(|| panic!("INFO persistence lacks {field}:\n{info}"))
+}
+
+/// Sends SET until one is refused with MISCONF (the first may be held by the log thread and
+/// answered as "outcome unknown"); returns the refusal's text.
+fn set_until_refused(client: &mut redis::Connection) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for attempt in 0.. {
+        assert!(Instant::now() < deadline, "writes were never refused on the full disk");
+        let reply =
+            redis::cmd("SET").arg(format!("refused:{attempt}")).arg("x").query::<String>(client);
+        match reply {
+            Err(error) if error.to_string().contains("MISCONF") => return error.to_string(),
+            Err(error) if error.to_string().contains("may or may not") => {}
+            other => panic!("a write on a full disk answered {other:?}"),
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_restart() {
+    let disk = SmallDisk::mount("full-disk", 4 * 1024 * 1024);
+    let data_dir = disk.path.join("data");
+    let mut node = Node::start(&data_dir, &[]);
+    let mut client = node.client();
+    for index in 0..100 {
+        let _: () =
+            redis::cmd("SET").arg(format!("k{index}")).arg(index).query(&mut client).unwrap();
+    }
+    disk.fill();
+    // The first write cannot be written: it is held (outcome unknown), later ones refused.
+    let big = "h".repeat(100_000);
+    let held = redis::cmd("SET").arg("held").arg(&big).query::<String>(&mut client);
+    assert!(
+        matches!(&held, Err(error) if error.to_string().contains("may or may not")
+            || error.to_string().contains("MISCONF")),
+        "the write that found the disk full answered {held:?}"
+    );
+    let refusal = set_until_refused(&mut client);
+    let expected = format!(
+        "Concord cannot write its log in {}: no space left on device; writes are refused \
+         until space is freed, reads still work",
+        data_dir.display()
+    );
+    assert!(refusal.contains(&expected), "expected MISCONF {expected:?}, got {refusal:?}");
+    // Reads still work, and every acknowledged write is there.
+    assert_eq!(redis::cmd("GET").arg("k42").query::<u64>(&mut client).unwrap(), 42);
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 100);
+    assert_eq!(info_line(&mut client, "concord_storage_status"), "disk-full");
+    assert_eq!(info_line(&mut client, "aof_last_write_status"), "err");
+    let save = redis::cmd("SAVE").query::<String>(&mut client).unwrap_err().to_string();
+    assert!(save.contains("snapshot could not be written"), "SAVE answered {save}");
+    let bgsave = redis::cmd("BGSAVE").query::<String>(&mut client).unwrap_err().to_string();
+    assert!(bgsave.contains("snapshot could not be written"), "BGSAVE answered {bgsave}");
+    assert!(node.child.try_wait().is_none(), "concord exited on a full disk");
+    let status = Command::new(env!("CARGO_BIN_EXE_concord"))
+        .args(["status", "--port", &node.port.to_string()])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("disk-full"), "concord status does not show the full disk:\n{status}");
+
+    // Space is back: writes succeed again, without a restart, and the held one was applied.
+    disk.free();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "writes were still refused after space was freed");
+        match redis::cmd("SET").arg("after").arg("space").query::<String>(&mut client) {
+            Ok(reply) if reply == "OK" => break,
+            Err(error) if error.to_string().contains("MISCONF") => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            other => panic!("a write after space was freed answered {other:?}"),
+        }
+    }
+    assert_eq!(info_line(&mut client, "concord_storage_status"), "ok");
+    assert_eq!(redis::cmd("GET").arg("held").query::<String>(&mut client).unwrap(), big);
+    assert_eq!(redis::cmd("SAVE").query::<String>(&mut client).unwrap(), "OK");
+    node.child.kill();
+    let node = Node::start(&data_dir, &[]);
+    let mut client = node.client();
+    for index in 0..100 {
+        let value: u64 = redis::cmd("GET").arg(format!("k{index}")).query(&mut client).unwrap();
+        assert_eq!(value, index, "acknowledged write of k{index} lost");
+    }
+    assert_eq!(redis::cmd("GET").arg("after").query::<String>(&mut client).unwrap(), "space");
+}
+
+#[test]
+fn a_snapshot_that_finds_the_disk_full_fails_save_and_the_node_keeps_running() {
+    let disk = SmallDisk::mount("full-save", 4 * 1024 * 1024);
+    let data_dir = disk.path.join("data");
+    let mut node = Node::start(&data_dir, &[]);
+    let mut client = node.client();
+    let value = "v".repeat(1_000);
+    for index in 0..200 {
+        let _: () =
+            redis::cmd("SET").arg(format!("k{index}")).arg(&value).query(&mut client).unwrap();
+    }
+    disk.fill();
+    let error = redis::cmd("SAVE").query::<String>(&mut client).unwrap_err().to_string();
+    assert!(
+        error.contains("snapshot could not be written") && error.contains("No space left"),
+        "SAVE on a full disk answered {error}"
+    );
+    assert!(node.child.try_wait().is_none(), "concord exited after a failed snapshot");
+    assert_eq!(info_line(&mut client, "rdb_last_bgsave_status"), "err");
+    assert_eq!(redis::cmd("GET").arg("k7").query::<String>(&mut client).unwrap(), value);
+    disk.free();
+    assert_eq!(redis::cmd("SAVE").query::<String>(&mut client).unwrap(), "OK");
+    assert_eq!(info_line(&mut client, "rdb_last_bgsave_status"), "ok");
+    let _: () = redis::cmd("SET").arg("after").arg("save").query(&mut client).unwrap();
+}

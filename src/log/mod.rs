@@ -56,6 +56,20 @@
 //! the kernel may have dropped the dirty pages and marked them clean, so a second fsync that
 //! succeeds proves nothing. The node stops; a restart recovers what reached the disk.
 //!
+//! One failure is recoverable: a full disk (`ENOSPC`, or `EDQUOT` for a quota) reported by a
+//! *write* of [`Log::append`] (the records' bytes, or a new segment's creation, header write
+//! or rename). No fsync had failed, so nothing durable is in doubt; the bytes the failed
+//! write may have left past the end of the active segment (a short write) are cut off again
+//! by truncating the file back to where the failed write began, and the file's length is read
+//! back to verify it; a new segment that could not be made is removed. The append then
+//! returns [`LogError::NoSpace`]: the log holds the records before the failed write (a prefix
+//! of the batch, possibly empty; [`Log::next_index`] says how far), its files hold exactly
+//! those bytes, and the caller may append the rest again later. If the truncation or the
+//! check fails, the log is poisoned after all. Every other failure, a full disk included when
+//! it is reported by an fsync, a truncation, a purge or a vote save, still poisons: an fsync
+//! error may mean lost pages, and the other operations are rare enough that stopping is the
+//! simpler promise.
+//!
 //! # Mapping openraft's `RaftLogStorage` (0.9 and 0.10)
 //!
 //! - `append(entries, callback)` (`LogFlushed` in 0.9, `IOFlushed` in 0.10): serialize each
@@ -216,6 +230,40 @@ pub enum LogError {
 
     #[error("invalid log options: {0}")]
     InvalidOptions(String),
+
+    /// The disk is full (`ENOSPC` or `EDQUOT`) and an append could not be written. The log is
+    /// not poisoned: it holds exactly the records before the failed write, and the rest of
+    /// the batch may be appended again once there is space (see the module doc).
+    #[error("{context}: {source}")]
+    NoSpace {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Whether `error` says the disk (or the user's quota) is full.
+pub fn is_no_space(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+/// How a failed step of an append leaves the log.
+enum StepError {
+    /// A full disk reported by a write; the step undid what it did (see the module doc).
+    NoSpace(io::Error),
+    /// Anything else: the log must be poisoned.
+    Poison(io::Error),
+}
+
+impl StepError {
+    /// A failed write: recoverable only if the disk is full.
+    fn write(error: io::Error) -> StepError {
+        if is_no_space(&error) {
+            StepError::NoSpace(error)
+        } else {
+            StepError::Poison(error)
+        }
+    }
 }
 
 /// One segment file of the open log.
@@ -411,6 +459,10 @@ impl Log {
     /// Appends `records`, which must have consecutive indexes starting at
     /// [`Log::next_index`] and non-decreasing terms not below the last record's. They are
     /// readable at once and durable after the next [`Log::sync`].
+    ///
+    /// On [`LogError::NoSpace`] the log holds the records of the batch that were written
+    /// before the disk filled up (see [`Log::next_index`]) and nothing of the rest; appending
+    /// the rest later continues it.
     pub fn append(&mut self, records: &[Record]) -> Result<(), LogError> {
         self.check_poison()?;
         self.validate_append(records)?;
@@ -422,7 +474,7 @@ impl Log {
                 self.write_buffer(&mut buffer, &records[buffered_from..position])?;
                 buffered_from = position;
                 let result = self.roll_over(record.index);
-                self.poison_on_error(result, || format!("starting segment at {}", record.index))?;
+                self.fail_step(result, || format!("starting segment at {}", record.index))?;
             }
             format::encode_record(&mut buffer, record.index, record.term, &record.payload);
         }
@@ -485,9 +537,15 @@ impl Log {
         }
         let active = self.segments.last_mut().expect("a segment exists once records are encoded");
         let start = active.bytes;
-        let result = active.file.write_at(start, buffer);
-        let name = active.name.clone();
-        self.poison_on_error(result, || format!("writing to {name}"))?;
+        let result = active.file.write_at(start, buffer).map_err(StepError::write);
+        let result = match result {
+            Err(StepError::NoSpace(error)) => {
+                Err(Log::cut_back(active.file.as_mut(), start, error))
+            }
+            other => other,
+        };
+        let name = self.disk.describe(&active.name);
+        self.fail_step(result, || format!("writing to {name}"))?;
         let active = self.segments.last_mut().expect("checked above");
         let mut offset = start;
         for record in records {
@@ -504,19 +562,44 @@ impl Log {
         Ok(())
     }
 
-    /// Closes the active segment (syncing it) and starts a new one at `first_index`.
-    fn roll_over(&mut self, first_index: Index) -> io::Result<()> {
+    /// After a write at `start` failed for want of space: truncates `file` back to `start`,
+    /// so that no byte of the failed write stays, and reads the length back to verify it.
+    fn cut_back(file: &mut dyn DiskFile, start: u64, error: io::Error) -> StepError {
+        match file.truncate(start).and_then(|()| file.len()) {
+            Ok(length) if length == start => StepError::NoSpace(error),
+            Ok(length) => StepError::Poison(io::Error::other(format!(
+                "{error}; truncating back to byte {start} left {length} bytes"
+            ))),
+            Err(truncation) => StepError::Poison(io::Error::other(format!(
+                "{error}; truncating back to byte {start} failed: {truncation}"
+            ))),
+        }
+    }
+
+    /// Closes the active segment (syncing it) and starts a new one at `first_index`. A full
+    /// disk while the new segment is created, given its header or renamed is recoverable: the
+    /// temporary file is removed (recovery removes it too, should that fail) and nothing of
+    /// the log changed except that the closed segment is now durable.
+    fn roll_over(&mut self, first_index: Index) -> Result<(), StepError> {
         if let Some(active) = self.segments.last_mut() {
-            active.file.sync()?;
+            active.file.sync().map_err(StepError::Poison)?;
             self.durable_next = self.next_index;
         }
         let name = format::segment_name(first_index);
         let temporary = format!("{name}{TEMPORARY_SUFFIX}");
-        let mut file = self.disk.create(&temporary)?;
-        file.write_at(0, &format::encode_segment_header(first_index))?;
-        file.sync()?;
-        self.disk.rename(&temporary, &name)?;
-        self.disk.sync_directory()?;
+        let remove_temporary = |error: StepError| {
+            if matches!(error, StepError::NoSpace(_)) {
+                let _ = self.disk.remove(&temporary);
+            }
+            error
+        };
+        let mut file =
+            self.disk.create(&temporary).map_err(StepError::write).map_err(remove_temporary)?;
+        let header = format::encode_segment_header(first_index);
+        file.write_at(0, &header).map_err(StepError::write).map_err(remove_temporary)?;
+        file.sync().map_err(StepError::Poison)?;
+        self.disk.rename(&temporary, &name).map_err(StepError::write).map_err(remove_temporary)?;
+        self.disk.sync_directory().map_err(StepError::Poison)?;
         let bytes = format::SEGMENT_HEADER_BYTES;
         self.segments.push(Segment { name, first_index, file, offsets: Vec::new(), bytes });
         Ok(())
@@ -753,6 +836,22 @@ impl Log {
                 source: poison.source.clone(),
             }),
             None => Ok(()),
+        }
+    }
+
+    /// Passes `result` through; a full disk becomes [`LogError::NoSpace`] and leaves the log
+    /// healthy, any other failure poisons it.
+    fn fail_step<T>(
+        &mut self,
+        result: Result<T, StepError>,
+        context: impl FnOnce() -> String,
+    ) -> Result<T, LogError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(StepError::NoSpace(source)) => {
+                Err(LogError::NoSpace { context: context(), source })
+            }
+            Err(StepError::Poison(error)) => self.poison_on_error(Err(error), context),
         }
     }
 

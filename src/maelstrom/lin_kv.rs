@@ -25,8 +25,8 @@
 //! it (so `1` and `"1"` are different keys), and a read parses the stored text back.
 //!
 //! Errors follow Maelstrom's definite/indefinite rule, from the node's own:
-//! - `NotLeader`, `Stopped`, `Unavailable`, `Refused`: not applied, `temporarily-unavailable`
-//!   (11);
+//! - `NotLeader`, `Stopped`, `Unavailable`, `Refused`, `DiskFull`: not applied,
+//!   `temporarily-unavailable` (11);
 //! - `OutcomeUnknown`: may have been applied, `timeout` (0); `StorageFailed`: `crash` (13);
 //! - a read that fails changed nothing: always 11.
 //!
@@ -396,9 +396,10 @@ async fn write_one(node: &Node, write: StringWrite) -> Result<Frame, WorkloadErr
             NodeError::NotLeader
             | NodeError::Stopped
             | NodeError::Unavailable(_)
-            | NodeError::Refused(_) => ErrorCode::TemporarilyUnavailable,
+            | NodeError::Refused(_)
+            | NodeError::DiskFull { .. } => ErrorCode::TemporarilyUnavailable,
             NodeError::OutcomeUnknown(_) => ErrorCode::Timeout,
-            NodeError::StorageFailed(_) => ErrorCode::Crash,
+            NodeError::StorageFailed(_) | NodeError::SnapshotFailed(_) => ErrorCode::Crash,
         };
         WorkloadError::new(code, error.to_string())
     })?;

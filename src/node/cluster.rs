@@ -200,6 +200,31 @@ impl Node {
         }
     }
 
+    /// The read round's answer while this node's log waits for disk space (openraft's core
+    /// waits with it, so the round itself would wait); never resolves while the disk is not
+    /// full. A lone node reads at its applied index: nothing can commit without its log, and
+    /// a write is acknowledged only after it was applied, so that index covers every write
+    /// acknowledged before the read. A cluster member cannot apply what the others commit
+    /// meanwhile, so its reads fail, and the client reads through another member.
+    async fn read_point_on_a_full_disk(&self) -> Result<ReadPoint, NodeError> {
+        let mut disk_full = self.disk_full.clone();
+        if disk_full.wait_for(Option::is_some).await.is_err() {
+            return std::future::pending().await;
+        }
+        if self.is_clustered() {
+            return Err(NodeError::Unavailable(format!(
+                "this member cannot write its log in {} (the disk is full), so it cannot \
+                 catch up; read through another member",
+                self.data_directory.path().display()
+            )));
+        }
+        let index = self.applied_index();
+        let applied_time_ms = self.shared.views.load().time_ms;
+        let leader_time_ms =
+            raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms));
+        Ok(ReadPoint { index, leader_time_ms })
+    }
+
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the
     /// leader", which means certainly not done: then the leader may have changed, so the
     /// attempt is made again, on whichever node leads, until `leader_wait` is up.
@@ -425,7 +450,8 @@ impl Node {
     /// Every member's status, this node's own first; a member that does not answer in time is
     /// listed with the error.
     pub async fn cluster_status(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
-        let own = crate::raft::peer::status(&self.raft).await;
+        let core_waits = self.disk_full.borrow().is_some();
+        let own = crate::raft::peer::status(&self.raft, core_waits).await;
         let mut members: BTreeMap<NodeId, String> = BTreeMap::new();
         if let Ok(status) = &own {
             members.extend(status.members.iter().cloned());
@@ -462,8 +488,11 @@ pub(super) async fn run_read_rounds(node: Node, mut waiters: mpsc::Receiver<Read
     let mut batch = Vec::new();
     let mut failing = Episode::default();
     while waiters.recv_many(&mut batch, READ_WAITERS_MAX).await > 0 {
-        let result =
-            node.read_index().await.map(|point| ReadRound { point, answered: Instant::now() });
+        let result = tokio::select! {
+            result = node.read_index() => result,
+            result = node.read_point_on_a_full_disk() => result,
+        };
+        let result = result.map(|point| ReadRound { point, answered: Instant::now() });
         report_read_round(&mut failing, &result);
         for waiter in batch.drain(..) {
             let _ = waiter.send(result.clone());

@@ -37,9 +37,26 @@
 //! Snapshots are triggered here: when the log grew by `snapshot_log_bytes` since the last one,
 //! and by [`Node::save`] / [`Node::background_save`] (SAVE, BGSAVE).
 //!
+//! A full disk (see `raft::log_store`): while the log thread waits for space to append an
+//! entry, openraft's core waits with it, so the node works around openraft rather than
+//! through it:
+//! - new writes are refused with [`NodeError::DiskFull`] (Redis's `MISCONF`) before they are
+//!   proposed, in [`Node::write`] and again in the pipeline for those already queued;
+//! - the writes of the entry that is waiting get "outcome unknown": they are applied once
+//!   space is back, unless the node is restarted first;
+//! - a lone node serves reads at its applied index without a read round (which would wait
+//!   for the core): nothing can commit without its log, and every acknowledged write was
+//!   applied before it was acknowledged, so that index covers every write a read must see.
+//!   A cluster member whose log waits fails its reads at once (it cannot apply what the
+//!   others commit); reads through members that can write succeed;
+//! - SAVE and BGSAVE are refused (the snapshot would need the core and the disk), and
+//!   [`Node::storage_status`] reports the condition for INFO and `concord status`.
+//!
+//! Writes are accepted again as soon as the log thread's retried append is durable.
+//!
 //! Errors follow the definite/indefinite rule: [`NodeError::Stopped`],
-//! [`NodeError::NotLeader`], [`NodeError::Unavailable`] and [`NodeError::Refused`] mean the
-//! write was not applied; [`NodeError::OutcomeUnknown`] and
+//! [`NodeError::NotLeader`], [`NodeError::Unavailable`], [`NodeError::Refused`] and
+//! [`NodeError::DiskFull`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
 //! [`NodeError::StorageFailed`] mean it may or may not have been.
 
 mod cluster;
@@ -77,6 +94,37 @@ const ENTRIES_IN_FLIGHT_MAX: usize = 8;
 
 /// How often the node checks whether the log has grown enough for a snapshot.
 const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long after a failed log-size snapshot the next is tried: Redis's wait after a failed
+/// background save (`CONFIG_BGSAVE_RETRY_DELAY`), so a full disk is not hammered.
+const SNAPSHOT_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// How long a shutdown waits for openraft's core while the log waits for disk space: the
+/// core waits with it and would never stop. Every acknowledged write is durable already.
+const SHUTDOWN_WAIT_ON_FULL_DISK: Duration = Duration::from_secs(2);
+
+/// The state of the node's storage, for INFO and `concord status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageStatus {
+    /// The log is written and synced as usual.
+    Ok,
+    /// The disk is full: writes are refused until an append succeeds again. The text is the
+    /// error, naming the file.
+    DiskFull(String),
+    /// The log failed (a failed fsync, say) and the node is stopping.
+    Failed(String),
+}
+
+impl StorageStatus {
+    /// The word INFO and `concord status` show: `ok`, `disk-full` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StorageStatus::Ok => "ok",
+            StorageStatus::DiskFull(_) => "disk-full",
+            StorageStatus::Failed(_) => "failed",
+        }
+    }
+}
 
 /// A view to read from, with the time reads on it use for expiry.
 #[derive(Clone, Debug)]
@@ -138,11 +186,13 @@ pub struct Node {
     shared: Arc<SharedState>,
     log_figures: Arc<LogFigures>,
     fatal: watch::Receiver<Option<String>>,
+    /// Raised while the log waits for disk space (see the module doc).
+    disk_full: watch::Receiver<Option<String>>,
     fsync: FsyncMode,
     started_unix_seconds: u64,
     /// Routes applied entries' outputs (messages, served waiters) to this node's connections.
     deliveries: Arc<deliveries::Deliveries>,
-    _data_directory: Arc<raft::DataDirectory>,
+    data_directory: Arc<raft::DataDirectory>,
 }
 
 impl Node {
@@ -217,6 +267,7 @@ impl Node {
             config.subscriptions_max,
         ));
         opened.shared.set_output_sink(Arc::clone(&deliveries) as _);
+        let disk_full = opened.log_figures.disk_full.subscribe();
         let node = Node {
             cluster: Arc::new(ClusterHandle {
                 id: config.node_id,
@@ -233,10 +284,11 @@ impl Node {
             shared: opened.shared,
             log_figures: opened.log_figures,
             fatal: opened.fatal,
+            disk_full,
             fsync: config.fsync,
             started_unix_seconds,
             deliveries,
-            _data_directory: Arc::new(opened.data_directory),
+            data_directory: Arc::new(opened.data_directory),
         };
         let flushed = node.log_figures.flushed_ticket.subscribe();
         tokio::spawn(run_pipeline(
@@ -244,7 +296,11 @@ impl Node {
             receiver,
             config.entry_proposals_max,
             waiting,
-            flushed,
+            Signals {
+                flushed,
+                disk_full: node.disk_full.clone(),
+                data_directory: node.data_directory.path().display().to_string(),
+            },
         ));
         tokio::spawn(cluster::run_read_rounds(node.clone(), read_waiters));
         tokio::spawn(cluster::learn_member_addresses(node.clone()));
@@ -283,6 +339,9 @@ impl Node {
     /// replies once committed and applied. In a cluster the wait for the commit is bounded by
     /// `commit_wait_ms`: a leader cut off from its majority cannot tell whether it will commit.
     async fn propose(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
+        if let Some(error) = self.disk_full_error() {
+            return Err(error);
+        }
         let (reply, receiver) = oneshot::channel();
         let proposal = Proposal { requests, reply };
         self.proposals.send(proposal).await.map_err(|_| NodeError::Stopped)?;
@@ -359,6 +418,7 @@ impl Node {
 
     /// SAVE: takes a snapshot of everything applied now and returns once it is durable (and
     /// the log below it removed).
+    /// A snapshot that fails (a full disk) is an error for the caller only: the node goes on.
     pub async fn save(&self) -> Result<(), NodeError> {
         let target = self.applied_index();
         let persistence = &self.shared.persistence;
@@ -368,8 +428,12 @@ impl Node {
             if persistence.snapshot_index.load(Ordering::Relaxed) >= target {
                 return Ok(());
             }
+            if let Some(error) = self.disk_full_error() {
+                return Err(NodeError::SnapshotFailed(error.to_string()));
+            }
             if persistence.failures.load(Ordering::Relaxed) != failures {
-                return Err(NodeError::StorageFailed("the snapshot could not be written".into()));
+                let reason = persistence.last_error.lock().clone();
+                return Err(NodeError::SnapshotFailed(reason));
             }
             let idle = !persistence.in_progress.load(Ordering::Relaxed);
             if idle && last_trigger.is_none_or(|at| at.elapsed() > Duration::from_millis(200)) {
@@ -381,7 +445,11 @@ impl Node {
     }
 
     /// BGSAVE: starts a snapshot and returns at once; `false` if one is already being written.
+    /// Refused at once while the log waits for disk space, since it could only fail.
     pub async fn background_save(&self) -> Result<bool, NodeError> {
+        if let Some(error) = self.disk_full_error() {
+            return Err(NodeError::SnapshotFailed(error.to_string()));
+        }
         if self.shared.persistence.in_progress.load(Ordering::Relaxed) {
             return Ok(false);
         }
@@ -433,10 +501,37 @@ impl Node {
         }
     }
 
-    /// Stops consensus; the log thread syncs whatever it holds and ends.
+    /// The refusal of a write while the log waits for disk space, or `None` if it does not.
+    fn disk_full_error(&self) -> Option<NodeError> {
+        let reason = self.disk_full.borrow().clone()?;
+        Some(disk_full_error(&self.data_directory.path().display().to_string(), &reason))
+    }
+
+    /// Whether the log is healthy, waits for disk space, or failed.
+    pub fn storage_status(&self) -> StorageStatus {
+        if let Some(reason) = self.fatal.borrow().clone() {
+            return StorageStatus::Failed(reason);
+        }
+        match self.disk_full.borrow().clone() {
+            Some(reason) => StorageStatus::DiskFull(reason),
+            None => StorageStatus::Ok,
+        }
+    }
+
+    /// Stops consensus; the log thread syncs whatever it holds and ends. While the log waits
+    /// for disk space, openraft's core waits with it, so the wait for it is bounded.
     pub async fn shutdown(&self) {
-        if let Err(error) = self.raft.shutdown().await {
-            tracing::warn!(%error, "consensus did not stop cleanly");
+        let stopping = self.raft.shutdown();
+        if self.disk_full.borrow().is_none() {
+            if let Err(error) = stopping.await {
+                tracing::warn!(%error, "consensus did not stop cleanly");
+            }
+            return;
+        }
+        if tokio::time::timeout(SHUTDOWN_WAIT_ON_FULL_DISK, stopping).await.is_err() {
+            tracing::warn!(
+                "stopping with an entry still waiting for disk space; it was never acknowledged"
+            );
         }
     }
 }
@@ -467,6 +562,16 @@ impl NodeService for Node {
         let node = self.clone();
         Box::pin(async move { node.leader_read_index().await })
     }
+}
+
+/// [`NodeError::DiskFull`] for the log error `reason` under `data_directory`.
+fn disk_full_error(data_directory: &str, reason: &str) -> NodeError {
+    let cause = if reason.contains(&format!("(os error {})", libc::EDQUOT)) {
+        "disk quota exceeded"
+    } else {
+        "no space left on device"
+    };
+    NodeError::DiskFull { data_directory: data_directory.to_string(), cause: cause.to_string() }
 }
 
 fn fatal_error(fatal: openraft::error::Fatal<raft::NodeId>) -> NodeError {
@@ -523,14 +628,24 @@ fn deliver_replies(waiting: Waiting) -> raft::DeliverReplies {
     })
 }
 
+/// What the pipeline watches besides its proposals.
+struct Signals {
+    /// The highest ticket openraft was told is flushed.
+    flushed: watch::Receiver<Ticket>,
+    /// Raised while the log waits for disk space.
+    disk_full: watch::Receiver<Option<String>>,
+    data_directory: String,
+}
+
 /// The commit pipeline (steps 1 to 4 of the module doc).
 async fn run_pipeline(
     raft: Raft,
     mut proposals: mpsc::Receiver<Proposal>,
     entry_proposals_max: usize,
     waiting: Waiting,
-    mut flushed: watch::Receiver<Ticket>,
+    signals: Signals,
 ) {
+    let Signals { mut flushed, mut disk_full, data_directory } = signals;
     let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT_MAX));
     let mut batch: Vec<Proposal> = Vec::new();
     let mut next_ticket: Ticket = 1;
@@ -542,13 +657,26 @@ async fn run_pipeline(
         // arrive meanwhile miss it. Waiting for the previous entry's flush first makes each
         // entry carry every write that arrived during the previous fsync.
         if let Some((ticket, settled)) = previous.take() {
-            tokio::select! {
-                _ = flushed.wait_for(|&flushed| flushed >= ticket) => {}
-                _ = settled => {}
+            let held = tokio::select! {
+                _ = flushed.wait_for(|&flushed| flushed >= ticket) => false,
+                _ = settled => false,
+                full = disk_full.wait_for(Option::is_some) => full.is_ok(),
+            };
+            if held {
+                answer_held_writes(&waiting, *flushed.borrow());
             }
         }
         if proposals.recv_many(&mut batch, entry_proposals_max).await == 0 {
             return;
+        }
+        // Writes queued before the disk filled up: refused, never proposed.
+        let full = disk_full.borrow().clone();
+        if let Some(reason) = full {
+            let error = disk_full_error(&data_directory, &reason);
+            for proposal in batch.drain(..) {
+                let _ = proposal.reply.send(Err(error.clone()));
+            }
+            continue;
         }
         let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
         let (settled_sender, settled) = oneshot::channel();
@@ -603,6 +731,23 @@ async fn run_pipeline(
     }
 }
 
+/// The disk filled up under an entry that is not flushed: its writes (every ticket above
+/// `flushed`) wait in the log thread until there is space, and are applied then, unless the
+/// node is restarted first. Their clients are told so rather than kept waiting.
+fn answer_held_writes(waiting: &Waiting, flushed: Ticket) {
+    let held: Vec<Answer> = {
+        let mut waiting = waiting.lock();
+        let tickets: Vec<Ticket> =
+            waiting.keys().copied().filter(|&ticket| ticket > flushed).collect();
+        tickets.into_iter().filter_map(|ticket| waiting.remove(&ticket)).collect()
+    };
+    for answer in held {
+        let reason = "the disk filled up while it was being written; it is applied once space \
+                      is freed, unless the node restarts first";
+        deliver(Err(NodeError::OutcomeUnknown(reason.into())), answer);
+    }
+}
+
 /// Step 2: registers the proposals' reply channels under `ticket` and makes their entry.
 fn propose(
     waiting: &Waiting,
@@ -646,18 +791,32 @@ fn deliver(outcome: Result<Vec<Frame>, NodeError>, answer: Answer) {
 }
 
 /// Takes a snapshot whenever the log grew by `snapshot_log_bytes` since the last one.
+/// A failed one is tried again after [`SNAPSHOT_RETRY_DELAY`]; none is tried while the log
+/// waits for disk space.
 async fn run_snapshot_trigger(node: Node, snapshot_log_bytes: u64) {
     let mut ticker = tokio::time::interval(SNAPSHOT_CHECK_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retry_after: Option<Instant> = None;
     loop {
         ticker.tick().await;
         if node.fatal.borrow().is_some() {
             return;
         }
-        let grown = node.log_figures.bytes_since_purge.load(Ordering::Relaxed);
-        if grown >= snapshot_log_bytes && node.save().await.is_err() {
-            tracing::warn!("the log-size snapshot failed; retrying at the next check");
+        if node.disk_full.borrow().is_some() || retry_after.is_some_and(|at| Instant::now() < at) {
+            continue;
         }
+        let grown = node.log_figures.bytes_since_purge.load(Ordering::Relaxed);
+        if grown < snapshot_log_bytes {
+            continue;
+        }
+        retry_after = match node.save().await {
+            Ok(()) => None,
+            Err(error) => {
+                let delay_seconds = SNAPSHOT_RETRY_DELAY.as_secs();
+                tracing::warn!(%error, delay_seconds, "the log-size snapshot failed; retrying");
+                Some(Instant::now() + SNAPSHOT_RETRY_DELAY)
+            }
+        };
     }
 }
 
@@ -678,8 +837,12 @@ async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize
                 write: Write::Key(KeyWrite::DeleteExpired { keys }),
             })
             .collect();
-        if !requests.is_empty() && node.write(requests).await.is_err() {
-            return;
+        if !requests.is_empty() {
+            match node.write(requests).await {
+                // The next cycle proposes them again, once there is space.
+                Ok(_) | Err(NodeError::DiskFull { .. }) => {}
+                Err(_) => return,
+            }
         }
         // A reservation whose node never confirmed nor cancelled it (the node is gone or cut
         // off) goes back to its key; apply decides which are overdue by the entry's time.

@@ -29,6 +29,23 @@
 //! A failed write or sync poisons the log ([`crate::log`]): the thread completes every kept
 //! callback with the error, answers every later request with it, and raises the node's fatal
 //! signal, because a node whose log cannot be trusted must stop rather than serve.
+//!
+//! A full disk is not a failure of the log ([`LogError::NoSpace`]: nothing was written, or
+//! what was written was cut off again) and is handled here, below openraft, because openraft
+//! 0.9 treats any error of an append, returned or passed to the flush callback, as fatal: its
+//! core stops for good. So the thread keeps the append, with its callback, and:
+//!
+//! 4. Syncs and completes the appends before it (they were written), raises
+//!    [`LogFigures::disk_full`] and logs the episode once (WARN), then retries the rest of
+//!    the append every `SPACE_RETRY_INTERVAL` (200 ms). Requests that arrive meanwhile
+//!    wait behind it, in order, exactly as they would behind a slow disk.
+//! 5. Once a retry writes and a sync makes it durable, completes its callback, lowers the
+//!    signal, logs the end of the episode with how long it lasted, and goes on with the
+//!    requests that waited.
+//!
+//! Meanwhile openraft's core waits for that one flush, as for a very slow disk; the node,
+//! watching the signal, refuses new writes before they reach openraft and serves reads
+//! without it (see `node`).
 
 use std::collections::VecDeque;
 use std::ops::{Bound, Range, RangeBounds};
@@ -46,9 +63,13 @@ use super::codec;
 use super::{LogId, NodeId, RaftEntry, Ticket, TypeConfig};
 use crate::config::FsyncMode;
 use crate::log::{Index, Log, LogError, Record, RecordId};
+use crate::logging::{Episode, Report};
 
 /// How often the log thread syncs in `every-second` mode.
 const RELAXED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often an append that found the disk full is tried again.
+const SPACE_RETRY_INTERVAL: Duration = Duration::from_millis(200);
 
 /// How many appended entries the handle keeps for openraft's read before apply. In a
 /// one-member cluster one or two are waiting at any time; the bound only matters if reads stop.
@@ -76,6 +97,9 @@ pub struct LogFigures {
     pub durable_next: AtomicU64,
     /// The highest ticket of an entry openraft was told is flushed (durable, in `always` mode).
     pub flushed_ticket: watch::Sender<Ticket>,
+    /// While an append waits for space (steps 4 and 5 of the module doc): the error that
+    /// stopped it, naming the file.
+    pub disk_full: watch::Sender<Option<String>>,
 }
 
 /// openraft's handle on the log: cheap to clone, all work happens on the log thread.
@@ -101,7 +125,15 @@ impl LogStore {
             None => None,
         };
         let (requests, receiver) = mpsc::channel();
-        let worker = LogThread { log, fsync, figures, fatal, pending: Vec::new() };
+        let worker = LogThread {
+            log,
+            fsync,
+            figures,
+            fatal,
+            pending: Vec::new(),
+            stalled: None,
+            waiting_behind: VecDeque::new(),
+        };
         std::thread::Builder::new()
             .name("concord-log".into())
             .spawn(move || worker.run(receiver))
@@ -289,6 +321,19 @@ struct LogThread {
     fatal: watch::Sender<Option<String>>,
     /// Flush callbacks (and highest tickets) of appends written but not yet synced.
     pending: Vec<(LogFlushed<TypeConfig>, Ticket)>,
+    /// The append that found the disk full, if one did (step 4).
+    stalled: Option<Stalled>,
+    /// Requests that arrived while an append waited for space, in order.
+    waiting_behind: VecDeque<LogRequest>,
+}
+
+/// An append that found the disk full: retried until there is space.
+struct Stalled {
+    /// The whole batch; the log holds a prefix of it (see [`Log::append`]).
+    records: Vec<Record>,
+    ticket: Ticket,
+    flushed: LogFlushed<TypeConfig>,
+    error: String,
 }
 
 impl LogThread {
@@ -296,18 +341,27 @@ impl LogThread {
         let mut last_sync = Instant::now();
         loop {
             // Step 1: one request, waiting; in relaxed mode, no longer than the sync interval.
-            let first = match self.fsync {
-                FsyncMode::Always => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                FsyncMode::EverySecond => {
-                    receiver.recv_timeout(RELAXED_SYNC_INTERVAL.saturating_sub(last_sync.elapsed()))
-                }
+            // Requests that waited behind a full disk come first.
+            let first = match self.waiting_behind.pop_front() {
+                Some(request) => Ok(request),
+                None => match self.fsync {
+                    FsyncMode::Always => {
+                        receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                    }
+                    FsyncMode::EverySecond => receiver
+                        .recv_timeout(RELAXED_SYNC_INTERVAL.saturating_sub(last_sync.elapsed())),
+                },
             };
             match first {
                 Ok(request) => {
                     self.execute(request);
-                    // Then everything already queued, without waiting.
-                    while let Ok(request) = receiver.try_recv() {
-                        self.execute(request);
+                    // Then everything already queued, without waiting, unless an append
+                    // found the disk full: what follows it waits for it.
+                    while self.stalled.is_none() {
+                        match self.waiting_behind.pop_front().or_else(|| receiver.try_recv().ok()) {
+                            Some(request) => self.execute(request),
+                            None => break,
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -318,36 +372,90 @@ impl LogThread {
                 }
             }
             // Step 3: one sync for every append of this round.
-            if self.fsync == FsyncMode::Always || last_sync.elapsed() >= RELAXED_SYNC_INTERVAL {
+            if self.fsync == FsyncMode::Always
+                || last_sync.elapsed() >= RELAXED_SYNC_INTERVAL
+                || self.stalled.is_some()
+            {
                 self.sync();
                 last_sync = Instant::now();
             }
+            // Steps 4 and 5.
+            if self.stalled.is_some() && !self.wait_for_space(&receiver) {
+                return;
+            }
         }
+    }
+
+    /// Steps 4 and 5: retries the stalled append until it is written and synced, or the log
+    /// fails. Returns `false` if the node shut down meanwhile.
+    fn wait_for_space(&mut self, receiver: &Receiver<LogRequest>) -> bool {
+        let Some(error) = self.stalled.as_ref().map(|stalled| stalled.error.clone()) else {
+            return true;
+        };
+        let mut episode = Episode::default();
+        episode.fault(Instant::now());
+        tracing::warn!(
+            %error,
+            "the disk is full: the log cannot be written, so writes are refused until space \
+             is freed; reads still work"
+        );
+        self.figures.disk_full.send_replace(Some(error));
+        while let Some(stalled) = self.stalled.take() {
+            // Waiting on the queue rather than sleeping notices a shutdown; what arrives
+            // waits behind the stalled append.
+            match receiver.recv_timeout(SPACE_RETRY_INTERVAL) {
+                Ok(request) => self.waiting_behind.push_back(request),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+            let written = (self.log.next_index() - stalled.records[0].index) as usize;
+            match self.log.append(&stalled.records[written..]) {
+                Ok(()) => {
+                    self.appended(&stalled.records[written..], stalled.flushed, stalled.ticket)
+                }
+                Err(LogError::NoSpace { context, source }) => {
+                    let error = format!("{context}: {source}");
+                    if let Some(report @ Report::Lasting { .. }) = episode.fault(Instant::now()) {
+                        let summary = report.summary();
+                        tracing::warn!(%error, "the disk is still full: {summary}");
+                    }
+                    self.stalled = Some(Stalled { error, ..stalled });
+                    continue;
+                }
+                Err(error) => {
+                    stalled.flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
+                    self.fail(&error);
+                    return true;
+                }
+            }
+            // The retried append is written; it counts once a sync made it durable.
+            self.sync();
+            if self.fatal.borrow().is_none() {
+                let summary = episode.recovered(Instant::now()).map(|report| report.summary());
+                let summary = summary.unwrap_or_default();
+                tracing::warn!(
+                    "space is back: the log is written again, writes are accepted ({summary})"
+                );
+                self.figures.disk_full.send_replace(None);
+            }
+        }
+        true
     }
 
     /// Step 2 for one request.
     fn execute(&mut self, request: LogRequest) {
         match request {
-            LogRequest::Append { records, ticket, flushed } => {
-                let bytes: u64 =
-                    records.iter().map(|record| record.payload.len() as u64 + 24).sum();
-                match self.log.append(&records) {
-                    Ok(()) => {
-                        self.figures.bytes_since_purge.fetch_add(bytes, Ordering::Relaxed);
-                        match self.fsync {
-                            FsyncMode::Always => self.pending.push((flushed, ticket)),
-                            FsyncMode::EverySecond => {
-                                flushed.log_io_completed(Ok(()));
-                                self.publish_flushed(ticket);
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        self.fail(&error);
-                        flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
-                    }
+            LogRequest::Append { records, ticket, flushed } => match self.log.append(&records) {
+                Ok(()) => self.appended(&records, flushed, ticket),
+                Err(LogError::NoSpace { context, source }) => {
+                    let error = format!("{context}: {source}");
+                    self.stalled = Some(Stalled { records, ticket, flushed, error });
                 }
-            }
+                Err(error) => {
+                    self.fail(&error);
+                    flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
+                }
+            },
             LogRequest::Truncate { index, reply } => {
                 let result = self.log.truncate(index);
                 self.after_write(&result);
@@ -371,6 +479,19 @@ impl LogThread {
             }
             LogRequest::State { reply } => {
                 let _ = reply.send((self.log.purged_id(), self.log.last_id()));
+            }
+        }
+    }
+
+    /// `records` were written: their callback completes after the next sync (`always`) or now.
+    fn appended(&mut self, records: &[Record], flushed: LogFlushed<TypeConfig>, ticket: Ticket) {
+        let bytes: u64 = records.iter().map(|record| record.payload.len() as u64 + 24).sum();
+        self.figures.bytes_since_purge.fetch_add(bytes, Ordering::Relaxed);
+        match self.fsync {
+            FsyncMode::Always => self.pending.push((flushed, ticket)),
+            FsyncMode::EverySecond => {
+                flushed.log_io_completed(Ok(()));
+                self.publish_flushed(ticket);
             }
         }
     }
@@ -417,6 +538,9 @@ impl LogThread {
     fn fail(&mut self, error: &LogError) {
         for (flushed, _) in self.pending.drain(..) {
             flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
+        }
+        if let Some(stalled) = self.stalled.take() {
+            stalled.flushed.log_io_completed(Err(std::io::Error::other(error.to_string())));
         }
         let reason = error.to_string();
         self.fatal.send_if_modified(|fatal| {

@@ -20,7 +20,12 @@
 //!   feature: one leader per term, so the term names the leader).
 //! - openraft is told an append is flushed only after `Log::sync` covered it (in the default
 //!   `fsync = always` mode); a reply leaves only after the entry was committed and applied.
-//! - A failed write or sync of the log raises the fatal signal; the node stops.
+//! - A failed write or sync of the log raises the fatal signal; the node stops. A full disk is
+//!   not a failure: the log thread retries the append below openraft and raises
+//!   [`LogFigures::disk_full`] meanwhile ([`log_store`]).
+//! - A snapshot that cannot be written is never reported to openraft as an error, which
+//!   would stop its core: the builder answers with an empty snapshot openraft ignores
+//!   ([`state_machine_store`]), and counts the failure for SAVE and INFO.
 //!
 //! Caveats:
 //! - openraft 0.9 waits for each flush before it appends again, so batching happens one level
@@ -127,6 +132,15 @@ pub enum NodeError {
     /// may not be durable.
     #[error("storage failed: {0}")]
     StorageFailed(String),
+    /// The disk under the data directory is full: this node's log cannot be written, so it
+    /// refuses writes before proposing them (the write was not applied) until space is freed.
+    /// `cause` is "no space left on device" or "disk quota exceeded".
+    #[error("cannot write the log in {data_directory}: {cause}")]
+    DiskFull { data_directory: String, cause: String },
+    /// A snapshot (SAVE, BGSAVE, or one the log's size triggered) could not be written; the
+    /// node goes on, its log holds everything, and nothing was applied or lost.
+    #[error("the snapshot could not be written: {0}")]
+    SnapshotFailed(String),
 }
 
 impl NodeError {
@@ -147,6 +161,16 @@ impl NodeError {
             NodeError::StorageFailed(reason) => format!(
                 "ERR storage failed and the node is stopping; the write may or may not have \
                  happened ({reason})"
+            ),
+            // Redis's MISCONF (refused because persistence is failing) is the closest
+            // meaning, and clients already know the prefix.
+            NodeError::DiskFull { data_directory, cause } => format!(
+                "MISCONF Concord cannot write its log in {data_directory}: {cause}; writes are \
+                 refused until space is freed, reads still work"
+            ),
+            NodeError::SnapshotFailed(reason) => format!(
+                "ERR the snapshot could not be written ({reason}); the node keeps running and \
+                 its log holds every write"
             ),
         }))
     }

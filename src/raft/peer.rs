@@ -37,6 +37,9 @@ use super::{NodeError, NodeId, Raft, TypeConfig};
 use crate::resp::Frame;
 use crate::state_machine::WriteRequest;
 
+/// How long [`status`] waits for openraft's core to name the commit index.
+const CORE_ANSWER_WAIT: Duration = Duration::from_millis(250);
+
 /// A boxed future, as the transport and handler traits return (they are used as objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -206,7 +209,7 @@ impl PeerHandler {
                 self.raft.trigger().elect().await.map_err(|fatal| NodeError::Stopped.or(fatal)),
             ),
             PeerRequest::Admin(request) => PeerResponse::Admin(self.service.admin(request).await),
-            PeerRequest::Status => PeerResponse::Status(status(&self.raft).await),
+            PeerRequest::Status => PeerResponse::Status(status(&self.raft, false).await),
         }
     }
 }
@@ -222,12 +225,23 @@ impl NodeError {
 }
 
 /// This node's [`NodeStatus`], from openraft's metrics and state.
-pub async fn status(raft: &Raft) -> Result<NodeStatus, NodeError> {
-    let commit_index = raft
-        .with_raft_state(|state| state.committed.map_or(0, |log_id| log_id.index))
-        .await
-        .map_err(|fatal| NodeError::Stopped.or(fatal))?;
+///
+/// The commit index comes from openraft's core, which does not answer while it waits for an
+/// append to a full disk (`raft::log_store`); after `CORE_ANSWER_WAIT` the applied index,
+/// never above the commit index, stands in for it, at once if `core_waits` says the caller
+/// knows the core waits (the question would only be answered, late, into the void).
+pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeError> {
+    let committed = raft.with_raft_state(|state| state.committed.map_or(0, |log_id| log_id.index));
+    let committed = if core_waits {
+        Err(())
+    } else {
+        tokio::time::timeout(CORE_ANSWER_WAIT, committed).await.map_err(drop)
+    };
     let metrics = raft.metrics().borrow().clone();
+    let commit_index = match committed {
+        Ok(result) => result.map_err(|fatal| NodeError::Stopped.or(fatal))?,
+        Err(_) => metrics.last_applied.map_or(0, |log_id| log_id.index),
+    };
     let membership = metrics.membership_config.membership();
     let voters: Vec<NodeId> = membership.voter_ids().collect();
     let role = match metrics.state {

@@ -53,6 +53,8 @@ pub struct Persistence {
     pub saves: AtomicU64,
     pub in_progress: AtomicBool,
     pub last_failed: AtomicBool,
+    /// Why the last failed snapshot failed (empty if none did).
+    pub last_error: Mutex<String>,
     /// Snapshot attempts that failed, so that a waiting SAVE notices a failure.
     pub failures: AtomicU64,
     pub last_duration_ms: AtomicU64,
@@ -340,6 +342,21 @@ fn snapshot_meta(metadata: &SnapshotMetadata) -> SnapshotMeta<NodeId, BasicNode>
     }
 }
 
+/// What the builder answers when the snapshot could not be written. openraft 0.9 stops its
+/// core for good on an error from `build_snapshot`, so a failure (a full disk, most likely)
+/// is answered with a snapshot that covers nothing: openraft ignores a snapshot no newer than
+/// the one it has, purges nothing, and goes on. Its data is never read; it is the snapshot
+/// directory opened read-only, because the type demands a file and that one exists.
+async fn not_built(shared: &SharedState) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+    let directory = tokio::fs::File::open(shared.snapshots.path()).await.map_err(snapshot_error)?;
+    let meta = SnapshotMeta {
+        last_log_id: None,
+        last_membership: StoredMembership::default(),
+        snapshot_id: "not-built".to_string(),
+    };
+    Ok(Snapshot { meta, snapshot: Box::new(directory) })
+}
+
 /// Builds a snapshot from a view, off the apply path.
 pub struct SnapshotBuilder {
     shared: Arc<SharedState>,
@@ -369,18 +386,19 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             tokio::task::spawn_blocking(move || snapshots.write(&view, &meta, index, term)).await;
         shared.persistence.in_progress.store(false, Ordering::Relaxed);
         let persistence = &shared.persistence;
-        let (file, keys) = match written {
-            Ok(Ok(written)) => written,
-            Ok(Err(error)) => {
-                persistence.last_failed.store(true, Ordering::Relaxed);
-                persistence.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, "snapshot failed");
-                return Err(snapshot_error(error));
-            }
+        let failure = match written {
+            Ok(Ok(written)) => Ok(written),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        let (file, keys) = match failure {
+            Ok(written) => written,
             Err(error) => {
+                *persistence.last_error.lock() = error.clone();
                 persistence.last_failed.store(true, Ordering::Relaxed);
                 persistence.failures.fetch_add(1, Ordering::Relaxed);
-                return Err(snapshot_error(error));
+                tracing::error!(%error, "snapshot failed; the node keeps running on its log");
+                return not_built(&shared).await;
             }
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;

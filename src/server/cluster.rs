@@ -3,7 +3,9 @@
 //!
 //! `CONCORD.STATUS` replies with one map per member, this node first: its id, role, term, the
 //! leader it knows, its last log, commit, applied and snapshot indexes, and, from the leader's
-//! replication progress, how many entries it lags behind the leader's log. A member that does
+//! replication progress, how many entries it lags behind the leader's log; this node's map also
+//! has `storage` (`ok`, `disk-full` or `failed`, as INFO's `concord_storage_status`), which
+//! other members do not send (the peer protocol's status is unchanged). A member that does
 //! not answer is listed with `error`. The same figures appear in INFO replication, one
 //! `concord_node<N>:` line per member, so that anything that scrapes INFO sees the cluster.
 
@@ -19,7 +21,10 @@ use crate::resp::Frame;
 pub(super) async fn execute(connection: &mut Connection, command: ClusterAdmin) -> Frame {
     let node = &connection.shared.node;
     let request = match command {
-        ClusterAdmin::Status => return status_frame(&node.cluster_status().await),
+        ClusterAdmin::Status => {
+            let storage = node.storage_status();
+            return status_frame(&node.cluster_status().await, storage.name());
+        }
         ClusterAdmin::AddNode { id, address } => AdminRequest::AddNode { id, address },
         ClusterAdmin::RemoveNode { id } => AdminRequest::RemoveNode { id },
         ClusterAdmin::TransferLeader { id } => AdminRequest::TransferLeader { to: id },
@@ -53,12 +58,17 @@ fn lags(statuses: &[(u64, Result<NodeStatus, NodeError>)]) -> Vec<(u64, u64)> {
     lags
 }
 
-fn status_frame(statuses: &[(u64, Result<NodeStatus, NodeError>)]) -> Frame {
+/// The reply of `CONCORD.STATUS`; `own_storage` is this node's (the first member's) storage.
+fn status_frame(statuses: &[(u64, Result<NodeStatus, NodeError>)], own_storage: &str) -> Frame {
     let lags = lags(statuses);
     let entries = statuses
         .iter()
-        .map(|(id, status)| {
+        .enumerate()
+        .map(|(position, (id, status))| {
             let mut fields = vec![(Frame::bulk("id"), Frame::Integer(*id as i64))];
+            if position == 0 {
+                fields.push((Frame::bulk("storage"), Frame::bulk(own_storage)));
+            }
             match status {
                 Ok(status) => {
                     let number = |value: u64| Frame::Integer(value as i64);

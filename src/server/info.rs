@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Shared, REDIS_VERSION};
+use crate::node::StorageStatus;
 
 /// The sections INFO prints with no argument or `default`, in Redis's order.
 const DEFAULT_SECTIONS: &[&str] =
@@ -167,9 +168,13 @@ pub(super) fn human_bytes(bytes: u64) -> String {
 
 /// Redis's persistence fields, filled truthfully from the log and the snapshots: a snapshot
 /// plays the part of an RDB save, and the write-ahead log the part of the AOF, except that it
-/// is always on. `concord_*` fields say what Redis's cannot: the fsync mode and the indexes.
+/// is always on. `concord_*` fields say what Redis's cannot: the fsync mode and the indexes,
+/// and `concord_storage_status` (`ok`, `disk-full` while writes are refused for want of space,
+/// `failed` once the log failed and the node stops); `aof_last_write_status` is `err` unless
+/// it is `ok`, as Redis's is after a failed AOF write.
 fn persistence(shared: &Shared, text: &mut String) {
     let status = shared.node.persistence();
+    let storage = shared.node.storage_status();
     let changes = status.applied_index.saturating_sub(status.snapshot_index);
     let status_word = |failed: bool| if failed { "err" } else { "ok" };
     let _ = write!(
@@ -177,8 +182,9 @@ fn persistence(shared: &Shared, text: &mut String) {
         "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{changes}\r\n\
          rdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
          rdb_last_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\n\
-         aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n\
-         concord_durable:1\r\nconcord_fsync:{}\r\nconcord_applied_index:{}\r\n\
+         aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\n\
+         concord_durable:1\r\nconcord_storage_status:{}\r\nconcord_fsync:{}\r\n\
+         concord_applied_index:{}\r\n\
          concord_snapshot_index:{}\r\nconcord_snapshot_keys:{}\r\nconcord_snapshot_bytes:{}\r\n\
          concord_log_bytes_since_snapshot:{}\r\n",
         u8::from(status.snapshot_in_progress),
@@ -186,6 +192,8 @@ fn persistence(shared: &Shared, text: &mut String) {
         status_word(status.last_snapshot_failed),
         if status.saves == 0 { -1 } else { (status.last_snapshot_duration_ms / 1000) as i64 },
         status.saves,
+        status_word(storage != StorageStatus::Ok),
+        storage.name(),
         status.fsync.name(),
         status.applied_index,
         status.snapshot_index,

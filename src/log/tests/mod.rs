@@ -256,29 +256,47 @@ fn a_failed_fsync_poisons_every_later_operation_and_a_reopen_recovers_what_was_s
 }
 
 #[test]
-fn a_full_disk_during_append_poisons_the_log_and_keeps_what_was_synced() {
-    for failure in 0..6 {
+fn a_full_disk_during_append_leaves_the_files_as_before_and_the_rest_appends_later() {
+    // Every write of the appends below (records, new segments, their headers and renames)
+    // fails in turn; each time the log stays healthy and the same batch appends in the end.
+    for failure in 0..12 {
         let disk = SimulatedDisk::new();
         let mut log = open(&disk);
         log.append(&records(0..4, 1)).unwrap();
         log.sync().unwrap();
         disk.fail_write(failure, Fault::NoSpace);
         let mut failed = false;
-        for batch in records(4..20, 1).chunks(2) {
-            if let Err(error) = log.append(batch).and_then(|()| log.sync()) {
-                assert!(error.to_string().contains("os error 28"), "{error}");
-                failed = true;
-                break;
+        for batch in records(4..24, 1).chunks(4) {
+            let files_before = disk.files();
+            let first = batch[0].index;
+            let Err(error) = log.append(batch) else { continue };
+            failed = true;
+            assert!(matches!(error, LogError::NoSpace { .. }), "failure {failure}: {error}");
+            assert!(error.to_string().contains("os error 28"), "{error}");
+            let written = (log.next_index() - first) as usize;
+            assert!(written < batch.len(), "the failed append cannot have written everything");
+            if written == 0 {
+                assert_eq!(disk.files(), files_before, "failure {failure} left bytes behind");
             }
+            assert_eq!(everything(&log), records(0..first + written as u64, 1));
+            log.append(&batch[written..]).expect("the rest appends once there is space");
         }
         assert!(failed, "failure {failure} was injected");
-        let durable = log.durable_index().expect("records 0..4 were synced");
-        drop(log);
-        let log = open(&disk);
-        let recovered = everything(&log);
-        assert!(recovered.len() as u64 > durable, "lost synced records after failure {failure}");
-        assert_eq!(recovered[..], records(0..20, 1)[..recovered.len()]);
+        log.sync().unwrap();
+        disk.crash(0);
+        assert_eq!(everything(&open(&disk)), records(0..24, 1), "after failure {failure}");
     }
+}
+
+#[test]
+fn a_full_disk_reported_by_fsync_still_poisons_the_log() {
+    let disk = SimulatedDisk::new();
+    let mut log = open(&disk);
+    log.append(&records(0..3, 1)).unwrap();
+    disk.fail_sync(0, Fault::NoSpace);
+    let error = log.sync().expect_err("the sync fails");
+    assert!(matches!(error, LogError::Poisoned { .. }), "{error}");
+    assert!(matches!(log.append(&records(3..4, 1)), Err(LogError::Poisoned { .. })));
 }
 
 #[test]

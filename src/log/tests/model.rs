@@ -6,7 +6,9 @@
 //! crash and recovery it holds at least everything it had called durable (`durable_index`,
 //! truncations and purges that returned), and no record that was never appended at that
 //! index. A failed operation poisons the log; from then on every operation must fail, and
-//! the recovered log may reflect the failed operation or not.
+//! the recovered log may reflect the failed operation or not. The exception is an append that
+//! finds the disk full: the log keeps a prefix of the batch, stays healthy, and must then hold
+//! exactly the model's records up to that prefix.
 
 use std::collections::BTreeMap;
 
@@ -145,7 +147,7 @@ fn step(log: &mut Log, disk: &SimulatedDisk, model: &mut Model, operation: &Oper
             let batch: Vec<Record> = (model.next_index..model.next_index + Index::from(count))
                 .map(|index| Record { index, term, payload: payload(index, term, payload_bytes) })
                 .collect();
-            let result = log.append(&batch);
+            let mut result = log.append(&batch);
             if !model.poisoned {
                 for record in &batch {
                     model.records.insert(record.index, record.clone());
@@ -153,6 +155,17 @@ fn step(log: &mut Log, disk: &SimulatedDisk, model: &mut Model, operation: &Oper
                 if result.is_ok() {
                     model.next_index += Index::from(count);
                     model.last_term = term;
+                }
+                if let Err(LogError::NoSpace { .. }) = result {
+                    // A full disk: the log holds a prefix of the batch and is still healthy,
+                    // so the checks of a success apply to that prefix.
+                    assert!(log.next_index() < model.next_index + Index::from(count));
+                    if log.next_index() > model.next_index {
+                        model.last_term = term;
+                    }
+                    model.next_index = log.next_index();
+                    model.records.retain(|&index, _| index < model.next_index);
+                    result = Ok(());
                 }
             }
             result
