@@ -78,6 +78,9 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(3600);
 /// incarnation before it gives up, unchanged.
 const ADD_NODE_CONTACT_WAIT: Duration = Duration::from_secs(20);
 
+/// How often a node tries again to meet the members it has not talked to yet.
+const MEET_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A read waiting for its read round.
 pub(super) type ReadWaiter = oneshot::Sender<Result<ReadRound, NodeError>>;
 
@@ -623,6 +626,37 @@ pub(super) async fn learn_member_addresses(node: Node) {
         if metrics.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Introduces this node to every member it has not talked to in this run, so that each pair
+/// of members records the other's data directory incarnation (`raft::identity`) while both
+/// are who they were, rather than only when an election first makes two followers talk: a
+/// follower that never met another one could not tell it was wiped.
+pub(super) async fn meet_members(node: Node) {
+    let mut met = BTreeSet::new();
+    let metrics = node.raft.metrics();
+    loop {
+        if metrics.has_changed().is_err()
+            || metrics.borrow().state == openraft::ServerState::Shutdown
+        {
+            return;
+        }
+        let unmet: Vec<NodeId> = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != node.cluster.id && !met.contains(id))
+            .collect();
+        for id in unmet {
+            let call = node.cluster.transport.call(id, PeerRequest::Incarnation, STATUS_TIMEOUT);
+            if let Ok(PeerResponse::Incarnation(_)) = call.await {
+                met.insert(id);
+            }
+        }
+        tokio::time::sleep(MEET_INTERVAL).await;
     }
 }
 

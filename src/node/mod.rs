@@ -270,6 +270,7 @@ impl Node {
         tokio::spawn(cluster::learn_member_addresses(node.clone()));
         if clustered {
             tokio::spawn(cluster::report_leadership(node.clone()));
+            tokio::spawn(cluster::meet_members(node.clone()));
         }
         if let Some((listener, identity)) = peer_listener {
             let handler = PeerHandler::new(node.raft.clone(), Arc::new(node.clone()));
