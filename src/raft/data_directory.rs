@@ -288,6 +288,34 @@ mod tests {
     }
 
     #[test]
+    fn a_new_directory_gets_an_identity_that_it_keeps_and_that_names_its_node() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("data");
+        let directory = DataDirectory::open(&path).unwrap();
+        let first = directory.identity("c", 2).unwrap();
+        assert!(first.created_empty, "a new directory's identity is not marked as new");
+        drop(directory);
+        let directory = DataDirectory::open(&path).unwrap();
+        let again = directory.identity("c", 2).unwrap();
+        assert_eq!((again.incarnation, again.created_empty), (first.incarnation, false));
+        let error = directory.identity("c", 3).unwrap_err().to_string();
+        assert!(error.contains("belongs to node 2") && error.contains("node 3"), "{error}");
+        let error = directory.identity("other", 2).unwrap_err().to_string();
+        assert!(error.contains("cluster \"c\""), "{error}");
+    }
+
+    #[test]
+    fn a_directory_written_before_identities_is_adopted_not_taken_for_a_new_one() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("FORMAT"), "concord-data-format 1\n").unwrap();
+        fs::create_dir(root.path().join("log")).unwrap();
+        let directory = DataDirectory::open(root.path()).unwrap();
+        let adopted = directory.identity("c", 1).unwrap();
+        assert!(!adopted.created_empty, "an existing directory was taken for a new one");
+        assert!(root.path().join("IDENTITY").is_file());
+    }
+
+    #[test]
     fn a_foreign_non_empty_directory_is_refused() {
         let root = tempfile::tempdir().unwrap();
         fs::write(root.path().join("dump.rdb"), "REDIS").unwrap();

@@ -34,7 +34,9 @@
 //!   openraft allows (the membership entry at index 0 is identical on all of them), so the
 //!   cluster forms whichever node starts first. A node started with `join` never initializes:
 //!   it waits to be added. A wiped data directory makes a member forget its vote, so such a
-//!   node must be removed and added again, never simply restarted.
+//!   node must be removed and added again, never simply restarted: its peers refuse its new
+//!   incarnation ([`identity`]), and a node on a new directory that a peer refuses so does
+//!   not initialize either; it waits to be added, as a joining node does.
 
 pub mod codec;
 pub mod data_directory;
