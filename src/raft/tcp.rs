@@ -190,6 +190,8 @@ struct Dialer {
     next_request_id: AtomicU64,
     /// Whether a peer's [`Welcome::Replaced`] was logged already.
     reported_replaced: std::sync::atomic::AtomicBool,
+    /// The replaced incarnation last logged for each peer that presented one.
+    reported_replaced_peers: Mutex<HashMap<NodeId, Incarnation>>,
     /// Per peer, the episode of failed calls going on, if any (see `crate::logging`).
     unreachable: Mutex<HashMap<NodeId, Episode>>,
 }
@@ -210,6 +212,7 @@ impl TcpTransport {
             links: Mutex::default(),
             next_request_id: AtomicU64::new(1),
             reported_replaced: std::sync::atomic::AtomicBool::new(false),
+            reported_replaced_peers: Mutex::default(),
             unreachable: Mutex::default(),
         };
         TcpTransport { dialer: Arc::new(dialer) }
@@ -303,7 +306,12 @@ impl Dialer {
         match self.identity.known_peers.check(target, incarnation) {
             Ok(()) => Ok(()),
             Err(CheckError::Replaced(replaced)) => {
-                tracing::warn!(peer = target, "not talking to node {target}: {replaced}");
+                // Once per incarnation: the dialer tries again every second until an operator
+                // acts, and the failed calls are counted by `observe` anyway.
+                let mut reported = self.reported_replaced_peers.lock();
+                if reported.insert(target, incarnation) != Some(incarnation) {
+                    tracing::warn!(peer = target, "not talking to node {target}: {replaced}");
+                }
                 Err(invalid(format!("refused node {target}: {replaced}")))
             }
             Err(CheckError::Storage(error)) => {
