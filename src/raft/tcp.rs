@@ -410,7 +410,9 @@ impl Transport for TcpTransport {
 
     fn learn_address(&self, target: NodeId, stored: &str) {
         let (address, incarnation) = parse_member_address(stored);
-        if let Some(incarnation) = incarnation {
+        // The membership names this node too; its own incarnation is in IDENTITY, not PEERS.
+        let is_peer = target != self.dialer.identity.node_id;
+        if let (Some(incarnation), true) = (incarnation, is_peer) {
             if let Err(error) = self.dialer.identity.known_peers.learn(target, incarnation) {
                 tracing::error!(peer = target, %error, "recording node {target}'s incarnation");
             }
