@@ -79,8 +79,13 @@ fn garbage_on_the_peer_port_is_refused_and_logged() {
 #[test]
 fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason() {
     let (server, peer_port) = lonely_member();
-    let stranger =
-        Hello { protocol_version: PROTOCOL_VERSION, cluster_id: "other".into(), from: 2, to: 1 };
+    let stranger = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        cluster_id: "other".into(),
+        from: 2,
+        to: 1,
+        incarnation: 7,
+    };
     let Welcome::Refused(reason) = handshake(peer_port, &stranger) else {
         panic!("a node of another cluster was accepted")
     };
@@ -91,6 +96,7 @@ fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason()
         cluster_id: "test-cluster".into(),
         from: 2,
         to: 3,
+        incarnation: 7,
     };
     let Welcome::Refused(reason) = handshake(peer_port, &misaddressed) else {
         panic!("a dial meant for node 3 was accepted by node 1")
@@ -101,8 +107,35 @@ fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason()
         cluster_id: "test-cluster".into(),
         from: 2,
         to: 1,
+        incarnation: 7,
     };
-    assert!(matches!(handshake(peer_port, &member), Welcome::Accepted));
+    assert!(matches!(handshake(peer_port, &member), Welcome::Accepted { .. }));
+}
+
+/// Node 2 is recorded with the data directory it first showed; the same id with another
+/// directory (wiped, replaced) is refused as such, and the first one is still welcome.
+#[test]
+fn a_member_that_comes_back_with_another_data_directory_is_refused_as_replaced() {
+    let (server, peer_port) = lonely_member();
+    let hello = |incarnation| Hello {
+        protocol_version: PROTOCOL_VERSION,
+        cluster_id: "test-cluster".into(),
+        from: 2,
+        to: 1,
+        incarnation,
+    };
+    let Welcome::Accepted { incarnation: own } = handshake(peer_port, &hello(7)) else {
+        panic!("node 2 was refused at its first handshake")
+    };
+    let Welcome::Replaced { cluster_id } = handshake(peer_port, &hello(8)) else {
+        panic!("node 2 on another data directory was not refused as replaced")
+    };
+    assert_eq!(cluster_id, "test-cluster");
+    wait_for_log(&server, "CONCORD.REMOVENODE 2");
+    let Welcome::Accepted { incarnation } = handshake(peer_port, &hello(7)) else {
+        panic!("node 2 on its own data directory was refused after the replaced one")
+    };
+    assert_eq!(incarnation, own, "node 1's own incarnation changed between handshakes");
 }
 
 #[test]

@@ -58,7 +58,7 @@ use crate::logging::{Episode, Report};
 use crate::raft::peer::{
     AdminRequest, CallError, NodeStatus, PeerRequest, PeerResponse, ReadPoint,
 };
-use crate::raft::NodeId;
+use crate::raft::{identity, NodeId};
 use crate::resp::Frame;
 use crate::state_machine::WriteRequest;
 
@@ -73,6 +73,13 @@ const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long a forwarded membership change may take (a learner copying a large data set).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long `CONCORD.ADDNODE` keeps asking a starting node for its data directory's
+/// incarnation before it gives up, unchanged.
+const ADD_NODE_CONTACT_WAIT: Duration = Duration::from_secs(20);
+
+/// How often a node tries again to meet the members it has not talked to yet.
+const MEET_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A read waiting for its read round.
 pub(super) type ReadWaiter = oneshot::Sender<Result<ReadRound, NodeError>>;
@@ -334,11 +341,24 @@ impl Node {
     pub(super) async fn admin_as_leader(&self, request: AdminRequest) -> Result<String, NodeError> {
         match request {
             AdminRequest::AddNode { id, address } => {
+                let is_learner = self.refuse_adding_a_voter(id)?;
                 self.cluster.transport.learn_address(id, &address);
-                self.raft
-                    .add_learner(id, BasicNode::new(&address), false)
-                    .await
-                    .map_err(membership_error)?;
+                // The operator adds this node on purpose, maybe on a new data directory: what
+                // was known of its old one no longer counts (raft::identity).
+                self.cluster.transport.forget_incarnation(id).map_err(|error| {
+                    NodeError::Unavailable(format!("forgetting node {id}'s incarnation: {error}"))
+                })?;
+                let incarnation = self.incarnation_of(id, &address).await?;
+                let member = BasicNode::new(identity::member_address(&address, incarnation));
+                if is_learner {
+                    let nodes = BTreeMap::from([(id, member)]);
+                    self.raft
+                        .change_membership(ChangeMembers::SetNodes(nodes), false)
+                        .await
+                        .map_err(membership_error)?;
+                } else {
+                    self.raft.add_learner(id, member, false).await.map_err(membership_error)?;
+                }
                 self.wait_for_catch_up(id).await?;
                 let voters = BTreeSet::from([id]);
                 self.raft
@@ -361,6 +381,52 @@ impl Node {
                 Ok(format!("node {id} was removed"))
             }
             AdminRequest::TransferLeader { to } => self.transfer_leadership(to).await,
+        }
+    }
+
+    /// Refuses to add `id` while it is a voter: a voter on a replaced data directory must be
+    /// removed first, so that it is never counted with a vote and a log it forgot. Returns
+    /// whether `id` is a learner already (adding it again updates its address).
+    fn refuse_adding_a_voter(&self, id: NodeId) -> Result<bool, NodeError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership().clone();
+        if membership.voter_ids().any(|voter| voter == id) {
+            return Err(NodeError::Refused(format!(
+                "node {id} is a voter already; to add it on a new data directory, remove it \
+                 first with CONCORD.REMOVENODE {id}"
+            )));
+        }
+        let is_member = membership.nodes().any(|(member, _)| *member == id);
+        Ok(is_member)
+    }
+
+    /// Asks node `id` (at `address`) for its data directory's incarnation, which the
+    /// membership records; it may be starting still, so it is asked again for a while.
+    async fn incarnation_of(
+        &self,
+        id: NodeId,
+        address: &str,
+    ) -> Result<identity::Incarnation, NodeError> {
+        let deadline = tokio::time::Instant::now() + ADD_NODE_CONTACT_WAIT;
+        loop {
+            let reason = match self
+                .cluster
+                .transport
+                .call(id, PeerRequest::Incarnation, self.cluster.leader_wait)
+                .await
+            {
+                Ok(PeerResponse::Incarnation(incarnation)) => return Ok(incarnation),
+                Ok(other) => mismatch(id, &other).to_string(),
+                Err(error) => error.to_string(),
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(NodeError::Unavailable(format!(
+                    "node {id} at {address} did not tell its data directory's incarnation \
+                     within {} s ({reason}); nothing changed",
+                    ADD_NODE_CONTACT_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -581,12 +647,45 @@ pub(super) async fn learn_member_addresses(node: Node) {
             .nodes()
             .map(|(id, member)| (*id, member.addr.clone()))
             .collect();
+        // The address carries the member's incarnation when the membership records one, and
+        // the transport learns both (raft::identity).
         for (id, address) in members {
             node.cluster.transport.learn_address(id, &address);
         }
         if metrics.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Introduces this node to every member it has not talked to in this run, so that each pair
+/// of members records the other's data directory incarnation (`raft::identity`) while both
+/// are who they were, rather than only when an election first makes two followers talk: a
+/// follower that never met another one could not tell it was wiped.
+pub(super) async fn meet_members(node: Node) {
+    let mut met = BTreeSet::new();
+    let metrics = node.raft.metrics();
+    loop {
+        if metrics.has_changed().is_err()
+            || metrics.borrow().state == openraft::ServerState::Shutdown
+        {
+            return;
+        }
+        let unmet: Vec<NodeId> = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != node.cluster.id && !met.contains(id))
+            .collect();
+        for id in unmet {
+            let call = node.cluster.transport.call(id, PeerRequest::Incarnation, STATUS_TIMEOUT);
+            if let Ok(PeerResponse::Incarnation(_)) = call.await {
+                met.insert(id);
+            }
+        }
+        tokio::time::sleep(MEET_INTERVAL).await;
     }
 }
 

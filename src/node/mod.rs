@@ -192,6 +192,8 @@ pub struct Node {
     started_unix_seconds: u64,
     /// Routes applied entries' outputs (messages, served waiters) to this node's connections.
     deliveries: Arc<deliveries::Deliveries>,
+    /// The incarnation of this node's data directory (`raft::identity`).
+    incarnation: raft::identity::Incarnation,
     data_directory: Arc<raft::DataDirectory>,
 }
 
@@ -231,14 +233,16 @@ impl Node {
         config: &Config,
         peer_listener: Option<tokio::net::TcpListener>,
     ) -> Result<Node> {
+        let (directory, stored) = raft::open_data_directory(config)?;
+        let identity = tcp_identity(config, &directory, &stored)?;
         let transport: Arc<dyn Transport> = if !config.has_peer_port() {
             Arc::new(raft::network::NoPeers)
         } else {
-            let identity =
-                Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };
-            Arc::new(TcpTransport::new(identity, config.peers.clone(), config.peer_frame_bytes_max))
+            let listed = config.peers.clone();
+            Arc::new(TcpTransport::new(identity.clone(), listed, config.peer_frame_bytes_max))
         };
-        Node::start_with_transport(config, transport, peer_listener).await
+        let listener = peer_listener.map(|listener| (listener, identity));
+        Node::start_in(config, directory, stored, transport, listener).await
     }
 
     /// [`Node::start`] on a given transport (the Maelstrom adapter and the in-process test
@@ -248,11 +252,26 @@ impl Node {
         transport: Arc<dyn Transport>,
         peer_listener: Option<tokio::net::TcpListener>,
     ) -> Result<Node> {
+        let (directory, stored) = raft::open_data_directory(config)?;
+        let listener = match peer_listener {
+            Some(listener) => Some((listener, tcp_identity(config, &directory, &stored)?)),
+            None => None,
+        };
+        Node::start_in(config, directory, stored, transport, listener).await
+    }
+
+    /// Starts the node on its opened data directory.
+    async fn start_in(
+        config: &Config,
+        directory: raft::DataDirectory,
+        stored: raft::StoredIdentity,
+        transport: Arc<dyn Transport>,
+        peer_listener: Option<(tokio::net::TcpListener, Identity)>,
+    ) -> Result<Node> {
         let started_unix_seconds = unix_seconds();
         let waiting: Waiting = Arc::default();
-        let opened =
-            raft::open(config, deliver_replies(Arc::clone(&waiting)), Arc::clone(&transport))
-                .await?;
+        let deliver = deliver_replies(Arc::clone(&waiting));
+        let opened = raft::open(config, directory, deliver, Arc::clone(&transport)).await?;
         let clustered = config.is_clustered() || !opened.sole_voter;
         if !clustered {
             wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
@@ -288,6 +307,7 @@ impl Node {
             fsync: config.fsync,
             started_unix_seconds,
             deliveries,
+            incarnation: stored.incarnation,
             data_directory: Arc::new(opened.data_directory),
         };
         let flushed = node.log_figures.flushed_ticket.subscribe();
@@ -306,10 +326,9 @@ impl Node {
         tokio::spawn(cluster::learn_member_addresses(node.clone()));
         if clustered {
             tokio::spawn(cluster::report_leadership(node.clone()));
+            tokio::spawn(cluster::meet_members(node.clone()));
         }
-        if let Some(listener) = peer_listener {
-            let identity =
-                Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };
+        if let Some((listener, identity)) = peer_listener {
             let handler = PeerHandler::new(node.raft.clone(), Arc::new(node.clone()));
             tokio::spawn(tcp::serve(listener, identity, handler, config.peer_frame_bytes_max));
         }
@@ -562,6 +581,24 @@ impl NodeService for Node {
         let node = self.clone();
         Box::pin(async move { node.leader_read_index().await })
     }
+
+    fn incarnation(&self) -> raft::identity::Incarnation {
+        self.incarnation
+    }
+}
+
+/// Who this node is at the TCP handshake, and the peers its data directory knows.
+fn tcp_identity(
+    config: &Config,
+    directory: &raft::DataDirectory,
+    stored: &raft::StoredIdentity,
+) -> Result<Identity> {
+    Ok(Identity {
+        cluster_id: config.cluster_id.clone(),
+        node_id: config.node_id,
+        incarnation: stored.incarnation,
+        known_peers: Arc::new(raft::identity::KnownPeers::open(directory)?),
+    })
 }
 
 /// [`NodeError::DiskFull`] for the log error `reason` under `data_directory`.

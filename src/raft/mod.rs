@@ -39,10 +39,13 @@
 //!   openraft allows (the membership entry at index 0 is identical on all of them), so the
 //!   cluster forms whichever node starts first. A node started with `join` never initializes:
 //!   it waits to be added. A wiped data directory makes a member forget its vote, so such a
-//!   node must be removed and added again, never simply restarted.
+//!   node must be removed and added again, never simply restarted: its peers refuse its new
+//!   incarnation ([`identity`]), and a node on a new directory that a peer refuses so does
+//!   not initialize either; it waits to be added, as a joining node does.
 
 pub mod codec;
 pub mod data_directory;
+pub mod identity;
 pub mod log_store;
 pub mod network;
 pub mod peer;
@@ -52,12 +55,13 @@ pub mod tcp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use data_directory::DataDirectory;
+pub use data_directory::{DataDirectory, StoredIdentity};
 pub use log_store::{LogFigures, LogStore};
 pub use state_machine_store::{Persistence, Progress, SharedState, StateMachineStore};
 
@@ -205,16 +209,24 @@ pub struct Opened {
     pub data_directory: DataDirectory,
 }
 
-/// Opens the data directory, recovers the snapshot and the log, and starts openraft with
+/// Opens and locks the data directory `config` names, and reads (or creates) its identity,
+/// which must name this node and its cluster.
+pub fn open_data_directory(config: &Config) -> Result<(DataDirectory, StoredIdentity)> {
+    let data_directory = DataDirectory::open(&config.data_dir)?;
+    let identity = data_directory.identity(&config.cluster_id, config.node_id)?;
+    Ok((data_directory, identity))
+}
+
+/// Recovers the snapshot and the log of `data_directory`, and starts openraft with
 /// `transport` as its network. A fresh node bootstraps the cluster `config.peers` names (or a
 /// one-member cluster), unless it was told to join one; a lone node is elected at once on a
 /// restart.
 pub async fn open(
     config: &Config,
+    data_directory: DataDirectory,
     deliver: DeliverReplies,
     transport: Arc<dyn peer::Transport>,
 ) -> Result<Opened> {
-    let data_directory = DataDirectory::open(&config.data_dir)?;
     let options =
         LogOptions { segment_bytes_max: config.log_segment_bytes, ..LogOptions::default() };
     let log_path = data_directory.log_path();
@@ -265,13 +277,21 @@ pub async fn open(
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config),
-        network::Network::new(transport),
+        network::Network::new(Arc::clone(&transport)),
         log_store,
         state_machine,
     )
     .await
     .map_err(|error| Error::Storage(format!("starting consensus: {error}")))?;
-    if fresh && !config.join {
+    if fresh && !config.join && replaced_according_to_peers(config, transport.as_ref()).await {
+        tracing::error!(
+            "not starting as a voter: a peer knows node {} with another data directory, so \
+             this one forgot the member's vote and log; this node waits to be added again \
+             (CONCORD.REMOVENODE {} then CONCORD.ADDNODE on the cluster)",
+            config.node_id,
+            config.node_id
+        );
+    } else if fresh && !config.join {
         let members: BTreeMap<NodeId, BasicNode> = if config.peers.is_empty() {
             let address = format!("{}:{}", config.bind, config.port);
             BTreeMap::from([(config.node_id, BasicNode::new(address))])
@@ -290,6 +310,27 @@ pub async fn open(
             .map_err(|error| Error::Storage(format!("starting an election: {error}")))?;
     }
     Ok(Opened { raft, shared, log_figures, fatal, recovery_target, sole_voter, data_directory })
+}
+
+/// How long a node on a new data directory waits for its peers' handshakes before it
+/// bootstraps (peers of a new cluster may not run yet; they cannot refuse it then).
+const BOOTSTRAP_CHECK_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Whether a peer in `config.peers` refused this node's handshake because it knows this
+/// node id with another data directory (`identity`): then this new directory belongs to a
+/// wiped or replaced member, which must not bootstrap as a voter. Peers that do not answer
+/// in time say nothing, as in the bootstrap of a new cluster whose other members are not up.
+async fn replaced_according_to_peers(config: &Config, transport: &dyn peer::Transport) -> bool {
+    let mut calls = tokio::task::JoinSet::new();
+    for peer in config.peers.keys().copied().filter(|peer| *peer != config.node_id) {
+        calls.spawn(transport.call(peer, peer::PeerRequest::Incarnation, BOOTSTRAP_CHECK_TIMEOUT));
+    }
+    while calls.join_next().await.is_some() {
+        if transport.refused_as_replaced() {
+            return true;
+        }
+    }
+    transport.refused_as_replaced()
 }
 
 /// Whether `node_id` is the only voter of the membership openraft recovered: then nobody else

@@ -33,6 +33,7 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::identity::Incarnation;
 use super::{NodeError, NodeId, Raft, TypeConfig};
 use crate::resp::Frame;
 use crate::state_machine::WriteRequest;
@@ -59,6 +60,9 @@ pub enum PeerRequest {
     Admin(AdminRequest),
     /// The peer's own view of itself (`CONCORD.STATUS` gathers every member's).
     Status,
+    /// The incarnation of the peer's data directory (see `raft::identity`), which the leader
+    /// records in the membership when it adds the peer.
+    Incarnation,
 }
 
 /// An administrative change, carried out by the leader.
@@ -119,6 +123,7 @@ pub enum PeerResponse {
     TimeoutNow(Result<(), NodeError>),
     Admin(Result<String, NodeError>),
     Status(Result<NodeStatus, NodeError>),
+    Incarnation(Incarnation),
 }
 
 impl PeerResponse {
@@ -133,6 +138,7 @@ impl PeerResponse {
             PeerResponse::TimeoutNow(_) => "timeout-now",
             PeerResponse::Admin(_) => "admin",
             PeerResponse::Status(_) => "status",
+            PeerResponse::Incarnation(_) => "incarnation",
         }
     }
 }
@@ -161,6 +167,19 @@ pub trait Transport: Send + Sync + 'static {
     /// Tells the transport where the cluster membership says `target` listens; a transport
     /// that has its own address for `target` keeps it.
     fn learn_address(&self, _target: NodeId, _address: &str) {}
+
+    /// Forgets the incarnation the transport knows for `target` (see `raft::identity`): the
+    /// operator is adding it again, maybe on a new data directory. A transport that checks no
+    /// incarnations has nothing to forget.
+    fn forget_incarnation(&self, _target: NodeId) -> crate::error::Result<()> {
+        Ok(())
+    }
+
+    /// Whether a peer refused this node because it knows this node's id with another data
+    /// directory (see `raft::identity`).
+    fn refused_as_replaced(&self) -> bool {
+        false
+    }
 }
 
 /// What only the node can answer: forwarded writes (the node owns the commit pipeline) and
@@ -176,6 +195,8 @@ pub trait NodeService: Send + Sync + 'static {
     /// The read index of a linearizable read, confirmed by this node as leader with a quorum,
     /// and this leader's time.
     fn read_index(&self) -> BoxFuture<'static, Result<ReadPoint, NodeError>>;
+    /// The incarnation of this node's data directory.
+    fn incarnation(&self) -> Incarnation;
 }
 
 /// Answers the requests peers send: openraft's RPCs go to openraft, the others to the node.
@@ -210,6 +231,7 @@ impl PeerHandler {
             ),
             PeerRequest::Admin(request) => PeerResponse::Admin(self.service.admin(request).await),
             PeerRequest::Status => PeerResponse::Status(status(&self.raft, false).await),
+            PeerRequest::Incarnation => PeerResponse::Incarnation(self.service.incarnation()),
         }
     }
 }
@@ -272,7 +294,12 @@ pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeErr
         applied_index: metrics.last_applied.map_or(0, |log_id| log_id.index),
         snapshot_index: metrics.snapshot.map_or(0, |log_id| log_id.index),
         voters,
-        members: membership.nodes().map(|(id, node)| (*id, node.addr.clone())).collect(),
+        members: membership
+            .nodes()
+            .map(|(id, node)| {
+                (*id, super::identity::parse_member_address(&node.addr).0.to_string())
+            })
+            .collect(),
         matched,
     })
 }

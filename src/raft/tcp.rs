@@ -3,11 +3,15 @@
 //!
 //! Wire format (all integers big-endian):
 //! 1. The dialing node sends the 8 bytes [`MAGIC`], then a frame holding a [`Hello`]: protocol
-//!    version, cluster id, its own node id and the node id it means to reach.
-//! 2. The listening node answers with a frame holding a [`Welcome`]: accepted, or refused with
-//!    the reason. A connection that does not start with the magic, names another cluster or
-//!    another node is refused and logged with the reason, so that a misconfigured peer list or
-//!    a stray client on the peer port is obvious in the log.
+//!    version, cluster id, its own node id, the node id it means to reach and its data
+//!    directory's incarnation.
+//! 2. The listening node answers with a frame holding a [`Welcome`]: accepted with its own
+//!    incarnation, refused with the reason, or refused because it knows the dialer's node id
+//!    with another incarnation ([`Welcome::Replaced`]). A connection that does not start with
+//!    the magic, names another cluster or another node is refused and logged with the reason,
+//!    so that a misconfigured peer list or a stray client on the peer port is obvious in the
+//!    log. The dialer checks the listener's incarnation in turn and drops a connection to a
+//!    replaced member; both checks are [`super::identity::KnownPeers::check`].
 //! 3. Then each side sends frames: `u32` payload length, then the `postcard` encoding of
 //!    `(request id, PeerRequest)` from the dialer or `(request id, PeerResponse)` back.
 //!    Responses may come in any order; the id matches them to their requests.
@@ -40,6 +44,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::logging::{Episode, Report};
 
+use super::identity::{parse_member_address, CheckError, Incarnation, KnownPeers};
 use super::peer::{BoxFuture, CallError, PeerHandler, PeerRequest, PeerResponse, Transport};
 use super::NodeId;
 
@@ -48,8 +53,9 @@ pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 
 /// The peer protocol version; a node refuses a dialer that speaks another, so that nodes of
 /// different versions never misread each other's messages. Version 2: the read-index answer
-/// carries the leader's time ([`super::peer::ReadPoint`]).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// carries the leader's time ([`super::peer::ReadPoint`]). Version 3: the handshake carries
+/// both sides' data directory incarnations, and `PeerRequest::Incarnation` exists.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;
@@ -71,20 +77,32 @@ pub struct Hello {
     pub cluster_id: String,
     pub from: NodeId,
     pub to: NodeId,
+    /// The incarnation of the dialer's data directory.
+    pub incarnation: Incarnation,
 }
 
 /// The listener's answer to a [`Hello`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Welcome {
-    Accepted,
+    /// Accepted; the listener's own incarnation follows, for the dialer to check.
+    Accepted {
+        incarnation: Incarnation,
+    },
     Refused(String),
+    /// The listener knows the dialer's node id with another incarnation: the dialer runs on a
+    /// wiped or replaced data directory and must be removed and added again.
+    Replaced {
+        cluster_id: String,
+    },
 }
 
-/// Who this node is, as the handshake checks it.
+/// Who this node is, as the handshake checks it, and whom it knows.
 #[derive(Clone, Debug)]
 pub struct Identity {
     pub cluster_id: String,
     pub node_id: NodeId,
+    pub incarnation: Incarnation,
+    pub known_peers: Arc<KnownPeers>,
 }
 
 fn invalid(reason: impl Into<String>) -> io::Error {
@@ -170,6 +188,10 @@ struct Dialer {
     learned: RwLock<BTreeMap<NodeId, String>>,
     links: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Link>>>>,
     next_request_id: AtomicU64,
+    /// Whether a peer's [`Welcome::Replaced`] was logged already.
+    reported_replaced: std::sync::atomic::AtomicBool,
+    /// The replaced incarnation last logged for each peer that presented one.
+    reported_replaced_peers: Mutex<HashMap<NodeId, Incarnation>>,
     /// Per peer, the episode of failed calls going on, if any (see `crate::logging`).
     unreachable: Mutex<HashMap<NodeId, Episode>>,
 }
@@ -189,6 +211,8 @@ impl TcpTransport {
             learned: RwLock::default(),
             links: Mutex::default(),
             next_request_id: AtomicU64::new(1),
+            reported_replaced: std::sync::atomic::AtomicBool::new(false),
+            reported_replaced_peers: Mutex::default(),
             unreachable: Mutex::default(),
         };
         TcpTransport { dialer: Arc::new(dialer) }
@@ -248,6 +272,7 @@ impl Dialer {
                 cluster_id: self.identity.cluster_id.clone(),
                 from: self.identity.node_id,
                 to: target,
+                incarnation: self.identity.incarnation,
             };
             let mut bytes = MAGIC.to_vec();
             bytes.extend(encode_frame(&hello)?);
@@ -255,8 +280,14 @@ impl Dialer {
             let welcome: Welcome =
                 read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut Vec::new()).await?;
             match welcome {
-                Welcome::Accepted => Ok(stream),
+                Welcome::Accepted { incarnation } => {
+                    self.check_listener(target, incarnation)?;
+                    Ok(stream)
+                }
                 Welcome::Refused(reason) => Err(invalid(format!("the peer refused us: {reason}"))),
+                Welcome::Replaced { cluster_id } => {
+                    Err(invalid(self.replaced(target, &cluster_id)))
+                }
             }
         };
         let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
@@ -268,6 +299,40 @@ impl Dialer {
         tokio::spawn(write_frames(writer, queued));
         tokio::spawn(read_responses(reader, Arc::clone(&pending), self.frame_bytes_max, target));
         Ok(Connection { frames, pending })
+    }
+
+    /// Checks the incarnation a listener answered with: a replaced member is never talked to.
+    fn check_listener(&self, target: NodeId, incarnation: Incarnation) -> io::Result<()> {
+        match self.identity.known_peers.check(target, incarnation) {
+            Ok(()) => Ok(()),
+            Err(CheckError::Replaced(replaced)) => {
+                // Once per incarnation: the dialer tries again every second until an operator
+                // acts, and the failed calls are counted by `observe` anyway.
+                let mut reported = self.reported_replaced_peers.lock();
+                if reported.insert(target, incarnation) != Some(incarnation) {
+                    tracing::warn!(peer = target, "not talking to node {target}: {replaced}");
+                }
+                Err(invalid(format!("refused node {target}: {replaced}")))
+            }
+            Err(CheckError::Storage(error)) => {
+                Err(invalid(format!("recording node {target}'s incarnation failed: {error}")))
+            }
+        }
+    }
+
+    /// The message for a peer's answer that this node's directory is not the member's; logged
+    /// as an error once, since nothing but an operator can end it.
+    fn replaced(&self, target: NodeId, cluster_id: &str) -> String {
+        let node_id = self.identity.node_id;
+        let message = format!(
+            "this node's data directory is new but node {node_id} is already a member of \
+             cluster {cluster_id:?} with another data directory (node {target} says so); remove \
+             it with CONCORD.REMOVENODE {node_id} and add it again with CONCORD.ADDNODE"
+        );
+        if !self.reported_replaced.swap(true, Ordering::Relaxed) {
+            tracing::error!("{message}");
+        }
+        message
     }
 
     async fn call_once(
@@ -343,10 +408,26 @@ impl Transport for TcpTransport {
         })
     }
 
-    fn learn_address(&self, target: NodeId, address: &str) {
+    fn learn_address(&self, target: NodeId, stored: &str) {
+        let (address, incarnation) = parse_member_address(stored);
+        // The membership names this node too; its own incarnation is in IDENTITY, not PEERS.
+        let is_peer = target != self.dialer.identity.node_id;
+        if let (Some(incarnation), true) = (incarnation, is_peer) {
+            if let Err(error) = self.dialer.identity.known_peers.learn(target, incarnation) {
+                tracing::error!(peer = target, %error, "recording node {target}'s incarnation");
+            }
+        }
         if !self.dialer.listed.contains_key(&target) && !address.is_empty() {
             self.dialer.learned.write().insert(target, address.to_string());
         }
+    }
+
+    fn forget_incarnation(&self, target: NodeId) -> crate::error::Result<()> {
+        self.dialer.identity.known_peers.forget(target)
+    }
+
+    fn refused_as_replaced(&self) -> bool {
+        self.dialer.reported_replaced.load(Ordering::Relaxed)
     }
 }
 
@@ -437,9 +518,19 @@ async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream
                 String::from_utf8_lossy(&magic)
             ));
         }
-        let hello: Hello = read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut Vec::new())
-            .await
-            .map_err(|error| format!("bad handshake: {error}"))?;
+        let mut buffer = Vec::new();
+        let hello: Hello = match read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut buffer).await {
+            Ok(hello) => hello,
+            Err(error) => {
+                let reason = undecodable_hello(&buffer, error);
+                // `Refused` has the same place and shape in every version's `Welcome`, so a
+                // dialer of another version learns why too.
+                if let Ok(frame) = encode_frame(&Welcome::Refused(reason.clone())) {
+                    let _ = stream.write_all(&frame).await;
+                }
+                return Err(reason);
+            }
+        };
         let refusal = if hello.protocol_version != PROTOCOL_VERSION {
             Some(format!(
                 "node {} speaks peer protocol {}, this node speaks {PROTOCOL_VERSION}",
@@ -458,15 +549,22 @@ async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream
         } else {
             None
         };
-        let welcome = match &refusal {
-            Some(reason) => Welcome::Refused(reason.clone()),
-            None => Welcome::Accepted,
-        };
+        let refusal = refusal.map(Welcome::Refused).or_else(|| check_dialer(&hello, identity));
+        let welcome = refusal.unwrap_or(Welcome::Accepted { incarnation: identity.incarnation });
         let frame = encode_frame(&welcome).map_err(|error| error.to_string())?;
         stream.write_all(&frame).await.map_err(|error| error.to_string())?;
-        match refusal {
-            Some(reason) => Err(reason),
-            None => Ok(hello.from),
+        match welcome {
+            Welcome::Accepted { .. } => Ok(hello.from),
+            Welcome::Refused(reason) => Err(reason),
+            Welcome::Replaced { .. } => Err(format!(
+                "node {} presents another data directory than the one this node knows for it \
+                 (incarnation {:016x}, known {:016x}); remove it with CONCORD.REMOVENODE {} and \
+                 add it again with CONCORD.ADDNODE",
+                hello.from,
+                hello.incarnation,
+                identity.known_peers.get(hello.from).unwrap_or_default(),
+                hello.from
+            )),
         }
     };
     let from = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
@@ -474,6 +572,34 @@ async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream
         .map_err(|_| "the handshake timed out".to_string())??;
     stream.set_nodelay(true).map_err(|error| error.to_string())?;
     Ok((stream, from))
+}
+
+/// Why a dialer's [`Hello`] did not decode: a dialer of another protocol version sends another
+/// shape, but every version's `Hello` begins with the version, so that is named when it differs.
+fn undecodable_hello(payload: &[u8], error: io::Error) -> String {
+    match postcard::take_from_bytes::<u32>(payload) {
+        Ok((version, _)) if version != PROTOCOL_VERSION => {
+            format!(
+                "the dialer speaks peer protocol {version}, this node speaks {PROTOCOL_VERSION}"
+            )
+        }
+        _ => format!("bad handshake: {error}"),
+    }
+}
+
+/// The refusal of an otherwise well-formed [`Hello`] whose incarnation is not the one this
+/// node knows for the dialer.
+fn check_dialer(hello: &Hello, identity: &Identity) -> Option<Welcome> {
+    match identity.known_peers.check(hello.from, hello.incarnation) {
+        Ok(()) => None,
+        Err(CheckError::Replaced(_)) => {
+            Some(Welcome::Replaced { cluster_id: identity.cluster_id.clone() })
+        }
+        Err(CheckError::Storage(error)) => Some(Welcome::Refused(format!(
+            "node {} could not record the dialer's incarnation: {error}",
+            identity.node_id
+        ))),
+    }
 }
 
 /// Reads requests and answers each on its own task, at most [`REQUESTS_IN_FLIGHT_MAX`] at once.

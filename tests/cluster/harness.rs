@@ -150,7 +150,7 @@ impl Cluster {
                 format!("{peer}=127.0.0.1:{port}")
             })
             .collect();
-        let data_dir = self.directory.join(format!("node-{id}"));
+        let data_dir = self.data_dir(id);
         let mut arguments: Vec<String> = [
             "serve",
             "--node-id",
@@ -331,6 +331,24 @@ impl Cluster {
         self.launch(id, &public_ports, &[], true, None);
         let address = format!("127.0.0.1:{public_port}");
         self.command(via, redis::cmd("CONCORD.ADDNODE").arg(id).arg(address))
+    }
+
+    /// Adds node `id`, which the harness runs already, with `CONCORD.ADDNODE` sent to `via`,
+    /// at its public proxy (after `CONCORD.REMOVENODE`, to add it again).
+    pub fn add_again(&self, id: NodeId, via: NodeId) -> redis::RedisResult<String> {
+        let address = format!("127.0.0.1:{}", self.members[&id].public_port);
+        self.command(via, redis::cmd("CONCORD.ADDNODE").arg(id).arg(address))
+    }
+
+    /// Node `id`'s data directory.
+    pub fn data_dir(&self, id: NodeId) -> PathBuf {
+        self.directory.join(format!("node-{id}"))
+    }
+
+    /// Node `id`'s log (its standard error).
+    pub fn log_text(&self, id: NodeId) -> String {
+        let text = std::fs::read(self.directory.join(format!("node-{id}.log"))).unwrap_or_default();
+        String::from_utf8_lossy(&text).into_owned()
     }
 
     /// Stops node `id` for good and forgets it (after `CONCORD.REMOVENODE`).
