@@ -28,7 +28,11 @@ setsid "$BIN" cluster --nodes 3 --port "$PORT_BASE" --peer-port $((PORT_BASE + 1
 CLUSTER=$!
 trap 'kill -- -$CLUSTER 2>/dev/null; wait $CLUSTER 2>/dev/null; rm -rf "$DIR"' EXIT
 
-field() { redis-cli -p "$1" concord.status 2>/dev/null | awk -v name="$2" 'prev == name { print; exit } { prev = $0 }'; }
+# CONCORD.STATUS is a flat list of key, value pairs per member; the first member's `name`.
+field() {
+    redis-cli -p "$1" concord.status 2>/dev/null |
+        awk -v name="$2" 'NR % 2 == 1 { key = $0; next } key == name { print; exit }'
+}
 LEADER=""
 for _ in $(seq 100); do
     LEADER=$(field "$PORT_BASE" leader || true)
