@@ -602,9 +602,6 @@ fn pipelines_on_followers_run_in_the_order_sent() {
 
 /// The leader is killed, cut off or frozen, round after round, while pipelines run.
 #[test]
-#[ignore = "open finding (issue 10): about one run in six, under a paused leader, a follower's \
-            connection pops an element of its own list that it popped before; run it with \
-            --ignored"]
 fn pipelines_on_followers_keep_their_order_through_leader_kills_partitions_and_pauses() {
     let mut cluster = Cluster::start("pipeline-faults", 3, &[]);
     let seed = seed();

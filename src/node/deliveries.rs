@@ -388,6 +388,14 @@ impl Mailbox {
         self.receiver.try_recv().ok()
     }
 
+    /// Drops a deferred reply waiting in the slot, if any: one left by a blocking command
+    /// that ended in an error before its reply came.
+    pub fn discard_served(&self) {
+        if let Some((waiter, _)) = self.served.reply.lock().take() {
+            tracing::debug!(?waiter, "discarding the served reply of a command that failed");
+        }
+    }
+
     /// Waits for the deferred reply of `waiter` (this connection's blocking command).
     pub async fn served(&self, waiter: WaiterId) -> ServedReply {
         loop {

@@ -24,6 +24,10 @@
 //! and an element that was put back was never written to anyone. What remains: a client that
 //! closes after step 1 and before it reads the reply loses it, as with any reply in flight.
 //!
+//! A blocking command that ended in an error (its block, unblock or `Delivered` not known to
+//! be applied) shares the connection's waiter id with the next one, so the log may still
+//! register or serve it later: the next blocking command first settles it (see [`settle`]).
+//!
 //! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
 //! after a blocking command wait in the input buffer until it is answered.
 
@@ -48,9 +52,13 @@ pub(super) async fn execute(connection: &mut Connection, block: Block) -> Frame 
     let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
     subscriptions::mailbox(connection);
     connection.publish_activity();
+    if connection.session.blocking_unsettled {
+        settle(connection, waiter).await;
+    }
     loop {
         let write = BlockingWrite::BlockWithReservation(Block { waiter, ..block.clone() });
         if let Err(error) = propose(connection, write).await {
+            connection.session.blocking_unsettled = true;
             return error;
         }
         connection.forget_view();
@@ -88,6 +96,7 @@ async fn answer(
         Waited::Served(served) => served,
         Waited::TimedOut => {
             if let Err(error) = propose(connection, BlockingWrite::Unblock { waiter }).await {
+                connection.session.blocking_unsettled = true;
                 return Answer::Reply(error);
             }
             // The unblock's entry was applied, so the reply is in the mailbox: the timeout's,
@@ -112,6 +121,7 @@ async fn answer(
         Ok(_) => Answer::BlockAgain,
         Err(error) => {
             cancel(connection, waiter).await;
+            connection.session.blocking_unsettled = true;
             Answer::Reply(error.to_frame())
         }
     }
@@ -219,6 +229,25 @@ async fn cancel(connection: &mut Connection, waiter: WaiterId) {
             Err(_) => tokio::time::sleep(CANCEL_RETRY_INTERVAL).await,
         }
     }
+}
+
+/// Clears what an earlier blocking command of this connection that ended in an error may
+/// have left: every such command shares this connection's `waiter`, so its waiter could still
+/// be registered (and take a later push), and its served reply could still be in the
+/// mailbox's slot, where the next command would take it as its own. The cancel removes the
+/// waiter or puts back its reservation; it is applied after every entry of the earlier
+/// command that is ever applied, except one whose forward still waits on a live leader. A
+/// read round then makes this node apply up to the cancel, so the slot holds whatever the
+/// earlier command was served, and that is dropped.
+async fn settle(connection: &mut Connection, waiter: WaiterId) {
+    cancel(connection, waiter).await;
+    // A failed round (no leader now) leaves the slot to `served`, which drops a reply for
+    // another waiter but not this one: the best that can be done without a round.
+    let _ = connection.shared.node.read_view().await;
+    if let Some(mailbox) = connection.mailbox.as_ref() {
+        mailbox.discard_served();
+    }
+    connection.session.blocking_unsettled = false;
 }
 
 /// How long a failed cancel waits before it is proposed again.

@@ -75,6 +75,10 @@ pub(super) struct Session {
     pub authenticated: bool,
     /// Set by QUIT (and protocol errors): close once the pending replies are written.
     pub close_after_reply: bool,
+    /// A blocking command of this connection ended in an error whose outcome may be unknown,
+    /// so the log may still register its waiter or serve it; the next blocking command
+    /// settles that first (see `blocking`).
+    pub blocking_unsettled: bool,
 }
 
 pub(super) struct Connection {
@@ -128,6 +132,7 @@ impl Connection {
                 protocol: Protocol::Resp2,
                 authenticated,
                 close_after_reply: false,
+                blocking_unsettled: false,
             },
             decoder,
             limits_generation,
