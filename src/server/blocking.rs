@@ -241,8 +241,10 @@ async fn cancel(connection: &mut Connection, waiter: WaiterId) {
 /// earlier command was served, and that is dropped.
 async fn settle(connection: &mut Connection, waiter: WaiterId) {
     cancel(connection, waiter).await;
-    // A failed round (no leader now) leaves the slot to `served`, which drops a reply for
-    // another waiter but not this one: the best that can be done without a round.
+    // Without a round (no leader now) a reply of the earlier command may still arrive after
+    // the slot is emptied; that is the most that can be done then. A reply dropped here was
+    // answered to the client as an error of unknown outcome: a reserved element went back
+    // with the cancel, and one popped at once counts as that write's unknown outcome.
     let _ = connection.shared.node.read_view().await;
     if let Some(mailbox) = connection.mailbox.as_ref() {
         mailbox.discard_served();
