@@ -179,9 +179,9 @@ impl Node {
     /// leader's read index is the first entry of its term or the commit index, which is not
     /// persisted; before the log store stopped openraft from restoring a restarted leader in
     /// its old term (see `raft::log_store`'s `read_vote`), either could lie below entries
-    /// committed and acknowledged before the crash, and the floor stays as a second guard. The leader's log holds
-    /// every committed entry, so its last index covers them; waiting for it costs at most the
-    /// commit of entries already appended.
+    /// committed and acknowledged before the crash, and the floor stays as a second guard.
+    /// The leader's log holds every committed entry, so its last index covers them; waiting
+    /// for it costs at most the commit of entries already appended.
     ///
     /// The time is this node's clock, but never below the newest entry time it applied (a new
     /// leader's clock may be behind its predecessor's) nor below a time it handed out before
@@ -197,10 +197,7 @@ impl Node {
         match self.raft.get_read_log_id().await {
             Ok((read_log_id, _)) => {
                 let index = read_log_id.map_or(0, |log_id| log_id.index).max(floor);
-                let applied_time_ms = self.shared.views.load().time_ms;
-                let leader_time_ms =
-                    raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms));
-                Ok(ReadPoint { index, leader_time_ms })
+                Ok(ReadPoint { index, leader_time_ms: self.own_read_time_ms() })
             }
             Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
             Err(RaftError::Fatal(fatal)) => Err(super::fatal_error(fatal)),
@@ -225,11 +222,16 @@ impl Node {
                 self.data_directory.path().display()
             )));
         }
-        let index = self.applied_index();
+        Ok(ReadPoint { index: self.applied_index(), leader_time_ms: self.own_read_time_ms() })
+    }
+
+    /// The time of a read round this node answers as the one that decides time: its clock,
+    /// but never below the newest entry time it applied (a new leader's clock may be behind
+    /// its predecessor's) nor below a time it handed out before (its clock may have stepped
+    /// back).
+    fn own_read_time_ms(&self) -> u64 {
         let applied_time_ms = self.shared.views.load().time_ms;
-        let leader_time_ms =
-            raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms));
-        Ok(ReadPoint { index, leader_time_ms })
+        raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms))
     }
 
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the

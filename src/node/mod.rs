@@ -31,8 +31,9 @@
 //!
 //! Active expiry runs beside the pipeline: every `active_expire_interval_ms` it looks in the
 //! live keyspace's expiry index for keys whose deadline passed by the node's clock and
-//! proposes their deletion as an ordinary write, bounded per cycle. Apply deletes only keys that have expired by the
-//! entry's time, so the proposer's clock never decides what exists on a replica.
+//! proposes their deletion as an ordinary write, bounded per cycle. Apply deletes only keys
+//! that have expired by the entry's time, so the proposer's clock never decides what exists on
+//! a replica.
 //!
 //! Snapshots are triggered here: when the log grew by `snapshot_log_bytes` since the last one,
 //! and by [`Node::save`] / [`Node::background_save`] (SAVE, BGSAVE).
