@@ -1,7 +1,11 @@
 //! Checks the rules of docs/architecture.md and STYLE.md that a compiler does not: the layering
-//! of modules, the module docs, no `unwrap()` outside tests, and file sizes.
+//! of modules, no import circles between sibling files, the module docs, no `unwrap()` outside
+//! tests, and the sizes of files and functions.
 
-use std::collections::BTreeMap;
+#[path = "architecture/rust_source.rs"]
+mod rust_source;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,10 @@ const LAYERS: &[&str] = &[
 
 /// Non-test lines a source file may have (STYLE.md: "well under 1,000").
 const FILE_LINES_MAX: usize = 1000;
+
+/// Lines a function in shipped code may span, from `fn` to its closing brace: one a reader
+/// takes in without scrolling back.
+const FUNCTION_LINES_MAX: usize = 80;
 
 fn source_files() -> Vec<PathBuf> {
     fn walk(directory: &Path, files: &mut Vec<PathBuf>) {
@@ -143,4 +151,149 @@ fn source_files_stay_small() {
         })
         .collect();
     assert!(large.is_empty(), "files over {FILE_LINES_MAX} non-test lines: {large:?}");
+}
+
+/// The sibling modules that a file of `directory` names through `super::` or through the
+/// directory's own `crate::` path: `use super::{info, connection::Connection}` names `info`
+/// and `connection`.
+fn sibling_imports(code: &str, siblings: &BTreeSet<String>, crate_path: &str) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    let prefixes = ["super::".to_string(), format!("{crate_path}::")];
+    for prefix in &prefixes {
+        let mut rest = code;
+        while let Some(found) = rest.find(prefix.as_str()) {
+            let after = &rest[found + prefix.len()..];
+            let group = match after.strip_prefix('{') {
+                Some(inside) => &inside[..inside.find('}').unwrap_or(inside.len())],
+                None => after,
+            };
+            for item in group.split(',') {
+                let name: String = item
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if siblings.contains(&name) {
+                    named.insert(name);
+                }
+            }
+            rest = after;
+        }
+    }
+    named
+}
+
+/// The `crate::…` path of the module that a directory of src/ is (`src/server/connection` →
+/// `crate::server::connection`).
+fn crate_path(directory: &Path) -> String {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let relative = directory.strip_prefix(&source).unwrap_or(directory);
+    let mut path = String::from("crate");
+    for component in relative.components() {
+        path.push_str("::");
+        path.push_str(&component.as_os_str().to_string_lossy());
+    }
+    path
+}
+
+/// A circle in `imports` (module → the siblings it imports), as `a → b → a`, if there is one.
+fn find_circle(imports: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        module: &str,
+        imports: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|seen| seen == module) {
+            let mut circle = path[start..].to_vec();
+            circle.push(module.to_string());
+            return Some(circle);
+        }
+        if done.contains(module) {
+            return None;
+        }
+        path.push(module.to_string());
+        for next in imports.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(next, imports, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(module.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    imports.keys().find_map(|module| visit(module, imports, &mut Vec::new(), &mut done))
+}
+
+/// The child modules of every module of src/ that is a directory, by directory: its files
+/// (`x.rs`, or `x/mod.rs` as `x`) other than `mod.rs`, each with the text of the file.
+fn modules_by_directory() -> BTreeMap<PathBuf, BTreeMap<String, PathBuf>> {
+    let mut directories: BTreeMap<PathBuf, BTreeMap<String, PathBuf>> = BTreeMap::new();
+    for path in source_files() {
+        let Some(parent) = path.parent() else { continue };
+        let name = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("").to_string();
+        let (directory, name) = if name == "mod" {
+            let Some(grandparent) = parent.parent() else { continue };
+            let child = parent.file_name().and_then(|name| name.to_str()).unwrap_or("");
+            (grandparent.to_path_buf(), child.to_string())
+        } else {
+            (parent.to_path_buf(), name)
+        };
+        directories.entry(directory).or_default().insert(name, path);
+    }
+    directories
+}
+
+#[test]
+fn no_file_imports_a_sibling_that_imports_it_back() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut circles = Vec::new();
+    for (directory, children) in modules_by_directory() {
+        if directory == source {
+            continue; // the top-level modules are ordered by LAYERS instead
+        }
+        let siblings: BTreeSet<String> = children.keys().cloned().collect();
+        let crate_path = crate_path(&directory);
+        let imports: BTreeMap<String, BTreeSet<String>> = children
+            .iter()
+            .map(|(name, path)| {
+                let text = fs::read_to_string(path).expect("source is readable");
+                let code = rust_source::blank_literals_and_comments(shipped_code(path, &text));
+                let mut named = sibling_imports(&code, &siblings, &crate_path);
+                named.remove(name);
+                (name.clone(), named)
+            })
+            .collect();
+        if let Some(circle) = find_circle(&imports) {
+            circles.push(format!("{}: {}", directory.display(), circle.join(" → ")));
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "sibling modules that import each other (move the shared part down, or make one a \
+         child of the other):\n{}",
+        circles.join("\n")
+    );
+}
+
+#[test]
+fn functions_in_shipped_code_stay_short() {
+    let mut long = Vec::new();
+    for path in source_files() {
+        let text = fs::read_to_string(&path).expect("readable");
+        let code = rust_source::blank_literals_and_comments(shipped_code(&path, &text));
+        for function in rust_source::functions(&code) {
+            if function.lines > FUNCTION_LINES_MAX {
+                long.push(format!(
+                    "{}:{}: `{}` has {} lines",
+                    path.display(),
+                    function.line,
+                    function.name,
+                    function.lines
+                ));
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions over {FUNCTION_LINES_MAX} lines:\n{}", long.join("\n"));
 }

@@ -60,6 +60,14 @@ pub enum Control {
     Cluster(cluster::ClusterAdmin),
 }
 
+/// A subscription command is a control command (so that `pubsub`, which parses it, need not
+/// know this module).
+impl From<super::pubsub::PubSubCommand> for Command {
+    fn from(command: super::pubsub::PubSubCommand) -> Command {
+        Command::Control(Control::PubSub(command))
+    }
+}
+
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hello {

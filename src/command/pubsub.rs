@@ -4,13 +4,12 @@
 //! several nodes a message reaches the subscribers of every node. Apply turns it into an
 //! output of its entry (see `state_machine::outputs`), which each node delivers to its own
 //! subscribers. The subscription commands and PUBSUB's introspection are
-//! [`Control`] commands: subscriptions belong to a connection on one
+//! [`Control`](super::control::Control) commands: subscriptions belong to a connection on one
 //! node and never enter the log.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::control::Control;
 use super::{Args, Command, CommandError, CommandSpec, Write};
 use crate::command::redis_metadata;
 
@@ -110,7 +109,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 fn pubsub(command: PubSubCommand) -> Result<Command, CommandError> {
-    Ok(Command::Control(Control::PubSub(command)))
+    Ok(command.into())
 }
 
 fn no_subcommand(_args: &mut Args) -> Result<Command, CommandError> {

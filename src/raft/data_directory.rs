@@ -26,7 +26,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::identity::Incarnation;
 use super::NodeId;
 use crate::error::{Error, Result};
 
@@ -60,6 +59,10 @@ pub struct DataDirectory {
     /// Locked for as long as this value lives.
     _lock: File,
 }
+
+/// Names one data directory of one member; drawn at random when the directory is created
+/// (see [`super::identity`] for what it is for).
+pub type Incarnation = u64;
 
 fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }

@@ -42,8 +42,7 @@ use super::data_directory;
 use super::NodeId;
 use crate::error::Result;
 
-/// Names one data directory of one member; drawn at random when the directory is created.
-pub type Incarnation = u64;
+pub use super::data_directory::Incarnation;
 
 /// The address of a member as the membership stores it: its peer address, followed by its
 /// incarnation when the membership records one.

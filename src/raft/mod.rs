@@ -227,6 +227,44 @@ pub async fn open(
     deliver: DeliverReplies,
     transport: Arc<dyn peer::Transport>,
 ) -> Result<Opened> {
+    let (log, state_machine) = recover(config, &data_directory, deliver).await?;
+    let snapshot_index = state_machine.applied_index();
+    let fresh = log.last_id().is_none() && log.vote().is_none() && snapshot_index == 0;
+    let recovery_target = log.last_index().unwrap_or(snapshot_index).max(snapshot_index);
+    let log_figures = Arc::new(LogFigures::default());
+    let (fatal_sender, fatal) = watch::channel(None);
+    let log_store = LogStore::start(log, config.fsync, Arc::clone(&log_figures), fatal_sender)
+        .map_err(|error| Error::Storage(error.to_string()))?;
+    let shared = state_machine.shared();
+    let raft = Raft::new(
+        config.node_id,
+        Arc::new(consensus_options(config)?),
+        network::Network::new(Arc::clone(&transport)),
+        log_store,
+        state_machine,
+    )
+    .await
+    .map_err(|error| Error::Storage(format!("starting consensus: {error}")))?;
+    if fresh && !config.join {
+        bootstrap(config, &raft, transport.as_ref()).await?;
+    }
+    let sole_voter = sole_voter(&raft, config.node_id).await?;
+    if !fresh && sole_voter {
+        raft.trigger()
+            .elect()
+            .await
+            .map_err(|error| Error::Storage(format!("starting an election: {error}")))?;
+    }
+    Ok(Opened { raft, shared, log_figures, fatal, recovery_target, sole_voter, data_directory })
+}
+
+/// Reads the log and the newest snapshot of `data_directory`, and checks that together they
+/// hold every entry: a log that starts after the snapshot ends has lost some.
+async fn recover(
+    config: &Config,
+    data_directory: &DataDirectory,
+    deliver: DeliverReplies,
+) -> Result<(Log, StateMachineStore)> {
     let options =
         LogOptions { segment_bytes_max: config.log_segment_bytes, ..LogOptions::default() };
     let log_path = data_directory.log_path();
@@ -250,14 +288,13 @@ pub async fn open(
             )));
         }
     }
-    let fresh = log.last_id().is_none() && log.vote().is_none() && snapshot_index == 0;
-    let recovery_target = log.last_index().unwrap_or(snapshot_index).max(snapshot_index);
-    let log_figures = Arc::new(LogFigures::default());
-    let (fatal_sender, fatal) = watch::channel(None);
-    let log_store = LogStore::start(log, config.fsync, Arc::clone(&log_figures), fatal_sender)
-        .map_err(|error| Error::Storage(error.to_string()))?;
-    let shared = state_machine.shared();
-    let raft_config = openraft::Config {
+    Ok((log, state_machine))
+}
+
+/// openraft's options: the timing `config` asks for, and Concord's own snapshot and batching
+/// policy.
+fn consensus_options(config: &Config) -> Result<openraft::Config> {
+    openraft::Config {
         cluster_name: "concord".into(),
         election_timeout_min: config.election_timeout_min_ms,
         election_timeout_max: config.election_timeout_max_ms,
@@ -273,17 +310,15 @@ pub async fn open(
         ..openraft::Config::default()
     }
     .validate()
-    .map_err(|error| Error::Config(format!("consensus options: {error}")))?;
-    let raft = Raft::new(
-        config.node_id,
-        Arc::new(raft_config),
-        network::Network::new(Arc::clone(&transport)),
-        log_store,
-        state_machine,
-    )
-    .await
-    .map_err(|error| Error::Storage(format!("starting consensus: {error}")))?;
-    if fresh && !config.join && replaced_according_to_peers(config, transport.as_ref()).await {
+    .map_err(|error| Error::Config(format!("consensus options: {error}")))
+}
+
+/// Makes a fresh node that was not told to join the first member of the cluster
+/// `config.peers` names (or of a one-member cluster), unless a peer says this node id had
+/// another data directory: then this one forgot that member's vote and log, and must be added
+/// again instead.
+async fn bootstrap(config: &Config, raft: &Raft, transport: &dyn peer::Transport) -> Result<()> {
+    if replaced_according_to_peers(config, transport).await {
         tracing::error!(
             "not starting as a voter: a peer knows node {} with another data directory, so \
              this one forgot the member's vote and log; this node waits to be added again \
@@ -291,25 +326,17 @@ pub async fn open(
             config.node_id,
             config.node_id
         );
-    } else if fresh && !config.join {
-        let members: BTreeMap<NodeId, BasicNode> = if config.peers.is_empty() {
-            let address = format!("{}:{}", config.bind, config.port);
-            BTreeMap::from([(config.node_id, BasicNode::new(address))])
-        } else {
-            config.peers.iter().map(|(id, address)| (*id, BasicNode::new(address))).collect()
-        };
-        raft.initialize(members)
-            .await
-            .map_err(|error| Error::Storage(format!("initializing the cluster: {error}")))?;
+        return Ok(());
     }
-    let sole_voter = sole_voter(&raft, config.node_id).await?;
-    if !fresh && sole_voter {
-        raft.trigger()
-            .elect()
-            .await
-            .map_err(|error| Error::Storage(format!("starting an election: {error}")))?;
-    }
-    Ok(Opened { raft, shared, log_figures, fatal, recovery_target, sole_voter, data_directory })
+    let members: BTreeMap<NodeId, BasicNode> = if config.peers.is_empty() {
+        let address = format!("{}:{}", config.bind, config.port);
+        BTreeMap::from([(config.node_id, BasicNode::new(address))])
+    } else {
+        config.peers.iter().map(|(id, address)| (*id, BasicNode::new(address))).collect()
+    };
+    raft.initialize(members)
+        .await
+        .map_err(|error| Error::Storage(format!("initializing the cluster: {error}")))
 }
 
 /// How long a node on a new data directory waits for its peers' handshakes before it
