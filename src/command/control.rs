@@ -68,6 +68,14 @@ impl From<super::pubsub::PubSubCommand> for Command {
     }
 }
 
+/// A transaction command is a control command (so that `transactions`, which parses it, need
+/// not know this module).
+impl From<super::transactions::TransactionCommand> for Command {
+    fn from(command: super::transactions::TransactionCommand) -> Command {
+        Command::Control(Control::Transaction(command))
+    }
+}
+
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hello {

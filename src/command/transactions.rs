@@ -1,7 +1,7 @@
 //! The transaction family: MULTI, EXEC, DISCARD, WATCH and UNWATCH, and [`Transaction`], the
 //! one log request an EXEC becomes.
 //!
-//! The five commands are connection commands ([`Control::Transaction`]): the server keeps a
+//! The five commands are connection commands ([`Control::Transaction`](super::control::Control::Transaction)): the server keeps a
 //! connection's queue and its watched keys, and never sends MULTI or WATCH to the log. What
 //! reaches the log is the EXEC: one [`Transaction`] that carries every queued keyspace command
 //! (reads included) with the database it runs in, and every watched key with what WATCH saw
@@ -18,7 +18,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::control::Control;
 use super::{Args, Command, CommandError, CommandSpec, DbIndex, Key};
 use super::{Read, Write};
 use crate::command::redis_metadata;
@@ -98,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn transaction(command: TransactionCommand) -> Result<Command, CommandError> {
-    Ok(Command::Control(Control::Transaction(command)))
+    Ok(command.into())
 }
 
 fn parse_multi(_args: &mut Args) -> Result<Command, CommandError> {
@@ -124,6 +123,7 @@ fn parse_unwatch(_args: &mut Args) -> Result<Command, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::control::Control;
     use crate::command::parse;
     use bytes::Bytes;
 

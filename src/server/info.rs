@@ -33,7 +33,7 @@ pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
             "memory" => memory(shared, &mut text),
             "persistence" => persistence(shared, &mut text),
             "stats" => stats(shared, &mut text),
-            "replication" => super::cluster::replication_info(shared, &mut text).await,
+            "replication" => super::replication::replication_info(shared, &mut text).await,
             "commandstats" => commandstats(shared, &mut text),
             "keyspace" => keyspace(shared, &mut text).await,
             _ => unreachable!("select_sections returns known sections only"),

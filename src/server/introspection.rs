@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::help::{help, COMMAND_HELP, CONFIG_HELP};
 use super::Shared;
 use crate::command::control::{CommandListFilter, ConfigCommand, IntrospectionCommand};
 use crate::command::key_extraction::{command_keys, has_keys};
@@ -43,7 +44,7 @@ pub(super) fn execute_config(shared: &Shared, command: ConfigCommand) -> Frame {
                  to keep runtime changes",
             ),
         },
-        ConfigCommand::Help => super::control::help(CONFIG_HELP),
+        ConfigCommand::Help => help(CONFIG_HELP),
     }
 }
 
@@ -103,7 +104,7 @@ pub(super) fn execute_command(command: IntrospectionCommand) -> Frame {
         IntrospectionCommand::Count => Frame::Integer(all_commands().len() as i64),
         IntrospectionCommand::List { filter } => command_list(filter.as_ref()),
         IntrospectionCommand::GetKeys { arguments, with_flags } => get_keys(&arguments, with_flags),
-        IntrospectionCommand::Help => super::control::help(COMMAND_HELP),
+        IntrospectionCommand::Help => help(COMMAND_HELP),
     }
 }
 
@@ -324,38 +325,3 @@ fn get_keys(arguments: &[Bytes], with_flags: bool) -> Frame {
     });
     Frame::Array(keys.collect())
 }
-
-const CONFIG_HELP: &[&str] = &[
-    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "GET <pattern> [<pattern> ...]",
-    "    Return the parameters matching the glob-like patterns, with their values.",
-    "SET <parameter> <value> [<parameter> <value> ...]",
-    "    Set parameters; all of them change, or none. See docs/configuration.md for which",
-    "    ones Concord honours.",
-    "RESETSTAT",
-    "    Reset the statistics INFO reports.",
-    "REWRITE",
-    "    Write the running configuration to the config file (not supported yet).",
-    "HELP",
-    "    Print this help.",
-];
-
-const COMMAND_HELP: &[&str] = &[
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "(no subcommand)",
-    "    Describe every command.",
-    "COUNT",
-    "    Return the number of commands.",
-    "DOCS [<command-name> ...]",
-    "    Return the documentation of the named commands, or of all.",
-    "GETKEYS <full-command>",
-    "    Return the keys a whole command would access.",
-    "GETKEYSANDFLAGS <full-command>",
-    "    Return the keys a whole command would access, with their access flags.",
-    "INFO [<command-name> ...]",
-    "    Describe the named commands, or all.",
-    "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
-    "    Return the command names, optionally filtered.",
-    "HELP",
-    "    Print this help.",
-];

@@ -16,17 +16,14 @@
 //!
 //! Deliberately absent: consensus and storage. The server reaches them only through `Node`.
 
-mod blocking;
 mod clients;
-mod cluster;
 mod connection;
-mod control;
+mod help;
 mod info;
 mod introspection;
 pub mod parameters;
+mod replication;
 mod settings;
-mod subscriptions;
-mod transaction;
 
 pub use clients::{BufferUsage, ClientInfo, ClientRegistry};
 pub use settings::RuntimeSettings;

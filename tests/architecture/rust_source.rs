@@ -80,7 +80,7 @@ fn blank_raw_string(out: &mut [u8], at: usize) -> usize {
     let hashes = out[at + 1..].iter().take_while(|&&byte| byte == b'#').count();
     let open = at + 1 + hashes;
     let mut closing = vec![b'"'];
-    closing.extend(std::iter::repeat(b'#').take(hashes));
+    closing.extend(std::iter::repeat_n(b'#', hashes));
     let end = out[open + 1..]
         .windows(closing.len())
         .position(|window| window == closing.as_slice())
@@ -102,7 +102,8 @@ fn blank_string(out: &mut [u8], at: usize) -> usize {
 /// left as it is.
 fn blank_character(out: &mut [u8], at: usize) -> usize {
     if out.get(at + 1) == Some(&b'\\') {
-        let end = out[at + 2..].iter().position(|&byte| byte == b'\'').map_or(out.len(), |n| at + 2 + n);
+        let end =
+            out[at + 2..].iter().position(|&byte| byte == b'\'').map_or(out.len(), |n| at + 2 + n);
         blank(out, at + 1, end);
         return end + 1;
     }
@@ -141,10 +142,8 @@ pub fn functions(code: &str) -> Vec<Function> {
         let start = at + offset;
         at = start + 3;
         let is_keyword = !continues_identifier(bytes, start);
-        let name: String = code[at..]
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
+        let name: String =
+            code[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         if !is_keyword || name.is_empty() {
             continue;
         }

@@ -15,7 +15,7 @@
 //! not agree on them; a per-process key keeps a client from choosing members whose priorities
 //! line up into a degenerate (linear) tree.
 //!
-//! Invariants (checked by [`Tree::check`] in tests):
+//! Invariants (checked by `Tree::check` in tests):
 //! - In-order traversal is strictly increasing by [`compare`].
 //! - Every node's priority is at least its children's.
 //! - Every node's `size` is 1 + the sizes of its children.

@@ -1,20 +1,40 @@
 //! One client connection: read, decode, execute in order, reply in one write.
+//!
+//! `Connection` is one type whose `impl` is filed by job: this file has the connection loop,
+//! the dispatch of each command and the reply buffer; the child modules add the commands that
+//! belong to a connection rather than to the keyspace. They never import each other: each
+//! reaches the others only through `Connection`'s methods.
+//!
+//! | module | what |
+//! |---|---|
+//! | `control` | AUTH, HELLO, SELECT, RESET, CLIENT, SAVE, SHUTDOWN, INFO, CONFIG, COMMAND |
+//! | `transaction` | WATCH and the MULTI queue, EXEC |
+//! | `subscriptions` | (P)(UN)SUBSCRIBE, PUBSUB, subscribed mode, message delivery |
+//! | `blocking` | blocking pops (BLPOP and the others) |
+//! | `admin` | the `CONCORD.*` commands |
+
+mod admin;
+mod blocking;
+mod control;
+mod subscriptions;
+mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::subscriptions;
-use super::transaction::{self, Intercepted, TransactionState};
-use super::{ClientInfo, Shared};
+use self::subscriptions::next_message;
+use self::transaction::{Intercepted, TransactionState};
+use super::{BufferUsage, ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
+use crate::command::control::Control;
 use crate::command::{
-    self, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Parsed, Write,
+    self, pubsub, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Parsed, Read, Write,
 };
 use crate::metrics::{LocalCommandStats, Outcome};
 use crate::node::{Mailbox, ReadView};
@@ -66,32 +86,32 @@ fn raw_fd(stream: &TcpStream) -> i64 {
 
 /// The per-connection state that commands can change.
 #[derive(Debug)]
-pub(super) struct Session {
-    pub db: DbIndex,
-    pub protocol: Protocol,
+struct Session {
+    db: DbIndex,
+    protocol: Protocol,
     /// Whether the client may run commands other than AUTH, HELLO, QUIT and RESET. Set at
     /// connect time when no password is configured, as in Redis: a password set later does
     /// not lock out clients already connected.
-    pub authenticated: bool,
+    authenticated: bool,
     /// Set by QUIT (and protocol errors): close once the pending replies are written.
-    pub close_after_reply: bool,
+    close_after_reply: bool,
     /// A blocking command of this connection ended in an error whose outcome may be unknown,
     /// so the log may still register its waiter or serve it; the next blocking command
     /// settles that first (see `blocking`).
-    pub blocking_unsettled: bool,
+    blocking_unsettled: bool,
 }
 
-pub(super) struct Connection {
-    pub(super) stream: TcpStream,
-    pub(super) shared: Arc<Shared>,
-    pub(super) client: Arc<ClientInfo>,
-    pub(super) session: Session,
+struct Connection {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    client: Arc<ClientInfo>,
+    session: Session,
     decoder: Decoder,
     /// The settings generation the decoder's limits come from.
     limits_generation: u64,
     /// The most bytes the read buffer ever held (CLIENT LIST `rbp`).
     input_peak: usize,
-    pub(super) input: BytesMut,
+    input: BytesMut,
     output: BytesMut,
     /// Writes parsed but not yet proposed; always the tail of the batch, after every reply
     /// already in `output`.
@@ -104,10 +124,10 @@ pub(super) struct Connection {
     /// commands that read it), so that the hot path takes no lock per command.
     activity: Activity,
     /// Watched keys and the MULTI queue (see `transaction`).
-    pub(super) transaction: TransactionState,
+    transaction: TransactionState,
     /// Subscriptions and deferred replies, once the connection subscribed or blocked (see
     /// `subscriptions`).
-    pub(super) mailbox: Option<Mailbox>,
+    mailbox: Option<Mailbox>,
 }
 
 /// A connection's recent activity, not yet copied to its `ClientInfo`.
@@ -160,7 +180,7 @@ impl Connection {
                 read = self.stream.read_buf(&mut self.input) => Ok(read?),
                 _ = client.kill_signal.notified() => return Ok(()),
                 _ = shutdown.wait_for(|stopping| *stopping) => return Ok(()),
-                delivery = subscriptions::next_message(&mut self.mailbox) => Err(delivery),
+                delivery = next_message(&mut self.mailbox) => Err(delivery),
             };
             let read = match read {
                 Ok(read) => read,
@@ -168,7 +188,7 @@ impl Connection {
                 Err(None) => return Ok(()),
                 Err(Some(delivery)) => {
                     self.reply(&delivery.to_frame());
-                    subscriptions::write_queued_messages(self);
+                    self.write_queued_messages();
                     self.flush().await?;
                     continue;
                 }
@@ -238,43 +258,29 @@ impl Connection {
         }
     }
 
+    /// Executes one request: refuses it, queues it (inside MULTI or as a pending write), or
+    /// runs it now.
     async fn execute(&mut self, arguments: Vec<Bytes>) {
         self.activity.argument_bytes = arguments.iter().map(Bytes::len).sum();
         let argument_count = arguments.len();
         let argument_bytes = self.activity.argument_bytes;
         let Parsed { spec, command } = match command::parse(arguments) {
             Ok(parsed) => parsed,
-            Err(error) => {
-                self.commit_pending().await;
-                self.transaction.refuse();
-                self.reply(&error.to_frame());
-                return;
-            }
+            Err(error) => return self.refuse(&error.to_frame()).await,
         };
         self.activity.last_command = Some(spec);
         self.activity.commands += 1;
         if self.requires_authentication(spec, &command) {
-            self.commit_pending().await;
-            self.transaction.refuse();
-            self.stats.record(spec.name, std::time::Duration::ZERO, Outcome::Rejected);
-            self.reply(&Frame::error("NOAUTH Authentication required."));
-            return;
+            self.stats.record(spec.name, Duration::ZERO, Outcome::Rejected);
+            return self.refuse(&Frame::error("NOAUTH Authentication required.")).await;
         }
-        if subscriptions::in_subscribed_mode(self)
-            && !crate::command::pubsub::allowed_in_subscribed_mode(spec.name)
-        {
-            self.commit_pending().await;
-            self.transaction.refuse();
-            self.reply(&crate::command::pubsub::subscribed_mode_error(spec.name).to_frame());
-            return;
+        if self.in_subscribed_mode() && !pubsub::allowed_in_subscribed_mode(spec.name) {
+            return self.refuse(&pubsub::subscribed_mode_error(spec.name).to_frame()).await;
         }
         // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
         let command = if self.transaction.is_queueing() {
-            match transaction::intercept(self, spec, argument_count, argument_bytes, command) {
-                Intercepted::Answered(frame) => {
-                    self.reply(&frame);
-                    return;
-                }
+            match self.intercept(spec, argument_count, argument_bytes, command) {
+                Intercepted::Answered(frame) => return self.reply(&frame),
                 Intercepted::RunNow(command) => command,
             }
         } else {
@@ -284,7 +290,7 @@ impl Connection {
             Ok(Command::Write(Write::Blocking(BlockingWrite::Block(block)))) => {
                 self.commit_pending().await;
                 let started = Instant::now();
-                let frame = super::blocking::execute(self, block).await;
+                let frame = self.execute_blocking(block).await;
                 self.record(spec, started, &frame);
                 if !self.session.close_after_reply {
                     self.reply(&frame);
@@ -293,41 +299,52 @@ impl Connection {
             Ok(Command::Write(write)) => {
                 self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
             }
-            Ok(Command::Read(read)) => {
-                self.commit_pending().await;
-                let started = Instant::now();
-                let frame = match self.read_view().await {
-                    Ok(view) => {
-                        execute_read(&view.view.keyspace, self.session.db, view.now_ms, &read)
-                    }
-                    Err(error) => error.to_frame(),
-                };
-                self.record(spec, started, &frame);
-                self.reply(&frame);
-            }
-            Ok(Command::Control(control)) => {
-                self.commit_pending().await;
-                self.publish_activity();
-                let started = Instant::now();
-                // SHUTDOWN has no reply (the connection closes when the process stops), and
-                // EXEC writes its own, one element at a time.
-                match super::control::execute(self, control).await {
-                    Some(frame) => {
-                        self.record(spec, started, &frame);
-                        self.reply(&frame);
-                    }
-                    None => self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded),
-                }
-            }
+            Ok(Command::Read(read)) => self.run_read(spec, &read).await,
+            Ok(Command::Control(control)) => self.execute_connection_command(spec, control).await,
             Err(error) => {
                 self.commit_pending().await;
                 let outcome = match error {
                     CommandError::WrongArity(_) => Outcome::Rejected,
                     _ => Outcome::Failed,
                 };
-                self.stats.record(spec.name, std::time::Duration::ZERO, outcome);
+                self.stats.record(spec.name, Duration::ZERO, outcome);
                 self.reply(&error.to_frame());
             }
+        }
+    }
+
+    /// Answers a request refused before it could run. Inside MULTI, that makes EXEC fail.
+    async fn refuse(&mut self, frame: &Frame) {
+        self.commit_pending().await;
+        self.transaction.refuse();
+        self.reply(frame);
+    }
+
+    /// Runs a read on the batch's view, after this connection's pending writes.
+    async fn run_read(&mut self, spec: &'static CommandSpec, read: &Read) {
+        self.commit_pending().await;
+        let started = Instant::now();
+        let frame = match self.read_view().await {
+            Ok(view) => execute_read(&view.view.keyspace, self.session.db, view.now_ms, read),
+            Err(error) => error.to_frame(),
+        };
+        self.record(spec, started, &frame);
+        self.reply(&frame);
+    }
+
+    /// Runs a control command (see `control`), after this connection's pending writes.
+    async fn execute_connection_command(&mut self, spec: &'static CommandSpec, control: Control) {
+        self.commit_pending().await;
+        self.publish_activity();
+        let started = Instant::now();
+        // SHUTDOWN has no reply (the connection closes when the process stops), and EXEC
+        // writes its own, one element at a time.
+        match self.execute_control(control).await {
+            Some(frame) => {
+                self.record(spec, started, &frame);
+                self.reply(&frame);
+            }
+            None => self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded),
         }
     }
 
@@ -342,7 +359,7 @@ impl Connection {
         // Reads after these writes must see them: take a fresh view next time.
         self.view = None;
         // Messages delivered while these writes were applied come first, as in Redis.
-        subscriptions::write_queued_messages(self);
+        self.write_queued_messages();
         let share = started.elapsed() / specs.len() as u32;
         match result {
             Ok(frames) => {
@@ -364,11 +381,11 @@ impl Connection {
 
     /// Drops the batch's view: this connection's writes committed, and reads after them must
     /// see them.
-    pub(super) fn forget_view(&mut self) {
+    fn forget_view(&mut self) {
         self.view = None;
     }
 
-    pub(super) async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
+    async fn read_view(&mut self) -> Result<ReadView, crate::node::NodeError> {
         if let Some(view) = &self.view {
             return Ok(view.clone());
         }
@@ -393,11 +410,11 @@ impl Connection {
 
     /// Copies the activity CLIENT LIST shows (last command, idle time, buffer sizes as of the
     /// last command) to the shared `ClientInfo`.
-    pub(super) fn publish_activity(&mut self) {
+    fn publish_activity(&mut self) {
         let Some(spec) = self.activity.last_command else {
             return;
         };
-        *self.client.buffers.lock() = super::BufferUsage {
+        *self.client.buffers.lock() = BufferUsage {
             query_buffer: self.input.len(),
             query_buffer_free: self.input.capacity() - self.input.len(),
             arguments: self.activity.argument_bytes,
@@ -418,24 +435,19 @@ impl Connection {
     }
 
     /// Counts a command in INFO commandstats, as failed if its reply is an error.
-    pub(super) fn record_frame(
-        &mut self,
-        spec: &'static CommandSpec,
-        elapsed: std::time::Duration,
-        frame: &Frame,
-    ) {
+    fn record_frame(&mut self, spec: &'static CommandSpec, elapsed: Duration, frame: &Frame) {
         let outcome = if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
         self.stats.record(spec.name, elapsed, outcome);
     }
 
     /// Encodes one reply in the connection's protocol.
-    pub(super) fn reply(&mut self, frame: &Frame) {
+    fn reply(&mut self, frame: &Frame) {
         resp::encode(frame, self.session.protocol, &mut self.output);
     }
 
     /// Starts an array reply of `length` elements, to be followed by that many `reply` calls.
     /// The header is the same in RESP2 and RESP3.
-    pub(super) fn reply_array_header(&mut self, length: usize) {
+    fn reply_array_header(&mut self, length: usize) {
         self.output.extend_from_slice(b"*");
         self.output.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
         self.output.extend_from_slice(b"\r\n");

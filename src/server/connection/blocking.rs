@@ -1,0 +1,268 @@
+//! A connection's blocking pop: propose it, wait for its deferred reply, and take what it was
+//! served only if the client is still there.
+//!
+//! The pop is proposed as `BlockWithReservation`, naming this connection as the waiter.
+//! Whether apply popped at once or registered the waiter, the answer comes as a served reply
+//! through the connection's mailbox (see `node::deliveries`). While it waits, the connection
+//! measures the timeout and watches its socket, CLIENT KILL and shutdown: when the timeout
+//! passes it proposes the unblock, and apply decides whether the waiter times out or was
+//! served first; when the client goes away it proposes the cancel.
+//!
+//! What a later push served is only reserved for this client (see
+//! `state_machine::blocking`). The connection gives such a reply in three steps:
+//! 1. it looks at its socket once more, straight from the kernel (the runtime's readiness may
+//!    not have caught up with a close that came before the push): a client that closed, or a
+//!    connection that was killed, cancels, and apply puts the element back;
+//! 2. it proposes `Delivered`, and waits for it to be applied;
+//! 3. only if `Delivered` found the reservation does it write the reply. If it did not (the
+//!    reservation expired while this node was cut off), the element went back to its key and
+//!    the connection blocks again. If its outcome is unknown, the connection cancels (which
+//!    puts the element back if `Delivered` was not applied) and answers the error, which says
+//!    the outcome is unknown, as for any write.
+//!
+//! So whatever the log orders first, a client that went away never takes an element with it,
+//! and an element that was put back was never written to anyone. What remains: a client that
+//! closes after step 1 and before it reads the reply loses it, as with any reply in flight.
+//!
+//! A blocking command that ended in an error (its block, unblock or `Delivered` not known to
+//! be applied) shares the connection's waiter id with the next one, so the log may still
+//! register or serve it later: the next blocking command first settles it (see [`Connection::settle_waiter`]).
+//!
+//! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
+//! after a blocking command wait in the input buffer until it is answered.
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use super::Connection;
+use crate::command::blocking::{Block, BlockingWrite};
+use crate::command::Write;
+use crate::node::{NodeError, ServedReply};
+use crate::resp::Frame;
+use crate::state_machine::{WaiterId, WriteRequest, RESERVATION_MS};
+
+impl Connection {
+    /// Runs a blocking pop outside MULTI and returns its reply.
+    pub(super) async fn execute_blocking(&mut self, block: Block) -> Frame {
+        let waiter = self.shared.node.waiter(self.client.id);
+        let timeout = (block.timeout_ms > 0).then(|| Duration::from_millis(block.timeout_ms));
+        let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
+        self.mailbox();
+        self.publish_activity();
+        if self.session.blocking_unsettled {
+            self.settle_waiter(waiter).await;
+        }
+        loop {
+            let write = BlockingWrite::BlockWithReservation(Block { waiter, ..block.clone() });
+            if let Err(error) = self.propose_blocking(write).await {
+                self.session.blocking_unsettled = true;
+                return error;
+            }
+            self.forget_view();
+            self.client.blocked.store(true, Ordering::Relaxed);
+            let answer = self.answer_blocked(waiter, deadline).await;
+            self.client.blocked.store(false, Ordering::Relaxed);
+            match answer {
+                Answer::Reply(frame) => return frame,
+                Answer::BlockAgain => {}
+                Answer::Gone => {
+                    self.session.close_after_reply = true;
+                    return Frame::NullArray;
+                }
+            }
+        }
+    }
+
+    /// Waits for the served reply and decides what the client gets.
+    async fn answer_blocked(
+        &mut self,
+        waiter: WaiterId,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Answer {
+        let served = match self.wait_until_served(waiter, deadline).await {
+            Waited::Served(served) => served,
+            Waited::TimedOut => {
+                if let Err(error) = self.propose_blocking(BlockingWrite::Unblock { waiter }).await {
+                    self.session.blocking_unsettled = true;
+                    return Answer::Reply(error);
+                }
+                // The unblock's entry was applied, so the reply is in the mailbox: the timeout's,
+                // or what a push served first.
+                let mailbox = self.mailbox.as_ref().expect("opened before the pop was proposed");
+                mailbox.served(waiter).await
+            }
+            Waited::Gone => {
+                self.cancel_waiter(waiter).await;
+                return Answer::Gone;
+            }
+        };
+        if !served.reserved {
+            return Answer::Reply(served.reply);
+        }
+        if self.client_gone() {
+            self.cancel_waiter(waiter).await;
+            return Answer::Gone;
+        }
+        match self.shared.node.write(vec![request(BlockingWrite::Delivered { waiter })]).await {
+            Ok(replies) if replies == [Frame::Integer(1)] => Answer::Reply(served.reply),
+            Ok(_) => Answer::BlockAgain,
+            Err(error) => {
+                self.cancel_waiter(waiter).await;
+                self.session.blocking_unsettled = true;
+                Answer::Reply(error.to_frame())
+            }
+        }
+    }
+
+    async fn wait_until_served(
+        &mut self,
+        waiter: WaiterId,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Waited {
+        let client = std::sync::Arc::clone(&self.client);
+        let mut shutdown = self.shared.shutdown.subscribe();
+        if client.is_killed() || *shutdown.borrow() {
+            return Waited::Gone;
+        }
+        let mailbox = self.mailbox.as_ref().expect("opened before the pop was proposed");
+        let timer = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timer);
+        loop {
+            // Biased, so that a client known to be gone is never handed what it was served.
+            tokio::select! {
+                biased;
+                _ = client.kill_signal.notified() => return Waited::Gone,
+                _ = shutdown.wait_for(|stopping| *stopping) => return Waited::Gone,
+                read = self.stream.read_buf(&mut self.input) => {
+                    if !matches!(read, Ok(read) if read > 0) {
+                        return Waited::Gone;
+                    }
+                    // More requests: they wait in the buffer, as in Redis.
+                }
+                served = mailbox.served(waiter) => return Waited::Served(served),
+                () = &mut timer => return Waited::TimedOut,
+            }
+        }
+    }
+
+    /// Whether the client is gone: killed, the server stopping, or its socket closed. The socket
+    /// is read here without waiting, straight from the kernel, and whatever requests it holds are
+    /// kept in the input buffer for after the reply.
+    fn client_gone(&mut self) -> bool {
+        if self.client.is_killed() || *self.shared.shutdown.borrow() {
+            return true;
+        }
+        let limit = self.shared.settings.client_query_buffer_limit();
+        let descriptor = self.stream.as_raw_fd();
+        loop {
+            if self.input.len() > limit {
+                // The connection closes for its query buffer once the reply is written; until
+                // then it is there.
+                return false;
+            }
+            self.input.reserve(4096);
+            let spare = self.input.spare_capacity_mut();
+            // SAFETY: recv writes at most `spare.len()` bytes into memory the buffer owns and has
+            // not initialized yet; the descriptor stays open, owned by `self.stream`, for the
+            // call. MSG_DONTWAIT makes it return at once when nothing is there.
+            let read = unsafe {
+                libc::recv(descriptor, spare.as_mut_ptr().cast(), spare.len(), libc::MSG_DONTWAIT)
+            };
+            match read {
+                0 => return true,
+                read if read > 0 => {
+                    let length = self.input.len() + read as usize;
+                    // SAFETY: recv initialized the `read` bytes after the old length.
+                    unsafe { self.input.set_len(length) };
+                }
+                _ => {
+                    let error = std::io::Error::last_os_error();
+                    match error.kind() {
+                        std::io::ErrorKind::WouldBlock => return false,
+                        std::io::ErrorKind::Interrupted => {}
+                        _ => return true,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Proposes the cancel of a client that went away, again and again while it fails (no leader
+    /// now, an outcome unknown), until it is applied, the node stops, or the reservation would
+    /// have expired anyway. A cancel applied twice does nothing the second time.
+    async fn cancel_waiter(&mut self, waiter: WaiterId) {
+        let started = tokio::time::Instant::now();
+        let give_up_after = Duration::from_millis(RESERVATION_MS);
+        loop {
+            let write = request(BlockingWrite::Cancel { waiter });
+            match self.shared.node.write(vec![write]).await {
+                Ok(_) | Err(NodeError::Stopped) => return,
+                Err(error) if started.elapsed() >= give_up_after => {
+                    tracing::warn!(%error, client = waiter.connection, "could not cancel a blocked \
+                        client that went away; its reservation expires instead");
+                    return;
+                }
+                Err(_) => tokio::time::sleep(CANCEL_RETRY_INTERVAL).await,
+            }
+        }
+    }
+
+    /// Clears what an earlier blocking command of this connection that ended in an error may
+    /// have left: every such command shares this connection's `waiter`, so its waiter could still
+    /// be registered (and take a later push), and its served reply could still be in the
+    /// mailbox's slot, where the next command would take it as its own. The cancel removes the
+    /// waiter or puts back its reservation; it is applied after every entry of the earlier
+    /// command that is ever applied, except one whose forward still waits on a live leader. A
+    /// read round then makes this node apply up to the cancel, so the slot holds whatever the
+    /// earlier command was served, and that is dropped.
+    async fn settle_waiter(&mut self, waiter: WaiterId) {
+        self.cancel_waiter(waiter).await;
+        // Without a round (no leader now) a reply of the earlier command may still arrive after
+        // the slot is emptied; that is the most that can be done then. A reply dropped here was
+        // answered to the client as an error of unknown outcome: a reserved element went back
+        // with the cancel, and one popped at once counts as that write's unknown outcome.
+        let _ = self.shared.node.read_view().await;
+        if let Some(mailbox) = self.mailbox.as_ref() {
+            mailbox.discard_served();
+        }
+        self.session.blocking_unsettled = false;
+    }
+
+    /// Proposes one blocking request; an error comes back as the client's error reply.
+    async fn propose_blocking(&mut self, write: BlockingWrite) -> Result<(), Frame> {
+        let db = self.session.db;
+        let request = WriteRequest { db, write: Write::Blocking(write) };
+        self.shared.node.write(vec![request]).await.map(drop).map_err(|error| error.to_frame())
+    }
+}
+
+enum Answer {
+    /// Give this reply.
+    Reply(Frame),
+    /// What was reserved went back to its key before this node confirmed it: wait again.
+    BlockAgain,
+    /// The client went away (or was killed, or the server is stopping); the waiter was
+    /// cancelled.
+    Gone,
+}
+
+enum Waited {
+    Served(ServedReply),
+    TimedOut,
+    Gone,
+}
+
+/// How long a failed cancel waits before it is proposed again.
+const CANCEL_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
+fn request(write: BlockingWrite) -> WriteRequest {
+    WriteRequest { db: 0, write: Write::Blocking(write) }
+}
