@@ -26,7 +26,8 @@
 //!
 //! A blocking command that ended in an error (its block, unblock or `Delivered` not known to
 //! be applied) shares the connection's waiter id with the next one, so the log may still
-//! register or serve it later: the next blocking command first settles it (see [`Connection::settle_waiter`]).
+//! register or serve it later: the next blocking command first settles it (see
+//! [`Connection::settle_waiter`]).
 //!
 //! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
 //! after a blocking command wait in the input buffer until it is answered.
