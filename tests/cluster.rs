@@ -3,12 +3,12 @@
 //! SIGSTOP and SIGCONT, partitions made by a TCP proxy on every directed link, leadership
 //! transfer and membership changes. Every client operation is recorded, and after each
 //! scenario the cluster is healed, every key is read on every member, and the whole history
-//! must be linearizable (see `linearizability/mod.rs`): an acknowledged write that was lost,
+//! must be linearizable (see `support/linearizability/`): an acknowledged write that was lost,
 //! a stale read, a value nobody wrote, or members that disagree fail the test with the
 //! checker's report, the seed and the directory holding the node logs.
 //!
-//! The pieces: `cluster/network.rs` (the proxies), `cluster/harness.rs` (the processes),
-//! `cluster/workload.rs` (the clients and the final check).
+//! The pieces, in `support/cluster/`: `network.rs` (the proxies), `mod.rs` (the processes) and
+//! `workload.rs` (the clients and the final check).
 //!
 //! Knobs, as environment variables:
 //! - `CONCORD_CLUSTER_SOAK_SECONDS`: how long the load (and the repeated faults) run in each
@@ -23,21 +23,13 @@
 //! more, and every such answer is recorded for what it says. The only counts asserted are
 //! that the clients got some answers, so that a scenario cannot pass by checking nothing.
 
-#[path = "linearizability/mod.rs"]
-mod linearizability;
-
-#[allow(dead_code, unused_imports)]
-#[path = "cluster/harness.rs"]
-mod harness;
-#[path = "cluster/network.rs"]
-mod network;
-#[path = "cluster/workload.rs"]
-mod workload;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use harness::{Cluster, Link, NodeId};
-use workload::{check_after_heal, load_duration, seed, Random, Workload};
+use support::cluster::network::Link;
+use support::cluster::workload::{check_after_heal, load_duration, seed, Random, Workload};
+use support::cluster::{Cluster, NodeId};
 
 /// The load of one scenario when `CONCORD_CLUSTER_SOAK_SECONDS` is not set.
 const DEFAULT_LOAD: Duration = Duration::from_secs(4);
@@ -287,7 +279,10 @@ fn write_bulk_keys(cluster: &Cluster, via: NodeId) -> Vec<(String, String)> {
             assert!(attempt < 100, "node {via} never acknowledged {key}");
             let open = match connection.as_mut() {
                 Some(open) => open,
-                None => match harness::connect(cluster.client_port(via), Duration::from_secs(5)) {
+                None => match support::cluster::connect(
+                    cluster.client_port(via),
+                    Duration::from_secs(5),
+                ) {
                     Ok(opened) => connection.insert(opened),
                     Err(_) => {
                         std::thread::sleep(Duration::from_millis(50));
@@ -311,14 +306,14 @@ fn write_bulk_keys(cluster: &Cluster, via: NodeId) -> Vec<(String, String)> {
 /// `GET key` on node `id`, asked again after each error (the node may still be catching up),
 /// for at most the harness's longest wait.
 fn get_until_answered(cluster: &Cluster, id: NodeId, key: &str) -> Option<String> {
-    let deadline = Instant::now() + harness::WAIT_MAX;
+    let deadline = Instant::now() + support::cluster::WAIT_MAX;
     loop {
         match cluster.command(id, redis::cmd("GET").arg(key)) {
             Ok(value) => return value,
             Err(error) => assert!(
                 Instant::now() < deadline,
                 "node {id} did not answer GET {key} in {:?}: {error}",
-                harness::WAIT_MAX
+                support::cluster::WAIT_MAX
             ),
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -9,25 +9,14 @@
 //! round the disconnect and the push race. No test asserts a duration: waits are for states
 //! (`blocked_clients` on the waiter's node), bounded only by a hang guard.
 
-// The cluster harness includes `support/process.rs` itself, so that test files using the
-// harness alone need no `mod support`; this file uses both.
-#![allow(clippy::duplicate_mod)]
-
 mod support;
-
-#[allow(dead_code, unused_imports)]
-#[path = "cluster/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "cluster/network.rs"]
-mod network;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use harness::{connect, Cluster, NodeId};
+use support::cluster::{connect, Cluster, NodeId};
 use support::reply;
 
 const ROUNDS: u64 = 60;

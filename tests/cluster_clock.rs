@@ -1,6 +1,6 @@
 //! The clock-skew nemesis: a real 3-node cluster in which one node's wall clock runs tens of
 //! seconds ahead and another's tens of seconds behind (libfaketime, see
-//! `cluster/harness.rs`), with keys that expire in every checked history.
+//! `support/cluster/`), with keys that expire in every checked history.
 //!
 //! Concord's rule is that time comes from the leader: an entry carries the leader's clock, and
 //! a read on any member judges expiry by the leader's clock as its read round brought it (never
@@ -24,27 +24,16 @@
 //! Run: `cargo test --release --test cluster_clock -- --nocapture` (the counts are printed).
 //! `CONCORD_CLUSTER_SOAK_SECONDS` and `CONCORD_CLUSTER_SEED` work as in `tests/cluster.rs`.
 
-#[path = "linearizability/mod.rs"]
-mod linearizability;
-
-#[allow(dead_code, unused_imports)]
-#[path = "cluster/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "cluster/network.rs"]
-mod network;
-#[allow(dead_code)]
-#[path = "cluster/workload.rs"]
-mod workload;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use harness::{connect, Cluster, NodeId, WAIT_MAX};
-use linearizability::{check, render_operation, Call, History, Outcome};
-use workload::{load_duration, seed, Random};
+use support::cluster::workload::{load_duration, seed, Random};
+use support::cluster::{connect, Cluster, NodeId, WAIT_MAX};
+use support::linearizability::{check, render_operation, Call, History, Outcome};
 
 /// How far the skewed nodes' clocks are off: ahead and behind by more than the 20 s keys live.
 const CLOCK_AHEAD: &str = "+40s";

@@ -14,23 +14,12 @@
 //!
 //! Run: `cargo test --release --test cluster_identity -- --nocapture`.
 
-#[path = "linearizability/mod.rs"]
-mod linearizability;
-
-#[allow(dead_code, unused_imports)]
-#[path = "cluster/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "cluster/network.rs"]
-mod network;
-#[allow(dead_code)]
-#[path = "cluster/workload.rs"]
-mod workload;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use harness::{connect, Cluster, NodeId, WAIT_MAX};
-use workload::{check_after_heal, seed, Workload};
+use support::cluster::workload::{check_after_heal, seed, Workload};
+use support::cluster::{connect, Cluster, NodeId, WAIT_MAX};
 
 /// What a node on a wiped directory logs once a peer refused it.
 const REFUSED_MESSAGE: &str = "this node's data directory is new but node";

@@ -26,23 +26,6 @@
 //! Run: `cargo test --release --test cluster_pipeline -- --nocapture`.
 //! `CONCORD_CLUSTER_SOAK_SECONDS` and `CONCORD_CLUSTER_SEED` work as in `tests/cluster.rs`.
 
-// The cluster harness includes `support/process.rs` itself, so that test files using the
-// harness alone need no `mod support`; this file uses both.
-#![allow(clippy::duplicate_mod)]
-
-#[path = "linearizability/mod.rs"]
-mod linearizability;
-
-#[allow(dead_code, unused_imports)]
-#[path = "cluster/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "cluster/network.rs"]
-mod network;
-#[allow(dead_code)]
-#[path = "cluster/workload.rs"]
-mod workload;
-
 mod support;
 
 use std::collections::VecDeque;
@@ -53,10 +36,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use harness::{Cluster, NodeId};
-use linearizability::{check, render_operation, Call, History, Outcome, Pending};
+use support::cluster::workload::{load_duration, seed, Random};
+use support::cluster::{Cluster, NodeId};
+use support::linearizability::{check, render_operation, Call, History, Outcome, Pending};
 use support::reply::{Outcome as ReadOutcome, ReplyReader, Value};
-use workload::{load_duration, seed, Random};
 
 /// How many shared keys there are: few enough that clients contend, enough that each key's
 /// history (whose operations all begin when their pipeline is sent, so overlap widely) stays

@@ -12,8 +12,7 @@
 //! repeats the faults, not every interleaving; failures found this way are still far easier to
 //! reproduce than with real processes.
 
-#[path = "linearizability/mod.rs"]
-mod linearizability;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -29,7 +28,7 @@ use concord::raft::peer::{
 use concord::raft::NodeId;
 use concord::resp::Frame;
 use concord::state_machine::{execute_read, WriteRequest};
-use linearizability::{check, Call, History, Outcome};
+use support::linearizability::{check, Call, History, Outcome};
 
 /// A small deterministic generator (xorshift64*), so that a seed replays a schedule.
 #[derive(Clone, Debug)]
@@ -179,7 +178,7 @@ impl SimulatedCluster {
         let mut nodes = Vec::new();
         let mut directories = Vec::new();
         for id in &ids {
-            let directory = tempfile::tempdir().unwrap();
+            let directory = support::temp_dir("simulated");
             let config = Config {
                 node_id: *id,
                 peers: std::collections::BTreeMap::clone(&peers),

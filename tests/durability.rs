@@ -8,84 +8,29 @@
 //! `CONCORD_SOAK_SECONDS` lengthens the kill loop (default: a few seconds, to keep the suite
 //! fast); the counts are printed either way (`cargo test --test durability -- --nocapture`).
 
+mod support;
+
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "support/process.rs"]
-mod process;
+use support::servers::ServerProcess;
 
-/// A running node; killed (SIGKILL) when dropped.
-struct Node {
-    child: process::ChildProcess,
-    port: u16,
+/// Starts a node on `data_dir` (created if missing) with `extra` flags; it answers PING.
+fn start(data_dir: &Path, extra: &[&str]) -> ServerProcess {
+    let data_dir = data_dir.to_str().expect("temporary paths are UTF-8");
+    let flags: Vec<&str> = ["--data-dir", data_dir].iter().chain(extra).copied().collect();
+    ServerProcess::start_concord_with(&flags, None)
 }
 
-impl Node {
-    fn start(data_dir: &Path, extra: &[&str]) -> Node {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
-        command
-            .args(["--port", "0", "--data-dir", data_dir.to_str().unwrap()])
-            .args(["--log-level", "warn"])
-            .args(extra)
-            .stderr(Stdio::null());
-        let mut child =
-            process::ChildProcess::spawn_node(command, None).expect("the concord binary starts");
-        let timeout = Duration::from_secs(30);
-        let port = child.listening(timeout).expect("concord reports its port").client.port();
-        let mut node = Node { child, port };
-        let deadline = Instant::now() + timeout;
-        // Listening comes before recovery ends; PING answers only once the node serves.
-        loop {
-            assert!(Instant::now() < deadline, "concord did not serve on port {port}");
-            if let Some(status) = node.child.try_wait() {
-                panic!("concord exited during start-up with {status}");
-            }
-            if let Ok(mut client) = node.try_client() {
-                if redis::cmd("PING").query::<String>(&mut client).is_ok() {
-                    return node;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn try_client(&self) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
-        let connection = client.get_connection_with_timeout(Duration::from_secs(5))?;
-        connection.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(connection)
-    }
-
-    fn client(&self) -> redis::Connection {
-        self.try_client().expect("the redis crate connects")
-    }
-
-    fn kill(mut self) {
-        self.child.kill();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let unique = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let path = std::env::temp_dir()
-            .join(format!("concord-durability-{label}-{}-{unique}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A temporary directory and the data directory inside it, which does not exist yet.
+fn data_directory(label: &str) -> (tempfile::TempDir, PathBuf) {
+    let directory = support::temp_dir(label);
+    let data = directory.path().join("data");
+    (directory, data)
 }
 
 /// What one writer was told, and what it may have left behind.
@@ -139,7 +84,7 @@ fn write_until_error(
 }
 
 /// Checks the node's whole keyspace against the ledger; returns the keys checked.
-fn check_against_ledger(node: &Node, ledger: &Ledger) -> usize {
+fn check_against_ledger(node: &ServerProcess, ledger: &Ledger) -> usize {
     let mut client = node.client();
     for (key, value) in &ledger.acknowledged {
         let stored: Option<String> = redis::cmd("GET").arg(key).query(&mut client).unwrap();
@@ -166,7 +111,7 @@ fn check_against_ledger(node: &Node, ledger: &Ledger) -> usize {
 fn acknowledged_writes_survive_every_kill_and_nothing_unwritten_appears() {
     let soak_seconds: u64 =
         std::env::var("CONCORD_SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
-    let data_dir = TempDir::new("kill");
+    let (_data_dir, data_dir) = data_directory("kill");
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let deadline = Instant::now() + Duration::from_secs(soak_seconds);
     let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(std::process::id());
@@ -174,12 +119,12 @@ fn acknowledged_writes_survive_every_kill_and_nothing_unwritten_appears() {
     // A small snapshot trigger so that kills land before, during and after snapshots.
     let extra = ["--snapshot-log-bytes", "1048576"];
     while Instant::now() < deadline {
-        let node = Node::start(&data_dir.0, &extra);
+        let mut node = start(&data_dir, &extra);
         let checked = check_against_ledger(&node, &ledger.lock().unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..8)
             .map(|writer| {
-                let (stop, ledger, port) = (Arc::clone(&stop), Arc::clone(&ledger), node.port);
+                let (stop, ledger, port) = (Arc::clone(&stop), Arc::clone(&ledger), node.port());
                 std::thread::spawn(move || {
                     write_until_error(port, writer, restarts, &stop, &ledger)
                 })
@@ -202,7 +147,7 @@ fn acknowledged_writes_survive_every_kill_and_nothing_unwritten_appears() {
             ledger.attempted.len()
         );
     }
-    let node = Node::start(&data_dir.0, &extra);
+    let node = start(&data_dir, &extra);
     let ledger = ledger.lock().unwrap();
     let present = check_against_ledger(&node, &ledger);
     let unacknowledged_present = present - ledger.acknowledged.len();
@@ -225,8 +170,8 @@ fn info_field(client: &mut redis::Connection, field: &str) -> u64 {
 
 #[test]
 fn a_restart_loads_the_snapshot_and_replays_the_log_tail() {
-    let data_dir = TempDir::new("snapshot");
-    let node = Node::start(&data_dir.0, &["--snapshot-log-bytes", "1048576"]);
+    let (_data_dir, data_dir) = data_directory("snapshot");
+    let mut node = start(&data_dir, &["--snapshot-log-bytes", "1048576"]);
     let mut client = node.client();
     for index in 0..200 {
         let _: () =
@@ -251,7 +196,7 @@ fn a_restart_loads_the_snapshot_and_replays_the_log_tail() {
         let _: () = redis::cmd("DEL").arg(format!("before:{index}")).query(&mut client).unwrap();
     }
     node.kill();
-    let node = Node::start(&data_dir.0, &[]);
+    let node = start(&data_dir, &[]);
     let mut client = node.client();
     assert!(info_field(&mut client, "concord_snapshot_index") > 0);
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 100 + 1 + 20 + 1);
@@ -264,8 +209,8 @@ fn a_restart_loads_the_snapshot_and_replays_the_log_tail() {
 
 #[test]
 fn background_save_answers_like_redis_and_is_reported() {
-    let data_dir = TempDir::new("bgsave");
-    let node = Node::start(&data_dir.0, &[]);
+    let (_data_dir, data_dir) = data_directory("bgsave");
+    let node = start(&data_dir, &[]);
     let mut client = node.client();
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut client).unwrap();
     let reply: String = redis::cmd("BGSAVE").query(&mut client).unwrap();
@@ -280,7 +225,7 @@ fn background_save_answers_like_redis_and_is_reported() {
 }
 
 fn start_fails(data_dir: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_concord"))
+    let output = support::process::concord()
         .args(["--port", "0", "--data-dir", data_dir.to_str().unwrap()])
         .output()
         .unwrap();
@@ -290,10 +235,10 @@ fn start_fails(data_dir: &Path) -> String {
 
 #[test]
 fn a_data_directory_of_an_unknown_format_version_is_refused_with_a_clear_error() {
-    let data_dir = TempDir::new("format");
-    std::fs::create_dir_all(&data_dir.0).unwrap();
-    std::fs::write(data_dir.0.join("FORMAT"), "concord-data-format 99\n").unwrap();
-    let stderr = start_fails(&data_dir.0);
+    let (_data_dir, data_dir) = data_directory("format");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(data_dir.join("FORMAT"), "concord-data-format 99\n").unwrap();
+    let stderr = start_fails(&data_dir);
     assert!(
         stderr.contains("data format version 99") && stderr.contains("only version 1"),
         "{stderr}"
@@ -302,27 +247,27 @@ fn a_data_directory_of_an_unknown_format_version_is_refused_with_a_clear_error()
 
 #[test]
 fn a_missing_or_empty_data_directory_starts_fresh_and_a_foreign_one_is_refused() {
-    let missing = TempDir::new("missing");
-    let node = Node::start(&missing.0, &[]);
+    let (_missing, missing) = data_directory("missing");
+    let mut node = start(&missing, &[]);
     let mut client = node.client();
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 0);
     node.kill();
-    assert!(missing.0.join("FORMAT").is_file());
+    assert!(missing.join("FORMAT").is_file());
 
     // An empty directory, as an earlier in-memory build of Concord left it, is upgraded.
-    let empty = TempDir::new("empty");
-    std::fs::create_dir_all(&empty.0).unwrap();
-    let node = Node::start(&empty.0, &[]);
+    let (_empty, empty) = data_directory("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut node = start(&empty, &[]);
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut node.client()).unwrap();
     node.kill();
-    let node = Node::start(&empty.0, &[]);
+    let mut node = start(&empty, &[]);
     assert_eq!(redis::cmd("GET").arg("k").query::<String>(&mut node.client()).unwrap(), "v");
     node.kill();
 
-    let foreign = TempDir::new("foreign");
-    std::fs::create_dir_all(&foreign.0).unwrap();
-    std::fs::write(foreign.0.join("dump.rdb"), "REDIS0011").unwrap();
-    let stderr = start_fails(&foreign.0);
+    let (_foreign, foreign) = data_directory("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("dump.rdb"), "REDIS0011").unwrap();
+    let stderr = start_fails(&foreign);
     assert!(stderr.contains("not a Concord data directory"), "{stderr}");
 }
 
@@ -407,8 +352,8 @@ fn write_every_type(client: &mut redis::Connection, round: u64) {
 
 #[test]
 fn a_snapshot_plus_a_log_tail_restores_every_type_exactly() {
-    let data_dir = TempDir::new("every-type");
-    let node = Node::start(&data_dir.0, &[]);
+    let (_data_dir, data_dir) = data_directory("every-type");
+    let mut node = start(&data_dir, &[]);
     let mut client = node.client();
     write_every_type(&mut client, 1);
     let reply: String = redis::cmd("SAVE").query(&mut client).unwrap();
@@ -417,7 +362,7 @@ fn a_snapshot_plus_a_log_tail_restores_every_type_exactly() {
     let before = dump_keyspace(&mut client);
     assert!(before.len() > 2_500, "the test wrote too few keys: {}", before.len());
     node.kill();
-    let node = Node::start(&data_dir.0, &[]);
+    let node = start(&data_dir, &[]);
     let mut client = node.client();
     assert!(info_field(&mut client, "concord_snapshot_index") > 0, "no snapshot was loaded");
     let after = dump_keyspace(&mut client);
@@ -437,8 +382,8 @@ fn a_snapshot_plus_a_log_tail_restores_every_type_exactly() {
 /// which a test cannot produce without a pluggable disk and is documented instead.
 #[test]
 fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a_restart() {
-    let data_dir = TempDir::new("every-second");
-    let node = Node::start(&data_dir.0, &["--fsync", "every-second"]);
+    let (_data_dir, data_dir) = data_directory("every-second");
+    let mut node = start(&data_dir, &["--fsync", "every-second"]);
     let mut client = node.client();
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut client).unwrap();
     assert!(info.contains("every-second"), "INFO does not report the relaxed mode:\n{info}");
@@ -447,7 +392,7 @@ fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a
             redis::cmd("SET").arg(format!("k{index}")).arg(index).query(&mut client).unwrap();
     }
     node.kill();
-    let node = Node::start(&data_dir.0, &["--fsync", "every-second"]);
+    let mut node = start(&data_dir, &["--fsync", "every-second"]);
     let mut client = node.client();
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 500);
     assert_eq!(redis::cmd("GET").arg("k499").query::<u64>(&mut client).unwrap(), 499);
@@ -456,17 +401,14 @@ fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a
             redis::cmd("SET").arg(format!("k{index}")).arg(index).query(&mut client).unwrap();
     }
     // A clean stop (SIGINT, as Ctrl-C) syncs what the log holds before the process ends.
-    let status =
-        Command::new("kill").args(["-INT", &node.child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let mut node = node;
+    assert!(node.signal(libc::SIGINT), "concord exited before the SIGINT");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while node.child.try_wait().is_none() {
+    while node.exit_status().is_none() {
         assert!(Instant::now() < deadline, "concord did not stop on SIGINT");
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(node);
-    let node = Node::start(&data_dir.0, &[]);
+    let node = start(&data_dir, &[]);
     let mut client = node.client();
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 1_000);
     assert_eq!(redis::cmd("GET").arg("k999").query::<u64>(&mut client).unwrap(), 999);
@@ -477,16 +419,17 @@ fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a
 /// (`CAP_SYS_ADMIN`), which the test environment has; without it the test fails and says so
 /// rather than passing without having run.
 struct SmallDisk {
-    path: PathBuf,
+    /// The mount point; removed after the unmount, when the disk drops.
+    directory: tempfile::TempDir,
 }
 
 impl SmallDisk {
     fn mount(label: &str, bytes: u64) -> SmallDisk {
-        let path = TempDir::new(label).0.clone();
-        std::fs::create_dir_all(&path).unwrap();
+        let directory = support::temp_dir(label);
+        let path = directory.path();
         let output = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(&path)
+            .arg(path)
             .output()
             .expect("the mount command runs");
         assert!(
@@ -496,11 +439,15 @@ impl SmallDisk {
             path.display(),
             String::from_utf8_lossy(&output.stderr)
         );
-        SmallDisk { path }
+        SmallDisk { directory }
+    }
+
+    fn path(&self) -> &Path {
+        self.directory.path()
     }
 
     fn filler(&self) -> PathBuf {
-        self.path.join("filler")
+        self.path().join("filler")
     }
 
     /// Writes a file until the file system has no room left.
@@ -525,8 +472,7 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = Command::new("umount").arg("-l").arg(self.path()).status();
     }
 }
 
@@ -558,8 +504,8 @@ fn set_until_refused(client: &mut redis::Connection) -> String {
 #[test]
 fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_restart() {
     let disk = SmallDisk::mount("full-disk", 4 * 1024 * 1024);
-    let data_dir = disk.path.join("data");
-    let mut node = Node::start(&data_dir, &[]);
+    let data_dir = disk.path().join("data");
+    let mut node = start(&data_dir, &[]);
     let mut client = node.client();
     for index in 0..100 {
         let _: () =
@@ -590,9 +536,9 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
     assert!(save.contains("snapshot could not be written"), "SAVE answered {save}");
     let bgsave = redis::cmd("BGSAVE").query::<String>(&mut client).unwrap_err().to_string();
     assert!(bgsave.contains("snapshot could not be written"), "BGSAVE answered {bgsave}");
-    assert!(node.child.try_wait().is_none(), "concord exited on a full disk");
-    let status = Command::new(env!("CARGO_BIN_EXE_concord"))
-        .args(["status", "--port", &node.port.to_string()])
+    assert!(node.exit_status().is_none(), "concord exited on a full disk");
+    let status = support::process::concord()
+        .args(["status", "--port", &node.port().to_string()])
         .output()
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout);
@@ -614,8 +560,8 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
     assert_eq!(info_line(&mut client, "concord_storage_status"), "ok");
     assert_eq!(redis::cmd("GET").arg("held").query::<String>(&mut client).unwrap(), big);
     assert_eq!(redis::cmd("SAVE").query::<String>(&mut client).unwrap(), "OK");
-    node.child.kill();
-    let node = Node::start(&data_dir, &[]);
+    node.kill();
+    let node = start(&data_dir, &[]);
     let mut client = node.client();
     for index in 0..100 {
         let value: u64 = redis::cmd("GET").arg(format!("k{index}")).query(&mut client).unwrap();
@@ -627,8 +573,8 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
 #[test]
 fn a_snapshot_that_finds_the_disk_full_fails_save_and_the_node_keeps_running() {
     let disk = SmallDisk::mount("full-save", 4 * 1024 * 1024);
-    let data_dir = disk.path.join("data");
-    let mut node = Node::start(&data_dir, &[]);
+    let data_dir = disk.path().join("data");
+    let mut node = start(&data_dir, &[]);
     let mut client = node.client();
     let value = "v".repeat(1_000);
     for index in 0..200 {
@@ -641,7 +587,7 @@ fn a_snapshot_that_finds_the_disk_full_fails_save_and_the_node_keeps_running() {
         error.contains("snapshot could not be written") && error.contains("No space left"),
         "SAVE on a full disk answered {error}"
     );
-    assert!(node.child.try_wait().is_none(), "concord exited after a failed snapshot");
+    assert!(node.exit_status().is_none(), "concord exited after a failed snapshot");
     assert_eq!(info_line(&mut client, "rdb_last_bgsave_status"), "err");
     assert_eq!(redis::cmd("GET").arg("k7").query::<String>(&mut client).unwrap(), value);
     disk.free();

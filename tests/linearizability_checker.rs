@@ -1,16 +1,15 @@
-//! Tests of the linearizability checker in `tests/linearizability/`: hand-written histories
+//! Tests of the linearizability checker in `tests/support/linearizability/`: hand-written histories
 //! known to be linearizable or not, histories generated from a simulated linearizable register
 //! (which must pass) and the same histories with one read made stale (which must fail), and a
 //! history of the size the cluster tests record.
 //!
 //! Hand-written histories use one key, `k`, unless a test is about keys, and times in ms.
 
-#[path = "linearizability/mod.rs"]
-mod linearizability;
+mod support;
 
 use std::time::Instant;
 
-use linearizability::{
+use support::linearizability::{
     check, check_with_limits, Call, CheckError, History, Limits, Operation, Outcome, Report,
     Violation,
 };

@@ -3,23 +3,12 @@
 //! already exited cleans up without panicking, so one failing test cannot abort the binary and
 //! hide the others.
 
-// The cluster harness includes `support/process.rs` itself, so that test files using the
-// harness alone need no `mod support`; this file uses both.
-#![allow(clippy::duplicate_mod)]
-// The cluster harness is shared; this file uses a part of it.
-#![allow(dead_code, unused_imports)]
-
 mod support;
-
-#[path = "cluster/harness.rs"]
-mod harness;
-#[path = "cluster/network.rs"]
-mod network;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::servers::{ServerProcess, TempDir};
+use support::servers::ServerProcess;
 
 /// Where the aborting child test writes its node's pid; set only for that child.
 const PID_FILE_VARIABLE: &str = "CONCORD_TEST_ABORTING_CHILD_PID_FILE";
@@ -47,7 +36,7 @@ fn is_running(pid: u32) -> bool {
 
 #[test]
 fn a_node_dies_with_a_test_process_that_aborts() {
-    let directory = TempDir::new("aborting-child");
+    let directory = support::temp_dir("aborting-child");
     let pid_file = directory.path().join("pid");
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "start_a_node_then_abort", "--test-threads", "1"])
@@ -77,7 +66,7 @@ fn a_node_dies_with_a_test_process_that_aborts() {
 #[test]
 fn a_cluster_whose_node_exited_at_start_up_cleans_up_without_aborting_the_tests() {
     let outcome = std::panic::catch_unwind(|| {
-        let mut cluster = harness::Cluster::start("cleanup", 3, &[]);
+        let mut cluster = support::cluster::Cluster::start("cleanup", 3, &[]);
         let node = cluster.other_than(&[cluster.wait_for_leader()]);
         cluster.kill(node);
         // A data directory of an unknown format makes the node exit as soon as it starts.

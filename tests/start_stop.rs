@@ -6,17 +6,16 @@
 mod support;
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
-use support::servers::{ServerProcess, TempDir};
+use support::servers::ServerProcess;
 
 /// How long a node may take to stop after a signal.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `concord serve` with `arguments` to completion and returns (success, stderr).
 fn run_to_failure(arguments: &[&str]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_concord"))
+    let output = support::process::concord()
         .arg("serve")
         .args(arguments)
         .output()
@@ -29,7 +28,7 @@ fn a_taken_client_port_fails_the_start_before_the_data_directory_is_touched() {
     // Held for the whole test, so the port stays taken.
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let directory = TempDir::new("taken-port");
+    let directory = support::temp_dir("taken-port");
     let missing = directory.path().join("missing");
     let (success, stderr) =
         run_to_failure(&["--port", &port, "--data-dir", missing.to_str().unwrap()]);
@@ -52,7 +51,7 @@ fn a_taken_client_port_fails_the_start_before_the_data_directory_is_touched() {
 fn a_taken_peer_port_fails_the_start_before_the_data_directory_is_touched() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let peer_port = taken.local_addr().unwrap().port().to_string();
-    let directory = TempDir::new("taken-peer-port");
+    let directory = support::temp_dir("taken-peer-port");
     let missing = directory.path().join("missing");
     let peers = format!("1=127.0.0.1:{peer_port}");
     let (success, stderr) = run_to_failure(&[
@@ -104,7 +103,7 @@ fn write_then_stop(data_dir: &str, keys: std::ops::Range<u32>, signal: libc::c_i
 
 #[test]
 fn sigterm_stops_a_node_as_ctrl_c_does_and_keeps_what_was_acknowledged() {
-    let directory = TempDir::new("sigterm");
+    let directory = support::temp_dir("sigterm");
     let data_dir = directory.path().join("data");
     let data_dir = data_dir.to_str().unwrap();
     let interrupted = write_then_stop(data_dir, 0..100, libc::SIGINT);
@@ -182,7 +181,7 @@ fn a_node_on_port_zero_reports_the_ports_it_bound() {
 
 /// Runs `concord status` with `arguments` and returns (success, stdout, stderr).
 fn status(arguments: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_concord"))
+    let output = support::process::concord()
         .arg("status")
         .args(arguments)
         .output()
@@ -195,14 +194,14 @@ fn status(arguments: &[&str]) -> (bool, String, String) {
 fn status_without_a_port_asks_the_local_cluster_or_names_the_flag() {
     let node =
         ServerProcess::start_concord_with(&["--peers", "1=127.0.0.1:1", "--peer-port", "0"], None);
-    let directory = TempDir::new("status");
+    let directory = support::temp_dir("status");
     // As `concord cluster` writes it; the first member is down, the second answers.
     let endpoints = format!("1 127.0.0.1:1 127.0.0.1:1\n2 {} 127.0.0.1:1\n", node.address());
     std::fs::write(directory.path().join("endpoints"), endpoints).unwrap();
     let (success, stdout, stderr) = status(&["--dir", directory.path().to_str().unwrap()]);
     assert!(success && stdout.contains("leader"), "status failed:\n{stdout}\n{stderr}");
 
-    let down = TempDir::new("status-down");
+    let down = support::temp_dir("status-down");
     std::fs::write(down.path().join("endpoints"), "1 127.0.0.1:1 127.0.0.1:1\n").unwrap();
     let (success, _, stderr) = status(&["--dir", down.path().to_str().unwrap()]);
     assert!(!success, "status succeeded with no member answering");

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{services, Cluster, Random, MAELSTROM_CLIENT_TIMEOUT};
+use super::support::maelstrom_services as services;
+use super::{Cluster, Random, MAELSTROM_CLIENT_TIMEOUT};
 
 /// A client's request in flight.
 struct InFlight {

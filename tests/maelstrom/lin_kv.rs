@@ -5,7 +5,7 @@
 //! each: random reads, writes of unique values and compare-and-sets on a few keys. The test
 //! partitions nodes away and heals them while the clients run, records every operation with
 //! its invoke and complete times, and hands the history to the checker in
-//! `tests/linearizability/`. A definite error (11, not applied) leaves the operation out; a
+//! `tests/support/linearizability/`. A definite error (11, not applied) leaves the operation out; a
 //! timeout, an indefinite error (0, 13) or no answer in [`CLIENT_TIMEOUT`] records it as
 //! unknown. After the last heal every node must serve reads again.
 
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::linearizability::{check, Call, History, Outcome, Pending};
+use super::support::linearizability::{check, Call, History, Outcome, Pending};
 use super::{Cluster, Random};
 
 /// How long a client waits for an answer before it records the outcome as unknown and moves
@@ -90,7 +90,7 @@ impl Workload {
 /// and requires every node to serve a read after the last phase.
 fn run_and_check(node_count: usize, client_count: u64, phases: &[Phase]) {
     // The nodes are killed, so they cannot remove their data directories: this one does.
-    let data_root = tempfile::tempdir().unwrap();
+    let data_root = super::support::temp_dir("lin-kv");
     let environment = [
         ("CONCORD_MAELSTROM_DATA_DIR", data_root.path().to_str().unwrap()),
         // openraft logs every message a partition drops; the node's own warnings stay.
@@ -277,7 +277,7 @@ fn lin_kv_on_five_nodes_stays_linearizable_through_a_majority_minority_split() {
 /// linearizable.
 #[test]
 fn lin_kv_on_five_nodes_at_50_ms_latency_serves_the_offered_rate_outside_partitions() {
-    let data_root = tempfile::tempdir().unwrap();
+    let data_root = super::support::temp_dir("lin-kv");
     let environment = [
         ("CONCORD_MAELSTROM_DATA_DIR", data_root.path().to_str().unwrap()),
         ("CONCORD_LOG", "warn,openraft=off"),

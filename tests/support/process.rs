@@ -15,9 +15,8 @@
 //!   (`concord listening client=ADDRESS peer=ADDRESS|none`), which [`ChildProcess::listening`]
 //!   waits for. No port is picked by binding port 0, releasing it and hoping it stays free.
 //!
-//! This file is included by `support/mod.rs` and, with `#[path]`, by `cluster/harness.rs`, so
-//! that a test binary using either finds it without declaring another module.
-#![allow(dead_code)]
+//! [`concord`] is the one place that names the binary under test: every test that runs it,
+//! as a server, a cluster member, a Maelstrom node or a one-shot command, starts from it.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -26,6 +25,11 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// A command that runs the `concord` binary built for this test run, with no arguments yet.
+pub fn concord() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_concord"))
+}
 
 /// The addresses a node reported once it bound its listeners.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,11 +21,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::process::ChildProcess;
+use super::process::{self, ChildProcess};
 
 /// How long a server may take from spawn to its first `+PONG`. Generous: a debug build on a
 /// loaded two-core CI machine is slow to start, and a healthy start takes milliseconds.
@@ -39,37 +38,6 @@ const REDIS_MAJOR_VERSION_MIN: u32 = 7;
 
 pub const REDIS_INSTALL_HINT: &str = "install it with `apt-get install redis-server redis-tools` \
      (Redis 7.0 or newer; Debian 12 ships 7.0.15), or run ./scripts/test, which installs it";
-
-/// A directory under the system temp dir, removed with everything in it on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "concord-test-{label}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        // A directory left by an earlier process with the same id holds nothing we need.
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
-        TempDir { path }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
 
 /// Which server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +58,7 @@ pub struct ServerProcess {
     flags: Vec<String>,
     config: Option<String>,
     // Declared last so the process is killed before its directory is removed.
-    _directory: TempDir,
+    _directory: tempfile::TempDir,
 }
 
 impl ServerProcess {
@@ -150,7 +118,7 @@ impl ServerProcess {
         }
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS_MAX {
-            let directory = TempDir::new(kind.label());
+            let directory = super::temp_dir(kind.label());
             let port = free_port();
             let log_path = directory.path().join("server.log");
             let child = spawn(kind, port, directory.path(), &log_path, options);
@@ -196,7 +164,7 @@ impl ServerProcess {
     /// Concord on port 0: it reports the port it bound, so one attempt is enough.
     fn start_concord_once(options: &Options) -> ServerProcess {
         let kind = ServerKind::Concord;
-        let directory = TempDir::new(kind.label());
+        let directory = super::temp_dir(kind.label());
         let log_path = directory.path().join("server.log");
         let mut child = spawn(kind, 0, directory.path(), &log_path, options);
         let listening = match child.listening(STARTUP_TIMEOUT) {
@@ -394,7 +362,7 @@ fn spawn(
             command
         }
         ServerKind::Concord => {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
+            let mut command = process::concord();
             command.args(["serve", "--bind", "127.0.0.1", "--port", &port]);
             if let Some(source) = options.data_source {
                 copy_directory(source, &directory.join("data"));

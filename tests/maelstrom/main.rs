@@ -10,30 +10,22 @@
 //! reads that node's stdout, which then reads nothing more. The harness drops everything such a
 //! node writes from then on, so the node's final reads fail, as they do under Maelstrom.
 
-// A crate root's modules resolve next to it (tests/), so the files under tests/maelstrom/ are
-// named by path.
-#[path = "maelstrom/broadcast_latency.rs"]
 mod broadcast_latency;
-#[path = "maelstrom/g_counter.rs"]
 mod g_counter;
-#[path = "maelstrom/lin_kv.rs"]
 mod lin_kv;
-#[path = "linearizability/mod.rs"]
-mod linearizability;
-#[path = "maelstrom/read_committed.rs"]
 mod read_committed;
-#[path = "support/maelstrom_services.rs"]
-mod services;
-#[path = "maelstrom/txn_rw_register.rs"]
+#[path = "../support/mod.rs"]
+mod support;
 mod txn_rw_register;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::maelstrom_services as services;
 
 /// A tiny deterministic generator (xorshift64), shared by the workload tests, so that a
 /// failing run's mix of operations can be replayed (timing aside).
@@ -112,7 +104,7 @@ impl Cluster {
         };
         let node_ids: Vec<String> = (1..=count).map(|number| format!("n{number}")).collect();
         for node_id in &node_ids {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_concord"))
+            let mut child = support::process::concord()
                 .args(["maelstrom", workload])
                 .envs(environment.iter().copied())
                 .stdin(Stdio::piped())
@@ -586,4 +578,16 @@ fn kafka_on_one_node_keeps_every_acknowledged_send_in_order_and_commits_monotoni
 #[test]
 fn kafka_on_two_nodes_keeps_every_acknowledged_send_in_order_and_commits_monotonic() {
     check_kafka(&["n1", "n2"]);
+}
+
+#[test]
+fn seq_kv_serves_a_reader_its_last_state_until_it_writes() {
+    let mut service = services::SequentialKv::default();
+    let write = |value: u64| json!({"type": "write", "key": "x", "value": value});
+    let read = json!({"type": "read", "key": "x"});
+    assert_eq!(service.handle("n1", &write(1))["type"], "write_ok");
+    assert_eq!(service.handle("n2", &read)["code"], 20, "n2 has seen only the empty store");
+    assert_eq!(service.handle("n1", &read)["value"], 1, "a client reads its own writes");
+    service.handle("n2", &json!({"type": "write", "key": "y", "value": 1}));
+    assert_eq!(service.handle("n2", &read)["value"], 1, "a write moves n2 to the newest state");
 }

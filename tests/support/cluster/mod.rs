@@ -17,7 +17,7 @@
 //! `0 -> j` that no fault touches. The proxies bind port 0 themselves in this process and
 //! learn each node's real peer port whenever it (re)starts, so a restarted node may take any
 //! free peer port. A restarted node asks for its old client port, since the clients of a
-//! [`super::workload::Workload`] keep dialing it; if another process took that port meanwhile,
+//! [`workload::Workload`] keep dialing it; if another process took that port meanwhile,
 //! the node starts on a new one (printed), and [`Cluster::client_port`] names it.
 //!
 //! A node may run with its wall clock shifted (the clock-skew nemesis,
@@ -33,15 +33,16 @@
 //! [`WAIT_MAX`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-pub use super::network::{Link, Network, NodeId};
+pub mod network;
+pub mod workload;
 
-#[path = "../support/process.rs"]
-mod process;
-use process::ChildProcess;
+pub use network::{Network, NodeId};
+
+use super::process::{self, ChildProcess};
 
 /// The node options every cluster test uses: elections within a second and errors within two.
 const TIMEOUTS_TOML: &str = "\
@@ -81,7 +82,7 @@ struct Member {
 pub struct Cluster {
     pub network: Network,
     members: BTreeMap<NodeId, Member>,
-    directory: PathBuf,
+    directory: tempfile::TempDir,
     config_path: PathBuf,
     cluster_id: String,
 }
@@ -107,10 +108,8 @@ impl Cluster {
         clock_offsets: &[(NodeId, &str)],
     ) -> Cluster {
         let cluster_id = format!("{label}-{}-{}", std::process::id(), unique_number());
-        let directory = std::env::temp_dir().join(format!("concord-cluster-{cluster_id}"));
-        let _ = std::fs::remove_dir_all(&directory);
-        std::fs::create_dir_all(&directory).unwrap();
-        let config_path = directory.join("timeouts.toml");
+        let directory = super::temp_dir(&format!("cluster-{label}"));
+        let config_path = directory.path().join("timeouts.toml");
         std::fs::write(&config_path, TIMEOUTS_TOML).unwrap();
         let mut cluster = Cluster {
             network: Network::new(),
@@ -202,7 +201,7 @@ impl Cluster {
 
     /// Starts node `id`'s process again on its data directory and waits until it serves.
     pub fn restart(&mut self, id: NodeId) {
-        let log_path = self.directory.join(format!("node-{id}.log"));
+        let log_path = self.directory.path().join(format!("node-{id}.log"));
         let wanted_port = self.members[&id].client_port;
         assert!(self.members[&id].process.is_none(), "node {id} is already running");
         let (mut process, listening) = match self.spawn(id, wanted_port, &log_path) {
@@ -249,7 +248,7 @@ impl Cluster {
     ) -> Result<(ChildProcess, process::Listening), String> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
         let stdout_copy = log.try_clone().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_concord"));
+        let mut command = process::concord();
         command
             .args(&self.members[&id].arguments)
             .args(["--port", &client_port.to_string(), "--peer-port", "0"])
@@ -342,12 +341,13 @@ impl Cluster {
 
     /// Node `id`'s data directory.
     pub fn data_dir(&self, id: NodeId) -> PathBuf {
-        self.directory.join(format!("node-{id}"))
+        self.directory.path().join(format!("node-{id}"))
     }
 
     /// Node `id`'s log (its standard error).
     pub fn log_text(&self, id: NodeId) -> String {
-        let text = std::fs::read(self.directory.join(format!("node-{id}.log"))).unwrap_or_default();
+        let text =
+            std::fs::read(self.directory.path().join(format!("node-{id}.log"))).unwrap_or_default();
         String::from_utf8_lossy(&text).into_owned()
     }
 
@@ -405,7 +405,11 @@ impl Cluster {
             if let Some(leader) = self.leader() {
                 return leader;
             }
-            assert!(Instant::now() < deadline, "no leader emerged; logs in {:?}", self.directory);
+            assert!(
+                Instant::now() < deadline,
+                "no leader emerged; logs in {:?}",
+                self.directory.path()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -437,8 +441,8 @@ impl Cluster {
     }
 
     /// The directory holding every node's data and log.
-    pub fn directory(&self) -> &PathBuf {
-        &self.directory
+    pub fn directory(&self) -> &Path {
+        self.directory.path()
     }
 }
 
@@ -451,9 +455,9 @@ impl Drop for Cluster {
             drop(member.process.take());
         }
         if std::thread::panicking() {
-            eprintln!("the failed cluster's data and node logs are kept in {:?}", self.directory);
-        } else {
-            let _ = std::fs::remove_dir_all(&self.directory);
+            self.directory.disable_cleanup(true);
+            let kept = self.directory.path();
+            eprintln!("the failed cluster's data and node logs are kept in {kept:?}");
         }
     }
 }

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::harness::{connect, Cluster, NodeId, WAIT_MAX};
-use super::linearizability::{check, render_operation, Call, History, Outcome};
+use super::super::linearizability::{check, render_operation, Call, History, Outcome};
+use super::{connect, Cluster, NodeId, WAIT_MAX};
 
 /// Keys the clients share: few, so that clients contend and stale reads are visible.
 const KEYS: [&str; 4] = ["k0", "k1", "k2", "k3"];
