@@ -191,6 +191,7 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
 
 /// Waits for Ctrl-C (or for every child to exit), then asks each child to stop with SIGINT,
 /// as a terminal's Ctrl-C would, and kills what is still running after [`STOP_TIMEOUT`].
+#[allow(unsafe_code)]
 fn supervise(mut children: Vec<(u64, Child)>) -> Result<()> {
     static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     extern "C" fn on_interrupt(_signal: libc::c_int) {

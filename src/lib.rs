@@ -2,6 +2,14 @@
 //!
 //! See `docs/architecture.md` for the bird's-eye view and the code map. The modules below are
 //! listed from the bottom layer up; a module never imports one listed after it.
+//!
+//! The crate's own rules, as lints the compiler checks in every line of shipped code: nothing
+//! unwraps (a panic says why with `expect`, or the error is returned; tests may unwrap, see
+//! `clippy.toml`), and `unsafe` appears only in a function that allows it, each block with a
+//! `SAFETY:` comment that says why it holds.
+#![deny(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod error;
 pub mod resp;

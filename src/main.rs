@@ -1,5 +1,7 @@
 //! The `concord` command line: `concord serve` (the default) runs a node; `concord maelstrom
 //! <workload>` runs a node for Jepsen Maelstrom (`concord::maelstrom`).
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
 
 use std::io::Write;
 use std::net::IpAddr;

@@ -1,6 +1,11 @@
 //! Checks the rules of docs/architecture.md and STYLE.md that a compiler does not: the layering
-//! of modules, no import circles between sibling files, the module docs, no `unwrap()` outside
-//! tests, and the sizes of files and functions.
+//! of modules, no import circles between sibling files, a module doc on every folder module,
+//! and the sizes of files and functions. The rules a compiler can check are lints instead, in
+//! `src/lib.rs` and `src/main.rs`: no `unwrap()` in shipped code, docs on public items, and
+//! `unsafe` only where a function allows it, with a `SAFETY:` comment.
+//!
+//! Every check reads code through [`rust_source`]: comments, literals and `#[cfg(test)]` items
+//! are blanked first, wherever they stand in a file.
 
 #[path = "architecture/rust_source.rs"]
 mod rust_source;
@@ -71,13 +76,13 @@ fn is_test_file(path: &Path) -> bool {
         || path.file_name().is_some_and(|name| name == "tests.rs")
 }
 
-/// The file's text before its `#[cfg(test)]` module: the code that ships. Test files ship
-/// nothing.
-fn shipped_code<'a>(path: &Path, text: &'a str) -> &'a str {
+/// The code of a file that ships: comments, literals and `#[cfg(test)]` items blanked
+/// (see [`rust_source`]), lines kept. Test files ship nothing.
+fn shipped_code(path: &Path, text: &str) -> String {
     if is_test_file(path) {
-        return "";
+        return String::new();
     }
-    text.find("#[cfg(test)]").map_or(text, |position| &text[..position])
+    rust_source::blank_test_items(&rust_source::blank_literals_and_comments(text))
 }
 
 #[test]
@@ -122,25 +127,6 @@ fn every_module_file_opens_with_a_module_doc() {
 }
 
 #[test]
-fn shipped_code_never_unwraps() {
-    let mut offenders = Vec::new();
-    for path in source_files() {
-        let text = fs::read_to_string(&path).expect("readable");
-        for (line_number, line) in shipped_code(&path, &text).lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            if code.contains(".unwrap()") {
-                offenders.push(format!("{}:{}", path.display(), line_number + 1));
-            }
-        }
-    }
-    assert!(
-        offenders.is_empty(),
-        "use `expect(\"why this holds\")` or a real error instead of unwrap():\n{}",
-        offenders.join("\n")
-    );
-}
-
-#[test]
 fn source_files_stay_small() {
     let large: Vec<String> = source_files()
         .into_iter()
@@ -151,7 +137,11 @@ fn source_files_stay_small() {
             if text.lines().take(3).any(|line| line.contains("Do not edit:")) {
                 return None;
             }
-            let lines = shipped_code(&path, &text).lines().count();
+            if is_test_file(&path) {
+                return None;
+            }
+            let code = rust_source::blank_literals_and_comments(&text);
+            let lines = code.lines().count() - rust_source::test_item_lines(&code);
             (lines > FILE_LINES_MAX).then(|| format!("{}: {lines} lines", path.display()))
         })
         .collect();
@@ -280,7 +270,7 @@ fn module_imports(path: &Path, siblings: &BTreeSet<String>, crate_path: &str) ->
     let mut named = BTreeSet::new();
     for (file, depth) in files {
         let text = fs::read_to_string(&file).expect("source is readable");
-        let code = rust_source::blank_literals_and_comments(shipped_code(&file, &text));
+        let code = shipped_code(&file, &text);
         named.extend(sibling_imports(&code, siblings, &"super::".repeat(depth), crate_path));
     }
     named
@@ -321,7 +311,7 @@ fn functions_in_shipped_code_stay_short() {
     let mut long = Vec::new();
     for path in source_files() {
         let text = fs::read_to_string(&path).expect("readable");
-        let code = rust_source::blank_literals_and_comments(shipped_code(&path, &text));
+        let code = shipped_code(&path, &text);
         for function in rust_source::functions(&code) {
             let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&path);
             let name = format!("{}:{}", relative.display(), function.name);

@@ -224,6 +224,7 @@ fn random_incarnation() -> Result<Incarnation> {
 
 /// An exclusive, non-blocking `flock` on `file`; released when the file is closed, including
 /// when the process dies, so a killed node never leaves a stale lock behind.
+#[allow(unsafe_code)]
 fn try_lock_exclusive(file: &File) -> bool {
     use std::os::fd::AsRawFd;
     // SAFETY: flock only reads the descriptor, which `file` keeps open during the call.

@@ -188,6 +188,50 @@ fn matching_brace(bytes: &[u8], open: usize) -> usize {
     bytes.len().saturating_sub(1)
 }
 
+/// `code` (already blanked) with every item under `#[cfg(test)]` blanked too, wherever in
+/// the file it stands: what is left is the code that ships. Lines are kept.
+pub fn blank_test_items(code: &str) -> String {
+    let mut out = code.as_bytes().to_vec();
+    for (start, end) in test_items(code) {
+        blank(&mut out, start, end + 1);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How many lines of `code` (already blanked) the `#[cfg(test)]` items span.
+pub fn test_item_lines(code: &str) -> usize {
+    test_items(code).map(|(start, end)| line_of(code, end) - line_of(code, start) + 1).sum()
+}
+
+/// The byte span of every item under `#[cfg(test)]`, from the attribute to the item's closing
+/// brace or semicolon, both included.
+fn test_items(code: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    const ATTRIBUTE: &str = "#[cfg(test)]";
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at + code[at..].find(ATTRIBUTE)?;
+        let end = item_end(code.as_bytes(), start + ATTRIBUTE.len());
+        at = end + 1;
+        Some((start, end))
+    })
+}
+
+/// The last byte of the item that starts after an attribute at `at`: its first `;` outside
+/// brackets, or the brace that closes its first `{`.
+fn item_end(bytes: &[u8], at: usize) -> usize {
+    let mut depth = 0i32;
+    for (index, &byte) in bytes.iter().enumerate().skip(at) {
+        match byte {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth -= 1,
+            b'{' if depth == 0 => return matching_brace(bytes, index),
+            b';' if depth == 0 => return index,
+            _ => {}
+        }
+    }
+    bytes.len().saturating_sub(1)
+}
+
 /// The 1-based line of a byte offset.
 pub fn line_of(code: &str, offset: usize) -> usize {
     code[..offset].bytes().filter(|&byte| byte == b'\n').count() + 1
@@ -208,6 +252,17 @@ mod tests {
         let found = functions(&code);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].name.as_str(), found[0].line, found[0].lines), ("z", 4, 2));
+    }
+
+    #[test]
+    fn test_items_are_blanked_wherever_they_stand() {
+        let code = "fn a() {}\n#[cfg(test)]\nmod tests;\nfn b() {}\n#[cfg(test)]\nmod t {\n fn c() {}\n}\nfn d() {}\n#[cfg(test)]\nfn e(x: [u8; 1]) {}\n";
+        let shipped = blank_test_items(code);
+        assert_eq!(shipped.lines().count(), code.lines().count());
+        let names: Vec<String> = functions(&shipped).into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["a", "b", "d"]);
+        assert!(!shipped.contains("mod"), "{shipped}");
+        assert_eq!(test_item_lines(code), 2 + 4 + 2);
     }
 
     #[test]

@@ -157,6 +157,7 @@ impl Connection {
     /// Whether the client is gone: killed, the server stopping, or its socket closed. The socket
     /// is read here without waiting, straight from the kernel, and whatever requests it holds are
     /// kept in the input buffer for after the reply.
+    #[allow(unsafe_code)]
     fn client_gone(&mut self) -> bool {
         if self.client.is_killed() || *self.shared.shutdown.borrow() {
             return true;
