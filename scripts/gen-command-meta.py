@@ -270,7 +270,10 @@ def command_meta(name, info, docs):
                         "subcommands"])
     text = lambda field: expect(doc[field], "bulk") if field in doc else None
     doc_flags = names_in_order(doc["doc_flags"], DOC_FLAGS) if "doc_flags" in doc else []
+    summary = text("summary")
     lines = [
+        "/// `%s`%s" % (name.upper().replace("|", " "),
+                        ": %s." % summary.rstrip(".") if summary else "."),
         "pub static %s: CommandMeta = CommandMeta {" % identifier(name),
         "    name: %s," % literal(name),
         "    arity: %d," % expect(items[1], "int"),

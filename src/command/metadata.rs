@@ -21,18 +21,21 @@ macro_rules! name_bitset {
         impl $type {
             /// The names of the bits, bit 0 first: Redis's reply order.
             const NAMES: &'static [&'static str] = &[$($name,)*];
+            /// The empty set.
             pub const NONE: $type = $type(0);
-            name_bitset!(@constants $type, 0, $($constant,)*);
+            name_bitset!(@constants $type, 0, $($constant = $name,)*);
 
             /// This set with the other's members added; `const` for the static tables.
             pub const fn with(self, other: $type) -> $type {
                 $type(self.0 | other.0)
             }
 
+            /// Whether every member of `other` is in this set.
             pub const fn contains(self, other: $type) -> bool {
                 self.0 & other.0 == other.0
             }
 
+            /// Whether the set has no member.
             pub const fn is_empty(self) -> bool {
                 self.0 == 0
             }
@@ -53,9 +56,10 @@ macro_rules! name_bitset {
             }
         }
     };
-    (@constants $type:ident, $bit:expr, $constant:ident, $($rest:ident,)*) => {
+    (@constants $type:ident, $bit:expr, $constant:ident = $name:literal, $($rest:ident = $rest_name:literal,)*) => {
+        #[doc = concat!("`", $name, "`, as Redis names it.")]
         pub const $constant: $type = $type(1 << $bit);
-        name_bitset!(@constants $type, $bit + 1, $($rest,)*);
+        name_bitset!(@constants $type, $bit + 1, $($rest = $rest_name,)*);
     };
     (@constants $type:ident, $bit:expr,) => {};
 }

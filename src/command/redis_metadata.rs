@@ -7,6 +7,7 @@ use super::metadata::{
     DocFlags, Docs, FindKeys, KeySpec, KeySpecFlags,
 };
 
+/// `APPEND`: Append a value to a key.
 pub static APPEND: CommandMeta = CommandMeta {
     name: "append",
     arity: 3,
@@ -35,6 +36,7 @@ pub static APPEND: CommandMeta = CommandMeta {
     },
 };
 
+/// `AUTH`: Authenticate to the server.
 pub static AUTH: CommandMeta = CommandMeta {
     name: "auth",
     arity: -2,
@@ -61,6 +63,7 @@ pub static AUTH: CommandMeta = CommandMeta {
     },
 };
 
+/// `BGSAVE`: Asynchronously save the dataset to disk.
 pub static BGSAVE: CommandMeta = CommandMeta {
     name: "bgsave",
     arity: -1,
@@ -86,6 +89,7 @@ pub static BGSAVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `BLMOVE`: Pop an element from a list, push it to another list and return it; or block until one is available.
 pub static BLMOVE: CommandMeta = CommandMeta {
     name: "blmove",
     arity: 6,
@@ -124,6 +128,7 @@ pub static BLMOVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `BLMPOP`: Pop elements from a list, or block until one is available.
 pub static BLMPOP: CommandMeta = CommandMeta {
     name: "blmpop",
     arity: -5,
@@ -158,6 +163,7 @@ pub static BLMPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `BLPOP`: Remove and get the first element in a list, or block until one is available.
 pub static BLPOP: CommandMeta = CommandMeta {
     name: "blpop",
     arity: -3,
@@ -186,6 +192,7 @@ pub static BLPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `BRPOP`: Remove and get the last element in a list, or block until one is available.
 pub static BRPOP: CommandMeta = CommandMeta {
     name: "brpop",
     arity: -3,
@@ -214,6 +221,7 @@ pub static BRPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `BRPOPLPUSH`: Pop an element from a list, push it to another list and return it; or block until one is available.
 pub static BRPOPLPUSH: CommandMeta = CommandMeta {
     name: "brpoplpush",
     arity: 4,
@@ -244,6 +252,7 @@ pub static BRPOPLPUSH: CommandMeta = CommandMeta {
     },
 };
 
+/// `BZMPOP`: Remove and return members with scores in a sorted set or block until one is available.
 pub static BZMPOP: CommandMeta = CommandMeta {
     name: "bzmpop",
     arity: -5,
@@ -278,6 +287,7 @@ pub static BZMPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `BZPOPMAX`: Remove and return the member with the highest score from one or more sorted sets, or block until one is available.
 pub static BZPOPMAX: CommandMeta = CommandMeta {
     name: "bzpopmax",
     arity: -3,
@@ -306,6 +316,7 @@ pub static BZPOPMAX: CommandMeta = CommandMeta {
     },
 };
 
+/// `BZPOPMIN`: Remove and return the member with the lowest score from one or more sorted sets, or block until one is available.
 pub static BZPOPMIN: CommandMeta = CommandMeta {
     name: "bzpopmin",
     arity: -3,
@@ -334,6 +345,7 @@ pub static BZPOPMIN: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT`: A container for client connection commands.
 pub static CLIENT: CommandMeta = CommandMeta {
     name: "client",
     arity: -2,
@@ -357,6 +369,7 @@ pub static CLIENT: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT GETNAME`: Get the current connection name.
 pub static CLIENT_GETNAME: CommandMeta = CommandMeta {
     name: "client|getname",
     arity: 2,
@@ -380,6 +393,7 @@ pub static CLIENT_GETNAME: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT HELP`: Show helpful text about the different subcommands.
 pub static CLIENT_HELP: CommandMeta = CommandMeta {
     name: "client|help",
     arity: 2,
@@ -403,6 +417,7 @@ pub static CLIENT_HELP: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT ID`: Returns the client ID for the current connection.
 pub static CLIENT_ID: CommandMeta = CommandMeta {
     name: "client|id",
     arity: 2,
@@ -426,6 +441,7 @@ pub static CLIENT_ID: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT INFO`: Returns information about the current client connection.
 pub static CLIENT_INFO: CommandMeta = CommandMeta {
     name: "client|info",
     arity: 2,
@@ -449,6 +465,7 @@ pub static CLIENT_INFO: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT KILL`: Kill the connection of a client.
 pub static CLIENT_KILL: CommandMeta = CommandMeta {
     name: "client|kill",
     arity: -3,
@@ -490,6 +507,7 @@ pub static CLIENT_KILL: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT LIST`: Get the list of client connections.
 pub static CLIENT_LIST: CommandMeta = CommandMeta {
     name: "client|list",
     arity: -2,
@@ -523,6 +541,7 @@ pub static CLIENT_LIST: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT NO-EVICT`: Set client eviction mode for the current connection.
 pub static CLIENT_NO_EVICT: CommandMeta = CommandMeta {
     name: "client|no-evict",
     arity: 3,
@@ -551,6 +570,7 @@ pub static CLIENT_NO_EVICT: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT SETNAME`: Set the current connection name.
 pub static CLIENT_SETNAME: CommandMeta = CommandMeta {
     name: "client|setname",
     arity: 3,
@@ -576,6 +596,7 @@ pub static CLIENT_SETNAME: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND`: Get array of Redis command details.
 pub static COMMAND: CommandMeta = CommandMeta {
     name: "command",
     arity: -1,
@@ -599,6 +620,7 @@ pub static COMMAND: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND COUNT`: Get total number of Redis commands.
 pub static COMMAND_COUNT: CommandMeta = CommandMeta {
     name: "command|count",
     arity: 2,
@@ -622,6 +644,7 @@ pub static COMMAND_COUNT: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND DOCS`: Get array of specific Redis command documentation.
 pub static COMMAND_DOCS: CommandMeta = CommandMeta {
     name: "command|docs",
     arity: -2,
@@ -647,6 +670,7 @@ pub static COMMAND_DOCS: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND GETKEYS`: Extract keys given a full Redis command.
 pub static COMMAND_GETKEYS: CommandMeta = CommandMeta {
     name: "command|getkeys",
     arity: -4,
@@ -670,6 +694,7 @@ pub static COMMAND_GETKEYS: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND GETKEYSANDFLAGS`: Extract keys and access flags given a full Redis command.
 pub static COMMAND_GETKEYSANDFLAGS: CommandMeta = CommandMeta {
     name: "command|getkeysandflags",
     arity: -4,
@@ -693,6 +718,7 @@ pub static COMMAND_GETKEYSANDFLAGS: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND HELP`: Show helpful text about the different subcommands.
 pub static COMMAND_HELP: CommandMeta = CommandMeta {
     name: "command|help",
     arity: 2,
@@ -716,6 +742,7 @@ pub static COMMAND_HELP: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND INFO`: Get array of specific Redis command details, or all when no argument is given.
 pub static COMMAND_INFO: CommandMeta = CommandMeta {
     name: "command|info",
     arity: -2,
@@ -741,6 +768,7 @@ pub static COMMAND_INFO: CommandMeta = CommandMeta {
     },
 };
 
+/// `COMMAND LIST`: Get an array of Redis command names.
 pub static COMMAND_LIST: CommandMeta = CommandMeta {
     name: "command|list",
     arity: -2,
@@ -770,6 +798,7 @@ pub static COMMAND_LIST: CommandMeta = CommandMeta {
     },
 };
 
+/// `CONFIG`: A container for server configuration commands.
 pub static CONFIG: CommandMeta = CommandMeta {
     name: "config",
     arity: -2,
@@ -793,6 +822,7 @@ pub static CONFIG: CommandMeta = CommandMeta {
     },
 };
 
+/// `CONFIG GET`: Get the values of configuration parameters.
 pub static CONFIG_GET: CommandMeta = CommandMeta {
     name: "config|get",
     arity: -3,
@@ -820,6 +850,7 @@ pub static CONFIG_GET: CommandMeta = CommandMeta {
     },
 };
 
+/// `CONFIG HELP`: Show helpful text about the different subcommands.
 pub static CONFIG_HELP: CommandMeta = CommandMeta {
     name: "config|help",
     arity: 2,
@@ -843,6 +874,7 @@ pub static CONFIG_HELP: CommandMeta = CommandMeta {
     },
 };
 
+/// `CONFIG RESETSTAT`: Reset the stats returned by INFO.
 pub static CONFIG_RESETSTAT: CommandMeta = CommandMeta {
     name: "config|resetstat",
     arity: 2,
@@ -866,6 +898,7 @@ pub static CONFIG_RESETSTAT: CommandMeta = CommandMeta {
     },
 };
 
+/// `CONFIG REWRITE`: Rewrite the configuration file with the in memory configuration.
 pub static CONFIG_REWRITE: CommandMeta = CommandMeta {
     name: "config|rewrite",
     arity: 2,
@@ -889,6 +922,7 @@ pub static CONFIG_REWRITE: CommandMeta = CommandMeta {
     },
 };
 
+/// `CONFIG SET`: Set configuration parameters to the given values.
 pub static CONFIG_SET: CommandMeta = CommandMeta {
     name: "config|set",
     arity: -4,
@@ -917,6 +951,7 @@ pub static CONFIG_SET: CommandMeta = CommandMeta {
     },
 };
 
+/// `COPY`: Copy a key.
 pub static COPY: CommandMeta = CommandMeta {
     name: "copy",
     arity: -3,
@@ -948,6 +983,7 @@ pub static COPY: CommandMeta = CommandMeta {
     },
 };
 
+/// `DBSIZE`: Return the number of keys in the selected database.
 pub static DBSIZE: CommandMeta = CommandMeta {
     name: "dbsize",
     arity: 1,
@@ -971,6 +1007,7 @@ pub static DBSIZE: CommandMeta = CommandMeta {
     },
 };
 
+/// `DECR`: Decrement the integer value of a key by one.
 pub static DECR: CommandMeta = CommandMeta {
     name: "decr",
     arity: 2,
@@ -998,6 +1035,7 @@ pub static DECR: CommandMeta = CommandMeta {
     },
 };
 
+/// `DECRBY`: Decrement the integer value of a key by the given number.
 pub static DECRBY: CommandMeta = CommandMeta {
     name: "decrby",
     arity: 3,
@@ -1026,6 +1064,7 @@ pub static DECRBY: CommandMeta = CommandMeta {
     },
 };
 
+/// `DEL`: Delete a key.
 pub static DEL: CommandMeta = CommandMeta {
     name: "del",
     arity: -2,
@@ -1053,6 +1092,7 @@ pub static DEL: CommandMeta = CommandMeta {
     },
 };
 
+/// `DISCARD`: Discard all commands issued after MULTI.
 pub static DISCARD: CommandMeta = CommandMeta {
     name: "discard",
     arity: 1,
@@ -1076,6 +1116,7 @@ pub static DISCARD: CommandMeta = CommandMeta {
     },
 };
 
+/// `ECHO`: Echo the given string.
 pub static ECHO: CommandMeta = CommandMeta {
     name: "echo",
     arity: 2,
@@ -1101,6 +1142,7 @@ pub static ECHO: CommandMeta = CommandMeta {
     },
 };
 
+/// `EXEC`: Execute all commands issued after MULTI.
 pub static EXEC: CommandMeta = CommandMeta {
     name: "exec",
     arity: 1,
@@ -1124,6 +1166,7 @@ pub static EXEC: CommandMeta = CommandMeta {
     },
 };
 
+/// `EXISTS`: Determine if a key exists.
 pub static EXISTS: CommandMeta = CommandMeta {
     name: "exists",
     arity: -2,
@@ -1151,6 +1194,7 @@ pub static EXISTS: CommandMeta = CommandMeta {
     },
 };
 
+/// `EXPIRE`: Set a key's time to live in seconds.
 pub static EXPIRE: CommandMeta = CommandMeta {
     name: "expire",
     arity: -3,
@@ -1185,6 +1229,7 @@ pub static EXPIRE: CommandMeta = CommandMeta {
     },
 };
 
+/// `EXPIREAT`: Set the expiration for a key as a UNIX timestamp.
 pub static EXPIREAT: CommandMeta = CommandMeta {
     name: "expireat",
     arity: -3,
@@ -1219,6 +1264,7 @@ pub static EXPIREAT: CommandMeta = CommandMeta {
     },
 };
 
+/// `EXPIRETIME`: Get the expiration Unix timestamp for a key.
 pub static EXPIRETIME: CommandMeta = CommandMeta {
     name: "expiretime",
     arity: 2,
@@ -1246,6 +1292,7 @@ pub static EXPIRETIME: CommandMeta = CommandMeta {
     },
 };
 
+/// `FLUSHALL`: Remove all keys from all databases.
 pub static FLUSHALL: CommandMeta = CommandMeta {
     name: "flushall",
     arity: -1,
@@ -1274,6 +1321,7 @@ pub static FLUSHALL: CommandMeta = CommandMeta {
     },
 };
 
+/// `FLUSHDB`: Remove all keys from the current database.
 pub static FLUSHDB: CommandMeta = CommandMeta {
     name: "flushdb",
     arity: -1,
@@ -1302,6 +1350,7 @@ pub static FLUSHDB: CommandMeta = CommandMeta {
     },
 };
 
+/// `GET`: Get the value of a key.
 pub static GET: CommandMeta = CommandMeta {
     name: "get",
     arity: 2,
@@ -1329,6 +1378,7 @@ pub static GET: CommandMeta = CommandMeta {
     },
 };
 
+/// `GETDEL`: Get the value of a key and delete the key.
 pub static GETDEL: CommandMeta = CommandMeta {
     name: "getdel",
     arity: 2,
@@ -1356,6 +1406,7 @@ pub static GETDEL: CommandMeta = CommandMeta {
     },
 };
 
+/// `GETEX`: Get the value of a key and optionally set its expiration.
 pub static GETEX: CommandMeta = CommandMeta {
     name: "getex",
     arity: -2,
@@ -1390,6 +1441,7 @@ pub static GETEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `GETRANGE`: Get a substring of the string stored at a key.
 pub static GETRANGE: CommandMeta = CommandMeta {
     name: "getrange",
     arity: 4,
@@ -1419,6 +1471,7 @@ pub static GETRANGE: CommandMeta = CommandMeta {
     },
 };
 
+/// `GETSET`: Set the string value of a key and return its old value.
 pub static GETSET: CommandMeta = CommandMeta {
     name: "getset",
     arity: 3,
@@ -1447,6 +1500,7 @@ pub static GETSET: CommandMeta = CommandMeta {
     },
 };
 
+/// `HDEL`: Delete one or more hash fields.
 pub static HDEL: CommandMeta = CommandMeta {
     name: "hdel",
     arity: -3,
@@ -1475,6 +1529,7 @@ pub static HDEL: CommandMeta = CommandMeta {
     },
 };
 
+/// `HELLO`: Handshake with Redis.
 pub static HELLO: CommandMeta = CommandMeta {
     name: "hello",
     arity: -1,
@@ -1507,6 +1562,7 @@ pub static HELLO: CommandMeta = CommandMeta {
     },
 };
 
+/// `HEXISTS`: Determine if a hash field exists.
 pub static HEXISTS: CommandMeta = CommandMeta {
     name: "hexists",
     arity: 3,
@@ -1535,6 +1591,7 @@ pub static HEXISTS: CommandMeta = CommandMeta {
     },
 };
 
+/// `HGET`: Get the value of a hash field.
 pub static HGET: CommandMeta = CommandMeta {
     name: "hget",
     arity: 3,
@@ -1563,6 +1620,7 @@ pub static HGET: CommandMeta = CommandMeta {
     },
 };
 
+/// `HGETALL`: Get all the fields and values in a hash.
 pub static HGETALL: CommandMeta = CommandMeta {
     name: "hgetall",
     arity: 2,
@@ -1590,6 +1648,7 @@ pub static HGETALL: CommandMeta = CommandMeta {
     },
 };
 
+/// `HINCRBY`: Increment the integer value of a hash field by the given number.
 pub static HINCRBY: CommandMeta = CommandMeta {
     name: "hincrby",
     arity: 4,
@@ -1619,6 +1678,7 @@ pub static HINCRBY: CommandMeta = CommandMeta {
     },
 };
 
+/// `HINCRBYFLOAT`: Increment the float value of a hash field by the given amount.
 pub static HINCRBYFLOAT: CommandMeta = CommandMeta {
     name: "hincrbyfloat",
     arity: 4,
@@ -1648,6 +1708,7 @@ pub static HINCRBYFLOAT: CommandMeta = CommandMeta {
     },
 };
 
+/// `HKEYS`: Get all the fields in a hash.
 pub static HKEYS: CommandMeta = CommandMeta {
     name: "hkeys",
     arity: 2,
@@ -1675,6 +1736,7 @@ pub static HKEYS: CommandMeta = CommandMeta {
     },
 };
 
+/// `HLEN`: Get the number of fields in a hash.
 pub static HLEN: CommandMeta = CommandMeta {
     name: "hlen",
     arity: 2,
@@ -1702,6 +1764,7 @@ pub static HLEN: CommandMeta = CommandMeta {
     },
 };
 
+/// `HMGET`: Get the values of all the given hash fields.
 pub static HMGET: CommandMeta = CommandMeta {
     name: "hmget",
     arity: -3,
@@ -1730,6 +1793,7 @@ pub static HMGET: CommandMeta = CommandMeta {
     },
 };
 
+/// `HMSET`: Set multiple hash fields to multiple values.
 pub static HMSET: CommandMeta = CommandMeta {
     name: "hmset",
     arity: -4,
@@ -1761,6 +1825,7 @@ pub static HMSET: CommandMeta = CommandMeta {
     },
 };
 
+/// `HRANDFIELD`: Get one or multiple random fields from a hash.
 pub static HRANDFIELD: CommandMeta = CommandMeta {
     name: "hrandfield",
     arity: -2,
@@ -1792,6 +1857,7 @@ pub static HRANDFIELD: CommandMeta = CommandMeta {
     },
 };
 
+/// `HSCAN`: Incrementally iterate hash fields and associated values.
 pub static HSCAN: CommandMeta = CommandMeta {
     name: "hscan",
     arity: -3,
@@ -1822,6 +1888,7 @@ pub static HSCAN: CommandMeta = CommandMeta {
     },
 };
 
+/// `HSET`: Set the string value of a hash field.
 pub static HSET: CommandMeta = CommandMeta {
     name: "hset",
     arity: -4,
@@ -1853,6 +1920,7 @@ pub static HSET: CommandMeta = CommandMeta {
     },
 };
 
+/// `HSETNX`: Set the value of a hash field, only if the field does not exist.
 pub static HSETNX: CommandMeta = CommandMeta {
     name: "hsetnx",
     arity: 4,
@@ -1882,6 +1950,7 @@ pub static HSETNX: CommandMeta = CommandMeta {
     },
 };
 
+/// `HSTRLEN`: Get the length of the value of a hash field.
 pub static HSTRLEN: CommandMeta = CommandMeta {
     name: "hstrlen",
     arity: 3,
@@ -1910,6 +1979,7 @@ pub static HSTRLEN: CommandMeta = CommandMeta {
     },
 };
 
+/// `HVALS`: Get all the values in a hash.
 pub static HVALS: CommandMeta = CommandMeta {
     name: "hvals",
     arity: 2,
@@ -1937,6 +2007,7 @@ pub static HVALS: CommandMeta = CommandMeta {
     },
 };
 
+/// `INCR`: Increment the integer value of a key by one.
 pub static INCR: CommandMeta = CommandMeta {
     name: "incr",
     arity: 2,
@@ -1964,6 +2035,7 @@ pub static INCR: CommandMeta = CommandMeta {
     },
 };
 
+/// `INCRBY`: Increment the integer value of a key by the given amount.
 pub static INCRBY: CommandMeta = CommandMeta {
     name: "incrby",
     arity: 3,
@@ -1992,6 +2064,7 @@ pub static INCRBY: CommandMeta = CommandMeta {
     },
 };
 
+/// `INCRBYFLOAT`: Increment the float value of a key by the given amount.
 pub static INCRBYFLOAT: CommandMeta = CommandMeta {
     name: "incrbyfloat",
     arity: 3,
@@ -2020,6 +2093,7 @@ pub static INCRBYFLOAT: CommandMeta = CommandMeta {
     },
 };
 
+/// `INFO`: Get information and statistics about the server.
 pub static INFO: CommandMeta = CommandMeta {
     name: "info",
     arity: -1,
@@ -2045,6 +2119,7 @@ pub static INFO: CommandMeta = CommandMeta {
     },
 };
 
+/// `KEYS`: Find all keys matching the given pattern.
 pub static KEYS: CommandMeta = CommandMeta {
     name: "keys",
     arity: 2,
@@ -2070,6 +2145,7 @@ pub static KEYS: CommandMeta = CommandMeta {
     },
 };
 
+/// `LASTSAVE`: Get the UNIX time stamp of the last successful save to disk.
 pub static LASTSAVE: CommandMeta = CommandMeta {
     name: "lastsave",
     arity: 1,
@@ -2093,6 +2169,7 @@ pub static LASTSAVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `LCS`: Find longest common substring.
 pub static LCS: CommandMeta = CommandMeta {
     name: "lcs",
     arity: -3,
@@ -2125,6 +2202,7 @@ pub static LCS: CommandMeta = CommandMeta {
     },
 };
 
+/// `LINDEX`: Get an element from a list by its index.
 pub static LINDEX: CommandMeta = CommandMeta {
     name: "lindex",
     arity: 3,
@@ -2153,6 +2231,7 @@ pub static LINDEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `LINSERT`: Insert an element before or after another element in a list.
 pub static LINSERT: CommandMeta = CommandMeta {
     name: "linsert",
     arity: 5,
@@ -2186,6 +2265,7 @@ pub static LINSERT: CommandMeta = CommandMeta {
     },
 };
 
+/// `LLEN`: Get the length of a list.
 pub static LLEN: CommandMeta = CommandMeta {
     name: "llen",
     arity: 2,
@@ -2213,6 +2293,7 @@ pub static LLEN: CommandMeta = CommandMeta {
     },
 };
 
+/// `LMOVE`: Pop an element from a list, push it to another list and return it.
 pub static LMOVE: CommandMeta = CommandMeta {
     name: "lmove",
     arity: 5,
@@ -2250,6 +2331,7 @@ pub static LMOVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `LMPOP`: Pop elements from a list.
 pub static LMPOP: CommandMeta = CommandMeta {
     name: "lmpop",
     arity: -4,
@@ -2283,6 +2365,7 @@ pub static LMPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `LPOP`: Remove and get the first elements in a list.
 pub static LPOP: CommandMeta = CommandMeta {
     name: "lpop",
     arity: -2,
@@ -2311,6 +2394,7 @@ pub static LPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `LPOS`: Return the index of matching elements on a list.
 pub static LPOS: CommandMeta = CommandMeta {
     name: "lpos",
     arity: -3,
@@ -2342,6 +2426,7 @@ pub static LPOS: CommandMeta = CommandMeta {
     },
 };
 
+/// `LPUSH`: Prepend one or multiple elements to a list.
 pub static LPUSH: CommandMeta = CommandMeta {
     name: "lpush",
     arity: -3,
@@ -2370,6 +2455,7 @@ pub static LPUSH: CommandMeta = CommandMeta {
     },
 };
 
+/// `LPUSHX`: Prepend an element to a list, only if the list exists.
 pub static LPUSHX: CommandMeta = CommandMeta {
     name: "lpushx",
     arity: -3,
@@ -2398,6 +2484,7 @@ pub static LPUSHX: CommandMeta = CommandMeta {
     },
 };
 
+/// `LRANGE`: Get a range of elements from a list.
 pub static LRANGE: CommandMeta = CommandMeta {
     name: "lrange",
     arity: 4,
@@ -2427,6 +2514,7 @@ pub static LRANGE: CommandMeta = CommandMeta {
     },
 };
 
+/// `LREM`: Remove elements from a list.
 pub static LREM: CommandMeta = CommandMeta {
     name: "lrem",
     arity: 4,
@@ -2456,6 +2544,7 @@ pub static LREM: CommandMeta = CommandMeta {
     },
 };
 
+/// `LSET`: Set the value of an element in a list by its index.
 pub static LSET: CommandMeta = CommandMeta {
     name: "lset",
     arity: 4,
@@ -2485,6 +2574,7 @@ pub static LSET: CommandMeta = CommandMeta {
     },
 };
 
+/// `LTRIM`: Trim a list to the specified range.
 pub static LTRIM: CommandMeta = CommandMeta {
     name: "ltrim",
     arity: 4,
@@ -2514,6 +2604,7 @@ pub static LTRIM: CommandMeta = CommandMeta {
     },
 };
 
+/// `MGET`: Get the values of all the given keys.
 pub static MGET: CommandMeta = CommandMeta {
     name: "mget",
     arity: -2,
@@ -2541,6 +2632,7 @@ pub static MGET: CommandMeta = CommandMeta {
     },
 };
 
+/// `MOVE`: Move a key to another database.
 pub static MOVE: CommandMeta = CommandMeta {
     name: "move",
     arity: 3,
@@ -2569,6 +2661,7 @@ pub static MOVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `MSET`: Set multiple keys to multiple values.
 pub static MSET: CommandMeta = CommandMeta {
     name: "mset",
     arity: -3,
@@ -2599,6 +2692,7 @@ pub static MSET: CommandMeta = CommandMeta {
     },
 };
 
+/// `MSETNX`: Set multiple keys to multiple values, only if none of the keys exist.
 pub static MSETNX: CommandMeta = CommandMeta {
     name: "msetnx",
     arity: -3,
@@ -2629,6 +2723,7 @@ pub static MSETNX: CommandMeta = CommandMeta {
     },
 };
 
+/// `MULTI`: Mark the start of a transaction block.
 pub static MULTI: CommandMeta = CommandMeta {
     name: "multi",
     arity: 1,
@@ -2652,6 +2747,7 @@ pub static MULTI: CommandMeta = CommandMeta {
     },
 };
 
+/// `OBJECT`: A container for object introspection commands.
 pub static OBJECT: CommandMeta = CommandMeta {
     name: "object",
     arity: -2,
@@ -2675,6 +2771,7 @@ pub static OBJECT: CommandMeta = CommandMeta {
     },
 };
 
+/// `OBJECT ENCODING`: Inspect the internal encoding of a Redis object.
 pub static OBJECT_ENCODING: CommandMeta = CommandMeta {
     name: "object|encoding",
     arity: 3,
@@ -2702,6 +2799,7 @@ pub static OBJECT_ENCODING: CommandMeta = CommandMeta {
     },
 };
 
+/// `OBJECT FREQ`: Get the logarithmic access frequency counter of a Redis object.
 pub static OBJECT_FREQ: CommandMeta = CommandMeta {
     name: "object|freq",
     arity: 3,
@@ -2729,6 +2827,7 @@ pub static OBJECT_FREQ: CommandMeta = CommandMeta {
     },
 };
 
+/// `OBJECT HELP`: Show helpful text about the different subcommands.
 pub static OBJECT_HELP: CommandMeta = CommandMeta {
     name: "object|help",
     arity: 2,
@@ -2752,6 +2851,7 @@ pub static OBJECT_HELP: CommandMeta = CommandMeta {
     },
 };
 
+/// `OBJECT IDLETIME`: Get the time since a Redis object was last accessed.
 pub static OBJECT_IDLETIME: CommandMeta = CommandMeta {
     name: "object|idletime",
     arity: 3,
@@ -2779,6 +2879,7 @@ pub static OBJECT_IDLETIME: CommandMeta = CommandMeta {
     },
 };
 
+/// `OBJECT REFCOUNT`: Get the number of references to the value of the key.
 pub static OBJECT_REFCOUNT: CommandMeta = CommandMeta {
     name: "object|refcount",
     arity: 3,
@@ -2806,6 +2907,7 @@ pub static OBJECT_REFCOUNT: CommandMeta = CommandMeta {
     },
 };
 
+/// `PERSIST`: Remove the expiration from a key.
 pub static PERSIST: CommandMeta = CommandMeta {
     name: "persist",
     arity: 2,
@@ -2833,6 +2935,7 @@ pub static PERSIST: CommandMeta = CommandMeta {
     },
 };
 
+/// `PEXPIRE`: Set a key's time to live in milliseconds.
 pub static PEXPIRE: CommandMeta = CommandMeta {
     name: "pexpire",
     arity: -3,
@@ -2867,6 +2970,7 @@ pub static PEXPIRE: CommandMeta = CommandMeta {
     },
 };
 
+/// `PEXPIREAT`: Set the expiration for a key as a UNIX timestamp specified in milliseconds.
 pub static PEXPIREAT: CommandMeta = CommandMeta {
     name: "pexpireat",
     arity: -3,
@@ -2901,6 +3005,7 @@ pub static PEXPIREAT: CommandMeta = CommandMeta {
     },
 };
 
+/// `PEXPIRETIME`: Get the expiration Unix timestamp for a key in milliseconds.
 pub static PEXPIRETIME: CommandMeta = CommandMeta {
     name: "pexpiretime",
     arity: 2,
@@ -2928,6 +3033,7 @@ pub static PEXPIRETIME: CommandMeta = CommandMeta {
     },
 };
 
+/// `PING`: Ping the server.
 pub static PING: CommandMeta = CommandMeta {
     name: "ping",
     arity: -1,
@@ -2953,6 +3059,7 @@ pub static PING: CommandMeta = CommandMeta {
     },
 };
 
+/// `PSETEX`: Set the value and expiration in milliseconds of a key.
 pub static PSETEX: CommandMeta = CommandMeta {
     name: "psetex",
     arity: 4,
@@ -2982,6 +3089,7 @@ pub static PSETEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `PSUBSCRIBE`: Listen for messages published to channels matching the given patterns.
 pub static PSUBSCRIBE: CommandMeta = CommandMeta {
     name: "psubscribe",
     arity: -2,
@@ -3009,6 +3117,7 @@ pub static PSUBSCRIBE: CommandMeta = CommandMeta {
     },
 };
 
+/// `PTTL`: Get the time to live for a key in milliseconds.
 pub static PTTL: CommandMeta = CommandMeta {
     name: "pttl",
     arity: 2,
@@ -3036,6 +3145,7 @@ pub static PTTL: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUBLISH`: Post a message to a channel.
 pub static PUBLISH: CommandMeta = CommandMeta {
     name: "publish",
     arity: 3,
@@ -3062,6 +3172,7 @@ pub static PUBLISH: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUBSUB`: A container for Pub/Sub commands.
 pub static PUBSUB: CommandMeta = CommandMeta {
     name: "pubsub",
     arity: -2,
@@ -3085,6 +3196,7 @@ pub static PUBSUB: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUBSUB CHANNELS`: List active channels.
 pub static PUBSUB_CHANNELS: CommandMeta = CommandMeta {
     name: "pubsub|channels",
     arity: -2,
@@ -3110,6 +3222,7 @@ pub static PUBSUB_CHANNELS: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUBSUB HELP`: Show helpful text about the different subcommands.
 pub static PUBSUB_HELP: CommandMeta = CommandMeta {
     name: "pubsub|help",
     arity: 2,
@@ -3133,6 +3246,7 @@ pub static PUBSUB_HELP: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUBSUB NUMPAT`: Get the count of unique patterns pattern subscriptions.
 pub static PUBSUB_NUMPAT: CommandMeta = CommandMeta {
     name: "pubsub|numpat",
     arity: 2,
@@ -3156,6 +3270,7 @@ pub static PUBSUB_NUMPAT: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUBSUB NUMSUB`: Get the count of subscribers for channels.
 pub static PUBSUB_NUMSUB: CommandMeta = CommandMeta {
     name: "pubsub|numsub",
     arity: -2,
@@ -3181,6 +3296,7 @@ pub static PUBSUB_NUMSUB: CommandMeta = CommandMeta {
     },
 };
 
+/// `PUNSUBSCRIBE`: Stop listening for messages posted to channels matching the given patterns.
 pub static PUNSUBSCRIBE: CommandMeta = CommandMeta {
     name: "punsubscribe",
     arity: -1,
@@ -3206,6 +3322,7 @@ pub static PUNSUBSCRIBE: CommandMeta = CommandMeta {
     },
 };
 
+/// `QUIT`: Close the connection.
 pub static QUIT: CommandMeta = CommandMeta {
     name: "quit",
     arity: -1,
@@ -3229,6 +3346,7 @@ pub static QUIT: CommandMeta = CommandMeta {
     },
 };
 
+/// `RANDOMKEY`: Return a random key from the keyspace.
 pub static RANDOMKEY: CommandMeta = CommandMeta {
     name: "randomkey",
     arity: 1,
@@ -3252,6 +3370,7 @@ pub static RANDOMKEY: CommandMeta = CommandMeta {
     },
 };
 
+/// `RENAME`: Rename a key.
 pub static RENAME: CommandMeta = CommandMeta {
     name: "rename",
     arity: 3,
@@ -3281,6 +3400,7 @@ pub static RENAME: CommandMeta = CommandMeta {
     },
 };
 
+/// `RENAMENX`: Rename a key, only if the new key does not exist.
 pub static RENAMENX: CommandMeta = CommandMeta {
     name: "renamenx",
     arity: 3,
@@ -3310,6 +3430,7 @@ pub static RENAMENX: CommandMeta = CommandMeta {
     },
 };
 
+/// `RESET`: Reset the connection.
 pub static RESET: CommandMeta = CommandMeta {
     name: "reset",
     arity: 1,
@@ -3333,6 +3454,7 @@ pub static RESET: CommandMeta = CommandMeta {
     },
 };
 
+/// `RPOP`: Remove and get the last elements in a list.
 pub static RPOP: CommandMeta = CommandMeta {
     name: "rpop",
     arity: -2,
@@ -3361,6 +3483,7 @@ pub static RPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `RPOPLPUSH`: Remove the last element in a list, prepend it to another list and return it.
 pub static RPOPLPUSH: CommandMeta = CommandMeta {
     name: "rpoplpush",
     arity: 3,
@@ -3390,6 +3513,7 @@ pub static RPOPLPUSH: CommandMeta = CommandMeta {
     },
 };
 
+/// `RPUSH`: Append one or multiple elements to a list.
 pub static RPUSH: CommandMeta = CommandMeta {
     name: "rpush",
     arity: -3,
@@ -3418,6 +3542,7 @@ pub static RPUSH: CommandMeta = CommandMeta {
     },
 };
 
+/// `RPUSHX`: Append an element to a list, only if the list exists.
 pub static RPUSHX: CommandMeta = CommandMeta {
     name: "rpushx",
     arity: -3,
@@ -3446,6 +3571,7 @@ pub static RPUSHX: CommandMeta = CommandMeta {
     },
 };
 
+/// `SADD`: Add one or more members to a set.
 pub static SADD: CommandMeta = CommandMeta {
     name: "sadd",
     arity: -3,
@@ -3474,6 +3600,7 @@ pub static SADD: CommandMeta = CommandMeta {
     },
 };
 
+/// `SAVE`: Synchronously save the dataset to disk.
 pub static SAVE: CommandMeta = CommandMeta {
     name: "save",
     arity: 1,
@@ -3497,6 +3624,7 @@ pub static SAVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SCAN`: Incrementally iterate the keys space.
 pub static SCAN: CommandMeta = CommandMeta {
     name: "scan",
     arity: -2,
@@ -3525,6 +3653,7 @@ pub static SCAN: CommandMeta = CommandMeta {
     },
 };
 
+/// `SCARD`: Get the number of members in a set.
 pub static SCARD: CommandMeta = CommandMeta {
     name: "scard",
     arity: 2,
@@ -3552,6 +3681,7 @@ pub static SCARD: CommandMeta = CommandMeta {
     },
 };
 
+/// `SDIFF`: Subtract multiple sets.
 pub static SDIFF: CommandMeta = CommandMeta {
     name: "sdiff",
     arity: -2,
@@ -3579,6 +3709,7 @@ pub static SDIFF: CommandMeta = CommandMeta {
     },
 };
 
+/// `SDIFFSTORE`: Subtract multiple sets and store the resulting set in a key.
 pub static SDIFFSTORE: CommandMeta = CommandMeta {
     name: "sdiffstore",
     arity: -3,
@@ -3608,6 +3739,7 @@ pub static SDIFFSTORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SELECT`: Change the selected database for the current connection.
 pub static SELECT: CommandMeta = CommandMeta {
     name: "select",
     arity: 2,
@@ -3633,6 +3765,7 @@ pub static SELECT: CommandMeta = CommandMeta {
     },
 };
 
+/// `SET`: Set the string value of a key.
 pub static SET: CommandMeta = CommandMeta {
     name: "set",
     arity: -3,
@@ -3673,6 +3806,7 @@ pub static SET: CommandMeta = CommandMeta {
     },
 };
 
+/// `SETEX`: Set the value and expiration of a key.
 pub static SETEX: CommandMeta = CommandMeta {
     name: "setex",
     arity: 4,
@@ -3702,6 +3836,7 @@ pub static SETEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `SETNX`: Set the value of a key, only if the key does not exist.
 pub static SETNX: CommandMeta = CommandMeta {
     name: "setnx",
     arity: 3,
@@ -3730,6 +3865,7 @@ pub static SETNX: CommandMeta = CommandMeta {
     },
 };
 
+/// `SETRANGE`: Overwrite part of a string at key starting at the specified offset.
 pub static SETRANGE: CommandMeta = CommandMeta {
     name: "setrange",
     arity: 4,
@@ -3759,6 +3895,7 @@ pub static SETRANGE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SHUTDOWN`: Synchronously save the dataset to disk and then shut down the server.
 pub static SHUTDOWN: CommandMeta = CommandMeta {
     name: "shutdown",
     arity: -1,
@@ -3790,6 +3927,7 @@ pub static SHUTDOWN: CommandMeta = CommandMeta {
     },
 };
 
+/// `SINTER`: Intersect multiple sets.
 pub static SINTER: CommandMeta = CommandMeta {
     name: "sinter",
     arity: -2,
@@ -3817,6 +3955,7 @@ pub static SINTER: CommandMeta = CommandMeta {
     },
 };
 
+/// `SINTERCARD`: Intersect multiple sets and return the cardinality of the result.
 pub static SINTERCARD: CommandMeta = CommandMeta {
     name: "sintercard",
     arity: -3,
@@ -3846,6 +3985,7 @@ pub static SINTERCARD: CommandMeta = CommandMeta {
     },
 };
 
+/// `SINTERSTORE`: Intersect multiple sets and store the resulting set in a key.
 pub static SINTERSTORE: CommandMeta = CommandMeta {
     name: "sinterstore",
     arity: -3,
@@ -3875,6 +4015,7 @@ pub static SINTERSTORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SISMEMBER`: Determine if a given value is a member of a set.
 pub static SISMEMBER: CommandMeta = CommandMeta {
     name: "sismember",
     arity: 3,
@@ -3903,6 +4044,7 @@ pub static SISMEMBER: CommandMeta = CommandMeta {
     },
 };
 
+/// `SMEMBERS`: Get all the members in a set.
 pub static SMEMBERS: CommandMeta = CommandMeta {
     name: "smembers",
     arity: 2,
@@ -3930,6 +4072,7 @@ pub static SMEMBERS: CommandMeta = CommandMeta {
     },
 };
 
+/// `SMISMEMBER`: Returns the membership associated with the given elements for a set.
 pub static SMISMEMBER: CommandMeta = CommandMeta {
     name: "smismember",
     arity: -3,
@@ -3958,6 +4101,7 @@ pub static SMISMEMBER: CommandMeta = CommandMeta {
     },
 };
 
+/// `SMOVE`: Move a member from one set to another.
 pub static SMOVE: CommandMeta = CommandMeta {
     name: "smove",
     arity: 4,
@@ -3988,6 +4132,7 @@ pub static SMOVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SORT`: Sort the elements in a list, set or sorted set.
 pub static SORT: CommandMeta = CommandMeta {
     name: "sort",
     arity: -2,
@@ -4029,6 +4174,7 @@ pub static SORT: CommandMeta = CommandMeta {
     },
 };
 
+/// `SORT_RO`: Sort the elements in a list, set or sorted set. Read-only variant of SORT.
 pub static SORT_RO: CommandMeta = CommandMeta {
     name: "sort_ro",
     arity: -2,
@@ -4068,6 +4214,7 @@ pub static SORT_RO: CommandMeta = CommandMeta {
     },
 };
 
+/// `SPOP`: Remove and return one or multiple random members from a set.
 pub static SPOP: CommandMeta = CommandMeta {
     name: "spop",
     arity: -2,
@@ -4096,6 +4243,7 @@ pub static SPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `SRANDMEMBER`: Get one or multiple random members from a set.
 pub static SRANDMEMBER: CommandMeta = CommandMeta {
     name: "srandmember",
     arity: -2,
@@ -4124,6 +4272,7 @@ pub static SRANDMEMBER: CommandMeta = CommandMeta {
     },
 };
 
+/// `SREM`: Remove one or more members from a set.
 pub static SREM: CommandMeta = CommandMeta {
     name: "srem",
     arity: -3,
@@ -4152,6 +4301,7 @@ pub static SREM: CommandMeta = CommandMeta {
     },
 };
 
+/// `SSCAN`: Incrementally iterate Set elements.
 pub static SSCAN: CommandMeta = CommandMeta {
     name: "sscan",
     arity: -3,
@@ -4182,6 +4332,7 @@ pub static SSCAN: CommandMeta = CommandMeta {
     },
 };
 
+/// `STRLEN`: Get the length of the value stored in a key.
 pub static STRLEN: CommandMeta = CommandMeta {
     name: "strlen",
     arity: 2,
@@ -4209,6 +4360,7 @@ pub static STRLEN: CommandMeta = CommandMeta {
     },
 };
 
+/// `SUBSCRIBE`: Listen for messages published to the given channels.
 pub static SUBSCRIBE: CommandMeta = CommandMeta {
     name: "subscribe",
     arity: -2,
@@ -4234,6 +4386,7 @@ pub static SUBSCRIBE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SUBSTR`: Get a substring of the string stored at a key.
 pub static SUBSTR: CommandMeta = CommandMeta {
     name: "substr",
     arity: 4,
@@ -4263,6 +4416,7 @@ pub static SUBSTR: CommandMeta = CommandMeta {
     },
 };
 
+/// `SUNION`: Add multiple sets.
 pub static SUNION: CommandMeta = CommandMeta {
     name: "sunion",
     arity: -2,
@@ -4290,6 +4444,7 @@ pub static SUNION: CommandMeta = CommandMeta {
     },
 };
 
+/// `SUNIONSTORE`: Add multiple sets and store the resulting set in a key.
 pub static SUNIONSTORE: CommandMeta = CommandMeta {
     name: "sunionstore",
     arity: -3,
@@ -4319,6 +4474,7 @@ pub static SUNIONSTORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `SWAPDB`: Swaps two Redis databases.
 pub static SWAPDB: CommandMeta = CommandMeta {
     name: "swapdb",
     arity: 3,
@@ -4345,6 +4501,7 @@ pub static SWAPDB: CommandMeta = CommandMeta {
     },
 };
 
+/// `TIME`: Return the current server time.
 pub static TIME: CommandMeta = CommandMeta {
     name: "time",
     arity: 1,
@@ -4368,6 +4525,7 @@ pub static TIME: CommandMeta = CommandMeta {
     },
 };
 
+/// `TOUCH`: Alters the last access time of a key(s). Returns the number of existing keys specified.
 pub static TOUCH: CommandMeta = CommandMeta {
     name: "touch",
     arity: -2,
@@ -4395,6 +4553,7 @@ pub static TOUCH: CommandMeta = CommandMeta {
     },
 };
 
+/// `TTL`: Get the time to live for a key in seconds.
 pub static TTL: CommandMeta = CommandMeta {
     name: "ttl",
     arity: 2,
@@ -4422,6 +4581,7 @@ pub static TTL: CommandMeta = CommandMeta {
     },
 };
 
+/// `TYPE`: Determine the type stored at key.
 pub static TYPE: CommandMeta = CommandMeta {
     name: "type",
     arity: 2,
@@ -4449,6 +4609,7 @@ pub static TYPE: CommandMeta = CommandMeta {
     },
 };
 
+/// `UNLINK`: Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.
 pub static UNLINK: CommandMeta = CommandMeta {
     name: "unlink",
     arity: -2,
@@ -4476,6 +4637,7 @@ pub static UNLINK: CommandMeta = CommandMeta {
     },
 };
 
+/// `UNSUBSCRIBE`: Stop listening for messages posted to the given channels.
 pub static UNSUBSCRIBE: CommandMeta = CommandMeta {
     name: "unsubscribe",
     arity: -1,
@@ -4501,6 +4663,7 @@ pub static UNSUBSCRIBE: CommandMeta = CommandMeta {
     },
 };
 
+/// `UNWATCH`: Forget about all watched keys.
 pub static UNWATCH: CommandMeta = CommandMeta {
     name: "unwatch",
     arity: 1,
@@ -4524,6 +4687,7 @@ pub static UNWATCH: CommandMeta = CommandMeta {
     },
 };
 
+/// `WATCH`: Watch the given keys to determine execution of the MULTI/EXEC block.
 pub static WATCH: CommandMeta = CommandMeta {
     name: "watch",
     arity: -2,
@@ -4551,6 +4715,7 @@ pub static WATCH: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZADD`: Add one or more members to a sorted set, or update its score if it already exists.
 pub static ZADD: CommandMeta = CommandMeta {
     name: "zadd",
     arity: -4,
@@ -4592,6 +4757,7 @@ pub static ZADD: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZCARD`: Get the number of members in a sorted set.
 pub static ZCARD: CommandMeta = CommandMeta {
     name: "zcard",
     arity: 2,
@@ -4619,6 +4785,7 @@ pub static ZCARD: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZCOUNT`: Count the members in a sorted set with scores within the given values.
 pub static ZCOUNT: CommandMeta = CommandMeta {
     name: "zcount",
     arity: 4,
@@ -4648,6 +4815,7 @@ pub static ZCOUNT: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZDIFF`: Subtract multiple sorted sets.
 pub static ZDIFF: CommandMeta = CommandMeta {
     name: "zdiff",
     arity: -3,
@@ -4677,6 +4845,7 @@ pub static ZDIFF: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZDIFFSTORE`: Subtract multiple sorted sets and store the resulting sorted set in a new key.
 pub static ZDIFFSTORE: CommandMeta = CommandMeta {
     name: "zdiffstore",
     arity: -4,
@@ -4707,6 +4876,7 @@ pub static ZDIFFSTORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZINCRBY`: Increment the score of a member in a sorted set.
 pub static ZINCRBY: CommandMeta = CommandMeta {
     name: "zincrby",
     arity: 4,
@@ -4736,6 +4906,7 @@ pub static ZINCRBY: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZINTER`: Intersect multiple sorted sets.
 pub static ZINTER: CommandMeta = CommandMeta {
     name: "zinter",
     arity: -3,
@@ -4771,6 +4942,7 @@ pub static ZINTER: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZINTERCARD`: Intersect multiple sorted sets and return the cardinality of the result.
 pub static ZINTERCARD: CommandMeta = CommandMeta {
     name: "zintercard",
     arity: -3,
@@ -4800,6 +4972,7 @@ pub static ZINTERCARD: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZINTERSTORE`: Intersect multiple sorted sets and store the resulting sorted set in a new key.
 pub static ZINTERSTORE: CommandMeta = CommandMeta {
     name: "zinterstore",
     arity: -4,
@@ -4836,6 +5009,7 @@ pub static ZINTERSTORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZLEXCOUNT`: Count the number of members in a sorted set between a given lexicographical range.
 pub static ZLEXCOUNT: CommandMeta = CommandMeta {
     name: "zlexcount",
     arity: 4,
@@ -4865,6 +5039,7 @@ pub static ZLEXCOUNT: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZMPOP`: Remove and return members with scores in a sorted set.
 pub static ZMPOP: CommandMeta = CommandMeta {
     name: "zmpop",
     arity: -4,
@@ -4898,6 +5073,7 @@ pub static ZMPOP: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZMSCORE`: Get the score associated with the given members in a sorted set.
 pub static ZMSCORE: CommandMeta = CommandMeta {
     name: "zmscore",
     arity: -3,
@@ -4926,6 +5102,7 @@ pub static ZMSCORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZPOPMAX`: Remove and return members with the highest scores in a sorted set.
 pub static ZPOPMAX: CommandMeta = CommandMeta {
     name: "zpopmax",
     arity: -2,
@@ -4954,6 +5131,7 @@ pub static ZPOPMAX: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZPOPMIN`: Remove and return members with the lowest scores in a sorted set.
 pub static ZPOPMIN: CommandMeta = CommandMeta {
     name: "zpopmin",
     arity: -2,
@@ -4982,6 +5160,7 @@ pub static ZPOPMIN: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZRANDMEMBER`: Get one or multiple random elements from a sorted set.
 pub static ZRANDMEMBER: CommandMeta = CommandMeta {
     name: "zrandmember",
     arity: -2,
@@ -5013,6 +5192,7 @@ pub static ZRANDMEMBER: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZRANGE`: Return a range of members in a sorted set.
 pub static ZRANGE: CommandMeta = CommandMeta {
     name: "zrange",
     arity: -4,
@@ -5052,6 +5232,7 @@ pub static ZRANGE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZRANGEBYLEX`: Return a range of members in a sorted set, by lexicographical range.
 pub static ZRANGEBYLEX: CommandMeta = CommandMeta {
     name: "zrangebylex",
     arity: -4,
@@ -5085,6 +5266,7 @@ pub static ZRANGEBYLEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZRANGEBYSCORE`: Return a range of members in a sorted set, by score.
 pub static ZRANGEBYSCORE: CommandMeta = CommandMeta {
     name: "zrangebyscore",
     arity: -4,
@@ -5119,6 +5301,7 @@ pub static ZRANGEBYSCORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZRANGESTORE`: Store a range of members from sorted set into another key.
 pub static ZRANGESTORE: CommandMeta = CommandMeta {
     name: "zrangestore",
     arity: -5,
@@ -5159,6 +5342,7 @@ pub static ZRANGESTORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZRANK`: Determine the index of a member in a sorted set.
 pub static ZRANK: CommandMeta = CommandMeta {
     name: "zrank",
     arity: 3,
@@ -5187,6 +5371,7 @@ pub static ZRANK: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREM`: Remove one or more members from a sorted set.
 pub static ZREM: CommandMeta = CommandMeta {
     name: "zrem",
     arity: -3,
@@ -5215,6 +5400,7 @@ pub static ZREM: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREMRANGEBYLEX`: Remove all members in a sorted set between the given lexicographical range.
 pub static ZREMRANGEBYLEX: CommandMeta = CommandMeta {
     name: "zremrangebylex",
     arity: 4,
@@ -5244,6 +5430,7 @@ pub static ZREMRANGEBYLEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREMRANGEBYRANK`: Remove all members in a sorted set within the given indexes.
 pub static ZREMRANGEBYRANK: CommandMeta = CommandMeta {
     name: "zremrangebyrank",
     arity: 4,
@@ -5273,6 +5460,7 @@ pub static ZREMRANGEBYRANK: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREMRANGEBYSCORE`: Remove all members in a sorted set within the given scores.
 pub static ZREMRANGEBYSCORE: CommandMeta = CommandMeta {
     name: "zremrangebyscore",
     arity: 4,
@@ -5302,6 +5490,7 @@ pub static ZREMRANGEBYSCORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREVRANGE`: Return a range of members in a sorted set, by index, with scores ordered from high to low.
 pub static ZREVRANGE: CommandMeta = CommandMeta {
     name: "zrevrange",
     arity: -4,
@@ -5332,6 +5521,7 @@ pub static ZREVRANGE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREVRANGEBYLEX`: Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.
 pub static ZREVRANGEBYLEX: CommandMeta = CommandMeta {
     name: "zrevrangebylex",
     arity: -4,
@@ -5365,6 +5555,7 @@ pub static ZREVRANGEBYLEX: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREVRANGEBYSCORE`: Return a range of members in a sorted set, by score, with scores ordered from high to low.
 pub static ZREVRANGEBYSCORE: CommandMeta = CommandMeta {
     name: "zrevrangebyscore",
     arity: -4,
@@ -5399,6 +5590,7 @@ pub static ZREVRANGEBYSCORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZREVRANK`: Determine the index of a member in a sorted set, with scores ordered from high to low.
 pub static ZREVRANK: CommandMeta = CommandMeta {
     name: "zrevrank",
     arity: 3,
@@ -5427,6 +5619,7 @@ pub static ZREVRANK: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZSCAN`: Incrementally iterate sorted sets elements and associated scores.
 pub static ZSCAN: CommandMeta = CommandMeta {
     name: "zscan",
     arity: -3,
@@ -5457,6 +5650,7 @@ pub static ZSCAN: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZSCORE`: Get the score associated with the given member in a sorted set.
 pub static ZSCORE: CommandMeta = CommandMeta {
     name: "zscore",
     arity: 3,
@@ -5485,6 +5679,7 @@ pub static ZSCORE: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZUNION`: Add multiple sorted sets.
 pub static ZUNION: CommandMeta = CommandMeta {
     name: "zunion",
     arity: -3,
@@ -5520,6 +5715,7 @@ pub static ZUNION: CommandMeta = CommandMeta {
     },
 };
 
+/// `ZUNIONSTORE`: Add multiple sorted sets and store the resulting sorted set in a new key.
 pub static ZUNIONSTORE: CommandMeta = CommandMeta {
     name: "zunionstore",
     arity: -4,
