@@ -11,7 +11,8 @@
 //! - [`maelstrom_services`], the services Maelstrom provides to a node under test.
 //!
 //! Each test binary declares `mod support;` and compiles all of this, using a part of it, so
-//! unused items are expected and not warned about.
+//! unused items are expected and not warned about. For the same reason the helpers' own tests
+//! are not here but in `tests/test_support.rs`, so that they run once.
 #![allow(dead_code)]
 
 pub mod cluster;
