@@ -85,7 +85,7 @@ pub enum ZsetRead {
     InterCard {
         /// The keys to intersect, as many as `numkeys` said.
         keys: Vec<Key>,
-        /// `LIMIT`, 0 for none (also when absent), or the error it earned, reported after the types.
+        /// `LIMIT`, 0 for none (also when absent), or its error, reported after the types.
         limit: Result<u64, CommandError>,
     },
     /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`; the options wait for the type check.
