@@ -12,6 +12,7 @@ pub struct Args {
 }
 
 impl Args {
+    /// The arguments to read, in request order.
     pub fn new(values: Vec<Bytes>) -> Args {
         Args { values: values.into_iter() }
     }
@@ -21,6 +22,7 @@ impl Args {
         self.values.len()
     }
 
+    /// Whether every argument was read.
     pub fn is_empty(&self) -> bool {
         self.values.len() == 0
     }

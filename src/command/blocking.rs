@@ -26,8 +26,12 @@ use crate::command::redis_metadata;
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 pub struct WaiterId {
+    /// The Raft id of the node the client is connected to.
     pub node: u64,
+    /// That node's incarnation (of its data directory, see `raft::identity`) when the
+    /// client blocked.
     pub incarnation: u64,
+    /// The connection's id on that node, as CLIENT ID reports it.
     pub connection: u64,
 }
 
@@ -36,15 +40,48 @@ pub struct WaiterId {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum BlockingPop {
     /// BLPOP and BRPOP: `[key, element]` from the first non-empty list.
-    List { keys: Vec<Key>, end: ListEnd },
+    List {
+        /// The keys in argument order; the first that holds a list is popped.
+        keys: Vec<Key>,
+        /// `Left` for BLPOP, `Right` for BRPOP.
+        end: ListEnd,
+    },
     /// BLMOVE and BRPOPLPUSH: the element moved.
-    Move { source: Key, destination: Key, from: ListEnd, to: ListEnd },
+    Move {
+        /// The key it pops from, and waits on.
+        source: Key,
+        /// The key it pushes to; may be `source` itself.
+        destination: Key,
+        /// The end of `source` it pops; `Right` for BRPOPLPUSH.
+        from: ListEnd,
+        /// The end of `destination` it pushes; `Left` for BRPOPLPUSH.
+        to: ListEnd,
+    },
     /// BLMPOP: `[key, [elements]]`.
-    ListMany { keys: Vec<Key>, end: ListEnd, count: u64 },
+    ListMany {
+        /// The keys in argument order; the first that holds a list is popped.
+        keys: Vec<Key>,
+        /// `LEFT` or `RIGHT`: the end it pops.
+        end: ListEnd,
+        /// How many elements at most: `COUNT`, or 1.
+        count: u64,
+    },
     /// BZPOPMIN and BZPOPMAX: `[key, member, score]`.
-    Zset { keys: Vec<Key>, from_max: bool },
+    Zset {
+        /// The keys in argument order; the first that holds a sorted set is popped.
+        keys: Vec<Key>,
+        /// BZPOPMAX: pop the highest score; `false` for BZPOPMIN, the lowest.
+        from_max: bool,
+    },
     /// BZMPOP: `[key, [[member, score], ...]]`.
-    ZsetMany { keys: Vec<Key>, from_max: bool, count: u64 },
+    ZsetMany {
+        /// The keys in argument order; the first that holds a sorted set is popped.
+        keys: Vec<Key>,
+        /// `MAX`: pop the highest scores; `false` for `MIN`, the lowest.
+        from_max: bool,
+        /// How many members at most: `COUNT`, or 1.
+        count: u64,
+    },
 }
 
 impl BlockingPop {
@@ -73,6 +110,7 @@ impl BlockingPop {
 pub struct Block {
     /// Who waits; filled in by the connection before it proposes (the parser cannot know).
     pub waiter: WaiterId,
+    /// Which pop, from which keys: served at once or when data arrives.
     pub pop: BlockingPop,
     /// How long to wait, in milliseconds; 0 is forever. Only the waiting node uses it.
     pub timeout_ms: u64,
@@ -84,10 +122,18 @@ pub enum BlockingWrite {
     /// Pop now, or wait in the table.
     Block(Block),
     /// The waiter's timeout passed, or its connection closed: time it out if still waiting.
-    Unblock { waiter: WaiterId },
+    Unblock {
+        /// The waiter whose timeout passed.
+        waiter: WaiterId,
+    },
     /// A node started: forget the waiters of its earlier runs, whose connections are gone,
     /// and put back what was reserved for them and never delivered.
-    ForgetEarlierRuns { node: u64, incarnation: u64 },
+    ForgetEarlierRuns {
+        /// The Raft id of the node that started.
+        node: u64,
+        /// Its incarnation now: waiters of this node with any other one are forgotten.
+        incarnation: u64,
+    },
     // The variants below were added after the first three; postcard names a variant by its
     // place, so new ones only ever go at the end.
     /// [`BlockingWrite::Block`], except that what a later write serves to the waiter is only
@@ -100,10 +146,16 @@ pub enum BlockingWrite {
     /// The waiting connection is there to take what was reserved for it: the reservation
     /// ends and the popped elements are the client's. Answers 1, or 0 if nothing was
     /// reserved (it was put back, and the connection must not give the reply).
-    Delivered { waiter: WaiterId },
+    Delivered {
+        /// The waiter whose connection takes the reply.
+        waiter: WaiterId,
+    },
     /// The waiting connection closed or was killed: remove the waiter if it still waits, or
     /// put back what was reserved for it. Answers 1 if it did either, else 0.
-    Cancel { waiter: WaiterId },
+    Cancel {
+        /// The waiter whose connection is gone.
+        waiter: WaiterId,
+    },
     /// Put back every reservation older than `state_machine::RESERVATION_MS` by this
     /// entry's time: its waiting node is gone or cut off. Answers how many were put back.
     ExpireReservations,
@@ -135,6 +187,7 @@ fn has_nonzero_digit(argument: &[u8]) -> bool {
     mantissa.iter().any(|byte| matches!(byte, b'1'..=b'9'))
 }
 
+/// The blocking pops, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::BLPOP, parse_blpop),
     CommandSpec::new(&redis_metadata::BRPOP, parse_brpop),

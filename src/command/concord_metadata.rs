@@ -59,6 +59,7 @@ const fn docs(
 
 const NODE_ID: Argument = Argument::new("node-id", ArgumentKind::Integer);
 
+/// `CONCORD.STATUS`: every member's role, term, log indexes and lag.
 pub static CONCORD_STATUS: CommandMeta = admin(
     "concord.status",
     1,
@@ -67,6 +68,7 @@ pub static CONCORD_STATUS: CommandMeta = admin(
     &[],
 );
 
+/// `CONCORD.ADDNODE node-id peer-address`: add a node, as a learner until it caught up.
 pub static CONCORD_ADDNODE: CommandMeta = admin(
     "concord.addnode",
     3,
@@ -75,12 +77,15 @@ pub static CONCORD_ADDNODE: CommandMeta = admin(
     &[NODE_ID, Argument::new("peer-address", ArgumentKind::String)],
 );
 
+/// `CONCORD.REMOVENODE node-id`: remove a member from the cluster.
 pub static CONCORD_REMOVENODE: CommandMeta =
     admin("concord.removenode", 2, "Remove a node from the cluster", "O(1)", &[NODE_ID]);
 
+/// `CONCORD.TRANSFERLEADER node-id`: hand leadership to another voter.
 pub static CONCORD_TRANSFERLEADER: CommandMeta =
     admin("concord.transferleader", 2, "Hand leadership to another voter", "O(1)", &[NODE_ID]);
 
+/// `CONCORD.CAS key expected value`: compare-and-set on a string, in one apply step.
 pub static CONCORD_CAS: CommandMeta = CommandMeta {
     name: "concord.cas",
     arity: 4,
@@ -110,6 +115,8 @@ pub static CONCORD_CAS: CommandMeta = CommandMeta {
     ),
 };
 
+/// `CLIENT SETINFO LIB-NAME name | LIB-VER version`, from Redis 7.2, which the generated 7.0
+/// metadata lacks.
 pub static CLIENT_SETINFO: CommandMeta = CommandMeta {
     name: "client|setinfo",
     arity: 4,

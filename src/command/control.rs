@@ -18,39 +18,61 @@ use bytes::Bytes;
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, DATABASES};
 use crate::command::redis_metadata;
 
+/// A command about the connection or the node, executed by the server; it never enters the log.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {
+    /// `PING [message]`.
     Ping {
+        /// The message to echo back; `None` replies `PONG`.
         message: Option<Bytes>,
     },
+    /// `ECHO message`.
     Echo {
+        /// The bytes to reply with.
         message: Bytes,
     },
+    /// `SELECT index`.
     Select {
+        /// The database the connection uses from now on, checked to be below `DATABASES`.
         db: DbIndex,
     },
+    /// `QUIT`: reply `OK` and close the connection; its arguments are ignored.
     Quit,
+    /// `HELLO [protover [AUTH username password] [SETNAME name]]`.
     Hello(Hello),
+    /// `AUTH [username] password`.
     Auth {
+        /// The user to log in as; `None` for the one-argument form, which means `default`.
         username: Option<Bytes>,
+        /// The password to check.
         password: Bytes,
     },
+    /// `RESET`: the connection back to its state at connect: database 0, RESP2, no MULTI or
+    /// watches, no subscriptions, no name, and logged out if a password is required.
     Reset,
+    /// `TIME`: the node's clock, as seconds and microseconds.
     Time,
+    /// `LASTSAVE`: the Unix time in seconds of the last snapshot.
     LastSave,
     /// `SAVE`: a snapshot, now, before the reply.
     Save,
     /// `BGSAVE [SCHEDULE]`: a snapshot in the background.
     BgSave {
+        /// `SCHEDULE`: while a snapshot is running, schedule one rather than refuse.
         schedule: bool,
     },
+    /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
     Shutdown(Shutdown),
     /// `INFO [section ...]`, sections lowercased.
     Info {
+        /// The section names in argument order, lowercased; empty for the default sections.
         sections: Vec<String>,
     },
+    /// `CLIENT ...`: the connection and the node's other connections.
     Client(ClientCommand),
+    /// `CONFIG ...`: the node's configuration.
     Config(ConfigCommand),
+    /// `COMMAND ...`: the command table.
     Command(IntrospectionCommand),
     /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (see `transactions`).
     Transaction(super::transactions::TransactionCommand),
@@ -81,7 +103,9 @@ impl From<super::transactions::TransactionCommand> for Command {
 pub struct Hello {
     /// 2 or 3; absent to keep the connection's protocol.
     pub protocol: Option<u8>,
+    /// `AUTH username password`: log in before anything else; `None` when absent.
     pub auth: Option<(Bytes, Bytes)>,
+    /// `SETNAME name`: the connection's name; `None` when absent.
     pub name: Option<Bytes>,
 }
 
@@ -90,11 +114,15 @@ pub struct Hello {
 pub struct Shutdown {
     /// `Some(true)` for SAVE, `Some(false)` for NOSAVE, `None` for neither.
     pub save: Option<bool>,
+    /// `NOW`: accepted; Concord always stops at once, waiting for no replica.
     pub now: bool,
+    /// `FORCE`: stop even if SAVE's snapshot failed.
     pub force: bool,
+    /// `ABORT`: cancel a shutdown in progress, of which Concord never has one.
     pub abort: bool,
 }
 
+/// The control commands without subcommands, and the CLIENT, CONFIG and COMMAND containers.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::PING, parse_ping),
     CommandSpec::new(&redis_metadata::ECHO, parse_echo),

@@ -9,33 +9,62 @@ use crate::resp::Frame;
 /// reads, code prefix included, byte for byte as Redis 7 writes it.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CommandError {
+    /// A name not in the command table: `ERR unknown command 'name', with args beginning with:`
+    /// and the first arguments quoted, as far as 128 bytes.
     #[error("ERR unknown command '{}', with args beginning with: {}", sanitize(.name, 128), quoted_arguments(.arguments))]
-    UnknownCommand { name: Bytes, arguments: Vec<Bytes> },
+    UnknownCommand {
+        /// The name as the client sent it.
+        name: Bytes,
+        /// Every argument after the name; the text quotes only the first 128 bytes' worth.
+        arguments: Vec<Bytes>,
+    },
 
+    /// A container (CONFIG, CLIENT, OBJECT, ...) given a subcommand it does not have:
+    /// `ERR unknown subcommand 'x'. Try CONFIG HELP.`
     #[error("ERR unknown subcommand '{}'. Try {}.", sanitize(.subcommand, 128), help_hint(.command))]
-    UnknownSubcommand { command: &'static str, subcommand: Bytes },
+    UnknownSubcommand {
+        /// The container's name in the table (`config`), uppercased in the hint.
+        command: &'static str,
+        /// The subcommand as the client sent it.
+        subcommand: Bytes,
+    },
 
+    /// An argument count the command's arity does not allow, or a count a parser finds wrong
+    /// (MSET's pairs): `ERR wrong number of arguments for 'name' command`, with the name given.
     #[error("ERR wrong number of arguments for '{0}' command")]
     WrongArity(String),
 
+    /// An option that is unknown, repeated against the rules, or missing its value:
+    /// `ERR syntax error`.
     #[error("ERR syntax error")]
     Syntax,
 
+    /// An argument, or a stored value, that must be an `i64` and is not:
+    /// `ERR value is not an integer or out of range`.
     #[error("ERR value is not an integer or out of range")]
     NotInteger,
 
+    /// An argument, or a stored value, that must be a float and is not (a score, INCRBYFLOAT's
+    /// increment): `ERR value is not a valid float`.
     #[error("ERR value is not a valid float")]
     NotFloat,
 
+    /// INCR, INCRBY, HINCRBY and their kin when the result would not fit in an `i64`:
+    /// `ERR increment or decrement would overflow`.
     #[error("ERR increment or decrement would overflow")]
     Overflow,
 
+    /// A database index (SELECT, MOVE, COPY ... DB, SWAPDB) not below `DATABASES`:
+    /// `ERR DB index is out of range`.
     #[error("ERR DB index is out of range")]
     DbIndexOutOfRange,
 
+    /// A command that needs its key to exist and found none (RENAME, LSET): `ERR no such key`.
     #[error("ERR no such key")]
     NoSuchKey,
 
+    /// A key that holds another type than the command works on:
+    /// `WRONGTYPE Operation against a key holding the wrong kind of value`.
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
 

@@ -15,44 +15,71 @@ use serde::{Deserialize, Serialize};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use crate::command::redis_metadata;
 
+/// The hash commands that only read; outside a transaction they never enter the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum HashRead {
+    /// `HGET key field`.
     Get {
+        /// The key of the hash it reads.
         key: Key,
+        /// The field whose value it replies with.
         field: Bytes,
     },
+    /// `HMGET key field [field ...]`.
     MGet {
+        /// The key of the hash it reads.
         key: Key,
+        /// The fields in argument order; the reply keeps that order, nil for a missing one.
         fields: Vec<Bytes>,
     },
+    /// `HLEN key`.
     Len {
+        /// The key of the hash whose field count it replies with.
         key: Key,
     },
+    /// `HEXISTS key field`.
     Exists {
+        /// The key of the hash it reads.
         key: Key,
+        /// The field it looks for.
         field: Bytes,
     },
+    /// `HKEYS key`.
     Keys {
+        /// The key of the hash whose fields it replies with.
         key: Key,
     },
+    /// `HVALS key`.
     Values {
+        /// The key of the hash whose values it replies with.
         key: Key,
     },
+    /// `HGETALL key`.
     GetAll {
+        /// The key of the hash whose fields and values it replies with.
         key: Key,
     },
+    /// `HSTRLEN key field`.
     StrLen {
+        /// The key of the hash it reads.
         key: Key,
+        /// The field whose value's length it replies with.
         field: Bytes,
     },
     /// HRANDFIELD: without a count, one field or nil.
     RandomField {
+        /// The key of the hash it draws from.
         key: Key,
+        /// `None` when no count was given; otherwise the count and WITHVALUES.
         count: Option<RandomCount>,
     },
+    /// `HSCAN key cursor [MATCH pattern] [COUNT count]`.
     Scan {
+        /// The key of the hash it scans.
         key: Key,
+        /// The cursor the client sent; 0 starts a new scan.
         cursor: u64,
+        /// MATCH and COUNT, or the error they earned, reported after the key's type check.
         options: Result<ScanOptions, CommandError>,
     },
 }
@@ -61,40 +88,60 @@ pub enum HashRead {
 /// repeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RandomCount {
+    /// The count as given: positive for distinct fields, negative for draws that may repeat.
     pub count: i64,
+    /// `WITHVALUES`: reply with each field's value too.
     pub with_values: bool,
 }
 
 pub use super::keys::ScanOptions;
 use super::keys::{parse_cursor, parse_scan_options, INVALID_CURSOR};
 
+/// The hash commands that write, as they are stored in the log and applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum HashWrite {
     /// HSET and HMSET (which replies `OK` rather than the number of new fields).
     Set {
+        /// The key of the hash it writes; an absent key starts as an empty hash.
         key: Key,
+        /// The field-value pairs in argument order; a field given twice keeps its last value.
         pairs: Vec<(Bytes, Bytes)>,
+        /// HMSET: reply `OK`; `false` for HSET, which replies with the number of fields added.
         reply_ok: bool,
     },
+    /// `HSETNX key field value`.
     SetNx {
+        /// The key of the hash it writes.
         key: Key,
+        /// The field it sets, only if the hash does not have it yet.
         field: Bytes,
+        /// The value it sets.
         value: Bytes,
     },
+    /// `HDEL key field [field ...]`.
     Del {
+        /// The key of the hash it deletes from; the key goes when its last field does.
         key: Key,
+        /// The fields to delete in argument order; a missing one is not counted.
         fields: Vec<Bytes>,
     },
+    /// `HINCRBY key field increment`.
     IncrBy {
+        /// The key of the hash it writes.
         key: Key,
+        /// The field whose integer value changes; a missing one starts at 0.
         field: Bytes,
+        /// The amount added, negative to decrement.
         increment: i64,
     },
     /// The increment as the client sent it: it is read with the store's long double, so the
     /// state machine checks it, before it looks at the key, as Redis does.
     IncrByFloat {
+        /// The key of the hash it writes.
         key: Key,
+        /// The field whose float value changes; a missing one starts at 0.
         field: Bytes,
+        /// The increment's bytes, unparsed (see above).
         increment: Bytes,
     },
 }
@@ -104,6 +151,7 @@ const COUNT_OUT_OF_RANGE: CommandError = CommandError::other(
 );
 const VALUE_OUT_OF_RANGE: CommandError = CommandError::other("ERR value is out of range");
 
+/// The hash family's commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::HSET, parse_hset),
     CommandSpec::new(&redis_metadata::HSETNX, parse_hsetnx),

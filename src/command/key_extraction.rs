@@ -17,7 +17,9 @@ use super::metadata::{BeginSearch, CommandMeta, FindKeys, KeySpec, KeySpecFlags}
 /// One key of a command: its argument position (the name is 0) and how the command uses it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyPosition {
+    /// The argument position of the key; the command name is 0.
     pub position: usize,
+    /// How the command uses the key (`RW`, `access`, ...), from its key specification.
     pub flags: KeySpecFlags,
 }
 

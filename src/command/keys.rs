@@ -22,33 +22,46 @@ use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbI
 use super::{Read, Write, DATABASES};
 use crate::command::redis_metadata;
 
+/// The commands that read keys of any type, or a whole database; outside a transaction they
+/// never enter the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum KeyRead {
     /// EXISTS: how many of the keys exist, counting a repeated key each time.
     Exists {
+        /// The keys in argument order, repeats kept.
         keys: Vec<Key>,
     },
     /// TYPE: the name of the value's type, or `none`.
     Type {
+        /// The key whose type it replies with.
         key: Key,
     },
     /// KEYS: every key that matches the glob pattern.
     Keys {
+        /// The glob pattern (`*`, `?`, `[...]`, `\` escapes) keys must match.
         pattern: Bytes,
     },
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
     Scan(ScanCommand),
+    /// `RANDOMKEY`: a random existing key of the client's database, or nil.
     RandomKey,
     /// TTL, PTTL, EXPIRETIME and PEXPIRETIME.
     TimeToLive {
+        /// The key whose expiry it replies with.
         key: Key,
+        /// Which of the four commands, so the unit and whether the time is left or absolute.
         form: TimeToLiveForm,
     },
     /// OBJECT ENCODING, FREQ, IDLETIME and REFCOUNT.
     Object {
+        /// The key it asks about.
         key: Key,
+        /// Which subcommand: ENCODING, FREQ, IDLETIME or REFCOUNT.
         question: ObjectQuestion,
     },
+    /// `OBJECT HELP`: the lines of `OBJECT_HELP`.
     ObjectHelp,
+    /// `DBSIZE`: the number of keys in the client's database.
     DbSize,
 }
 
@@ -68,15 +81,20 @@ pub enum TimeToLiveForm {
 /// What OBJECT asks about a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObjectQuestion {
+    /// `OBJECT ENCODING key`: the name of the value's internal representation.
     Encoding,
+    /// `OBJECT FREQ key`: refused with `FREQUENCY_NOT_TRACKED`, as Redis does without LFU.
     Frequency,
+    /// `OBJECT IDLETIME key`: seconds since the key was last used.
     IdleTime,
+    /// `OBJECT REFCOUNT key`: how many references the value has.
     ReferenceCount,
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScanCommand {
+    /// The cursor the client sent (0 starts a new scan), read as Redis's `strtoul` does.
     pub cursor: u64,
     /// The glob pattern keys must match; `None` when absent or `*` (which matches every key,
     /// even the empty one that the glob `*` would not).
@@ -87,49 +105,73 @@ pub struct ScanCommand {
     pub type_name: Option<Bytes>,
 }
 
+/// The commands that write keys of any type, or whole databases, as they are stored in the
+/// log and applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum KeyWrite {
     /// DEL and UNLINK: deletes the keys, replying how many existed.
     Del {
+        /// The keys to delete in argument order; the reply counts only those that existed.
         keys: Vec<Key>,
     },
     /// TOUCH: marks the existing keys as used now (for OBJECT IDLETIME), replying how many
     /// existed. Not a change for WATCH.
     Touch {
+        /// The keys to touch in argument order.
         keys: Vec<Key>,
     },
     /// RENAME, and RENAMENX when `only_if_absent`.
     Rename {
+        /// The key to rename; it must exist.
         source: Key,
+        /// The key's new name, replaced whatever it held (unless `only_if_absent`).
         destination: Key,
+        /// RENAMENX: rename only if `destination` does not exist; `false` for RENAME.
         only_if_absent: bool,
     },
     /// `COPY source destination [DB db] [REPLACE]`; `db` is the client's own when `None`.
     Copy {
+        /// The key to copy; the copy is of its value and its expiry.
         source: Key,
+        /// The key to copy to, in the database `db`.
         destination: Key,
+        /// The database index from `DB db`, checked to be below `DATABASES`.
         db: Option<DbIndex>,
+        /// `REPLACE`: overwrite `destination` if it exists; without it COPY then does nothing.
         replace: bool,
     },
     /// `MOVE key db`.
     Move {
+        /// The key to move from the client's database.
         key: Key,
+        /// The database to move it to, below `DATABASES`; the key must not exist there.
         db: DbIndex,
     },
+    /// `EXPIRE key seconds`, `PEXPIRE key ms`, `EXPIREAT key unix-s`, `PEXPIREAT key unix-ms`,
+    /// each with `[NX | XX | GT | LT]`.
     Expire(ExpireCommand),
+    /// `PERSIST key`.
     Persist {
+        /// The key whose expiry it removes.
         key: Key,
     },
+    /// `FLUSHDB [ASYNC | SYNC]`: deletes every key of the client's database; both modes mean the
+    /// same.
     FlushDb,
+    /// `FLUSHALL [ASYNC | SYNC]`: deletes every key of every database; both modes mean the same.
     FlushAll,
+    /// `SWAPDB index1 index2`.
     SwapDb {
+        /// The first database index, checked to be below `DATABASES`.
         first: DbIndex,
+        /// The second database index, checked likewise; it may equal `first`.
         second: DbIndex,
     },
     /// Active expiry, proposed by the node and never by a client: deletes each key that has
     /// expired by the entry's time. A key whose expiry was extended since the proposal was made
     /// is left alone, so the proposer's clock never decides what exists.
     DeleteExpired {
+        /// The keys the proposer saw as expired.
         keys: Vec<Key>,
     },
 }
@@ -137,6 +179,7 @@ pub enum KeyWrite {
 /// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT, with their `NX | XX | GT | LT` conditions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpireCommand {
+    /// The key whose expiry it changes.
     pub key: Key,
     /// The time as given, converted to milliseconds (the seconds forms were checked not to
     /// overflow the conversion).
@@ -146,6 +189,7 @@ pub struct ExpireCommand {
     /// Whether `time_ms` counts from the entry time (EXPIRE, PEXPIRE) rather than from the
     /// Unix epoch (EXPIREAT, PEXPIREAT).
     pub relative: bool,
+    /// `NX`, `XX`, `GT` and `LT`, as given; the parser refused the combinations Redis refuses.
     pub condition: ExpireCondition,
 }
 
@@ -197,6 +241,8 @@ const NOT_COMPATIBLE_GT_LT: CommandError =
 /// SCAN's page size when the client gives no COUNT, as Redis's.
 const SCAN_COUNT_DEFAULT: usize = 10;
 
+/// The keyspace family's commands, each with its metadata and parser; OBJECT with its
+/// subcommands.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::DEL, parse_del),
     CommandSpec::new(&redis_metadata::UNLINK, parse_del),
@@ -330,6 +376,7 @@ fn parse_scan(args: &mut Args) -> Result<Command, CommandError> {
 pub struct ScanOptions {
     /// `None` for no MATCH or `MATCH *` (which matches everything).
     pub pattern: Option<Bytes>,
+    /// How many elements to visit, at least: `COUNT`, or 10; the parser refused less than 1.
     pub count: usize,
 }
 

@@ -15,73 +15,113 @@ use serde::{Deserialize, Serialize};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use crate::command::redis_metadata;
 
+/// The list commands that only read; outside a transaction they never enter the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ListRead {
+    /// `LLEN key`.
     Len {
+        /// The key whose list length it replies with.
         key: Key,
     },
+    /// `LRANGE key start stop`.
     Range {
+        /// The key it reads.
         key: Key,
+        /// The first index, inclusive; negative counts from the tail.
         start: i64,
+        /// The last index (`stop`), inclusive; negative counts from the tail.
         end: i64,
     },
     /// The index as sent: Redis parses it only after the key's type check.
     Index {
+        /// The key it reads.
         key: Key,
+        /// The index's bytes, unparsed: negative counts from the tail.
         index: Bytes,
     },
+    /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`.
     Position(PositionCommand),
 }
 
+/// The list commands that write, as they are stored in the log and applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ListWrite {
     /// LPUSH, RPUSH, and LPUSHX/RPUSHX when `only_if_exists`.
     Push {
+        /// The key it pushes to.
         key: Key,
+        /// The end pushed to: `Left` for LPUSH(X), `Right` for RPUSH(X).
         end: ListEnd,
+        /// The elements in argument order, each pushed in turn (so LPUSH reverses them).
         elements: Vec<Bytes>,
+        /// LPUSHX/RPUSHX: push only onto an existing list, never create one.
         only_if_exists: bool,
     },
     /// LPOP and RPOP; `count` is `None` without the count argument, which shapes the reply.
     Pop {
+        /// The key it pops from.
         key: Key,
+        /// The end popped: `Left` for LPOP, `Right` for RPOP.
         end: ListEnd,
+        /// How many elements to pop; the parser refused a negative one.
         count: Option<u64>,
     },
     /// The index as sent: Redis parses it only after finding the key and checking its type.
     Set {
+        /// The key whose element it replaces.
         key: Key,
+        /// The index's bytes, unparsed: negative counts from the tail.
         index: Bytes,
+        /// The new element.
         element: Bytes,
     },
     /// LREM: a positive count removes from the head, a negative one from the tail, zero all.
     Remove {
+        /// The key it removes from.
         key: Key,
+        /// How many matches to remove, and from which end (see above).
         count: i64,
+        /// The element removed wherever it equals this.
         element: Bytes,
     },
+    /// `LTRIM key start stop`: keeps only the elements from `start` to `end`.
     Trim {
+        /// The key it trims.
         key: Key,
+        /// The first index kept, inclusive; negative counts from the tail.
         start: i64,
+        /// The last index kept (`stop`), inclusive; negative counts from the tail.
         end: i64,
     },
+    /// `LINSERT key BEFORE|AFTER pivot element`.
     Insert {
+        /// The key it inserts into.
         key: Key,
+        /// `BEFORE` or `AFTER` the pivot.
         place: InsertPlace,
+        /// The element to insert next to: the first one equal to it, from the head.
         pivot: Bytes,
+        /// The element inserted.
         element: Bytes,
     },
     /// LMOVE, and RPOPLPUSH as `from: Right, to: Left`.
     Move {
+        /// The key it pops from.
         source: Key,
+        /// The key it pushes to; may be `source` itself, which rotates the list.
         destination: Key,
+        /// The end of `source` it pops (`wherefrom`).
         from: ListEnd,
+        /// The end of `destination` it pushes (`whereto`).
         to: ListEnd,
     },
     /// LMPOP: pops up to `count` elements from the first of `keys` that holds a list.
     MultiPop {
+        /// The keys in argument order; the first that holds a non-empty list is popped.
         keys: Vec<Key>,
+        /// `LEFT` or `RIGHT`: the end it pops.
         end: ListEnd,
+        /// How many elements at most: `COUNT`, 1 when absent; the parser refused less than 1.
         count: u64,
     },
 }
@@ -89,7 +129,9 @@ pub enum ListWrite {
 /// An end of a list: `LEFT` is the head (index 0), `RIGHT` the tail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ListEnd {
+    /// `LEFT`: the head, index 0.
     Left,
+    /// `RIGHT`: the tail, index -1.
     Right,
 }
 
@@ -108,7 +150,9 @@ impl ListEnd {
 /// Where LINSERT puts the new element relative to the pivot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InsertPlace {
+    /// `BEFORE`: the new element takes the pivot's index.
     Before,
+    /// `AFTER`: the new element follows the pivot.
     After,
 }
 
@@ -116,7 +160,9 @@ pub enum InsertPlace {
 /// direction and a number of matches to skip.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionCommand {
+    /// The key it searches.
     pub key: Key,
+    /// The element whose positions it replies with.
     pub element: Bytes,
     /// The end the search starts from: the head for a positive RANK, the tail for a negative.
     pub from: ListEnd,
@@ -128,6 +174,7 @@ pub struct PositionCommand {
     pub compared_max: u64,
 }
 
+/// The list family's commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::LPUSH, parse_lpush),
     CommandSpec::new(&redis_metadata::RPUSH, parse_rpush),

@@ -160,24 +160,34 @@ pub struct CommandMeta {
     /// Redis's arity: exact count if positive, minimum if negative, the name included (for a
     /// subcommand, the container's name and the subcommand's both count).
     pub arity: i32,
+    /// The command's flags (`write`, `readonly`, `denyoom`, `fast`, ...), in COMMAND INFO.
     pub flags: CommandFlags,
     /// The legacy key positions (first, last, step); 0, 0, 0 when there are none.
     pub first_key: i32,
+    /// The last key's position; negative counts from the end (-1: the last argument).
     pub last_key: i32,
+    /// The distance between keys (2 for MSET's key-value pairs).
     pub key_step: i32,
+    /// The ACL categories (`@string`, `@write`, ...), in COMMAND INFO.
     pub categories: AclCategories,
     /// Command tips (`nondeterministic_output`, `request_policy:all_shards`, ...).
     pub tips: &'static [&'static str],
+    /// Redis 7.0's key specifications, in the order COMMAND INFO lists them.
     pub key_specs: &'static [KeySpec],
+    /// What COMMAND DOCS reports.
     pub docs: Docs,
 }
 
 /// Where a command's keys are and how it uses them, as Redis 7.0 describes it.
 #[derive(Debug)]
 pub struct KeySpec {
+    /// Redis's free-text remark on the keys, if any.
     pub notes: Option<&'static str>,
+    /// How the command uses these keys (`RW`, `access`, `update`, ...).
     pub flags: KeySpecFlags,
+    /// Where the search for the first key starts.
     pub begin_search: BeginSearch,
+    /// How the keys after the first one are found.
     pub find_keys: FindKeys,
 }
 
@@ -188,7 +198,12 @@ pub enum BeginSearch {
     Index(i32),
     /// After the first `keyword` (in any case) searching from `start_from` (from the end when
     /// negative).
-    Keyword { keyword: &'static str, start_from: i32 },
+    Keyword {
+        /// The keyword that comes just before the first key (`STORE`, `STREAMS`, ...).
+        keyword: &'static str,
+        /// The argument position the search starts at; negative searches back from the end.
+        start_from: i32,
+    },
     /// Only the command's own key-finding code knows (SORT's STORE).
     Unknown,
 }
@@ -199,44 +214,64 @@ pub enum FindKeys {
     /// Keys up to `last_key` (relative to the first key; from the end when negative), every
     /// `key_step`; with `last_key` -1, `limit` above 1 keeps only the first 1/limit of them.
     Range {
+        /// The last key, relative to the first; from the end when negative.
         last_key: i32,
+        /// The distance between keys.
         key_step: i32,
+        /// With `last_key` -1, keep only the first 1/`limit` of the keys; 0 or 1 keeps them all.
         limit: i32,
     },
     /// The argument at `keynum_index` (relative to the first key's search position) counts
     /// the keys, which start `first_key` after it, every `key_step`.
     Keynum {
+        /// The position of the argument that counts the keys, relative to the first key's search.
         keynum_index: i32,
+        /// The first key's distance after that count argument.
         first_key: i32,
+        /// The distance between keys.
         key_step: i32,
     },
+    /// Only the command's own key-finding code knows.
     Unknown,
 }
 
 /// The part `COMMAND DOCS` reports.
 #[derive(Debug)]
 pub struct Docs {
+    /// The one-line summary Redis's docs give.
     pub summary: Option<&'static str>,
+    /// The Redis version that added the command.
     pub since: Option<&'static str>,
     /// `string`, `generic`, `server`, `connection`, ...
     pub group: &'static str,
+    /// The time complexity, as Redis's docs state it.
     pub complexity: Option<&'static str>,
+    /// Doc flags (`deprecated`, `syscmd`).
     pub doc_flags: DocFlags,
+    /// The Redis version that deprecated the command, if any.
     pub deprecated_since: Option<&'static str>,
+    /// What replaces a deprecated command, as Redis's docs say it.
     pub replaced_by: Option<&'static str>,
     /// (version, what changed), oldest first.
     pub history: &'static [(&'static str, &'static str)],
+    /// The argument tree, in the order the syntax gives them.
     pub arguments: &'static [Argument],
 }
 
 /// The type of a documented argument, as `COMMAND DOCS` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgumentKind {
+    /// `string`: any bytes.
     String,
+    /// `integer`: a 64-bit signed integer.
     Integer,
+    /// `double`: a floating-point number.
     Double,
+    /// `key`: a key name.
     Key,
+    /// `pattern`: a glob pattern.
     Pattern,
+    /// `unix-time`: a Unix time, in seconds or milliseconds as the argument's name says.
     UnixTime,
     /// A keyword alone (`NOSAVE`); its `token` is the keyword.
     PureToken,
@@ -267,24 +302,31 @@ impl ArgumentKind {
 /// plain statics.
 #[derive(Debug)]
 pub struct Argument {
+    /// The argument's name in COMMAND DOCS (`seconds`, `unix-time-milliseconds`, ...).
     pub name: &'static str,
+    /// Its type.
     pub kind: ArgumentKind,
+    /// The name the syntax shows instead of `name`, when Redis gives one.
     pub display_text: Option<&'static str>,
     /// The index of the key specification that finds this argument (keys, and patterns that
     /// name keys, as SORT's `BY`).
     pub key_spec_index: Option<u32>,
     /// The keyword that introduces the argument (`AUTH` in `HELLO 3 AUTH user pass`).
     pub token: Option<&'static str>,
+    /// A short description, when Redis gives one.
     pub summary: Option<&'static str>,
     /// The Redis version that added the argument, when later than the command.
     pub since: Option<&'static str>,
+    /// The Redis version that deprecated the argument, if any.
     pub deprecated_since: Option<&'static str>,
+    /// `optional`, `multiple` and `multiple_token`.
     pub flags: ArgumentFlags,
     /// Nested arguments of a `OneOf` or `Block`.
     pub arguments: &'static [Argument],
 }
 
 impl Argument {
+    /// An argument with only a name and a type; the methods below add the rest.
     pub const fn new(name: &'static str, kind: ArgumentKind) -> Argument {
         Argument {
             name,
@@ -300,42 +342,52 @@ impl Argument {
         }
     }
 
+    /// Sets `display_text`.
     pub const fn display_text(self, display_text: &'static str) -> Argument {
         Argument { display_text: Some(display_text), ..self }
     }
 
+    /// Sets `key_spec_index`.
     pub const fn key_spec_index(self, index: u32) -> Argument {
         Argument { key_spec_index: Some(index), ..self }
     }
 
+    /// Sets `token`.
     pub const fn token(self, token: &'static str) -> Argument {
         Argument { token: Some(token), ..self }
     }
 
+    /// Sets `summary`.
     pub const fn summary(self, summary: &'static str) -> Argument {
         Argument { summary: Some(summary), ..self }
     }
 
+    /// Sets `since`.
     pub const fn since(self, since: &'static str) -> Argument {
         Argument { since: Some(since), ..self }
     }
 
+    /// Sets `deprecated_since`.
     pub const fn deprecated_since(self, version: &'static str) -> Argument {
         Argument { deprecated_since: Some(version), ..self }
     }
 
+    /// Sets `flags`, replacing any already set.
     pub const fn flags(self, flags: ArgumentFlags) -> Argument {
         Argument { flags, ..self }
     }
 
+    /// Adds the `optional` flag.
     pub const fn optional(self) -> Argument {
         Argument { flags: self.flags.with(ArgumentFlags::OPTIONAL), ..self }
     }
 
+    /// Adds the `multiple` flag.
     pub const fn multiple(self) -> Argument {
         Argument { flags: self.flags.with(ArgumentFlags::MULTIPLE), ..self }
     }
 
+    /// Sets the nested arguments, of a `OneOf` or `Block`.
     pub const fn arguments(self, arguments: &'static [Argument]) -> Argument {
         Argument { arguments, ..self }
     }

@@ -71,14 +71,20 @@ pub const DATABASES: usize = 16;
 /// either its typed form or the error its arguments earned.
 #[derive(Debug)]
 pub struct Parsed {
+    /// The table entry the name matched: its flags, arity and stats name.
     pub spec: &'static CommandSpec,
+    /// The typed command, or the error its arguments earned.
     pub command: Result<Command, CommandError>,
 }
 
+/// A parsed command, of the kind that decides where it runs (see the module doc).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Acts on the connection or the node; the server runs it, never the state machine.
     Control(control::Control),
+    /// Only reads the keyspace, on the node the client is connected to.
     Read(Read),
+    /// Changes the keyspace, through the log.
     Write(Write),
 }
 
@@ -86,11 +92,17 @@ pub enum Command {
 /// reads through the log, to run them at its place in the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Read {
+    /// GET, MGET, STRLEN, GETRANGE, LCS.
     String(strings::StringRead),
+    /// EXISTS, TTL, TYPE, SCAN and the other reads of keys whatever their type.
     Key(keys::KeyRead),
+    /// LLEN, LRANGE, LINDEX, LPOS.
     List(lists::ListRead),
+    /// ZSCORE, ZRANGE, ZCARD and the other sorted-set reads.
     Zset(zsets::ZsetRead),
+    /// HGET, HGETALL, HSCAN and the other hash reads.
     Hash(hashes::HashRead),
+    /// SISMEMBER, SMEMBERS, SINTER and the other set reads.
     Set(sets::SetRead),
     /// SORT_RO.
     Sort(sort::SortCommand),
@@ -99,11 +111,17 @@ pub enum Read {
 /// A command that changes the keyspace, applied through the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Write {
+    /// SET, INCR, APPEND and the other string writes.
     String(strings::StringWrite),
+    /// DEL, EXPIRE, RENAME and the other writes of keys whatever their type.
     Key(keys::KeyWrite),
+    /// LPUSH, LPOP, LSET and the other list writes.
     List(lists::ListWrite),
+    /// ZADD, ZREM, ZINCRBY and the other sorted-set writes.
     Zset(zsets::ZsetWrite),
+    /// HSET, HDEL, HINCRBY and the other hash writes.
     Hash(hashes::HashWrite),
+    /// SADD, SREM, SPOP and the other set writes.
     Set(sets::SetWrite),
     /// SORT, with or without STORE (Redis flags it `write`).
     Sort(sort::SortCommand),

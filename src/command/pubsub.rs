@@ -16,37 +16,48 @@ use crate::command::redis_metadata;
 /// `PUBLISH channel message`, as it travels through the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Publish {
+    /// The channel it publishes to, matched exactly and against subscribed patterns.
     pub channel: Bytes,
+    /// The message delivered to every subscriber, as sent.
     pub message: Bytes,
 }
 
 /// The commands on a connection's subscriptions and the node's subscription tables.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PubSubCommand {
+    /// `SUBSCRIBE channel [channel ...]`.
     Subscribe {
+        /// The channels in argument order; each gets its own confirmation reply.
         channels: Vec<Bytes>,
     },
     /// No channels: every channel the connection is subscribed to.
     Unsubscribe {
+        /// The channels in argument order; empty for all.
         channels: Vec<Bytes>,
     },
+    /// `PSUBSCRIBE pattern [pattern ...]`.
     PatternSubscribe {
+        /// The glob patterns in argument order; each gets its own confirmation reply.
         patterns: Vec<Bytes>,
     },
     /// No patterns: every pattern the connection is subscribed to.
     PatternUnsubscribe {
+        /// The glob patterns in argument order; empty for all.
         patterns: Vec<Bytes>,
     },
     /// `PUBSUB CHANNELS [pattern]`: the channels with at least one subscriber on this node.
     Channels {
+        /// The glob pattern channels must match; `None` lists every channel.
         pattern: Option<Bytes>,
     },
     /// `PUBSUB NUMSUB [channel ...]`.
     NumberOfSubscribers {
+        /// The channels in argument order; the reply pairs each with its count on this node.
         channels: Vec<Bytes>,
     },
     /// `PUBSUB NUMPAT`: the pattern subscriptions on this node.
     NumberOfPatterns,
+    /// `PUBSUB HELP`.
     Help,
 }
 
@@ -92,6 +103,7 @@ pub fn subscribed_mode_error(name: &str) -> CommandError {
     )
 }
 
+/// The pub/sub commands, each with its metadata and parser; PUBSUB with its subcommands.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::SUBSCRIBE, parse_subscribe),
     CommandSpec::new(&redis_metadata::UNSUBSCRIBE, parse_unsubscribe),

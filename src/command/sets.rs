@@ -11,75 +11,116 @@ use super::hashes::{parse_random_count, parse_scan_arguments, ScanOptions};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use crate::command::redis_metadata;
 
+/// The set commands that only read; outside a transaction they never enter the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SetRead {
+    /// `SISMEMBER key member`.
     IsMember {
+        /// The key of the set it reads.
         key: Key,
+        /// The member it looks for.
         member: Bytes,
     },
+    /// `SMISMEMBER key member [member ...]`.
     MIsMember {
+        /// The key of the set it reads.
         key: Key,
+        /// The members in argument order; the reply has a 1 or 0 for each, in that order.
         members: Vec<Bytes>,
     },
+    /// `SMEMBERS key`.
     Members {
+        /// The key of the set whose members it replies with.
         key: Key,
     },
+    /// `SCARD key`.
     Card {
+        /// The key of the set whose member count it replies with.
         key: Key,
     },
     /// SRANDMEMBER: without a count, one member or nil; with one, as HRANDFIELD's count.
     RandomMember {
+        /// The key of the set it draws from.
         key: Key,
+        /// The count as given: positive for distinct members, negative for draws that may repeat.
         count: Option<i64>,
     },
     /// SINTER, SUNION and SDIFF.
     Combine {
+        /// Which of the three: intersection, union or difference.
         operation: SetOperation,
+        /// The keys in argument order; for SDIFF the first minus all the others.
         keys: Vec<Key>,
     },
     /// SINTERCARD; a limit of 0 means none.
     InterCard {
+        /// The keys to intersect, as many as `numkeys` said.
         keys: Vec<Key>,
+        /// `LIMIT`: stop counting once the intersection reaches it.
         limit: usize,
     },
+    /// `SSCAN key cursor [MATCH pattern] [COUNT count]`.
     Scan {
+        /// The key of the set it scans.
         key: Key,
+        /// The cursor the client sent; 0 starts a new scan.
         cursor: u64,
+        /// MATCH and COUNT, or the error they earned, reported after the key's type check.
         options: Result<ScanOptions, CommandError>,
     },
 }
 
+/// The set algebra of SINTER, SUNION and SDIFF, and of their STORE forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetOperation {
+    /// SINTER: the members in every set; an absent key makes it empty.
     Intersection,
+    /// SUNION: the members in any set.
     Union,
+    /// SDIFF: the members of the first set that are in none of the others.
     Difference,
 }
 
+/// The set commands that write, as they are stored in the log and applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SetWrite {
+    /// `SADD key member [member ...]`.
     Add {
+        /// The key of the set it adds to; an absent key starts as an empty set.
         key: Key,
+        /// The members to add; one already there is not counted.
         members: Vec<Bytes>,
     },
+    /// `SREM key member [member ...]`.
     Remove {
+        /// The key of the set it removes from; the key goes when its last member does.
         key: Key,
+        /// The members to remove; one not there is not counted.
         members: Vec<Bytes>,
     },
     /// SPOP: without a count, one member or nil; with one, a set reply.
     Pop {
+        /// The key of the set it pops from.
         key: Key,
+        /// How many members to pop; the parser refused a negative one.
         count: Option<u64>,
     },
+    /// `SMOVE source destination member`.
     Move {
+        /// The key of the set it moves the member out of.
         source: Key,
+        /// The key of the set it moves the member into.
         destination: Key,
+        /// The member it moves, only if `source` has it.
         member: Bytes,
     },
     /// SINTERSTORE, SUNIONSTORE and SDIFFSTORE.
     Store {
+        /// Which of the three: intersection, union or difference.
         operation: SetOperation,
+        /// The key that receives the result, whatever it held; deleted if the result is empty.
         destination: Key,
+        /// The source keys in argument order.
         keys: Vec<Key>,
     },
 }
@@ -92,6 +133,7 @@ const TOO_MANY_KEYS: CommandError =
     CommandError::other("ERR Number of keys can't be greater than number of args");
 const LIMIT_NEGATIVE: CommandError = CommandError::other("ERR LIMIT can't be negative");
 
+/// The set family's commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::SADD, parse_sadd),
     CommandSpec::new(&redis_metadata::SREM, parse_srem),

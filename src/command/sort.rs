@@ -25,6 +25,7 @@ use crate::command::redis_metadata;
 /// One SORT or SORT_RO, its options resolved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SortCommand {
+    /// The key whose list, set or sorted set it sorts.
     pub key: Key,
     /// The BY pattern, as sent (last one wins).
     pub by: Option<Bytes>,
@@ -35,6 +36,7 @@ pub struct SortCommand {
     pub gets: Vec<Bytes>,
     /// LIMIT's offset and count, as sent.
     pub limit: Option<(i64, i64)>,
+    /// `DESC`: largest first; `false` for `ASC`, the default.
     pub descending: bool,
     /// ALPHA: compare as byte strings instead of as numbers.
     pub alpha: bool,
@@ -42,6 +44,7 @@ pub struct SortCommand {
     pub store: Option<Key>,
 }
 
+/// SORT and SORT_RO, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::SORT, parse_sort),
     CommandSpec::new(&redis_metadata::SORT_RO, parse_sort_ro),

@@ -17,59 +17,89 @@ use crate::command::concord_metadata;
 use crate::command::redis_metadata;
 use bytes::Bytes;
 
+/// The string commands that only read; outside a transaction they never enter the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StringRead {
+    /// `GET key`.
     Get {
+        /// The key it reads.
         key: Key,
     },
+    /// `MGET key [key ...]`.
     MGet {
+        /// The keys in the order given; the reply keeps that order.
         keys: Vec<Key>,
     },
+    /// `STRLEN key`.
     StrLen {
+        /// The key whose value's length it replies with.
         key: Key,
     },
     /// GETRANGE and SUBSTR.
     GetRange {
+        /// The key it reads.
         key: Key,
+        /// The first byte's index, inclusive; negative counts from the end.
         start: i64,
+        /// The last byte's index, inclusive; negative counts from the end.
         end: i64,
     },
+    /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`.
     Lcs(LcsCommand),
 }
 
+/// The string commands that write, as they are stored in the log and applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StringWrite {
     /// SET, SETNX, SETEX, PSETEX and GETSET.
     Set(SetCommand),
+    /// `GETDEL key`.
     GetDel {
+        /// The key it reads and then deletes.
         key: Key,
     },
+    /// `GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]`.
     GetEx {
+        /// The key it reads.
         key: Key,
+        /// The change to the time to live; `None` without an option (GETEX then acts as GET).
         change: Option<TtlChange>,
     },
     /// MSET, and MSETNX when `only_if_none_exist`.
     MSet {
+        /// The key-value pairs in argument order; a key given twice keeps its last value.
         pairs: Vec<(Key, Bytes)>,
+        /// MSETNX: write nothing unless every key is absent.
         only_if_none_exist: bool,
     },
+    /// `APPEND key value`.
     Append {
+        /// The key whose value grows; an absent key starts as the empty string.
         key: Key,
+        /// The bytes added at the end.
         suffix: Bytes,
     },
+    /// `SETRANGE key offset value`.
     SetRange {
+        /// The key it overwrites part of.
         key: Key,
+        /// The byte offset where `patch` starts; the parser refused a negative one.
         offset: u64,
+        /// The bytes written at `offset`, padding with zero bytes past the end.
         patch: Bytes,
     },
     /// INCR, DECR, INCRBY and DECRBY, as one signed increment.
     IncrBy {
+        /// The key whose integer value changes.
         key: Key,
+        /// The amount added: 1 for INCR, -1 for DECR, the negated argument for DECRBY.
         increment: i64,
     },
     /// The increment as the client sent it: Redis reads it only after the stored value.
     IncrByFloat {
+        /// The key whose value changes.
         key: Key,
+        /// The increment's bytes, unparsed: apply checks it is a float after the key's type.
         increment: Bytes,
     },
     /// `CONCORD.CAS key expected new`: sets `new` only if the key holds exactly `expected`,
@@ -78,9 +108,13 @@ pub enum StringWrite {
     /// offers that option; the command does not). Appended last: log entries name variants
     /// by position, so older logs still decode.
     CompareAndSet {
+        /// The key it compares and sets.
         key: Key,
+        /// The value the key must hold for the set to happen.
         expected: Bytes,
+        /// The value it sets.
         new: Bytes,
+        /// Also set an absent key; always `false` from the command, which leaves it absent.
         create_if_absent: bool,
     },
 }
@@ -89,9 +123,13 @@ pub enum StringWrite {
 /// commands that are special cases of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SetCommand {
+    /// The key it writes.
     pub key: Key,
+    /// The value it stores.
     pub value: Bytes,
+    /// `NX` or `XX`; `None` writes whatever the key holds.
     pub condition: Option<SetCondition>,
+    /// The expiry option, still relative for `EX`/`PX`; `None` removes any time to live.
     pub expiry: Option<Expiry>,
     /// Reply with the previous value instead of `OK` (`SET ... GET`, and GETSET).
     pub get: bool,
@@ -102,11 +140,15 @@ pub struct SetCommand {
 /// The commands that [`SetCommand`] expresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetVariant {
+    /// `SET`.
     Set,
     /// Replies 1 or 0 rather than `OK` or nil.
     SetNx,
+    /// `SETEX key seconds value`.
     SetEx,
+    /// `PSETEX key milliseconds value`.
     PSetEx,
+    /// `GETSET key value`.
     GetSet,
 }
 
@@ -126,7 +168,9 @@ impl SetVariant {
 /// When SET writes: only if the key is absent (`NX`) or only if it is present (`XX`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetCondition {
+    /// `NX`: only if the key does not exist.
     IfAbsent,
+    /// `XX`: only if the key exists.
     IfPresent,
 }
 
@@ -148,9 +192,13 @@ pub enum Expiry {
 /// The unit of an expiry option: `EX`, `PX`, `EXAT` or `PXAT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExpiryUnit {
+    /// `EX`: seconds from the entry time.
     Seconds,
+    /// `PX`: milliseconds from the entry time.
     Milliseconds,
+    /// `EXAT`: a Unix time in seconds.
     UnixSeconds,
+    /// `PXAT`: a Unix time in milliseconds.
     UnixMilliseconds,
 }
 
@@ -187,21 +235,30 @@ pub enum TtlChange {
     /// `PERSIST`: remove it.
     Persist,
     /// `EX`/`PX`/`EXAT`/`PXAT` with the amount as sent: Redis checks it after the key's type.
-    Expire { unit: ExpiryUnit, amount: Bytes },
+    Expire {
+        /// Which option it was: `EX`, `PX`, `EXAT` or `PXAT`.
+        unit: ExpiryUnit,
+        /// The amount's bytes, unparsed until apply has checked the key.
+        amount: Bytes,
+    },
 }
 
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LcsCommand {
+    /// The first key, `key1`.
     pub first: Key,
+    /// The second key, `key2`.
     pub second: Key,
     /// The options, or the error they earned. Redis reports a key of the wrong type before a
     /// bad option, so the error waits for the keys to be looked at.
     pub options: Result<LcsOptions, CommandError>,
 }
 
+/// The LCS options once they parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LcsOptions {
+    /// What to reply with: `LEN`, `IDX` or the subsequence.
     pub reply: LcsReply,
     /// Matches shorter than this are left out of the `IDX` reply.
     pub min_match_length: u64,
@@ -220,6 +277,7 @@ pub enum LcsReply {
     Indexes,
 }
 
+/// The string family's commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::GET, parse_get),
     CommandSpec::new(&redis_metadata::SET, parse_set),

@@ -25,6 +25,7 @@ pub struct CommandSpec {
     pub name: &'static str,
     /// What COMMAND INFO and COMMAND DOCS report, and the arity and flags the server checks.
     pub meta: &'static CommandMeta,
+    /// Builds the typed command from the arguments after the name (and subcommand).
     pub parse: Parser,
     /// The subcommands of a container command (`CONFIG GET`, ...) that Concord implements;
     /// empty otherwise.
@@ -37,6 +38,7 @@ impl CommandSpec {
         CommandSpec { name: meta.name, meta, parse, subcommands: &[] }
     }
 
+    /// The same command with these subcommands, chosen by `command::parse` from the first argument.
     pub const fn subcommands(self, subcommands: &'static [CommandSpec]) -> CommandSpec {
         CommandSpec { subcommands, ..self }
     }

@@ -25,13 +25,18 @@ use crate::command::redis_metadata;
 /// A transaction command as a client sends it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TransactionCommand {
+    /// `MULTI`: start queueing the connection's commands.
     Multi,
+    /// `EXEC`: send the queue to the log as one `Transaction`, unless a watched key changed.
     Exec,
+    /// `DISCARD`: drop the queue and every watch.
     Discard,
     /// `WATCH key [key ...]`, in the connection's database.
     Watch {
+        /// The keys to watch, in argument order.
         keys: Vec<Key>,
     },
+    /// `UNWATCH`: forget every watched key of the connection.
     Unwatch,
 }
 
@@ -39,14 +44,18 @@ pub enum TransactionCommand {
 /// order on the live keyspace, all in one request of one entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
+    /// The keys under WATCH at EXEC; if any changed since, no step runs and EXEC replies nil.
     pub watched: Vec<WatchedKey>,
+    /// The queued commands, in the order they were queued.
     pub steps: Vec<Step>,
 }
 
 /// A key under WATCH and what WATCH saw of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchedKey {
+    /// The database the key was watched in.
     pub db: DbIndex,
+    /// The key watched.
     pub key: Key,
     /// The key's version, or `None` if it did not exist (or had expired).
     pub version: Option<u64>,
@@ -58,22 +67,31 @@ pub struct WatchedKey {
 /// same transaction changes that database).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
+    /// The database it runs in.
     pub db: DbIndex,
+    /// The queued command itself.
     pub operation: Operation,
 }
 
+/// A queued keyspace command: a read runs at the transaction's place in the log, like a write.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Operation {
+    /// A queued read (GET, ...), answered from the live keyspace between the writes.
     Read(Read),
+    /// A queued write.
     Write(Write),
 }
 
 /// EXEC's reply when a command was refused while queueing.
 pub const EXEC_ABORTED: CommandError =
     CommandError::other("EXECABORT Transaction discarded because of previous errors.");
+/// EXEC's reply on a connection that is not in MULTI.
 pub const EXEC_WITHOUT_MULTI: CommandError = CommandError::other("ERR EXEC without MULTI");
+/// DISCARD's reply on a connection that is not in MULTI.
 pub const DISCARD_WITHOUT_MULTI: CommandError = CommandError::other("ERR DISCARD without MULTI");
+/// MULTI's reply on a connection already in MULTI.
 pub const NESTED_MULTI: CommandError = CommandError::other("ERR MULTI calls can not be nested");
+/// WATCH's reply inside MULTI, where it is refused at once rather than queued.
 pub const WATCH_INSIDE_MULTI: CommandError =
     CommandError::other("ERR WATCH inside MULTI is not allowed");
 /// The reply to a command flagged `no_multi` (SHUTDOWN, ...) sent inside MULTI.
@@ -88,6 +106,7 @@ pub fn exec_refused(reason: &CommandError) -> CommandError {
     CommandError::Other(format!("EXECABORT Transaction discarded because of: {reason}").into())
 }
 
+/// The transaction commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::MULTI, parse_multi),
     CommandSpec::new(&redis_metadata::EXEC, parse_exec),

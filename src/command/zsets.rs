@@ -21,83 +21,126 @@ use super::keys::{parse_cursor, parse_scan_options, INVALID_CURSOR};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, Key, Read, Write};
 use bounds::{parse_lex_bound, parse_score_bound};
 
+/// The sorted set commands that only read; outside a transaction they never enter the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ZsetRead {
+    /// `ZSCORE key member`.
     Score {
+        /// The key of the sorted set it reads.
         key: Key,
+        /// The member whose score it replies with.
         member: Bytes,
     },
+    /// `ZMSCORE key member [member ...]`.
     MScore {
+        /// The key of the sorted set it reads.
         key: Key,
+        /// The members in argument order; the reply has a score or nil for each, in that order.
         members: Vec<Bytes>,
     },
+    /// `ZCARD key`.
     Card {
+        /// The key of the sorted set whose member count it replies with.
         key: Key,
     },
+    /// `ZCOUNT key min max`.
     Count {
+        /// The key of the sorted set it reads.
         key: Key,
+        /// The scores to count between, each bound inclusive unless given with `(`.
         range: ScoreRange,
     },
+    /// `ZLEXCOUNT key min max`.
     LexCount {
+        /// The key of the sorted set it reads.
         key: Key,
+        /// The members to count between, by bytes: `[` inclusive, `(` exclusive, `-` and `+` open.
         range: LexRange,
     },
+    /// `ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`, and
+    /// ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX and ZREVRANGEBYLEX.
     Range(RangeCommand),
     /// ZRANK, and ZREVRANK when `reverse`.
     Rank {
+        /// The key of the sorted set it reads.
         key: Key,
+        /// The member whose rank it replies with.
         member: Bytes,
+        /// ZREVRANK: rank 0 is the highest score; `false` for ZRANK, where it is the lowest.
         reverse: bool,
     },
     /// `ZRANDMEMBER key [count [WITHSCORES]]`.
     RandMember {
+        /// The key of the sorted set it draws from.
         key: Key,
+        /// `None` without a count (one member or nil); positive for distinct members, negative
+        /// for draws that may repeat.
         count: Option<i64>,
+        /// `WITHSCORES`: reply with each member's score too; only with a count.
         with_scores: bool,
     },
     /// ZUNION, ZINTER and ZDIFF.
     Combine(CombineCommand),
     /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`; the limit waits for the type checks.
     InterCard {
+        /// The keys to intersect, as many as `numkeys` said.
         keys: Vec<Key>,
+        /// `LIMIT`, 0 for none (also when absent), or its error, reported after the types.
         limit: Result<u64, CommandError>,
     },
     /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`; the options wait for the type check.
     Scan {
+        /// The key of the sorted set it scans.
         key: Key,
+        /// The cursor the client sent; 0 starts a new scan.
         cursor: u64,
+        /// MATCH and COUNT, or the error they earned, reported after the key's type check.
         options: Result<ScanOptions, CommandError>,
     },
 }
 
+/// The sorted set commands that write, as they are stored in the log and applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ZsetWrite {
+    /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`.
     Add(AddCommand),
     /// `ZINCRBY key increment member`: ZADD INCR without conditions.
     IncrBy {
+        /// The key of the sorted set it writes; an absent key starts as an empty one.
         key: Key,
+        /// The amount added to the member's score, which starts at 0 when the member is new.
         increment: f64,
+        /// The member whose score changes.
         member: Bytes,
     },
+    /// `ZREM key member [member ...]`.
     Rem {
+        /// The key of the sorted set it removes from; the key goes when its last member does.
         key: Key,
+        /// The members to remove; one not there is not counted.
         members: Vec<Bytes>,
     },
     /// ZRANGESTORE.
     RangeStore {
+        /// The key that receives the range, whatever it held; deleted if the range is empty.
         destination: Key,
+        /// The source key and the range, as ZRANGE takes them without WITHSCORES.
         range: RangeCommand,
     },
     /// ZPOPMIN, ZPOPMAX and ZMPOP.
     Pop(PopCommand),
     /// ZREMRANGEBYRANK, ZREMRANGEBYSCORE and ZREMRANGEBYLEX.
     RemRange {
+        /// The key of the sorted set it removes from.
         key: Key,
+        /// The ranks, scores or members to remove, bounds as ZRANGE reads them.
         range: RangeSpec,
     },
     /// ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE.
     CombineStore {
+        /// The key that receives the result, whatever it held; deleted if the result is empty.
         destination: Key,
+        /// The operation, the source keys and the options (WEIGHTS, AGGREGATE; no WITHSCORES).
         combine: CombineCommand,
     },
 }
@@ -105,27 +148,35 @@ pub enum ZsetWrite {
 /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AddCommand {
+    /// The key of the sorted set it writes; an absent key starts as an empty one.
     pub key: Key,
+    /// `NX` or `XX`; `None` both adds and updates.
     pub condition: Option<AddCondition>,
+    /// `GT` or `LT`; `None` updates whatever the new score.
     pub comparison: Option<AddComparison>,
     /// Reply with the number of members added or changed, not only added.
     pub count_changed: bool,
     /// Add the score to the current one and reply with the result (one pair only).
     pub increment: bool,
+    /// The score-member pairs in argument order; the parser checked each score is a float.
     pub pairs: Vec<(f64, Bytes)>,
 }
 
 /// `NX` (only add new members) or `XX` (only update existing ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AddCondition {
+    /// `NX`: only add new members, never update one.
     IfAbsent,
+    /// `XX`: only update existing members, never add one.
     IfPresent,
 }
 
 /// `GT` or `LT`: update an existing member only if its new score is greater (or less).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AddComparison {
+    /// `GT`: only when the new score is greater than the current one.
     Greater,
+    /// `LT`: only when the new score is less than the current one.
     Less,
 }
 
@@ -134,22 +185,29 @@ pub enum AddComparison {
 pub enum RangeSpec {
     /// By rank; negative ranks count from the end.
     Rank {
+        /// The first rank, inclusive; counted from the highest score when `reverse`.
         start: i64,
+        /// The last rank, inclusive; counted as `start` is.
         stop: i64,
     },
+    /// By score (`BYSCORE`, ZRANGEBYSCORE, ZREMRANGEBYSCORE), bounds as `min`, `max`.
     Score(ScoreRange),
+    /// By member (`BYLEX`, ZRANGEBYLEX, ZREMRANGEBYLEX), bounds as `min`, `max`.
     Lex(LexRange),
 }
 
 /// ZRANGE and its older forms, and the source half of ZRANGESTORE.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RangeCommand {
+    /// The key of the sorted set it reads.
     pub key: Key,
+    /// By rank, score or member, and the bounds.
     pub spec: RangeSpec,
     /// From the highest score down (REV, ZREVRANGE...); bounds are already swapped to min, max.
     pub reverse: bool,
     /// `LIMIT offset count` (score and lex ranges only); a negative count means no limit.
     pub limit: Option<(i64, i64)>,
+    /// `WITHSCORES`: reply with each member's score too.
     pub with_scores: bool,
 }
 
@@ -158,6 +216,7 @@ pub struct RangeCommand {
 pub struct PopCommand {
     /// The keys to try in order; the first non-empty set is popped (one key for ZPOPMIN).
     pub keys: Vec<Key>,
+    /// Pop the highest scores (ZPOPMAX, ZMPOP ... MAX); `false` pops the lowest.
     pub from_max: bool,
     /// How many to pop; `None` when ZPOPMIN/ZPOPMAX got no count (a flat reply).
     pub count: Option<u64>,
@@ -168,23 +227,31 @@ pub struct PopCommand {
 /// What ZUNION, ZINTER and ZDIFF compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CombineOperation {
+    /// ZUNION: the members of any input.
     Union,
+    /// ZINTER: the members of every input; an absent key makes it empty.
     Inter,
+    /// ZDIFF: the members of the first input that are in none of the others.
     Diff,
 }
 
 /// How scores of a member found in several inputs combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Aggregate {
+    /// `SUM`, the default: add the weighted scores.
     Sum,
+    /// `MIN`: the least weighted score.
     Min,
+    /// `MAX`: the greatest weighted score.
     Max,
 }
 
 /// ZUNION, ZINTER, ZDIFF, or the inputs of their STORE forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CombineCommand {
+    /// Union, intersection or difference.
     pub operation: CombineOperation,
+    /// The input keys, as many as `numkeys` said; a plain set counts as scores of 1.
     pub keys: Vec<Key>,
     /// The options, or the error they earned: Redis reports it after the keys' types.
     pub options: Result<CombineOptions, CombineOptionsError>,
@@ -200,11 +267,14 @@ impl From<CombineOptionsError> for CommandError {
     }
 }
 
+/// The options after the keys of ZUNION, ZINTER, ZDIFF and their STORE forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CombineOptions {
     /// One weight per key (all 1 by default).
     pub weights: Vec<f64>,
+    /// `AGGREGATE SUM | MIN | MAX`: `Sum` when absent.
     pub aggregate: Aggregate,
+    /// `WITHSCORES`: reply with each member's score too; never set for the STORE forms.
     pub with_scores: bool,
 }
 

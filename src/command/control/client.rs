@@ -13,23 +13,49 @@ use crate::command::concord_metadata;
 use crate::command::redis_metadata;
 use crate::command::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec};
 
+/// A `CLIENT` subcommand, about the calling connection or the node's other connections.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientCommand {
+    /// `CLIENT ID`: the connection's id on this node.
     Id,
-    SetName { name: Bytes },
+    /// `CLIENT SETNAME connection-name`.
+    SetName {
+        /// The new name, checked to be printable ASCII without spaces.
+        name: Bytes,
+    },
+    /// `CLIENT GETNAME`: the connection's name, or nil.
     GetName,
-    List { filter: Option<ClientFilter> },
+    /// `CLIENT LIST [TYPE type | ID id [id ...]]`.
+    List {
+        /// Which connections to list; `None` lists every one.
+        filter: Option<ClientFilter>,
+    },
+    /// `CLIENT INFO`: the calling connection's line of CLIENT LIST.
     Info,
+    /// `CLIENT KILL`, in its old or its new form.
     Kill(ClientKill),
-    SetInfo { attribute: LibraryAttribute, value: Bytes },
-    NoEvict { enabled: bool },
+    /// `CLIENT SETINFO LIB-NAME name | LIB-VER version` (Redis 7.2).
+    SetInfo {
+        /// `LIB-NAME` or `LIB-VER`.
+        attribute: LibraryAttribute,
+        /// The value, checked to be printable ASCII without spaces.
+        value: Bytes,
+    },
+    /// `CLIENT NO-EVICT ON | OFF`.
+    NoEvict {
+        /// `ON`; `false` for `OFF`.
+        enabled: bool,
+    },
+    /// `CLIENT HELP`.
     Help,
 }
 
 /// The one filter CLIENT LIST accepts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientFilter {
+    /// `TYPE type`: the connections of that type.
     Type(ClientType),
+    /// `ID id [id ...]`: the connections with these ids, each checked to be positive.
     Ids(Vec<u64>),
 }
 
@@ -37,9 +63,13 @@ pub enum ClientFilter {
 /// `Normal`; the others are accepted as filters that match nobody.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientType {
+    /// `normal`: an ordinary client connection.
     Normal,
+    /// `master`: the connection a replica keeps to its master.
     Master,
+    /// `replica` (or `slave`): a replica's connection to its master, seen from the master.
     Replica,
+    /// `pubsub`: a connection in subscribed mode.
     PubSub,
 }
 
@@ -61,21 +91,32 @@ impl ClientType {
 /// `CLIENT KILL addr:port` (the old form) or `CLIENT KILL <filter value> ...` (the new one).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientKill {
+    /// `CLIENT KILL ip:port`: the one connection from that peer address.
     Address(Bytes),
+    /// `CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port] [LADDR ip:port]
+    /// [SKIPME yes | no]`: every connection that matches all the filters given.
     Filters {
+        /// `ID`: the connection with this id, checked to be positive.
         id: Option<u64>,
+        /// `TYPE`: connections of this type.
         client_type: Option<ClientType>,
+        /// `ADDR`: the connection from this peer address, `ip:port`.
         address: Option<Bytes>,
+        /// `LADDR`: connections to this local address of the node, `ip:port`.
         local_address: Option<Bytes>,
+        /// `USER`: connections logged in as this user; only `default` exists.
         user: Option<Bytes>,
         /// Whether the calling connection is spared (the default).
         skip_me: bool,
     },
 }
 
+/// What CLIENT SETINFO sets: the client library's name or its version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LibraryAttribute {
+    /// `LIB-NAME`, shown as `lib-name` in CLIENT LIST.
     Name,
+    /// `LIB-VER`, shown as `lib-ver` in CLIENT LIST.
     Version,
 }
 

@@ -17,13 +17,25 @@ pub enum ClusterAdmin {
     /// `CONCORD.STATUS`: every member's role, term, log indexes and lag.
     Status,
     /// `CONCORD.ADDNODE id address`: add a node, as a learner until it caught up, then a voter.
-    AddNode { id: u64, address: String },
+    AddNode {
+        /// The new node's Raft id, checked to be positive.
+        id: u64,
+        /// Its peer (Raft) address, `HOST:PORT` with a port from 1 to 65535.
+        address: String,
+    },
     /// `CONCORD.REMOVENODE id`.
-    RemoveNode { id: u64 },
+    RemoveNode {
+        /// The Raft id of the member to remove, checked to be positive.
+        id: u64,
+    },
     /// `CONCORD.TRANSFERLEADER id`.
-    TransferLeader { id: u64 },
+    TransferLeader {
+        /// The Raft id of the voter that should become leader, checked to be positive.
+        id: u64,
+    },
 }
 
+/// The `CONCORD.*` administrative commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&concord_metadata::CONCORD_STATUS, parse_status),
     CommandSpec::new(&concord_metadata::CONCORD_ADDNODE, parse_add_node),

@@ -10,45 +10,66 @@ use super::{control, Control};
 use crate::command::redis_metadata;
 use crate::command::{is_keyword, Args, Command, CommandError, CommandSpec};
 
+/// A `CONFIG` subcommand: the node's runtime parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigCommand {
+    /// `CONFIG GET parameter [parameter ...]`.
     Get {
+        /// The glob patterns of parameter names, in argument order.
         patterns: Vec<Bytes>,
     },
     /// Parameter/value pairs, in request order.
     Set {
+        /// The parameter-value pairs, unchecked: the server's parameter table validates them.
         pairs: Vec<(Bytes, Bytes)>,
     },
+    /// `CONFIG RESETSTAT`: zero the command statistics and the client counters.
     ResetStat,
+    /// `CONFIG REWRITE`: refused, since Concord's config file is TOML and is not rewritten.
     Rewrite,
+    /// `CONFIG HELP`.
     Help,
 }
 
+/// A `COMMAND` subcommand: the node describing its command table.
 #[derive(Clone, Debug, PartialEq)]
 pub enum IntrospectionCommand {
     /// COMMAND alone, or COMMAND INFO with no names: every command.
     Info {
+        /// The command names to describe, in argument order; an unknown one gets nil.
         names: Vec<Bytes>,
     },
+    /// `COMMAND DOCS [command-name ...]`.
     Docs {
+        /// The command names to document; empty for every command.
         names: Vec<Bytes>,
     },
+    /// `COMMAND COUNT`: how many commands the table holds.
     Count,
+    /// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`.
     List {
+        /// Which command names to list; `None` lists every one.
         filter: Option<CommandListFilter>,
     },
     /// The whole command whose keys are wanted, name first.
     GetKeys {
+        /// The command and its arguments, as a client would send them.
         arguments: Vec<Bytes>,
+        /// COMMAND GETKEYSANDFLAGS, which also gives each key's flags; `false` for COMMAND GETKEYS.
         with_flags: bool,
     },
+    /// `COMMAND HELP`.
     Help,
 }
 
+/// COMMAND LIST's one `FILTERBY` filter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CommandListFilter {
+    /// `MODULE name`: the commands of a module; Concord has none, so it lists nothing.
     Module(Bytes),
+    /// `ACLCAT category`: the commands in that ACL category.
     AclCategory(Bytes),
+    /// `PATTERN pattern`: the command names that match the glob pattern.
     Pattern(Bytes),
 }
 

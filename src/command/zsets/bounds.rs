@@ -19,14 +19,18 @@ use serde::{Deserialize, Serialize};
 /// One end of a score range.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreBound {
+    /// The score, possibly `-inf` or `+inf`.
     pub value: f64,
+    /// Given with a leading `(`: the score itself is outside the range.
     pub exclusive: bool,
 }
 
 /// A score range, `min` to `max` as given (after REV's swap).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRange {
+    /// The low end: members below it are outside.
     pub min: ScoreBound,
+    /// The high end: members above it are outside.
     pub max: ScoreBound,
 }
 
@@ -53,16 +57,22 @@ impl ScoreRange {
 /// One end of a lexicographic range: `-`, `+`, `[member` or `(member`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LexBound {
+    /// `-`: before every member.
     Minimum,
+    /// `+`: after every member.
     Maximum,
+    /// `[member`: the member itself is inside the range.
     Inclusive(Bytes),
+    /// `(member`: the member itself is outside the range.
     Exclusive(Bytes),
 }
 
 /// A lexicographic range, `min` to `max` as given (after REV's swap).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LexRange {
+    /// The low end, compared byte by byte.
     pub min: LexBound,
+    /// The high end, compared byte by byte.
     pub max: LexBound,
 }
 

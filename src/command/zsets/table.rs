@@ -5,6 +5,7 @@ use super::super::CommandSpec;
 use super::*;
 use crate::command::redis_metadata;
 
+/// The sorted set family's commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::ZADD, parse_zadd),
     CommandSpec::new(&redis_metadata::ZCARD, parse_zcard),
