@@ -132,3 +132,76 @@ fn a_subscriber_that_does_not_read_is_disconnected_and_others_go_on() {
         }
     }
 }
+
+/// `name=value` fields of one CLIENT LIST line.
+fn client_fields(line: &str, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|name| {
+            line.split(' ')
+                .find_map(|field| field.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("no {name}= in {line}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// What CLIENT LIST and CLIENT KILL say of a subscribed client, on `server`: its `flags`,
+/// `sub` and `psub` in each listing, then how many clients each filter matched.
+fn subscribed_client_as_listed(server: &Node) -> (Vec<Vec<String>>, Vec<usize>) {
+    let mut subscriber = server.raw();
+    let mut observer = server.client();
+    subscriber.write_all(b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n").unwrap();
+    let mut reply = [0; 64];
+    let read = subscriber.read(&mut reply).unwrap();
+    let id = String::from_utf8_lossy(&reply[1..read]).trim().to_string();
+    // Each confirmation is read before the next step, so the server has applied it.
+    subscriber.write_all(b"*3\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n$1\r\nb\r\n").unwrap();
+    expect_bytes(&mut subscriber, b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+    expect_bytes(&mut subscriber, b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");
+    subscriber.write_all(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$2\r\np*\r\n").unwrap();
+    expect_bytes(&mut subscriber, b"*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:3\r\n");
+    let list = |observer: &mut redis::Connection, kind: &str| -> String {
+        redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg(kind).query(observer).unwrap()
+    };
+    let pubsub = list(&mut observer, "pubsub");
+    let normal = list(&mut observer, "normal");
+    let everyone: String = redis::cmd("CLIENT").arg("LIST").query(&mut observer).unwrap();
+    let own_line = |text: &str| {
+        text.lines().find(|line| line.starts_with(&format!("id={id} "))).map(str::to_string)
+    };
+    assert!(own_line(&normal).is_none(), "a subscribed client is not of type normal: {normal}");
+    let fields = ["flags", "sub", "psub"];
+    let listed = vec![
+        client_fields(&own_line(&pubsub).expect("listed as pubsub"), &fields),
+        client_fields(&own_line(&everyone).expect("listed"), &fields),
+    ];
+    subscriber.write_all(b"*2\r\n$11\r\nUNSUBSCRIBE\r\n$1\r\na\r\n").unwrap();
+    expect_bytes(&mut subscriber, b"*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:2\r\n");
+    let after_one = client_fields(&own_line(&list(&mut observer, "pubsub")).unwrap(), &fields);
+    let kill = |observer: &mut redis::Connection, kind: &str| -> usize {
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg(kind).query(observer).unwrap()
+    };
+    let killed = vec![kill(&mut observer, "master"), kill(&mut observer, "pubsub")];
+    (listed.into_iter().chain([after_one]).collect(), killed)
+}
+
+#[test]
+fn client_list_and_kill_see_a_subscribed_client_as_redis_does() {
+    let redis = Node::start_redis();
+    let concord = Node::start_concord();
+    let expected = subscribed_client_as_listed(&redis);
+    assert_eq!(
+        expected,
+        (
+            vec![
+                vec!["P".to_string(), "2".to_string(), "1".to_string()],
+                vec!["P".to_string(), "2".to_string(), "1".to_string()],
+                vec!["P".to_string(), "1".to_string(), "1".to_string()],
+            ],
+            vec![0, 1]
+        ),
+        "redis-server itself answers otherwise"
+    );
+    assert_eq!(subscribed_client_as_listed(&concord), expected);
+}

@@ -310,6 +310,14 @@ impl Mailbox {
         self.channels.len() + self.patterns.len()
     }
 
+    /// How many channels (or patterns) the connection is subscribed to.
+    pub fn count(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Channel => self.channels.len(),
+            Kind::Pattern => self.patterns.len(),
+        }
+    }
+
     /// The connection's subscriptions of one kind, oldest first.
     pub fn subscriptions(&self, kind: Kind) -> Vec<Bytes> {
         match kind {

@@ -59,6 +59,10 @@ pub struct ClientInfo {
     /// Set while the client waits in a blocking command (CLIENT LIST flag `b`, INFO clients
     /// `blocked_clients`).
     pub blocked: AtomicBool,
+    /// The channels and the patterns the client is subscribed to (CLIENT LIST's `sub=` and
+    /// `psub=`); with either above zero the client is of type `pubsub` (flag `P`).
+    pub channel_subscriptions: AtomicUsize,
+    pub pattern_subscriptions: AtomicUsize,
     /// Set by CLIENT KILL; the connection closes as soon as it sees it.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
@@ -73,6 +77,13 @@ impl ClientInfo {
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Whether the client is subscribed to anything: Redis's client type `pubsub`, which
+    /// CLIENT LIST and CLIENT KILL filter by, and flag `P`.
+    pub fn is_subscribed(&self) -> bool {
+        self.channel_subscriptions.load(Ordering::Relaxed) > 0
+            || self.pattern_subscriptions.load(Ordering::Relaxed) > 0
     }
 
     /// Seconds since the client connected.
@@ -132,6 +143,8 @@ impl ClientRegistry {
             queued_commands: AtomicI64::new(-1),
             buffers: Mutex::new(BufferUsage::default()),
             blocked: AtomicBool::new(false),
+            channel_subscriptions: AtomicUsize::new(0),
+            pattern_subscriptions: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -176,7 +189,7 @@ impl ClientRegistry {
 impl ClientInfo {
     /// The client's line in CLIENT LIST and CLIENT INFO, without the trailing newline: Redis
     /// 7.2's fields in Redis's order (7.0.15's, plus `lib-name` and `lib-ver`). Concord has
-    /// no pub/sub, tracking or output lists yet, so those fields hold their idle values.
+    /// no shard channels, tracking or output lists yet, so those fields hold their idle values.
     pub fn line(&self) -> String {
         let buffers = *self.buffers.lock();
         let name = self.name.lock().clone().unwrap_or_default();
@@ -184,6 +197,10 @@ impl ClientInfo {
         let library_version = self.library_version.lock().clone().unwrap_or_default();
         let queued_commands = self.queued_commands.load(Ordering::Relaxed);
         let mut flags = String::new();
+        // Redis's order: P, x, b, ..., e.
+        if self.is_subscribed() {
+            flags.push('P');
+        }
         if queued_commands >= 0 {
             flags.push('x');
         }
@@ -198,8 +215,8 @@ impl ClientInfo {
         }
         let total_memory = buffers.read_buffer_size + buffers.arguments + buffers.output_capacity;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 \
-             psub=0 ssub=0 multi={queued_commands} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
+             psub={} ssub=0 multi={queued_commands} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} \
              obl={} oll=0 omem=0 tot-mem={total_memory} events=r cmd={} user=default redir=-1 \
              resp={} lib-name={} lib-ver={}",
             self.id,
@@ -210,6 +227,8 @@ impl ClientInfo {
             self.age_seconds(),
             self.idle_seconds(),
             self.db.load(Ordering::Relaxed),
+            self.channel_subscriptions.load(Ordering::Relaxed),
+            self.pattern_subscriptions.load(Ordering::Relaxed),
             buffers.query_buffer,
             buffers.query_buffer_free,
             buffers.arguments,

@@ -59,8 +59,9 @@ pub enum ClientFilter {
     Ids(Vec<u64>),
 }
 
-/// Redis's client types. Concord has no replicas or subscribers yet, so every connection is
-/// `Normal`; the others are accepted as filters that match nobody.
+/// Redis's client types. A connection is `PubSub` while it is subscribed to anything and
+/// `Normal` otherwise; Concord has no replication connections, so `Master` and `Replica` are
+/// accepted as filters that match nobody.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientType {
     /// `normal`: an ordinary client connection.

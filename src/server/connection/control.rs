@@ -15,6 +15,7 @@ use crate::command::control::{
     LibraryAttribute, Shutdown,
 };
 use crate::resp::{Frame, Protocol};
+use crate::server::clients::ClientInfo;
 use crate::server::help::{help, CLIENT_HELP};
 use crate::server::{info, introspection, REDIS_VERSION};
 
@@ -155,6 +156,7 @@ impl Connection {
         self.transaction.clear();
         // Leaves subscribed mode: dropping the mailbox drops every subscription.
         self.mailbox = None;
+        self.note_subscriptions();
         self.note_queue_length();
         self.session.db = 0;
         self.session.protocol = Protocol::Resp2;
@@ -231,8 +233,8 @@ impl Connection {
         let mut text = String::new();
         for client in self.shared.clients.list() {
             let listed = match filter {
-                None | Some(ClientFilter::Type(ClientType::Normal)) => true,
-                Some(ClientFilter::Type(_)) => false,
+                None => true,
+                Some(ClientFilter::Type(kind)) => client_type(&client) == *kind,
                 Some(ClientFilter::Ids(ids)) => ids.contains(&client.id),
             };
             if listed {
@@ -253,7 +255,7 @@ impl Connection {
                 ClientKill::Address(address) => client.peer.to_string().as_bytes() == &address[..],
                 ClientKill::Filters { id, client_type, address, local_address, user, skip_me } => {
                     id.is_none_or(|id| id == client.id)
-                        && client_type.is_none_or(|kind| kind == ClientType::Normal)
+                        && client_type.is_none_or(|kind| kind == self::client_type(&client))
                         && address
                             .as_ref()
                             .is_none_or(|a| client.peer.to_string().as_bytes() == &a[..])
@@ -299,4 +301,14 @@ fn verbatim_text(text: String) -> Frame {
 /// PING's reply in RESP2 subscribed mode.
 fn subscribed_ping(message: Option<Bytes>) -> Frame {
     Frame::Array(vec![Frame::bulk("pong"), Frame::Bulk(message.unwrap_or_default())])
+}
+
+/// Redis's type of a client: `pubsub` while it is subscribed to anything, `normal` otherwise
+/// (Concord has no replica or master connections).
+fn client_type(client: &ClientInfo) -> ClientType {
+    if client.is_subscribed() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }

@@ -14,6 +14,8 @@
 //! commands, but their confirmations are written as separate pushes rather than as one element
 //! of EXEC's array.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 
 use super::Connection;
@@ -88,6 +90,7 @@ impl Connection {
                 }
             };
             self.reply(&frame);
+            self.note_subscriptions();
         }
         None
     }
@@ -114,7 +117,17 @@ impl Connection {
         for frame in &frames {
             self.reply(frame);
         }
+        self.note_subscriptions();
         None
+    }
+
+    /// Publishes the connection's subscription counts to its entry in the client registry.
+    pub(super) fn note_subscriptions(&self) {
+        let (channels, patterns) = self.mailbox.as_ref().map_or((0, 0), |mailbox| {
+            (mailbox.count(SubscriptionKind::Channel), mailbox.count(SubscriptionKind::Pattern))
+        });
+        self.client.channel_subscriptions.store(channels, Ordering::Relaxed);
+        self.client.pattern_subscriptions.store(patterns, Ordering::Relaxed);
     }
 
     /// Writes every message already queued for the connection into its output.
