@@ -3,7 +3,7 @@
 //! Front ends (the Redis server, Maelstrom's lin-kv) talk to a [`Node`] only: they submit
 //! writes with [`Node::write`] and get replies once the writes were committed and applied, and
 //! they obtain read views with [`Node::read_view`]. Nothing above this module knows openraft.
-//! With several members, writes and reads are routed to the leader (`cluster`); the pipeline
+//! With several members, writes and reads are routed to the leader (`routing`); the pipeline
 //! below runs on the leader.
 //!
 //! The commit pipeline, as a loop with numbered steps:
@@ -23,7 +23,7 @@
 //!    once, so applying and answering entries overlaps making the next one durable.
 //!
 //! Reads are linearizable through a read index: [`Node::read_view`] joins the next read round
-//! (`cluster`), in which the leader confirms its leadership with a quorum and names the index
+//! (`routing`), in which the leader confirms its leadership with a quorum and names the index
 //! a read must observe and its own time (a lone node needs no network for it), waits until
 //! this node applied it, and reads on a view at or after it, judging expiry by the leader's
 //! time. A reader whose view is too old publishes a new one (O(1)) and raises a flag
@@ -60,7 +60,8 @@
 //! [`NodeError::DiskFull`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
 //! [`NodeError::StorageFailed`] mean it may or may not have been.
 
-mod cluster;
+mod membership;
+mod routing;
 mod deliveries;
 
 pub use deliveries::{
@@ -168,7 +169,7 @@ struct ClusterHandle {
     transport: Arc<dyn Transport>,
     leader_wait: Duration,
     commit_wait: Duration,
-    read_rounds: mpsc::Sender<cluster::ReadWaiter>,
+    read_rounds: mpsc::Sender<routing::ReadWaiter>,
     /// Raised while this leader hands its leadership over: it proposes nothing and runs no
     /// read round, since both would renew the followers' leases and make them refuse the
     /// target's vote. Requests wait, within `leader_wait`, for the new leader.
@@ -278,7 +279,7 @@ impl Node {
             wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
         }
         let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
-        let (read_rounds, read_waiters) = mpsc::channel(cluster::READ_WAITERS_MAX);
+        let (read_rounds, read_waiters) = mpsc::channel(routing::READ_WAITERS_MAX);
         // The start time names this run of the node in the replicated waiter table.
         let deliveries = Arc::new(deliveries::Deliveries::new(
             config.node_id,
@@ -323,11 +324,11 @@ impl Node {
                 data_directory: node.data_directory.path().display().to_string(),
             },
         ));
-        tokio::spawn(cluster::run_read_rounds(node.clone(), read_waiters));
-        tokio::spawn(cluster::learn_member_addresses(node.clone()));
+        tokio::spawn(routing::run_read_rounds(node.clone(), read_waiters));
+        tokio::spawn(membership::learn_member_addresses(node.clone()));
         if clustered {
-            tokio::spawn(cluster::report_leadership(node.clone()));
-            tokio::spawn(cluster::meet_members(node.clone()));
+            tokio::spawn(membership::report_leadership(node.clone()));
+            tokio::spawn(membership::meet_members(node.clone()));
         }
         if let Some((listener, identity)) = peer_listener {
             let handler = PeerHandler::new(node.raft.clone(), Arc::new(node.clone()));

@@ -1,5 +1,8 @@
-//! The node as one member of several: routing writes to the leader, linearizable reads on any
-//! member, membership changes and status.
+//! Routing: where a write or a read is carried out, how often it is tried, and forwarding.
+//!
+//! [`Node::write`] and [`Node::read_view`], the two entry points every front end uses, live
+//! here because a lone node runs them too: on a lone node or the leader a write enters the
+//! commit pipeline (`pipeline`), and a read round confirms without any network.
 //!
 //! Writes: a client's writes go to whoever leads now. On the leader they enter the commit
 //! pipeline; on a follower they travel to the leader as one [`PeerRequest::Forward`] and its
@@ -31,34 +34,22 @@
 //! (for equal clock rates), so no write proposed after the read is stamped earlier than it.
 //! docs/architecture.md states what drift remains.
 //!
-//! Membership: `CONCORD.ADDNODE`, `CONCORD.REMOVENODE` and `CONCORD.TRANSFERLEADER` are carried
-//! out by the leader, whichever node received them. A node is added as a learner first and
-//! promoted to voter only once it caught up, so a slow newcomer never holds up commits.
-//! Leadership transfer: the leader stops proposing, running read rounds and sending
-//! heartbeats (all three renew the followers' leader leases, and a follower refuses votes
-//! while its lease lasts), waits until the target has every entry, and asks the target to
-//! stand for election at once ([`PeerRequest::TimeoutNow`]) until it wins. Requests that
-//! arrive meanwhile wait for the new leader, as during an election.
 //!
 //! Caveat: openraft 0.9 has no leader step-down on lost quorum, so a leader cut off from the
 //! majority keeps the role until it hears a higher term; its clients' writes wait for their
 //! commit up to `commit_wait_ms` and are then reported as "outcome unknown", and its reads
 //! fail, since a read round needs a quorum.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, ChangeMembers};
+use openraft::error::RaftError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{clock_ms, Node, NodeError, ReadView};
 use crate::logging::{Episode, Report};
-use crate::raft::peer::{
-    AdminRequest, CallError, NodeStatus, PeerRequest, PeerResponse, ReadPoint,
-};
-use crate::raft::{identity, NodeId};
+use crate::raft::peer::{CallError, PeerRequest, PeerResponse, ReadPoint};
+use crate::raft::NodeId;
 use crate::resp::Frame;
 use crate::state_machine::WriteRequest;
 
@@ -68,18 +59,8 @@ pub(super) const READ_WAITERS_MAX: usize = 65_536;
 /// How long a node waits between attempts to reach a leader that did not answer.
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
-/// How long a member takes to answer a status request before it is shown unreachable.
-const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
-
 /// How long a forwarded membership change may take (a learner copying a large data set).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// How long `CONCORD.ADDNODE` keeps asking a starting node for its data directory's
-/// incarnation before it gives up, unchanged.
-const ADD_NODE_CONTACT_WAIT: Duration = Duration::from_secs(20);
-
-/// How often a node tries again to meet the members it has not talked to yet.
-const MEET_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A read waiting for its read round.
 pub(super) type ReadWaiter = oneshot::Sender<Result<ReadRound, NodeError>>;
@@ -237,7 +218,10 @@ impl Node {
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the
     /// leader", which means certainly not done: then the leader may have changed, so the
     /// attempt is made again, on whichever node leads, until `leader_wait` is up.
-    async fn on_leader<T, Attempt, Outcome>(&self, mut attempt: Attempt) -> Result<T, NodeError>
+    pub(super) async fn on_leader<T, Attempt, Outcome>(
+        &self,
+        mut attempt: Attempt,
+    ) -> Result<T, NodeError>
     where
         Attempt: FnMut(NodeId) -> Outcome,
         Outcome: std::future::Future<Output = Result<T, NodeError>>,
@@ -302,7 +286,7 @@ impl Node {
 
     /// Sends `request` to `leader`. Unreachable means certainly not delivered: "not the
     /// leader", so the caller may try again; a lost answer is "outcome unknown".
-    async fn forward(
+    pub(super) async fn forward(
         &self,
         leader: NodeId,
         request: PeerRequest,
@@ -320,234 +304,6 @@ impl Node {
                 Err(NodeError::OutcomeUnknown(error.to_string()))
             }
         }
-    }
-
-    /// Carries out an administrative change on the leader, wherever it is.
-    pub async fn admin(&self, request: AdminRequest) -> Result<String, NodeError> {
-        self.on_leader(|leader| {
-            let request = request.clone();
-            async move {
-                if leader == self.cluster.id {
-                    return self.admin_as_leader(request).await;
-                }
-                match self.forward(leader, PeerRequest::Admin(request)).await? {
-                    PeerResponse::Admin(result) => result,
-                    other => Err(mismatch(leader, &other)),
-                }
-            }
-        })
-        .await
-    }
-
-    /// The leader's side of [`Node::admin`].
-    pub(super) async fn admin_as_leader(&self, request: AdminRequest) -> Result<String, NodeError> {
-        match request {
-            AdminRequest::AddNode { id, address } => {
-                let is_learner = self.refuse_adding_a_voter(id)?;
-                self.cluster.transport.learn_address(id, &address);
-                // The operator adds this node on purpose, maybe on a new data directory: what
-                // was known of its old one no longer counts (raft::identity).
-                self.cluster.transport.forget_incarnation(id).map_err(|error| {
-                    NodeError::Unavailable(format!("forgetting node {id}'s incarnation: {error}"))
-                })?;
-                let incarnation = self.incarnation_of(id, &address).await?;
-                let member = BasicNode::new(identity::member_address(&address, incarnation));
-                if is_learner {
-                    let nodes = BTreeMap::from([(id, member)]);
-                    self.raft
-                        .change_membership(ChangeMembers::SetNodes(nodes), false)
-                        .await
-                        .map_err(membership_error)?;
-                } else {
-                    self.raft.add_learner(id, member, false).await.map_err(membership_error)?;
-                }
-                self.wait_for_catch_up(id).await?;
-                let voters = BTreeSet::from([id]);
-                self.raft
-                    .change_membership(ChangeMembers::AddVoterIds(voters), true)
-                    .await
-                    .map_err(membership_error)?;
-                Ok(format!("node {id} at {address} caught up and is a voter"))
-            }
-            AdminRequest::RemoveNode { id } => {
-                let voters = BTreeSet::from([id]);
-                self.raft
-                    .change_membership(ChangeMembers::RemoveVoters(voters), false)
-                    .await
-                    .map_err(membership_error)?;
-                let nodes = BTreeSet::from([id]);
-                self.raft
-                    .change_membership(ChangeMembers::RemoveNodes(nodes), false)
-                    .await
-                    .map_err(membership_error)?;
-                Ok(format!("node {id} was removed"))
-            }
-            AdminRequest::TransferLeader { to } => self.transfer_leadership(to).await,
-        }
-    }
-
-    /// Refuses to add `id` while it is a voter: a voter on a replaced data directory must be
-    /// removed first, so that it is never counted with a vote and a log it forgot. Returns
-    /// whether `id` is a learner already (adding it again updates its address).
-    fn refuse_adding_a_voter(&self, id: NodeId) -> Result<bool, NodeError> {
-        let metrics = self.raft.metrics().borrow().clone();
-        let membership = metrics.membership_config.membership().clone();
-        if membership.voter_ids().any(|voter| voter == id) {
-            return Err(NodeError::Refused(format!(
-                "node {id} is a voter already; to add it on a new data directory, remove it \
-                 first with CONCORD.REMOVENODE {id}"
-            )));
-        }
-        let is_member = membership.nodes().any(|(member, _)| *member == id);
-        Ok(is_member)
-    }
-
-    /// Asks node `id` (at `address`) for its data directory's incarnation, which the
-    /// membership records; it may be starting still, so it is asked again for a while.
-    async fn incarnation_of(
-        &self,
-        id: NodeId,
-        address: &str,
-    ) -> Result<identity::Incarnation, NodeError> {
-        let deadline = tokio::time::Instant::now() + ADD_NODE_CONTACT_WAIT;
-        loop {
-            let reason = match self
-                .cluster
-                .transport
-                .call(id, PeerRequest::Incarnation, self.cluster.leader_wait)
-                .await
-            {
-                Ok(PeerResponse::Incarnation(incarnation)) => return Ok(incarnation),
-                Ok(other) => mismatch(id, &other).to_string(),
-                Err(error) => error.to_string(),
-            };
-            if tokio::time::Instant::now() >= deadline {
-                return Err(NodeError::Unavailable(format!(
-                    "node {id} at {address} did not tell its data directory's incarnation \
-                     within {} s ({reason}); nothing changed",
-                    ADD_NODE_CONTACT_WAIT.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until learner `id` holds every entry the log held when the wait began, so that
-    /// promoting it never adds a voter the quorum would have to wait for. No deadline of its
-    /// own: catching up a large data set takes as long as it takes, and stops only if this
-    /// node stops leading.
-    async fn wait_for_catch_up(&self, id: NodeId) -> Result<(), NodeError> {
-        let mut metrics = self.raft.metrics();
-        let target = metrics.borrow().last_log_index.unwrap_or(0);
-        loop {
-            {
-                let current = metrics.borrow_and_update();
-                if current.current_leader != Some(self.cluster.id) {
-                    return Err(NodeError::NotLeader);
-                }
-                let matched = current
-                    .replication
-                    .as_ref()
-                    .and_then(|replication| replication.get(&id).copied().flatten())
-                    .map_or(0, |log_id| log_id.index);
-                if matched >= target {
-                    return Ok(());
-                }
-            }
-            if metrics.changed().await.is_err() {
-                return Err(NodeError::Stopped);
-            }
-        }
-    }
-
-    /// Hands leadership to `to` (see the module doc); returns once `to` leads, or fails.
-    async fn transfer_leadership(&self, to: NodeId) -> Result<String, NodeError> {
-        if to == self.cluster.id {
-            return Ok(format!("node {to} already leads"));
-        }
-        let is_voter = self
-            .raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .any(|id| id == to);
-        if !is_voter {
-            return Err(NodeError::Refused(format!("node {to} is not a voter of this cluster")));
-        }
-        self.cluster.transferring.store(true, Ordering::Release);
-        self.raft.runtime_config().heartbeat(false);
-        let outcome = self.hand_over(to).await;
-        self.raft.runtime_config().heartbeat(true);
-        self.cluster.transferring.store(false, Ordering::Release);
-        outcome
-    }
-
-    async fn hand_over(&self, to: NodeId) -> Result<String, NodeError> {
-        let deadline = Instant::now() + self.cluster.leader_wait;
-        let mut metrics = self.raft.metrics();
-        while Instant::now() < deadline {
-            let (leader, caught_up) = {
-                let current = metrics.borrow_and_update();
-                let last = current.last_log_index.unwrap_or(0);
-                let matched = current
-                    .replication
-                    .as_ref()
-                    .and_then(|replication| replication.get(&to).copied().flatten())
-                    .map_or(0, |log_id| log_id.index);
-                (current.current_leader, matched >= last)
-            };
-            if leader == Some(to) {
-                return Ok(format!("node {to} leads"));
-            }
-            if leader == Some(self.cluster.id) && caught_up {
-                // Until the followers' leases expire they refuse the vote; ask again until
-                // the target leads.
-                let _ =
-                    self.cluster.transport.call(to, PeerRequest::TimeoutNow, STATUS_TIMEOUT).await;
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(50), metrics.changed()).await;
-        }
-        Err(NodeError::Unavailable(format!(
-            "node {to} did not take over within {} ms",
-            self.cluster.leader_wait.as_millis()
-        )))
-    }
-
-    /// Every member's status, this node's own first; a member that does not answer in time is
-    /// listed with the error.
-    pub async fn cluster_status(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
-        let core_waits = self.disk_full.borrow().is_some();
-        let own = crate::raft::peer::status(&self.raft, core_waits).await;
-        let mut members: BTreeMap<NodeId, String> = BTreeMap::new();
-        if let Ok(status) = &own {
-            members.extend(status.members.iter().cloned());
-        }
-        members.remove(&self.cluster.id);
-        let mut statuses = vec![(self.cluster.id, own)];
-        // Asked all at once: an unreachable member costs one timeout, not one each.
-        let calls: Vec<_> = members
-            .keys()
-            .map(|id| {
-                let id = *id;
-                let call = self.cluster.transport.call(id, PeerRequest::Status, STATUS_TIMEOUT);
-                tokio::spawn(async move {
-                    match call.await {
-                        Ok(PeerResponse::Status(result)) => result,
-                        Ok(other) => Err(mismatch(id, &other)),
-                        Err(error) => Err(NodeError::Unavailable(error.to_string())),
-                    }
-                })
-            })
-            .collect();
-        for (id, call) in members.keys().zip(calls) {
-            let status = call
-                .await
-                .unwrap_or_else(|error| Err(NodeError::OutcomeUnknown(error.to_string())));
-            statuses.push((*id, status));
-        }
-        statuses
     }
 }
 
@@ -592,121 +348,13 @@ fn report_read_round<T>(failing: &mut Episode, result: &Result<T, NodeError>) {
     }
 }
 
-/// Logs who leads as it changes (INFO), and a time without a leader after one was known as
-/// an expected-fault episode (WARN), counting the elections it took.
-pub(super) async fn report_leadership(node: Node) {
-    let mut metrics = node.raft.metrics();
-    let mut leaderless = Episode::default();
-    let mut known_leader: Option<NodeId> = None;
-    let mut term_seen = 0;
-    loop {
-        let (leader, term) = {
-            let current = metrics.borrow_and_update();
-            (current.current_leader, current.current_term)
-        };
-        let now = Instant::now();
-        match leader {
-            Some(leader) if known_leader != Some(leader) => {
-                match leaderless.recovered(now) {
-                    Some(report) => {
-                        let summary = report.summary();
-                        tracing::warn!(
-                            leader,
-                            term,
-                            "node {leader} leads: elections ran {summary}"
-                        );
-                    }
-                    None => tracing::info!(leader, term, "node {leader} leads"),
-                }
-                known_leader = Some(leader);
-            }
-            Some(_) => {}
-            None if known_leader.is_some() || leaderless.is_going_on() => {
-                let lost_leader = known_leader.take().is_some();
-                let began = (lost_leader || term != term_seen)
-                    && matches!(leaderless.fault(now), Some(Report::Began));
-                if began {
-                    tracing::warn!(term, "no leader is known; requests wait for an election");
-                }
-            }
-            None => {}
-        }
-        term_seen = term;
-        if metrics.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Tells the transport the address of every member the membership names, as it changes.
-pub(super) async fn learn_member_addresses(node: Node) {
-    let mut metrics = node.raft.metrics();
-    loop {
-        let members: Vec<(NodeId, String)> = metrics
-            .borrow_and_update()
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, member)| (*id, member.addr.clone()))
-            .collect();
-        // The address carries the member's incarnation when the membership records one, and
-        // the transport learns both (raft::identity).
-        for (id, address) in members {
-            node.cluster.transport.learn_address(id, &address);
-        }
-        if metrics.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Introduces this node to every member it has not talked to in this run, so that each pair
-/// of members records the other's data directory incarnation (`raft::identity`) while both
-/// are who they were, rather than only when an election first makes two followers talk: a
-/// follower that never met another one could not tell it was wiped.
-pub(super) async fn meet_members(node: Node) {
-    let mut met = BTreeSet::new();
-    let metrics = node.raft.metrics();
-    loop {
-        if metrics.has_changed().is_err()
-            || metrics.borrow().state == openraft::ServerState::Shutdown
-        {
-            return;
-        }
-        let unmet: Vec<NodeId> = metrics
-            .borrow()
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, _)| *id)
-            .filter(|id| *id != node.cluster.id && !met.contains(id))
-            .collect();
-        for id in unmet {
-            let call = node.cluster.transport.call(id, PeerRequest::Incarnation, STATUS_TIMEOUT);
-            if let Ok(PeerResponse::Incarnation(_)) = call.await {
-                met.insert(id);
-            }
-        }
-        tokio::time::sleep(MEET_INTERVAL).await;
-    }
-}
-
 /// Raises `floor` to `time_ms` if it is lower, and returns the floor as it is then: a time
 /// never below any this node used or handed out before.
 fn raise_floor(floor: &AtomicU64, time_ms: u64) -> u64 {
     floor.fetch_max(time_ms, Ordering::AcqRel).max(time_ms)
 }
 
-fn mismatch(peer: NodeId, response: &PeerResponse) -> NodeError {
+/// The error for a peer that answered with a response of the wrong kind.
+pub(super) fn mismatch(peer: NodeId, response: &PeerResponse) -> NodeError {
     NodeError::OutcomeUnknown(format!("node {peer} answered with a {} response", response.kind()))
-}
-
-fn membership_error(error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> NodeError {
-    match error {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => NodeError::NotLeader,
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
-            NodeError::Refused(error.to_string())
-        }
-        RaftError::Fatal(fatal) => super::fatal_error(fatal),
-    }
 }
