@@ -6,6 +6,14 @@
 //! With several members, writes and reads are routed to the leader (`routing`); the pipeline
 //! below runs on the leader.
 //!
+//! The files, each with one job; imports between them go one way (`membership` uses
+//! `routing`; no sibling imports back):
+//! - `routing`: [`Node::write`], [`Node::read_view`], read rounds, leader retry, forwarding;
+//! - `pipeline`: the commit pipeline below, from [`Node::propose`]'s queue to the replies;
+//! - `membership`: adding, removing and transferring, every member's status;
+//! - `background`: the log-size snapshot trigger and active expiry;
+//! - `deliveries`: pub/sub messages and deferred replies of blocking commands.
+//!
 //! The commit pipeline, as a loop with numbered steps:
 //! 1. Wait until the previous entry is flushed (openraft was told it is durable), then for at
 //!    least one proposal (a connection's run of pipelined writes), then take every proposal
@@ -60,7 +68,9 @@
 //! [`NodeError::DiskFull`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
 //! [`NodeError::StorageFailed`] mean it may or may not have been.
 
+mod background;
 mod membership;
+mod pipeline;
 mod routing;
 mod deliveries;
 
@@ -68,16 +78,13 @@ pub use deliveries::{
     Delivery, Kind as SubscriptionKind, Mailbox, ServedReply, TooManySubscriptions,
 };
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch};
 
 use crate::command::blocking::BlockingWrite;
-use crate::command::keys::KeyWrite;
 use crate::command::Write;
 use crate::config::{Config, FsyncMode};
 use crate::error::{Error, Result};
@@ -85,21 +92,9 @@ pub use crate::raft::peer::{AdminRequest, NodeStatus};
 use crate::raft::peer::{BoxFuture, NodeService, PeerHandler, Transport};
 use crate::raft::tcp::{self, Identity, TcpTransport};
 pub use crate::raft::NodeError;
-use crate::raft::{self, LogFigures, Proposed, Raft, SharedState, Ticket};
+use crate::raft::{self, LogFigures, Raft, SharedState};
 use crate::resp::Frame;
-use crate::state_machine::{Entry, LogIndex, View, WriteRequest};
-
-/// How many entries may be proposed and not yet answered at once (see step 4 of the module
-/// doc). Only one is ever being made durable (openraft 0.9 appends one at a time); the others
-/// are durable and being applied and answered.
-const ENTRIES_IN_FLIGHT_MAX: usize = 8;
-
-/// How often the node checks whether the log has grown enough for a snapshot.
-const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How long after a failed log-size snapshot the next is tried: Redis's wait after a failed
-/// background save (`CONFIG_BGSAVE_RETRY_DELAY`), so a full disk is not hammered.
-const SNAPSHOT_RETRY_DELAY: Duration = Duration::from_secs(5);
+use crate::state_machine::{LogIndex, View, WriteRequest};
 
 /// How long a shutdown waits for openraft's core while the log waits for disk space: the
 /// core waits with it and would never stop. Every acknowledged write is durable already.
@@ -135,12 +130,6 @@ pub struct ReadView {
     /// The leader's time as the read round brought it, advanced by this node's monotonic
     /// clock since; never earlier than the view's entry time (see `cluster`).
     pub now_ms: u64,
-}
-
-/// A run of writes waiting to be committed, and where their replies go.
-struct Proposal {
-    requests: Vec<WriteRequest>,
-    reply: oneshot::Sender<Result<Vec<Frame>, NodeError>>,
 }
 
 /// What INFO persistence and LASTSAVE report.
@@ -183,7 +172,7 @@ struct ClusterHandle {
 #[derive(Clone)]
 pub struct Node {
     cluster: Arc<ClusterHandle>,
-    proposals: mpsc::Sender<Proposal>,
+    proposals: mpsc::Sender<pipeline::PendingWrite>,
     raft: Raft,
     shared: Arc<SharedState>,
     log_figures: Arc<LogFigures>,
@@ -271,8 +260,8 @@ impl Node {
         peer_listener: Option<(tokio::net::TcpListener, Identity)>,
     ) -> Result<Node> {
         let started_unix_seconds = unix_seconds();
-        let waiting: Waiting = Arc::default();
-        let deliver = deliver_replies(Arc::clone(&waiting));
+        let waiting: pipeline::Waiting = Arc::default();
+        let deliver = pipeline::deliver_replies(Arc::clone(&waiting));
         let opened = raft::open(config, directory, deliver, Arc::clone(&transport)).await?;
         let clustered = config.is_clustered() || !opened.sole_voter;
         if !clustered {
@@ -313,12 +302,12 @@ impl Node {
             data_directory: Arc::new(opened.data_directory),
         };
         let flushed = node.log_figures.flushed_ticket.subscribe();
-        tokio::spawn(run_pipeline(
+        tokio::spawn(pipeline::run_pipeline(
             opened.raft,
             receiver,
             config.entry_proposals_max,
             waiting,
-            Signals {
+            pipeline::Signals {
                 flushed,
                 disk_full: node.disk_full.clone(),
                 data_directory: node.data_directory.path().display().to_string(),
@@ -334,7 +323,7 @@ impl Node {
             let handler = PeerHandler::new(node.raft.clone(), Arc::new(node.clone()));
             tokio::spawn(tcp::serve(listener, identity, handler, config.peer_frame_bytes_max));
         }
-        tokio::spawn(run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
+        tokio::spawn(background::run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
         if clustered {
             tokio::spawn({
                 let node = node.clone();
@@ -343,7 +332,7 @@ impl Node {
         } else {
             node.forget_earlier_runs().await;
         }
-        tokio::spawn(run_active_expiry(
+        tokio::spawn(background::run_active_expiry(
             node.clone(),
             Duration::from_millis(config.active_expire_interval_ms),
             config.active_expire_keys_per_cycle,
@@ -354,33 +343,6 @@ impl Node {
     /// The handler of requests from peers, for a transport that delivers them itself.
     pub fn peer_handler(&self) -> PeerHandler {
         PeerHandler::new(self.raft.clone(), Arc::new(self.clone()))
-    }
-
-    /// Proposes writes on this node's own commit pipeline (it must lead) and returns their
-    /// replies once committed and applied. In a cluster the wait for the commit is bounded by
-    /// `commit_wait_ms`: a leader cut off from its majority cannot tell whether it will commit.
-    async fn propose(&self, requests: Vec<WriteRequest>) -> Result<Vec<Frame>, NodeError> {
-        if let Some(error) = self.disk_full_error() {
-            return Err(error);
-        }
-        let (reply, receiver) = oneshot::channel();
-        let proposal = Proposal { requests, reply };
-        self.proposals.send(proposal).await.map_err(|_| NodeError::Stopped)?;
-        let stopped = |_| {
-            NodeError::OutcomeUnknown(
-                "the commit pipeline stopped while the write was in it".into(),
-            )
-        };
-        if !self.is_clustered() {
-            return receiver.await.map_err(stopped)?;
-        }
-        match tokio::time::timeout(self.cluster.commit_wait, receiver).await {
-            Ok(outcome) => outcome.map_err(stopped)?,
-            Err(_) => Err(NodeError::OutcomeUnknown(format!(
-                "not committed within {} ms; a majority may be unreachable",
-                self.cluster.commit_wait.as_millis()
-            ))),
-        }
     }
 
     /// Clients blocked through an earlier run of this node lost their connections with it:
@@ -640,255 +602,6 @@ async fn wait_until_recovered(raft: &Raft, node_id: raft::NodeId, target: LogInd
             Err(_) => {
                 tracing::info!(applied, target, leader = ?leader, "recovering: replaying the log")
             }
-        }
-    }
-}
-
-/// Proposals waiting for their entry's replies, by ticket.
-type Waiting = Arc<Mutex<HashMap<Ticket, Answer>>>;
-
-/// Where one entry's replies go: each proposal's share of them, in order.
-struct Answer {
-    counts: Vec<usize>,
-    replies: Vec<oneshot::Sender<Result<Vec<Frame>, NodeError>>>,
-    /// Held until the entry is answered: bounds the entries in flight.
-    _permit: OwnedSemaphorePermit,
-}
-
-/// Apply's side of reply delivery (see [`raft::DeliverReplies`]): answers the proposals
-/// waiting under the ticket, or gives the frames back if none wait.
-fn deliver_replies(waiting: Waiting) -> raft::DeliverReplies {
-    Arc::new(move |ticket, frames| match waiting.lock().remove(&ticket) {
-        Some(answer) => {
-            deliver(Ok(frames), answer);
-            None
-        }
-        None => Some(frames),
-    })
-}
-
-/// What the pipeline watches besides its proposals.
-struct Signals {
-    /// The highest ticket openraft was told is flushed.
-    flushed: watch::Receiver<Ticket>,
-    /// Raised while the log waits for disk space.
-    disk_full: watch::Receiver<Option<String>>,
-    data_directory: String,
-}
-
-/// The commit pipeline (steps 1 to 4 of the module doc).
-async fn run_pipeline(
-    raft: Raft,
-    mut proposals: mpsc::Receiver<Proposal>,
-    entry_proposals_max: usize,
-    waiting: Waiting,
-    signals: Signals,
-) {
-    let Signals { mut flushed, mut disk_full, data_directory } = signals;
-    let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT_MAX));
-    let mut batch: Vec<Proposal> = Vec::new();
-    let mut next_ticket: Ticket = 1;
-    // The previous entry's ticket, and a signal that its outcome is known.
-    let mut previous: Option<(Ticket, oneshot::Receiver<()>)> = None;
-    loop {
-        // Step 1, late: openraft 0.9 appends one entry at a time and waits for its flush, so an
-        // entry handed over earlier would only wait in openraft's queue while writes that
-        // arrive meanwhile miss it. Waiting for the previous entry's flush first makes each
-        // entry carry every write that arrived during the previous fsync.
-        if let Some((ticket, settled)) = previous.take() {
-            let held = tokio::select! {
-                _ = flushed.wait_for(|&flushed| flushed >= ticket) => false,
-                _ = settled => false,
-                full = disk_full.wait_for(Option::is_some) => full.is_ok(),
-            };
-            if held {
-                answer_held_writes(&waiting, *flushed.borrow());
-            }
-        }
-        if proposals.recv_many(&mut batch, entry_proposals_max).await == 0 {
-            return;
-        }
-        // Writes queued before the disk filled up: refused, never proposed.
-        let full = disk_full.borrow().clone();
-        if let Some(reason) = full {
-            let error = disk_full_error(&data_directory, &reason);
-            for proposal in batch.drain(..) {
-                let _ = proposal.reply.send(Err(error.clone()));
-            }
-            continue;
-        }
-        let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
-        let (settled_sender, settled) = oneshot::channel();
-        let ticket = next_ticket;
-        next_ticket += 1;
-        let entry = propose(&waiting, ticket, batch.drain(..), permit);
-        // Sending to openraft here, in the loop, keeps entries in the order proposals came.
-        let receiver = match raft.client_write_ff(entry).await {
-            Ok(receiver) => receiver,
-            Err(fatal) => {
-                // Never reached openraft: definitely not applied.
-                let error = match fatal {
-                    openraft::error::Fatal::StorageError(error) => {
-                        NodeError::StorageFailed(error.to_string())
-                    }
-                    _ => NodeError::Stopped,
-                };
-                if let Some(answer) = waiting.lock().remove(&ticket) {
-                    deliver(Err(error), answer);
-                }
-                continue;
-            }
-        };
-        previous = Some((ticket, settled));
-        // The fallback path: openraft's own reply, used when apply found nobody waiting (the
-        // entry was read back from disk without its ticket) and for every error.
-        let waiting = Arc::clone(&waiting);
-        tokio::spawn(async move {
-            let outcome = match receiver.await {
-                Ok(Ok(response)) => Ok(response.data.0),
-                // openraft answers "forward to the leader" both when it refused the entry
-                // (not the leader when it arrived) and when it removed the appended entry
-                // from this node's log for a new leader's. The second is no proof that the
-                // entry is gone: another member may hold it and lead later, committing it.
-                // The two look alike here, so both are "outcome unknown": retrying on the
-                // new leader could apply the write twice.
-                Ok(Err(_)) => Err(NodeError::OutcomeUnknown(
-                    "the leader changed before the write was committed; it may still be \
-                     applied"
-                        .into(),
-                )),
-                Err(_) => Err(NodeError::OutcomeUnknown(
-                    "consensus stopped before the write was applied".into(),
-                )),
-            };
-            let answer = waiting.lock().remove(&ticket);
-            if let Some(answer) = answer {
-                deliver(outcome, answer);
-            }
-            drop(settled_sender);
-        });
-    }
-}
-
-/// The disk filled up under an entry that is not flushed: its writes (every ticket above
-/// `flushed`) wait in the log thread until there is space, and are applied then, unless the
-/// node is restarted first. Their clients are told so rather than kept waiting.
-fn answer_held_writes(waiting: &Waiting, flushed: Ticket) {
-    let held: Vec<Answer> = {
-        let mut waiting = waiting.lock();
-        let tickets: Vec<Ticket> =
-            waiting.keys().copied().filter(|&ticket| ticket > flushed).collect();
-        tickets.into_iter().filter_map(|ticket| waiting.remove(&ticket)).collect()
-    };
-    for answer in held {
-        let reason = "the disk filled up while it was being written; it is applied once space \
-                      is freed, unless the node restarts first";
-        deliver(Err(NodeError::OutcomeUnknown(reason.into())), answer);
-    }
-}
-
-/// Step 2: registers the proposals' reply channels under `ticket` and makes their entry.
-fn propose(
-    waiting: &Waiting,
-    ticket: Ticket,
-    proposals: impl ExactSizeIterator<Item = Proposal>,
-    permit: OwnedSemaphorePermit,
-) -> Proposed {
-    let mut counts = Vec::with_capacity(proposals.len());
-    let mut replies = Vec::with_capacity(proposals.len());
-    let mut requests = Vec::new();
-    for proposal in proposals {
-        counts.push(proposal.requests.len());
-        if requests.is_empty() {
-            // The common single-proposal case reuses the proposal's vector.
-            requests = proposal.requests;
-        } else {
-            requests.extend(proposal.requests);
-        }
-        replies.push(proposal.reply);
-    }
-    waiting.lock().insert(ticket, Answer { counts, replies, _permit: permit });
-    Proposed { entry: Entry { leader_time_ms: clock_ms(), requests }, ticket }
-}
-
-/// Step 4: each proposal gets its own replies (or the entry's error).
-fn deliver(outcome: Result<Vec<Frame>, NodeError>, answer: Answer) {
-    match outcome {
-        Ok(frames) => {
-            let mut frames = frames.into_iter();
-            for (count, reply) in answer.counts.into_iter().zip(answer.replies) {
-                // A client that disconnected no longer waits; its writes were applied anyway.
-                let _ = reply.send(Ok(frames.by_ref().take(count).collect()));
-            }
-        }
-        Err(error) => {
-            for reply in answer.replies {
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
-    }
-}
-
-/// Takes a snapshot whenever the log grew by `snapshot_log_bytes` since the last one.
-/// A failed one is tried again after [`SNAPSHOT_RETRY_DELAY`]; none is tried while the log
-/// waits for disk space.
-async fn run_snapshot_trigger(node: Node, snapshot_log_bytes: u64) {
-    let mut ticker = tokio::time::interval(SNAPSHOT_CHECK_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut retry_after: Option<Instant> = None;
-    loop {
-        ticker.tick().await;
-        if node.fatal.borrow().is_some() {
-            return;
-        }
-        if node.disk_full.borrow().is_some() || retry_after.is_some_and(|at| Instant::now() < at) {
-            continue;
-        }
-        let grown = node.log_figures.bytes_since_purge.load(Ordering::Relaxed);
-        if grown < snapshot_log_bytes {
-            continue;
-        }
-        retry_after = match node.save().await {
-            Ok(()) => None,
-            Err(error) => {
-                let delay_seconds = SNAPSHOT_RETRY_DELAY.as_secs();
-                tracing::warn!(%error, delay_seconds, "the log-size snapshot failed; retrying");
-                Some(Instant::now() + SNAPSHOT_RETRY_DELAY)
-            }
-        };
-    }
-}
-
-/// Active expiry. It reads the live expiry index rather than a view: publishing a view every
-/// cycle would make every write after it copy the map paths it touches, and apply re-checks
-/// every deadline against the entry's time anyway.
-async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let requests: Vec<WriteRequest> = node
-            .shared
-            .expired_keys(clock_ms(), keys_per_cycle)
-            .into_iter()
-            .map(|(db, keys)| WriteRequest {
-                db,
-                write: Write::Key(KeyWrite::DeleteExpired { keys }),
-            })
-            .collect();
-        if !requests.is_empty() {
-            match node.write(requests).await {
-                // The next cycle proposes them again, once there is space.
-                Ok(_) | Err(NodeError::DiskFull { .. }) => {}
-                Err(_) => return,
-            }
-        }
-        // A reservation whose node never confirmed nor cancelled it (the node is gone or cut
-        // off) goes back to its key; apply decides which are overdue by the entry's time.
-        if node.shared.has_expired_reservations(clock_ms()) {
-            // Failing is harmless: the next cycle proposes it again.
-            let write = Write::Blocking(BlockingWrite::ExpireReservations);
-            let _ = node.write(vec![WriteRequest { db: 0, write }]).await;
         }
     }
 }
