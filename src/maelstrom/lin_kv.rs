@@ -393,13 +393,9 @@ async fn write_one(node: &Node, write: StringWrite) -> Result<Frame, WorkloadErr
     let request = WriteRequest { db: 0, write: Write::String(write) };
     let replies = node.write(vec![request]).await.map_err(|error| {
         let code = match error {
-            NodeError::NotLeader
-            | NodeError::Stopped
-            | NodeError::Unavailable(_)
-            | NodeError::Refused(_)
-            | NodeError::DiskFull { .. } => ErrorCode::TemporarilyUnavailable,
-            NodeError::OutcomeUnknown(_) => ErrorCode::Timeout,
             NodeError::StorageFailed(_) | NodeError::SnapshotFailed(_) => ErrorCode::Crash,
+            _ if error.is_definite() => ErrorCode::TemporarilyUnavailable,
+            _ => ErrorCode::Timeout,
         };
         WorkloadError::new(code, error.to_string())
     })?;

@@ -9,7 +9,7 @@
 //! The files, each with one job; imports between them go one way (`membership` uses
 //! `routing`; no sibling imports back):
 //! - `routing`: [`Node::write`], [`Node::read_view`], read rounds, leader retry, forwarding;
-//! - `pipeline`: the commit pipeline below, from [`Node::propose`]'s queue to the replies;
+//! - `pipeline`: the commit pipeline below, from `Node::propose`'s queue to the replies;
 //! - `membership`: adding, removing and transferring, every member's status;
 //! - `background`: the log-size snapshot trigger and active expiry;
 //! - `deliveries`: pub/sub messages and deferred replies of blocking commands.
@@ -66,7 +66,8 @@
 //! Errors follow the definite/indefinite rule: [`NodeError::Stopped`],
 //! [`NodeError::NotLeader`], [`NodeError::Unavailable`], [`NodeError::Refused`] and
 //! [`NodeError::DiskFull`] mean the write was not applied; [`NodeError::OutcomeUnknown`] and
-//! [`NodeError::StorageFailed`] mean it may or may not have been.
+//! [`NodeError::StorageFailed`] mean it may or may not have been; [`NodeError::is_definite`]
+//! says which, and every caller that splits errors so asks it.
 
 mod background;
 mod membership;

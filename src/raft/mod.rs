@@ -148,6 +148,21 @@ pub enum NodeError {
 }
 
 impl NodeError {
+    /// Whether the error proves the command did not happen (Maelstrom's "definite" error): a
+    /// client may safely retry it. `false` means the outcome is unknown: it may have been
+    /// committed and applied, so a retry could apply it twice.
+    pub fn is_definite(&self) -> bool {
+        match self {
+            NodeError::Stopped
+            | NodeError::NotLeader
+            | NodeError::Unavailable(_)
+            | NodeError::Refused(_)
+            | NodeError::DiskFull { .. }
+            | NodeError::SnapshotFailed(_) => true,
+            NodeError::OutcomeUnknown(_) | NodeError::StorageFailed(_) => false,
+        }
+    }
+
     /// The error line a client gets.
     pub fn to_frame(&self) -> Frame {
         Frame::Error(std::borrow::Cow::Owned(match self {
@@ -368,4 +383,29 @@ async fn sole_voter(raft: &Raft, node_id: NodeId) -> Result<bool> {
     })
     .await
     .map_err(|error| Error::Storage(format!("reading the membership: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NodeError;
+
+    #[test]
+    fn only_errors_that_prove_nothing_happened_are_definite() {
+        let definite = [
+            NodeError::Stopped,
+            NodeError::NotLeader,
+            NodeError::Unavailable("no leader".into()),
+            NodeError::Refused("bad change".into()),
+            NodeError::DiskFull { data_directory: "d".into(), cause: "full".into() },
+            NodeError::SnapshotFailed("full".into()),
+        ];
+        for error in definite {
+            assert!(error.is_definite(), "{error:?} should prove the write did not happen");
+        }
+        for error in
+            [NodeError::OutcomeUnknown("lost".into()), NodeError::StorageFailed("io".into())]
+        {
+            assert!(!error.is_definite(), "{error:?} should leave the outcome unknown");
+        }
+    }
 }
