@@ -302,29 +302,7 @@ impl Node {
             incarnation: stored.incarnation,
             data_directory: Arc::new(opened.data_directory),
         };
-        let flushed = node.log_figures.flushed_ticket.subscribe();
-        tokio::spawn(pipeline::run_pipeline(
-            opened.raft,
-            receiver,
-            config.entry_proposals_max,
-            waiting,
-            pipeline::Signals {
-                flushed,
-                disk_full: node.disk_full.clone(),
-                data_directory: node.data_directory.path().display().to_string(),
-            },
-        ));
-        tokio::spawn(routing::run_read_rounds(node.clone(), read_waiters));
-        tokio::spawn(membership::learn_member_addresses(node.clone()));
-        if clustered {
-            tokio::spawn(membership::report_leadership(node.clone()));
-            tokio::spawn(membership::meet_members(node.clone()));
-        }
-        if let Some((listener, identity)) = peer_listener {
-            let handler = PeerHandler::new(node.raft.clone(), Arc::new(node.clone()));
-            tokio::spawn(tcp::serve(listener, identity, handler, config.peer_frame_bytes_max));
-        }
-        tokio::spawn(background::run_snapshot_trigger(node.clone(), config.snapshot_log_bytes));
+        node.spawn_tasks(config, opened.raft, receiver, waiting, read_waiters, peer_listener);
         if clustered {
             tokio::spawn({
                 let node = node.clone();
@@ -339,6 +317,42 @@ impl Node {
             config.active_expire_keys_per_cycle,
         ));
         Ok(node)
+    }
+
+    /// Starts the node's own tasks: the commit pipeline, read rounds, membership upkeep, the
+    /// peer listener if there is one, and the snapshot trigger.
+    fn spawn_tasks(
+        &self,
+        config: &Config,
+        raft: Raft,
+        proposals: mpsc::Receiver<pipeline::PendingWrite>,
+        waiting: pipeline::Waiting,
+        read_waiters: mpsc::Receiver<routing::ReadWaiter>,
+        peer_listener: Option<(tokio::net::TcpListener, Identity)>,
+    ) {
+        let flushed = self.log_figures.flushed_ticket.subscribe();
+        tokio::spawn(pipeline::run_pipeline(
+            raft,
+            proposals,
+            config.entry_proposals_max,
+            waiting,
+            pipeline::Signals {
+                flushed,
+                disk_full: self.disk_full.clone(),
+                data_directory: self.data_directory.path().display().to_string(),
+            },
+        ));
+        tokio::spawn(routing::run_read_rounds(self.clone(), read_waiters));
+        tokio::spawn(membership::learn_member_addresses(self.clone()));
+        if self.cluster.clustered {
+            tokio::spawn(membership::report_leadership(self.clone()));
+            tokio::spawn(membership::meet_members(self.clone()));
+        }
+        if let Some((listener, identity)) = peer_listener {
+            let handler = PeerHandler::new(self.raft.clone(), Arc::new(self.clone()));
+            tokio::spawn(tcp::serve(listener, identity, handler, config.peer_frame_bytes_max));
+        }
+        tokio::spawn(background::run_snapshot_trigger(self.clone(), config.snapshot_log_bytes));
     }
 
     /// The handler of requests from peers, for a transport that delivers them itself.

@@ -112,14 +112,7 @@ pub(super) async fn run_pipeline(
         // arrive meanwhile miss it. Waiting for the previous entry's flush first makes each
         // entry carry every write that arrived during the previous fsync.
         if let Some((ticket, settled)) = previous.take() {
-            let held = tokio::select! {
-                _ = flushed.wait_for(|&flushed| flushed >= ticket) => false,
-                _ = settled => false,
-                full = disk_full.wait_for(Option::is_some) => full.is_ok(),
-            };
-            if held {
-                answer_held_writes(&waiting, *flushed.borrow());
-            }
+            wait_for_previous(ticket, settled, &mut flushed, &mut disk_full, &waiting).await;
         }
         if proposals.recv_many(&mut batch, entry_proposals_max).await == 0 {
             return;
@@ -156,34 +149,65 @@ pub(super) async fn run_pipeline(
             }
         };
         previous = Some((ticket, settled));
-        // The fallback path: openraft's own reply, used when apply found nobody waiting (the
-        // entry was read back from disk without its ticket) and for every error.
-        let waiting = Arc::clone(&waiting);
-        tokio::spawn(async move {
-            let outcome = match receiver.await {
-                Ok(Ok(response)) => Ok(response.data.0),
-                // openraft answers "forward to the leader" both when it refused the entry
-                // (not the leader when it arrived) and when it removed the appended entry
-                // from this node's log for a new leader's. The second is no proof that the
-                // entry is gone: another member may hold it and lead later, committing it.
-                // The two look alike here, so both are "outcome unknown": retrying on the
-                // new leader could apply the write twice.
-                Ok(Err(_)) => Err(NodeError::OutcomeUnknown(
-                    "the leader changed before the write was committed; it may still be \
-                     applied"
-                        .into(),
-                )),
-                Err(_) => Err(NodeError::OutcomeUnknown(
-                    "consensus stopped before the write was applied".into(),
-                )),
-            };
-            let answer = waiting.lock().remove(&ticket);
-            if let Some(answer) = answer {
-                send_replies(outcome, answer);
-            }
-            drop(settled_sender);
-        });
+        tokio::spawn(answer_from_openraft(receiver, ticket, Arc::clone(&waiting), settled_sender));
     }
+}
+
+/// What `client_write_ff` hands back: openraft's reply to one entry, once it is applied or
+/// refused.
+type WriteReceiver = <<raft::TypeConfig as openraft::RaftTypeConfig>::Responder as
+    openraft::raft::responder::Responder<raft::TypeConfig>>::Receiver;
+
+/// Step 1's wait: until the previous entry (`ticket`) is flushed or settled, or the disk
+/// fills up under it, in which case the writes it holds are answered now.
+async fn wait_for_previous(
+    ticket: Ticket,
+    settled: oneshot::Receiver<()>,
+    flushed: &mut watch::Receiver<Ticket>,
+    disk_full: &mut watch::Receiver<Option<String>>,
+    waiting: &Waiting,
+) {
+    let held = tokio::select! {
+        _ = flushed.wait_for(|&flushed| flushed >= ticket) => false,
+        _ = settled => false,
+        full = disk_full.wait_for(Option::is_some) => full.is_ok(),
+    };
+    if held {
+        answer_held_writes(waiting, *flushed.borrow());
+    }
+}
+
+/// The fallback path: openraft's own reply, used when apply found nobody waiting (the entry
+/// was read back from disk without its ticket) and for every error. Dropping
+/// `settled_sender` at the end tells the pipeline this entry's outcome is known.
+async fn answer_from_openraft(
+    receiver: WriteReceiver,
+    ticket: Ticket,
+    waiting: Waiting,
+    settled_sender: oneshot::Sender<()>,
+) {
+    let outcome = match receiver.await {
+        Ok(Ok(response)) => Ok(response.data.0),
+        // openraft answers "forward to the leader" both when it refused the entry
+        // (not the leader when it arrived) and when it removed the appended entry
+        // from this node's log for a new leader's. The second is no proof that the
+        // entry is gone: another member may hold it and lead later, committing it.
+        // The two look alike here, so both are "outcome unknown": retrying on the
+        // new leader could apply the write twice.
+        Ok(Err(_)) => Err(NodeError::OutcomeUnknown(
+            "the leader changed before the write was committed; it may still be \
+             applied"
+                .into(),
+        )),
+        Err(_) => {
+            Err(NodeError::OutcomeUnknown("consensus stopped before the write was applied".into()))
+        }
+    };
+    let answer = waiting.lock().remove(&ticket);
+    if let Some(answer) = answer {
+        send_replies(outcome, answer);
+    }
+    drop(settled_sender);
 }
 
 /// The disk filled up under an entry that is not flushed: its writes (every ticket above
