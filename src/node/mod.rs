@@ -422,6 +422,10 @@ impl Node {
         let persistence = &self.shared.persistence;
         let failures = persistence.failures.load(Ordering::Relaxed);
         let mut last_trigger: Option<Instant> = None;
+        // openraft publishes a new snapshot's log id in its metrics; the disk-full watch and
+        // the retrigger pause cover what the metrics do not show (a failed attempt).
+        let mut metrics = self.raft.metrics();
+        let mut disk_full = self.disk_full.clone();
         loop {
             if persistence.snapshot_index.load(Ordering::Relaxed) >= target {
                 return Ok(());
@@ -434,11 +438,17 @@ impl Node {
                 return Err(NodeError::SnapshotFailed(reason));
             }
             let idle = !persistence.in_progress.load(Ordering::Relaxed);
-            if idle && last_trigger.is_none_or(|at| at.elapsed() > Duration::from_millis(200)) {
+            if idle && last_trigger.is_none_or(|at| at.elapsed() > SAVE_RETRIGGER_PAUSE) {
                 self.raft.trigger().snapshot().await.map_err(fatal_error)?;
                 last_trigger = Some(Instant::now());
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::select! {
+                changed = metrics.changed() => changed.map_err(|_| NodeError::Stopped)?,
+                full = disk_full.wait_for(Option::is_some) => {
+                    full.map_err(|_| NodeError::Stopped)?;
+                }
+                () = tokio::time::sleep(SAVE_RETRIGGER_PAUSE) => {}
+            }
         }
     }
 
@@ -581,6 +591,10 @@ fn tcp_identity(
 }
 
 /// [`NodeError::DiskFull`] for the log error `reason` under `data_directory`.
+/// How long SAVE waits for a snapshot it asked for before asking again: openraft ignores a
+/// trigger while it is building one, and a failed attempt shows in no watch.
+const SAVE_RETRIGGER_PAUSE: Duration = Duration::from_millis(200);
+
 fn disk_full_error(data_directory: &str, reason: &str) -> NodeError {
     let cause = if reason.contains(&format!("(os error {})", libc::EDQUOT)) {
         "disk quota exceeded"
