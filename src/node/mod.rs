@@ -22,7 +22,7 @@
 //!    entry only when the previous one is durable makes it carry every write that arrived
 //!    during that fsync, and the batch grows with the number of clients.
 //! 2. Register the proposals' reply channels under a fresh ticket and stamp them with the
-//!    node's clock (`leader_time_ms`) into one [`Entry`].
+//!    node's clock (`leader_time_ms`) into one [`Entry`](crate::state_machine::Entry).
 //! 3. Hand the entry to openraft (`client_write`), which appends it to the write-ahead log,
 //!    waits for the log thread's fsync, commits it and applies it to the state machine.
 //! 4. Apply hands the replies to the proposals waiting under the ticket, in order, as soon as
