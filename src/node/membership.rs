@@ -38,7 +38,7 @@ impl Node {
         self.on_leader(|leader| {
             let request = request.clone();
             async move {
-                if leader == self.cluster.id {
+                if leader == self.routing.id {
                     return self.admin_as_leader(request).await;
                 }
                 match self.forward(leader, PeerRequest::Admin(request)).await? {
@@ -55,10 +55,10 @@ impl Node {
         match request {
             AdminRequest::AddNode { id, address } => {
                 let is_learner = self.refuse_adding_a_voter(id)?;
-                self.cluster.transport.learn_address(id, &address);
+                self.routing.transport.learn_address(id, &address);
                 // The operator adds this node on purpose, maybe on a new data directory: what
                 // was known of its old one no longer counts (raft::identity).
-                self.cluster.transport.forget_incarnation(id).map_err(|error| {
+                self.routing.transport.forget_incarnation(id).map_err(|error| {
                     NodeError::Unavailable(format!("forgetting node {id}'s incarnation: {error}"))
                 })?;
                 let incarnation = self.incarnation_of(id, &address).await?;
@@ -123,9 +123,9 @@ impl Node {
         let deadline = tokio::time::Instant::now() + ADD_NODE_CONTACT_WAIT;
         loop {
             let reason = match self
-                .cluster
+                .routing
                 .transport
-                .call(id, PeerRequest::Incarnation, self.cluster.leader_wait)
+                .call(id, PeerRequest::Incarnation, self.routing.leader_wait)
                 .await
             {
                 Ok(PeerResponse::Incarnation(incarnation)) => return Ok(incarnation),
@@ -153,7 +153,7 @@ impl Node {
         loop {
             {
                 let current = metrics.borrow_and_update();
-                if current.current_leader != Some(self.cluster.id) {
+                if current.current_leader != Some(self.routing.id) {
                     return Err(NodeError::NotLeader);
                 }
                 let matched = current
@@ -173,7 +173,7 @@ impl Node {
 
     /// Hands leadership to `to` (see the module doc); returns once `to` leads, or fails.
     async fn transfer_leadership(&self, to: NodeId) -> Result<String, NodeError> {
-        if to == self.cluster.id {
+        if to == self.routing.id {
             return Ok(format!("node {to} already leads"));
         }
         let is_voter = self
@@ -187,16 +187,16 @@ impl Node {
         if !is_voter {
             return Err(NodeError::Refused(format!("node {to} is not a voter of this cluster")));
         }
-        self.cluster.transferring.store(true, Ordering::Release);
+        self.routing.transferring.store(true, Ordering::Release);
         self.raft.runtime_config().heartbeat(false);
         let outcome = self.hand_over(to).await;
         self.raft.runtime_config().heartbeat(true);
-        self.cluster.transferring.store(false, Ordering::Release);
+        self.routing.transferring.store(false, Ordering::Release);
         outcome
     }
 
     async fn hand_over(&self, to: NodeId) -> Result<String, NodeError> {
-        let deadline = Instant::now() + self.cluster.leader_wait;
+        let deadline = Instant::now() + self.routing.leader_wait;
         let mut metrics = self.raft.metrics();
         while Instant::now() < deadline {
             let (leader, caught_up) = {
@@ -212,37 +212,37 @@ impl Node {
             if leader == Some(to) {
                 return Ok(format!("node {to} leads"));
             }
-            if leader == Some(self.cluster.id) && caught_up {
+            if leader == Some(self.routing.id) && caught_up {
                 // Until the followers' leases expire they refuse the vote; ask again until
                 // the target leads.
                 let _ =
-                    self.cluster.transport.call(to, PeerRequest::TimeoutNow, STATUS_TIMEOUT).await;
+                    self.routing.transport.call(to, PeerRequest::TimeoutNow, STATUS_TIMEOUT).await;
             }
             let _ = tokio::time::timeout(Duration::from_millis(50), metrics.changed()).await;
         }
         Err(NodeError::Unavailable(format!(
             "node {to} did not take over within {} ms",
-            self.cluster.leader_wait.as_millis()
+            self.routing.leader_wait.as_millis()
         )))
     }
 
     /// Every member's status, this node's own first; a member that does not answer in time is
     /// listed with the error.
-    pub async fn cluster_status(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
+    pub async fn member_statuses(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
         let core_waits = self.disk_full.borrow().is_some();
         let own = crate::raft::peer::status(&self.raft, core_waits).await;
         let mut members: BTreeMap<NodeId, String> = BTreeMap::new();
         if let Ok(status) = &own {
             members.extend(status.members.iter().cloned());
         }
-        members.remove(&self.cluster.id);
-        let mut statuses = vec![(self.cluster.id, own)];
+        members.remove(&self.routing.id);
+        let mut statuses = vec![(self.routing.id, own)];
         // Asked all at once: an unreachable member costs one timeout, not one each.
         let calls: Vec<_> = members
             .keys()
             .map(|id| {
                 let id = *id;
-                let call = self.cluster.transport.call(id, PeerRequest::Status, STATUS_TIMEOUT);
+                let call = self.routing.transport.call(id, PeerRequest::Status, STATUS_TIMEOUT);
                 tokio::spawn(async move {
                     match call.await {
                         Ok(PeerResponse::Status(result)) => result,
@@ -322,7 +322,7 @@ pub(super) async fn learn_member_addresses(node: Node) {
         // The address carries the member's incarnation when the membership records one, and
         // the transport learns both (raft::identity).
         for (id, address) in members {
-            node.cluster.transport.learn_address(id, &address);
+            node.routing.transport.learn_address(id, &address);
         }
         if metrics.changed().await.is_err() {
             return;
@@ -349,10 +349,10 @@ pub(super) async fn meet_members(node: Node) {
             .membership()
             .nodes()
             .map(|(id, _)| *id)
-            .filter(|id| *id != node.cluster.id && !met.contains(id))
+            .filter(|id| *id != node.routing.id && !met.contains(id))
             .collect();
         for id in unmet {
-            let call = node.cluster.transport.call(id, PeerRequest::Incarnation, STATUS_TIMEOUT);
+            let call = node.routing.transport.call(id, PeerRequest::Incarnation, STATUS_TIMEOUT);
             if let Ok(PeerResponse::Incarnation(_)) = call.await {
                 met.insert(id);
             }

@@ -149,13 +149,14 @@ pub struct PersistenceStatus {
     pub log_bytes_since_snapshot: u64,
 }
 
-/// What the node needs to be one member of several (see `cluster`).
-struct ClusterHandle {
+/// What routing to the leader needs: this node's id, the transport to its peers, the waits,
+/// and the read rounds (see `routing`).
+struct Routing {
     id: raft::NodeId,
     /// Whether other members existed at start (or may be added): writes and reads are then
     /// routed to the leader, and a proposal waits for its commit at most `commit_wait`. A lone
-    /// node that gains members later is clustered from then on (see `Node::is_clustered`).
-    clustered: bool,
+    /// node that gains members later is clustered from then on (see `Node::has_peers`).
+    had_peers_at_start: bool,
     transport: Arc<dyn Transport>,
     leader_wait: Duration,
     commit_wait: Duration,
@@ -172,7 +173,7 @@ struct ClusterHandle {
 /// A handle on the running node; cheap to clone, one per connection.
 #[derive(Clone)]
 pub struct Node {
-    cluster: Arc<ClusterHandle>,
+    routing: Arc<Routing>,
     proposals: mpsc::Sender<pipeline::PendingWrite>,
     raft: Raft,
     shared: Arc<SharedState>,
@@ -264,8 +265,8 @@ impl Node {
         let waiting: pipeline::Waiting = Arc::default();
         let deliver = pipeline::deliver_replies(Arc::clone(&waiting));
         let opened = raft::open(config, directory, deliver, Arc::clone(&transport)).await?;
-        let clustered = config.is_clustered() || !opened.sole_voter;
-        if !clustered {
+        let has_peers = config.is_clustered() || !opened.sole_voter;
+        if !has_peers {
             wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
         }
         let (proposals, receiver) = mpsc::channel(config.proposal_queue_max);
@@ -280,9 +281,9 @@ impl Node {
         opened.shared.set_output_sink(Arc::clone(&deliveries) as _);
         let disk_full = opened.log_figures.disk_full.subscribe();
         let node = Node {
-            cluster: Arc::new(ClusterHandle {
+            routing: Arc::new(Routing {
                 id: config.node_id,
-                clustered,
+                had_peers_at_start: has_peers,
                 transport,
                 leader_wait: Duration::from_millis(config.leader_wait_ms),
                 commit_wait: Duration::from_millis(config.commit_wait_ms),
@@ -303,7 +304,7 @@ impl Node {
             data_directory: Arc::new(opened.data_directory),
         };
         node.spawn_tasks(config, opened.raft, receiver, waiting, read_waiters, peer_listener);
-        if clustered {
+        if has_peers {
             tokio::spawn({
                 let node = node.clone();
                 async move { node.forget_earlier_runs().await }
@@ -344,7 +345,7 @@ impl Node {
         ));
         tokio::spawn(routing::run_read_rounds(self.clone(), read_waiters));
         tokio::spawn(membership::learn_member_addresses(self.clone()));
-        if self.cluster.clustered {
+        if self.routing.had_peers_at_start {
             tokio::spawn(membership::report_leadership(self.clone()));
             tokio::spawn(membership::meet_members(self.clone()));
         }
@@ -372,7 +373,7 @@ impl Node {
         loop {
             match self.write(vec![WriteRequest { db: 0, write: write.clone() }]).await {
                 Ok(_) => return,
-                Err(NodeError::Unavailable(_)) if self.is_clustered() => {
+                Err(NodeError::Unavailable(_)) if self.has_peers() => {
                     tokio::time::sleep(Duration::from_secs(1)).await
                 }
                 Err(error) => {
@@ -553,8 +554,8 @@ impl NodeService for Node {
         Box::pin(async move {
             // A forwarded write is proposed here or refused, never forwarded again: two nodes
             // with different ideas of the leader must not bounce a write between them.
-            let leading = node.raft.metrics().borrow().current_leader == Some(node.cluster.id);
-            if !leading || node.cluster.transferring.load(Ordering::Acquire) {
+            let leading = node.raft.metrics().borrow().current_leader == Some(node.routing.id);
+            if !leading || node.routing.transferring.load(Ordering::Acquire) {
                 return Err(NodeError::NotLeader);
             }
             node.propose(requests).await

@@ -47,14 +47,14 @@ impl Node {
                 "the commit pipeline stopped while the write was in it".into(),
             )
         };
-        if !self.is_clustered() {
+        if !self.has_peers() {
             return receiver.await.map_err(stopped)?;
         }
-        match tokio::time::timeout(self.cluster.commit_wait, receiver).await {
+        match tokio::time::timeout(self.routing.commit_wait, receiver).await {
             Ok(outcome) => outcome.map_err(stopped)?,
             Err(_) => Err(NodeError::OutcomeUnknown(format!(
                 "not committed within {} ms; a majority may be unreachable",
-                self.cluster.commit_wait.as_millis()
+                self.routing.commit_wait.as_millis()
             ))),
         }
     }

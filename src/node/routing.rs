@@ -80,13 +80,13 @@ impl Node {
         if let Some(reason) = self.fatal.borrow().clone() {
             return Err(NodeError::StorageFailed(reason));
         }
-        if !self.is_clustered() {
+        if !self.has_peers() {
             return self.propose(requests).await;
         }
         self.on_leader(|leader| {
             let requests = requests.clone();
             async move {
-                if leader != self.cluster.id {
+                if leader != self.routing.id {
                     return match self.forward(leader, PeerRequest::Forward(requests)).await? {
                         PeerResponse::Forward(result) => result,
                         other => Err(mismatch(leader, &other)),
@@ -105,19 +105,19 @@ impl Node {
     /// doc: one read round, then this node's apply catches up), with the leader's time.
     pub async fn read_view(&self) -> Result<ReadView, NodeError> {
         let (waiter, receiver) = oneshot::channel();
-        self.cluster.read_rounds.send(waiter).await.map_err(|_| NodeError::Stopped)?;
+        self.routing.read_rounds.send(waiter).await.map_err(|_| NodeError::Stopped)?;
         let round = receiver.await.map_err(|_| NodeError::Stopped)??;
         let required = round.point.index;
         if self.applied_index() < required {
             let waited = self
                 .raft
-                .wait(Some(self.cluster.leader_wait))
+                .wait(Some(self.routing.leader_wait))
                 .applied_index_at_least(Some(required), "read index")
                 .await;
             if waited.is_err() {
                 return Err(NodeError::Unavailable(format!(
                     "this node did not apply entry {required} within {} ms",
-                    self.cluster.leader_wait.as_millis()
+                    self.routing.leader_wait.as_millis()
                 )));
             }
         }
@@ -130,14 +130,14 @@ impl Node {
         }
         let since_answer_ms = u64::try_from(round.answered.elapsed().as_millis()).unwrap_or(0);
         let leader_now_ms = round.point.leader_time_ms.saturating_add(since_answer_ms);
-        let now_ms = raise_floor(&self.cluster.read_time_floor_ms, leader_now_ms.max(view.time_ms));
+        let now_ms = raise_floor(&self.routing.read_time_floor_ms, leader_now_ms.max(view.time_ms));
         Ok(ReadView { view, now_ms })
     }
 
     /// One read round: the index every read waiting now must observe, and the leader's time.
     async fn read_index(&self) -> Result<ReadPoint, NodeError> {
         self.on_leader(|leader| async move {
-            if leader != self.cluster.id {
+            if leader != self.routing.id {
                 return match self.forward(leader, PeerRequest::ReadIndex).await {
                     Ok(PeerResponse::ReadIndex(result)) => result,
                     Ok(other) => Err(mismatch(leader, &other)),
@@ -196,7 +196,7 @@ impl Node {
         if disk_full.wait_for(Option::is_some).await.is_err() {
             return std::future::pending().await;
         }
-        if self.is_clustered() {
+        if self.has_peers() {
             return Err(NodeError::Unavailable(format!(
                 "this member cannot write its log in {} (the disk is full), so it cannot \
                  catch up; read through another member",
@@ -212,7 +212,7 @@ impl Node {
     /// back).
     fn own_read_time_ms(&self) -> u64 {
         let applied_time_ms = self.shared.views.load().time_ms;
-        raise_floor(&self.cluster.read_time_floor_ms, clock_ms().max(applied_time_ms))
+        raise_floor(&self.routing.read_time_floor_ms, clock_ms().max(applied_time_ms))
     }
 
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the
@@ -226,7 +226,7 @@ impl Node {
         Attempt: FnMut(NodeId) -> Outcome,
         Outcome: std::future::Future<Output = Result<T, NodeError>>,
     {
-        let deadline = Instant::now() + self.cluster.leader_wait;
+        let deadline = Instant::now() + self.routing.leader_wait;
         loop {
             let leader = self.leader_before(deadline).await?;
             match attempt(leader).await {
@@ -241,18 +241,18 @@ impl Node {
 
     /// This node's id in its cluster.
     pub fn id(&self) -> NodeId {
-        self.cluster.id
+        self.routing.id
     }
 
     /// Whether other members exist: at start, or added since (a lone node grows into a
     /// cluster without a restart). Then writes are routed to whoever leads.
-    pub(super) fn is_clustered(&self) -> bool {
-        self.cluster.clustered
+    pub(super) fn has_peers(&self) -> bool {
+        self.routing.had_peers_at_start
             || self.raft.metrics().borrow().membership_config.membership().nodes().nth(1).is_some()
     }
 
     fn is_transferring(&self) -> bool {
-        self.cluster.transferring.load(Ordering::Acquire)
+        self.routing.transferring.load(Ordering::Acquire)
     }
 
     /// The leader this node knows of now, if any.
@@ -280,7 +280,7 @@ impl Node {
         NodeError::Unavailable(format!(
             "no leader could be reached within {} ms (an election is under way or a majority is \
              unreachable)",
-            self.cluster.leader_wait.as_millis()
+            self.routing.leader_wait.as_millis()
         ))
     }
 
@@ -295,9 +295,9 @@ impl Node {
         // the data set; everything else answers within a commit.
         let timeout = match request {
             PeerRequest::Admin(_) => ADMIN_TIMEOUT,
-            _ => self.cluster.commit_wait,
+            _ => self.routing.commit_wait,
         };
-        match self.cluster.transport.call(leader, request, timeout).await {
+        match self.routing.transport.call(leader, request, timeout).await {
             Ok(response) => Ok(response),
             Err(CallError::Unreachable { .. }) => Err(NodeError::NotLeader),
             Err(error @ CallError::Lost { .. }) => {

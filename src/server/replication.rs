@@ -30,7 +30,7 @@ pub(super) fn lags(statuses: &[(u64, Result<NodeStatus, NodeError>)]) -> Vec<(u6
 /// each reports Redis's `role:master`, and the cluster's own figures follow.
 pub(super) async fn replication_info(shared: &Shared, text: &mut String) {
     text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
-    let statuses = shared.node.cluster_status().await;
+    let statuses = shared.node.member_statuses().await;
     if let Some((_, Ok(own))) = statuses.first() {
         let _ = write!(
             text,

@@ -22,7 +22,7 @@ impl Connection {
         let request = match command {
             ClusterAdmin::Status => {
                 let storage = node.storage_status();
-                return status_frame(&node.cluster_status().await, storage.name());
+                return status_frame(&node.member_statuses().await, storage.name());
             }
             ClusterAdmin::AddNode { id, address } => AdminRequest::AddNode { id, address },
             ClusterAdmin::RemoveNode { id } => AdminRequest::RemoveNode { id },
