@@ -13,7 +13,7 @@ use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
 use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
 use crate::command::sets::{SetOperation, SetRead, SetWrite};
 use crate::command::strings::{
-    Expiry, ExpiryUnit, SetCondition, SetVariant, StringRead, StringWrite, TtlChange,
+    Expiry, ExpiryUnit, LcsReply, SetCondition, SetVariant, StringRead, StringWrite, TtlChange,
 };
 use crate::command::transactions::{Operation, Step, Transaction};
 use crate::command::zsets::{
@@ -663,6 +663,20 @@ fn leaves(failures: &mut Vec<String>) -> Vec<Checked> {
             |change| match change {
                 TtlChange::Persist => 0,
                 TtlChange::Expire { .. } => 1,
+            },
+            failures,
+        ),
+        check(
+            "LcsReply",
+            vec![
+                (LcsReply::Subsequence, "00"),
+                (LcsReply::Length, "01"),
+                (LcsReply::Indexes, "02"),
+            ],
+            |reply| match reply {
+                LcsReply::Subsequence => 0,
+                LcsReply::Length => 1,
+                LcsReply::Indexes => 2,
             },
             failures,
         ),

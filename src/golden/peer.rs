@@ -13,7 +13,7 @@ use openraft::{SnapshotMeta, Vote};
 use super::{check, Checked};
 use crate::command::Write;
 use crate::raft::peer::{AdminRequest, NodeStatus, PeerRequest, PeerResponse, ReadPoint};
-use crate::raft::tcp::Welcome;
+use crate::raft::tcp::{Hello, Welcome};
 use crate::raft::NodeError;
 use crate::resp::Frame;
 use crate::state_machine::WriteRequest;
@@ -196,4 +196,16 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         check("NodeError", errors, error_tag, failures),
         check("Frame", frames, frame_tag, failures),
     ]
+}
+
+/// The dialer's `Hello`: every version's begins with the protocol version, which is how a
+/// listener names a dialer's version even when the rest does not decode (`raft::tcp`).
+#[test]
+fn the_hello_keeps_its_bytes_and_begins_with_the_protocol_version() {
+    // Version 3 written out, so that a version bump alone does not touch these bytes.
+    let hello =
+        Hello { protocol_version: 3, cluster_id: "c".into(), from: 2, to: 1, incarnation: 7 };
+    let bytes = postcard::to_allocvec(&hello).unwrap();
+    assert_eq!(super::hex(&bytes), "030163020107", "the Hello's bytes changed");
+    assert_eq!(postcard::take_from_bytes::<u32>(&bytes).unwrap().0, 3);
 }
