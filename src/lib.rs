@@ -26,4 +26,4 @@ pub mod server;
 pub mod maelstrom;
 pub mod cli;
 #[cfg(test)]
-mod golden;
+mod tests;

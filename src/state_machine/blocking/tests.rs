@@ -458,7 +458,7 @@ fn replicas_fed_the_same_entries_agree_on_waiters_reservations_and_keys() {
 
 /// A snapshot's table of blocked clients (its metadata's `waiters`, `docs/format.md`) keeps
 /// its bytes: a waiter, its queue and a reservation. A failure means a field or variant was
-/// reordered, which changes the snapshot format (see `crate::golden`).
+/// reordered, which changes the snapshot format (see `crate::tests::golden`).
 #[test]
 fn the_waiter_table_keeps_its_bytes() {
     use super::{Reservation, Taken, Waiters};
