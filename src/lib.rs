@@ -25,3 +25,5 @@ pub mod node;
 pub mod server;
 pub mod maelstrom;
 pub mod cli;
+#[cfg(test)]
+mod tests;

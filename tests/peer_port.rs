@@ -1,6 +1,7 @@
-//! The peer port and a member without a majority, seen from outside: strangers and nodes of
-//! another cluster are refused with a reason in the log, and clients of a node that cannot
-//! reach a leader get a bounded wait and an error that says nothing was applied.
+//! The peer port and a member without a majority, seen from outside: strangers, dialers of
+//! another peer protocol and nodes of another cluster are refused with a reason in the log, and
+//! clients of a node that cannot reach a leader get a bounded wait and an error that says
+//! nothing was applied.
 
 mod support;
 
@@ -42,7 +43,7 @@ fn wait_for_log(server: &Concord, needle: &str) {
     }
 }
 
-fn handshake(peer_port: u16, hello: &Hello) -> Welcome {
+fn handshake(peer_port: u16, hello: &impl serde::Serialize) -> Welcome {
     let mut stream = TcpStream::connect(("127.0.0.1", peer_port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut bytes = MAGIC.to_vec();
@@ -110,6 +111,34 @@ fn a_node_of_another_cluster_or_a_misaddressed_dial_is_refused_with_the_reason()
         incarnation: 7,
     };
     assert!(matches!(handshake(peer_port, &member), Welcome::Accepted { .. }));
+}
+
+/// A dialer of another peer protocol is refused at the handshake, and both the refusal it
+/// receives and the node's log line name both versions: whether its `Hello` has this
+/// version's shape, or only begins with its version as every version's `Hello` does.
+#[test]
+fn a_dialer_of_another_peer_protocol_is_refused_with_both_versions_named() {
+    let (server, peer_port) = lonely_member();
+    let newer = PROTOCOL_VERSION + 1;
+    let both = format!("speaks peer protocol {newer}, this node speaks {PROTOCOL_VERSION}");
+    let same_shape = Hello {
+        protocol_version: newer,
+        cluster_id: "test-cluster".into(),
+        from: 2,
+        to: 1,
+        incarnation: 7,
+    };
+    let Welcome::Refused(reason) = handshake(peer_port, &same_shape) else {
+        panic!("a dialer of peer protocol {newer} was accepted")
+    };
+    assert!(reason.contains(&format!("node 2 {both}")), "{reason}");
+    wait_for_log(&server, &format!("node 2 {both}"));
+    // A `Hello` of another shape: only the version, which this version cannot decode further.
+    let Welcome::Refused(reason) = handshake(peer_port, &newer) else {
+        panic!("an undecodable hello of peer protocol {newer} was accepted")
+    };
+    assert!(reason.contains(&format!("the dialer {both}")), "{reason}");
+    wait_for_log(&server, &format!("the dialer {both}"));
 }
 
 /// Node 2 is recorded with the data directory it first showed; the same id with another

@@ -202,6 +202,42 @@ mod tests {
         assert!(error.contains("codec version 9"), "{error}");
     }
 
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Golden bytes: what main wrote before tags were frozen. These lines never change; a test
+    /// that fails here means a variant or field was reordered, which changes the log format.
+    #[test]
+    fn entry_kinds_and_the_vote_keep_their_bytes() {
+        let write = Entry {
+            leader_time_ms: 1_700_000_000_000,
+            requests: vec![WriteRequest {
+                db: 2,
+                write: Write::String(StringWrite::Append {
+                    key: Bytes::from_static(b"key"),
+                    suffix: Bytes::from_static(b"value"),
+                }),
+            }],
+        };
+        let membership = MembershipRecord { configs: vec![vec![1]], nodes: vec![(1, "a".into())] };
+        let golden = [
+            (EntryPayload::Blank, "0100"),
+            (
+                EntryPayload::Normal(Proposed { entry: write, ticket: 0 }),
+                "010180d095ffbc3101020004036b65790576616c7565",
+            ),
+            (EntryPayload::Membership(membership.to_membership()), "010201010101010161"),
+        ];
+        for (payload, expected) in golden {
+            let record = encode_entry(&entry(payload));
+            assert_eq!(hex(&record.payload), expected, "a log record's bytes changed");
+        }
+        let mut vote = Vote::new(4, 1);
+        vote.committed = true;
+        assert_eq!(hex(&encode_vote(&vote)), "0104010101", "the vote's bytes changed");
+    }
+
     #[test]
     fn a_vote_survives_a_round_trip() {
         let mut vote = Vote::new(4, 1);

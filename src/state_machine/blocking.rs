@@ -57,8 +57,9 @@ use super::zsets::pop_first_nonempty;
 
 mod reservations;
 
+pub(crate) use reservations::Taken;
 pub use reservations::RESERVATION_MS;
-use reservations::{put_back, Reservation, Reservations, Taken};
+use reservations::{put_back, Reservation, Reservations};
 
 /// The blocked clients, by id and by the keys they wait on, and what was reserved for those
 /// served but not yet confirmed delivered.

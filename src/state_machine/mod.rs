@@ -42,6 +42,9 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// For the golden bytes of `crate::tests::golden`: what a snapshot's reservations hold.
+#[cfg(test)]
+pub(crate) use blocking::Taken;
 pub use blocking::{Waiters, WaitersVersion2, RESERVATION_MS};
 pub use outputs::{Output, OutputSink, ReplyPlace, WaiterId};
 pub use random::Random;

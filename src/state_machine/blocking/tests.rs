@@ -455,3 +455,27 @@ fn replicas_fed_the_same_entries_agree_on_waiters_reservations_and_keys() {
         assert_eq!(first.range(key), second.range(key));
     }
 }
+
+/// A snapshot's table of blocked clients (its metadata's `waiters`, `docs/format.md`) keeps
+/// its bytes: a waiter, its queue and a reservation. A failure means a field or variant was
+/// reordered, which changes the snapshot format (see `crate::tests::golden`).
+#[test]
+fn the_waiter_table_keeps_its_bytes() {
+    use super::{Reservation, Taken, Waiters};
+    use crate::command::blocking::BlockingPop;
+    use crate::command::lists::ListEnd;
+    let mut waiters = Waiters::default();
+    let pop = BlockingPop::List { keys: vec![Bytes::from_static(b"k")], end: ListEnd::Left };
+    waiters.insert(waiter(3), 2, pop, true);
+    let taken = Taken::Zset {
+        key: Bytes::from_static(b"z"),
+        members: vec![(Bytes::from_static(b"m"), 1.0)],
+    };
+    waiters.reservations.insert(waiter(4), Reservation { db: 1, served_at_ms: 5, taken });
+    let bytes = postcard::to_allocvec(&waiters).unwrap();
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(
+        hex, "01010703020001016b00010102016b0101070301010704010502017a01016d000000000000f03f",
+        "the waiter table's bytes changed"
+    );
+}

@@ -1,0 +1,808 @@
+//! The enums of log entries: `Write`, every nested enum a write carries, and `Read` (a
+//! transaction carries its queued reads through the log).
+//!
+//! Samples are parsed from commands where a command makes them, so that a row reads as what a
+//! client sent; the rest are built by hand.
+
+use bytes::Bytes;
+
+use super::{check, Checked};
+use crate::command::blocking::{Block, BlockingPop, BlockingWrite, WaiterId};
+use crate::command::hashes::{HashRead, HashWrite};
+use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
+use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
+use crate::command::sets::{SetOperation, SetRead, SetWrite};
+use crate::command::strings::{
+    Expiry, ExpiryUnit, LcsReply, SetCondition, SetVariant, StringRead, StringWrite, TtlChange,
+};
+use crate::command::transactions::{Operation, Step, Transaction};
+use crate::command::zsets::{
+    AddComparison, AddCondition, Aggregate, CombineOperation, LexBound, RangeSpec, ZsetRead,
+    ZsetWrite,
+};
+use crate::command::{parse, Command, Read, Write};
+
+/// The command a client would send, parsed.
+fn parsed(line: &str) -> Command {
+    let arguments = line.split(' ').map(|word| Bytes::copy_from_slice(word.as_bytes())).collect();
+    parse(arguments).unwrap().command.unwrap()
+}
+
+fn write(line: &str) -> Write {
+    match parsed(line) {
+        Command::Write(write) => write,
+        other => panic!("{line:?} is not a write: {other:?}"),
+    }
+}
+
+fn read(line: &str) -> Read {
+    match parsed(line) {
+        Command::Read(read) => read,
+        other => panic!("{line:?} is not a read: {other:?}"),
+    }
+}
+
+/// Rows of `(command, hex)`, each command parsed and narrowed to the enum under test.
+fn rows<T>(table: &[(&str, &'static str)], narrow: fn(&str) -> T) -> Vec<(T, &'static str)> {
+    table.iter().map(|(line, hex)| (narrow(line), *hex)).collect()
+}
+
+const WAITER: WaiterId = WaiterId { node: 1, incarnation: 7, connection: 3 };
+
+fn block(line: &str) -> Block {
+    match write(line) {
+        Write::Blocking(BlockingWrite::Block(block)) => Block { waiter: WAITER, ..block },
+        other => panic!("{line:?} is not blocking: {other:?}"),
+    }
+}
+
+pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
+    vec![
+        write_enum(failures),
+        string_write(failures),
+        key_write(failures),
+        list_write(failures),
+        zset_write(failures),
+        hash_write(failures),
+        set_write(failures),
+        blocking_write(failures),
+        read_enum(failures),
+        string_read(failures),
+        key_read(failures),
+        list_read(failures),
+        zset_read(failures),
+        hash_read(failures),
+        set_read(failures),
+        operation(failures),
+        leaves(failures),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
+    let transaction = Write::Transaction(Box::new(Transaction {
+        watched: Vec::new(),
+        steps: vec![
+            Step { db: 0, operation: Operation::Write(write("SET k v")) },
+            Step { db: 1, operation: Operation::Read(read("GET k")) },
+        ],
+    }));
+    let samples = vec![
+        (write("SET k v"), "0000016b017600000000"),
+        (write("DEL k"), "010001016b"),
+        (write("LPUSH k a"), "0200016b0001016100"),
+        (write("ZADD k 1 m"), "0300016b0000000001000000000000f03f016d"),
+        (write("HSET k f v"), "0400016b010166017600"),
+        (write("SADD k m"), "0500016b01016d"),
+        (write("SORT k"), "06016b00000000000000"),
+        (transaction, "07000200010000016b01760000000001000000016b"),
+        (Write::Blocking(BlockingWrite::ExpireReservations), "0806"),
+        (write("PUBLISH channel message"), "09076368616e6e656c076d657373616765"),
+    ];
+    let tag = |write: &Write| match write {
+        Write::String(_) => 0,
+        Write::Key(_) => 1,
+        Write::List(_) => 2,
+        Write::Zset(_) => 3,
+        Write::Hash(_) => 4,
+        Write::Set(_) => 5,
+        Write::Sort(_) => 6,
+        Write::Transaction(_) => 7,
+        Write::Blocking(_) => 8,
+        Write::Publish(_) => 9,
+    };
+    vec![check("Write", samples, tag, failures)]
+}
+
+fn string_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::String(write) => write,
+        other => panic!("{line:?} is not a string write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("SET k v EX 10 NX GET", "00016b017601000100140100"),
+            ("GETDEL k", "01016b"),
+            ("GETEX k PX 5", "02016b0101010135"),
+            ("MSETNX k v", "0301016b017601"),
+            ("APPEND k v", "04016b0176"),
+            ("SETRANGE k 2 v", "05016b020176"),
+            ("DECRBY k 2", "06016b03"),
+            ("INCRBYFLOAT k 1.5", "07016b03312e35"),
+            ("CONCORD.CAS k old new", "08016b036f6c64036e657700"),
+        ],
+        narrow,
+    );
+    let tag = |write: &StringWrite| match write {
+        StringWrite::Set(_) => 0,
+        StringWrite::GetDel { .. } => 1,
+        StringWrite::GetEx { .. } => 2,
+        StringWrite::MSet { .. } => 3,
+        StringWrite::Append { .. } => 4,
+        StringWrite::SetRange { .. } => 5,
+        StringWrite::IncrBy { .. } => 6,
+        StringWrite::IncrByFloat { .. } => 7,
+        StringWrite::CompareAndSet { .. } => 8,
+    };
+    vec![check("StringWrite", samples, tag, failures)]
+}
+
+fn key_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Key(write) => write,
+        other => panic!("{line:?} is not a key write: {other:?}"),
+    };
+    let mut samples = rows(
+        &[
+            ("DEL a b", "000201610162"),
+            ("TOUCH a", "01010161"),
+            ("RENAMENX a b", "020161016201"),
+            ("COPY a b DB 2 REPLACE", "0301610162010201"),
+            ("MOVE k 1", "04016b01"),
+            ("PEXPIREAT k 100 GT", "05016bc801000000000100"),
+            ("PERSIST k", "06016b"),
+            ("FLUSHDB", "07"),
+            ("FLUSHALL", "08"),
+            ("SWAPDB 0 1", "090001"),
+        ],
+        narrow,
+    );
+    samples.push((KeyWrite::DeleteExpired { keys: vec![Bytes::from_static(b"k")] }, "0a01016b"));
+    let tag = |write: &KeyWrite| match write {
+        KeyWrite::Del { .. } => 0,
+        KeyWrite::Touch { .. } => 1,
+        KeyWrite::Rename { .. } => 2,
+        KeyWrite::Copy { .. } => 3,
+        KeyWrite::Move { .. } => 4,
+        KeyWrite::Expire(_) => 5,
+        KeyWrite::Persist { .. } => 6,
+        KeyWrite::FlushDb => 7,
+        KeyWrite::FlushAll => 8,
+        KeyWrite::SwapDb { .. } => 9,
+        KeyWrite::DeleteExpired { .. } => 10,
+    };
+    vec![check("KeyWrite", samples, tag, failures)]
+}
+
+fn list_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::List(write) => write,
+        other => panic!("{line:?} is not a list write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("RPUSHX k a b", "00016b01020161016201"),
+            ("LPOP k 2", "01016b000102"),
+            ("LSET k -1 v", "02016b022d310176"),
+            ("LREM k -2 v", "03016b030176"),
+            ("LTRIM k 1 -1", "04016b0201"),
+            ("LINSERT k AFTER p v", "05016b0101700176"),
+            ("LMOVE a b LEFT RIGHT", "06016101620001"),
+            ("LMPOP 2 a b RIGHT COUNT 3", "0702016101620103"),
+        ],
+        narrow,
+    );
+    let tag = |write: &ListWrite| match write {
+        ListWrite::Push { .. } => 0,
+        ListWrite::Pop { .. } => 1,
+        ListWrite::Set { .. } => 2,
+        ListWrite::Remove { .. } => 3,
+        ListWrite::Trim { .. } => 4,
+        ListWrite::Insert { .. } => 5,
+        ListWrite::Move { .. } => 6,
+        ListWrite::MultiPop { .. } => 7,
+    };
+    vec![check("ListWrite", samples, tag, failures)]
+}
+
+fn zset_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Zset(write) => write,
+        other => panic!("{line:?} is not a sorted-set write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("ZADD k XX GT CH 1.5 m", "00016b01010100010001000000000000f83f016d"),
+            ("ZINCRBY k 2 m", "01016b0000000000000040016d"),
+            ("ZREM k m", "02016b01016d"),
+            (
+                "ZRANGESTORE d k (1 +inf BYSCORE LIMIT 0 2",
+                "030164016b01000000000000f03f01000000000000f07f000001000400",
+            ),
+            ("ZPOPMAX k 2", "0401016b01010200"),
+            ("ZREMRANGEBYLEX k [a (c", "05016b02020161030163"),
+            (
+                "ZINTERSTORE d 2 a b WEIGHTS 1 2 AGGREGATE MAX",
+                "0601640102016101620002000000000000f03f00000000000000400200",
+            ),
+        ],
+        narrow,
+    );
+    let tag = |write: &ZsetWrite| match write {
+        ZsetWrite::Add(_) => 0,
+        ZsetWrite::IncrBy { .. } => 1,
+        ZsetWrite::Rem { .. } => 2,
+        ZsetWrite::RangeStore { .. } => 3,
+        ZsetWrite::Pop(_) => 4,
+        ZsetWrite::RemRange { .. } => 5,
+        ZsetWrite::CombineStore { .. } => 6,
+    };
+    vec![check("ZsetWrite", samples, tag, failures)]
+}
+
+fn hash_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Hash(write) => write,
+        other => panic!("{line:?} is not a hash write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("HMSET k f v", "00016b010166017601"),
+            ("HSETNX k f v", "01016b01660176"),
+            ("HDEL k f g", "02016b0201660167"),
+            ("HINCRBY k f -3", "03016b016605"),
+            ("HINCRBYFLOAT k f 0.5", "04016b016603302e35"),
+        ],
+        narrow,
+    );
+    let tag = |write: &HashWrite| match write {
+        HashWrite::Set { .. } => 0,
+        HashWrite::SetNx { .. } => 1,
+        HashWrite::Del { .. } => 2,
+        HashWrite::IncrBy { .. } => 3,
+        HashWrite::IncrByFloat { .. } => 4,
+    };
+    vec![check("HashWrite", samples, tag, failures)]
+}
+
+fn set_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Set(write) => write,
+        other => panic!("{line:?} is not a set write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("SADD k m n", "00016b02016d016e"),
+            ("SREM k m", "01016b01016d"),
+            ("SPOP k 2", "02016b0102"),
+            ("SMOVE a b m", "0301610162016d"),
+            ("SDIFFSTORE d a b", "040201640201610162"),
+        ],
+        narrow,
+    );
+    let tag = |write: &SetWrite| match write {
+        SetWrite::Add { .. } => 0,
+        SetWrite::Remove { .. } => 1,
+        SetWrite::Pop { .. } => 2,
+        SetWrite::Move { .. } => 3,
+        SetWrite::Store { .. } => 4,
+    };
+    vec![check("SetWrite", samples, tag, failures)]
+}
+
+fn blocking_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let samples = vec![
+        (BlockingWrite::Block(block("BLPOP a b 0")), "000107030002016101620000"),
+        (BlockingWrite::Unblock { waiter: WAITER }, "01010703"),
+        (BlockingWrite::ForgetEarlierRuns { node: 1, incarnation: 7 }, "020107"),
+        (BlockingWrite::BlockWithReservation(block("BZPOPMAX k 1.5")), "030107030301016b01dc0b"),
+        (BlockingWrite::Delivered { waiter: WAITER }, "04010703"),
+        (BlockingWrite::Cancel { waiter: WAITER }, "05010703"),
+        (BlockingWrite::ExpireReservations, "06"),
+    ];
+    let tag = |write: &BlockingWrite| match write {
+        BlockingWrite::Block(_) => 0,
+        BlockingWrite::Unblock { .. } => 1,
+        BlockingWrite::ForgetEarlierRuns { .. } => 2,
+        BlockingWrite::BlockWithReservation(_) => 3,
+        BlockingWrite::Delivered { .. } => 4,
+        BlockingWrite::Cancel { .. } => 5,
+        BlockingWrite::ExpireReservations => 6,
+    };
+    let pops = rows(
+        &[
+            ("BRPOP a 0", "0001016101"),
+            ("BLMOVE a b RIGHT LEFT 0", "01016101620100"),
+            ("BLMPOP 0 1 a LEFT COUNT 2", "020101610002"),
+            ("BZPOPMIN a 0", "0301016100"),
+            ("BZMPOP 0 1 a MAX COUNT 2", "040101610102"),
+        ],
+        |line| block(line).pop,
+    );
+    let pop_tag = |pop: &BlockingPop| match pop {
+        BlockingPop::List { .. } => 0,
+        BlockingPop::Move { .. } => 1,
+        BlockingPop::ListMany { .. } => 2,
+        BlockingPop::Zset { .. } => 3,
+        BlockingPop::ZsetMany { .. } => 4,
+    };
+    vec![
+        check("BlockingWrite", samples, tag, failures),
+        check("BlockingPop", pops, pop_tag, failures),
+    ]
+}
+
+fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
+    let samples = rows(
+        &[
+            ("GET k", "0000016b"),
+            ("EXISTS k", "010001016b"),
+            ("LLEN k", "0200016b"),
+            ("ZCARD k", "0302016b"),
+            ("HLEN k", "0402016b"),
+            ("SCARD k", "0503016b"),
+            ("SORT_RO k", "06016b00000000000000"),
+        ],
+        read,
+    );
+    let tag = |read: &Read| match read {
+        Read::String(_) => 0,
+        Read::Key(_) => 1,
+        Read::List(_) => 2,
+        Read::Zset(_) => 3,
+        Read::Hash(_) => 4,
+        Read::Set(_) => 5,
+        Read::Sort(_) => 6,
+    };
+    vec![check("Read", samples, tag, failures)]
+}
+
+fn string_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::String(read) => read,
+        other => panic!("{line:?} is not a string read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("GET k", "00016b"),
+            ("MGET a b", "010201610162"),
+            ("STRLEN k", "02016b"),
+            ("GETRANGE k 0 -1", "03016b0001"),
+            ("LCS a b IDX MINMATCHLEN 2 WITHMATCHLEN", "040161016200020201"),
+        ],
+        narrow,
+    );
+    let tag = |read: &StringRead| match read {
+        StringRead::Get { .. } => 0,
+        StringRead::MGet { .. } => 1,
+        StringRead::StrLen { .. } => 2,
+        StringRead::GetRange { .. } => 3,
+        StringRead::Lcs(_) => 4,
+    };
+    vec![check("StringRead", samples, tag, failures)]
+}
+
+fn key_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Key(read) => read,
+        other => panic!("{line:?} is not a key read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("EXISTS a b", "000201610162"),
+            ("TYPE k", "01016b"),
+            ("KEYS a*", "0202612a"),
+            ("SCAN 5 MATCH a* COUNT 20 TYPE list", "03050102612a1401046c697374"),
+            ("RANDOMKEY", "04"),
+            ("PTTL k", "05016b01"),
+            ("OBJECT FREQ k", "06016b01"),
+            ("OBJECT HELP", "07"),
+            ("DBSIZE", "08"),
+        ],
+        narrow,
+    );
+    let tag = |read: &KeyRead| match read {
+        KeyRead::Exists { .. } => 0,
+        KeyRead::Type { .. } => 1,
+        KeyRead::Keys { .. } => 2,
+        KeyRead::Scan(_) => 3,
+        KeyRead::RandomKey => 4,
+        KeyRead::TimeToLive { .. } => 5,
+        KeyRead::Object { .. } => 6,
+        KeyRead::ObjectHelp => 7,
+        KeyRead::DbSize => 8,
+    };
+    vec![check("KeyRead", samples, tag, failures)]
+}
+
+fn list_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::List(read) => read,
+        other => panic!("{line:?} is not a list read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("LLEN k", "00016b"),
+            ("LRANGE k 0 -1", "01016b0001"),
+            ("LINDEX k -1", "02016b022d31"),
+            ("LPOS k v RANK -1 COUNT 2 MAXLEN 10", "03016b0176010001020a"),
+        ],
+        narrow,
+    );
+    let tag = |read: &ListRead| match read {
+        ListRead::Len { .. } => 0,
+        ListRead::Range { .. } => 1,
+        ListRead::Index { .. } => 2,
+        ListRead::Position(_) => 3,
+    };
+    vec![check("ListRead", samples, tag, failures)]
+}
+
+fn zset_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Zset(read) => read,
+        other => panic!("{line:?} is not a sorted-set read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("ZSCORE k m", "00016b016d"),
+            ("ZMSCORE k m n", "01016b02016d016e"),
+            ("ZCARD k", "02016b"),
+            ("ZCOUNT k -inf (5", "03016b000000000000f0ff00000000000000144001"),
+            ("ZLEXCOUNT k - +", "04016b0001"),
+            ("ZRANGE k 0 -1 REV WITHSCORES", "05016b000001010001"),
+            ("ZREVRANK k m", "06016b016d01"),
+            ("ZRANDMEMBER k -3 WITHSCORES", "07016b010501"),
+            (
+                "ZUNION 2 a b AGGREGATE MIN WITHSCORES",
+                "080002016101620002000000000000f03f000000000000f03f0101",
+            ),
+            ("ZINTERCARD 2 a b LIMIT 5", "0902016101620005"),
+            ("ZSCAN k 0 MATCH m* COUNT 5", "0a016b000001026d2a05"),
+        ],
+        narrow,
+    );
+    let tag = |read: &ZsetRead| match read {
+        ZsetRead::Score { .. } => 0,
+        ZsetRead::MScore { .. } => 1,
+        ZsetRead::Card { .. } => 2,
+        ZsetRead::Count { .. } => 3,
+        ZsetRead::LexCount { .. } => 4,
+        ZsetRead::Range(_) => 5,
+        ZsetRead::Rank { .. } => 6,
+        ZsetRead::RandMember { .. } => 7,
+        ZsetRead::Combine(_) => 8,
+        ZsetRead::InterCard { .. } => 9,
+        ZsetRead::Scan { .. } => 10,
+    };
+    vec![check("ZsetRead", samples, tag, failures)]
+}
+
+fn hash_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Hash(read) => read,
+        other => panic!("{line:?} is not a hash read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("HGET k f", "00016b0166"),
+            ("HMGET k f g", "01016b0201660167"),
+            ("HLEN k", "02016b"),
+            ("HEXISTS k f", "03016b0166"),
+            ("HKEYS k", "04016b"),
+            ("HVALS k", "05016b"),
+            ("HGETALL k", "06016b"),
+            ("HSTRLEN k f", "07016b0166"),
+            ("HRANDFIELD k -2 WITHVALUES", "08016b010301"),
+            ("HSCAN k 0 MATCH f* COUNT 5", "09016b00000102662a05"),
+        ],
+        narrow,
+    );
+    let tag = |read: &HashRead| match read {
+        HashRead::Get { .. } => 0,
+        HashRead::MGet { .. } => 1,
+        HashRead::Len { .. } => 2,
+        HashRead::Exists { .. } => 3,
+        HashRead::Keys { .. } => 4,
+        HashRead::Values { .. } => 5,
+        HashRead::GetAll { .. } => 6,
+        HashRead::StrLen { .. } => 7,
+        HashRead::RandomField { .. } => 8,
+        HashRead::Scan { .. } => 9,
+    };
+    vec![check("HashRead", samples, tag, failures)]
+}
+
+fn set_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Set(read) => read,
+        other => panic!("{line:?} is not a set read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("SISMEMBER k m", "00016b016d"),
+            ("SMISMEMBER k m n", "01016b02016d016e"),
+            ("SMEMBERS k", "02016b"),
+            ("SCARD k", "03016b"),
+            ("SRANDMEMBER k -2", "04016b0103"),
+            ("SINTER a b", "05000201610162"),
+            ("SINTERCARD 2 a b LIMIT 3", "06020161016203"),
+            ("SSCAN k 0 MATCH m* COUNT 5", "07016b000001026d2a05"),
+        ],
+        narrow,
+    );
+    let tag = |read: &SetRead| match read {
+        SetRead::IsMember { .. } => 0,
+        SetRead::MIsMember { .. } => 1,
+        SetRead::Members { .. } => 2,
+        SetRead::Card { .. } => 3,
+        SetRead::RandomMember { .. } => 4,
+        SetRead::Combine { .. } => 5,
+        SetRead::InterCard { .. } => 6,
+        SetRead::Scan { .. } => 7,
+    };
+    vec![check("SetRead", samples, tag, failures)]
+}
+
+fn operation(failures: &mut Vec<String>) -> Vec<Checked> {
+    let samples = vec![
+        (Operation::Read(read("GET k")), "000000016b"),
+        (Operation::Write(write("DEL k")), "01010001016b"),
+    ];
+    let tag = |operation: &Operation| match operation {
+        Operation::Read(_) => 0,
+        Operation::Write(_) => 1,
+    };
+    vec![check("Operation", samples, tag, failures)]
+}
+
+/// The small enums inside commands: options, ends, units and bounds.
+fn leaves(failures: &mut Vec<String>) -> Vec<Checked> {
+    let bytes = Bytes::from_static(b"m");
+    vec![
+        check(
+            "ListEnd",
+            vec![(ListEnd::Left, "00"), (ListEnd::Right, "01")],
+            |end| match end {
+                ListEnd::Left => 0,
+                ListEnd::Right => 1,
+            },
+            failures,
+        ),
+        check(
+            "InsertPlace",
+            vec![(InsertPlace::Before, "00"), (InsertPlace::After, "01")],
+            |place| match place {
+                InsertPlace::Before => 0,
+                InsertPlace::After => 1,
+            },
+            failures,
+        ),
+        check(
+            "SetVariant",
+            vec![
+                (SetVariant::Set, "00"),
+                (SetVariant::SetNx, "01"),
+                (SetVariant::SetEx, "02"),
+                (SetVariant::PSetEx, "03"),
+                (SetVariant::GetSet, "04"),
+            ],
+            |variant| match variant {
+                SetVariant::Set => 0,
+                SetVariant::SetNx => 1,
+                SetVariant::SetEx => 2,
+                SetVariant::PSetEx => 3,
+                SetVariant::GetSet => 4,
+            },
+            failures,
+        ),
+        check(
+            "SetCondition",
+            vec![(SetCondition::IfAbsent, "00"), (SetCondition::IfPresent, "01")],
+            |condition| match condition {
+                SetCondition::IfAbsent => 0,
+                SetCondition::IfPresent => 1,
+            },
+            failures,
+        ),
+        check(
+            "Expiry",
+            vec![
+                (Expiry::Seconds(10), "0014"),
+                (Expiry::Milliseconds(-1), "0101"),
+                (Expiry::UnixSeconds(100), "02c801"),
+                (Expiry::UnixMilliseconds(100_000), "03c09a0c"),
+                (Expiry::KeepTtl, "04"),
+            ],
+            |expiry| match expiry {
+                Expiry::Seconds(_) => 0,
+                Expiry::Milliseconds(_) => 1,
+                Expiry::UnixSeconds(_) => 2,
+                Expiry::UnixMilliseconds(_) => 3,
+                Expiry::KeepTtl => 4,
+            },
+            failures,
+        ),
+        check(
+            "ExpiryUnit",
+            vec![
+                (ExpiryUnit::Seconds, "00"),
+                (ExpiryUnit::Milliseconds, "01"),
+                (ExpiryUnit::UnixSeconds, "02"),
+                (ExpiryUnit::UnixMilliseconds, "03"),
+            ],
+            |unit| match unit {
+                ExpiryUnit::Seconds => 0,
+                ExpiryUnit::Milliseconds => 1,
+                ExpiryUnit::UnixSeconds => 2,
+                ExpiryUnit::UnixMilliseconds => 3,
+            },
+            failures,
+        ),
+        check(
+            "TtlChange",
+            vec![
+                (TtlChange::Persist, "00"),
+                (
+                    TtlChange::Expire { unit: ExpiryUnit::Seconds, amount: bytes.clone() },
+                    "0100016d",
+                ),
+            ],
+            |change| match change {
+                TtlChange::Persist => 0,
+                TtlChange::Expire { .. } => 1,
+            },
+            failures,
+        ),
+        check(
+            "LcsReply",
+            vec![
+                (LcsReply::Subsequence, "00"),
+                (LcsReply::Length, "01"),
+                (LcsReply::Indexes, "02"),
+            ],
+            |reply| match reply {
+                LcsReply::Subsequence => 0,
+                LcsReply::Length => 1,
+                LcsReply::Indexes => 2,
+            },
+            failures,
+        ),
+        check(
+            "TimeToLiveForm",
+            vec![
+                (TimeToLiveForm::RemainingSeconds, "00"),
+                (TimeToLiveForm::RemainingMilliseconds, "01"),
+                (TimeToLiveForm::UnixSeconds, "02"),
+                (TimeToLiveForm::UnixMilliseconds, "03"),
+            ],
+            |form| match form {
+                TimeToLiveForm::RemainingSeconds => 0,
+                TimeToLiveForm::RemainingMilliseconds => 1,
+                TimeToLiveForm::UnixSeconds => 2,
+                TimeToLiveForm::UnixMilliseconds => 3,
+            },
+            failures,
+        ),
+        check(
+            "ObjectQuestion",
+            vec![
+                (ObjectQuestion::Encoding, "00"),
+                (ObjectQuestion::Frequency, "01"),
+                (ObjectQuestion::IdleTime, "02"),
+                (ObjectQuestion::ReferenceCount, "03"),
+            ],
+            |question| match question {
+                ObjectQuestion::Encoding => 0,
+                ObjectQuestion::Frequency => 1,
+                ObjectQuestion::IdleTime => 2,
+                ObjectQuestion::ReferenceCount => 3,
+            },
+            failures,
+        ),
+        check(
+            "SetOperation",
+            vec![
+                (SetOperation::Intersection, "00"),
+                (SetOperation::Union, "01"),
+                (SetOperation::Difference, "02"),
+            ],
+            |operation| match operation {
+                SetOperation::Intersection => 0,
+                SetOperation::Union => 1,
+                SetOperation::Difference => 2,
+            },
+            failures,
+        ),
+        check(
+            "AddCondition",
+            vec![(AddCondition::IfAbsent, "00"), (AddCondition::IfPresent, "01")],
+            |condition| match condition {
+                AddCondition::IfAbsent => 0,
+                AddCondition::IfPresent => 1,
+            },
+            failures,
+        ),
+        check(
+            "AddComparison",
+            vec![(AddComparison::Greater, "00"), (AddComparison::Less, "01")],
+            |comparison| match comparison {
+                AddComparison::Greater => 0,
+                AddComparison::Less => 1,
+            },
+            failures,
+        ),
+        check(
+            "RangeSpec",
+            rows(
+                &[
+                    ("ZREMRANGEBYRANK k 0 -1", "000001"),
+                    ("ZREMRANGEBYSCORE k (1 5", "01000000000000f03f01000000000000144000"),
+                    ("ZREMRANGEBYLEX k - (m", "020003016d"),
+                ],
+                |line| match write(line) {
+                    Write::Zset(ZsetWrite::RemRange { range, .. }) => range,
+                    other => panic!("{line:?} is not a range removal: {other:?}"),
+                },
+            ),
+            |range| match range {
+                RangeSpec::Rank { .. } => 0,
+                RangeSpec::Score(_) => 1,
+                RangeSpec::Lex(_) => 2,
+            },
+            failures,
+        ),
+        check(
+            "LexBound",
+            vec![
+                (LexBound::Minimum, "00"),
+                (LexBound::Maximum, "01"),
+                (LexBound::Inclusive(bytes.clone()), "02016d"),
+                (LexBound::Exclusive(bytes), "03016d"),
+            ],
+            |bound| match bound {
+                LexBound::Minimum => 0,
+                LexBound::Maximum => 1,
+                LexBound::Inclusive(_) => 2,
+                LexBound::Exclusive(_) => 3,
+            },
+            failures,
+        ),
+        check(
+            "CombineOperation",
+            vec![
+                (CombineOperation::Union, "00"),
+                (CombineOperation::Inter, "01"),
+                (CombineOperation::Diff, "02"),
+            ],
+            |operation| match operation {
+                CombineOperation::Union => 0,
+                CombineOperation::Inter => 1,
+                CombineOperation::Diff => 2,
+            },
+            failures,
+        ),
+        check(
+            "Aggregate",
+            vec![(Aggregate::Sum, "00"), (Aggregate::Min, "01"), (Aggregate::Max, "02")],
+            |aggregate| match aggregate {
+                Aggregate::Sum => 0,
+                Aggregate::Min => 1,
+                Aggregate::Max => 2,
+            },
+            failures,
+        ),
+    ]
+}

@@ -1,0 +1,138 @@
+//! The enums of snapshot files: a key's value in every type and encoding, and what a
+//! reservation holds. A key frame's `store::Entry` (value, expiry, versions) and the metadata
+//! frame are pinned whole as well.
+
+use bytes::Bytes;
+
+use super::{check, hex, Checked};
+use crate::command::lists::ListEnd;
+use crate::raft::codec::MembershipRecord;
+use crate::raft::snapshot::SnapshotMetadata;
+use crate::state_machine::{Taken, Waiters};
+use crate::store::{
+    Db, HashValue, ListValue, SetValue, SortedSet, StringValue, Value, LISTPACK_VALUE_BYTES_MAX,
+};
+
+fn bytes(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+/// A hash in its table form: one value longer than a listpack allows.
+fn hash_table() -> HashValue {
+    let mut hash = HashValue::default();
+    hash.insert(&bytes("f"), Bytes::from(vec![b'v'; LISTPACK_VALUE_BYTES_MAX + 1]));
+    hash
+}
+
+fn small_hash() -> HashValue {
+    let mut hash = HashValue::default();
+    hash.insert(&bytes("f"), bytes("v"));
+    hash
+}
+
+pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
+    let list: ListValue = [bytes("a"), bytes("b")].into_iter().collect();
+    let zset = SortedSet::from_distinct_pairs([(bytes("m"), 1.5), (bytes("n"), -2.0)]);
+    let values = vec![
+        (Value::String(StringValue::from_bytes(bytes("12"))), "000018"),
+        (Value::List(list), "010201610162"),
+        (Value::SortedSet(zset), "0202016e00000000000000c0016d000000000000f83f"),
+        (Value::Hash(small_hash()), "03000101660176"),
+        (Value::Set(SetValue::from_members(&[bytes("1"), bytes("2")])), "0400020204"),
+    ];
+    let value_tag = |value: &Value| match value {
+        Value::String(_) => 0,
+        Value::List(_) => 1,
+        Value::SortedSet(_) => 2,
+        Value::Hash(_) => 3,
+        Value::Set(_) => 4,
+    };
+    let strings = vec![
+        (StringValue::from_bytes(bytes("-12")), "0017"),
+        (StringValue::from_bytes(bytes("embedded")), "0108656d626564646564"),
+        (StringValue::from_bytes(bytes("r")).appended(b"aw"), "0203726177"),
+    ];
+    let string_tag = |value: &StringValue| match value {
+        StringValue::Integer(_) => 0,
+        StringValue::Bytes(_) => 1,
+        StringValue::Raw(_) => 2,
+    };
+    let sets = vec![
+        (SetValue::from_members(&[bytes("3"), bytes("-1")]), "00020106"),
+        (SetValue::from_members(&[bytes("m"), bytes("3")]), "0102016d0133"),
+    ];
+    let set_tag = |value: &SetValue| match value {
+        SetValue::Intset(_) => 0,
+        SetValue::Table(_) => 1,
+    };
+    let hashes = vec![(small_hash(), "000101660176"), (hash_table(), "01010166417676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676767676")];
+    let hash_tag = |value: &HashValue| match value {
+        HashValue::Listpack(_) => 0,
+        HashValue::Table(_) => 1,
+    };
+    let taken = vec![
+        (
+            Taken::List { key: bytes("k"), end: ListEnd::Right, elements: vec![bytes("a")] },
+            "00016b01010161",
+        ),
+        (
+            Taken::Move {
+                source: bytes("a"),
+                from: ListEnd::Left,
+                destination: bytes("b"),
+                to: ListEnd::Right,
+                element: bytes("e"),
+            },
+            "010161000162010165",
+        ),
+        (
+            Taken::Zset { key: bytes("z"), members: vec![(bytes("m"), 2.5)] },
+            "02017a01016d0000000000000440",
+        ),
+    ];
+    let taken_tag = |taken: &Taken| match taken {
+        Taken::List { .. } => 0,
+        Taken::Move { .. } => 1,
+        Taken::Zset { .. } => 2,
+    };
+    vec![
+        check("Value", values, value_tag, failures),
+        check("StringValue", strings, string_tag, failures),
+        check("SetValue", sets, set_tag, failures),
+        check("HashValue", hashes, hash_tag, failures),
+        check("Taken", taken, taken_tag, failures),
+    ]
+}
+
+/// A key's entry with an expiry, as a key frame holds it, and a metadata frame.
+#[test]
+fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
+    let mut db = Db::default();
+    db.insert(
+        bytes("k"),
+        Value::String(StringValue::from_bytes(bytes("v"))),
+        Some(4_102_444_800_000),
+        1_700_000_000_000,
+    );
+    let entry = db.get(&bytes("k"), 1_700_000_000_000).expect("the key was just written");
+    assert_eq!(
+        hex(&postcard::to_allocvec(entry).unwrap()),
+        "000101760180b08fe6b2770080d095ffbc31",
+        "a key entry's bytes changed"
+    );
+    let metadata = SnapshotMetadata {
+        last_applied: Some((12, 3)),
+        membership_log_id: Some((1, 1)),
+        membership: MembershipRecord {
+            configs: vec![vec![1, 2]],
+            nodes: vec![(1, "a:1".into()), (2, "b:2".into())],
+        },
+        applied_time_ms: 1_700_000_000_000,
+        waiters: Waiters::default(),
+    };
+    assert_eq!(
+        hex(&postcard::to_allocvec(&metadata).unwrap()),
+        "010c0301010101020102020103613a310203623a3280d095ffbc31000000",
+        "the snapshot metadata's bytes changed"
+    );
+}
