@@ -49,7 +49,7 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     /// 2 or 3.
     pub protocol: AtomicU8,
-    /// Set by CLIENT SETNAME (or HELLO's SETNAME); `None` until then.
+    /// Set by CLIENT SETNAME (or HELLO's SETNAME); `None` when unset (an empty name, RESET).
     pub name: Mutex<Option<Bytes>>,
     /// Set by CLIENT SETINFO LIB-NAME; `None` until then.
     pub library_name: Mutex<Option<Bytes>>,
