@@ -73,11 +73,13 @@ pub fn resolve_target(host: &str, port: Option<u16>, cluster_directory: &Path) -
 /// Where and how `concord cluster` runs its members.
 #[derive(Clone, Debug)]
 pub struct LocalCluster {
+    /// How many members to run.
     pub nodes: u64,
     /// Member N serves Redis clients on `client_port_base + N - 1`.
     pub client_port_base: u16,
     /// Member N listens for peers on `peer_port_base + N - 1`.
     pub peer_port_base: u16,
+    /// The directory under which each member gets its data directory.
     pub directory: PathBuf,
     /// Extra `concord serve` options for every member (`--fsync every-second`).
     pub serve_arguments: Vec<String>,
@@ -239,10 +241,15 @@ fn supervise(mut children: Vec<(u64, Child)>) -> Result<()> {
 /// A reply, as the tiny client reads it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
+    /// A simple string (`+OK`).
     Status(String),
+    /// An error line, its whole text.
     Error(String),
+    /// An integer.
     Integer(i64),
+    /// A bulk string, lossily decoded as UTF-8; `None` for the null reply.
     Bulk(Option<String>),
+    /// An array.
     Array(Vec<Reply>),
 }
 

@@ -34,6 +34,7 @@ impl FsyncMode {
         }
     }
 
+    /// The mode named `text` (`always`, `every-second`); `None` for any other word.
     pub fn parse(text: &str) -> Option<FsyncMode> {
         match text {
             "always" => Some(FsyncMode::Always),
@@ -56,6 +57,7 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// The format named `text`; `None` for any other word.
     pub fn parse(text: &str) -> Option<LogFormat> {
         match text {
             "text" => Some(LogFormat::Text),
@@ -116,6 +118,7 @@ pub struct Config {
     /// Raft election timeout bounds, in milliseconds (a follower that hears no leader for a
     /// random time between them starts an election).
     pub election_timeout_min_ms: u64,
+    /// The upper bound of the election timeout, in milliseconds.
     pub election_timeout_max_ms: u64,
     /// How often a Raft leader sends heartbeats, in milliseconds.
     pub heartbeat_interval_ms: u64,

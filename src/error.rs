@@ -5,8 +5,10 @@
 
 use std::io;
 
+/// The crate's result type; the error defaults to `Error`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why the node could not start, or stopped: every failure that is not a reply to a client.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An option is invalid; the text names it.
@@ -16,8 +18,11 @@ pub enum Error {
     /// The listener could not bind its address.
     #[error("cannot listen on {address}: {source}{hint}")]
     Bind {
+        /// The address given, as written in the configuration.
         address: String,
+        /// Advice appended to the message for a common cause (such as the port being in use), or empty.
         hint: &'static str,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
@@ -25,7 +30,9 @@ pub enum Error {
     /// An IO operation failed; `context` says which and on what.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, and on which file or address.
         context: String,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },

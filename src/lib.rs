@@ -6,8 +6,10 @@
 //! The crate's own rules, as lints the compiler checks in every line of shipped code: nothing
 //! unwraps (a panic says why with `expect`, or the error is returned; tests may unwrap, see
 //! `clippy.toml`), and `unsafe` appears only in a function that allows it, each block with a
-//! `SAFETY:` comment that says why it holds.
+//! `SAFETY:` comment that says why it holds. Every public item carries a doc comment
+//! (`missing_docs` warns).
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 #![deny(clippy::unwrap_used)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -154,9 +154,19 @@ pub enum Report {
     /// The first fault of a new episode.
     Began,
     /// The episode lasts: `repeats` more faults since it began, `lasted` so far.
-    Lasting { repeats: u64, lasted: Duration },
+    Lasting {
+        /// Faults since the episode began, the first not counted.
+        repeats: u64,
+        /// How long the episode has lasted so far.
+        lasted: Duration,
+    },
     /// The episode ended after `repeats` more faults and `lasted`.
-    Ended { repeats: u64, lasted: Duration },
+    Ended {
+        /// Faults after the first, over the whole episode.
+        repeats: u64,
+        /// How long the episode lasted.
+        lasted: Duration,
+    },
 }
 
 impl Report {

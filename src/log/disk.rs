@@ -24,6 +24,7 @@ pub trait Disk: Send + Sync {
     fn open(&self, name: &str) -> io::Result<Box<dyn DiskFile>>;
     /// The names of the files in the directory, in no particular order.
     fn list(&self) -> io::Result<Vec<String>>;
+    /// Deletes the file `name`; it is an error if there is none.
     fn remove(&self, name: &str) -> io::Result<()>;
     /// Renames `from` to `to`, atomically replacing any file named `to`.
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
@@ -41,7 +42,9 @@ pub trait DiskFile: Send + Sync {
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()>;
     /// Fills `buffer` from `offset`; a file shorter than that is an `UnexpectedEof` error.
     fn read_at(&self, offset: u64, buffer: &mut [u8]) -> io::Result<()>;
+    /// The file's length in bytes, as written so far (durable or not).
     fn len(&self) -> io::Result<u64>;
+    /// Sets the file's length to `len` bytes, cutting it or padding it with zeros.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     /// Makes the file's data and length durable (fdatasync).
     fn sync(&mut self) -> io::Result<()>;
@@ -61,6 +64,7 @@ impl FileSystem {
         Ok(FileSystem { directory })
     }
 
+    /// The directory this disk's files live in.
     pub fn directory(&self) -> &Path {
         &self.directory
     }

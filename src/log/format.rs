@@ -17,13 +17,16 @@ pub const PURGED_MAGIC: [u8; 8] = *b"CNCDPURG";
 /// The one format version this code reads and writes, in every file header.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// A segment header's length: magic, version, reserved, first index, reserved, checksum.
 pub const SEGMENT_HEADER_BYTES: u64 = 32;
 /// The frame before a record's payload: checksum, payload length, index, term.
 pub const RECORD_HEADER_BYTES: u64 = 24;
 /// A small file's bytes besides its payload: magic, version, length, checksum.
 pub const SMALL_FILE_OVERHEAD_BYTES: usize = 20;
 
+/// The name of the file holding the durable vote (term and candidate voted for).
 pub const VOTE_FILE: &str = "vote";
+/// The name of the file marking how far the log has been purged.
 pub const PURGED_FILE: &str = "purged";
 /// The suffix of a file being written before it is renamed into place; leftovers are deleted
 /// on open.
@@ -49,12 +52,17 @@ pub fn parse_segment_name(name: &str) -> Option<Index> {
 /// Why a segment header was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeaderError {
+    /// Fewer bytes than a whole header.
     TooShort,
+    /// The first eight bytes are not `SEGMENT_MAGIC`: not a segment file.
     BadMagic,
+    /// A format version other than `FORMAT_VERSION`; the value is the version found.
     UnsupportedVersion(u32),
+    /// The header's checksum does not match its bytes.
     BadChecksum,
 }
 
+/// The header of a new segment whose first record will be `first_index`.
 pub fn encode_segment_header(first_index: Index) -> [u8; SEGMENT_HEADER_BYTES as usize] {
     let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
     header[0..8].copy_from_slice(&SEGMENT_MAGIC);
@@ -108,7 +116,16 @@ pub fn record_bytes(payload_bytes: usize) -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
     /// A whole record whose checksum matches; `payload` is its range in the input.
-    Record { index: Index, term: Term, payload: Range<usize>, end: usize },
+    Record {
+        /// The record's index, from its frame.
+        index: Index,
+        /// The record's term, from its frame.
+        term: Term,
+        /// Where the payload lies in the bytes decoded.
+        payload: Range<usize>,
+        /// The offset just past the record: where the next frame starts.
+        end: usize,
+    },
     /// The bytes end before the frame does (a short header or a short payload).
     Incomplete,
     /// The frame is whole but its checksum does not match.
@@ -140,10 +157,15 @@ pub fn decode_record(bytes: &[u8], offset: usize) -> Frame {
 /// Why a small file (vote, purged marker) was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SmallFileError {
+    /// Fewer bytes than the fixed overhead.
     TooShort,
+    /// The first eight bytes are not the magic the caller expected for this file.
     BadMagic,
+    /// A format version other than `FORMAT_VERSION`; the value is the version found.
     UnsupportedVersion(u32),
+    /// The length field does not match the file's size.
     BadLength,
+    /// The checksum does not match the payload.
     BadChecksum,
 }
 
@@ -191,6 +213,7 @@ pub fn encode_purged(index: Index, term: Term) -> [u8; 16] {
     payload
 }
 
+/// Reads a purged marker's payload back; `None` if it is not 16 bytes.
 pub fn decode_purged(payload: &[u8]) -> Option<(Index, Term)> {
     (payload.len() == 16).then(|| (read_u64(payload, 0), read_u64(payload, 8)))
 }

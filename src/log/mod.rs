@@ -137,19 +137,25 @@ pub const INDEX_MAX: Index = i64::MAX as Index;
 /// Names a record: its index and its term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RecordId {
+    /// The record's position in the log, from 0.
     pub index: Index,
+    /// The term of the leader that created the record.
     pub term: Term,
 }
 
 /// One log record. The payload is opaque to the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
+    /// The record's position in the log, from 0.
     pub index: Index,
+    /// The term of the leader that created the record.
     pub term: Term,
+    /// The bytes stored, opaque to the log.
     pub payload: Bytes,
 }
 
 impl Record {
+    /// The record's index and term, without its payload.
     pub fn id(&self) -> RecordId {
         RecordId { index: self.index, term: self.term }
     }
@@ -197,13 +203,16 @@ impl LogOptions {
     }
 }
 
+/// Why a log operation failed. Only `Poisoned` is permanent: it is returned once a write or sync has failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// A write or sync failed, now or earlier; the log accepts nothing more. `context` and
     /// `source` describe the first failure.
     #[error("the log is poisoned and accepts nothing more; the failure was {context}: {source}")]
     Poisoned {
+        /// What was being written or synced, and to which file.
         context: String,
+        /// The first failure's error, shared by every later call that reports it.
         #[source]
         source: Arc<io::Error>,
     },
@@ -211,23 +220,40 @@ pub enum LogError {
     /// A read failed. The log is not poisoned: nothing durable is in doubt.
     #[error("{context}: {source}")]
     Io {
+        /// What was being read, and from which file.
         context: String,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
 
     /// The files hold something no sequence of writes and crashes could have left.
     #[error("log corrupted: {file} at byte {offset}: {reason}")]
-    Corrupt { file: String, offset: u64, reason: String },
+    Corrupt {
+        /// The file's name.
+        file: String,
+        /// The byte offset in `file` where the damage was found.
+        offset: u64,
+        /// What was wrong there.
+        reason: String,
+    },
 
     /// A file was written by a format version this build does not read.
     #[error("{file} has log format version {version}; this build reads only version {supported}")]
-    UnsupportedVersion { file: String, version: u32, supported: u32 },
+    UnsupportedVersion {
+        /// The file's name.
+        file: String,
+        /// The version its header declares.
+        version: u32,
+        /// The one version this build reads (`FORMAT_VERSION`).
+        supported: u32,
+    },
 
     /// The caller asked for something the log's contract forbids; nothing was changed.
     #[error("invalid log request: {0}")]
     InvalidRequest(String),
 
+    /// A `LogOptions` field is out of range; the text names it and its bound.
     #[error("invalid log options: {0}")]
     InvalidOptions(String),
 
@@ -236,7 +262,9 @@ pub enum LogError {
     /// the batch may be appended again once there is space (see the module doc).
     #[error("{context}: {source}")]
     NoSpace {
+        /// What was being appended, and to which file.
         context: String,
+        /// The operating system's error (`ENOSPC` or `EDQUOT`).
         #[source]
         source: io::Error,
     },

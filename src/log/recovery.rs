@@ -35,6 +35,7 @@ pub struct RecoveryReport {
     pub torn_tail_bytes: u64,
     /// Leftover files deleted: temporary files and wholly purged segments.
     pub files_removed: usize,
+    /// The wall-clock time recovery took.
     pub elapsed: Duration,
 }
 

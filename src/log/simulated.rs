@@ -109,6 +109,7 @@ impl State {
 }
 
 impl SimulatedDisk {
+    /// An empty disk with no faults armed.
     pub fn new() -> SimulatedDisk {
         SimulatedDisk::default()
     }
@@ -157,6 +158,7 @@ impl SimulatedDisk {
         self.state.lock().sync_fault = Some((after, fault));
     }
 
+    /// Disarms any fault set by `fail_write` or `fail_sync` that has not fired yet.
     pub fn clear_faults(&self) {
         let mut state = self.state.lock();
         state.write_fault = None;

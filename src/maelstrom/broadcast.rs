@@ -51,6 +51,7 @@ pub struct Broadcast {
 }
 
 impl Broadcast {
+    /// A node that knows no value yet; its id comes with Maelstrom's `init`.
     pub fn new(config: Config) -> Broadcast {
         Broadcast { config, node_id: String::new(), values: BTreeSet::new(), owed: BTreeMap::new() }
     }

@@ -179,10 +179,12 @@ pub mod test_messages {
 
     use super::super::{Message, Outgoing};
 
+    /// A request from `src` to `n1` with `body`, which must be a JSON object.
     pub fn message(src: &str, body: Value) -> Message {
         Message { src: src.into(), dest: "n1".into(), body: body.as_object().unwrap().clone() }
     }
 
+    /// A service's reply to `request`, with `body` and `in_reply_to` set to its `msg_id`.
     pub fn reply_to(request: &Outgoing, body: Value) -> Message {
         let mut body = body.as_object().unwrap().clone();
         body.insert("in_reply_to".into(), request.body["msg_id"].clone());

@@ -66,8 +66,11 @@ pub type Body = Map<String, Value>;
 /// One message on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Message {
+    /// The sender's node or client name (`n1`, `c3`).
     pub src: String,
+    /// The recipient's name.
     pub dest: String,
+    /// The message's body.
     pub body: Body,
 }
 
@@ -98,7 +101,9 @@ impl Message {
 /// A message a workload wants sent; the loop adds `src` and a fresh `msg_id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
+    /// The recipient's name.
     pub dest: String,
+    /// The body, without `msg_id`.
     pub body: Body,
 }
 
@@ -140,11 +145,14 @@ pub enum ErrorCode {
 /// A request a workload refuses: answered with an `error` body, and the node goes on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadError {
+    /// Maelstrom's error code, which says whether the request may have taken effect.
     pub code: ErrorCode,
+    /// A human-readable explanation.
     pub text: String,
 }
 
 impl WorkloadError {
+    /// An error with `code` and `text`.
     pub fn new(code: ErrorCode, text: impl Into<String>) -> WorkloadError {
         WorkloadError { code, text: text.into() }
     }
@@ -211,6 +219,7 @@ pub struct Config {
     /// depose a healthy leader (each change makes writes in flight indefinite); a partition
     /// costs two to three seconds of availability on the majority side.
     pub raft_election_timeout_min_ms: u64,
+    /// See `raft_election_timeout_min_ms`.
     pub raft_election_timeout_max_ms: u64,
     /// `lin-kv`: how long a request waits for a leader, and a write for its commit, before it
     /// is answered (11 without a leader, `timeout` without a commit). Default 1000: well

@@ -76,6 +76,7 @@ pub struct MaelstromTransport {
 }
 
 impl MaelstromTransport {
+    /// A transport for the node named `own_name` among `node_ids`, sending through `outbox`.
     pub fn new(
         own_name: String,
         node_ids: Vec<String>,

@@ -69,13 +69,16 @@ use super::{Config, ErrorCode, Message, Outgoing, Workload, WorkloadError};
 
 /// A register's key and value: Maelstrom's workload uses integers for both.
 pub type Key = i64;
+/// See `Key`.
 pub type RegisterValue = i64;
 
 /// The version of a transaction's writes: its Lamport time, then its node's number so that two
 /// nodes never issue the same version. Ordered lexicographically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
+    /// The Lamport time of the transaction.
     pub lamport: u64,
+    /// The number of the node that issued it.
     pub node: u64,
 }
 
@@ -114,6 +117,7 @@ pub struct TxnRwRegister {
 }
 
 impl TxnRwRegister {
+    /// A node with empty registers; its id comes with Maelstrom's `init`.
     pub fn new(config: Config) -> TxnRwRegister {
         TxnRwRegister {
             config,

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 /// The counters INFO commandstats shows for one command.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommandCounters {
+    /// Executions, failed ones included; rejected ones are counted apart.
     pub calls: u64,
     /// Microseconds spent executing; for a write, its share of the time from proposal to reply.
     pub microseconds: u64,
@@ -33,8 +34,11 @@ impl CommandCounters {
 /// How one command execution ended, for the counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Executed, with a reply that is not an error.
     Succeeded,
+    /// Executed, with an error reply.
     Failed,
+    /// Refused before execution (wrong arity).
     Rejected,
 }
 
@@ -45,6 +49,7 @@ pub struct LocalCommandStats {
 }
 
 impl LocalCommandStats {
+    /// Counts one execution of `command` that took `elapsed`.
     pub fn record(&mut self, command: &'static str, elapsed: Duration, outcome: Outcome) {
         let counters = self.counters.entry(command).or_default();
         match outcome {

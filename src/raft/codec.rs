@@ -35,21 +35,36 @@ const KIND_MEMBERSHIP: u8 = 2;
 /// Why stored bytes could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
+    /// The record was written by a codec version this build does not read.
     #[error("record {index}: codec version {version}, but this build reads only version 1")]
-    UnsupportedVersion { index: u64, version: u8 },
+    UnsupportedVersion {
+        /// The record's log index (0 for the vote).
+        index: u64,
+        /// The version its first byte declares.
+        version: u8,
+    },
+    /// The bytes do not decode as what they claim to be.
     #[error("record {index}: {reason}")]
-    Malformed { index: u64, reason: String },
+    Malformed {
+        /// The record's log index (0 for the vote).
+        index: u64,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// A membership configuration as stored: the voter sets (one, or two during a joint change)
 /// and every node's address.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MembershipRecord {
+    /// The voter sets: one, or the old and the new during a joint change.
     pub configs: Vec<Vec<NodeId>>,
+    /// Every member (voter or learner) with its peer address.
     pub nodes: Vec<(NodeId, String)>,
 }
 
 impl MembershipRecord {
+    /// The stored form of openraft's membership.
     pub fn from_membership(membership: &Membership<NodeId, BasicNode>) -> MembershipRecord {
         MembershipRecord {
             configs: membership
@@ -61,6 +76,7 @@ impl MembershipRecord {
         }
     }
 
+    /// Openraft's membership, rebuilt from the stored form.
     pub fn to_membership(&self) -> Membership<NodeId, BasicNode> {
         let configs: Vec<BTreeSet<NodeId>> =
             self.configs.iter().map(|config| config.iter().copied().collect()).collect();
@@ -135,6 +151,7 @@ struct VoteRecord {
     committed: bool,
 }
 
+/// The bytes of the vote file's payload: codec version, term, voted-for and committed.
 pub fn encode_vote(vote: &Vote<NodeId>) -> Vec<u8> {
     let record = VoteRecord {
         version: CODEC_VERSION,
@@ -145,6 +162,7 @@ pub fn encode_vote(vote: &Vote<NodeId>) -> Vec<u8> {
     postcard::to_stdvec(&record).expect("writing to a Vec cannot fail")
 }
 
+/// Reads a vote written by `encode_vote`; errors name index 0, as a vote is not a record.
 pub fn decode_vote(bytes: &[u8]) -> Result<Vote<NodeId>, CodecError> {
     let malformed = |reason: String| CodecError::Malformed { index: 0, reason };
     let record: VoteRecord =

@@ -42,8 +42,11 @@ const PEERS_HEADER: &str = "concord-peers 1";
 /// What a data directory's `IDENTITY` file holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredIdentity {
+    /// The cluster this directory belongs to; a peer naming another is refused.
     pub cluster_id: String,
+    /// The node id this directory was created for.
     pub node_id: NodeId,
+    /// Drawn when the directory was created; tells a wiped directory from the original.
     pub incarnation: Incarnation,
     /// Whether this open created the directory's `IDENTITY` in an empty directory (a new
     /// member, or a wiped one), rather than finding or adopting it.
@@ -165,14 +168,17 @@ impl DataDirectory {
         }
     }
 
+    /// The data directory's root.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Where the Raft log's files live: `log/` under the data directory.
     pub fn log_path(&self) -> PathBuf {
         self.path.join("log")
     }
 
+    /// Where snapshot files live: `snapshots/` under the data directory.
     pub fn snapshots_path(&self) -> PathBuf {
         self.path.join("snapshots")
     }

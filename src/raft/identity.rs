@@ -68,8 +68,11 @@ pub fn parse_member_address(stored: &str) -> (&str, Option<Incarnation>) {
 /// Why a peer's handshake was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replaced {
+    /// The peer that presented another incarnation.
     pub node_id: NodeId,
+    /// The incarnation this node has recorded for that peer.
     pub known: Incarnation,
+    /// The incarnation the peer presented in its handshake.
     pub presented: Incarnation,
 }
 
@@ -165,6 +168,7 @@ impl KnownPeers {
 /// Why [`KnownPeers::check`] refused.
 #[derive(Debug)]
 pub enum CheckError {
+    /// The peer's data directory is not the one recorded for its node id.
     Replaced(Replaced),
     /// The new record could not be made durable; the handshake is refused rather than
     /// accepted unrecorded.

@@ -89,7 +89,9 @@ pub type Ticket = u64;
 /// The ticket never leaves the node: an entry a follower receives carries ticket 0.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Proposed {
+    /// The client writes the entry carries.
     pub entry: Entry,
+    /// Names the waiting clients whose replies the entry's outputs go to; 0 on a follower.
     #[serde(skip)]
     pub ticket: Ticket,
 }
@@ -140,7 +142,12 @@ pub enum NodeError {
     /// refuses writes before proposing them (the write was not applied) until space is freed.
     /// `cause` is "no space left on device" or "disk quota exceeded".
     #[error("cannot write the log in {data_directory}: {cause}")]
-    DiskFull { data_directory: String, cause: String },
+    DiskFull {
+        /// The data directory's path.
+        data_directory: String,
+        /// The operating system's reason.
+        cause: String,
+    },
     /// A snapshot (SAVE, BGSAVE, or one the log's size triggered) could not be written; the
     /// node goes on, its log holds everything, and nothing was applied or lost.
     #[error("the snapshot could not be written: {0}")]
@@ -205,14 +212,20 @@ openraft::declare_raft_types!(
         SnapshotData = tokio::fs::File,
 );
 
+/// The consensus engine, with Concord's type choices.
 pub type Raft = openraft::Raft<TypeConfig>;
+/// An entry's id in openraft: term, leader and index.
 pub type LogId = openraft::LogId<NodeId>;
+/// A log entry as openraft carries it: id plus payload (blank, normal or membership).
 pub type RaftEntry = openraft::Entry<TypeConfig>;
 
 /// A started consensus engine and what the node reads beside it.
 pub struct Opened {
+    /// The engine, for proposing writes, reads and membership changes.
     pub raft: Raft,
+    /// The applied state and its figures, shared with the state machine task.
     pub shared: Arc<SharedState>,
+    /// The log's figures, for INFO and the snapshot trigger.
     pub log_figures: Arc<LogFigures>,
     /// Raised with the reason when storage failed; the node must stop.
     pub fatal: watch::Receiver<Option<String>>,

@@ -32,6 +32,7 @@ pub struct Network {
 }
 
 impl Network {
+    /// Dials peers through `transport`.
     pub fn new(transport: Arc<dyn Transport>) -> Network {
         Network { transport }
     }

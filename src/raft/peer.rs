@@ -47,8 +47,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A request from one node to another.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PeerRequest {
+    /// Openraft's replication of entries (and heartbeats), leader to follower.
     AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// Openraft's request for a vote, candidate to voter.
     Vote(VoteRequest<NodeId>),
+    /// One chunk of a snapshot, leader to a follower that is too far behind for the log.
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Client writes for the leader to propose.
     Forward(Vec<WriteRequest>),
@@ -70,11 +73,22 @@ pub enum PeerRequest {
 pub enum AdminRequest {
     /// Add a node: first as a learner that catches up from a snapshot and the log, then as a
     /// voter.
-    AddNode { id: NodeId, address: String },
+    AddNode {
+        /// The new node's id.
+        id: NodeId,
+        /// The new node's peer address.
+        address: String,
+    },
     /// Remove a node from the membership (voter or learner).
-    RemoveNode { id: NodeId },
+    RemoveNode {
+        /// The node to remove.
+        id: NodeId,
+    },
     /// Hand leadership to a caught-up voter.
-    TransferLeader { to: NodeId },
+    TransferLeader {
+        /// The voter to become leader.
+        to: NodeId,
+    },
 }
 
 /// What a read round gives a read: the index it must observe, and the leader's time then.
@@ -91,14 +105,21 @@ pub struct ReadPoint {
 /// One node's view of itself, as `CONCORD.STATUS` and INFO replication show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
+    /// The node's id.
     pub id: NodeId,
     /// `leader`, `follower`, `candidate`, `learner` or `shutdown`.
     pub role: String,
+    /// The node's current term.
     pub term: u64,
+    /// The leader the node knows of, or `None` during an election.
     pub leader: Option<NodeId>,
+    /// The index of the last entry in the node's log.
     pub last_log_index: u64,
+    /// The highest index the node knows to be committed.
     pub commit_index: u64,
+    /// The highest index the node has applied.
     pub applied_index: u64,
+    /// The index the node's latest snapshot covers (0 if none).
     pub snapshot_index: u64,
     /// The voters of the current membership (two sets during a joint change, merged).
     pub voters: Vec<NodeId>,
@@ -111,18 +132,26 @@ pub struct NodeStatus {
 /// The answer to a [`PeerRequest`], variant by variant.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PeerResponse {
+    /// Answers `PeerRequest::AppendEntries`.
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// Answers `PeerRequest::Vote`.
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    /// Answers `PeerRequest::InstallSnapshot`.
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    /// The forwarded writes' replies, in request order, or why the peer could not propose them.
     Forward(Result<Vec<Frame>, NodeError>),
     /// The index to wait for and the leader's time, or why the peer cannot give them (it is
     /// not the leader).
     ReadIndex(Result<ReadPoint, NodeError>),
+    /// Whether the peer started an election.
     TimeoutNow(Result<(), NodeError>),
+    /// The leader's text for the change made, or why it was not made.
     Admin(Result<String, NodeError>),
+    /// The peer's view of itself.
     Status(Result<NodeStatus, NodeError>),
+    /// The peer's data directory incarnation.
     Incarnation(Incarnation),
 }
 
@@ -148,15 +177,26 @@ impl PeerResponse {
 pub enum CallError {
     /// The request certainly did not reach the peer (no connection, refused handshake).
     #[error("node {target} is unreachable: {reason}")]
-    Unreachable { target: NodeId, reason: String },
+    Unreachable {
+        /// The peer called.
+        target: NodeId,
+        /// Why it could not be reached.
+        reason: String,
+    },
     /// The request may or may not have reached the peer (connection lost, timed out).
     #[error("no answer from node {target}: {reason}")]
-    Lost { target: NodeId, reason: String },
+    Lost {
+        /// The peer called.
+        target: NodeId,
+        /// Why no answer came.
+        reason: String,
+    },
 }
 
 /// Carries requests to peers. Implementations must bound what they queue and must time out
 /// every call at `timeout`.
 pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` to `target` and waits at most `timeout` for its response.
     fn call(
         &self,
         target: NodeId,
@@ -207,6 +247,7 @@ pub struct PeerHandler {
 }
 
 impl PeerHandler {
+    /// Serves peers' requests to `raft` and to the node through `service`.
     pub fn new(raft: Raft, service: Arc<dyn NodeService>) -> PeerHandler {
         PeerHandler { raft, service }
     }

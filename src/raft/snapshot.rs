@@ -36,18 +36,34 @@ const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
 const FRAME_BYTES_MAX: u32 = 1 << 30;
 
+/// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// A file operation failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, and on which file.
         context: String,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// The file's bytes are not a whole, valid snapshot.
     #[error("snapshot {file} is damaged: {reason}")]
-    Corrupt { file: String, reason: String },
+    Corrupt {
+        /// The snapshot file.
+        file: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The file was written by a format version this build does not read.
     #[error("snapshot {file} has format version {version}; this build reads versions 1 to 3")]
-    UnsupportedVersion { file: String, version: u32 },
+    UnsupportedVersion {
+        /// The snapshot file.
+        file: String,
+        /// The version its header declares.
+        version: u32,
+    },
 }
 
 /// What a snapshot says about itself, besides the keys.
@@ -57,6 +73,7 @@ pub struct SnapshotMetadata {
     pub last_applied: Option<(u64, u64)>,
     /// Where the membership below was decided, `(index, term)`.
     pub membership_log_id: Option<(u64, u64)>,
+    /// The membership in force at `last_applied`.
     pub membership: MembershipRecord,
     /// The `leader_time_ms` of the last applied entry (time never goes back after restore).
     pub applied_time_ms: u64,
@@ -128,8 +145,11 @@ struct KeyFrame {
 
 /// A decoded snapshot.
 pub struct Decoded {
+    /// The snapshot's own description.
     pub metadata: SnapshotMetadata,
+    /// Every key and value the snapshot holds.
     pub keyspace: Keyspace,
+    /// How many keys were read.
     pub keys: u64,
 }
 
@@ -329,16 +349,21 @@ pub struct SnapshotDirectory {
 /// A snapshot file on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotFile {
+    /// The file's full path.
     pub path: PathBuf,
+    /// The index of the last entry it covers, from its name.
     pub index: u64,
+    /// The term of the last entry it covers, from its name.
     pub term: u64,
 }
 
 impl SnapshotDirectory {
+    /// The snapshots kept in `path` (the data directory's `snapshots/`).
     pub fn new(path: PathBuf) -> SnapshotDirectory {
         SnapshotDirectory { path }
     }
 
+    /// The directory's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -438,6 +463,7 @@ fn parse_name(name: &str) -> Option<(u64, u64)> {
     Some((index.parse().ok()?, term.parse().ok()?))
 }
 
+/// Makes `path`'s entries durable (fsync of the directory), so a rename survives a crash.
 pub fn sync_directory(path: &Path) -> Result<(), SnapshotError> {
     File::open(path).and_then(|directory| directory.sync_all()).map_err(|source| {
         SnapshotError::Io { context: format!("syncing {}", path.display()), source }

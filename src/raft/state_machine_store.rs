@@ -51,14 +51,19 @@ pub struct Persistence {
     pub snapshot_index: AtomicU64,
     /// Snapshots written by this process.
     pub saves: AtomicU64,
+    /// Whether a snapshot is being written now.
     pub in_progress: AtomicBool,
+    /// Whether the last snapshot attempt failed.
     pub last_failed: AtomicBool,
     /// Why the last failed snapshot failed (empty if none did).
     pub last_error: Mutex<String>,
     /// Snapshot attempts that failed, so that a waiting SAVE notices a failure.
     pub failures: AtomicU64,
+    /// How long the last successful snapshot took, in milliseconds.
     pub last_duration_ms: AtomicU64,
+    /// How many keys the last successful snapshot wrote.
     pub last_keys: AtomicU64,
+    /// The size of the last successful snapshot's file, in bytes.
     pub last_bytes: AtomicU64,
 }
 
@@ -72,8 +77,11 @@ struct Applied {
 /// What the adapter, the snapshot builder and the node share.
 pub struct SharedState {
     applied: Mutex<Applied>,
+    /// The applied index, for readers that wait for apply to reach their read index.
     pub progress: Progress,
+    /// The snapshot figures INFO persistence and LASTSAVE report.
     pub persistence: Persistence,
+    /// Where readers find the newest published view of the keyspace.
     pub views: Views,
     snapshots: SnapshotDirectory,
     /// Where a snapshot being received from a leader is written.
@@ -184,6 +192,7 @@ impl StateMachineStore {
         Ok(StateMachineStore { shared: Arc::new(shared), deliver })
     }
 
+    /// The state shared with the node and the snapshot builder.
     pub fn shared(&self) -> Arc<SharedState> {
         Arc::clone(&self.shared)
     }

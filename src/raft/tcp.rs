@@ -73,9 +73,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// The dialer's introduction.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Hello {
+    /// The dialer's `PROTOCOL_VERSION`; the listener refuses any other.
     pub protocol_version: u32,
+    /// The cluster the dialer belongs to; the listener refuses another.
     pub cluster_id: String,
+    /// The dialer's node id.
     pub from: NodeId,
+    /// The node id the dialer means to reach; the listener refuses if it is not that node.
     pub to: NodeId,
     /// The incarnation of the dialer's data directory.
     pub incarnation: Incarnation,
@@ -86,12 +90,15 @@ pub struct Hello {
 pub enum Welcome {
     /// Accepted; the listener's own incarnation follows, for the dialer to check.
     Accepted {
+        /// The listener's data directory incarnation.
         incarnation: Incarnation,
     },
+    /// Refused; the text says why (another cluster, node or protocol version).
     Refused(String),
     /// The listener knows the dialer's node id with another incarnation: the dialer runs on a
     /// wiped or replaced data directory and must be removed and added again.
     Replaced {
+        /// The cluster in which the dialer's node id is already a member.
         cluster_id: String,
     },
 }
@@ -99,9 +106,13 @@ pub enum Welcome {
 /// Who this node is, as the handshake checks it, and whom it knows.
 #[derive(Clone, Debug)]
 pub struct Identity {
+    /// The cluster this node belongs to.
     pub cluster_id: String,
+    /// This node's id.
     pub node_id: NodeId,
+    /// This node's data directory incarnation.
     pub incarnation: Incarnation,
+    /// The incarnations recorded for peers, which a peer's handshake is checked against.
     pub known_peers: Arc<KnownPeers>,
 }
 

@@ -103,7 +103,10 @@ pub enum ProtocolError {
     BulkCountTooBig,
     /// A header line inside a multibulk request that does not start with `$`.
     #[error("Protocol error: expected '$', got '{}'", printable(*found))]
-    ExpectedBulk { found: u8 },
+    ExpectedBulk {
+        /// The byte found where `$` was expected.
+        found: u8,
+    },
     /// A `$<length>` that is not a number, is negative, or exceeds `bulk_bytes_max`.
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,

@@ -36,8 +36,10 @@ use std::borrow::Cow;
 /// The protocol version a connection speaks; `HELLO` switches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Protocol {
+    /// RESP2, which every connection speaks until HELLO 3.
     #[default]
     Resp2,
+    /// RESP3, after HELLO 3.
     Resp3,
 }
 
@@ -64,12 +66,15 @@ pub enum Frame {
     /// An error line (`-ERR ...`), the whole text including its code prefix
     /// (`ERR`, `WRONGTYPE`, ...). Must not contain `\r` or `\n`.
     Error(Cow<'static, str>),
+    /// An integer (`:1`).
     Integer(i64),
+    /// A bulk string: any bytes.
     Bulk(Bytes),
     /// The null reply: `$-1` in RESP2, `_` in RESP3.
     Null,
     /// The null array: `*-1` in RESP2, `_` in RESP3.
     NullArray,
+    /// An array of frames.
     Array(Vec<Frame>),
     /// A map: a flat array of keys and values in RESP2.
     Map(Vec<(Frame, Frame)>),
@@ -84,7 +89,9 @@ pub enum Frame {
     Boolean(bool),
     /// A verbatim string with its three-letter format (`txt`, `mkd`): a bulk string in RESP2.
     Verbatim {
+        /// The format: three ASCII letters.
         format: [u8; 3],
+        /// The text.
         text: Bytes,
     },
     /// An out-of-band push (pub/sub messages): an array in RESP2.

@@ -18,34 +18,46 @@ use tokio::sync::Notify;
 pub struct BufferUsage {
     /// Unparsed input (`qbuf`) and the room left in the read buffer (`qbuf-free`).
     pub query_buffer: usize,
+    /// See `query_buffer`.
     pub query_buffer_free: usize,
     /// The arguments of the command being executed (`argv-mem`).
     pub arguments: usize,
     /// The read buffer's capacity (`rbs`) and the most it ever held (`rbp`).
     pub read_buffer_size: usize,
+    /// See `read_buffer_size`.
     pub read_buffer_peak: usize,
     /// Replies not yet written (`obl`) and the write buffer's capacity.
     pub output: usize,
+    /// See `output`.
     pub output_capacity: usize,
 }
 
 /// What the server knows about one connected client.
 #[derive(Debug)]
 pub struct ClientInfo {
+    /// The client's id (CLIENT ID, CLIENT LIST's `id=`), unique within this process.
     pub id: u64,
+    /// The client's address (CLIENT LIST's `addr=`).
     pub peer: SocketAddr,
+    /// The address of this server the client connected to (CLIENT LIST's `laddr=`).
     pub local: SocketAddr,
+    /// When the connection was accepted, for CLIENT LIST's `age=`.
     pub connected_at: Instant,
     /// Milliseconds since `connected_at` of the last command.
     pub last_command_ms: AtomicU64,
+    /// The selected database (SELECT; CLIENT LIST's `db=`).
     pub db: AtomicUsize,
     /// 2 or 3.
     pub protocol: AtomicU8,
+    /// Set by CLIENT SETNAME (or HELLO's SETNAME); `None` when unset (an empty name, RESET).
     pub name: Mutex<Option<Bytes>>,
+    /// Set by CLIENT SETINFO LIB-NAME; `None` until then.
     pub library_name: Mutex<Option<Bytes>>,
+    /// Set by CLIENT SETINFO LIB-VER; `None` until then.
     pub library_version: Mutex<Option<Bytes>>,
     /// The last command's name, as CLIENT LIST's `cmd=` shows it.
     pub last_command: Mutex<&'static str>,
+    /// Commands the client has run (CLIENT LIST's `tot-cmds=`).
     pub commands_processed: AtomicU64,
     /// The socket's file descriptor, as CLIENT LIST's `fd=` shows it.
     pub fd: i64,
@@ -62,9 +74,11 @@ pub struct ClientInfo {
     /// The channels and the patterns the client is subscribed to (CLIENT LIST's `sub=` and
     /// `psub=`); with either above zero the client is of type `pubsub` (flag `P`).
     pub channel_subscriptions: AtomicUsize,
+    /// See `channel_subscriptions`.
     pub pattern_subscriptions: AtomicUsize,
     /// Set by CLIENT KILL; the connection closes as soon as it sees it.
     pub killed: AtomicBool,
+    /// Wakes the connection task when `killed` is set.
     pub kill_signal: Notify,
 }
 
@@ -75,6 +89,7 @@ impl ClientInfo {
         self.kill_signal.notify_one();
     }
 
+    /// Whether the connection was asked to close.
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
     }
@@ -152,6 +167,7 @@ impl ClientRegistry {
         Some(client)
     }
 
+    /// Forgets the client `id`, once its connection has closed.
     pub fn unregister(&self, id: u64) {
         self.clients.lock().remove(&id);
     }
@@ -161,14 +177,17 @@ impl ClientRegistry {
         self.clients.lock().values().cloned().collect()
     }
 
+    /// The connected client `id`, or `None` if there is none.
     pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.clients.lock().get(&id).cloned()
     }
 
+    /// The number of connected clients.
     pub fn len(&self) -> usize {
         self.clients.lock().len()
     }
 
+    /// Whether no client is connected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -52,13 +52,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub struct Shared {
     /// The options the node started with; what may change at runtime is in `settings`.
     pub config: Config,
+    /// The parameters CONFIG GET and CONFIG SET read and change at runtime.
     pub settings: RuntimeSettings,
     /// When the server started, for uptime.
     pub started_at: Instant,
     /// The Unix time of the start, in seconds: what LASTSAVE reports while no snapshot exists.
     pub started_unix_seconds: u64,
+    /// This server's member of the cluster: writes, reads and status go through it.
     pub node: Node,
+    /// Every connected client, for CLIENT LIST, CLIENT KILL and INFO clients.
     pub clients: ClientRegistry,
+    /// Per-command call counts and times, for INFO commandstats.
     pub command_stats: CommandStats,
     /// Set to true to stop the listener and every connection (SHUTDOWN, Ctrl-C).
     pub shutdown: watch::Sender<bool>,
@@ -101,10 +105,12 @@ impl Listeners {
         Ok(Listeners { client, peer })
     }
 
+    /// The address the client listener is bound to (with the real port when 0 was asked for).
     pub fn client_address(&self) -> Result<SocketAddr> {
         local_address(&self.client)
     }
 
+    /// The address the peer listener is bound to, or `None` without a peer listener.
     pub fn peer_address(&self) -> Result<Option<SocketAddr>> {
         self.peer.as_ref().map(local_address).transpose()
     }

@@ -13,44 +13,64 @@
 /// How a parameter's value is read and normalized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// `yes` or `no`.
     Bool,
+    /// A whole number within `min..=max`.
     Integer {
+        /// The smallest value accepted.
         min: i64,
+        /// The largest value accepted.
         max: i64,
     },
     /// A byte count with an optional unit (`k`, `kb`, `m`, `mb`, `g`, `gb`, case-insensitive).
     Memory {
+        /// The smallest byte count accepted.
         min: u64,
+        /// The largest byte count accepted.
         max: u64,
     },
     /// A byte count, or a percentage of `maxmemory` (`10%`).
     MemoryOrPercent,
     /// One of these words, case-insensitive, stored in lowercase.
     Enum(&'static [&'static str]),
+    /// Any text, stored as given.
     String,
+    /// The `save` schedule: pairs of seconds and changes, or the empty string.
     Save,
+    /// `client-output-buffer-limit`: a class, hard limit, soft limit and seconds, repeated.
     ClientOutputBufferLimit,
+    /// `oom-score-adj-values`: three integers.
     OomScoreAdjValues,
+    /// `notify-keyspace-events`: the class letters, normalized to Redis's order.
     NotifyKeyspaceEvents,
+    /// `latency-tracking-info-percentiles`: percentiles between 0 and 100.
     LatencyPercentiles,
+    /// `bind`: addresses, stored as given (the listener binds `Config`'s, not this).
     Bind,
 }
 
 /// Whether CONFIG SET may change a parameter, and Redis's word when it may not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutability {
+    /// CONFIG SET may change it.
     Mutable,
+    /// CONFIG SET refuses: "can't set immutable config".
     Immutable,
+    /// CONFIG SET refuses: "can't set protected config".
     Protected,
 }
 
+/// One configuration parameter CONFIG GET and CONFIG SET know.
 #[derive(Debug)]
 pub struct Parameter {
+    /// The parameter's name, in lowercase as Redis spells it.
     pub name: &'static str,
+    /// How its value is read and normalized.
     pub kind: Kind,
     /// Redis 7.0's default, as CONFIG GET shows it. Parameters that reflect Concord (port,
     /// bind, dir, the honoured limits) are overridden from `Config` at start-up.
     pub default: &'static str,
+    /// Whether CONFIG SET may change it.
     pub mutability: Mutability,
 }
 

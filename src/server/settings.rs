@@ -75,10 +75,12 @@ impl RuntimeSettings {
         }
     }
 
+    /// The current `maxclients`: the most connections served at once.
     pub fn max_clients(&self) -> usize {
         self.max_clients.load(Ordering::Relaxed)
     }
 
+    /// The current `client-query-buffer-limit`: the most bytes buffered for one client before a whole request arrives.
     pub fn client_query_buffer_limit(&self) -> usize {
         self.client_query_buffer_limit.load(Ordering::Relaxed)
     }

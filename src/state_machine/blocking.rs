@@ -105,10 +105,12 @@ impl From<WaitersVersion2> for Waiters {
 }
 
 impl Waiters {
+    /// Whether no client is blocked.
     pub fn is_empty(&self) -> bool {
         self.waiters.is_empty()
     }
 
+    /// The number of blocked clients.
     pub fn len(&self) -> usize {
         self.waiters.len()
     }

@@ -63,20 +63,25 @@ pub struct Entry {
     /// The leader's wall clock when it made the entry, in Unix milliseconds. The only time
     /// apply knows: expiry deadlines and TTLs are computed from it.
     pub leader_time_ms: u64,
+    /// The client writes, applied in order; each gets one reply.
     pub requests: Vec<WriteRequest>,
 }
 
 /// One client write, with the database its connection had selected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WriteRequest {
+    /// The database the connection had selected.
     pub db: DbIndex,
+    /// The write.
     pub write: Write,
 }
 
 /// What apply knows besides the keyspace: where it is in the log and what time it is there.
 #[derive(Clone, Copy, Debug)]
 pub struct ApplyContext {
+    /// The log index of the entry being applied.
     pub index: LogIndex,
+    /// The time apply uses, in Unix milliseconds: the entry's `leader_time_ms`, never below an earlier entry's.
     pub now_ms: u64,
     /// The request's place in its entry.
     pub position: usize,
@@ -105,10 +110,12 @@ impl ApplyContext {
 /// An immutable version of the keyspace after the entry at `index` was applied.
 #[derive(Clone, Debug, Default)]
 pub struct View {
+    /// The index of the last entry applied to `keyspace`.
     pub index: LogIndex,
     /// The `leader_time_ms` of the entry at `index`; reads never use an earlier time, so a key
     /// that apply saw expire stays expired for readers.
     pub time_ms: u64,
+    /// The keyspace as of `index`.
     pub keyspace: Keyspace,
 }
 
@@ -150,10 +157,12 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
+    /// An empty state machine: nothing applied.
     pub fn new() -> StateMachine {
         StateMachine::default()
     }
 
+    /// The index of the last entry applied (0 before any).
     pub fn applied_index(&self) -> LogIndex {
         self.applied_index
     }

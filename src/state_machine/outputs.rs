@@ -19,7 +19,9 @@ use crate::resp::Frame;
 /// transaction the step's place in EXEC's array plus one (0 for a request of its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplyPlace {
+    /// The request's position in its entry.
     pub position: usize,
+    /// The step's place in EXEC's array plus one; 0 for a request of its own.
     pub step: usize,
 }
 
@@ -46,11 +48,25 @@ pub enum Output {
     /// A PUBLISH: every subscriber of `channel` on each node, and every subscriber of a
     /// pattern matching it, gets the message. The PUBLISH's own reply, at `reply`, becomes the
     /// number of subscribers that received it on the node that answers.
-    Message { channel: Bytes, message: Bytes, reply: ReplyPlace },
+    Message {
+        /// The channel published to.
+        channel: Bytes,
+        /// The message's bytes.
+        message: Bytes,
+        /// Where the PUBLISH's own reply sits among the entry's replies.
+        reply: ReplyPlace,
+    },
     /// A blocked client's deferred reply: what its blocking command popped, or the timeout
     /// reply once its unblock was applied. When `reserved`, what it popped is only reserved:
     /// the waiting node gives the reply only once its `BlockingWrite::Delivered` answered 1.
-    Served { waiter: WaiterId, reply: Frame, reserved: bool },
+    Served {
+        /// The blocked client.
+        waiter: WaiterId,
+        /// The reply it gets.
+        reply: Frame,
+        /// Whether what it popped is only reserved, pending `BlockingWrite::Delivered`.
+        reserved: bool,
+    },
 }
 
 /// Where the driver of apply hands each entry's outputs: the node's deliveries. It must not

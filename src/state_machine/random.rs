@@ -18,6 +18,7 @@ pub struct Random {
 }
 
 impl Random {
+    /// A generator starting from `seed`; equal seeds draw equal numbers.
     pub fn from_seed(seed: u64) -> Random {
         Random { state: seed }
     }
@@ -35,6 +36,7 @@ impl Random {
         Random::from_seed(mix(now_ms, draw))
     }
 
+    /// The next number (SplitMix64).
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut value = self.state;

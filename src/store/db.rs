@@ -15,10 +15,12 @@ pub struct HashedKey {
 }
 
 impl HashedKey {
+    /// Hashes `key` with the fixed hash SCAN orders by.
     pub fn new(key: Key) -> HashedKey {
         HashedKey { hash: scan_position(&key), key }
     }
 
+    /// The key's bytes.
     pub fn key(&self) -> &Key {
         &self.key
     }
@@ -43,6 +45,7 @@ fn scan_position(key: &[u8]) -> u64 {
 /// so that a snapshot restores exactly what apply had built.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
+    /// The key's value.
     pub value: Value,
     expires_at_ms: Option<u64>,
     /// The version (log index) of the entry that last changed this key; WATCH compares it.
@@ -60,6 +63,7 @@ impl Entry {
         self.expires_at_ms
     }
 
+    /// The version (log index) of the entry that last changed this key; WATCH compares it.
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -85,7 +89,9 @@ impl Entry {
 /// One page of a SCAN: the live keys found and the cursor to continue from (0 when done).
 #[derive(Debug)]
 pub struct ScanPage<'a> {
+    /// The live keys found, in cursor order.
     pub entries: Vec<(&'a Key, &'a Entry)>,
+    /// The cursor to continue from; 0 when the scan is done.
     pub next_cursor: u64,
 }
 
@@ -130,6 +136,7 @@ impl Db {
         self.entries.len()
     }
 
+    /// Whether the database holds no key (expired ones not yet removed count as held).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -144,6 +151,7 @@ impl Db {
         self.entries.get(&HashedKey::new(key.clone())).filter(|entry| !entry.is_expired(now_ms))
     }
 
+    /// Whether `key` holds a live (unexpired at `now_ms`) value.
     pub fn contains(&self, key: &Key, now_ms: u64) -> bool {
         self.get(key, now_ms).is_some()
     }

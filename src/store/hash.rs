@@ -42,6 +42,7 @@ impl Default for HashValue {
 }
 
 impl HashValue {
+    /// The number of fields.
     pub fn len(&self) -> usize {
         match self {
             HashValue::Listpack(pairs) => pairs.len(),
@@ -49,6 +50,7 @@ impl HashValue {
         }
     }
 
+    /// Whether the hash has no field (a stored hash never does).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -61,6 +63,7 @@ impl HashValue {
         }
     }
 
+    /// The value of `field`, or `None` if the hash has no such field.
     pub fn get(&self, field: &Bytes) -> Option<&Bytes> {
         match self {
             HashValue::Listpack(pairs) => {

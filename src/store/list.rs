@@ -34,14 +34,17 @@ pub struct ListValue {
 }
 
 impl ListValue {
+    /// An empty list.
     pub fn new() -> ListValue {
         ListValue::default()
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         self.elements.len()
     }
 
+    /// Whether the list has no element (a stored list never does).
     pub fn is_empty(&self) -> bool {
         self.elements.is_empty()
     }

@@ -56,7 +56,9 @@ struct Slot<V> {
 
 /// One page of HSCAN/SSCAN: the members visited and the cursor to continue from (0 when done).
 pub struct MembersPage<'a, V> {
+    /// The members visited, with their values.
     pub members: Vec<(&'a Bytes, &'a V)>,
+    /// The cursor to continue from; 0 when the scan is done.
     pub next_cursor: u64,
 }
 
@@ -82,14 +84,17 @@ impl<V: Clone> Default for Members<V> {
 }
 
 impl<V: Clone> Members<V> {
+    /// The number of members.
     pub fn len(&self) -> usize {
         self.dense.len()
     }
 
+    /// Whether there is no member.
     pub fn is_empty(&self) -> bool {
         self.dense.is_empty()
     }
 
+    /// The value of `member`, or `None` if it is absent.
     pub fn get(&self, member: &Bytes) -> Option<&V> {
         self.by_position.get(&PositionedMember::new(member)).map(|slot| &slot.value)
     }

@@ -49,10 +49,15 @@ use crate::command::{DbIndex, DATABASES};
 /// are a stream of serialized entries).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
+    /// A string, which may hold an integer.
     String(StringValue),
+    /// A list.
     List(ListValue),
+    /// A sorted set.
     SortedSet(SortedSet),
+    /// A hash.
     Hash(HashValue),
+    /// A set.
     Set(SetValue),
 }
 
@@ -87,7 +92,9 @@ impl Value {
 pub trait Collection: Default {
     /// The collection inside `value`, if `value` holds this kind.
     fn in_value_mut(value: &mut Value) -> Option<&mut Self>;
+    /// Wraps the collection as a value to store under its key.
     fn into_value(self) -> Value;
+    /// Whether the collection has no member, so that its key must be deleted.
     fn is_empty(&self) -> bool;
 }
 
@@ -132,14 +139,17 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
+    /// An empty keyspace: every database empty.
     pub fn new() -> Keyspace {
         Keyspace::default()
     }
 
+    /// The database `index`; the index was checked against `DATABASES` when parsed.
     pub fn db(&self, index: DbIndex) -> &Db {
         &self.databases[index]
     }
 
+    /// The database `index`, to change it.
     pub fn db_mut(&mut self, index: DbIndex) -> &mut Db {
         &mut self.databases[index]
     }

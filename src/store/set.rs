@@ -56,6 +56,7 @@ impl SetValue {
         set
     }
 
+    /// The number of members.
     pub fn len(&self) -> usize {
         match self {
             SetValue::Intset(integers) => integers.len(),
@@ -63,6 +64,7 @@ impl SetValue {
         }
     }
 
+    /// Whether the set has no member (a stored set never does).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -75,6 +77,7 @@ impl SetValue {
         }
     }
 
+    /// Whether `member` is in the set.
     pub fn contains(&self, member: &Bytes) -> bool {
         match self {
             SetValue::Intset(integers) => {

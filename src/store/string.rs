@@ -79,6 +79,7 @@ impl StringValue {
         }
     }
 
+    /// Whether the value is the empty string.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -44,7 +44,9 @@ pub const LISTPACK_VALUE_BYTES_MAX: usize = 64;
 /// The representation Redis would use for this set (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
+    /// Small: at most `LISTPACK_ENTRIES_MAX` members, none longer than `LISTPACK_VALUE_BYTES_MAX`.
     Listpack,
+    /// Past a listpack's bounds.
     Skiplist,
 }
 
@@ -73,15 +75,23 @@ pub struct SortedSet {
 /// What [`SortedSet::insert`] did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Inserted {
+    /// The member was new.
     Added,
-    Updated { previous: f64 },
+    /// The member's score changed.
+    Updated {
+        /// The score it had before.
+        previous: f64,
+    },
+    /// The member had this score already; nothing changed.
     Unchanged,
 }
 
 /// One ZSCAN page: the pairs visited and the cursor to continue from (0 when done).
 #[derive(Debug)]
 pub struct ScanPage {
+    /// The members visited and their scores.
     pub pairs: Vec<(Bytes, f64)>,
+    /// The cursor to continue from; 0 when the scan is done.
     pub next_cursor: u64,
 }
 
@@ -125,14 +135,17 @@ impl SortedSet {
         set
     }
 
+    /// The number of members.
     pub fn len(&self) -> usize {
         self.tree.len()
     }
 
+    /// Whether the set has no member (a stored set never does).
     pub fn is_empty(&self) -> bool {
         self.tree.len() == 0
     }
 
+    /// The representation Redis would use now.
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
@@ -145,6 +158,7 @@ impl SortedSet {
         }
     }
 
+    /// The score of `member`, or `None` if it is absent.
     pub fn score(&self, member: &Bytes) -> Option<f64> {
         self.scores.get(&HashedMember::new(member.clone())).copied()
     }
