@@ -39,9 +39,21 @@ use crate::store::glob_match;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delivery {
     /// A message on a channel the connection subscribed to.
-    Message { channel: Bytes, message: Bytes },
+    Message {
+        /// The channel it was published on.
+        channel: Bytes,
+        /// What PUBLISH sent.
+        message: Bytes,
+    },
     /// A message on a channel that matches a pattern the connection subscribed to.
-    PatternMessage { pattern: Bytes, channel: Bytes, message: Bytes },
+    PatternMessage {
+        /// The subscribed pattern the channel matched.
+        pattern: Bytes,
+        /// The channel it was published on.
+        channel: Bytes,
+        /// What PUBLISH sent.
+        message: Bytes,
+    },
 }
 
 impl Delivery {
@@ -99,6 +111,7 @@ struct Route {
 /// A blocked client's deferred reply, as apply made it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServedReply {
+    /// The reply the blocked command gets (the popped element, or the error apply decided).
     pub reply: Frame,
     /// What the reply carries is only reserved for the client: the connection must have its
     /// `BlockingWrite::Delivered` applied (answering 1) before it gives the reply.
@@ -288,7 +301,9 @@ fn remove_subscriber(index: &mut HashMap<Bytes, BTreeSet<u64>>, name: &Bytes, co
 /// Which of a connection's two subscription kinds an operation is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// SUBSCRIBE and UNSUBSCRIBE: a channel by its exact name.
     Channel,
+    /// PSUBSCRIBE and PUNSUBSCRIBE: a glob-style pattern of channel names.
     Pattern,
 }
 

@@ -127,25 +127,37 @@ impl StorageStatus {
 /// A view to read from, with the time reads on it use for expiry.
 #[derive(Clone, Debug)]
 pub struct ReadView {
+    /// The state at or after the read index.
     pub view: Arc<View>,
     /// The leader's time as the read round brought it, advanced by this node's monotonic
-    /// clock since; never earlier than the view's entry time (see `cluster`).
+    /// clock since; never earlier than the view's entry time (see `routing`).
     pub now_ms: u64,
 }
 
 /// What INFO persistence and LASTSAVE report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PersistenceStatus {
+    /// When the log is synced to disk (`fsync` in the configuration).
     pub fsync: FsyncMode,
+    /// The last log index this node applied.
     pub applied_index: LogIndex,
+    /// The last log index the newest snapshot covers.
     pub snapshot_index: LogIndex,
+    /// When the last snapshot was written or loaded (LASTSAVE); 0 if none.
     pub last_save_unix_seconds: u64,
+    /// Snapshots this process wrote.
     pub saves: u64,
+    /// Whether a snapshot is being written now.
     pub snapshot_in_progress: bool,
+    /// Whether the last snapshot attempt failed.
     pub last_snapshot_failed: bool,
+    /// How long the last snapshot took to write, in milliseconds.
     pub last_snapshot_duration_ms: u64,
+    /// How many keys the last snapshot holds.
     pub last_snapshot_keys: u64,
+    /// The last snapshot file's size, in bytes.
     pub last_snapshot_bytes: u64,
+    /// Log bytes appended since the newest snapshot (what triggers the next one).
     pub log_bytes_since_snapshot: u64,
 }
 
@@ -155,7 +167,7 @@ struct Routing {
     id: raft::NodeId,
     /// Whether other members existed at start (or may be added): writes and reads are then
     /// routed to the leader, and a proposal waits for its commit at most `commit_wait`. A lone
-    /// node that gains members later is clustered from then on (see `Node::has_peers`).
+    /// node that gains members later has peers from then on (see `Node::has_peers`).
     had_peers_at_start: bool,
     transport: Arc<dyn Transport>,
     leader_wait: Duration,
