@@ -2,10 +2,11 @@
 //! seconds ahead and another's tens of seconds behind (libfaketime, see
 //! `support/cluster/`), with keys that expire in every checked history.
 //!
-//! Concord's rule is that time comes from the leader: an entry carries the leader's clock, and
-//! a read on any member judges expiry by the leader's clock as its read round brought it (never
-//! below the newest applied entry's time), not by the reading node's own clock. So every
-//! member must answer GET, EXISTS and PTTL as the leader would, whatever its own clock says.
+//! Concord's rule is that time comes from the leader: an entry carries the leader's time, and
+//! a read on any member judges expiry by the leader's time as its read round brought it, tied
+//! to the log (see `node::time`), not by the reading node's own clock. So every member must
+//! answer GET, EXISTS and PTTL as the leader would, whatever its own clock says, and a member
+//! that once led with a fast clock must not keep that clock's time afterwards.
 //!
 //! The keys, each written once (`SET key value PX ttl`) with a value of its own, so that
 //! EXISTS and PTTL, which show only whether the key exists, are reads of that one value:

@@ -62,6 +62,7 @@
 
 mod cluster;
 mod deliveries;
+mod time;
 
 pub use deliveries::{
     Delivery, Kind as SubscriptionKind, Mailbox, ServedReply, TooManySubscriptions,
@@ -173,9 +174,8 @@ struct ClusterHandle {
     /// read round, since both would renew the followers' leases and make them refuse the
     /// target's vote. Requests wait, within `leader_wait`, for the new leader.
     transferring: std::sync::atomic::AtomicBool,
-    /// The latest read time this node used or, as leader, handed out (Unix milliseconds):
-    /// read time never goes back on a node, even if its clock does.
-    read_time_floor_ms: std::sync::atomic::AtomicU64,
+    /// The times this node hands out and reads at (see `time`).
+    time: Arc<time::Time>,
 }
 
 /// A handle on the running node; cheap to clone, one per connection.
@@ -288,6 +288,7 @@ impl Node {
         ));
         opened.shared.set_output_sink(Arc::clone(&deliveries) as _);
         let disk_full = opened.log_figures.disk_full.subscribe();
+        let time = Arc::new(time::Time::new(opened.shared.progress.term_start.subscribe()));
         let node = Node {
             cluster: Arc::new(ClusterHandle {
                 id: config.node_id,
@@ -297,7 +298,7 @@ impl Node {
                 commit_wait: Duration::from_millis(config.commit_wait_ms),
                 read_rounds,
                 transferring: std::sync::atomic::AtomicBool::new(false),
-                read_time_floor_ms: std::sync::atomic::AtomicU64::new(0),
+                time: Arc::clone(&time),
             }),
             proposals,
             raft: opened.raft.clone(),
@@ -321,6 +322,8 @@ impl Node {
                 flushed,
                 disk_full: node.disk_full.clone(),
                 data_directory: node.data_directory.path().display().to_string(),
+                time: Arc::clone(&node.cluster.time),
+                term_wait: node.cluster.leader_wait,
             },
         ));
         tokio::spawn(cluster::run_read_rounds(node.clone(), read_waiters));
@@ -673,6 +676,9 @@ struct Signals {
     /// Raised while the log waits for disk space.
     disk_full: watch::Receiver<Option<String>>,
     data_directory: String,
+    /// The time each entry is stamped with, and how long to wait for it at a term's start.
+    time: Arc<time::Time>,
+    term_wait: Duration,
 }
 
 /// The commit pipeline (steps 1 to 4 of the module doc).
@@ -683,7 +689,7 @@ async fn run_pipeline(
     waiting: Waiting,
     signals: Signals,
 ) {
-    let Signals { mut flushed, mut disk_full, data_directory } = signals;
+    let Signals { mut flushed, mut disk_full, data_directory, time, term_wait } = signals;
     let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT_MAX));
     let mut batch: Vec<Proposal> = Vec::new();
     let mut next_ticket: Ticket = 1;
@@ -716,11 +722,21 @@ async fn run_pipeline(
             }
             continue;
         }
+        let term = raft.metrics().borrow().current_term;
+        let leader_time_ms = match time.leader_time_ms(term, term_wait).await {
+            Ok(time_ms) => time_ms,
+            Err(error) => {
+                for proposal in batch.drain(..) {
+                    let _ = proposal.reply.send(Err(error.clone()));
+                }
+                continue;
+            }
+        };
         let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
         let (settled_sender, settled) = oneshot::channel();
         let ticket = next_ticket;
         next_ticket += 1;
-        let entry = propose(&waiting, ticket, batch.drain(..), permit);
+        let entry = propose(&waiting, ticket, batch.drain(..), permit, leader_time_ms);
         // Sending to openraft here, in the loop, keeps entries in the order proposals came.
         let receiver = match raft.client_write_ff(entry).await {
             Ok(receiver) => receiver,
@@ -786,12 +802,14 @@ fn answer_held_writes(waiting: &Waiting, flushed: Ticket) {
     }
 }
 
-/// Step 2: registers the proposals' reply channels under `ticket` and makes their entry.
+/// Step 2: registers the proposals' reply channels under `ticket` and makes their entry,
+/// stamped with the leader's time (see `time`).
 fn propose(
     waiting: &Waiting,
     ticket: Ticket,
     proposals: impl ExactSizeIterator<Item = Proposal>,
     permit: OwnedSemaphorePermit,
+    leader_time_ms: u64,
 ) -> Proposed {
     let mut counts = Vec::with_capacity(proposals.len());
     let mut replies = Vec::with_capacity(proposals.len());
@@ -807,7 +825,7 @@ fn propose(
         replies.push(proposal.reply);
     }
     waiting.lock().insert(ticket, Answer { counts, replies, _permit: permit });
-    Proposed { entry: Entry { leader_time_ms: clock_ms(), requests }, ticket }
+    Proposed { entry: Entry { leader_time_ms, requests }, ticket }
 }
 
 /// Step 4: each proposal gets its own replies (or the entry's error).
@@ -858,14 +876,18 @@ async fn run_snapshot_trigger(node: Node, snapshot_log_bytes: u64) {
     }
 }
 
-/// Active expiry. It reads the live expiry index rather than a view: publishing a view every
-/// cycle would make every write after it copy the map paths it touches, and apply re-checks
-/// every deadline against the entry's time anyway.
+/// Active expiry, on the leader (the time that decides expiry is its own). It reads the live
+/// expiry index rather than a view: publishing a view every cycle would make every write
+/// after it copy the map paths it touches, and apply re-checks every deadline against the
+/// entry's time anyway.
 async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if node.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
+            continue;
+        }
         let requests: Vec<WriteRequest> = node
             .shared
             .expired_keys(clock_ms(), keys_per_cycle)
@@ -876,10 +898,10 @@ async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize
             })
             .collect();
         if !requests.is_empty() {
-            match node.write(requests).await {
-                // The next cycle proposes them again, once there is space.
-                Ok(_) | Err(NodeError::DiskFull { .. }) => {}
-                Err(_) => return,
+            // Whatever failed, the next cycle proposes them again (once there is space, or a
+            // leader); only a stopped node ends the task.
+            if let Err(NodeError::Stopped) = node.write(requests).await {
+                return;
             }
         }
         // A reservation whose node never confirmed nor cancelled it (the node is gone or cut
