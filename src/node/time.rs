@@ -8,9 +8,11 @@
 //!   in the view it reads, never below that entry time, and never below a read time this node
 //!   used before ([`Time::read_time_ms`]).
 //! - **A leader's time**, stamped on its entries and handed out with its read rounds, is its
-//!   clock, but never below a time it used before nor below the start of its term (the time
-//!   applied before the term's first entry, see `raft::TermStart`) plus the lead
-//!   ([`Time::leader_time_ms`]).
+//!   clock, but never below the start of its term (the time applied before the term's first
+//!   entry, see `raft::TermStart`) plus the lead, and never below the last time it used
+//!   advanced by its monotonic clock since ([`Time::leader_time_ms`]). So it never goes back
+//!   and never stands still: readers advance a round's time by their own monotonic time, and
+//!   the leader's time must run at least as fast, even while its clock is behind its floor.
 //!
 //! Why this holds across leaders: every read time is at most its view's newest entry time
 //! plus the lead; those entries all come before a later leader's first entry, so that leader
@@ -26,8 +28,9 @@
 //! it only bounds what a member hands out when ticks cannot be written.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::{clock_ms, NodeError};
@@ -41,15 +44,20 @@ pub(super) const READ_TIME_LEAD_MS: u64 = 250;
 pub(super) struct Time {
     /// Where the newest term this node applied an entry of began.
     term_start: watch::Receiver<TermStart>,
-    /// The latest time this node stamped or handed out as leader.
-    leader_floor_ms: AtomicU64,
+    /// A time this node stamped or handed out as leader, and when: its time since runs on
+    /// from there at the monotonic rate, at least.
+    leader_anchor: Mutex<(u64, Instant)>,
     /// The latest read time this node used.
     read_floor_ms: AtomicU64,
 }
 
 impl Time {
     pub(super) fn new(term_start: watch::Receiver<TermStart>) -> Time {
-        Time { term_start, leader_floor_ms: AtomicU64::new(0), read_floor_ms: AtomicU64::new(0) }
+        Time {
+            term_start,
+            leader_anchor: Mutex::new((0, Instant::now())),
+            read_floor_ms: AtomicU64::new(0),
+        }
     }
 
     /// The time this node, leading in `term`, stamps or hands out now. Waits, at most `wait`,
@@ -82,8 +90,19 @@ impl Time {
     }
 
     fn leader_time_from(&self, start: TermStart) -> u64 {
-        let time_ms = clock_ms().max(start.time_ms.saturating_add(READ_TIME_LEAD_MS));
-        raise(&self.leader_floor_ms, time_ms)
+        // The anchor moves only when the clock or the term's floor passes the running time, so
+        // that calls less than a millisecond apart still let the running time advance.
+        let mut anchor = self.leader_anchor.lock();
+        let (anchor_ms, at) = *anchor;
+        let since_ms = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let running_ms = anchor_ms.saturating_add(since_ms);
+        let term_floor_ms = start.time_ms.saturating_add(READ_TIME_LEAD_MS);
+        let time_ms = clock_ms().max(term_floor_ms);
+        if time_ms > running_ms {
+            *anchor = (time_ms, Instant::now());
+            return time_ms;
+        }
+        running_ms
     }
 
     /// The time a read on a view whose newest entry time is `view_time_ms` runs at, given
@@ -136,6 +155,13 @@ mod tests {
             Time::new(watch::channel(TermStart::default()).1).read_time_ms(u64::MAX, ahead);
         assert!(leader >= earlier_read);
         assert!(time.leader_time_ms(5, wait).await.expect("again") >= leader, "never back");
+        // Its clock is a minute behind its floor, yet its time runs on.
+        std::thread::sleep(Duration::from_millis(20));
+        let later = time.leader_time_ms(5, wait).await.expect("again");
+        assert!(
+            later >= leader + 20,
+            "a leader's time runs at least as fast as its monotonic clock"
+        );
     }
 
     #[tokio::test]
