@@ -2,10 +2,11 @@
 //! seconds ahead and another's tens of seconds behind (libfaketime, see
 //! `support/cluster/`), with keys that expire in every checked history.
 //!
-//! Concord's rule is that time comes from the leader: an entry carries the leader's clock, and
-//! a read on any member judges expiry by the leader's clock as its read round brought it (never
-//! below the newest applied entry's time), not by the reading node's own clock. So every
-//! member must answer GET, EXISTS and PTTL as the leader would, whatever its own clock says.
+//! Concord's rule is that time comes from the leader: an entry carries the leader's time, and
+//! a read on any member judges expiry by the leader's time as its read round brought it, tied
+//! to the log (see `node::time`), not by the reading node's own clock. So every member must
+//! answer GET, EXISTS and PTTL as the leader would, whatever its own clock says, and a member
+//! that once led with a fast clock must not keep that clock's time afterwards.
 //!
 //! The keys, each written once (`SET key value PX ttl`) with a value of its own, so that
 //! EXISTS and PTTL, which show only whether the key exists, are reads of that one value:
@@ -419,4 +420,38 @@ fn leaders_with_skewed_clocks_taking_turns_lose_no_lasting_key_and_revive_no_exp
         cluster.restart(leader);
     });
     finish("clock-leaders", &mut cluster, load);
+}
+
+/// A member that led with a fast clock and then lost the lead answers as the new leader does.
+/// While node 2 (40 s ahead) leads, reads on every member run by its clock, with no write in
+/// between; once node 1 (the machine's clock) leads, a key it writes to live 5 s is read on
+/// every member at once. If the time node 2 handed out stayed with node 2 (or anyone), that
+/// member would call the key gone while the others show it: time handed out to reads must
+/// never run ahead of what the next leader starts from.
+#[test]
+fn a_member_that_led_with_a_fast_clock_answers_as_the_next_leader_does() {
+    let cluster = skewed_cluster("clock-former-leader");
+    lead_with(&cluster, 2);
+    for id in cluster.ids() {
+        for _ in 0..20 {
+            let _: Option<String> =
+                cluster.command(id, redis::cmd("GET").arg("probe")).expect("a read answers");
+        }
+    }
+    lead_with(&cluster, 1);
+    for round in 0..10 {
+        let key = format!("five-seconds-{round}");
+        let _: () = cluster
+            .command(1, redis::cmd("SET").arg(&key).arg("v").arg("PX").arg(5_000))
+            .expect("the write is acknowledged");
+        for id in cluster.ids() {
+            let value: Option<String> =
+                cluster.command(id, redis::cmd("GET").arg(&key)).expect("a read answers");
+            assert_eq!(
+                value.as_deref(),
+                Some("v"),
+                "node {id} calls {key} gone right after node 1 wrote it to live 5 s"
+            );
+        }
+    }
 }

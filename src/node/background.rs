@@ -47,14 +47,18 @@ pub(super) async fn run_snapshot_trigger(node: Node, snapshot_log_bytes: u64) {
     }
 }
 
-/// Active expiry. It reads the live expiry index rather than a view: publishing a view every
-/// cycle would make every write after it copy the map paths it touches, and apply re-checks
-/// every deadline against the entry's time anyway.
+/// Active expiry, on the leader (the time that decides expiry is its own). It reads the live
+/// expiry index rather than a view: publishing a view every cycle would make every write
+/// after it copy the map paths it touches, and apply re-checks every deadline against the
+/// entry's time anyway.
 pub(super) async fn run_active_expiry(node: Node, interval: Duration, keys_per_cycle: usize) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if node.raft.metrics().borrow().current_leader != Some(node.routing.id) {
+            continue;
+        }
         let requests: Vec<WriteRequest> = node
             .shared
             .expired_keys(clock_ms(), keys_per_cycle)
@@ -65,10 +69,10 @@ pub(super) async fn run_active_expiry(node: Node, interval: Duration, keys_per_c
             })
             .collect();
         if !requests.is_empty() {
-            match node.write(requests).await {
-                // The next cycle proposes them again, once there is space.
-                Ok(_) | Err(NodeError::DiskFull { .. }) => {}
-                Err(_) => return,
+            // Whatever failed, the next cycle proposes them again (once there is space, or a
+            // leader); only a stopped node ends the task.
+            if let Err(NodeError::Stopped) = node.write(requests).await {
+                return;
             }
         }
         // A reservation whose node never confirmed nor cancelled it (the node is gone or cut

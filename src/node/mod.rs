@@ -74,6 +74,7 @@ mod membership;
 mod pipeline;
 mod routing;
 mod deliveries;
+mod time;
 
 pub use deliveries::{
     Delivery, Kind as SubscriptionKind, Mailbox, ServedReply, TooManySubscriptions,
@@ -177,9 +178,8 @@ struct Routing {
     /// read round, since both would renew the followers' leases and make them refuse the
     /// target's vote. Requests wait, within `leader_wait`, for the new leader.
     transferring: std::sync::atomic::AtomicBool,
-    /// The latest read time this node used or, as leader, handed out (Unix milliseconds):
-    /// read time never goes back on a node, even if its clock does.
-    read_time_floor_ms: std::sync::atomic::AtomicU64,
+    /// The times this node hands out and reads at (see `time`).
+    time: Arc<time::Time>,
 }
 
 /// A handle on the running node; cheap to clone, one per connection.
@@ -292,6 +292,7 @@ impl Node {
         ));
         opened.shared.set_output_sink(Arc::clone(&deliveries) as _);
         let disk_full = opened.log_figures.disk_full.subscribe();
+        let time = Arc::new(time::Time::new(opened.shared.progress.term_start.subscribe()));
         let node = Node {
             routing: Arc::new(Routing {
                 id: config.node_id,
@@ -301,7 +302,7 @@ impl Node {
                 commit_wait: Duration::from_millis(config.commit_wait_ms),
                 read_rounds,
                 transferring: std::sync::atomic::AtomicBool::new(false),
-                read_time_floor_ms: std::sync::atomic::AtomicU64::new(0),
+                time: Arc::clone(&time),
             }),
             proposals,
             raft: opened.raft.clone(),
@@ -353,6 +354,8 @@ impl Node {
                 flushed,
                 disk_full: self.disk_full.clone(),
                 data_directory: self.data_directory.path().display().to_string(),
+                time: Arc::clone(&self.routing.time),
+                term_wait: self.routing.leader_wait,
             },
         ));
         tokio::spawn(routing::run_read_rounds(self.clone(), read_waiters));

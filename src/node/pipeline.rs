@@ -8,11 +8,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::{clock_ms, disk_full_error, Node, NodeError};
+use super::time::Time;
+use super::{disk_full_error, Node, NodeError};
 use crate::raft::{self, Proposed, Raft, Ticket};
 use crate::resp::Frame;
 use crate::state_machine::{Entry, WriteRequest};
@@ -90,6 +92,9 @@ pub(super) struct Signals {
     /// Raised while the log waits for disk space.
     pub(super) disk_full: watch::Receiver<Option<String>>,
     pub(super) data_directory: String,
+    /// The time each entry is stamped with, and how long to wait for it at a term's start.
+    pub(super) time: Arc<Time>,
+    pub(super) term_wait: Duration,
 }
 
 /// The commit pipeline (steps 1 to 4 of the module doc).
@@ -100,7 +105,7 @@ pub(super) async fn run_pipeline(
     waiting: Waiting,
     signals: Signals,
 ) {
-    let Signals { mut flushed, mut disk_full, data_directory } = signals;
+    let Signals { mut flushed, mut disk_full, data_directory, time, term_wait } = signals;
     let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT_MAX));
     let mut batch: Vec<PendingWrite> = Vec::new();
     let mut next_ticket: Ticket = 1;
@@ -126,11 +131,14 @@ pub(super) async fn run_pipeline(
             }
             continue;
         }
+        let Some(leader_time_ms) = stamp(&raft, &time, term_wait, &mut batch).await else {
+            continue;
+        };
         let permit = Arc::clone(&in_flight).acquire_owned().await.expect("never closed");
         let (settled_sender, settled) = oneshot::channel();
         let ticket = next_ticket;
         next_ticket += 1;
-        let entry = make_entry(&waiting, ticket, batch.drain(..), permit);
+        let entry = make_entry(&waiting, ticket, batch.drain(..), permit, leader_time_ms);
         // Sending to openraft here, in the loop, keeps entries in the order proposals came.
         let receiver = match raft.client_write_ff(entry).await {
             Ok(receiver) => receiver,
@@ -227,12 +235,34 @@ fn answer_held_writes(waiting: &Waiting, flushed: Ticket) {
     }
 }
 
-/// Step 2: registers the proposals' reply channels under `ticket` and makes their entry.
+/// The leader's time for the next entry (see `node::time`); when this node cannot have one
+/// (it has not applied its term's first entry in time), the batch is refused, never proposed.
+async fn stamp(
+    raft: &Raft,
+    time: &Time,
+    term_wait: Duration,
+    batch: &mut Vec<PendingWrite>,
+) -> Option<u64> {
+    let term = raft.metrics().borrow().current_term;
+    match time.leader_time_ms(term, term_wait).await {
+        Ok(time_ms) => Some(time_ms),
+        Err(error) => {
+            for proposal in batch.drain(..) {
+                let _ = proposal.reply.send(Err(error.clone()));
+            }
+            None
+        }
+    }
+}
+
+/// Step 2: registers the proposals' reply channels under `ticket` and makes their entry,
+/// stamped with the leader's time.
 fn make_entry(
     waiting: &Waiting,
     ticket: Ticket,
     proposals: impl ExactSizeIterator<Item = PendingWrite>,
     permit: OwnedSemaphorePermit,
+    leader_time_ms: u64,
 ) -> Proposed {
     let mut counts = Vec::with_capacity(proposals.len());
     let mut replies = Vec::with_capacity(proposals.len());
@@ -248,7 +278,7 @@ fn make_entry(
         replies.push(proposal.reply);
     }
     waiting.lock().insert(ticket, Answer { counts, replies, _permit: permit });
-    Proposed { entry: Entry { leader_time_ms: clock_ms(), requests }, ticket }
+    Proposed { entry: Entry { leader_time_ms, requests }, ticket }
 }
 
 /// Step 4: each proposal gets its own replies (or the entry's error).

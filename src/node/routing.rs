@@ -25,14 +25,14 @@
 //! Read time: expiry is judged by the leader's clock on every member, as writes are (each
 //! entry carries `leader_time_ms`). The round's answer carries the leader's clock, taken once
 //! it confirmed its leadership ([`ReadPoint`]); the reading node advances it by its own
-//! monotonic time since the answer arrived, never by its wall clock, and never goes below the
-//! time of the newest entry in its view or below any read time it used or handed out before
-//! (`read_time_floor_ms`). So a member whose clock runs ahead does not call acknowledged keys
-//! gone, one whose clock runs behind does not show keys the leader expired, and a leader whose
-//! clock steps back hands out no earlier time. Counting from the answer's arrival rather than
-//! from the request makes the read's time at most the leader's clock at the moment it reads
-//! (for equal clock rates), so no write proposed after the read is stamped earlier than it.
-//! docs/architecture.md states what drift remains.
+//! monotonic time since the answer arrived, never by its wall clock, within the bounds
+//! `node::time` sets (at most a fixed lead past the newest entry in its view, so that a later
+//! leader starts above it). So a member whose clock runs ahead does not call acknowledged keys
+//! gone, one whose clock runs behind does not show keys the leader expired, and neither a
+//! leader whose clock steps back nor a change of leader hands out an earlier time. Counting
+//! from the answer's arrival rather than from the request makes the read's time at most the
+//! leader's clock at the moment it reads (for equal clock rates), so no write proposed after
+//! the read is stamped earlier than it. docs/architecture.md states what drift remains.
 //!
 //!
 //! Caveat: openraft 0.9 has no leader step-down on lost quorum, so a leader cut off from the
@@ -40,13 +40,15 @@
 //! commit up to `commit_wait_ms` and are then reported as "outcome unknown", and its reads
 //! fail, since a read round needs a quorum.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use openraft::error::RaftError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{clock_ms, Node, NodeError, ReadView};
+use super::{Node, NodeError, ReadView};
+use crate::command::keys::KeyWrite;
+use crate::command::Write;
 use crate::logging::{Episode, Report};
 use crate::raft::peer::{CallError, PeerRequest, PeerResponse, ReadPoint};
 use crate::raft::NodeId;
@@ -130,7 +132,7 @@ impl Node {
         }
         let since_answer_ms = u64::try_from(round.answered.elapsed().as_millis()).unwrap_or(0);
         let leader_now_ms = round.point.leader_time_ms.saturating_add(since_answer_ms);
-        let now_ms = raise_floor(&self.routing.read_time_floor_ms, leader_now_ms.max(view.time_ms));
+        let now_ms = self.routing.time.read_time_ms(leader_now_ms, view.time_ms);
         Ok(ReadView { view, now_ms })
     }
 
@@ -164,9 +166,11 @@ impl Node {
     /// The leader's log holds every committed entry, so its last index covers them; waiting
     /// for it costs at most the commit of entries already appended.
     ///
-    /// The time is this node's clock, but never below the newest entry time it applied (a new
-    /// leader's clock may be behind its predecessor's) nor below a time it handed out before
-    /// (its clock may have stepped back).
+    /// The time is the leader's time (`node::time`): its clock, but never below the start of
+    /// its term plus the read-time lead, and never going back. When no entry applied here
+    /// for half the lead, the round first commits a tick, so that the reads it answers,
+    /// capped at the lead past their views, run at the clock; a tick that fails costs only
+    /// that freshness.
     ///
     /// A leader handing over its leadership runs no round: the heartbeats would renew the
     /// followers' leases, and they would refuse the target's vote.
@@ -177,8 +181,14 @@ impl Node {
         let floor = self.raft.metrics().borrow().last_log_index.unwrap_or(0);
         match self.raft.get_read_log_id().await {
             Ok((read_log_id, _)) => {
-                let index = read_log_id.map_or(0, |log_id| log_id.index).max(floor);
-                Ok(ReadPoint { index, leader_time_ms: self.own_read_time_ms() })
+                let mut index = read_log_id.map_or(0, |log_id| log_id.index).max(floor);
+                if self.routing.time.lags(self.applied_time_ms()) && self.tick().await {
+                    index = index.max(self.applied_index());
+                }
+                let term = self.raft.metrics().borrow().current_term;
+                let leader_time_ms =
+                    self.routing.time.leader_time_ms(term, self.routing.leader_wait).await?;
+                Ok(ReadPoint { index, leader_time_ms })
             }
             Err(RaftError::APIError(_)) => Err(NodeError::NotLeader),
             Err(RaftError::Fatal(fatal)) => Err(super::fatal_error(fatal)),
@@ -203,16 +213,20 @@ impl Node {
                 self.data_directory.path().display()
             )));
         }
-        Ok(ReadPoint { index: self.applied_index(), leader_time_ms: self.own_read_time_ms() })
+        let leader_time_ms = self.routing.time.leader_time_now();
+        Ok(ReadPoint { index: self.applied_index(), leader_time_ms })
     }
 
-    /// The time of a read round this node answers as the one that decides time: its clock,
-    /// but never below the newest entry time it applied (a new leader's clock may be behind
-    /// its predecessor's) nor below a time it handed out before (its clock may have stepped
-    /// back).
-    fn own_read_time_ms(&self) -> u64 {
-        let applied_time_ms = self.shared.views.load().time_ms;
-        raise_floor(&self.routing.read_time_floor_ms, clock_ms().max(applied_time_ms))
+    /// Commits a tick (see `node::time`): an empty `DELETE_EXPIRED` that changes nothing but
+    /// the time. Whether it was applied.
+    async fn tick(&self) -> bool {
+        let tick = Write::Key(KeyWrite::DeleteExpired { keys: Vec::new() });
+        self.write(vec![WriteRequest { db: 0, write: tick }]).await.is_ok()
+    }
+
+    /// The time of the newest entry this node applied (its newest view's).
+    fn applied_time_ms(&self) -> u64 {
+        self.shared.views.load().time_ms
     }
 
     /// Runs `attempt` with the leader's id until it gives an answer other than "not the
@@ -346,12 +360,6 @@ fn report_read_round<T>(failing: &mut Episode, result: &Result<T, NodeError>) {
             None => {}
         },
     }
-}
-
-/// Raises `floor` to `time_ms` if it is lower, and returns the floor as it is then: a time
-/// never below any this node used or handed out before.
-fn raise_floor(floor: &AtomicU64, time_ms: u64) -> u64 {
-    floor.fetch_max(time_ms, Ordering::AcqRel).max(time_ms)
 }
 
 /// The error for a peer that answered with a response of the wrong kind.

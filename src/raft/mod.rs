@@ -63,6 +63,7 @@ use tokio::sync::watch;
 
 pub use data_directory::{DataDirectory, StoredIdentity};
 pub use log_store::{LogFigures, LogStore};
+pub use state_machine_store::TermStart;
 pub use state_machine_store::{Persistence, Progress, SharedState, StateMachineStore};
 
 use crate::config::Config;

@@ -23,6 +23,7 @@ use openraft::{
     StoredMembership,
 };
 use parking_lot::Mutex;
+use tokio::sync::watch;
 
 use crate::command::{DbIndex, Key};
 use crate::resp::Frame;
@@ -39,6 +40,21 @@ pub struct Progress {
     pub applied_index: AtomicU64,
     /// Raised by a reader whose view is stale; apply publishes after its batch and lowers it.
     pub views_wanted: AtomicBool,
+    /// The newest leadership term this node applied an entry of, with the time applied
+    /// before its first entry (see [`TermStart`]).
+    pub term_start: watch::Sender<TermStart>,
+}
+
+/// Where a leadership term begins in the applied log: `term`, and the time of the newest
+/// entry applied before the term's first one (a new leader's blank entry comes first). Every
+/// entry of earlier terms, and so every read time a member could hand out under an earlier
+/// leader, is at most this time plus the read-time lead (see `node::time`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TermStart {
+    /// The term; 0 before any entry of a term was applied.
+    pub term: u64,
+    /// The newest entry time applied before the term's first entry (Unix milliseconds).
+    pub time_ms: u64,
 }
 
 /// The snapshot figures INFO persistence and LASTSAVE report.
@@ -226,6 +242,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let mut applied = shared.applied.lock();
             for entry in entries {
                 let index = entry.log_id.index;
+                let term = entry.log_id.leader_id.term;
+                if term > shared.progress.term_start.borrow().term {
+                    let time_ms = applied.state_machine.applied_time_ms();
+                    shared.progress.term_start.send_replace(TermStart { term, time_ms });
+                }
                 let mut frames = match &entry.payload {
                     EntryPayload::Normal(data) => applied.state_machine.apply(index, &data.entry),
                     EntryPayload::Blank | EntryPayload::Membership(_) if index == 0 => Vec::new(),

@@ -227,6 +227,12 @@ impl StateMachine {
             .collect()
     }
 
+    /// The time of the newest applied entry (Unix milliseconds): the time every operation of
+    /// the next entry is at least at.
+    pub fn applied_time_ms(&self) -> u64 {
+        self.applied_time_ms
+    }
+
     /// Replaces the whole state with a snapshot's: the keyspace as of entry `index`, applied at
     /// `time_ms`. Used at start-up and when a snapshot is installed; the new state is published
     /// at once, so readers never see a mix of the old state and the new.
