@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use support::cluster::workload::{load_duration, seed, Random};
 use support::cluster::{connect, Cluster, NodeId, WAIT_MAX};
-use support::linearizability::{check, render_operation, Call, History, Outcome};
+use support::linearizability::{check, write_history, Call, History, Outcome};
 
 /// How far the skewed nodes' clocks are off: ahead and behind by more than the 20 s keys live.
 const CLOCK_AHEAD: &str = "+40s";
@@ -324,14 +324,7 @@ fn finish(scenario: &str, cluster: &mut Cluster, mut load: Load) {
         Ok(report) => println!("{scenario} (seed {}): {tally:?}; {report:?}", load.seed),
         Err(error) => {
             let path = cluster.directory().join("history.txt");
-            let origin_ns = operations.first().map_or(0, |operation| operation.invoked_ns);
-            let lines: Vec<String> = operations
-                .iter()
-                .map(|operation| {
-                    format!("{:>24} {}", operation.key, render_operation(operation, origin_ns))
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n")).unwrap();
+            write_history(&path, &operations, 24);
             panic!(
                 "{scenario} (seed {}): the history is not linearizable ({tally:?}):{error:?}\n\
                  the whole history is in {path:?}, the node logs beside it",

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use support::cluster::workload::{load_duration, seed, Random};
 use support::cluster::{Cluster, NodeId};
-use support::linearizability::{check, render_operation, Call, History, Outcome, Pending};
+use support::linearizability::{check, write_history, Call, History, Outcome, Pending};
 use support::reply::{Outcome as ReadOutcome, ReplyReader, Value};
 
 /// How many shared keys there are: few enough that clients contend, enough that each key's
@@ -533,14 +533,7 @@ fn finish(scenario: &str, seed: u64, cluster: &mut Cluster, mut load: Load) {
         Ok(report) => println!("{scenario} (seed {seed}): {tally:?}; {report:?}"),
         Err(error) => {
             let path = cluster.directory().join("history.txt");
-            let origin_ns = operations.first().map_or(0, |operation| operation.invoked_ns);
-            let lines: Vec<String> = operations
-                .iter()
-                .map(|operation| {
-                    format!("{:>3} {}", operation.key, render_operation(operation, origin_ns))
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n")).unwrap();
+            write_history(&path, &operations, 3);
             panic!(
                 "{scenario} (seed {seed}): the shared keys' history failed its check \
                  ({tally:?}): {error:?}\nthe whole history is in {path:?}"

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::super::linearizability::{check, render_operation, Call, History, Outcome};
+use super::super::linearizability::{check, write_history, Call, History, Outcome};
 use super::{connect, Cluster, NodeId, WAIT_MAX};
 
 /// Keys the clients share: few, so that clients contend and stale reads are visible.
@@ -202,14 +202,7 @@ pub fn check_after_heal(scenario: &str, cluster: &mut Cluster, mut workload: Wor
         Ok(report) => println!("{scenario} (seed {}): {tally:?}; {report:?}", workload.seed),
         Err(error) => {
             let path = cluster.directory().join("history.txt");
-            let origin_ns = operations.first().map_or(0, |operation| operation.invoked_ns);
-            let lines: Vec<String> = operations
-                .iter()
-                .map(|operation| {
-                    format!("{:>3} {}", operation.key, render_operation(operation, origin_ns))
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n")).unwrap();
+            write_history(&path, &operations, 3);
             panic!(
                 "{scenario} (seed {}): the history is not linearizable ({tally:?}):{error:?}\n\
                  the whole history is in {path:?}, the node logs beside it",

@@ -380,6 +380,20 @@ impl fmt::Debug for CheckError {
     }
 }
 
+/// Writes a history to `path`, one operation a line, keys right-aligned in `key_width`
+/// columns and times in ms from the first invocation: what a failed check leaves to read.
+pub fn write_history(path: &std::path::Path, operations: &[Operation], key_width: usize) {
+    let origin_ns = operations.first().map_or(0, |operation| operation.invoked_ns);
+    let lines: Vec<String> = operations
+        .iter()
+        .map(|operation| {
+            format!("{:>key_width$} {}", operation.key, render_operation(operation, origin_ns))
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n"))
+        .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+}
+
 /// One line per operation: interval, client, call and outcome.
 pub fn render_operation(operation: &Operation, origin_ns: u64) -> String {
     let milliseconds = |ns: u64| ns.saturating_sub(origin_ns) as f64 / 1e6;
