@@ -311,8 +311,9 @@ impl Config {
         Ok(())
     }
 
-    /// Whether this node is one member of several (it has peers to replicate to).
-    pub fn is_clustered(&self) -> bool {
+    /// Whether the configuration gives this node peers to replicate to: a peers list that
+    /// names other members, or `--join`.
+    pub fn lists_peers(&self) -> bool {
         self.peers.len() > 1 || self.join
     }
 

@@ -212,7 +212,7 @@ impl Node {
         Node::start_on(config, peer_listener).await
     }
 
-    /// Binds the peer port a clustered node listens on (`None` for a node that runs alone).
+    /// Binds the peer port of a node with peers (`None` for a node that runs alone).
     /// Called before anything else starts, so that a taken port fails the start at once and
     /// before the data directory is opened.
     pub async fn bind_peer_listener(config: &Config) -> Result<Option<tokio::net::TcpListener>> {
@@ -277,7 +277,7 @@ impl Node {
         let waiting: pipeline::Waiting = Arc::default();
         let deliver = pipeline::deliver_replies(Arc::clone(&waiting));
         let opened = raft::open(config, directory, deliver, Arc::clone(&transport)).await?;
-        let has_peers = config.is_clustered() || !opened.sole_voter;
+        let has_peers = config.lists_peers() || !opened.sole_voter;
         if !has_peers {
             wait_until_recovered(&opened.raft, config.node_id, opened.recovery_target).await?;
         }
@@ -437,9 +437,10 @@ impl Node {
         let target = self.applied_index();
         let persistence = &self.shared.persistence;
         let failures = persistence.failures.load(Ordering::Relaxed);
-        let mut last_trigger: Option<Instant> = None;
-        // openraft publishes a new snapshot's log id in its metrics; the disk-full watch and
-        // the retrigger pause cover what the metrics do not show (a failed attempt).
+        // Three watches say everything SAVE waits for: an attempt ended (written, failed or
+        // installed), openraft took in a new snapshot (only then does it take a new trigger,
+        // since it ignores one while it builds), or the disk filled.
+        let mut ended = persistence.attempts_ended.subscribe();
         let mut metrics = self.raft.metrics();
         let mut disk_full = self.disk_full.clone();
         loop {
@@ -453,17 +454,17 @@ impl Node {
                 let reason = persistence.last_error.lock().clone();
                 return Err(NodeError::SnapshotFailed(reason));
             }
-            let idle = !persistence.in_progress.load(Ordering::Relaxed);
-            if idle && last_trigger.is_none_or(|at| at.elapsed() > SAVE_RETRIGGER_PAUSE) {
+            if !persistence.in_progress.load(Ordering::Relaxed) {
+                // Harmless if openraft is building already: it ignores the trigger, and the
+                // end of that build wakes this loop to ask again.
                 self.raft.trigger().snapshot().await.map_err(fatal_error)?;
-                last_trigger = Some(Instant::now());
             }
             tokio::select! {
+                changed = ended.changed() => changed.map_err(|_| NodeError::Stopped)?,
                 changed = metrics.changed() => changed.map_err(|_| NodeError::Stopped)?,
                 full = disk_full.wait_for(Option::is_some) => {
                     full.map_err(|_| NodeError::Stopped)?;
                 }
-                () = tokio::time::sleep(SAVE_RETRIGGER_PAUSE) => {}
             }
         }
     }
@@ -607,10 +608,6 @@ fn tcp_identity(
 }
 
 /// [`NodeError::DiskFull`] for the log error `reason` under `data_directory`.
-/// How long SAVE waits for a snapshot it asked for before asking again: openraft ignores a
-/// trigger while it is building one, and a failed attempt shows in no watch.
-const SAVE_RETRIGGER_PAUSE: Duration = Duration::from_millis(200);
-
 fn disk_full_error(data_directory: &str, reason: &str) -> NodeError {
     let cause = if reason.contains(&format!("(os error {})", libc::EDQUOT)) {
         "disk quota exceeded"

@@ -182,6 +182,7 @@ mod tests {
     use crate::command::strings::StringWrite;
     use crate::command::Write;
     use crate::state_machine::WriteRequest;
+    use crate::tests::golden::hex;
 
     fn entry(payload: EntryPayload<TypeConfig>) -> RaftEntry {
         openraft::Entry { log_id: log_id(3, 7), payload }
@@ -218,10 +219,6 @@ mod tests {
         let record = Record { index: 5, term: 1, payload: Bytes::from_static(&[9, 0]) };
         let error = decode_entry(&record).unwrap_err().to_string();
         assert!(error.contains("codec version 9"), "{error}");
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
     /// Golden bytes: what main wrote before tags were frozen. These lines never change; a test

@@ -75,6 +75,9 @@ pub struct Persistence {
     pub last_error: Mutex<String>,
     /// Snapshot attempts that failed, so that a waiting SAVE notices a failure.
     pub failures: AtomicU64,
+    /// Counts every snapshot attempt that ended (written, failed or installed from the
+    /// leader), so that SAVE waits on it instead of polling.
+    pub attempts_ended: tokio::sync::watch::Sender<u64>,
     /// How long the last successful snapshot took, in milliseconds.
     pub last_duration_ms: AtomicU64,
     /// How many keys the last successful snapshot wrote.
@@ -336,6 +339,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         applied.membership = meta.last_membership.clone();
         self.shared.progress.applied_index.store(index, Ordering::Release);
         self.shared.persistence.snapshot_index.store(index, Ordering::Relaxed);
+        self.shared.persistence.attempts_ended.send_modify(|ended| *ended += 1);
         Ok(())
     }
 
@@ -427,6 +431,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 *persistence.last_error.lock() = error.clone();
                 persistence.last_failed.store(true, Ordering::Relaxed);
                 persistence.failures.fetch_add(1, Ordering::Relaxed);
+                persistence.attempts_ended.send_modify(|ended| *ended += 1);
                 tracing::error!(%error, "snapshot failed; the node keeps running on its log");
                 return not_built(&shared).await;
             }
@@ -440,6 +445,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         persistence.snapshot_index.store(index, Ordering::Relaxed);
         persistence.last_save_unix_seconds.store(unix_seconds(), Ordering::Relaxed);
         persistence.saves.fetch_add(1, Ordering::Relaxed);
+        persistence.attempts_ended.send_modify(|ended| *ended += 1);
         tracing::info!(index, keys, bytes, elapsed_ms, "snapshot written");
         let opened = tokio::fs::File::open(&file.path).await.map_err(snapshot_error)?;
         Ok(Snapshot { meta: snapshot_meta(&metadata), snapshot: Box::new(opened) })

@@ -1,3 +1,3 @@
 //! Tests that span the crate's modules rather than belong to one.
 
-mod golden;
+pub(crate) mod golden;

@@ -8,15 +8,16 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{SnapshotMeta, Vote};
+use openraft::{EntryPayload, SnapshotMeta, Vote};
 
 use super::{check, Checked};
 use crate::command::Write;
+use crate::raft::codec::{log_id, MembershipRecord};
 use crate::raft::peer::{AdminRequest, NodeStatus, PeerRequest, PeerResponse, ReadPoint};
 use crate::raft::tcp::{Hello, Welcome};
-use crate::raft::NodeError;
+use crate::raft::{NodeError, Proposed, TypeConfig};
 use crate::resp::Frame;
-use crate::state_machine::WriteRequest;
+use crate::state_machine::{Entry, WriteRequest};
 
 fn vote() -> Vote<u64> {
     Vote::new_committed(3, 1)
@@ -46,7 +47,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
             }),
             "020301010100000000000002010201",
         ),
-        (PeerRequest::Forward(forward), "0301000107"),
+        (PeerRequest::Forward(forward.clone()), "0301000107"),
         (PeerRequest::ReadIndex, "04"),
         (PeerRequest::TimeoutNow, "05"),
         (PeerRequest::Admin(AdminRequest::RemoveNode { id: 2 }), "060102"),
@@ -188,6 +189,31 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         Frame::Verbatim { .. } => 12,
         Frame::Push(_) => 13,
     };
+    let appended = vec![
+        (AppendEntriesResponse::Success, "00"),
+        (AppendEntriesResponse::PartialSuccess(Some(log_id(3, 9))), "01010309"),
+        (AppendEntriesResponse::Conflict, "02"),
+        (AppendEntriesResponse::HigherVote(vote()), "0303010101"),
+    ];
+    let appended_tag = |response: &AppendEntriesResponse<u64>| match response {
+        AppendEntriesResponse::Success => 0,
+        AppendEntriesResponse::PartialSuccess(_) => 1,
+        AppendEntriesResponse::Conflict => 2,
+        AppendEntriesResponse::HigherVote(_) => 3,
+    };
+    let normal =
+        Proposed { entry: Entry { leader_time_ms: 5, requests: forward.clone() }, ticket: 4 };
+    let membership = MembershipRecord { configs: vec![vec![1]], nodes: vec![(1, "a".into())] };
+    let payloads = vec![
+        (EntryPayload::<TypeConfig>::Blank, "00"),
+        (EntryPayload::Normal(normal), "010501000107"),
+        (EntryPayload::Membership(membership.to_membership()), "0201010101010161"),
+    ];
+    let payload_tag = |payload: &EntryPayload<TypeConfig>| match payload {
+        EntryPayload::Blank => 0,
+        EntryPayload::Normal(_) => 1,
+        EntryPayload::Membership(_) => 2,
+    };
     vec![
         check("PeerRequest", requests, request_tag, failures),
         check("PeerResponse", responses, response_tag, failures),
@@ -195,6 +221,8 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         check("Welcome", welcomes, welcome_tag, failures),
         check("NodeError", errors, error_tag, failures),
         check("Frame", frames, frame_tag, failures),
+        check("AppendEntriesResponse", appended, appended_tag, failures),
+        check("EntryPayload", payloads, payload_tag, failures),
     ]
 }
 
