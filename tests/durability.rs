@@ -12,12 +12,12 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::servers::ServerProcess;
+use support::small_disk::SmallDisk;
 
 /// Starts a node on `data_dir` (created if missing) with `extra` flags; it answers PING.
 fn start(data_dir: &Path, extra: &[&str]) -> ServerProcess {
@@ -412,68 +412,6 @@ fn every_second_mode_keeps_every_acknowledged_write_across_a_process_crash_and_a
     let mut client = node.client();
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 1_000);
     assert_eq!(redis::cmd("GET").arg("k999").query::<u64>(&mut client).unwrap(), 999);
-}
-
-/// A small tmpfs mounted for one test and unmounted when dropped: a disk that really fills
-/// up, with the errors a real one gives (`ENOSPC`, short writes). Mounting needs root
-/// (`CAP_SYS_ADMIN`), which the test environment has; without it the test fails and says so
-/// rather than passing without having run.
-struct SmallDisk {
-    /// The mount point; removed after the unmount, when the disk drops.
-    directory: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(label: &str, bytes: u64) -> SmallDisk {
-        let directory = support::temp_dir(label);
-        let path = directory.path();
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(path)
-            .output()
-            .expect("the mount command runs");
-        assert!(
-            output.status.success(),
-            "the full-disk tests mount a {bytes}-byte tmpfs at {}, which needs root \
-             (CAP_SYS_ADMIN); mount said: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        SmallDisk { directory }
-    }
-
-    fn path(&self) -> &Path {
-        self.directory.path()
-    }
-
-    fn filler(&self) -> PathBuf {
-        self.path().join("filler")
-    }
-
-    /// Writes a file until the file system has no room left.
-    fn fill(&self) {
-        use std::io::Write;
-        let mut file = std::fs::File::create(self.filler()).unwrap();
-        let chunk = vec![0xAB_u8; 4096];
-        loop {
-            match file.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(error) if error.raw_os_error() == Some(28) => break,
-                Err(error) => panic!("filling the disk failed with {error}"),
-            }
-        }
-    }
-
-    fn free(&self) {
-        std::fs::remove_file(self.filler()).unwrap();
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.path()).status();
-    }
 }
 
 fn info_line(client: &mut redis::Connection, field: &str) -> String {

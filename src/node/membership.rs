@@ -29,6 +29,10 @@ const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
 /// incarnation before it gives up, unchanged.
 const ADD_NODE_CONTACT_WAIT: Duration = Duration::from_secs(20);
 
+/// How long a leader handing over waits between two asks that the target stand for
+/// election (a fraction of the election timeout, which is what the followers' leases last).
+const TIMEOUT_NOW_PAUSE: Duration = Duration::from_millis(100);
+
 /// How often a node tries again to meet the members it has not talked to yet.
 const MEET_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -198,6 +202,7 @@ impl Node {
     async fn hand_over(&self, to: NodeId) -> Result<String, NodeError> {
         let deadline = Instant::now() + self.routing.leader_wait;
         let mut metrics = self.raft.metrics();
+        let mut next_ask = Instant::now();
         while Instant::now() < deadline {
             let (leader, caught_up) = {
                 let current = metrics.borrow_and_update();
@@ -212,11 +217,13 @@ impl Node {
             if leader == Some(to) {
                 return Ok(format!("node {to} leads"));
             }
-            if leader == Some(self.routing.id) && caught_up {
+            if leader == Some(self.routing.id) && caught_up && Instant::now() >= next_ask {
                 // Until the followers' leases expire they refuse the vote; ask again until
-                // the target leads.
+                // the target leads, but paced: each ask costs the target a term, and the
+                // metrics change with every one of them.
                 let _ =
                     self.routing.transport.call(to, PeerRequest::TimeoutNow, STATUS_TIMEOUT).await;
+                next_ask = Instant::now() + TIMEOUT_NOW_PAUSE;
             }
             let _ = tokio::time::timeout(Duration::from_millis(50), metrics.changed()).await;
         }

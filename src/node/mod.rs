@@ -57,7 +57,8 @@
 //!   for the core): nothing can commit without its log, and every acknowledged write was
 //!   applied before it was acknowledged, so that index covers every write a read must see.
 //!   A cluster member whose log waits fails its reads at once (it cannot apply what the
-//!   others commit); reads through members that can write succeed;
+//!   others commit); reads through members that can write succeed. A leader whose log waits
+//!   sends no heartbeats (its core waits too), so the others elect a member that can write;
 //! - SAVE and BGSAVE are refused (the snapshot would need the core and the disk), and
 //!   [`Node::storage_status`] reports the condition for INFO and `concord status`.
 //!

@@ -4,7 +4,7 @@
 //!   child); [`servers`] runs a single Concord node or a `redis-server` on it, and
 //!   [`cluster`] runs a cluster of nodes behind fault-injecting proxies, with the
 //!   linearizability-checked [`cluster::workload`];
-//! - temporary directories: [`temp_dir`], removed on drop;
+//! - temporary directories: [`temp_dir`], removed on drop; a disk that fills: [`small_disk`];
 //! - checking: the [`linearizability`] checker, and the differential harness that compares
 //!   Concord's replies with Redis's byte for byte ([`reply`], [`script`], [`compare`],
 //!   [`differ`], [`render`], [`command_arguments`]);
@@ -26,6 +26,7 @@ pub mod render;
 pub mod reply;
 pub mod script;
 pub mod servers;
+pub mod small_disk;
 
 /// A fresh directory under the system's temporary directory, named after `label` so that a
 /// kept one can be recognised; removed with everything in it when the handle drops.
