@@ -6,7 +6,9 @@
 //!
 //! Caveats: `keyspace_hits`/`keyspace_misses` and `expired_keys` are not reported, because the
 //! server cannot count them honestly (reads and expiry run in the state machine); `avg_ttl` is
-//! 0; there is no `cpu`, `errorstats` or `latencystats` section yet.
+//! 0; there is no `errorstats` or `latencystats` section yet. The `cpu` section has the
+//! process's and its children's times but not Redis's `*_main_thread` fields: Concord has no
+//! main thread, its work is spread over tokio's workers.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -16,8 +18,18 @@ use super::{Shared, REDIS_VERSION};
 use crate::node::StorageStatus;
 
 /// The sections INFO prints with no argument or `default`, in Redis's order.
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "cluster",
+    "keyspace",
+];
 
 /// Builds the INFO text for the requested sections (lowercase; empty means `default`).
 pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
@@ -34,6 +46,11 @@ pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
             "persistence" => persistence(shared, &mut text),
             "stats" => stats(shared, &mut text),
             "replication" => super::replication::replication_info(shared, &mut text).await,
+            "cpu" => cpu(&mut text),
+            // No modules: the section is there, empty, as on a Redis without modules.
+            "modules" => text.push_str("# Modules\r\n"),
+            // Concord is not Redis Cluster (see `introspection`); tools read this field.
+            "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "commandstats" => commandstats(shared, &mut text),
             "keyspace" => keyspace(shared, &mut text).await,
             _ => unreachable!("select_sections returns known sections only"),
@@ -76,10 +93,40 @@ fn select_sections(requested: &[String]) -> Vec<&'static str> {
         "persistence",
         "stats",
         "replication",
+        "cpu",
+        "modules",
         "commandstats",
+        "cluster",
         "keyspace",
     ];
     order.into_iter().filter(|section| wanted.contains(section)).collect()
+}
+
+fn cpu(text: &mut String) {
+    let (own, children) = (cpu_times(libc::RUSAGE_SELF), cpu_times(libc::RUSAGE_CHILDREN));
+    let _ = write!(
+        text,
+        "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:{:.6}\r\n\
+         used_cpu_user_children:{:.6}\r\n",
+        own.0, own.1, children.0, children.1
+    );
+}
+
+/// The system and user CPU seconds of `who` (`RUSAGE_SELF` or `RUSAGE_CHILDREN`); zeros if
+/// the kernel refuses.
+#[allow(unsafe_code)]
+fn cpu_times(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: `usage` is a plain C struct for which all zeros is a valid value, and
+    // `getrusage` writes only within it; `who` is one of the two values it documents.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(who, &mut usage) != 0 {
+            return (0.0, 0.0);
+        }
+        usage
+    };
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    (seconds(usage.ru_stime), seconds(usage.ru_utime))
 }
 
 fn server(shared: &Shared, text: &mut String) {
@@ -99,7 +146,7 @@ fn server(shared: &Shared, text: &mut String) {
          arch_bits:{}\r\nmultiplexing_api:tokio\r\nprocess_id:{}\r\nprocess_supervised:no\r\n\
          tcp_port:{}\r\nserver_time_usec:{now_us}\r\nuptime_in_seconds:{uptime}\r\n\
          uptime_in_days:{}\r\nexecutable:{executable}\r\nconfig_file:{config_file}\r\n\
-         concord_version:{}\r\n",
+         concord_version:{}\r\nconcord_ignored_config:{}\r\n",
         std::env::consts::OS,
         std::env::consts::ARCH,
         usize::BITS,
@@ -107,6 +154,7 @@ fn server(shared: &Shared, text: &mut String) {
         shared.config.port,
         uptime / 86_400,
         env!("CARGO_PKG_VERSION"),
+        shared.settings.ignored_set().join(","),
     );
 }
 

@@ -21,6 +21,7 @@ mod connection;
 mod help;
 mod info;
 mod introspection;
+pub mod parameter_effects;
 pub mod parameters;
 mod replication;
 mod settings;

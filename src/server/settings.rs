@@ -3,8 +3,10 @@
 //!
 //! `Config` is read once at start-up. What CONFIG SET may change afterwards lives here: the
 //! honoured limits as atomics that connections load without a lock (`maxclients`,
-//! `proto-max-bulk-len`, `client-query-buffer-limit`), the password, and the text of every
-//! Redis parameter for CONFIG GET.
+//! `proto-max-bulk-len`, `client-query-buffer-limit`, `timeout`, `tcp-keepalive`), the
+//! password, and the text of every Redis parameter for CONFIG GET. What CONFIG SET of each
+//! parameter does is decided in `parameter_effects`: honoured, refused but for one value, or
+//! accepted with a warning and listed in INFO.
 //!
 //! Invariants:
 //! - CONFIG SET is atomic: every pair is validated before any value changes, under one lock,
@@ -12,12 +14,14 @@
 //! - A change to a decoder limit bumps `limits_generation`; a connection compares it before
 //!   decoding and rebuilds its decoder, so new requests are held to the new limits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::parameter_effects::{effect, Effect};
 use super::parameters::{self, Mutability, Parameter};
 use crate::command::CommandError;
 use crate::config::Config;
@@ -30,6 +34,12 @@ pub struct RuntimeSettings {
     proto_max_bulk_len: AtomicUsize,
     client_query_buffer_limit: AtomicUsize,
     limits_generation: AtomicU64,
+    /// `timeout`, in seconds; 0 for none.
+    idle_timeout_seconds: AtomicU64,
+    /// `tcp-keepalive`, in seconds; 0 for none.
+    tcp_keepalive_seconds: AtomicU64,
+    /// The parameters with no equivalent in Concord that CONFIG SET was given.
+    ignored_set: Mutex<BTreeSet<&'static str>>,
     password_set: AtomicBool,
     password: Mutex<Option<Bytes>>,
     /// Fixed at start-up (Concord options without a Redis parameter).
@@ -57,6 +67,8 @@ impl RuntimeSettings {
             ("client-query-buffer-limit", config.client_query_buffer_limit.to_string()),
             ("requirepass", config.requirepass.clone().unwrap_or_default()),
             ("loglevel", "notice".to_string()),
+            // Concord does not refuse remote clients when no password is set.
+            ("protected-mode", "no".to_string()),
         ];
         for (name, value) in overrides {
             values.insert(name, value);
@@ -67,6 +79,9 @@ impl RuntimeSettings {
             proto_max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit),
             limits_generation: AtomicU64::new(0),
+            idle_timeout_seconds: AtomicU64::new(number_of(&values, "timeout")),
+            tcp_keepalive_seconds: AtomicU64::new(number_of(&values, "tcp-keepalive")),
+            ignored_set: Mutex::new(BTreeSet::new()),
             password_set: AtomicBool::new(password.is_some()),
             password: Mutex::new(password.map(Bytes::from)),
             request_arguments_max: config.request_arguments_max,
@@ -83,6 +98,24 @@ impl RuntimeSettings {
     /// The current `client-query-buffer-limit`: the most bytes buffered for one client before a whole request arrives.
     pub fn client_query_buffer_limit(&self) -> usize {
         self.client_query_buffer_limit.load(Ordering::Relaxed)
+    }
+
+    /// `timeout`: how long a client may stay idle before it is closed (`None`: forever).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        let seconds = self.idle_timeout_seconds.load(Ordering::Relaxed);
+        (seconds > 0).then(|| Duration::from_secs(seconds))
+    }
+
+    /// `tcp-keepalive`: the idle time before TCP keepalive probes start (`None`: off).
+    pub fn tcp_keepalive(&self) -> Option<Duration> {
+        let seconds = self.tcp_keepalive_seconds.load(Ordering::Relaxed);
+        (seconds > 0).then(|| Duration::from_secs(seconds))
+    }
+
+    /// The parameters with no effect in Concord that CONFIG SET was given, by name (INFO's
+    /// `concord_ignored_config`).
+    pub fn ignored_set(&self) -> Vec<&'static str> {
+        self.ignored_set.lock().iter().copied().collect()
     }
 
     /// Changes whenever a limit the decoder enforces changes.
@@ -164,6 +197,15 @@ impl RuntimeSettings {
             let current = values.get(parameter.name).map_or("", String::as_str);
             let normalized = parameters::normalize(parameter, value, current)
                 .map_err(|reason| failure(&reason))?;
+            if let Effect::NotYet { accepted } = effect(parameter.name) {
+                if normalized != accepted {
+                    return Err(failure(&format!(
+                        "Concord does not implement {} yet, so it takes only '{accepted}' \
+                         (see docs/configuration.md)",
+                        parameter.name
+                    )));
+                }
+            }
             changes.push((parameter, normalized));
         }
         for (parameter, value) in changes {
@@ -173,10 +215,26 @@ impl RuntimeSettings {
         Ok(())
     }
 
-    /// Makes an honoured parameter take effect. The value was validated by its type.
-    fn apply(&self, name: &str, value: &str) {
+    /// Makes an honoured parameter take effect, or notes one that has none. The value was
+    /// validated by its type.
+    fn apply(&self, name: &'static str, value: &str) {
         let number = || value.parse::<usize>().unwrap_or(usize::MAX);
+        if let Effect::NoEquivalent { instead } = effect(name) {
+            if self.ignored_set.lock().insert(name) {
+                tracing::warn!(
+                    parameter = name,
+                    "CONFIG SET {name} has no effect in Concord: {instead}"
+                );
+            }
+            return;
+        }
         match name {
+            "timeout" => {
+                self.idle_timeout_seconds.store(value.parse().unwrap_or(0), Ordering::Relaxed);
+            }
+            "tcp-keepalive" => {
+                self.tcp_keepalive_seconds.store(value.parse().unwrap_or(0), Ordering::Relaxed);
+            }
             "maxclients" => self.max_clients.store(number(), Ordering::Relaxed),
             "proto-max-bulk-len" => {
                 self.proto_max_bulk_len.store(number(), Ordering::Relaxed);
@@ -194,6 +252,11 @@ impl RuntimeSettings {
             _ => {}
         }
     }
+}
+
+/// The whole-number value of parameter `name` in `values` (0 if it is not one).
+fn number_of(values: &BTreeMap<&'static str, String>, name: &str) -> u64 {
+    values.get(name).and_then(|value| value.parse().ok()).unwrap_or(0)
 }
 
 #[cfg(test)]

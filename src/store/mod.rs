@@ -40,7 +40,8 @@ pub use set::{SetValue, INTSET_ENTRIES_MAX};
 pub use string::{fits_string_limit, LongDouble, StringValue, STRING_BYTES_MAX};
 pub use zset::{
     compare as compare_scored, Encoding as SortedSetEncoding, Inserted,
-    ScanPage as SortedSetScanPage, SortedSet,
+    ScanPage as SortedSetScanPage, SortedSet, LISTPACK_ENTRIES_MAX as ZSET_LISTPACK_ENTRIES_MAX,
+    LISTPACK_VALUE_BYTES_MAX as ZSET_LISTPACK_VALUE_BYTES_MAX,
 };
 
 use crate::command::{DbIndex, DATABASES};

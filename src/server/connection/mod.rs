@@ -62,12 +62,28 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<S
         return;
     };
     let _ = stream.set_nodelay(true);
+    if let Some(idle) = shared.settings.tcp_keepalive() {
+        set_keepalive(&stream, idle);
+    }
     let id = client.id;
     let mut connection = Connection::new(stream, Arc::clone(&shared), client);
     if let Err(error) = connection.run().await {
         tracing::debug!(client = id, %error, "connection closed with an error");
     }
     shared.clients.unregister(id);
+}
+
+/// `tcp-keepalive` as Redis sets it: probes start after `idle` without traffic, then come
+/// every third of it, and three unanswered ones close the connection. Best effort: a socket
+/// that refuses keeps working without.
+fn set_keepalive(stream: &TcpStream, idle: Duration) {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(Duration::from_secs(1)))
+        .with_retries(3);
+    if let Err(error) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!(%error, "cannot set TCP keepalive");
+    }
 }
 
 /// The socket's file descriptor where the platform has one (CLIENT LIST `fd=`), else -1.
@@ -176,8 +192,13 @@ impl Connection {
             // only claims a huge bulk does not get the memory for it.
             let missing = self.decoder.missing_bytes(&self.input);
             self.input.reserve(missing.clamp(BUFFER_BYTES_INITIAL, READ_RESERVE_BYTES_MAX));
+            let idle_limit = self.idle_limit();
             let read = tokio::select! {
                 read = self.stream.read_buf(&mut self.input) => Ok(read?),
+                () = sleep_or_never(idle_limit) => {
+                    tracing::debug!(client = client.id, "closing idle client");
+                    return Ok(());
+                }
                 _ = client.kill_signal.notified() => return Ok(()),
                 _ = shutdown.wait_for(|stopping| *stopping) => return Ok(()),
                 delivery = next_message(&mut self.mailbox) => Err(delivery),
@@ -208,6 +229,14 @@ impl Connection {
                 return Ok(());
             }
         }
+    }
+
+    /// How long this connection may wait for its next request (`timeout`): forever when it
+    /// is 0 or the client is subscribed, as in Redis (a blocked client is not waiting here).
+    fn idle_limit(&self) -> Option<Duration> {
+        let subscribed =
+            self.mailbox.as_ref().is_some_and(|mailbox| mailbox.subscription_count() > 0);
+        self.shared.settings.idle_timeout().filter(|_| !subscribed)
     }
 
     /// Executes every complete request in the input buffer, then writes the replies.
@@ -459,5 +488,13 @@ impl Connection {
             self.output.clear();
         }
         Ok(())
+    }
+}
+
+/// Sleeps for `limit`, or forever when there is none.
+async fn sleep_or_never(limit: Option<Duration>) {
+    match limit {
+        Some(limit) => tokio::time::sleep(limit).await,
+        None => std::future::pending().await,
     }
 }
