@@ -350,7 +350,7 @@ fn config_set_refuses_a_limit_concord_does_not_enforce_yet() {
     raw.call(
         &["CONFIG", "SET", "hash-max-ziplist-entries", "10"],
         "-ERR CONFIG SET failed (possibly related to argument 'hash-max-ziplist-entries') - \
-         Concord does not implement hash-max-listpack-entries yet, so it takes only '128' (see \
+         Concord does not implement hash-max-listpack-entries yet, so it takes only '512' (see \
          docs/configuration.md)\r\n",
     );
     raw.call(&["CONFIG", "GET", "protected-mode"], "*2\r\n$14\r\nprotected-mode\r\n$2\r\nno\r\n");
