@@ -52,6 +52,15 @@ fn section(heading: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The lines of section `heading` that begin with `prefix`, each with its newline.
+fn lines_starting(heading: &str, prefix: &str) -> String {
+    section(heading)
+        .iter()
+        .filter(|line| line.starts_with(prefix))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 /// The names in backticks in the first column of a section's table rows (or its list items).
 fn first_column_names(lines: &[&str]) -> BTreeSet<String> {
     lines
@@ -101,19 +110,9 @@ fn the_documented_effect_of_every_parameter_is_the_code_s() {
     let (honoured, not_yet, no_equivalent, fixed) = expected_sections();
     let documented = first_column_names(&section("Parameters Concord honours"));
     assert_eq!(documented, honoured, "the honoured table differs from parameter_effects");
-    let lines = section("Parameters not implemented yet");
-    let documented: String = lines
-        .iter()
-        .filter(|line| line.starts_with("- `"))
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let documented = lines_starting("Parameters not implemented yet", "- `");
     assert_eq!(documented, not_yet, "the not-yet list differs; it should read:\n{not_yet}");
-    let lines = section("Parameters with no equivalent in Concord");
-    let documented: String = lines
-        .iter()
-        .filter(|line| line.starts_with("| `"))
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let documented = lines_starting("Parameters with no equivalent in Concord", "| `");
     assert_eq!(
         documented, no_equivalent,
         "the no-equivalent table differs; its rows should read:\n{no_equivalent}"

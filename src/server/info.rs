@@ -17,8 +17,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::{Shared, REDIS_VERSION};
 use crate::node::StorageStatus;
 
-/// The sections INFO prints with no argument or `default`, in Redis's order.
-const DEFAULT_SECTIONS: &[&str] = &[
+/// Every section INFO knows, in Redis's order.
+const SECTIONS: &[&str] = &[
     "server",
     "clients",
     "memory",
@@ -27,9 +27,14 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "replication",
     "cpu",
     "modules",
+    "commandstats",
     "cluster",
     "keyspace",
 ];
+
+/// The sections only `all` (or naming them) prints; INFO with no argument or `default`
+/// prints the others.
+const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 /// Builds the INFO text for the requested sections (lowercase; empty means `default`).
 pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
@@ -62,44 +67,19 @@ pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
 /// Resolves `all`, `everything` and `default`, drops unknown names (as Redis does) and
 /// keeps Redis's section order.
 fn select_sections(requested: &[String]) -> Vec<&'static str> {
+    let defaults = || SECTIONS.iter().filter(|section| !NOT_DEFAULT.contains(section));
     let mut wanted: Vec<&'static str> = Vec::new();
-    let mut add = |section: &'static str| {
-        if !wanted.contains(&section) {
-            wanted.push(section);
-        }
-    };
     if requested.is_empty() {
-        DEFAULT_SECTIONS.iter().for_each(|section| add(section));
+        wanted.extend(defaults());
     }
     for name in requested {
         match name.as_str() {
-            "default" => DEFAULT_SECTIONS.iter().for_each(|section| add(section)),
-            "all" | "everything" => {
-                DEFAULT_SECTIONS.iter().for_each(|section| add(section));
-                add("commandstats");
-            }
-            other => {
-                let known = DEFAULT_SECTIONS.iter().chain(&["commandstats"]).find(|s| **s == other);
-                if let Some(section) = known {
-                    add(section);
-                }
-            }
+            "default" => wanted.extend(defaults()),
+            "all" | "everything" => wanted.extend(SECTIONS),
+            other => wanted.extend(SECTIONS.iter().find(|section| **section == other)),
         }
     }
-    let order = [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "replication",
-        "cpu",
-        "modules",
-        "commandstats",
-        "cluster",
-        "keyspace",
-    ];
-    order.into_iter().filter(|section| wanted.contains(section)).collect()
+    SECTIONS.iter().copied().filter(|section| wanted.contains(section)).collect()
 }
 
 fn cpu(text: &mut String) {
@@ -307,7 +287,19 @@ mod tests {
 
     #[test]
     fn sections_resolve_like_redis() {
-        assert_eq!(names(&[]), DEFAULT_SECTIONS);
+        let defaults = [
+            "server",
+            "clients",
+            "memory",
+            "persistence",
+            "stats",
+            "replication",
+            "cpu",
+            "modules",
+            "cluster",
+            "keyspace",
+        ];
+        assert_eq!(names(&[]), defaults);
         assert_eq!(names(&["keyspace", "server", "nosuch"]), vec!["server", "keyspace"]);
         assert!(names(&["all"]).contains(&"commandstats"));
         assert!(!names(&["default"]).contains(&"commandstats"));
