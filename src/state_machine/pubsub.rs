@@ -26,8 +26,10 @@
 //! holds, and no subscriber, channel or pattern with an empty set stays in any of them.
 //! Snapshots carry `subscribers` only; the indexes are rebuilt when one is loaded.
 //!
-//! Caveat: `UNSUBSCRIBE` without arguments confirms the channels in byte order; Redis 7.0
-//! answers them in its hash table's order, which no client can rely on.
+//! Caveats: an `Unsubscribe` without names takes the subscriber's names in byte order (the
+//! connection names its own, in the order it subscribed, so this only happens when it knows
+//! of none); a message is delivered to matching patterns in byte order, where Redis 7.0 goes
+//! in its hash table's order, which no client can rely on.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -92,6 +92,11 @@ impl Connection {
     /// SUBSCRIBE and PSUBSCRIBE: one log write for the names within `subscriptions-max`, then
     /// one confirmation per name, then the error for the first name beyond the bound.
     async fn subscribe(&mut self, kind: SubscriptionKind, mut names: Vec<Bytes>) -> Option<Frame> {
+        // The table may still hold what a failed RESET or subscription change left; with no
+        // subscription the connection knows of, all of that can go first.
+        if self.session.subscriptions_unsettled && self.mailbox().subscription_count() == 0 {
+            self.unsubscribe_all().await;
+        }
         let room = self.mailbox().room_for(kind, &names);
         let refused = (room < names.len()).then(|| self.mailbox().too_many());
         names.truncate(room);
@@ -112,7 +117,9 @@ impl Connection {
     /// subscribed name when none were given, or one with a null name when there were none).
     async fn unsubscribe(&mut self, kind: SubscriptionKind, names: Vec<Bytes>) -> Option<Frame> {
         let subscriber = self.shared.node.waiter(self.client.id);
-        self.mailbox();
+        // Without names, the connection names its own, so that they are confirmed in the
+        // order it subscribed to them (Redis 7.0 keeps a client's patterns in a list).
+        let names = if names.is_empty() { self.mailbox().subscriptions(kind) } else { names };
         self.change_subscriptions(kind, SubscriptionWrite::Unsubscribe { subscriber, kind, names })
             .await;
         None
@@ -150,6 +157,12 @@ impl Connection {
             }
         };
         self.forget_view();
+        // A message published before an unsubscribe was applied comes before its
+        // confirmation, as in Redis. Not before a subscribe's: the queue may hold messages
+        // on the new channel, which must follow its confirmation.
+        if !subscribed {
+            self.write_queued_messages();
+        }
         for pair in pairs {
             let Frame::Array(pair) = pair else { continue };
             let [name, count] =
@@ -178,22 +191,21 @@ impl Connection {
             || self.mailbox.as_ref().is_some_and(|mailbox| mailbox.subscription_count() > 0)
     }
 
-    /// RESET: leaves every channel and pattern, through the log, before RESET answers.
+    /// RESET: leaves every channel and pattern, through the log, before RESET answers. If
+    /// that fails, RESET answers all the same, as in Redis, and the connection stays
+    /// unsettled: its next SUBSCRIBE first tries again, and its close removes them for good.
     pub(super) async fn unsubscribe_all(&mut self) {
         if !self.may_hold_subscriptions() {
             return;
         }
         let subscriber = self.shared.node.waiter(self.client.id);
         let write = Write::Subscriptions(SubscriptionWrite::UnsubscribeAll { subscriber });
-        match self.shared.node.write(vec![WriteRequest { db: 0, write }]).await {
-            Ok(_) => self.session.subscriptions_unsettled = false,
-            // RESET answers RESET in any case, as in Redis; the removal goes on in the
-            // background until it is applied.
-            Err(_) => self.shared.node.forget_subscriber(subscriber),
-        }
+        let removed = self.shared.node.write(vec![WriteRequest { db: 0, write }]).await;
+        self.session.subscriptions_unsettled = removed.is_err();
         if let Some(mailbox) = self.mailbox.as_mut() {
             mailbox.clear_subscriptions();
         }
+        self.note_subscriptions();
         self.forget_view();
     }
 
