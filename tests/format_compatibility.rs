@@ -210,6 +210,11 @@ fn write_fixture() {
     let mut blocked_in_snapshot = server.raw();
     send(&mut blocked_in_snapshot, &["SELECT", "3"]);
     send(&mut blocked_in_snapshot, &["BLPOP", "wait:snapshot", "0"]);
+    // A subscriber of a channel and a pattern: its subscriptions are in the snapshot (version
+    // 4's subscriber table).
+    let mut subscribed_in_snapshot = server.raw();
+    send(&mut subscribed_in_snapshot, &["SUBSCRIBE", "channel:snapshot"]);
+    send(&mut subscribed_in_snapshot, &["PSUBSCRIBE", "pattern:*"]);
     std::thread::sleep(Duration::from_millis(300));
     run(&mut client, &["SAVE"]);
     write_tail_part(&mut client);
@@ -217,10 +222,13 @@ fn write_fixture() {
     let mut blocked_in_tail = server.raw();
     send(&mut blocked_in_tail, &["SELECT", "2"]);
     send(&mut blocked_in_tail, &["BLPOP", "wait:tail", "0"]);
+    // A subscriber in the log tail.
+    let mut subscribed_in_tail = server.raw();
+    send(&mut subscribed_in_tail, &["SUBSCRIBE", "channel:tail"]);
     std::thread::sleep(Duration::from_millis(300));
     let expected = dump_keyspace(&mut client);
     server.kill();
-    drop((blocked_in_snapshot, blocked_in_tail));
+    drop((blocked_in_snapshot, blocked_in_tail, subscribed_in_snapshot, subscribed_in_tail));
     copy_directory(&server.data_directory(), &target.join("data"));
     std::fs::write(target.join("expected.txt"), expected).expect("expected.txt is written");
 }

@@ -205,3 +205,65 @@ fn client_list_and_kill_see_a_subscribed_client_as_redis_does() {
     );
     assert_eq!(subscribed_client_as_listed(&concord), expected);
 }
+
+/// PUBLISH's count once a subscriber is killed, RESET or disconnected: after the removal of its
+/// subscriptions is applied it is no longer counted, on Redis at once and on Concord once the
+/// removal committed (a moment later for a closed or killed connection).
+fn count_after_each_departure(node: &Node) -> Vec<i64> {
+    let mut publisher = node.client();
+    let mut subscribers: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream = node.raw();
+            stream.write_all(b"CLIENT ID\r\nSUBSCRIBE gone\r\n").unwrap();
+            stream
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for stream in &mut subscribers {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            line.push(byte[0]);
+        }
+        ids.push(String::from_utf8_lossy(&line[1..line.len() - 2]).to_string());
+        expect_bytes(stream, b"*3\r\n$9\r\nsubscribe\r\n$4\r\ngone\r\n:1\r\n");
+    }
+    let mut counts = vec![publish(&mut publisher, "gone", "all")];
+    let _: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("ID").arg(&ids[0]).query(&mut publisher).unwrap();
+    counts.push(settled_count(&mut publisher, 2));
+    subscribers[1].write_all(b"RESET\r\n").unwrap();
+    // The messages published so far come first (one per probe), then RESET's reply.
+    let mut received = Vec::new();
+    let mut byte = [0u8; 1];
+    while !received.ends_with(b"+RESET\r\n") {
+        subscribers[1].read_exact(&mut byte).unwrap();
+        received.push(byte[0]);
+    }
+    counts.push(publish(&mut publisher, "gone", "after reset"));
+    drop(subscribers.remove(2));
+    counts.push(settled_count(&mut publisher, 0));
+    counts
+}
+
+/// Publishes until the count falls to `expected` or a few seconds passed; the last count.
+fn settled_count(publisher: &mut redis::Connection, expected: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = publish(publisher, "gone", "probe");
+        if count == expected || Instant::now() > deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_subscriber_killed_reset_or_disconnected_stops_being_counted() {
+    let redis = Node::start_redis();
+    let concord = Node::start_concord();
+    let expected = count_after_each_departure(&redis);
+    assert_eq!(expected, vec![3, 2, 1, 0], "redis-server itself answers otherwise");
+    assert_eq!(count_after_each_departure(&concord), expected);
+}

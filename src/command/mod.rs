@@ -132,6 +132,9 @@ pub enum Write {
     Blocking(blocking::BlockingWrite),
     /// PUBLISH: its message is an output of its entry, delivered by every node.
     Publish(pubsub::Publish),
+    /// A change of the replicated subscriber table: (P)(UN)SUBSCRIBE, a subscriber that went
+    /// away, a node's earlier runs (see `pubsub`). Built by the connection, never parsed.
+    Subscriptions(pubsub::SubscriptionWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

@@ -1,11 +1,12 @@
 //! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
 //!
-//! PUBLISH is a [`Write`]: it goes through the log, so that once there are
-//! several nodes a message reaches the subscribers of every node. Apply turns it into an
-//! output of its entry (see `state_machine::outputs`), which each node delivers to its own
-//! subscribers. The subscription commands and PUBSUB's introspection are
-//! [`Control`](super::control::Control) commands: subscriptions belong to a connection on one
-//! node and never enter the log.
+//! PUBLISH is a [`Write`]: it goes through the log, so that a message reaches the subscribers
+//! of every node. Subscriptions are replicated state too (the subscriber table of
+//! `state_machine::pubsub`): the subscription commands are parsed as
+//! [`Control`](super::control::Control) commands, because a connection answers them itself
+//! (one confirmation per channel), and the connection turns each into a [`SubscriptionWrite`]
+//! naming it as the subscriber. So apply knows every subscriber of the cluster: PUBLISH's
+//! count is the cluster-wide one, and PUBSUB's introspection answers for the whole cluster.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,65 @@ pub struct Publish {
     pub channel: Bytes,
     /// The message delivered to every subscriber, as sent.
     pub message: Bytes,
+}
+
+/// A subscriber, named the same on every replica: its node, that node's run, its connection.
+/// The same name as a blocked client's.
+pub type SubscriberId = super::blocking::WaiterId;
+
+/// Which of a connection's two subscription kinds an operation is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubscriptionKind {
+    /// SUBSCRIBE and UNSUBSCRIBE: a channel by its exact name.
+    Channel,
+    /// PSUBSCRIBE and PUNSUBSCRIBE: a glob-style pattern of channel names.
+    Pattern,
+}
+
+/// The log requests that change the replicated subscriber table.
+///
+/// `Subscribe` and `Unsubscribe` answer an array of `[name, count]` pairs, one per channel or
+/// pattern in the order they were handled, `count` being the subscriber's channel and pattern
+/// subscriptions after it (Redis's confirmation counts); an `Unsubscribe` that named nothing
+/// and found nothing answers one pair with a null name. The others answer how many
+/// subscriptions they removed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SubscriptionWrite {
+    /// SUBSCRIBE or PSUBSCRIBE; a name already subscribed is confirmed again.
+    Subscribe {
+        /// The connection that subscribes.
+        subscriber: SubscriberId,
+        /// Channels or patterns.
+        kind: SubscriptionKind,
+        /// The names in argument order.
+        names: Vec<Bytes>,
+    },
+    /// UNSUBSCRIBE or PUNSUBSCRIBE.
+    Unsubscribe {
+        /// The connection that unsubscribes.
+        subscriber: SubscriberId,
+        /// Channels or patterns.
+        kind: SubscriptionKind,
+        /// The names in argument order; empty for every one of this kind the subscriber has.
+        names: Vec<Bytes>,
+    },
+    /// The connection closed, was killed or RESET: it leaves every channel and pattern.
+    UnsubscribeAll {
+        /// The connection that is gone.
+        subscriber: SubscriberId,
+    },
+    /// A node started: the subscribers of its earlier runs lost their connections with it.
+    ForgetEarlierRuns {
+        /// The Raft id of the node that started.
+        node: u64,
+        /// Its run now: subscribers of this node with any other are removed.
+        incarnation: u64,
+    },
+    /// A member was removed from the cluster: its subscribers are gone with it.
+    ForgetNode {
+        /// The Raft id of the removed member.
+        node: u64,
+    },
 }
 
 /// The commands on a connection's subscriptions and the node's subscription tables.
@@ -45,17 +105,17 @@ pub enum PubSubCommand {
         /// The glob patterns in argument order; empty for all.
         patterns: Vec<Bytes>,
     },
-    /// `PUBSUB CHANNELS [pattern]`: the channels with at least one subscriber on this node.
+    /// `PUBSUB CHANNELS [pattern]`: the channels with at least one subscriber in the cluster.
     Channels {
         /// The glob pattern channels must match; `None` lists every channel.
         pattern: Option<Bytes>,
     },
     /// `PUBSUB NUMSUB [channel ...]`.
     NumberOfSubscribers {
-        /// The channels in argument order; the reply pairs each with its count on this node.
+        /// The channels in argument order; the reply pairs each with its count in the cluster.
         channels: Vec<Bytes>,
     },
-    /// `PUBSUB NUMPAT`: the pattern subscriptions on this node.
+    /// `PUBSUB NUMPAT`: the distinct patterns subscribed in the cluster.
     NumberOfPatterns,
     /// `PUBSUB HELP`.
     Help,

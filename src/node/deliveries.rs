@@ -6,12 +6,18 @@
 //! subscribes or blocks opens a [`Mailbox`], which registers it; dropping the mailbox
 //! unregisters it.
 //!
+//! Who subscribes to what is not decided here: apply names the receivers of each message from
+//! the replicated subscriber table (`state_machine::pubsub`), and this node delivers to those
+//! that are its own connections of its current run. The mailbox keeps the connection's own
+//! list of its subscriptions only for its confirmations, RESP2 subscribed mode and CLIENT
+//! LIST, and the connection updates it from what apply answered.
+//!
 //! Invariants:
 //! - Delivery never blocks apply: messages go into each mailbox's bounded queue with
 //!   `try_send`. A subscriber whose queue is full (`subscriber_queue_messages_max`) is cut
-//!   off: its route and subscriptions are removed at once, and its connection, finding the
-//!   queue closed, closes (Redis's `client-output-buffer-limit pubsub`). A message is never
-//!   dropped for a subscriber that stays connected.
+//!   off: its route is removed at once, and its connection, finding the queue closed, closes
+//!   and proposes the removal of its subscriptions (Redis's `client-output-buffer-limit
+//!   pubsub`). A message is never dropped for a subscriber that stays connected.
 //! - A served reply goes into a slot of its own, one per mailbox: a connection waits for at
 //!   most one blocking command at a time, so the slot bounds itself and a flood of messages
 //!   never pushes a served reply out.
@@ -24,16 +30,16 @@
 //! reserved (a waiter blocked by an older binary, whose entries are replayed) is logged as
 //! lost.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 
+pub use crate::command::pubsub::SubscriptionKind;
 use crate::resp::Frame;
-use crate::state_machine::{Output, OutputSink, WaiterId};
-use crate::store::glob_match;
+use crate::state_machine::{Output, OutputSink, Receiver, WaiterId};
 
 /// A message for one subscriber.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,22 +96,21 @@ pub struct Deliveries {
     queue_max: usize,
     subscriptions_max: usize,
     registry: Mutex<Registry>,
+    /// Raised when a connection was cut off (see [`Deliveries::cut_off`]).
+    cut_off_signal: Notify,
 }
 
 #[derive(Default)]
 struct Registry {
     routes: HashMap<u64, Route>,
-    /// Subscribers by channel, and by pattern. Ordered sets, so that delivery order among
-    /// subscribers does not depend on hashing.
-    channels: HashMap<Bytes, BTreeSet<u64>>,
-    patterns: HashMap<Bytes, BTreeSet<u64>>,
+    /// Connections cut off for overflowing, whose subscriptions the node has yet to propose
+    /// to remove. Bounded by the number of connections: a route is cut off once.
+    cut_off: Vec<u64>,
 }
 
 struct Route {
     sender: mpsc::Sender<Delivery>,
     served: Arc<ServedSlot>,
-    channels: BTreeSet<Bytes>,
-    patterns: BTreeSet<Bytes>,
 }
 
 /// A blocked client's deferred reply, as apply made it.
@@ -138,6 +143,7 @@ impl Deliveries {
             queue_max,
             subscriptions_max,
             registry: Mutex::new(Registry::default()),
+            cut_off_signal: Notify::new(),
         }
     }
 
@@ -150,12 +156,7 @@ impl Deliveries {
     pub fn open(self: &Arc<Deliveries>, connection: u64) -> Mailbox {
         let (sender, receiver) = mpsc::channel(self.queue_max);
         let served = Arc::new(ServedSlot::default());
-        let route = Route {
-            sender,
-            served: Arc::clone(&served),
-            channels: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-        };
+        let route = Route { sender, served: Arc::clone(&served) };
         self.registry.lock().routes.insert(connection, route);
         Mailbox {
             connection,
@@ -167,72 +168,54 @@ impl Deliveries {
         }
     }
 
-    /// `PUBSUB CHANNELS`: the channels with a subscriber on this node, sorted.
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let registry = self.registry.lock();
-        let mut channels: Vec<Bytes> = registry
-            .channels
-            .keys()
-            .filter(|channel| pattern.is_none_or(|pattern| glob_match(pattern, channel, false)))
-            .cloned()
-            .collect();
-        channels.sort();
-        channels
+    /// Waits until some connection was cut off for overflowing its queue and returns the
+    /// subscriber ids of every one cut off since the last call. Its connection may be stuck
+    /// writing to a client that does not read, so the node proposes the removal of its
+    /// subscriptions without waiting for it to close.
+    pub async fn cut_off(&self) -> Vec<WaiterId> {
+        loop {
+            let connections = std::mem::take(&mut self.registry.lock().cut_off);
+            if !connections.is_empty() {
+                return connections.into_iter().map(|connection| self.waiter(connection)).collect();
+            }
+            self.cut_off_signal.notified().await;
+        }
     }
 
-    /// `PUBSUB NUMSUB`: the subscribers of each channel on this node.
-    pub fn subscriber_counts(&self, channels: &[Bytes]) -> Vec<usize> {
-        let registry = self.registry.lock();
-        channels
-            .iter()
-            .map(|channel| registry.channels.get(channel).map_or(0, BTreeSet::len))
-            .collect()
-    }
-
-    /// `PUBSUB NUMPAT`: the distinct patterns subscribed on this node.
-    pub fn pattern_count(&self) -> usize {
-        self.registry.lock().patterns.len()
-    }
-
-    /// Delivers a message to every local subscriber of the channel and of a matching pattern;
-    /// returns how many received it.
-    fn deliver_message(&self, registry: &mut Registry, channel: &Bytes, message: &Bytes) -> usize {
-        let mut deliveries: Vec<(u64, Delivery)> = Vec::new();
-        if let Some(subscribers) = registry.channels.get(channel) {
-            for &connection in subscribers {
-                let delivery =
-                    Delivery::Message { channel: channel.clone(), message: message.clone() };
-                deliveries.push((connection, delivery));
+    /// Delivers a message to the receivers apply named that are connections of this run of
+    /// this node; the others are some other node's to deliver.
+    fn deliver_message(
+        &self,
+        registry: &mut Registry,
+        channel: &Bytes,
+        message: &Bytes,
+        receivers: Vec<Receiver>,
+    ) {
+        for Receiver { subscriber, pattern } in receivers {
+            if subscriber.node != self.node || subscriber.incarnation != self.incarnation {
+                continue;
+            }
+            // A connection that closed before its removal from the table was applied.
+            let Some(route) = registry.routes.get(&subscriber.connection) else { continue };
+            let delivery = match pattern {
+                None => Delivery::Message { channel: channel.clone(), message: message.clone() },
+                Some(pattern) => Delivery::PatternMessage {
+                    pattern,
+                    channel: channel.clone(),
+                    message: message.clone(),
+                },
+            };
+            if route.sender.try_send(delivery).is_err() {
+                tracing::warn!(
+                    client = subscriber.connection,
+                    queue_max = self.queue_max,
+                    "closing a subscriber whose message queue overflowed"
+                );
+                registry.routes.remove(&subscriber.connection);
+                registry.cut_off.push(subscriber.connection);
+                self.cut_off_signal.notify_one();
             }
         }
-        for (pattern, subscribers) in &registry.patterns {
-            if glob_match(pattern, channel, false) {
-                for &connection in subscribers {
-                    let delivery = Delivery::PatternMessage {
-                        pattern: pattern.clone(),
-                        channel: channel.clone(),
-                        message: message.clone(),
-                    };
-                    deliveries.push((connection, delivery));
-                }
-            }
-        }
-        let mut received = 0;
-        for (connection, delivery) in deliveries {
-            let Some(route) = registry.routes.get(&connection) else { continue };
-            match route.sender.try_send(delivery) {
-                Ok(()) => received += 1,
-                Err(_) => {
-                    tracing::warn!(
-                        client = connection,
-                        queue_max = self.queue_max,
-                        "closing a subscriber whose message queue overflowed"
-                    );
-                    registry.cut_off(connection);
-                }
-            }
-        }
-        received
     }
 
     fn deliver_served(&self, registry: &Registry, waiter: WaiterId, reply: ServedReply) {
@@ -260,13 +243,12 @@ impl Deliveries {
 }
 
 impl OutputSink for Deliveries {
-    fn deliver(&self, outputs: Vec<Output>, replies: &mut [Frame]) {
+    fn deliver(&self, outputs: Vec<Output>) {
         let mut registry = self.registry.lock();
         for output in outputs {
             match output {
-                Output::Message { channel, message, reply } => {
-                    let received = self.deliver_message(&mut registry, &channel, &message);
-                    reply.replace(replies, Frame::Integer(received as i64));
+                Output::Message { channel, message, receivers } => {
+                    self.deliver_message(&mut registry, &channel, &message, receivers);
                 }
                 Output::Served { waiter, reply, reserved } => {
                     self.deliver_served(&registry, waiter, ServedReply { reply, reserved })
@@ -276,40 +258,8 @@ impl OutputSink for Deliveries {
     }
 }
 
-impl Registry {
-    /// Removes a connection's route and every subscription it held.
-    fn cut_off(&mut self, connection: u64) {
-        let Some(route) = self.routes.remove(&connection) else { return };
-        for channel in &route.channels {
-            remove_subscriber(&mut self.channels, channel, connection);
-        }
-        for pattern in &route.patterns {
-            remove_subscriber(&mut self.patterns, pattern, connection);
-        }
-    }
-}
-
-fn remove_subscriber(index: &mut HashMap<Bytes, BTreeSet<u64>>, name: &Bytes, connection: u64) {
-    if let Some(subscribers) = index.get_mut(name) {
-        subscribers.remove(&connection);
-        if subscribers.is_empty() {
-            index.remove(name);
-        }
-    }
-}
-
-/// Which of a connection's two subscription kinds an operation is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// SUBSCRIBE and UNSUBSCRIBE: a channel by its exact name.
-    Channel,
-    /// PSUBSCRIBE and PUNSUBSCRIBE: a glob-style pattern of channel names.
-    Pattern,
-}
-
 /// One connection's registration: its queue of messages, its served-reply slot, and its
-/// subscriptions in the order it made them (UNSUBSCRIBE without arguments answers in that
-/// order).
+/// subscriptions in the order it made them, as apply confirmed them.
 pub struct Mailbox {
     connection: u64,
     deliveries: Arc<Deliveries>,
@@ -326,79 +276,72 @@ impl Mailbox {
     }
 
     /// How many channels (or patterns) the connection is subscribed to.
-    pub fn count(&self, kind: Kind) -> usize {
+    pub fn count(&self, kind: SubscriptionKind) -> usize {
         match kind {
-            Kind::Channel => self.channels.len(),
-            Kind::Pattern => self.patterns.len(),
+            SubscriptionKind::Channel => self.channels.len(),
+            SubscriptionKind::Pattern => self.patterns.len(),
         }
     }
 
     /// The connection's subscriptions of one kind, oldest first.
-    pub fn subscriptions(&self, kind: Kind) -> Vec<Bytes> {
+    pub fn subscriptions(&self, kind: SubscriptionKind) -> Vec<Bytes> {
         match kind {
-            Kind::Channel => self.channels.clone(),
-            Kind::Pattern => self.patterns.clone(),
+            SubscriptionKind::Channel => self.channels.clone(),
+            SubscriptionKind::Pattern => self.patterns.clone(),
         }
     }
 
-    /// Subscribes to a channel or pattern; subscribing twice is a no-op. `Ok` carries the
-    /// subscription count after it.
-    pub fn subscribe(&mut self, kind: Kind, name: Bytes) -> Result<usize, TooManySubscriptions> {
-        let list = match kind {
-            Kind::Channel => &self.channels,
-            Kind::Pattern => &self.patterns,
-        };
-        if list.contains(&name) {
-            return Ok(self.subscription_count());
-        }
-        let subscriptions_max = self.deliveries.subscriptions_max;
-        if self.subscription_count() >= subscriptions_max {
-            return Err(TooManySubscriptions(subscriptions_max));
-        }
-        let mut registry = self.deliveries.registry.lock();
-        // A mailbox cut off for overflowing no longer subscribes; its connection is closing.
-        if let Some(route) = registry.routes.get_mut(&self.connection) {
-            match kind {
-                Kind::Channel => route.channels.insert(name.clone()),
-                Kind::Pattern => route.patterns.insert(name.clone()),
-            };
-            let index = match kind {
-                Kind::Channel => &mut registry.channels,
-                Kind::Pattern => &mut registry.patterns,
-            };
-            index.entry(name.clone()).or_default().insert(self.connection);
-        }
-        drop(registry);
-        match kind {
-            Kind::Channel => self.channels.push(name),
-            Kind::Pattern => self.patterns.push(name),
-        }
-        Ok(self.subscription_count())
-    }
-
-    /// Unsubscribes from a channel or pattern (a no-op if not subscribed); returns the
-    /// subscription count after it.
-    pub fn unsubscribe(&mut self, kind: Kind, name: &Bytes) -> usize {
-        let list = match kind {
-            Kind::Channel => &mut self.channels,
-            Kind::Pattern => &mut self.patterns,
-        };
-        if let Some(position) = list.iter().position(|subscribed| subscribed == name) {
-            list.remove(position);
-            let mut registry = self.deliveries.registry.lock();
-            if let Some(route) = registry.routes.get_mut(&self.connection) {
-                match kind {
-                    Kind::Channel => route.channels.remove(name),
-                    Kind::Pattern => route.patterns.remove(name),
-                };
+    /// How many of `names`, taken in order, the connection may subscribe to without going
+    /// over `subscriptions-max`; a name it already has, or repeats, costs nothing.
+    pub fn room_for(&self, kind: SubscriptionKind, names: &[Bytes]) -> usize {
+        let mut count = self.subscription_count();
+        let mut added: Vec<&Bytes> = Vec::new();
+        for (accepted, name) in names.iter().enumerate() {
+            let known = self.list(kind).contains(name) || added.contains(&name);
+            if !known {
+                if count >= self.deliveries.subscriptions_max {
+                    return accepted;
+                }
+                count += 1;
+                added.push(name);
             }
-            let index = match kind {
-                Kind::Channel => &mut registry.channels,
-                Kind::Pattern => &mut registry.patterns,
-            };
-            remove_subscriber(index, name, self.connection);
         }
-        self.subscription_count()
+        names.len()
+    }
+
+    /// The error for a subscription beyond the bound.
+    pub fn too_many(&self) -> TooManySubscriptions {
+        TooManySubscriptions(self.deliveries.subscriptions_max)
+    }
+
+    /// Records what apply decided for this connection's subscription to `name`: subscribed
+    /// (a repeat is a no-op) or not.
+    pub fn note(&mut self, kind: SubscriptionKind, name: &Bytes, subscribed: bool) {
+        let list = match kind {
+            SubscriptionKind::Channel => &mut self.channels,
+            SubscriptionKind::Pattern => &mut self.patterns,
+        };
+        let position = list.iter().position(|listed| listed == name);
+        match (position, subscribed) {
+            (None, true) => list.push(name.clone()),
+            (Some(position), false) => {
+                list.remove(position);
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets every subscription: its removal from the table was proposed.
+    pub fn clear_subscriptions(&mut self) {
+        self.channels.clear();
+        self.patterns.clear();
+    }
+
+    fn list(&self, kind: SubscriptionKind) -> &[Bytes] {
+        match kind {
+            SubscriptionKind::Channel => &self.channels,
+            SubscriptionKind::Pattern => &self.patterns,
+        }
     }
 
     /// The next message; `None` once the mailbox was cut off for overflowing its queue.
@@ -442,37 +385,40 @@ impl Mailbox {
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        self.deliveries.registry.lock().cut_off(self.connection);
+        self.deliveries.registry.lock().routes.remove(&self.connection);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state_machine::ReplyPlace;
-
-    fn message(channel: &str, text: &str) -> Output {
-        Output::Message {
-            channel: Bytes::copy_from_slice(channel.as_bytes()),
-            message: Bytes::copy_from_slice(text.as_bytes()),
-            reply: ReplyPlace { position: 0, step: 0 },
-        }
-    }
 
     fn bytes(text: &str) -> Bytes {
         Bytes::copy_from_slice(text.as_bytes())
     }
 
+    fn message(receivers: Vec<Receiver>) -> Output {
+        Output::Message { channel: bytes("news"), message: bytes("hi"), receivers }
+    }
+
+    fn receiver(node: u64, incarnation: u64, connection: u64, pattern: Option<&str>) -> Receiver {
+        let subscriber = WaiterId { node, incarnation, connection };
+        Receiver { subscriber, pattern: pattern.map(bytes) }
+    }
+
     #[test]
-    fn a_message_reaches_channel_and_pattern_subscribers_and_counts_them() {
+    fn a_message_reaches_the_receivers_of_this_run_of_this_node_only() {
         let deliveries = Arc::new(Deliveries::new(1, 1, 8, 8));
         let mut first = deliveries.open(1);
         let mut second = deliveries.open(2);
-        first.subscribe(Kind::Channel, bytes("news")).unwrap();
-        second.subscribe(Kind::Pattern, bytes("n*")).unwrap();
-        let mut replies = vec![Frame::Integer(0)];
-        deliveries.deliver(vec![message("news", "hi")], &mut replies);
-        assert_eq!(replies, vec![Frame::Integer(2)]);
+        let mut other_run = deliveries.open(3);
+        deliveries.deliver(vec![message(vec![
+            receiver(1, 1, 1, None),
+            receiver(1, 1, 2, Some("n*")),
+            receiver(2, 1, 1, None),
+            receiver(1, 0, 3, None),
+            receiver(1, 1, 9, None),
+        ])]);
         assert_eq!(
             first.try_recv(),
             Some(Delivery::Message { channel: bytes("news"), message: bytes("hi") })
@@ -485,43 +431,33 @@ mod tests {
                 message: bytes("hi")
             })
         );
-        assert_eq!(deliveries.channels(None), vec![bytes("news")]);
-        assert_eq!(deliveries.pattern_count(), 1);
+        assert_eq!(first.try_recv(), None, "node 2's connection 1 is not this one");
+        assert_eq!(other_run.try_recv(), None, "an earlier run's connection 3 is not this one");
     }
 
     #[test]
     fn a_subscriber_whose_queue_overflows_is_cut_off_not_silently_skipped() {
         let deliveries = Arc::new(Deliveries::new(1, 1, 2, 8));
         let mut slow = deliveries.open(1);
-        slow.subscribe(Kind::Channel, bytes("c")).unwrap();
-        let mut replies = vec![Frame::Integer(0)];
         for _ in 0..3 {
-            deliveries.deliver(vec![message("c", "m")], &mut replies);
+            deliveries.deliver(vec![message(vec![receiver(1, 1, 1, None)])]);
         }
-        assert_eq!(replies, vec![Frame::Integer(0)], "the third message found no subscriber");
         assert!(slow.try_recv().is_some());
         assert!(slow.try_recv().is_some());
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         assert_eq!(runtime.block_on(slow.recv()), None, "the queue is closed after overflow");
-        assert!(deliveries.channels(None).is_empty());
     }
 
     #[test]
     fn subscriptions_are_bounded_per_connection() {
         let deliveries = Arc::new(Deliveries::new(1, 1, 8, 2));
         let mut mailbox = deliveries.open(1);
-        mailbox.subscribe(Kind::Channel, bytes("a")).unwrap();
-        mailbox.subscribe(Kind::Pattern, bytes("b*")).unwrap();
-        assert_eq!(mailbox.subscribe(Kind::Channel, bytes("a")), Ok(2), "a repeat is free");
-        assert_eq!(mailbox.subscribe(Kind::Channel, bytes("c")), Err(TooManySubscriptions(2)));
-    }
-
-    #[test]
-    fn dropping_a_mailbox_removes_its_subscriptions() {
-        let deliveries = Arc::new(Deliveries::new(1, 1, 8, 8));
-        let mut mailbox = deliveries.open(1);
-        mailbox.subscribe(Kind::Channel, bytes("a")).unwrap();
-        drop(mailbox);
-        assert_eq!(deliveries.subscriber_counts(&[bytes("a")]), vec![0]);
+        mailbox.note(SubscriptionKind::Channel, &bytes("a"), true);
+        let names = [bytes("a"), bytes("b"), bytes("b"), bytes("c")];
+        assert_eq!(mailbox.room_for(SubscriptionKind::Channel, &names), 3, "repeats are free");
+        mailbox.note(SubscriptionKind::Pattern, &bytes("b*"), true);
+        assert_eq!(mailbox.room_for(SubscriptionKind::Channel, &[bytes("a")]), 1);
+        assert_eq!(mailbox.room_for(SubscriptionKind::Channel, &[bytes("c")]), 0);
+        assert_eq!(mailbox.too_many(), TooManySubscriptions(2));
     }
 }

@@ -18,9 +18,12 @@ use openraft::{BasicNode, ChangeMembers};
 
 use super::routing::mismatch;
 use super::{Node, NodeError};
+use crate::command::pubsub::SubscriptionWrite;
+use crate::command::Write;
 use crate::logging::{Episode, Report};
 use crate::raft::peer::{AdminRequest, NodeStatus, PeerRequest, PeerResponse};
 use crate::raft::{identity, NodeId};
+use crate::state_machine::WriteRequest;
 
 /// How long a member takes to answer a status request before it is shown unreachable.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
@@ -95,9 +98,20 @@ impl Node {
                     .change_membership(ChangeMembers::RemoveNodes(nodes), false)
                     .await
                     .map_err(membership_error)?;
+                self.forget_removed_subscribers(id).await;
                 Ok(format!("node {id} was removed"))
             }
             AdminRequest::TransferLeader { to } => self.transfer_leadership(to).await,
+        }
+    }
+
+    /// A removed member's connections no longer reach the cluster: remove its subscribers
+    /// from the replicated table, so that PUBLISH stops counting them. A failure is logged
+    /// and left: the member's next start, if it is ever added again, forgets them too.
+    async fn forget_removed_subscribers(&self, id: NodeId) {
+        let write = Write::Subscriptions(SubscriptionWrite::ForgetNode { node: id });
+        if let Err(error) = self.write(vec![WriteRequest { db: 0, write }]).await {
+            tracing::warn!(%error, node = id, "could not forget a removed member's subscribers");
         }
     }
 

@@ -77,9 +77,7 @@ mod routing;
 mod deliveries;
 mod time;
 
-pub use deliveries::{
-    Delivery, Kind as SubscriptionKind, Mailbox, ServedReply, TooManySubscriptions,
-};
+pub use deliveries::{Delivery, Mailbox, ServedReply, SubscriptionKind, TooManySubscriptions};
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -88,6 +86,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 
 use crate::command::blocking::BlockingWrite;
+use crate::command::pubsub::{SubscriberId, SubscriptionWrite};
 use crate::command::Write;
 use crate::config::{Config, FsyncMode};
 use crate::error::{Error, Result};
@@ -97,7 +96,32 @@ use crate::raft::tcp::{self, Identity, TcpTransport};
 pub use crate::raft::NodeError;
 use crate::raft::{self, LogFigures, Raft, SharedState};
 use crate::resp::Frame;
-use crate::state_machine::{LogIndex, View, WriteRequest};
+use crate::state_machine::{LogIndex, Subscriptions, View, WriteRequest};
+
+/// Proposes the removal of the subscriptions of every connection cut off for overflowing
+/// its message queue, as soon as it is cut off: from then on it receives nothing, so PUBLISH
+/// must stop counting it (Redis frees such a client at once).
+/// Ends when openraft stops.
+async fn forget_cut_off_subscribers(node: Node) {
+    let mut metrics = node.raft.metrics();
+    loop {
+        tokio::select! {
+            cut_off = node.deliveries.cut_off() => {
+                for subscriber in cut_off {
+                    node.forget_subscriber(subscriber);
+                }
+            }
+            changed = metrics.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// How long a closed connection's failed unsubscribe waits before it is proposed again.
+const FORGET_SUBSCRIBER_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long a shutdown waits for openraft's core while the log waits for disk space: the
 /// core waits with it and would never stop. Every acknowledged write is durable already.
@@ -360,6 +384,7 @@ impl Node {
             },
         ));
         tokio::spawn(routing::run_read_rounds(self.clone(), read_waiters));
+        tokio::spawn(forget_cut_off_subscribers(self.clone()));
         tokio::spawn(membership::learn_member_addresses(self.clone()));
         if self.routing.had_peers_at_start {
             tokio::spawn(membership::report_leadership(self.clone()));
@@ -377,17 +402,28 @@ impl Node {
         PeerHandler::new(self.raft.clone(), Arc::new(self.clone()))
     }
 
-    /// Clients blocked through an earlier run of this node lost their connections with it:
-    /// remove them from the replicated waiter table, so that no push is given to them.
+    /// Clients blocked or subscribed through an earlier run of this node lost their
+    /// connections with it: remove them from the replicated waiter and subscriber tables, so
+    /// that no push is given to them and no PUBLISH counts them.
     async fn forget_earlier_runs(&self) {
         let waiter = self.deliveries.waiter(0);
-        let write = Write::Blocking(BlockingWrite::ForgetEarlierRuns {
-            node: waiter.node,
-            incarnation: waiter.incarnation,
-        });
+        let (node, incarnation) = (waiter.node, waiter.incarnation);
+        let writes = vec![
+            WriteRequest {
+                db: 0,
+                write: Write::Blocking(BlockingWrite::ForgetEarlierRuns { node, incarnation }),
+            },
+            WriteRequest {
+                db: 0,
+                write: Write::Subscriptions(SubscriptionWrite::ForgetEarlierRuns {
+                    node,
+                    incarnation,
+                }),
+            },
+        ];
         // In a cluster the leader may not be known yet: keep trying until it is.
         loop {
-            match self.write(vec![WriteRequest { db: 0, write: write.clone() }]).await {
+            match self.write(writes.clone()).await {
                 Ok(_) => return,
                 Err(NodeError::Unavailable(_)) if self.has_peers() => {
                     tokio::time::sleep(Duration::from_secs(1)).await
@@ -411,19 +447,37 @@ impl Node {
         self.deliveries.waiter(connection)
     }
 
-    /// `PUBSUB CHANNELS`: this node's channels with subscribers, sorted.
-    pub fn pubsub_channels(&self, pattern: Option<&[u8]>) -> Vec<bytes::Bytes> {
-        self.deliveries.channels(pattern)
+    /// PUBSUB CHANNELS, NUMSUB and NUMPAT: `question` on the replicated subscriber table,
+    /// after a read round, so that every member answers for the whole cluster and the answer
+    /// includes every subscription confirmed before the command arrived.
+    pub async fn pubsub_query<T>(
+        &self,
+        question: impl FnOnce(&Subscriptions) -> T,
+    ) -> Result<T, NodeError> {
+        self.read_view().await?;
+        Ok(self.shared.with_subscriptions(question))
     }
 
-    /// `PUBSUB NUMSUB`: this node's subscriber count of each channel.
-    pub fn pubsub_subscriber_counts(&self, channels: &[bytes::Bytes]) -> Vec<usize> {
-        self.deliveries.subscriber_counts(channels)
-    }
-
-    /// `PUBSUB NUMPAT`: this node's distinct subscribed patterns.
-    pub fn pubsub_pattern_count(&self) -> usize {
-        self.deliveries.pattern_count()
+    /// A connection with subscriptions went away (closed, killed, cut off): proposes their
+    /// removal from the replicated table in the background, again every second while it
+    /// fails (no leader, outcome unknown; a second removal does nothing), until it is applied
+    /// or the node stops. A node that stops before leaves them to its next start
+    /// (`forget_earlier_runs`).
+    pub fn forget_subscriber(&self, subscriber: SubscriberId) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let write = Write::Subscriptions(SubscriptionWrite::UnsubscribeAll { subscriber });
+            loop {
+                match node.write(vec![WriteRequest { db: 0, write: write.clone() }]).await {
+                    Ok(_) | Err(NodeError::Stopped) => return,
+                    Err(error) => {
+                        tracing::debug!(%error, client = subscriber.connection,
+                            "could not remove a closed connection's subscriptions yet");
+                        tokio::time::sleep(FORGET_SUBSCRIBER_RETRY_INTERVAL).await;
+                    }
+                }
+            }
+        });
     }
 
     /// The index of the newest applied entry.

@@ -22,15 +22,16 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::MembershipRecord;
 use crate::command::DATABASES;
-use crate::state_machine::{View, Waiters, WaitersVersion2};
+use crate::state_machine::{Subscriptions, View, Waiters, WaitersVersion2};
 use crate::store::{Entry as StoredEntry, Keyspace};
 
 /// The first 8 bytes of every snapshot file.
 pub const MAGIC: &[u8; 8] = b"CNCDSNAP";
 /// The snapshot format version this build writes. Version 2 added the blocked clients to the
 /// metadata, version 3 the reservations of served blocked clients (and whether each waiter
-/// reserves); version 1 and 2 files are still read.
-pub const VERSION: u32 = 3;
+/// reserves), version 4 the replicated subscriber table of pub/sub; versions 1 to 3 are still
+/// read (with no subscribers).
+pub const VERSION: u32 = 4;
 /// The frame length that marks the end of the key frames.
 const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
@@ -57,7 +58,7 @@ pub enum SnapshotError {
         reason: String,
     },
     /// The file was written by a format version this build does not read.
-    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 3")]
+    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 4")]
     UnsupportedVersion {
         /// The snapshot file.
         file: String,
@@ -81,6 +82,19 @@ pub struct SnapshotMetadata {
     /// from this snapshot serves later pushes to the same clients as the others (version 2),
     /// with the reservations of those served and not yet confirmed (version 3).
     pub waiters: Waiters,
+    /// Who is subscribed to which channels and patterns, on every node (version 4), so that
+    /// PUBLISH counts and delivers the same after the snapshot as before.
+    pub subscriptions: Subscriptions,
+}
+
+/// Version 3's metadata: everything but the subscribers.
+#[derive(Deserialize)]
+struct MetadataVersion3 {
+    last_applied: Option<(u64, u64)>,
+    membership_log_id: Option<(u64, u64)>,
+    membership: MembershipRecord,
+    applied_time_ms: u64,
+    waiters: Waiters,
 }
 
 /// Version 1's metadata: the same, without the blocked clients.
@@ -102,7 +116,10 @@ struct MetadataVersion2 {
     waiters: WaitersVersion2,
 }
 
-fn decode_metadata(version: u32, bytes: &[u8]) -> Result<SnapshotMetadata, postcard::Error> {
+pub(crate) fn decode_metadata(
+    version: u32,
+    bytes: &[u8],
+) -> Result<SnapshotMetadata, postcard::Error> {
     match version {
         1 => {
             let old: MetadataVersion1 = postcard::from_bytes(bytes)?;
@@ -112,6 +129,7 @@ fn decode_metadata(version: u32, bytes: &[u8]) -> Result<SnapshotMetadata, postc
                 membership: old.membership,
                 applied_time_ms: old.applied_time_ms,
                 waiters: Waiters::default(),
+                subscriptions: Subscriptions::default(),
             })
         }
         2 => {
@@ -122,6 +140,18 @@ fn decode_metadata(version: u32, bytes: &[u8]) -> Result<SnapshotMetadata, postc
                 membership: old.membership,
                 applied_time_ms: old.applied_time_ms,
                 waiters: old.waiters.into(),
+                subscriptions: Subscriptions::default(),
+            })
+        }
+        3 => {
+            let old: MetadataVersion3 = postcard::from_bytes(bytes)?;
+            Ok(SnapshotMetadata {
+                last_applied: old.last_applied,
+                membership_log_id: old.membership_log_id,
+                membership: old.membership,
+                applied_time_ms: old.applied_time_ms,
+                waiters: old.waiters,
+                subscriptions: Subscriptions::default(),
             })
         }
         _ => postcard::from_bytes(bytes),
@@ -496,6 +526,7 @@ mod tests {
             membership: MembershipRecord { configs: vec![vec![1]], nodes: vec![(1, "x".into())] },
             applied_time_ms: 100,
             waiters: Waiters::default(),
+            subscriptions: Subscriptions::default(),
         }
     }
 
@@ -610,10 +641,10 @@ mod tests {
         assert_eq!(decoded.metadata.waiters.len(), 1);
         assert_eq!(decoded.metadata.waiters.reservation_count(), 0);
         assert_eq!(decoded.metadata.last_applied, Some((9, 2)));
-        // Written again, it is version 3 and reads back the same.
+        // Written again, it is the current version and reads back the same.
         let mut again = Vec::new();
         encode(&View::default(), &decoded.metadata, &mut again).unwrap();
-        assert_eq!(u32::from_le_bytes(again[8..12].try_into().unwrap()), 3);
+        assert_eq!(u32::from_le_bytes(again[8..12].try_into().unwrap()), VERSION);
         assert_eq!(decode_bytes(&again).unwrap().metadata, decoded.metadata);
     }
 

@@ -31,7 +31,7 @@ use crate::resp::Frame;
 use super::codec::{self, MembershipRecord};
 use super::snapshot::{SnapshotDirectory, SnapshotError, SnapshotMetadata};
 use super::{DeliverReplies, LogId, NodeId, RaftEntry, Replies, Ticket, TypeConfig};
-use crate::state_machine::{Entry, OutputSink, StateMachine, Views};
+use crate::state_machine::{Entry, OutputSink, StateMachine, Subscriptions, Views};
 
 /// What the node's readers share with apply.
 #[derive(Debug, Default)]
@@ -127,6 +127,12 @@ impl SharedState {
         self.applied.lock().state_machine.expired_keys(now_ms, limit)
     }
 
+    /// Runs `question` on the subscriber table as of the last applied entry, under the apply
+    /// lock (PUBSUB CHANNELS, NUMSUB and NUMPAT: short walks of the table).
+    pub fn with_subscriptions<T>(&self, question: impl FnOnce(&Subscriptions) -> T) -> T {
+        question(self.applied.lock().state_machine.subscriptions())
+    }
+
     /// Whether a blocked client's reservation is overdue at `now_ms` (see
     /// `state_machine::blocking`), so that the node should propose its expiry.
     pub fn has_expired_reservations(&self, now_ms: u64) -> bool {
@@ -176,6 +182,7 @@ impl StateMachineStore {
                     let index = last_applied.map_or(0, |id: LogId| id.index);
                     state_machine.restore(decoded.keyspace, index, metadata.applied_time_ms);
                     state_machine.restore_waiters(metadata.waiters.clone());
+                    state_machine.restore_subscriptions(metadata.subscriptions.clone());
                     membership = StoredMembership::new(
                         metadata.membership_log_id.map(|(index, term)| codec::log_id(term, index)),
                         metadata.membership.to_membership(),
@@ -250,7 +257,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     let time_ms = applied.state_machine.applied_time_ms();
                     shared.progress.term_start.send_replace(TermStart { term, time_ms });
                 }
-                let mut frames = match &entry.payload {
+                let frames = match &entry.payload {
                     EntryPayload::Normal(data) => applied.state_machine.apply(index, &data.entry),
                     EntryPayload::Blank | EntryPayload::Membership(_) if index == 0 => Vec::new(),
                     EntryPayload::Blank | EntryPayload::Membership(_) => {
@@ -264,7 +271,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
                 let outputs = applied.state_machine.take_outputs();
                 if let (false, Some(sink)) = (outputs.is_empty(), shared.output_sink.get()) {
-                    sink.deliver(outputs, &mut frames);
+                    sink.deliver(outputs);
                 }
                 applied.last_applied = Some(entry.log_id);
                 match &entry.payload {
@@ -335,6 +342,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut applied = self.shared.applied.lock();
         applied.state_machine.restore(decoded.keyspace, index, decoded.metadata.applied_time_ms);
         applied.state_machine.restore_waiters(decoded.metadata.waiters);
+        applied.state_machine.restore_subscriptions(decoded.metadata.subscriptions);
         applied.last_applied = meta.last_log_id;
         applied.membership = meta.last_membership.clone();
         self.shared.progress.applied_index.store(index, Ordering::Release);
@@ -408,6 +416,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 membership: MembershipRecord::from_membership(applied.membership.membership()),
                 applied_time_ms: view.time_ms,
                 waiters: applied.state_machine.waiters().clone(),
+                subscriptions: applied.state_machine.subscriptions().clone(),
             };
             (view, metadata)
         };

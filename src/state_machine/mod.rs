@@ -46,7 +46,8 @@ use std::sync::Arc;
 #[cfg(test)]
 pub(crate) use blocking::Taken;
 pub use blocking::{Waiters, WaitersVersion2, RESERVATION_MS};
-pub use outputs::{Output, OutputSink, ReplyPlace, WaiterId};
+pub use outputs::{Output, OutputSink, Receiver, WaiterId};
+pub use pubsub::Subscriptions;
 pub use random::Random;
 pub use transactions::watch;
 
@@ -154,6 +155,9 @@ pub struct StateMachine {
     outputs: Vec<Output>,
     /// The clients blocked on keys (see `blocking`): replicated state, carried by snapshots.
     waiters: Waiters,
+    /// Who is subscribed to what, on every node (see `pubsub`): replicated state, carried by
+    /// snapshots.
+    subscriptions: Subscriptions,
 }
 
 impl StateMachine {
@@ -186,7 +190,7 @@ impl StateMachine {
         let mut replies = Vec::with_capacity(entry.requests.len());
         for (position, request) in entry.requests.iter().enumerate() {
             context.position = position;
-            let reply = match &request.write {
+            let mut reply = match &request.write {
                 Write::Blocking(write) => blocking::apply(
                     &mut self.keyspace,
                     &mut self.waiters,
@@ -195,9 +199,10 @@ impl StateMachine {
                     write,
                     &mut self.outputs,
                 ),
+                Write::Subscriptions(write) => pubsub::apply(&mut self.subscriptions, write),
                 write => execute_write(&mut self.keyspace, request.db, &context, write),
             };
-            pubsub::collect(&request.write, &reply, position, &mut self.outputs);
+            pubsub::collect(&self.subscriptions, &request.write, &mut reply, &mut self.outputs);
             if !self.waiters.is_empty() {
                 blocking::serve(&mut self.keyspace, &mut self.waiters, now_ms, &mut self.outputs);
             }
@@ -239,6 +244,7 @@ impl StateMachine {
     pub fn restore(&mut self, keyspace: Keyspace, index: LogIndex, time_ms: u64) {
         self.keyspace = keyspace;
         self.waiters = Waiters::default();
+        self.subscriptions = Subscriptions::default();
         self.applied_index = index;
         self.applied_time_ms = time_ms;
         self.published_index = index;
@@ -261,6 +267,17 @@ impl StateMachine {
     /// Replaces the blocked clients with a snapshot's, right after `restore`.
     pub fn restore_waiters(&mut self, waiters: Waiters) {
         self.waiters = waiters;
+    }
+
+    /// The subscriber table as of the last applied entry: for a snapshot, and for PUBSUB's
+    /// introspection.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
+    }
+
+    /// Replaces the subscriber table with a snapshot's, right after `restore`.
+    pub fn restore_subscriptions(&mut self, subscriptions: Subscriptions) {
+        self.subscriptions = subscriptions;
     }
 
     /// The view at the applied index, published if it was not yet.
@@ -346,8 +363,12 @@ fn execute_write(
         Write::Blocking(write) => {
             blocking::apply_in_transaction(keyspace, db, context.now_ms, write)
         }
-        // The subscribers are counted where the message is delivered (see `pubsub`).
+        // Counted against the subscriber table once the request ran (see `pubsub::collect`).
         Write::Publish(_) => Frame::Integer(0),
+        // The connection proposes these outside any transaction; `apply` runs them.
+        Write::Subscriptions(_) => {
+            Frame::error("ERR subscriptions cannot change inside a transaction")
+        }
     }
 }
 

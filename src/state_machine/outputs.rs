@@ -2,7 +2,7 @@
 //!
 //! Apply answers each request of an entry with one reply, which goes back to the connection
 //! that proposed it. Some effects of an entry are for other connections: a PUBLISH's message
-//! is for the subscribers of its channel, and a push that serves a blocked client makes that
+//! is for the subscribers the replicated table names, and a push that serves a blocked client makes that
 //! client's deferred reply. Apply collects these, in the order they happened, as [`Output`]s;
 //! whoever drives apply takes them with `StateMachine::take_outputs` after each entry and
 //! delivers them on its own node (`node::deliveries`).
@@ -15,46 +15,28 @@ use bytes::Bytes;
 pub use crate::command::blocking::WaiterId;
 use crate::resp::Frame;
 
-/// Where a reply sits among an entry's replies: the request's position, and inside a
-/// transaction the step's place in EXEC's array plus one (0 for a request of its own).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReplyPlace {
-    /// The request's position in its entry.
-    pub position: usize,
-    /// The step's place in EXEC's array plus one; 0 for a request of its own.
-    pub step: usize,
-}
-
-impl ReplyPlace {
-    /// Replaces the reply at this place in `replies`. A place that does not exist is left
-    /// alone: the reply it would have named was not produced (an EXEC that did not run).
-    pub fn replace(self, replies: &mut [Frame], frame: Frame) {
-        let Some(reply) = replies.get_mut(self.position) else { return };
-        match (self.step, reply) {
-            (0, reply) => *reply = frame,
-            (step, Frame::Array(steps)) => {
-                if let Some(reply) = steps.get_mut(step - 1) {
-                    *reply = frame;
-                }
-            }
-            _ => {}
-        }
-    }
+/// One receiver of a published message: a subscriber, and the pattern it matched through
+/// (`None` for a subscriber of the channel itself).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Receiver {
+    /// The subscribed connection.
+    pub subscriber: WaiterId,
+    /// The subscribed pattern the channel matched, for a `pmessage`.
+    pub pattern: Option<Bytes>,
 }
 
 /// One effect of an entry for connections other than its proposers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    /// A PUBLISH: every subscriber of `channel` on each node, and every subscriber of a
-    /// pattern matching it, gets the message. The PUBLISH's own reply, at `reply`, becomes the
-    /// number of subscribers that received it on the node that answers.
+    /// A PUBLISH: every receiver the replicated subscriber table names gets the message, from
+    /// the node it is connected to. The PUBLISH's reply already counts them all.
     Message {
         /// The channel published to.
         channel: Bytes,
         /// The message's bytes.
         message: Bytes,
-        /// Where the PUBLISH's own reply sits among the entry's replies.
-        reply: ReplyPlace,
+        /// Who receives it, on every node: channel subscribers first, then pattern ones.
+        receivers: Vec<Receiver>,
     },
     /// A blocked client's deferred reply: what its blocking command popped, or the timeout
     /// reply once its unblock was applied. When `reserved`, what it popped is only reserved:
@@ -72,7 +54,6 @@ pub enum Output {
 /// Where the driver of apply hands each entry's outputs: the node's deliveries. It must not
 /// block (it runs under the apply lock) and must bound whatever it queues.
 pub trait OutputSink: Send + Sync {
-    /// Delivers one entry's outputs, in order, and writes into `replies` (that entry's
-    /// replies) what delivery decides: each PUBLISH's count of receivers.
-    fn deliver(&self, outputs: Vec<Output>, replies: &mut [Frame]);
+    /// Delivers one entry's outputs, in order, to this node's connections.
+    fn deliver(&self, outputs: Vec<Output>);
 }

@@ -44,7 +44,7 @@ impl Connection {
                     Err(frame) => frame,
                 }
             }
-            Control::Reset => self.execute_reset(),
+            Control::Reset => self.execute_reset().await,
             Control::Time => execute_time(),
             Control::LastSave => {
                 Frame::Integer(self.shared.node.persistence().last_save_unix_seconds as i64)
@@ -67,7 +67,7 @@ impl Connection {
             Control::Transaction(command) => {
                 return self.execute_transaction(command).await;
             }
-            Control::PubSub(command) => return self.execute_pubsub(command),
+            Control::PubSub(command) => return self.execute_pubsub(command).await,
             Control::Cluster(command) => self.execute_admin(command).await,
         };
         Some(frame)
@@ -152,9 +152,10 @@ impl Connection {
 
     /// RESET: back to the state of a new connection (database 0, RESP2, no name, no transaction
     /// and no watched keys, and unauthenticated if a password is configured).
-    fn execute_reset(&mut self) -> Frame {
+    async fn execute_reset(&mut self) -> Frame {
         self.transaction.clear();
-        // Leaves subscribed mode: dropping the mailbox drops every subscription.
+        // Leaves subscribed mode: every subscription leaves the replicated table first.
+        self.unsubscribe_all().await;
         self.mailbox = None;
         self.note_subscriptions();
         self.note_queue_length();

@@ -70,6 +70,7 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<S
     if let Err(error) = connection.run().await {
         tracing::debug!(client = id, %error, "connection closed with an error");
     }
+    connection.leave_subscriptions();
     shared.clients.unregister(id);
 }
 
@@ -115,6 +116,10 @@ struct Session {
     /// so the log may still register its waiter or serve it; the next blocking command
     /// settles that first (see `blocking`).
     blocking_unsettled: bool,
+    /// A subscription change of this connection ended in an error whose outcome may be
+    /// unknown, so the replicated table may hold subscriptions the connection does not know
+    /// of; its close or RESET removes them (see `subscriptions`).
+    subscriptions_unsettled: bool,
 }
 
 struct Connection {
@@ -169,6 +174,7 @@ impl Connection {
                 authenticated,
                 close_after_reply: false,
                 blocking_unsettled: false,
+                subscriptions_unsettled: false,
             },
             decoder,
             limits_generation,

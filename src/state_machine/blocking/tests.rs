@@ -193,25 +193,6 @@ fn a_restarted_node_forgets_the_waiters_of_its_earlier_runs() {
     assert!(machine.outputs(vec![write(&["RPUSH", "list", "a"])]).is_empty());
 }
 
-#[test]
-fn a_publish_is_an_output_and_inside_exec_too() {
-    let mut machine = Machine::new();
-    let transaction = Transaction {
-        watched: Vec::new(),
-        steps: vec![Step { db: 0, operation: Operation::Write(write(&["PUBLISH", "c", "2"])) }],
-    };
-    let outputs = machine
-        .outputs(vec![write(&["PUBLISH", "c", "1"]), Write::Transaction(Box::new(transaction))]);
-    let places: Vec<_> = outputs
-        .iter()
-        .map(|output| match output {
-            Output::Message { message, reply, .. } => (message.clone(), reply.position, reply.step),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    assert_eq!(places, vec![(Bytes::from("1"), 0, 0), (Bytes::from("2"), 1, 1)]);
-}
-
 /// A blocking command as the connection of `connection` proposes it today: what a later
 /// write serves is reserved until delivery is confirmed.
 fn reserving(connection: u64, words: &[&str]) -> Write {

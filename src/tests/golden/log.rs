@@ -11,6 +11,7 @@ use crate::command::blocking::{Block, BlockingPop, BlockingWrite, WaiterId};
 use crate::command::hashes::{HashRead, HashWrite};
 use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
 use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
+use crate::command::pubsub::{SubscriptionKind, SubscriptionWrite};
 use crate::command::sets::{SetOperation, SetRead, SetWrite};
 use crate::command::strings::{
     Expiry, ExpiryUnit, LcsReply, SetCondition, SetVariant, StringRead, StringWrite, TtlChange,
@@ -66,6 +67,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         hash_write(failures),
         set_write(failures),
         blocking_write(failures),
+        subscription_write(failures),
         read_enum(failures),
         string_read(failures),
         key_read(failures),
@@ -100,6 +102,10 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         (transaction, "07000200010000016b01760000000001000000016b"),
         (Write::Blocking(BlockingWrite::ExpireReservations), "0806"),
         (write("PUBLISH channel message"), "09076368616e6e656c076d657373616765"),
+        (
+            Write::Subscriptions(SubscriptionWrite::UnsubscribeAll { subscriber: WAITER }),
+            "0a02010703",
+        ),
     ];
     let tag = |write: &Write| match write {
         Write::String(_) => 0,
@@ -112,8 +118,50 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::Transaction(_) => 7,
         Write::Blocking(_) => 8,
         Write::Publish(_) => 9,
+        Write::Subscriptions(_) => 10,
     };
     vec![check("Write", samples, tag, failures)]
+}
+
+fn subscription_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let names = vec![Bytes::from_static(b"news"), Bytes::from_static(b"n*")];
+    let samples = vec![
+        (
+            SubscriptionWrite::Subscribe {
+                subscriber: WAITER,
+                kind: SubscriptionKind::Channel,
+                names: names.clone(),
+            },
+            "000107030002046e657773026e2a",
+        ),
+        (
+            SubscriptionWrite::Unsubscribe {
+                subscriber: WAITER,
+                kind: SubscriptionKind::Pattern,
+                names: Vec::new(),
+            },
+            "010107030100",
+        ),
+        (SubscriptionWrite::UnsubscribeAll { subscriber: WAITER }, "02010703"),
+        (SubscriptionWrite::ForgetEarlierRuns { node: 1, incarnation: 7 }, "030107"),
+        (SubscriptionWrite::ForgetNode { node: 2 }, "0402"),
+    ];
+    let tag = |write: &SubscriptionWrite| match write {
+        SubscriptionWrite::Subscribe { .. } => 0,
+        SubscriptionWrite::Unsubscribe { .. } => 1,
+        SubscriptionWrite::UnsubscribeAll { .. } => 2,
+        SubscriptionWrite::ForgetEarlierRuns { .. } => 3,
+        SubscriptionWrite::ForgetNode { .. } => 4,
+    };
+    let kinds = vec![(SubscriptionKind::Channel, "00"), (SubscriptionKind::Pattern, "01")];
+    let kind_tag = |kind: &SubscriptionKind| match kind {
+        SubscriptionKind::Channel => 0,
+        SubscriptionKind::Pattern => 1,
+    };
+    vec![
+        check("SubscriptionWrite", samples, tag, failures),
+        check("SubscriptionKind", kinds, kind_tag, failures),
+    ]
 }
 
 fn string_write(failures: &mut Vec<String>) -> Vec<Checked> {

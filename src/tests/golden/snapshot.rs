@@ -7,8 +7,8 @@ use bytes::Bytes;
 use super::{check, hex, Checked};
 use crate::command::lists::ListEnd;
 use crate::raft::codec::MembershipRecord;
-use crate::raft::snapshot::SnapshotMetadata;
-use crate::state_machine::{Taken, Waiters};
+use crate::raft::snapshot::{decode_metadata, SnapshotMetadata};
+use crate::state_machine::{Subscriptions, Taken, Waiters};
 use crate::store::{
     Db, HashValue, ListValue, SetValue, SortedSet, StringValue, Value, LISTPACK_VALUE_BYTES_MAX,
 };
@@ -129,10 +129,22 @@ fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
         },
         applied_time_ms: 1_700_000_000_000,
         waiters: Waiters::default(),
+        subscriptions: Subscriptions::default(),
     };
     assert_eq!(
         hex(&postcard::to_allocvec(&metadata).unwrap()),
-        "010c0301010101020102020103613a310203623a3280d095ffbc31000000",
+        "010c0301010101020102020103613a310203623a3280d095ffbc3100000000",
         "the snapshot metadata's bytes changed"
     );
+    // The bytes of version 3, frozen while it was the current version: they still read, with
+    // no subscribers.
+    let version_3 = unhex("010c0301010101020102020103613a310203623a3280d095ffbc31000000");
+    assert_eq!(decode_metadata(3, &version_3).unwrap(), metadata, "version 3 metadata");
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex digits"))
+        .collect()
 }
