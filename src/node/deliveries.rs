@@ -24,8 +24,12 @@
 //! - Deliveries happen in apply order, so a subscriber sees messages in log order, and a
 //!   connection that publishes to itself finds the message queued before its reply returns.
 //!
-//! A served reply whose connection closed before it arrived has nowhere to go. When it is
-//! reserved (see `state_machine::blocking`) nothing is lost: the element goes back to its key
+//! A connection blocks under a waiter number, at first its own id. After a blocking command
+//! that ended in an error it takes a fresh one ([`Mailbox::answer_as`]), so that the entries of
+//! that command, however late the log applies them, never serve the next one.
+//!
+//! A served reply whose connection closed before it arrived, or that names a number its
+//! connection gave up, has nowhere to go. When it is reserved (see `state_machine::blocking`) nothing is lost: the element goes back to its key
 //! when the connection's cancel or the reservation's expiry is applied. A reply that was not
 //! reserved (a waiter blocked by an older binary, whose entries are replayed) is logged as
 //! lost.
@@ -103,6 +107,10 @@ pub struct Deliveries {
 #[derive(Default)]
 struct Registry {
     routes: HashMap<u64, Route>,
+    /// The connection each blocked-client number stands for: a mailbox answers to one number
+    /// at a time (see [`Mailbox::answer_as`]), so a reply served to a number it gave up
+    /// reaches no one.
+    waiter_numbers: HashMap<u64, u64>,
     /// Connections cut off for overflowing, whose subscriptions the node has yet to propose
     /// to remove. Bounded by the number of connections: a route is cut off once.
     cut_off: Vec<u64>,
@@ -152,14 +160,19 @@ impl Deliveries {
         WaiterId { node: self.node, incarnation: self.incarnation, connection }
     }
 
-    /// Registers connection `connection` and returns its mailbox.
-    pub fn open(self: &Arc<Deliveries>, connection: u64) -> Mailbox {
+    /// Registers connection `connection`, which is `waiter_number` as a blocked client (see
+    /// [`Mailbox::answer_as`]), and returns its mailbox.
+    pub fn open(self: &Arc<Deliveries>, connection: u64, waiter_number: u64) -> Mailbox {
         let (sender, receiver) = mpsc::channel(self.queue_max);
         let served = Arc::new(ServedSlot::default());
         let route = Route { sender, served: Arc::clone(&served) };
-        self.registry.lock().routes.insert(connection, route);
+        let mut registry = self.registry.lock();
+        registry.routes.insert(connection, route);
+        registry.waiter_numbers.insert(waiter_number, connection);
+        drop(registry);
         Mailbox {
             connection,
+            waiter_number,
             deliveries: Arc::clone(self),
             receiver,
             served,
@@ -222,17 +235,19 @@ impl Deliveries {
         if waiter.node != self.node || waiter.incarnation != self.incarnation {
             return;
         }
-        let Some(route) = registry.routes.get(&waiter.connection) else {
+        let connection = registry.waiter_numbers.get(&waiter.connection);
+        let Some(route) = connection.and_then(|connection| registry.routes.get(connection)) else {
             if reply.reserved {
                 tracing::debug!(
-                    client = waiter.connection,
-                    "a blocked client was served after its connection closed; its cancel or \
-                     the reservation's expiry puts the element back"
+                    waiter = waiter.connection,
+                    "a blocked client was served after its connection closed or gave up that \
+                     waiter number; its cancel or the reservation's expiry puts the element back"
                 );
             } else {
                 tracing::warn!(
-                    client = waiter.connection,
-                    "a blocked client was served after its connection closed; its reply is lost"
+                    waiter = waiter.connection,
+                    "a blocked client was served after its connection closed or gave up that \
+                     waiter number; its reply is lost"
                 );
             }
             return;
@@ -262,6 +277,7 @@ impl OutputSink for Deliveries {
 /// subscriptions in the order it made them, as apply confirmed them.
 pub struct Mailbox {
     connection: u64,
+    waiter_number: u64,
     deliveries: Arc<Deliveries>,
     receiver: mpsc::Receiver<Delivery>,
     served: Arc<ServedSlot>,
@@ -270,6 +286,23 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
+    /// The connection's name in the replicated waiter table for its next blocking command.
+    pub fn waiter(&self) -> WaiterId {
+        self.deliveries.waiter(self.waiter_number)
+    }
+
+    /// From now on the connection blocks as `number` (an id no connection of this run has),
+    /// and a reply served to the number it had reaches no one. A blocking command that ended
+    /// in an error may still be registered under the old number later, when its entry was
+    /// delayed past the cancel that settled it (a forward queued on a leader), and it must not
+    /// take the place of the next command: its reservation expires back to its key instead.
+    pub fn answer_as(&mut self, number: u64) {
+        let mut registry = self.deliveries.registry.lock();
+        registry.waiter_numbers.remove(&self.waiter_number);
+        registry.waiter_numbers.insert(number, self.connection);
+        self.waiter_number = number;
+    }
+
     /// Channel and pattern subscriptions together (the count Redis's replies carry).
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
@@ -385,7 +418,9 @@ impl Mailbox {
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        self.deliveries.registry.lock().routes.remove(&self.connection);
+        let mut registry = self.deliveries.registry.lock();
+        registry.routes.remove(&self.connection);
+        registry.waiter_numbers.remove(&self.waiter_number);
     }
 }
 
@@ -409,9 +444,9 @@ mod tests {
     #[test]
     fn a_message_reaches_the_receivers_of_this_run_of_this_node_only() {
         let deliveries = Arc::new(Deliveries::new(1, 1, 8, 8));
-        let mut first = deliveries.open(1);
-        let mut second = deliveries.open(2);
-        let mut other_run = deliveries.open(3);
+        let mut first = deliveries.open(1, 1);
+        let mut second = deliveries.open(2, 2);
+        let mut other_run = deliveries.open(3, 3);
         deliveries.deliver(vec![message(vec![
             receiver(1, 1, 1, None),
             receiver(1, 1, 2, Some("n*")),
@@ -438,7 +473,7 @@ mod tests {
     #[test]
     fn a_subscriber_whose_queue_overflows_is_cut_off_not_silently_skipped() {
         let deliveries = Arc::new(Deliveries::new(1, 1, 2, 8));
-        let mut slow = deliveries.open(1);
+        let mut slow = deliveries.open(1, 1);
         for _ in 0..3 {
             deliveries.deliver(vec![message(vec![receiver(1, 1, 1, None)])]);
         }
@@ -451,7 +486,7 @@ mod tests {
     #[test]
     fn subscriptions_are_bounded_per_connection() {
         let deliveries = Arc::new(Deliveries::new(1, 1, 8, 2));
-        let mut mailbox = deliveries.open(1);
+        let mut mailbox = deliveries.open(1, 1);
         mailbox.note(SubscriptionKind::Channel, &bytes("a"), true);
         let names = [bytes("a"), bytes("b"), bytes("b"), bytes("c")];
         assert_eq!(mailbox.room_for(SubscriptionKind::Channel, &names), 3, "repeats are free");
@@ -459,5 +494,37 @@ mod tests {
         assert_eq!(mailbox.room_for(SubscriptionKind::Channel, &[bytes("a")]), 1);
         assert_eq!(mailbox.room_for(SubscriptionKind::Channel, &[bytes("c")]), 0);
         assert_eq!(mailbox.too_many(), TooManySubscriptions(2));
+    }
+
+    fn served(waiter: WaiterId, element: &str) -> Output {
+        let reply = Frame::Array(vec![Frame::Bulk(bytes("list")), Frame::Bulk(bytes(element))]);
+        Output::Served { waiter, reply, reserved: true }
+    }
+
+    #[test]
+    fn a_reply_served_to_a_waiter_number_given_up_reaches_no_one() {
+        let deliveries = Arc::new(Deliveries::new(1, 1, 8, 8));
+        let mut mailbox = deliveries.open(7, 7);
+        let failed = mailbox.waiter();
+        assert_eq!(failed, WaiterId { node: 1, incarnation: 1, connection: 7 });
+        mailbox.answer_as(12);
+        let next = mailbox.waiter();
+        assert_eq!(next.connection, 12);
+        // The failed command's block is applied late, and a push serves it while the next
+        // command waits: the connection must not take that reply.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        deliveries.deliver(vec![served(failed, "stale")]);
+        let waited = runtime.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_millis(20), mailbox.served(next)).await
+        });
+        assert!(waited.is_err(), "the reply served to the given-up number reached the mailbox");
+        deliveries.deliver(vec![served(next, "fresh")]);
+        let reply = runtime.block_on(mailbox.served(next)).reply;
+        assert_eq!(
+            reply,
+            Frame::Array(vec![Frame::Bulk(bytes("list")), Frame::Bulk(bytes("fresh"))])
+        );
+        drop(mailbox);
+        assert!(deliveries.registry.lock().waiter_numbers.is_empty());
     }
 }

@@ -436,10 +436,10 @@ impl Node {
         }
     }
 
-    /// Registers connection `connection` for messages and deferred replies (see
-    /// `deliveries`); dropping the mailbox unregisters it.
-    pub fn mailbox(&self, connection: u64) -> Mailbox {
-        self.deliveries.open(connection)
+    /// Registers connection `connection` for messages and for the deferred replies served to
+    /// `waiter_number` (see `deliveries`); dropping the mailbox unregisters it.
+    pub fn mailbox(&self, connection: u64, waiter_number: u64) -> Mailbox {
+        self.deliveries.open(connection, waiter_number)
     }
 
     /// The name connection `connection` of this run of the node has as a blocked client.

@@ -292,18 +292,25 @@ impl NodeError {
 /// The commit index comes from openraft's core, which does not answer while it waits for an
 /// append to a full disk (`raft::log_store`); after `CORE_ANSWER_WAIT` the applied index,
 /// never above the commit index, stands in for it, at once if `core_waits` says the caller
-/// knows the core waits (the question would only be answered, late, into the void).
+/// knows the core waits (the question would only be answered, late, into the void). The
+/// question goes as a bare `external_request`, not openraft's `with_raft_state`, which logs an
+/// ERROR when it answers a caller that stopped waiting: here that is expected, not a fault.
 pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeError> {
-    let committed = raft.with_raft_state(|state| state.committed.map_or(0, |log_id| log_id.index));
     let committed = if core_waits {
         Err(())
     } else {
+        let (answer, committed) = tokio::sync::oneshot::channel();
+        raft.external_request(move |state| {
+            // Fails only when the caller gave up waiting, which it may.
+            let _ = answer.send(state.committed.map_or(0, |log_id| log_id.index));
+        });
         tokio::time::timeout(CORE_ANSWER_WAIT, committed).await.map_err(drop)
     };
     let metrics = raft.metrics().borrow().clone();
     let commit_index = match committed {
-        Ok(result) => result.map_err(|fatal| NodeError::Stopped.or(fatal))?,
-        Err(_) => metrics.last_applied.map_or(0, |log_id| log_id.index),
+        // The core dropped the question unanswered: it stopped.
+        Ok(answer) => answer.map_err(|_| NodeError::Stopped)?,
+        Err(()) => metrics.last_applied.map_or(0, |log_id| log_id.index),
     };
     let membership = metrics.membership_config.membership();
     let voters: Vec<NodeId> = membership.voter_ids().collect();

@@ -172,6 +172,12 @@ impl ClientRegistry {
         self.clients.lock().remove(&id);
     }
 
+    /// An id no client of this run has or will get, for a connection's fresh waiter number
+    /// (see `node::deliveries`).
+    pub fn fresh_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// Every connected client, by increasing id.
     pub fn list(&self) -> Vec<Arc<ClientInfo>> {
         self.clients.lock().values().cloned().collect()

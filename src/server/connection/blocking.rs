@@ -25,9 +25,9 @@
 //! closes after step 1 and before it reads the reply loses it, as with any reply in flight.
 //!
 //! A blocking command that ended in an error (its block, unblock or `Delivered` not known to
-//! be applied) shares the connection's waiter id with the next one, so the log may still
-//! register or serve it later: the next blocking command first settles it (see
-//! [`Connection::settle_waiter`]).
+//! be applied) may still be registered or served by the log later: the next blocking command
+//! first settles it, and then blocks under a fresh waiter number, so nothing the earlier one
+//! is served can answer it (see [`Connection::settle_waiter`]).
 //!
 //! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
 //! after a blocking command wait in the input buffer until it is answered.
@@ -48,14 +48,13 @@ use crate::state_machine::{WaiterId, WriteRequest, RESERVATION_MS};
 impl Connection {
     /// Runs a blocking pop outside MULTI and returns its reply.
     pub(super) async fn execute_blocking(&mut self, block: Block) -> Frame {
-        let waiter = self.shared.node.waiter(self.client.id);
         let timeout = (block.timeout_ms > 0).then(|| Duration::from_millis(block.timeout_ms));
         let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
-        self.mailbox();
         self.publish_activity();
         if self.session.blocking_unsettled {
-            self.settle_waiter(waiter).await;
+            self.settle_waiter().await;
         }
+        let waiter = self.mailbox().waiter();
         loop {
             let write = BlockingWrite::BlockWithReservation(Block { waiter, ..block.clone() });
             if let Err(error) = self.propose_blocking(write).await {
@@ -218,23 +217,28 @@ impl Connection {
     }
 
     /// Clears what an earlier blocking command of this connection that ended in an error may
-    /// have left: every such command shares this connection's `waiter`, so its waiter could still
-    /// be registered (and take a later push), and its served reply could still be in the
-    /// mailbox's slot, where the next command would take it as its own. The cancel removes the
-    /// waiter or puts back its reservation; it is applied after every entry of the earlier
-    /// command that is ever applied, except one whose forward still waits on a live leader. A
-    /// read round then makes this node apply up to the cancel, so the slot holds whatever the
-    /// earlier command was served, and that is dropped.
-    async fn settle_waiter(&mut self, waiter: WaiterId) {
+    /// have left: its waiter could still be registered (and take a later push), and its served
+    /// reply could still be in the mailbox's slot. The cancel removes the waiter or puts back
+    /// its reservation; it is applied after every entry of the earlier command that is ever
+    /// applied, except one whose forward still waits on a live leader. A read round then makes
+    /// this node apply up to the cancel, so the slot holds whatever the earlier command was
+    /// served, and that is dropped. Last, the connection takes a fresh waiter number, so that
+    /// an entry of the earlier command applied even later (that delayed forward) registers a
+    /// waiter no reply of the next command can come from: what it is served is reserved for a
+    /// number no one answers to, and goes back to its key when the reservation expires.
+    async fn settle_waiter(&mut self) {
+        let waiter = self.mailbox().waiter();
         self.cancel_waiter(waiter).await;
         // Without a round (no leader now) a reply of the earlier command may still arrive after
-        // the slot is emptied; that is the most that can be done then. A reply dropped here was
+        // the slot is emptied, and the fresh number turns it away. A reply dropped here was
         // answered to the client as an error of unknown outcome: a reserved element went back
         // with the cancel, and one popped at once counts as that write's unknown outcome.
         let _ = self.shared.node.read_view().await;
-        if let Some(mailbox) = self.mailbox.as_ref() {
-            mailbox.discard_served();
-        }
+        self.session.waiter_number = self.shared.clients.fresh_id();
+        let number = self.session.waiter_number;
+        let mailbox = self.mailbox();
+        mailbox.discard_served();
+        mailbox.answer_as(number);
         self.session.blocking_unsettled = false;
     }
 

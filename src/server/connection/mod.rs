@@ -116,6 +116,10 @@ struct Session {
     /// so the log may still register its waiter or serve it; the next blocking command
     /// settles that first (see `blocking`).
     blocking_unsettled: bool,
+    /// The connection's number in the replicated waiter table: its id, until a blocking
+    /// command ended unsettled, then a fresh one each time (see `node::deliveries`). Kept here
+    /// rather than in the mailbox, which RESET drops.
+    waiter_number: u64,
     /// A subscription change of this connection ended in an error whose outcome may be
     /// unknown, so the replicated table may hold subscriptions the connection does not know
     /// of; its close or RESET removes them (see `subscriptions`).
@@ -164,6 +168,7 @@ impl Connection {
         let limits_generation = shared.settings.limits_generation();
         let decoder = Decoder::new(shared.settings.resp_limits());
         let authenticated = !shared.settings.password_required();
+        let waiter_number = client.id;
         Connection {
             stream,
             shared,
@@ -174,6 +179,7 @@ impl Connection {
                 authenticated,
                 close_after_reply: false,
                 blocking_unsettled: false,
+                waiter_number,
                 subscriptions_unsettled: false,
             },
             decoder,

@@ -41,9 +41,9 @@ impl Connection {
 
     /// The connection's mailbox, opened on first use.
     pub(super) fn mailbox(&mut self) -> &mut Mailbox {
-        let id = self.client.id;
+        let (id, waiter_number) = (self.client.id, self.session.waiter_number);
         let node = &self.shared.node;
-        self.mailbox.get_or_insert_with(|| node.mailbox(id))
+        self.mailbox.get_or_insert_with(|| node.mailbox(id, waiter_number))
     }
 
     /// Runs a pub/sub command. `None` means the replies were already written: the subscription
