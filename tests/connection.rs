@@ -440,6 +440,7 @@ fn info_has_the_cpu_modules_and_cluster_sections() {
             "# Replication",
             "# CPU",
             "# Modules",
+            "# Errorstats",
             "# Cluster",
             "# Keyspace"
         ]
@@ -448,4 +449,45 @@ fn info_has_the_cpu_modules_and_cluster_sections() {
     let user: f64 = info_field(&mut client, "cpu", "used_cpu_user").parse().unwrap();
     let system: f64 = info_field(&mut client, "cpu", "used_cpu_sys").parse().unwrap();
     assert!(user + system > 0.0, "the node used no CPU at all?");
+}
+
+/// Every error reply counts in INFO errorstats under its code, those inside an EXEC reply
+/// too, as redis-server 7.0.15 counted this same sequence; CONFIG RESETSTAT forgets them.
+#[test]
+fn error_replies_are_counted_by_code_as_redis_counts_them() {
+    let node = Node::start(&[]);
+    let mut raw = node.raw();
+    raw.call(&["SET", "s", "v"], "+OK\r\n");
+    raw.call(
+        &["LPUSH", "s", "x"],
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    raw.call(&["FOO"], "-ERR unknown command 'FOO', with args beginning with: \r\n");
+    raw.call(&["GET"], "-ERR wrong number of arguments for 'get' command\r\n");
+    raw.call(&["INCR", "s"], "-ERR value is not an integer or out of range\r\n");
+    raw.send(b"MULTI\r\nINCR s\r\nLPUSH s 1\r\nEXEC\r\n");
+    raw.expect(
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-ERR value is not an integer or out of range\r\n\
+         -WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    raw.send(b"MULTI\r\nFOO\r\nEXEC\r\n");
+    raw.expect(
+        "+OK\r\n-ERR unknown command 'FOO', with args beginning with: \r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+    raw.send(b"MULTI\r\nMULTI\r\nDISCARD\r\n");
+    raw.expect("+OK\r\n-ERR MULTI calls can not be nested\r\n+OK\r\n");
+    drop(raw);
+    let mut client = node.client();
+    let info: String = redis::cmd("INFO").arg("errorstats").query(&mut client).unwrap();
+    assert_eq!(
+        info.trim_end(),
+        "# Errorstats\r\nerrorstat_ERR:count=6\r\nerrorstat_EXECABORT:count=1\r\n\
+         errorstat_WRONGTYPE:count=2"
+    );
+    assert_eq!(info_field(&mut client, "stats", "total_error_replies"), "9");
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut client).unwrap();
+    let info: String = redis::cmd("INFO").arg("errorstats").query(&mut client).unwrap();
+    assert_eq!(info.trim_end(), "# Errorstats");
+    assert_eq!(info_field(&mut client, "stats", "total_error_replies"), "0");
 }

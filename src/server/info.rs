@@ -6,7 +6,7 @@
 //!
 //! Caveats: `keyspace_hits`/`keyspace_misses` and `expired_keys` are not reported, because the
 //! server cannot count them honestly (reads and expiry run in the state machine); `avg_ttl` is
-//! 0; there is no `errorstats` or `latencystats` section yet. The `cpu` section has the
+//! 0; there is no `latencystats` section yet. The `cpu` section has the
 //! process's and its children's times but not Redis's `*_main_thread` fields: Concord has no
 //! main thread, its work is spread over tokio's workers.
 
@@ -28,6 +28,7 @@ const SECTIONS: &[&str] = &[
     "cpu",
     "modules",
     "commandstats",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
@@ -57,6 +58,7 @@ pub(super) async fn render(shared: &Shared, requested: &[String]) -> String {
             // Concord is not Redis Cluster (see `introspection`); tools read this field.
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "commandstats" => commandstats(shared, &mut text),
+            "errorstats" => errorstats(shared, &mut text),
             "keyspace" => keyspace(shared, &mut text).await,
             _ => unreachable!("select_sections returns known sections only"),
         }
@@ -231,15 +233,26 @@ fn persistence(shared: &Shared, text: &mut String) {
     );
 }
 
+/// Redis's `unexpected_error_replies` counts errors from its AOF loading and its master link,
+/// which Concord has no equivalent of: always 0.
 fn stats(shared: &Shared, text: &mut String) {
     let _ = write!(
         text,
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-         rejected_connections:{}\r\n",
+         rejected_connections:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
         shared.clients.connections_received.load(Ordering::Relaxed),
         shared.command_stats.total_calls(),
         shared.clients.connections_rejected.load(Ordering::Relaxed),
+        shared.command_stats.total_errors(),
     );
+}
+
+/// Error replies by code (see `metrics`).
+fn errorstats(shared: &Shared, text: &mut String) {
+    text.push_str("# Errorstats\r\n");
+    for (code, count) in shared.command_stats.errors() {
+        let _ = write!(text, "errorstat_{code}:count={count}\r\n");
+    }
 }
 
 fn commandstats(shared: &Shared, text: &mut String) {

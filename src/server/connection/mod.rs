@@ -483,6 +483,9 @@ impl Connection {
 
     /// Encodes one reply in the connection's protocol.
     fn reply(&mut self, frame: &Frame) {
+        if let Frame::Error(message) = frame {
+            self.stats.record_error(message);
+        }
         resp::encode(frame, self.session.protocol, &mut self.output);
     }
 
