@@ -1,8 +1,8 @@
 //! Pub/sub across a 3-node cluster of real processes: subscribers sit on different members,
 //! and every member answers PUBLISH with the cluster-wide count of receivers and PUBSUB
 //! NUMSUB, NUMPAT and CHANNELS with the cluster's table, as one Redis would for all these
-//! clients. A subscriber that disconnects, or whose node is killed and restarted, stops
-//! being counted.
+//! clients. A subscriber that disconnects, or whose node is killed and restarted or removed,
+//! stops being counted; a removed member's blocked clients take nothing.
 
 mod support;
 
@@ -143,5 +143,64 @@ fn publish_and_pubsub_introspection_count_the_subscribers_of_every_member() {
             (numsub(channel_subscribers as i64), patterns as i64, vec!["news".to_string()]),
             "after node {killed} restarted, on node {id}"
         );
+    }
+}
+
+/// Member `id`'s INFO clients `blocked_clients`, once it is `expected`.
+#[track_caller]
+fn wait_for_blocked(cluster: &Cluster, id: NodeId, expected: u64) {
+    let started = Instant::now();
+    loop {
+        let info: String =
+            redis::cmd("INFO").arg("clients").query(&mut client(cluster, id)).unwrap();
+        let blocked = info
+            .lines()
+            .find_map(|line| line.strip_prefix("blocked_clients:"))
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        if blocked == Some(expected) {
+            return;
+        }
+        assert!(started.elapsed() < WAIT_MAX, "node {id} has {blocked:?} blocked clients");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `BLPOP jobs 0` on member `id`, blocked.
+fn blocked_pop(cluster: &Cluster, id: NodeId) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", cluster.client_port(id))).unwrap();
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT)).unwrap();
+    stream.write_all(b"BLPOP jobs 0\r\n").unwrap();
+    wait_for_blocked(cluster, id, 1);
+    stream
+}
+
+/// A member removed with a subscriber and a blocked client connected: PUBLISH stops counting
+/// the subscriber, and a push goes to the next blocked client at once instead of being
+/// reserved for the removed member's client until the reservation expires (30 s).
+#[test]
+fn a_removed_members_clients_stop_counting_and_take_nothing() {
+    let mut cluster = Cluster::start("pubsub-remove", 3, &[]);
+    let leader = cluster.wait_for_leader();
+    let removed = cluster.other_than(&[leader]);
+    let kept = cluster.other_than(&[leader, removed]);
+    let _on_leader = subscriber(&cluster, leader, false);
+    let _on_removed = subscriber(&cluster, removed, false);
+    wait_for_count(&cluster, kept, 2);
+    // The removed member's client blocked first, so it is first in line for `jobs`.
+    let _first_in_line = blocked_pop(&cluster, removed);
+    let mut next_in_line = blocked_pop(&cluster, kept);
+
+    let removal: String =
+        cluster.command(leader, redis::cmd("CONCORD.REMOVENODE").arg(removed)).unwrap();
+    assert_eq!(removal, "OK");
+    cluster.forget(removed);
+
+    let pushed: i64 =
+        cluster.command(leader, redis::cmd("LPUSH").arg("jobs").arg("first")).unwrap();
+    assert_eq!(pushed, 1);
+    expect_bytes(&mut next_in_line, b"*2\r\n$4\r\njobs\r\n$5\r\nfirst\r\n");
+    for id in [leader, kept] {
+        wait_for_count(&cluster, id, 1);
+        assert_eq!(introspection(&cluster, id).0, numsub(1), "NUMSUB on node {id}");
     }
 }

@@ -159,6 +159,13 @@ pub enum BlockingWrite {
     /// Put back every reservation older than `state_machine::RESERVATION_MS` by this
     /// entry's time: its waiting node is gone or cut off. Answers how many were put back.
     ExpireReservations,
+    /// A member was removed from the cluster (`CONCORD.REMOVENODE`): its connections no
+    /// longer reach the cluster, so forget every waiter of any of its runs and put back what
+    /// was reserved for them. Answers how many waiters were forgotten.
+    ForgetNode {
+        /// The Raft id of the removed member.
+        node: u64,
+    },
 }
 
 const TIMEOUT_NEGATIVE: CommandError = CommandError::other("ERR timeout is negative");

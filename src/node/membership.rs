@@ -18,6 +18,7 @@ use openraft::{BasicNode, ChangeMembers};
 
 use super::routing::mismatch;
 use super::{Node, NodeError};
+use crate::command::blocking::BlockingWrite;
 use crate::command::pubsub::SubscriptionWrite;
 use crate::command::Write;
 use crate::logging::{Episode, Report};
@@ -98,7 +99,7 @@ impl Node {
                     .change_membership(ChangeMembers::RemoveNodes(nodes), false)
                     .await
                     .map_err(membership_error)?;
-                self.forget_removed_subscribers(id).await;
+                self.forget_removed_clients(id).await;
                 Ok(format!("node {id} was removed"))
             }
             AdminRequest::TransferLeader { to } => self.transfer_leadership(to).await,
@@ -106,12 +107,16 @@ impl Node {
     }
 
     /// A removed member's connections no longer reach the cluster: remove its subscribers
-    /// from the replicated table, so that PUBLISH stops counting them. A failure is logged
-    /// and left: the member's next start, if it is ever added again, forgets them too.
-    async fn forget_removed_subscribers(&self, id: NodeId) {
-        let write = Write::Subscriptions(SubscriptionWrite::ForgetNode { node: id });
-        if let Err(error) = self.write(vec![WriteRequest { db: 0, write }]).await {
-            tracing::warn!(%error, node = id, "could not forget a removed member's subscribers");
+    /// and its blocked clients from the replicated tables, so that PUBLISH stops counting
+    /// them and no push is reserved for them (what was goes back to its key). A failure is
+    /// logged and left: the member's next start, if it is ever added again, forgets them too,
+    /// and a reservation expires on its own.
+    async fn forget_removed_clients(&self, id: NodeId) {
+        let subscribers = Write::Subscriptions(SubscriptionWrite::ForgetNode { node: id });
+        let waiters = Write::Blocking(BlockingWrite::ForgetNode { node: id });
+        let writes = [subscribers, waiters].map(|write| WriteRequest { db: 0, write });
+        if let Err(error) = self.write(writes.into()).await {
+            tracing::warn!(%error, node = id, "could not forget a removed member's clients");
         }
     }
 

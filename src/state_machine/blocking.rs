@@ -209,17 +209,30 @@ pub(super) fn apply(
         }
         BlockingWrite::ForgetEarlierRuns { node, incarnation } => {
             let earlier = |id: &WaiterId| id.node == *node && id.incarnation != *incarnation;
-            let stale: Vec<WaiterId> =
-                waiters.waiters.keys().filter(|id| earlier(id)).copied().collect();
-            for id in &stale {
-                waiters.remove(*id);
-            }
-            let reserved: Vec<WaiterId> =
-                waiters.reservations.keys().filter(|id| earlier(id)).copied().collect();
-            put_back_all(keyspace, waiters, &reserved, now_ms);
-            Frame::Integer(stale.len() as i64)
+            forget(keyspace, waiters, now_ms, earlier)
+        }
+        BlockingWrite::ForgetNode { node } => {
+            forget(keyspace, waiters, now_ms, |id: &WaiterId| id.node == *node)
         }
     }
+}
+
+/// Forgets the waiters `gone` picks, whose connections are gone, and puts back what was
+/// reserved for them; answers how many were still waiting.
+fn forget(
+    keyspace: &mut Keyspace,
+    waiters: &mut Waiters,
+    now_ms: u64,
+    gone: impl Fn(&WaiterId) -> bool,
+) -> Frame {
+    let stale: Vec<WaiterId> = waiters.waiters.keys().filter(|id| gone(id)).copied().collect();
+    for id in &stale {
+        waiters.remove(*id);
+    }
+    let reserved: Vec<WaiterId> =
+        waiters.reservations.keys().filter(|id| gone(id)).copied().collect();
+    put_back_all(keyspace, waiters, &reserved, now_ms);
+    Frame::Integer(stale.len() as i64)
 }
 
 fn apply_block(

@@ -367,6 +367,31 @@ fn a_restarted_node_gets_back_what_its_earlier_run_never_delivered() {
 }
 
 #[test]
+fn a_removed_member_leaves_no_waiter_and_no_reservation_behind() {
+    let mut machine = Machine::new();
+    let other_node = WaiterId { node: 2, ..waiter(9) };
+    machine.apply(vec![reserving(1, &["BLPOP", "list", "0"])]);
+    machine.apply(vec![reserving(2, &["BLPOP", "list", "0"])]);
+    machine.apply(vec![reserving(3, &["BLPOP", "other", "0"])]);
+    let mut blocked_elsewhere = blocking(9, &["BLPOP", "list", "0"]);
+    if let Write::Blocking(BlockingWrite::Block(block)) = &mut blocked_elsewhere {
+        block.waiter = other_node;
+    }
+    machine.apply(vec![blocked_elsewhere]);
+    machine.apply(vec![write(&["RPUSH", "list", "a"])]);
+    let forget = Write::Blocking(BlockingWrite::ForgetNode { node: 1 });
+    let (replies, outputs) = machine.apply(vec![forget]);
+    assert_eq!(replies, vec![Frame::Integer(2)], "waiters 2 and 3 were still waiting");
+    // Node 1's reservation of `a` went back, and node 2's waiter, next in line, takes it.
+    let list = Frame::Bulk(Bytes::from_static(b"list"));
+    let element = Frame::Bulk(Bytes::from_static(b"a"));
+    let reply = Frame::Array(vec![list, element]);
+    assert_eq!(outputs, vec![Output::Served { waiter: other_node, reply, reserved: false }]);
+    assert_eq!(machine.machine.waiters().reservation_count(), 0);
+    assert!(machine.machine.waiters().is_empty());
+}
+
+#[test]
 fn a_waiter_stays_one_entry_until_its_reservation_ends() {
     let mut machine = Machine::new();
     for round in 0..50 {

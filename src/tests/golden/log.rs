@@ -359,6 +359,7 @@ fn blocking_write(failures: &mut Vec<String>) -> Vec<Checked> {
         (BlockingWrite::Delivered { waiter: WAITER }, "04010703"),
         (BlockingWrite::Cancel { waiter: WAITER }, "05010703"),
         (BlockingWrite::ExpireReservations, "06"),
+        (BlockingWrite::ForgetNode { node: 3 }, "0703"),
     ];
     let tag = |write: &BlockingWrite| match write {
         BlockingWrite::Block(_) => 0,
@@ -368,6 +369,7 @@ fn blocking_write(failures: &mut Vec<String>) -> Vec<Checked> {
         BlockingWrite::Delivered { .. } => 4,
         BlockingWrite::Cancel { .. } => 5,
         BlockingWrite::ExpireReservations => 6,
+        BlockingWrite::ForgetNode { .. } => 7,
     };
     let pops = rows(
         &[
