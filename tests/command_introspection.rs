@@ -227,6 +227,14 @@ fn command_info_and_docs_equal_redis_for_every_command_in_resp2_and_resp3() {
 /// Requests whose keys only a careful reading finds: several key specs, numkeys, keywords,
 /// flags that depend on the arguments, and the errors.
 const KEY_CASES: &[&str] = &[
+    "bitfield k get u8 0 overflow sat get i4 0",
+    "bitfield k get u8 0 incrby u8 0 1",
+    "bitfield k foo",
+    "bitfield_ro k get u8 0",
+    "bitop and d a b c",
+    "pfcount a b c",
+    "pfmerge d a b",
+    "pfdebug getreg k",
     "sort k by x store d get y store e",
     "sort k limit 0 1 store d",
     "sort k store",

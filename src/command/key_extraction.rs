@@ -129,6 +129,7 @@ fn own_finder(name: &str) -> Option<KeyFinder> {
         "sort" => sort_keys,
         "sort_ro" => |_| vec![KeyPosition { position: 1, flags: READ }],
         "set" => set_keys,
+        "bitfield" => bitfield_keys,
         "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
             |arguments| numkeys_keys(arguments, 0, 1, 2)
         }
@@ -176,6 +177,33 @@ fn set_keys(arguments: &[Bytes]) -> Vec<KeyPosition> {
         KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE)
     } else {
         KeySpecFlags::OW.with(KeySpecFlags::UPDATE)
+    };
+    vec![KeyPosition { position: 1, flags }]
+}
+
+/// BITFIELD only reads its key while every operation before the first write is a GET or an
+/// OVERFLOW (Redis's `bitfieldGetKeys`, which calls anything it does not know a write).
+fn bitfield_keys(arguments: &[Bytes]) -> Vec<KeyPosition> {
+    let mut read_only = true;
+    let mut position = 2;
+    while position < arguments.len() {
+        let remaining = arguments.len() - position - 1;
+        let word = &arguments[position];
+        if word.eq_ignore_ascii_case(b"get") && remaining >= 2 {
+            position += 2;
+        } else if word.eq_ignore_ascii_case(b"overflow") && remaining >= 1 {
+            position += 1;
+        } else {
+            // SET and INCRBY write; anything else is a syntax error, taken as a write.
+            read_only = false;
+            break;
+        }
+        position += 1;
+    }
+    let flags = if read_only {
+        READ
+    } else {
+        KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE)
     };
     vec![KeyPosition { position: 1, flags }]
 }
@@ -247,6 +275,16 @@ mod tests {
     fn sort_finds_the_last_store_destination() {
         assert_eq!(positions(&redis_metadata::SORT, "sort k by x store d get y store e"), [1, 9]);
         assert_eq!(positions(&redis_metadata::SORT, "sort k limit 0 store"), [1]);
+    }
+
+    #[test]
+    fn bitfield_reads_its_key_until_a_write() {
+        let flags = |line: &str| command_keys(&redis_metadata::BITFIELD, &words(line))[0].flags;
+        assert_eq!(flags("bitfield k get u8 0 overflow sat get i4 2"), READ);
+        assert_eq!(flags("bitfield k"), READ);
+        let write = KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE);
+        assert_eq!(flags("bitfield k get u8 0 incrby u8 0 1"), write);
+        assert_eq!(flags("bitfield k get u8"), write);
     }
 
     #[test]

@@ -28,11 +28,13 @@
 //! network; it only turns bytes into types and errors into Redis's text.
 
 mod args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod control;
 mod error;
 pub mod key_extraction;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
@@ -106,6 +108,11 @@ pub enum Read {
     Set(sets::SetRead),
     /// SORT_RO.
     Sort(sort::SortCommand),
+    // New variants go last: a transaction's log entry stores a read by its position.
+    /// GETBIT, BITCOUNT, BITPOS, BITFIELD_RO.
+    Bitmap(bitmaps::BitmapRead),
+    /// PFCOUNT, PFSELFTEST.
+    HyperLogLog(hyperloglog::HyperLogLogRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -135,6 +142,10 @@ pub enum Write {
     /// A change of the replicated subscriber table: (P)(UN)SUBSCRIBE, a subscriber that went
     /// away, a node's earlier runs (see `pubsub`). Built by the connection, never parsed.
     Subscriptions(pubsub::SubscriptionWrite),
+    /// SETBIT, BITOP, BITFIELD.
+    Bitmap(bitmaps::BitmapWrite),
+    /// PFADD, PFMERGE, PFDEBUG.
+    HyperLogLog(hyperloglog::HyperLogLogWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

@@ -89,6 +89,197 @@ pub static BGSAVE: CommandMeta = CommandMeta {
     },
 };
 
+/// `BITCOUNT`: Count set bits in a string.
+pub static BITCOUNT: CommandMeta = CommandMeta {
+    name: "bitcount",
+    arity: -2,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::BITMAP).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Count set bits in a string"),
+        since: Some("2.6.0"),
+        group: "bitmap",
+        complexity: Some("O(N)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("index", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("start", ArgumentKind::Integer),
+                    Argument::new("end", ArgumentKind::Integer),
+                    Argument::new("index_unit", ArgumentKind::OneOf).since("7.0.0").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                            Argument::new("byte", ArgumentKind::PureToken).token("BYTE"),
+                            Argument::new("bit", ArgumentKind::PureToken).token("BIT"),
+                        ]),
+                ]),
+        ],
+    },
+};
+
+/// `BITFIELD`: Perform arbitrary bitfield integer operations on strings.
+pub static BITFIELD: CommandMeta = CommandMeta {
+    name: "bitfield",
+    arity: -2,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::BITMAP).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: Some("This command allows both access and modification of the key"), flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE).with(KeySpecFlags::VARIABLE_FLAGS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Perform arbitrary bitfield integer operations on strings"),
+        since: Some("3.2.0"),
+        group: "bitmap",
+        complexity: Some("O(1) for each subcommand specified"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("operation", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)).arguments(&[
+                    Argument::new("encoding_offset", ArgumentKind::Block).token("GET").arguments(&[
+                            Argument::new("encoding", ArgumentKind::String),
+                            Argument::new("offset", ArgumentKind::Integer),
+                        ]),
+                    Argument::new("write", ArgumentKind::Block).arguments(&[
+                            Argument::new("wrap_sat_fail", ArgumentKind::OneOf).token("OVERFLOW").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                                    Argument::new("wrap", ArgumentKind::PureToken).token("WRAP"),
+                                    Argument::new("sat", ArgumentKind::PureToken).token("SAT"),
+                                    Argument::new("fail", ArgumentKind::PureToken).token("FAIL"),
+                                ]),
+                            Argument::new("write_operation", ArgumentKind::OneOf).arguments(&[
+                                    Argument::new("encoding_offset_value", ArgumentKind::Block).token("SET").arguments(&[
+                                            Argument::new("encoding", ArgumentKind::String),
+                                            Argument::new("offset", ArgumentKind::Integer),
+                                            Argument::new("value", ArgumentKind::Integer),
+                                        ]),
+                                    Argument::new("encoding_offset_increment", ArgumentKind::Block).token("INCRBY").arguments(&[
+                                            Argument::new("encoding", ArgumentKind::String),
+                                            Argument::new("offset", ArgumentKind::Integer),
+                                            Argument::new("increment", ArgumentKind::Integer),
+                                        ]),
+                                ]),
+                        ]),
+                ]),
+        ],
+    },
+};
+
+/// `BITFIELD_RO`: Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD.
+pub static BITFIELD_RO: CommandMeta = CommandMeta {
+    name: "bitfield_ro",
+    arity: -2,
+    flags: CommandFlags::READONLY.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::BITMAP).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD"),
+        since: Some("6.0.0"),
+        group: "bitmap",
+        complexity: Some("O(1) for each subcommand specified"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("encoding_offset", ArgumentKind::Block).token("GET").flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE).with(ArgumentFlags::MULTIPLE_TOKEN)).arguments(&[
+                    Argument::new("encoding", ArgumentKind::String),
+                    Argument::new("offset", ArgumentKind::Integer),
+                ]),
+        ],
+    },
+};
+
+/// `BITOP`: Perform bitwise operations between strings.
+pub static BITOP: CommandMeta = CommandMeta {
+    name: "bitop",
+    arity: -4,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 2,
+    last_key: -1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::BITMAP).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(3), find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Perform bitwise operations between strings"),
+        since: Some("2.6.0"),
+        group: "bitmap",
+        complexity: Some("O(N)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("operation", ArgumentKind::String),
+            Argument::new("destkey", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(1).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `BITPOS`: Find first bit set or clear in a string.
+pub static BITPOS: CommandMeta = CommandMeta {
+    name: "bitpos",
+    arity: -3,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::BITMAP).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Find first bit set or clear in a string"),
+        since: Some("2.8.7"),
+        group: "bitmap",
+        complexity: Some("O(N)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("bit", ArgumentKind::Integer),
+            Argument::new("index", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("start", ArgumentKind::Integer),
+                    Argument::new("end_index", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                            Argument::new("end", ArgumentKind::Integer),
+                            Argument::new("index_unit", ArgumentKind::OneOf).since("7.0.0").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                                    Argument::new("byte", ArgumentKind::PureToken).token("BYTE"),
+                                    Argument::new("bit", ArgumentKind::PureToken).token("BIT"),
+                                ]),
+                        ]),
+                ]),
+        ],
+    },
+};
+
 /// `BLMOVE`: Pop an element from a list, push it to another list and return it; or block until one is available.
 pub static BLMOVE: CommandMeta = CommandMeta {
     name: "blmove",
@@ -1374,6 +1565,35 @@ pub static GET: CommandMeta = CommandMeta {
         history: &[],
         arguments: &[
             Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+        ],
+    },
+};
+
+/// `GETBIT`: Returns the bit value at offset in the string value stored at key.
+pub static GETBIT: CommandMeta = CommandMeta {
+    name: "getbit",
+    arity: 3,
+    flags: CommandFlags::READONLY.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::BITMAP).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Returns the bit value at offset in the string value stored at key"),
+        since: Some("2.2.0"),
+        group: "bitmap",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("offset", ArgumentKind::Integer),
         ],
     },
 };
@@ -3033,6 +3253,146 @@ pub static PEXPIRETIME: CommandMeta = CommandMeta {
     },
 };
 
+/// `PFADD`: Adds the specified elements to the specified HyperLogLog.
+pub static PFADD: CommandMeta = CommandMeta {
+    name: "pfadd",
+    arity: -2,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::HYPERLOGLOG).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::INSERT), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Adds the specified elements to the specified HyperLogLog."),
+        since: Some("2.8.9"),
+        group: "hyperloglog",
+        complexity: Some("O(1) to add every element."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("element", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `PFCOUNT`: Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).
+pub static PFCOUNT: CommandMeta = CommandMeta {
+    name: "pfcount",
+    arity: -2,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: -1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::HYPERLOGLOG).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: Some("RW because it may change the internal representation of the key, and propagate to replicas"), flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
+        since: Some("2.8.9"),
+        group: "hyperloglog",
+        complexity: Some("O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `PFDEBUG`: Internal commands for debugging HyperLogLog values.
+pub static PFDEBUG: CommandMeta = CommandMeta {
+    name: "pfdebug",
+    arity: 3,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::ADMIN),
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::HYPERLOGLOG).with(AclCategories::ADMIN).with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Internal commands for debugging HyperLogLog values"),
+        since: Some("2.8.9"),
+        group: "hyperloglog",
+        complexity: Some("N/A"),
+        doc_flags: DocFlags::SYSCMD,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("subcommand", ArgumentKind::String),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+        ],
+    },
+};
+
+/// `PFMERGE`: Merge N different HyperLogLogs into a single one.
+pub static PFMERGE: CommandMeta = CommandMeta {
+    name: "pfmerge",
+    arity: -2,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 1,
+    last_key: -1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::HYPERLOGLOG).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::INSERT), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Merge N different HyperLogLogs into a single one."),
+        since: Some("2.8.9"),
+        group: "hyperloglog",
+        complexity: Some("O(N) to merge N HyperLogLogs, but with high constant times."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("destkey", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("sourcekey", ArgumentKind::Key).key_spec_index(1).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `PFSELFTEST`: An internal command for testing HyperLogLog values.
+pub static PFSELFTEST: CommandMeta = CommandMeta {
+    name: "pfselftest",
+    arity: 1,
+    flags: CommandFlags::ADMIN,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::HYPERLOGLOG.with(AclCategories::ADMIN).with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("An internal command for testing HyperLogLog values"),
+        since: Some("2.8.9"),
+        group: "hyperloglog",
+        complexity: Some("N/A"),
+        doc_flags: DocFlags::SYSCMD,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
 /// `PING`: Ping the server.
 pub static PING: CommandMeta = CommandMeta {
     name: "ping",
@@ -3802,6 +4162,36 @@ pub static SET: CommandMeta = CommandMeta {
                     Argument::new("unix-time-milliseconds", ArgumentKind::UnixTime).token("PXAT").since("6.2.0"),
                     Argument::new("keepttl", ArgumentKind::PureToken).token("KEEPTTL").since("6.0.0"),
                 ]),
+        ],
+    },
+};
+
+/// `SETBIT`: Sets or clears the bit at offset in the string value stored at key.
+pub static SETBIT: CommandMeta = CommandMeta {
+    name: "setbit",
+    arity: 4,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::BITMAP).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Sets or clears the bit at offset in the string value stored at key"),
+        since: Some("2.2.0"),
+        group: "bitmap",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("offset", ArgumentKind::Integer),
+            Argument::new("value", ArgumentKind::Integer),
         ],
     },
 };

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    blocking, control, hashes, keys, lists, pubsub, sets, sort, strings, transactions, zsets, Args,
-    Command, CommandError, CommandFlags, CommandMeta,
+    bitmaps, blocking, control, hashes, hyperloglog, keys, lists, pubsub, sets, sort, strings,
+    transactions, zsets, Args, Command, CommandError, CommandFlags, CommandMeta,
 };
 
 /// Builds a typed command from the arguments after the name (and subcommand).
@@ -58,7 +58,7 @@ impl CommandSpec {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 12] = [
+    let families: [&'static [CommandSpec]; 14] = [
         control::COMMANDS,
         control::cluster::COMMANDS,
         keys::COMMANDS,
@@ -71,6 +71,8 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         transactions::COMMANDS,
         pubsub::COMMANDS,
         blocking::COMMANDS,
+        bitmaps::COMMANDS,
+        hyperloglog::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

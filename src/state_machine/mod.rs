@@ -21,8 +21,10 @@
 //! Deliberately absent: the log, consensus and the network. Whatever decides the order of
 //! entries (the local pipeline now, openraft later) calls [`StateMachine::apply`].
 
+mod bitmaps;
 mod blocking;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 mod outputs;
@@ -341,6 +343,8 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Hash(read) => hashes::read(keyspace, db, now_ms, read),
         Read::Set(read) => sets::read(keyspace, db, now_ms, read),
         Read::Sort(read) => sort::read(keyspace, db, now_ms, read),
+        Read::Bitmap(read) => bitmaps::read(keyspace, db, now_ms, read),
+        Read::HyperLogLog(read) => hyperloglog::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -369,6 +373,8 @@ fn execute_write(
         Write::Subscriptions(_) => {
             Frame::error("ERR subscriptions cannot change inside a transaction")
         }
+        Write::Bitmap(write) => bitmaps::write(keyspace, db, context, write),
+        Write::HyperLogLog(write) => hyperloglog::write(keyspace, db, context, write),
     }
 }
 

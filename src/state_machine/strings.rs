@@ -86,7 +86,7 @@ fn as_string(value: &Value) -> Result<&StringValue, CommandError> {
 }
 
 /// The live string at `key`: `None` if absent, WRONGTYPE if it holds another type.
-fn string_at<'a>(
+pub(super) fn string_at<'a>(
     db: &'a Db,
     key: &Key,
     now_ms: u64,

@@ -22,10 +22,12 @@
 //!
 //! Deliberately absent: command semantics and reply shapes (the state machine's), IO.
 
+pub mod bitmap;
 mod db;
 mod glob;
 pub mod list;
 mod hash;
+pub mod hyperloglog;
 mod members;
 mod set;
 mod string;

@@ -22,7 +22,7 @@ pub fn example_request(spec: &CommandSpec) -> Vec<Vec<u8>> {
 }
 
 /// Ranges whose bounds are typed `string` in Redis's docs but must be lexicographical bounds
-/// or integers.
+/// or integers, and BITOP's operation, typed `string` but one of four keywords.
 fn written_by_hand(name: &str) -> Option<&'static str> {
     Some(match name {
         "zlexcount" => "zlexcount key1 - +",
@@ -31,6 +31,7 @@ fn written_by_hand(name: &str) -> Option<&'static str> {
         "zremrangebylex" => "zremrangebylex key1 - +",
         "zrange" => "zrange key1 0 -1",
         "zrangestore" => "zrangestore key1 key2 0 -1",
+        "bitop" => "bitop and key1 key2",
         _ => return None,
     })
 }

@@ -7,8 +7,12 @@
 use bytes::Bytes;
 
 use super::{check, Checked};
+use crate::command::bitmaps::{
+    BitOperation, BitmapRead, BitmapWrite, Field, FieldOperation, Overflow,
+};
 use crate::command::blocking::{Block, BlockingPop, BlockingWrite, WaiterId};
 use crate::command::hashes::{HashRead, HashWrite};
+use crate::command::hyperloglog::{HyperLogLogRead, HyperLogLogWrite};
 use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
 use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
 use crate::command::pubsub::{SubscriptionKind, SubscriptionWrite};
@@ -68,7 +72,11 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         set_write(failures),
         blocking_write(failures),
         subscription_write(failures),
+        bitmap_write(failures),
+        hyperloglog_write(failures),
         read_enum(failures),
+        bitmap_read(failures),
+        hyperloglog_read(failures),
         string_read(failures),
         key_read(failures),
         list_read(failures),
@@ -106,6 +114,8 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
             Write::Subscriptions(SubscriptionWrite::UnsubscribeAll { subscriber: WAITER }),
             "0a02010703",
         ),
+        (write("SETBIT k 7 1"), "0b00016b0701"),
+        (write("PFADD k a"), "0c00016b010161"),
     ];
     let tag = |write: &Write| match write {
         Write::String(_) => 0,
@@ -119,6 +129,8 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::Blocking(_) => 8,
         Write::Publish(_) => 9,
         Write::Subscriptions(_) => 10,
+        Write::Bitmap(_) => 11,
+        Write::HyperLogLog(_) => 12,
     };
     vec![check("Write", samples, tag, failures)]
 }
@@ -404,6 +416,8 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
             ("HLEN k", "0402016b"),
             ("SCARD k", "0503016b"),
             ("SORT_RO k", "06016b00000000000000"),
+            ("GETBIT k 7", "0700016b07"),
+            ("PFCOUNT k", "080001016b"),
         ],
         read,
     );
@@ -415,6 +429,8 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Read::Hash(_) => 4,
         Read::Set(_) => 5,
         Read::Sort(_) => 6,
+        Read::Bitmap(_) => 7,
+        Read::HyperLogLog(_) => 8,
     };
     vec![check("Read", samples, tag, failures)]
 }
@@ -855,4 +871,120 @@ fn leaves(failures: &mut Vec<String>) -> Vec<Checked> {
             failures,
         ),
     ]
+}
+
+fn bitmap_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Bitmap(write) => write,
+        other => panic!("{line:?} is not a bitmap write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("SETBIT k 7 1", "00016b0701"),
+            ("BITOP XOR d a b", "010201640201610162"),
+            (
+                "BITFIELD k GET i5 #2 OVERFLOW SAT SET u3 1 -1 INCRBY i64 0 2",
+                "02016b030001050a010003010101020140000401",
+            ),
+        ],
+        narrow,
+    );
+    let tag = |write: &BitmapWrite| match write {
+        BitmapWrite::SetBit { .. } => 0,
+        BitmapWrite::Operation { .. } => 1,
+        BitmapWrite::Fields { .. } => 2,
+    };
+    let field = Field { signed: false, bits: 3, offset: 1 };
+    let operations = vec![
+        (FieldOperation::Get(field), "00000301"),
+        (FieldOperation::Set { field, value: -1, overflow: Overflow::Wrap }, "010003010100"),
+        (FieldOperation::IncrBy { field, increment: 2, overflow: Overflow::Fail }, "020003010402"),
+    ];
+    let operation_tag = |operation: &FieldOperation| match operation {
+        FieldOperation::Get(_) => 0,
+        FieldOperation::Set { .. } => 1,
+        FieldOperation::IncrBy { .. } => 2,
+    };
+    let overflows =
+        vec![(Overflow::Wrap, "00"), (Overflow::Saturate, "01"), (Overflow::Fail, "02")];
+    let overflow_tag = |overflow: &Overflow| match overflow {
+        Overflow::Wrap => 0,
+        Overflow::Saturate => 1,
+        Overflow::Fail => 2,
+    };
+    let operations_of_bitop = vec![
+        (BitOperation::And, "00"),
+        (BitOperation::Or, "01"),
+        (BitOperation::Xor, "02"),
+        (BitOperation::Not, "03"),
+    ];
+    let bitop_tag = |operation: &BitOperation| match operation {
+        BitOperation::And => 0,
+        BitOperation::Or => 1,
+        BitOperation::Xor => 2,
+        BitOperation::Not => 3,
+    };
+    vec![
+        check("BitmapWrite", samples, tag, failures),
+        check("FieldOperation", operations, operation_tag, failures),
+        check("Overflow", overflows, overflow_tag, failures),
+        check("BitOperation", operations_of_bitop, bitop_tag, failures),
+    ]
+}
+
+fn bitmap_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Bitmap(read) => read,
+        other => panic!("{line:?} is not a bitmap read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("GETBIT k 7", "00016b07"),
+            ("BITCOUNT k 0 -1 BIT", "01016b030130022d3103424954"),
+            ("BITPOS k 1 2", "02016b01010132"),
+            ("BITFIELD_RO k GET i8 0", "03016b01010800"),
+        ],
+        narrow,
+    );
+    let tag = |read: &BitmapRead| match read {
+        BitmapRead::GetBit { .. } => 0,
+        BitmapRead::Count { .. } => 1,
+        BitmapRead::Position { .. } => 2,
+        BitmapRead::Fields { .. } => 3,
+    };
+    vec![check("BitmapRead", samples, tag, failures)]
+}
+
+fn hyperloglog_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::HyperLogLog(write) => write,
+        other => panic!("{line:?} is not a HyperLogLog write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("PFADD k a", "00016b010161"),
+            ("PFMERGE d s", "010164010173"),
+            ("PFDEBUG GETREG k", "0206474554524547016b"),
+        ],
+        narrow,
+    );
+    let tag = |write: &HyperLogLogWrite| match write {
+        HyperLogLogWrite::Add { .. } => 0,
+        HyperLogLogWrite::Merge { .. } => 1,
+        HyperLogLogWrite::Debug { .. } => 2,
+    };
+    vec![check("HyperLogLogWrite", samples, tag, failures)]
+}
+
+fn hyperloglog_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::HyperLogLog(read) => read,
+        other => panic!("{line:?} is not a HyperLogLog read: {other:?}"),
+    };
+    let samples = rows(&[("PFCOUNT a b", "000201610162"), ("PFSELFTEST", "01")], narrow);
+    let tag = |read: &HyperLogLogRead| match read {
+        HyperLogLogRead::Count { .. } => 0,
+        HyperLogLogRead::SelfTest => 1,
+    };
+    vec![check("HyperLogLogRead", samples, tag, failures)]
 }
