@@ -309,6 +309,7 @@ mod tests {
             "replication",
             "cpu",
             "modules",
+            "errorstats",
             "cluster",
             "keyspace",
         ];
