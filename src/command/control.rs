@@ -3,15 +3,17 @@
 //!
 //! This file holds the connection commands (PING, HELLO, AUTH, SELECT, RESET, ...) and the
 //! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO). The container
-//! commands live in submodules: `client` (CLIENT ...) and `introspection` (CONFIG ... and
-//! COMMAND ...). Their metadata is Redis 7.0's, generated (see `command::metadata`).
+//! commands live in submodules: `client` (CLIENT ...), `introspection` (CONFIG ... and
+//! COMMAND ...) and `slowlog` (SLOWLOG ...). Their metadata is Redis 7.0's, generated (see `command::metadata`).
 
 mod client;
 pub mod cluster;
 mod introspection;
+mod slowlog;
 
 pub use client::{ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute};
 pub use introspection::{CommandListFilter, ConfigCommand, IntrospectionCommand};
+pub use slowlog::SlowLogCommand;
 
 use bytes::Bytes;
 
@@ -74,6 +76,8 @@ pub enum Control {
     Config(ConfigCommand),
     /// `COMMAND ...`: the command table.
     Command(IntrospectionCommand),
+    /// `SLOWLOG ...`: the node's log of slow commands.
+    SlowLog(SlowLogCommand),
     /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (see `transactions`).
     Transaction(super::transactions::TransactionCommand),
     /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE and PUBSUB (see `pubsub`).
@@ -140,6 +144,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     client::CONTAINER,
     introspection::CONFIG_CONTAINER,
     introspection::COMMAND_CONTAINER,
+    slowlog::CONTAINER,
 ];
 
 fn control(control: Control) -> Result<Command, CommandError> {

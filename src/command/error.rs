@@ -34,6 +34,22 @@ pub enum CommandError {
     #[error("ERR wrong number of arguments for '{0}' command")]
     WrongArity(String),
 
+    /// A subcommand given arguments it does not take, which Redis reports as
+    /// `ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.`, with
+    /// the subcommand as the client typed it. A subcommand's parser, which does not see that
+    /// spelling, returns `subcommand: None`; `command::parse` fills it in.
+    #[error(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {}.",
+        sanitize(.subcommand.as_deref().unwrap_or_default(), 128),
+        help_hint(.command)
+    )]
+    SubcommandMisused {
+        /// The container's name in the table (`slowlog`), uppercased in the hint.
+        command: &'static str,
+        /// The subcommand as the client sent it.
+        subcommand: Option<Bytes>,
+    },
+
     /// An option that is unknown, repeated against the rules, or missing its value:
     /// `ERR syntax error`.
     #[error("ERR syntax error")]

@@ -152,11 +152,16 @@ pub enum Write {
 /// command (or subcommand) is an `Err`; a known one with bad arguments is a [`Parsed`] whose
 /// `command` is the error, so that the caller can count it against the command.
 pub fn parse(arguments: Vec<Bytes>) -> Result<Parsed, CommandError> {
-    let mut arguments = arguments.into_iter();
-    let name = arguments.next().ok_or(CommandError::Syntax)?;
-    let rest: Vec<Bytes> = arguments.collect();
-    let Some(spec) = lookup(&name) else {
-        return Err(CommandError::UnknownCommand { name, arguments: rest });
+    parse_request(&arguments)
+}
+
+/// [`parse`] of a request the caller keeps, as the server does for SLOWLOG: the command takes
+/// its own handles on the argument buffers, which share their bytes with the request's.
+pub fn parse_request(arguments: &[Bytes]) -> Result<Parsed, CommandError> {
+    let (name, rest) = arguments.split_first().ok_or(CommandError::Syntax)?;
+    let rest = rest.to_vec();
+    let Some(spec) = lookup(name) else {
+        return Err(CommandError::UnknownCommand { name: name.clone(), arguments: rest });
     };
     if let Err(error) = check_arity(spec, rest.len() + 1) {
         return Ok(Parsed { spec, command: Err(error) });
@@ -183,8 +188,14 @@ fn parse_subcommand(
         return Err(CommandError::UnknownSubcommand { command: container.name, subcommand });
     };
     let rest: Vec<Bytes> = arguments.collect();
-    let command =
-        check_arity(spec, rest.len() + 2).and_then(|()| (spec.parse)(&mut Args::new(rest)));
+    let command = check_arity(spec, rest.len() + 2)
+        .and_then(|()| (spec.parse)(&mut Args::new(rest)))
+        .map_err(|error| match error {
+            CommandError::SubcommandMisused { command, subcommand: None } => {
+                CommandError::SubcommandMisused { command, subcommand: Some(subcommand) }
+            }
+            error => error,
+        });
     Ok(Parsed { spec, command })
 }
 

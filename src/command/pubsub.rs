@@ -211,10 +211,7 @@ fn parse_publish(args: &mut Args) -> Result<Command, CommandError> {
 
 fn parse_channels(args: &mut Args) -> Result<Command, CommandError> {
     if args.remaining() > 1 {
-        // Redis echoes the subcommand as typed; the parser sees only the arguments after it.
-        return Err(CommandError::other(
-            "ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.",
-        ));
+        return Err(CommandError::SubcommandMisused { command: "pubsub", subcommand: None });
     }
     pubsub(PubSubCommand::Channels { pattern: args.try_next() })
 }

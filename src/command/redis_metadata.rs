@@ -4434,6 +4434,128 @@ pub static SISMEMBER: CommandMeta = CommandMeta {
     },
 };
 
+/// `SLOWLOG`: A container for slow log commands.
+pub static SLOWLOG: CommandMeta = CommandMeta {
+    name: "slowlog",
+    arity: -2,
+    flags: CommandFlags::NONE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("A container for slow log commands"),
+        since: Some("2.2.12"),
+        group: "server",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `SLOWLOG GET`: Get the slow log's entries.
+pub static SLOWLOG_GET: CommandMeta = CommandMeta {
+    name: "slowlog|get",
+    arity: -2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &["request_policy:all_nodes", "nondeterministic_output"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Get the slow log's entries"),
+        since: Some("2.2.12"),
+        group: "server",
+        complexity: Some("O(N) where N is the number of entries returned"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("4.0.0", "Added client IP address, port and name to the reply.")],
+        arguments: &[
+            Argument::new("count", ArgumentKind::Integer).flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `SLOWLOG HELP`: Show helpful text about the different subcommands.
+pub static SLOWLOG_HELP: CommandMeta = CommandMeta {
+    name: "slowlog|help",
+    arity: 2,
+    flags: CommandFlags::LOADING.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Show helpful text about the different subcommands"),
+        since: Some("6.2.0"),
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `SLOWLOG LEN`: Get the slow log's length.
+pub static SLOWLOG_LEN: CommandMeta = CommandMeta {
+    name: "slowlog|len",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Get the slow log's length"),
+        since: Some("2.2.12"),
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `SLOWLOG RESET`: Clear all entries from the slow log.
+pub static SLOWLOG_RESET: CommandMeta = CommandMeta {
+    name: "slowlog|reset",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Clear all entries from the slow log"),
+        since: Some("2.2.12"),
+        group: "server",
+        complexity: Some("O(N) where N is the number of entries in the slowlog"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
 /// `SMEMBERS`: Get all the members in a set.
 pub static SMEMBERS: CommandMeta = CommandMeta {
     name: "smembers",

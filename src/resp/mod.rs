@@ -128,4 +128,9 @@ impl Frame {
     pub fn is_error(&self) -> bool {
         matches!(self, Frame::Error(_))
     }
+
+    /// Whether this frame is a null reply, of either RESP2 kind.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Frame::Null | Frame::NullArray)
+    }
 }

@@ -1,5 +1,5 @@
-//! The text of the HELP subcommands that the server answers itself (CLIENT, CONFIG and
-//! COMMAND HELP), and the shape of a HELP reply.
+//! The text of the HELP subcommands that the server answers itself (CLIENT, CONFIG, COMMAND
+//! and SLOWLOG HELP), and the shape of a HELP reply.
 
 use crate::resp::Frame;
 
@@ -11,9 +11,9 @@ pub(super) fn help(lines: &[&'static str]) -> Frame {
 pub(super) const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME",
-    "    Return the name of this self.",
+    "    Return the name of this connection.",
     "ID",
-    "    Return the id of this self.",
+    "    Return the id of this connection.",
     "INFO",
     "    Return this connection's line, as CLIENT LIST shows it.",
     "KILL <ip:port>",
@@ -21,7 +21,7 @@ pub(super) const CLIENT_HELP: &[&str] = &[
     "KILL <option> <value> [<option> <value> [...]]",
     "    Close every connection matching all the filters: ID <id>, TYPE <type>, ADDR <ip:port>,",
     "    LADDR <ip:port>, USER <username>, SKIPME (YES|NO). SKIPME YES (the default) spares",
-    "    this self.",
+    "    this connection.",
     "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
     "    Describe the connections, one line each.",
     "NO-EVICT (ON|OFF)",
@@ -65,6 +65,20 @@ pub(super) const COMMAND_HELP: &[&str] = &[
     "    Describe the named commands, or all.",
     "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
     "    Return the command names, optionally filtered.",
+    "HELP",
+    "    Print this help.",
+];
+
+pub(super) const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return the newest <count> entries of the slow log, newest first (10 when not given;",
+    "    -1 for every entry). Each entry is: its id, its Unix time, the command's time in",
+    "    microseconds, its arguments, the client's address and the client's name.",
+    "LEN",
+    "    Return how many entries the slow log holds.",
+    "RESET",
+    "    Empty the slow log.",
     "HELP",
     "    Print this help.",
 ];

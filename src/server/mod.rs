@@ -25,6 +25,7 @@ pub mod parameter_effects;
 pub mod parameters;
 mod replication;
 mod settings;
+pub mod slowlog;
 
 pub use clients::{BufferUsage, ClientInfo, ClientRegistry};
 pub use settings::RuntimeSettings;
@@ -65,6 +66,8 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Per-command call counts and times, for INFO commandstats.
     pub command_stats: CommandStats,
+    /// The commands that took longest, for SLOWLOG.
+    pub slow_log: slowlog::SlowLog,
     /// Set to true to stop the listener and every connection (SHUTDOWN, Ctrl-C).
     pub shutdown: watch::Sender<bool>,
 }
@@ -160,6 +163,7 @@ impl Server {
             node,
             clients: ClientRegistry::default(),
             command_stats: CommandStats::default(),
+            slow_log: slowlog::SlowLog::default(),
             shutdown,
         });
         Ok(Server { listener, shared })

@@ -50,8 +50,7 @@ const TLS_OFF: &str = "TLS is not supported yet, so tls-port stays 0 and this ha
                        as in Redis without a TLS port";
 const NO_MAXMEMORY: &str = "it matters only with maxmemory, which Concord does not enforce \
                             yet (maxmemory stays 0)";
-const NO_INTROSPECTION: &str = "SLOWLOG, LATENCY and INFO latencystats are not implemented \
-                                yet";
+const NO_INTROSPECTION: &str = "LATENCY and INFO latencystats are not implemented yet";
 const NO_ACL: &str = "ACL users are not implemented yet; only requirepass is";
 const NO_TRACKING: &str = "CLIENT TRACKING is not implemented yet";
 const SHUTDOWN: &str = "Concord stops cleanly on SIGINT and SIGTERM, always";
@@ -71,7 +70,9 @@ fn decided(name: &str) -> Option<Effect> {
         | "client-query-buffer-limit"
         | "requirepass"
         | "timeout"
-        | "tcp-keepalive" => Some(Effect::Honoured),
+        | "tcp-keepalive"
+        | "slowlog-log-slower-than"
+        | "slowlog-max-len" => Some(Effect::Honoured),
         "maxmemory" | "maxmemory-clients" | "latency-monitor-threshold" | "tls-port" => {
             Some(not_yet("0"))
         }
@@ -155,10 +156,7 @@ fn no_equivalent(name: &str) -> Option<&'static str> {
         | "maxmemory-eviction-tenacity"
         | "lfu-log-factor"
         | "lfu-decay-time" => NO_MAXMEMORY,
-        "slowlog-log-slower-than"
-        | "slowlog-max-len"
-        | "latency-tracking"
-        | "latency-tracking-info-percentiles" => NO_INTROSPECTION,
+        "latency-tracking" | "latency-tracking-info-percentiles" => NO_INTROSPECTION,
         "acl-pubsub-default" | "acllog-max-len" => NO_ACL,
         "tracking-table-max-keys" => NO_TRACKING,
         _ => return None,

@@ -15,7 +15,7 @@
 //!   decoding and rebuilds its decoder, so new requests are held to the new limits.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,6 +38,10 @@ pub struct RuntimeSettings {
     idle_timeout_seconds: AtomicU64,
     /// `tcp-keepalive`, in seconds; 0 for none.
     tcp_keepalive_seconds: AtomicU64,
+    /// `slowlog-log-slower-than`, in microseconds; negative turns the slow log off.
+    slowlog_slower_than_us: AtomicI64,
+    /// `slowlog-max-len`: the most entries the slow log keeps.
+    slowlog_max_len: AtomicUsize,
     /// The parameters with no equivalent in Concord that CONFIG SET was given.
     ignored_set: Mutex<BTreeSet<&'static str>>,
     password_set: AtomicBool,
@@ -81,6 +85,11 @@ impl RuntimeSettings {
             limits_generation: AtomicU64::new(0),
             idle_timeout_seconds: AtomicU64::new(number_of(&values, "timeout")),
             tcp_keepalive_seconds: AtomicU64::new(number_of(&values, "tcp-keepalive")),
+            slowlog_slower_than_us: AtomicI64::new(signed_number_of(
+                &values,
+                "slowlog-log-slower-than",
+            )),
+            slowlog_max_len: AtomicUsize::new(number_of(&values, "slowlog-max-len") as usize),
             ignored_set: Mutex::new(BTreeSet::new()),
             password_set: AtomicBool::new(password.is_some()),
             password: Mutex::new(password.map(Bytes::from)),
@@ -110,6 +119,18 @@ impl RuntimeSettings {
     pub fn tcp_keepalive(&self) -> Option<Duration> {
         let seconds = self.tcp_keepalive_seconds.load(Ordering::Relaxed);
         (seconds > 0).then(|| Duration::from_secs(seconds))
+    }
+
+    /// `slowlog-log-slower-than`: the shortest time a command takes to enter the slow log;
+    /// `None` when the log is off (a negative value).
+    pub fn slowlog_threshold(&self) -> Option<Duration> {
+        let microseconds = self.slowlog_slower_than_us.load(Ordering::Relaxed);
+        u64::try_from(microseconds).ok().map(Duration::from_micros)
+    }
+
+    /// `slowlog-max-len`: the most entries the slow log keeps.
+    pub fn slowlog_max_len(&self) -> usize {
+        self.slowlog_max_len.load(Ordering::Relaxed)
     }
 
     /// The parameters with no effect in Concord that CONFIG SET was given, by name (INFO's
@@ -236,6 +257,11 @@ impl RuntimeSettings {
                 self.tcp_keepalive_seconds.store(value.parse().unwrap_or(0), Ordering::Relaxed);
             }
             "maxclients" => self.max_clients.store(number(), Ordering::Relaxed),
+            "slowlog-log-slower-than" => {
+                let microseconds = value.parse().unwrap_or(-1);
+                self.slowlog_slower_than_us.store(microseconds, Ordering::Relaxed);
+            }
+            "slowlog-max-len" => self.slowlog_max_len.store(number(), Ordering::Relaxed),
             "proto-max-bulk-len" => {
                 self.proto_max_bulk_len.store(number(), Ordering::Relaxed);
                 self.limits_generation.fetch_add(1, Ordering::Release);
@@ -256,6 +282,11 @@ impl RuntimeSettings {
 
 /// The whole-number value of parameter `name` in `values` (0 if it is not one).
 fn number_of(values: &BTreeMap<&'static str, String>, name: &str) -> u64 {
+    values.get(name).and_then(|value| value.parse().ok()).unwrap_or(0)
+}
+
+/// The signed whole-number value of parameter `name` in `values` (0 if it is not one).
+fn signed_number_of(values: &BTreeMap<&'static str, String>, name: &str) -> i64 {
     values.get(name).and_then(|value| value.parse().ok()).unwrap_or(0)
 }
 

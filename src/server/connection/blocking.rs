@@ -34,7 +34,7 @@
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
@@ -46,8 +46,15 @@ use crate::resp::Frame;
 use crate::state_machine::{WaiterId, WriteRequest, RESERVATION_MS};
 
 impl Connection {
-    /// Runs a blocking pop outside MULTI and returns its reply.
-    pub(super) async fn execute_blocking(&mut self, block: Block) -> Frame {
+    /// Runs a blocking pop outside MULTI and returns its reply, with how long it waited to be
+    /// served (which INFO commandstats and SLOWLOG leave out of its time, as Redis does).
+    pub(super) async fn execute_blocking(&mut self, block: Block) -> (Frame, Duration) {
+        let mut blocked_for = Duration::ZERO;
+        let frame = self.block_until_answered(block, &mut blocked_for).await;
+        (frame, blocked_for)
+    }
+
+    async fn block_until_answered(&mut self, block: Block, blocked_for: &mut Duration) -> Frame {
         let timeout = (block.timeout_ms > 0).then(|| Duration::from_millis(block.timeout_ms));
         let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
         self.publish_activity();
@@ -63,7 +70,7 @@ impl Connection {
             }
             self.forget_view();
             self.client.blocked.store(true, Ordering::Relaxed);
-            let answer = self.answer_blocked(waiter, deadline).await;
+            let answer = self.answer_blocked(waiter, deadline, blocked_for).await;
             self.client.blocked.store(false, Ordering::Relaxed);
             match answer {
                 Answer::Reply(frame) => return frame,
@@ -76,13 +83,18 @@ impl Connection {
         }
     }
 
-    /// Waits for the served reply and decides what the client gets.
+    /// Waits for the served reply, adding the wait to `blocked_for`, and decides what the
+    /// client gets.
     async fn answer_blocked(
         &mut self,
         waiter: WaiterId,
         deadline: Option<tokio::time::Instant>,
+        blocked_for: &mut Duration,
     ) -> Answer {
-        let served = match self.wait_until_served(waiter, deadline).await {
+        let waiting_since = Instant::now();
+        let waited = self.wait_until_served(waiter, deadline).await;
+        *blocked_for += waiting_since.elapsed();
+        let served = match waited {
             Waited::Served(served) => served,
             Waited::TimedOut => {
                 if let Err(error) = self.propose_blocking(BlockingWrite::Unblock { waiter }).await {

@@ -64,6 +64,7 @@ impl Connection {
             Control::Client(command) => self.execute_client(command),
             Control::Config(command) => introspection::execute_config(&self.shared, command),
             Control::Command(command) => introspection::execute_command(command),
+            Control::SlowLog(command) => self.execute_slowlog(command),
             Control::Transaction(command) => {
                 return self.execute_transaction(command).await;
             }

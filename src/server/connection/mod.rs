@@ -12,10 +12,12 @@
 //! | `subscriptions` | (P)(UN)SUBSCRIBE, PUBSUB, subscribed mode, message delivery |
 //! | `blocking` | blocking pops (BLPOP and the others) |
 //! | `admin` | the `CONCORD.*` commands |
+//! | `slow_commands` | SLOWLOG, and what enters it |
 
 mod admin;
 mod blocking;
 mod control;
+mod slow_commands;
 mod subscriptions;
 mod transaction;
 
@@ -140,7 +142,7 @@ struct Connection {
     output: BytesMut,
     /// Writes parsed but not yet proposed; always the tail of the batch, after every reply
     /// already in `output`.
-    pending_writes: Vec<(&'static CommandSpec, WriteRequest)>,
+    pending_writes: Vec<PendingWrite>,
     /// The view reads in this batch use; dropped whenever this connection's writes commit.
     view: Option<ReadView>,
     stats: LocalCommandStats,
@@ -153,6 +155,14 @@ struct Connection {
     /// Subscriptions and deferred replies, once the connection subscribed or blocked (see
     /// `subscriptions`).
     mailbox: Option<Mailbox>,
+}
+
+/// A write waiting for the batch's proposal, with the request as sent for SLOWLOG.
+#[derive(Debug)]
+struct PendingWrite {
+    spec: &'static CommandSpec,
+    arguments: Vec<Bytes>,
+    request: WriteRequest,
 }
 
 /// A connection's recent activity, not yet copied to its `ClientInfo`.
@@ -302,10 +312,10 @@ impl Connection {
     /// Executes one request: refuses it, queues it (inside MULTI or as a pending write), or
     /// runs it now.
     async fn execute(&mut self, arguments: Vec<Bytes>) {
+        let started = Instant::now();
         self.activity.argument_bytes = arguments.iter().map(Bytes::len).sum();
-        let argument_count = arguments.len();
         let argument_bytes = self.activity.argument_bytes;
-        let Parsed { spec, command } = match command::parse(arguments) {
+        let Parsed { spec, command } = match command::parse_request(&arguments) {
             Ok(parsed) => parsed,
             Err(error) => return self.refuse(&error.to_frame()).await,
         };
@@ -320,7 +330,7 @@ impl Connection {
         }
         // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
         let command = if self.transaction.is_queueing() {
-            match self.intercept(spec, argument_count, argument_bytes, command) {
+            match self.intercept(spec, &arguments, argument_bytes, command) {
                 Intercepted::Answered(frame) => return self.reply(&frame),
                 Intercepted::RunNow(command) => command,
             }
@@ -331,25 +341,39 @@ impl Connection {
             Ok(Command::Write(Write::Blocking(BlockingWrite::Block(block)))) => {
                 self.commit_pending().await;
                 let started = Instant::now();
-                let frame = self.execute_blocking(block).await;
-                self.record(spec, started, &frame);
+                let (frame, blocked_for) = self.execute_blocking(block).await;
+                // Redis counts a blocking command's work, not its wait, and does not log one
+                // that timed out (the only way it replies null).
+                let elapsed = started.elapsed().saturating_sub(blocked_for);
+                if frame.is_null() {
+                    self.record_stats(spec, elapsed, &frame);
+                } else {
+                    self.record(spec, &arguments, elapsed, &frame);
+                }
                 if !self.session.close_after_reply {
                     self.reply(&frame);
                 }
             }
             Ok(Command::Write(write)) => {
-                self.pending_writes.push((spec, WriteRequest { db: self.session.db, write }));
+                let request = WriteRequest { db: self.session.db, write };
+                self.pending_writes.push(PendingWrite { spec, arguments, request });
             }
-            Ok(Command::Read(read)) => self.run_read(spec, &read).await,
-            Ok(Command::Control(control)) => self.execute_connection_command(spec, control).await,
-            Err(error) => {
+            Ok(Command::Read(read)) => self.run_read(spec, &arguments, &read).await,
+            Ok(Command::Control(control)) => {
+                self.execute_connection_command(spec, &arguments, control).await;
+            }
+            // An arity error refuses the command before it runs, as in Redis, so it is not
+            // timed; any other argument error is the command's own reply.
+            Err(error @ CommandError::WrongArity(_)) => {
                 self.commit_pending().await;
-                let outcome = match error {
-                    CommandError::WrongArity(_) => Outcome::Rejected,
-                    _ => Outcome::Failed,
-                };
-                self.stats.record(spec.name, Duration::ZERO, outcome);
+                self.stats.record(spec.name, Duration::ZERO, Outcome::Rejected);
                 self.reply(&error.to_frame());
+            }
+            Err(error) => {
+                let frame = error.to_frame();
+                self.commit_pending().await;
+                self.record(spec, &arguments, started.elapsed(), &frame);
+                self.reply(&frame);
             }
         }
     }
@@ -362,19 +386,24 @@ impl Connection {
     }
 
     /// Runs a read on the batch's view, after this connection's pending writes.
-    async fn run_read(&mut self, spec: &'static CommandSpec, read: &Read) {
+    async fn run_read(&mut self, spec: &'static CommandSpec, arguments: &[Bytes], read: &Read) {
         self.commit_pending().await;
         let started = Instant::now();
         let frame = match self.read_view().await {
             Ok(view) => execute_read(&view.view.keyspace, self.session.db, view.now_ms, read),
             Err(error) => error.to_frame(),
         };
-        self.record(spec, started, &frame);
+        self.record(spec, arguments, started.elapsed(), &frame);
         self.reply(&frame);
     }
 
     /// Runs a control command (see `control`), after this connection's pending writes.
-    async fn execute_connection_command(&mut self, spec: &'static CommandSpec, control: Control) {
+    async fn execute_connection_command(
+        &mut self,
+        spec: &'static CommandSpec,
+        arguments: &[Bytes],
+        control: Control,
+    ) {
         self.commit_pending().await;
         self.publish_activity();
         let started = Instant::now();
@@ -382,7 +411,7 @@ impl Connection {
         // writes its own, one element at a time.
         match self.execute_control(control).await {
             Some(frame) => {
-                self.record(spec, started, &frame);
+                self.record(spec, arguments, started.elapsed(), &frame);
                 self.reply(&frame);
             }
             None => self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded),
@@ -394,26 +423,30 @@ impl Connection {
         if self.pending_writes.is_empty() {
             return;
         }
-        let (specs, requests): (Vec<_>, Vec<_>) = self.pending_writes.drain(..).unzip();
+        let pending = std::mem::take(&mut self.pending_writes);
+        let mut requests = Vec::with_capacity(pending.len());
+        let mut commands = Vec::with_capacity(pending.len());
+        for PendingWrite { spec, arguments, request } in pending {
+            requests.push(request);
+            commands.push((spec, arguments));
+        }
         let started = Instant::now();
         let result = self.shared.node.write(requests).await;
         // Reads after these writes must see them: take a fresh view next time.
         self.view = None;
         // Messages delivered while these writes were applied come first, as in Redis.
         self.write_queued_messages();
-        let share = started.elapsed() / specs.len() as u32;
+        let share = started.elapsed() / commands.len() as u32;
         match result {
             Ok(frames) => {
-                for (spec, frame) in specs.into_iter().zip(frames) {
-                    let outcome =
-                        if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
-                    self.stats.record(spec.name, share, outcome);
+                for ((spec, arguments), frame) in commands.into_iter().zip(frames) {
+                    self.record(spec, &arguments, share, &frame);
                     self.reply(&frame);
                 }
             }
             Err(error) => {
                 let frame = error.to_frame();
-                for _ in specs {
+                for _ in commands {
                     self.reply(&frame);
                 }
             }
@@ -471,12 +504,21 @@ impl Connection {
         *self.client.last_command.lock() = spec.name;
     }
 
-    fn record(&mut self, spec: &'static CommandSpec, started: Instant, frame: &Frame) {
-        self.record_frame(spec, started.elapsed(), frame);
+    /// Counts a command that ran in INFO commandstats, as failed if its reply is an error,
+    /// and logs it in SLOWLOG if it took long enough. `arguments` is the request as sent.
+    fn record(
+        &mut self,
+        spec: &'static CommandSpec,
+        arguments: &[Bytes],
+        elapsed: Duration,
+        frame: &Frame,
+    ) {
+        self.record_stats(spec, elapsed, frame);
+        self.log_if_slow(spec, arguments, elapsed);
     }
 
-    /// Counts a command in INFO commandstats, as failed if its reply is an error.
-    fn record_frame(&mut self, spec: &'static CommandSpec, elapsed: Duration, frame: &Frame) {
+    /// Counts a command in INFO commandstats only, as failed if its reply is an error.
+    fn record_stats(&mut self, spec: &'static CommandSpec, elapsed: Duration, frame: &Frame) {
         let outcome = if frame.is_error() { Outcome::Failed } else { Outcome::Succeeded };
         self.stats.record(spec.name, elapsed, outcome);
     }

@@ -29,7 +29,9 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use super::Connection;
 use crate::command::control::Control;
@@ -70,6 +72,8 @@ struct Queue {
 #[derive(Debug)]
 struct Queued {
     spec: &'static CommandSpec,
+    /// The request as sent, for SLOWLOG at EXEC.
+    arguments: Vec<Bytes>,
     action: Action,
 }
 
@@ -145,11 +149,11 @@ impl Connection {
     pub(super) fn intercept(
         &mut self,
         spec: &'static CommandSpec,
-        argument_count: usize,
+        arguments: &[Bytes],
         argument_bytes: usize,
         command: Result<Command, CommandError>,
     ) -> Intercepted {
-        let intercepted = self.queue_command(spec, argument_count, argument_bytes, command);
+        let intercepted = self.queue_command(spec, arguments, argument_bytes, command);
         self.note_queue_length();
         intercepted
     }
@@ -164,10 +168,11 @@ impl Connection {
     fn queue_command(
         &mut self,
         spec: &'static CommandSpec,
-        argument_count: usize,
+        arguments: &[Bytes],
         argument_bytes: usize,
         command: Result<Command, CommandError>,
     ) -> Intercepted {
+        let argument_count = arguments.len();
         let commands_max = self.shared.config.transaction_commands_max;
         let bytes_max = self.shared.config.transaction_bytes_max;
         let state = &mut self.transaction;
@@ -212,7 +217,7 @@ impl Connection {
             Err(error) => Action::Error(error),
         };
         queue.bytes += argument_bytes;
-        queue.commands.push(Queued { spec, action });
+        queue.commands.push(Queued { spec, arguments: arguments.to_vec(), action });
         Intercepted::Answered(Frame::simple("QUEUED"))
     }
 
@@ -284,7 +289,7 @@ impl Connection {
         // The steps go to the log; the plan keeps every command's place in the reply.
         let mut steps = Vec::new();
         let mut plan = Vec::with_capacity(queue.commands.len());
-        for Queued { spec, action } in queue.commands {
+        for Queued { spec, arguments, action } in queue.commands {
             let planned = match action {
                 Action::Step(step) => {
                     steps.push(step);
@@ -293,13 +298,17 @@ impl Connection {
                 Action::Control(control) => Planned::Control(control),
                 Action::Error(error) => Planned::Error(error),
             };
-            plan.push((spec, planned));
+            plan.push((spec, arguments, planned));
         }
+        let step_count = steps.len().max(1) as u32;
         let transaction = Transaction { watched: state.watched, steps };
         let request =
             WriteRequest { db: self.session.db, write: Write::Transaction(Box::new(transaction)) };
         let started = Instant::now();
         let result = self.shared.node.write(vec![request]).await;
+        // Each step is charged an equal share of the transaction's commit, as a pipelined
+        // batch's writes are.
+        let share = started.elapsed() / step_count;
         self.forget_view();
         let replies = match result.map(|mut frames| frames.pop()) {
             Ok(Some(Frame::Array(replies))) => replies,
@@ -309,17 +318,20 @@ impl Connection {
         };
         self.reply_array_header(plan.len());
         let mut replies = replies.into_iter();
-        for (spec, planned) in plan {
-            let frame = match planned {
-                Planned::Step => replies.next().expect("apply replies once per step"),
+        for (spec, arguments, planned) in plan {
+            let (frame, elapsed) = match planned {
+                Planned::Step => (replies.next().expect("apply replies once per step"), share),
                 // Queued connection commands never include transaction commands or SHUTDOWN (which
                 // has no reply), so a reply always comes; null keeps the array whole regardless.
                 Planned::Control(control) => {
-                    Box::pin(self.execute_control(control)).await.unwrap_or(Frame::Null)
+                    let started = Instant::now();
+                    let frame =
+                        Box::pin(self.execute_control(control)).await.unwrap_or(Frame::Null);
+                    (frame, started.elapsed())
                 }
-                Planned::Error(error) => error.to_frame(),
+                Planned::Error(error) => (error.to_frame(), Duration::ZERO),
             };
-            self.record_frame(spec, started.elapsed(), &frame);
+            self.record(spec, &arguments, elapsed, &frame);
             self.reply(&frame);
         }
         None
