@@ -19,7 +19,7 @@
 //! [`transactions`]).
 //!
 //! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
-//! `sets`, `sort`, `control`), each with its typed commands, their parsers, and its part of the command
+//! `sets`, `sort`, `geo`, `control`), each with its typed commands, their parsers, and its part of the command
 //! table, which pairs each parser with the command's metadata (generated from Redis 7.0, see
 //! [`metadata`]). Syntax errors are found here, before anything is proposed, so a malformed write never
 //! costs a log entry.
@@ -32,6 +32,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod control;
 mod error;
+pub mod geo;
 pub mod key_extraction;
 pub mod hashes;
 pub mod hyperloglog;
@@ -113,6 +114,10 @@ pub enum Read {
     Bitmap(bitmaps::BitmapRead),
     /// PFCOUNT, PFSELFTEST.
     HyperLogLog(hyperloglog::HyperLogLogRead),
+    /// Tag 9, taken by the scripting work on another branch: never built, never in a log.
+    ReservedForScripts,
+    /// GEOPOS, GEOHASH, GEODIST, and the geo searches that do not store.
+    Geo(geo::GeoRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -146,6 +151,10 @@ pub enum Write {
     Bitmap(bitmaps::BitmapWrite),
     /// PFADD, PFMERGE, PFDEBUG.
     HyperLogLog(hyperloglog::HyperLogLogWrite),
+    /// Tag 13, taken by the scripting work on another branch: never built, never in a log.
+    ReservedForScripts,
+    /// GEOADD, and the geo searches that store (GEORADIUS ... STORE, GEOSEARCHSTORE).
+    Geo(geo::GeoWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

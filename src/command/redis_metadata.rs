@@ -1541,6 +1541,470 @@ pub static FLUSHDB: CommandMeta = CommandMeta {
     },
 };
 
+/// `GEOADD`: Add one or more geospatial items in the geospatial index represented using a sorted set.
+pub static GEOADD: CommandMeta = CommandMeta {
+    name: "geoadd",
+    arity: -5,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Add one or more geospatial items in the geospatial index represented using a sorted set"),
+        since: Some("3.2.0"),
+        group: "geo",
+        complexity: Some("O(log(N)) for each item added, where N is the number of elements in the sorted set."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added the `CH`, `NX` and `XX` options.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("condition", ArgumentKind::OneOf).since("6.2.0").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("nx", ArgumentKind::PureToken).token("NX"),
+                    Argument::new("xx", ArgumentKind::PureToken).token("XX"),
+                ]),
+            Argument::new("change", ArgumentKind::PureToken).token("CH").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("longitude_latitude_member", ArgumentKind::Block).flags(ArgumentFlags::MULTIPLE).arguments(&[
+                    Argument::new("longitude", ArgumentKind::Double),
+                    Argument::new("latitude", ArgumentKind::Double),
+                    Argument::new("member", ArgumentKind::String),
+                ]),
+        ],
+    },
+};
+
+/// `GEODIST`: Returns the distance between two members of a geospatial index.
+pub static GEODIST: CommandMeta = CommandMeta {
+    name: "geodist",
+    arity: -4,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Returns the distance between two members of a geospatial index"),
+        since: Some("3.2.0"),
+        group: "geo",
+        complexity: Some("O(log(N))"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("member1", ArgumentKind::String),
+            Argument::new("member2", ArgumentKind::String),
+            Argument::new("unit", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                ]),
+        ],
+    },
+};
+
+/// `GEOHASH`: Returns members of a geospatial index as standard geohash strings.
+pub static GEOHASH: CommandMeta = CommandMeta {
+    name: "geohash",
+    arity: -2,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Returns members of a geospatial index as standard geohash strings"),
+        since: Some("3.2.0"),
+        group: "geo",
+        complexity: Some("O(log(N)) for each member requested, where N is the number of elements in the sorted set."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("member", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `GEOPOS`: Returns longitude and latitude of members of a geospatial index.
+pub static GEOPOS: CommandMeta = CommandMeta {
+    name: "geopos",
+    arity: -2,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Returns longitude and latitude of members of a geospatial index"),
+        since: Some("3.2.0"),
+        group: "geo",
+        complexity: Some("O(N) where N is the number of members requested."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("member", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `GEORADIUS`: Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point.
+pub static GEORADIUS: CommandMeta = CommandMeta {
+    name: "georadius",
+    arity: -6,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::MOVABLEKEYS),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Keyword { keyword: "STORE", start_from: 6 }, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Keyword { keyword: "STOREDIST", start_from: 6 }, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point"),
+        since: Some("3.2.0"),
+        group: "geo",
+        complexity: Some("O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."),
+        doc_flags: DocFlags::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument"),
+        history: &[("6.2.0", "Added the `ANY` option for `COUNT`."), ("7.0.0", "Added support for uppercase unit names.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("longitude", ArgumentKind::Double),
+            Argument::new("latitude", ArgumentKind::Double),
+            Argument::new("radius", ArgumentKind::Double),
+            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                ]),
+            Argument::new("withcoord", ArgumentKind::PureToken).token("WITHCOORD").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withdist", ArgumentKind::PureToken).token("WITHDIST").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withhash", ArgumentKind::PureToken).token("WITHHASH").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("count", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT"),
+                    Argument::new("any", ArgumentKind::PureToken).token("ANY").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("order", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("asc", ArgumentKind::PureToken).token("ASC"),
+                    Argument::new("desc", ArgumentKind::PureToken).token("DESC"),
+                ]),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(1).token("STORE").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(2).token("STOREDIST").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `GEORADIUS_RO`: A read-only variant for GEORADIUS.
+pub static GEORADIUS_RO: CommandMeta = CommandMeta {
+    name: "georadius_ro",
+    arity: -6,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("A read-only variant for GEORADIUS"),
+        since: Some("3.2.10"),
+        group: "geo",
+        complexity: Some("O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."),
+        doc_flags: DocFlags::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`GEOSEARCH` with the `BYRADIUS` argument"),
+        history: &[("6.2.0", "Added the `ANY` option for `COUNT`.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("longitude", ArgumentKind::Double),
+            Argument::new("latitude", ArgumentKind::Double),
+            Argument::new("radius", ArgumentKind::Double),
+            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                ]),
+            Argument::new("withcoord", ArgumentKind::PureToken).token("WITHCOORD").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withdist", ArgumentKind::PureToken).token("WITHDIST").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withhash", ArgumentKind::PureToken).token("WITHHASH").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("count", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT"),
+                    Argument::new("any", ArgumentKind::PureToken).token("ANY").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("order", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("asc", ArgumentKind::PureToken).token("ASC"),
+                    Argument::new("desc", ArgumentKind::PureToken).token("DESC"),
+                ]),
+        ],
+    },
+};
+
+/// `GEORADIUSBYMEMBER`: Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member.
+pub static GEORADIUSBYMEMBER: CommandMeta = CommandMeta {
+    name: "georadiusbymember",
+    arity: -5,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::MOVABLEKEYS),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Keyword { keyword: "STORE", start_from: 5 }, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Keyword { keyword: "STOREDIST", start_from: 5 }, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member"),
+        since: Some("3.2.0"),
+        group: "geo",
+        complexity: Some("O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."),
+        doc_flags: DocFlags::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments"),
+        history: &[("7.0.0", "Added support for uppercase unit names.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("member", ArgumentKind::String),
+            Argument::new("radius", ArgumentKind::Double),
+            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                ]),
+            Argument::new("withcoord", ArgumentKind::PureToken).token("WITHCOORD").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withdist", ArgumentKind::PureToken).token("WITHDIST").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withhash", ArgumentKind::PureToken).token("WITHHASH").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("count", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT"),
+                    Argument::new("any", ArgumentKind::PureToken).token("ANY").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("order", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("asc", ArgumentKind::PureToken).token("ASC"),
+                    Argument::new("desc", ArgumentKind::PureToken).token("DESC"),
+                ]),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(1).token("STORE").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(2).token("STOREDIST").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `GEORADIUSBYMEMBER_RO`: A read-only variant for GEORADIUSBYMEMBER.
+pub static GEORADIUSBYMEMBER_RO: CommandMeta = CommandMeta {
+    name: "georadiusbymember_ro",
+    arity: -5,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("A read-only variant for GEORADIUSBYMEMBER"),
+        since: Some("3.2.10"),
+        group: "geo",
+        complexity: Some("O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."),
+        doc_flags: DocFlags::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments"),
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("member", ArgumentKind::String),
+            Argument::new("radius", ArgumentKind::Double),
+            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                ]),
+            Argument::new("withcoord", ArgumentKind::PureToken).token("WITHCOORD").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withdist", ArgumentKind::PureToken).token("WITHDIST").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withhash", ArgumentKind::PureToken).token("WITHHASH").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("count", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT"),
+                    Argument::new("any", ArgumentKind::PureToken).token("ANY").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("order", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("asc", ArgumentKind::PureToken).token("ASC"),
+                    Argument::new("desc", ArgumentKind::PureToken).token("DESC"),
+                ]),
+        ],
+    },
+};
+
+/// `GEOSEARCH`: Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.
+pub static GEOSEARCH: CommandMeta = CommandMeta {
+    name: "geosearch",
+    arity: -7,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle."),
+        since: Some("6.2.0"),
+        group: "geo",
+        complexity: Some("O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added support for uppercase unit names.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("from", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("member", ArgumentKind::String).token("FROMMEMBER"),
+                    Argument::new("longitude_latitude", ArgumentKind::Block).token("FROMLONLAT").arguments(&[
+                            Argument::new("longitude", ArgumentKind::Double),
+                            Argument::new("latitude", ArgumentKind::Double),
+                        ]),
+                ]),
+            Argument::new("by", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("circle", ArgumentKind::Block).arguments(&[
+                            Argument::new("radius", ArgumentKind::Double).token("BYRADIUS"),
+                            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                                ]),
+                        ]),
+                    Argument::new("box", ArgumentKind::Block).arguments(&[
+                            Argument::new("width", ArgumentKind::Double).token("BYBOX"),
+                            Argument::new("height", ArgumentKind::Double),
+                            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                                ]),
+                        ]),
+                ]),
+            Argument::new("order", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("asc", ArgumentKind::PureToken).token("ASC"),
+                    Argument::new("desc", ArgumentKind::PureToken).token("DESC"),
+                ]),
+            Argument::new("count", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT"),
+                    Argument::new("any", ArgumentKind::PureToken).token("ANY").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("withcoord", ArgumentKind::PureToken).token("WITHCOORD").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withdist", ArgumentKind::PureToken).token("WITHDIST").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withhash", ArgumentKind::PureToken).token("WITHHASH").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `GEOSEARCHSTORE`: Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.
+pub static GEOSEARCHSTORE: CommandMeta = CommandMeta {
+    name: "geosearchstore",
+    arity: -8,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 1,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::GEO).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key."),
+        since: Some("6.2.0"),
+        group: "geo",
+        complexity: Some("O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added support for uppercase unit names.")],
+        arguments: &[
+            Argument::new("destination", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("source", ArgumentKind::Key).key_spec_index(1),
+            Argument::new("from", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("member", ArgumentKind::String).token("FROMMEMBER"),
+                    Argument::new("longitude_latitude", ArgumentKind::Block).token("FROMLONLAT").arguments(&[
+                            Argument::new("longitude", ArgumentKind::Double),
+                            Argument::new("latitude", ArgumentKind::Double),
+                        ]),
+                ]),
+            Argument::new("by", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("circle", ArgumentKind::Block).arguments(&[
+                            Argument::new("radius", ArgumentKind::Double).token("BYRADIUS"),
+                            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                                ]),
+                        ]),
+                    Argument::new("box", ArgumentKind::Block).arguments(&[
+                            Argument::new("width", ArgumentKind::Double).token("BYBOX"),
+                            Argument::new("height", ArgumentKind::Double),
+                            Argument::new("unit", ArgumentKind::OneOf).arguments(&[
+                                    Argument::new("m", ArgumentKind::PureToken).token("M"),
+                                    Argument::new("km", ArgumentKind::PureToken).token("KM"),
+                                    Argument::new("ft", ArgumentKind::PureToken).token("FT"),
+                                    Argument::new("mi", ArgumentKind::PureToken).token("MI"),
+                                ]),
+                        ]),
+                ]),
+            Argument::new("order", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("asc", ArgumentKind::PureToken).token("ASC"),
+                    Argument::new("desc", ArgumentKind::PureToken).token("DESC"),
+                ]),
+            Argument::new("count", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT"),
+                    Argument::new("any", ArgumentKind::PureToken).token("ANY").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("storedist", ArgumentKind::PureToken).token("STOREDIST").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
 /// `GET`: Get the value of a key.
 pub static GET: CommandMeta = CommandMeta {
     name: "get",

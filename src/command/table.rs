@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    bitmaps, blocking, control, hashes, hyperloglog, keys, lists, pubsub, sets, sort, strings,
+    bitmaps, blocking, control, geo, hashes, hyperloglog, keys, lists, pubsub, sets, sort, strings,
     transactions, zsets, Args, Command, CommandError, CommandFlags, CommandMeta,
 };
 
@@ -58,7 +58,7 @@ impl CommandSpec {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 14] = [
+    let families: [&'static [CommandSpec]; 15] = [
         control::COMMANDS,
         control::cluster::COMMANDS,
         keys::COMMANDS,
@@ -73,6 +73,7 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         blocking::COMMANDS,
         bitmaps::COMMANDS,
         hyperloglog::COMMANDS,
+        geo::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

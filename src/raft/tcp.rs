@@ -54,8 +54,9 @@ pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 /// The peer protocol version; a node refuses a dialer that speaks another, so that nodes of
 /// different versions never misread each other's messages. Version 2: the read-index answer
 /// carries the leader's time ([`super::peer::ReadPoint`]). Version 3: the handshake carries
-/// both sides' data directory incarnations, and `PeerRequest::Incarnation` exists.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// both sides' data directory incarnations, and `PeerRequest::Incarnation` exists. Version 4:
+/// a forwarded reply may hold `Frame::LongDouble` (GEOPOS coordinates inside an EXEC).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;

@@ -58,7 +58,30 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut BytesMut) {
             out.put_slice(b"\r\n");
         }
         Frame::Verbatim { text, .. } => write_bulk(out, text),
+        Frame::LongDouble(value) => {
+            let text = format_human_long_double(*value);
+            if resp3 {
+                write_line(out, b',', text);
+            } else {
+                write_bulk(out, text.as_bytes());
+            }
+        }
     }
+}
+
+/// Formats `value` as Redis's `addReplyHumanLongDouble` does: `%.17Lf` of the value (which a
+/// long double holds exactly), then trailing zeros and a trailing point removed, and `-0`
+/// written `0`. Rust prints the exact value rounded with ties to even, as glibc does.
+pub fn format_human_long_double(value: f64) -> String {
+    let mut text = format!("{value:.17}");
+    if text.contains('.') {
+        let kept = text.trim_end_matches('0').trim_end_matches('.').len();
+        text.truncate(kept);
+    }
+    if text == "-0" {
+        text = "0".to_owned();
+    }
+    text
 }
 
 /// Formats `value` exactly as C's `printf("%.17g", value)` does with glibc, the way Redis 7.0

@@ -28,7 +28,7 @@ mod encode;
 mod tests;
 
 pub use decode::{Decoder, Limits, ProtocolError};
-pub use encode::{encode, format_double};
+pub use encode::{encode, format_double, format_human_long_double};
 
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -96,6 +96,9 @@ pub enum Frame {
     },
     /// An out-of-band push (pub/sub messages): an array in RESP2.
     Push(Vec<Frame>),
+    /// A double Redis sends as a long double in its human form (`%.17Lf`, trailing zeros
+    /// dropped: GEOPOS and WITHCOORD coordinates): a bulk string in RESP2, a double in RESP3.
+    LongDouble(f64),
 }
 
 impl Frame {

@@ -23,6 +23,7 @@
 
 mod bitmaps;
 mod blocking;
+mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;
@@ -333,6 +334,9 @@ fn change_collection<C: Collection, T>(
     result
 }
 
+/// The reply to a reserved tag, which no parser builds (see `Write::ReservedForScripts`).
+const RESERVED: &str = "ERR this log entry needs a newer Concord";
+
 /// Executes a read on a version of the keyspace at `now_ms`.
 pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) -> Frame {
     match read {
@@ -345,6 +349,8 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Sort(read) => sort::read(keyspace, db, now_ms, read),
         Read::Bitmap(read) => bitmaps::read(keyspace, db, now_ms, read),
         Read::HyperLogLog(read) => hyperloglog::read(keyspace, db, now_ms, read),
+        Read::ReservedForScripts => Frame::error(RESERVED),
+        Read::Geo(read) => geo::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -375,6 +381,8 @@ fn execute_write(
         }
         Write::Bitmap(write) => bitmaps::write(keyspace, db, context, write),
         Write::HyperLogLog(write) => hyperloglog::write(keyspace, db, context, write),
+        Write::ReservedForScripts => Frame::error(RESERVED),
+        Write::Geo(write) => geo::write(keyspace, db, context, write),
     }
 }
 

@@ -121,7 +121,7 @@ fn as_sorted_set(value: &Value) -> Result<&SortedSet, CommandError> {
 }
 
 /// The live sorted set at `key`: `None` if absent, WRONGTYPE if it holds another type.
-fn sorted_set_at<'a>(
+pub(super) fn sorted_set_at<'a>(
     db: &'a Db,
     key: &Key,
     now_ms: u64,
@@ -150,7 +150,7 @@ fn change_set<R>(
 
 /// Stores `set` at `key` as a new value without a time to live, or deletes the key when the
 /// set is empty (the STORE commands).
-fn store_set(db: &mut Db, key: &Key, set: SortedSet, now_ms: u64) {
+pub(super) fn store_set(db: &mut Db, key: &Key, set: SortedSet, now_ms: u64) {
     if set.is_empty() {
         db.remove(key, now_ms);
     } else {

@@ -24,6 +24,8 @@
 
 pub mod bitmap;
 mod db;
+pub mod geo_search;
+pub mod geohash;
 mod glob;
 pub mod list;
 mod hash;

@@ -11,6 +11,7 @@ use crate::command::bitmaps::{
     BitOperation, BitmapRead, BitmapWrite, Field, FieldOperation, Overflow,
 };
 use crate::command::blocking::{Block, BlockingPop, BlockingWrite, WaiterId};
+use crate::command::geo::{GeoRead, GeoWrite, SearchForm};
 use crate::command::hashes::{HashRead, HashWrite};
 use crate::command::hyperloglog::{HyperLogLogRead, HyperLogLogWrite};
 use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
@@ -77,6 +78,9 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         read_enum(failures),
         bitmap_read(failures),
         hyperloglog_read(failures),
+        geo_write(failures),
+        geo_read(failures),
+        search_form(failures),
         string_read(failures),
         key_read(failures),
         list_read(failures),
@@ -116,6 +120,8 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         ),
         (write("SETBIT k 7 1"), "0b00016b0701"),
         (write("PFADD k a"), "0c00016b010161"),
+        (Write::ReservedForScripts, "0d"),
+        (write("GEOADD k 1 2 m"), "0e00016b000001000000000000f03f0000000000000040016d"),
     ];
     let tag = |write: &Write| match write {
         Write::String(_) => 0,
@@ -131,6 +137,8 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::Subscriptions(_) => 10,
         Write::Bitmap(_) => 11,
         Write::HyperLogLog(_) => 12,
+        Write::ReservedForScripts => 13,
+        Write::Geo(_) => 14,
     };
     vec![check("Write", samples, tag, failures)]
 }
@@ -421,6 +429,9 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         ],
         read,
     );
+    let mut samples = samples;
+    samples.push((Read::ReservedForScripts, "09"));
+    samples.push((read("GEOPOS k m"), "0a00016b01016d"));
     let tag = |read: &Read| match read {
         Read::String(_) => 0,
         Read::Key(_) => 1,
@@ -431,6 +442,8 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Read::Sort(_) => 6,
         Read::Bitmap(_) => 7,
         Read::HyperLogLog(_) => 8,
+        Read::ReservedForScripts => 9,
+        Read::Geo(_) => 10,
     };
     vec![check("Read", samples, tag, failures)]
 }
@@ -987,4 +1000,69 @@ fn hyperloglog_read(failures: &mut Vec<String>) -> Vec<Checked> {
         HyperLogLogRead::SelfTest => 1,
     };
     vec![check("HyperLogLogRead", samples, tag, failures)]
+}
+
+fn geo_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Geo(write) => write,
+        other => panic!("{line:?} is not a geo write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("GEOADD k XX CH 1 2 m", "00016b01010101000000000000f03f0000000000000040016d"),
+            (
+                "GEOSEARCHSTORE d k FROMMEMBER m BYRADIUS 1 m",
+                "0105070164016b0a46524f4d4d454d424552016d0842595241444955530131016d",
+            ),
+        ],
+        narrow,
+    );
+    let tag = |write: &GeoWrite| match write {
+        GeoWrite::Add { .. } => 0,
+        GeoWrite::SearchStore(_) => 1,
+    };
+    vec![check("GeoWrite", samples, tag, failures)]
+}
+
+fn geo_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Geo(read) => read,
+        other => panic!("{line:?} is not a geo read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("GEOPOS k m", "00016b01016d"),
+            ("GEOHASH k m", "01016b01016d"),
+            ("GEODIST k a b km", "02016b016101620000000000408f40"),
+            ("GEORADIUS_RO k 1 2 3 m", "030205016b013101320133016d"),
+        ],
+        narrow,
+    );
+    let tag = |read: &GeoRead| match read {
+        GeoRead::Position { .. } => 0,
+        GeoRead::Hash { .. } => 1,
+        GeoRead::Distance { .. } => 2,
+        GeoRead::Search(_) => 3,
+    };
+    vec![check("GeoRead", samples, tag, failures)]
+}
+
+fn search_form(failures: &mut Vec<String>) -> Vec<Checked> {
+    let samples = vec![
+        (SearchForm::Radius, "00"),
+        (SearchForm::RadiusByMember, "01"),
+        (SearchForm::RadiusReadOnly, "02"),
+        (SearchForm::RadiusByMemberReadOnly, "03"),
+        (SearchForm::Search, "04"),
+        (SearchForm::SearchStore, "05"),
+    ];
+    let tag = |form: &SearchForm| match form {
+        SearchForm::Radius => 0,
+        SearchForm::RadiusByMember => 1,
+        SearchForm::RadiusReadOnly => 2,
+        SearchForm::RadiusByMemberReadOnly => 3,
+        SearchForm::Search => 4,
+        SearchForm::SearchStore => 5,
+    };
+    vec![check("SearchForm", samples, tag, failures)]
 }

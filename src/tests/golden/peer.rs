@@ -172,6 +172,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         (Frame::Boolean(true), "0b01"),
         (Frame::Verbatim { format: *b"txt", text: Bytes::from_static(b"t") }, "0c7478740174"),
         (Frame::Push(vec![Frame::Null]), "0d0104"),
+        (Frame::LongDouble(1.5), "0e000000000000f83f"),
     ];
     let frame_tag = |frame: &Frame| match frame {
         Frame::Simple(_) => 0,
@@ -188,6 +189,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         Frame::Boolean(_) => 11,
         Frame::Verbatim { .. } => 12,
         Frame::Push(_) => 13,
+        Frame::LongDouble(_) => 14,
     };
     let appended = vec![
         (AppendEntriesResponse::Success, "00"),
