@@ -121,8 +121,23 @@ fn dump_keyspace(client: &mut redis::Connection) -> String {
         }
     }
     select(client, 0);
+    for (sha, _) in FIXTURE_SCRIPTS {
+        let exists: Vec<i64> =
+            redis::cmd("SCRIPT").arg("EXISTS").arg(sha).query(client).expect("SCRIPT answers");
+        if exists == [1] {
+            out.push_str(&format!("script {sha}\n"));
+        }
+    }
     out
 }
+
+/// The scripts a fixture caches (from `v1-scripts` on): one loaded before the snapshot, one run
+/// by EVAL in the log tail. The dump names those the node has, so an older fixture (which has
+/// neither) dumps as it always did.
+const FIXTURE_SCRIPTS: [(&str, &str); 2] = [
+    ("4e6d8fc8bb01276962cce5371fa795a7763657ae", "return redis.call('get', KEYS[1])"),
+    ("2bab3b661081db58bd2341920e0ba7cf5dc77b25", "return redis.call('incr', KEYS[1])"),
+];
 
 fn dump_key(client: &mut redis::Connection, db: i64, key: &[u8]) -> String {
     let kind: String = redis::cmd("TYPE").arg(key).query(client).expect("TYPE answers");
@@ -216,8 +231,12 @@ fn write_fixture() {
     send(&mut subscribed_in_snapshot, &["SUBSCRIBE", "channel:snapshot"]);
     send(&mut subscribed_in_snapshot, &["PSUBSCRIBE", "pattern:*"]);
     std::thread::sleep(Duration::from_millis(300));
+    // A script in the cache when the snapshot is taken (version 5's script cache).
+    run(&mut client, &["SCRIPT", "LOAD", FIXTURE_SCRIPTS[0].1]);
     run(&mut client, &["SAVE"]);
     write_tail_part(&mut client);
+    // A script cached by EVAL in the log tail.
+    run(&mut client, &["EVAL", FIXTURE_SCRIPTS[1].1, "1", "tail:int"]);
     // A client blocked in the log tail.
     let mut blocked_in_tail = server.raw();
     send(&mut blocked_in_tail, &["SELECT", "2"]);

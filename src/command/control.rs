@@ -84,6 +84,16 @@ pub enum Control {
     PubSub(super::pubsub::PubSubCommand),
     /// `CONCORD.*`: cluster status and membership (see `cluster`).
     Cluster(cluster::ClusterAdmin),
+    /// SCRIPT KILL and SCRIPT HELP (see `scripting`).
+    Script(super::scripting::ScriptControl),
+}
+
+/// A scripting command the connection answers is a control command (so that `scripting`,
+/// which parses it, need not know this module).
+impl From<super::scripting::ScriptControl> for Control {
+    fn from(command: super::scripting::ScriptControl) -> Control {
+        Control::Script(command)
+    }
 }
 
 /// A subscription command is a control command (so that `pubsub`, which parses it, need not

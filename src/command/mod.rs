@@ -39,6 +39,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod sets;
 pub mod sort;
 pub mod strings;
@@ -114,8 +115,8 @@ pub enum Read {
     Bitmap(bitmaps::BitmapRead),
     /// PFCOUNT, PFSELFTEST.
     HyperLogLog(hyperloglog::HyperLogLogRead),
-    /// Tag 9, taken by the scripting work on another branch: never built, never in a log.
-    ReservedForScripts,
+    /// EVAL_RO, EVALSHA_RO, EVAL of a `no-writes` script, SCRIPT EXISTS (see `scripting`).
+    Script(scripting::ScriptRead),
     /// GEOPOS, GEOHASH, GEODIST, and the geo searches that do not store.
     Geo(geo::GeoRead),
 }
@@ -151,8 +152,9 @@ pub enum Write {
     Bitmap(bitmaps::BitmapWrite),
     /// PFADD, PFMERGE, PFDEBUG.
     HyperLogLog(hyperloglog::HyperLogLogWrite),
-    /// Tag 13, taken by the scripting work on another branch: never built, never in a log.
-    ReservedForScripts,
+    /// EVAL and EVALSHA of a script that may write, SCRIPT LOAD, SCRIPT FLUSH: one request of
+    /// one entry, run by apply on every replica (see `scripting`).
+    Script(scripting::ScriptWrite),
     /// GEOADD, and the geo searches that store (GEORADIUS ... STORE, GEOSEARCHSTORE).
     Geo(geo::GeoWrite),
 }

@@ -1333,6 +1333,130 @@ pub static ECHO: CommandMeta = CommandMeta {
     },
 };
 
+/// `EVAL`: Execute a Lua script server side.
+pub static EVAL: CommandMeta = CommandMeta {
+    name: "eval",
+    arity: -3,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::STALE).with(CommandFlags::SKIP_MONITOR).with(CommandFlags::NO_MANDATORY_KEYS).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"), flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Keynum { keynum_index: 0, first_key: 1, key_step: 1 } },
+    ],
+    docs: Docs {
+        summary: Some("Execute a Lua script server side"),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("Depends on the script that is executed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("script", ArgumentKind::String),
+            Argument::new("numkeys", ArgumentKind::Integer),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `EVAL_RO`: Execute a read-only Lua script server side.
+pub static EVAL_RO: CommandMeta = CommandMeta {
+    name: "eval_ro",
+    arity: -3,
+    flags: CommandFlags::READONLY.with(CommandFlags::NOSCRIPT).with(CommandFlags::STALE).with(CommandFlags::SKIP_MONITOR).with(CommandFlags::NO_MANDATORY_KEYS).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"), flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Keynum { keynum_index: 0, first_key: 1, key_step: 1 } },
+    ],
+    docs: Docs {
+        summary: Some("Execute a read-only Lua script server side"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("Depends on the script that is executed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("script", ArgumentKind::String),
+            Argument::new("numkeys", ArgumentKind::Integer),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `EVALSHA`: Execute a Lua script server side.
+pub static EVALSHA: CommandMeta = CommandMeta {
+    name: "evalsha",
+    arity: -3,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::STALE).with(CommandFlags::SKIP_MONITOR).with(CommandFlags::NO_MANDATORY_KEYS).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Keynum { keynum_index: 0, first_key: 1, key_step: 1 } },
+    ],
+    docs: Docs {
+        summary: Some("Execute a Lua script server side"),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("Depends on the script that is executed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("sha1", ArgumentKind::String),
+            Argument::new("numkeys", ArgumentKind::Integer),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `EVALSHA_RO`: Execute a read-only Lua script server side.
+pub static EVALSHA_RO: CommandMeta = CommandMeta {
+    name: "evalsha_ro",
+    arity: -3,
+    flags: CommandFlags::READONLY.with(CommandFlags::NOSCRIPT).with(CommandFlags::STALE).with(CommandFlags::SKIP_MONITOR).with(CommandFlags::NO_MANDATORY_KEYS).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Keynum { keynum_index: 0, first_key: 1, key_step: 1 } },
+    ],
+    docs: Docs {
+        summary: Some("Execute a read-only Lua script server side"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("Depends on the script that is executed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("sha1", ArgumentKind::String),
+            Argument::new("numkeys", ArgumentKind::Integer),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
 /// `EXEC`: Execute all commands issued after MULTI.
 pub static EXEC: CommandMeta = CommandMeta {
     name: "exec",
@@ -4501,6 +4625,159 @@ pub static SCARD: CommandMeta = CommandMeta {
         history: &[],
         arguments: &[
             Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+        ],
+    },
+};
+
+/// `SCRIPT`: A container for Lua scripts management commands.
+pub static SCRIPT: CommandMeta = CommandMeta {
+    name: "script",
+    arity: -2,
+    flags: CommandFlags::NONE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("A container for Lua scripts management commands"),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `SCRIPT EXISTS`: Check existence of scripts in the script cache.
+pub static SCRIPT_EXISTS: CommandMeta = CommandMeta {
+    name: "script|exists",
+    arity: -3,
+    flags: CommandFlags::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:agg_logical_and"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Check existence of scripts in the script cache."),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation)."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("sha1", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `SCRIPT FLUSH`: Remove all the scripts from the script cache.
+pub static SCRIPT_FLUSH: CommandMeta = CommandMeta {
+    name: "script|flush",
+    arity: -2,
+    flags: CommandFlags::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Remove all the scripts from the script cache."),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("O(N) with N being the number of scripts in cache"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers.")],
+        arguments: &[
+            Argument::new("async", ArgumentKind::OneOf).since("6.2.0").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("async", ArgumentKind::PureToken).token("ASYNC"),
+                    Argument::new("sync", ArgumentKind::PureToken).token("SYNC"),
+                ]),
+        ],
+    },
+};
+
+/// `SCRIPT HELP`: Show helpful text about the different subcommands.
+pub static SCRIPT_HELP: CommandMeta = CommandMeta {
+    name: "script|help",
+    arity: 2,
+    flags: CommandFlags::LOADING.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Show helpful text about the different subcommands"),
+        since: Some("5.0.0"),
+        group: "scripting",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `SCRIPT KILL`: Kill the script currently in execution.
+pub static SCRIPT_KILL: CommandMeta = CommandMeta {
+    name: "script|kill",
+    arity: 2,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::ALLOW_BUSY),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Kill the script currently in execution."),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `SCRIPT LOAD`: Load the specified Lua script into the script cache.
+pub static SCRIPT_LOAD: CommandMeta = CommandMeta {
+    name: "script|load",
+    arity: 3,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Load the specified Lua script into the script cache."),
+        since: Some("2.6.0"),
+        group: "scripting",
+        complexity: Some("O(N) with N being the length in bytes of the script body."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("script", ArgumentKind::String),
         ],
     },
 };

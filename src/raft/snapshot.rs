@@ -23,15 +23,16 @@ use serde::{Deserialize, Serialize};
 use super::codec::MembershipRecord;
 use crate::command::DATABASES;
 use crate::state_machine::{Subscriptions, View, Waiters, WaitersVersion2};
+use crate::store::scripts::ScriptCache;
 use crate::store::{Entry as StoredEntry, Keyspace};
 
 /// The first 8 bytes of every snapshot file.
 pub const MAGIC: &[u8; 8] = b"CNCDSNAP";
 /// The snapshot format version this build writes. Version 2 added the blocked clients to the
 /// metadata, version 3 the reservations of served blocked clients (and whether each waiter
-/// reserves), version 4 the replicated subscriber table of pub/sub; versions 1 to 3 are still
-/// read (with no subscribers).
-pub const VERSION: u32 = 4;
+/// reserves), version 4 the replicated subscriber table of pub/sub, version 5 the Lua script
+/// cache; versions 1 to 4 are still read (with no subscribers before 4, no scripts before 5).
+pub const VERSION: u32 = 5;
 /// The frame length that marks the end of the key frames.
 const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
@@ -58,7 +59,7 @@ pub enum SnapshotError {
         reason: String,
     },
     /// The file was written by a format version this build does not read.
-    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 4")]
+    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 5")]
     UnsupportedVersion {
         /// The snapshot file.
         file: String,
@@ -85,6 +86,20 @@ pub struct SnapshotMetadata {
     /// Who is subscribed to which channels and patterns, on every node (version 4), so that
     /// PUBLISH counts and delivers the same after the snapshot as before.
     pub subscriptions: Subscriptions,
+    /// The Lua scripts EVAL and SCRIPT LOAD cached (version 5), so that EVALSHA finds them
+    /// after a restart and on a member that installed this snapshot.
+    pub scripts: ScriptCache,
+}
+
+/// Version 4's metadata: everything but the script cache.
+#[derive(Deserialize)]
+struct MetadataVersion4 {
+    last_applied: Option<(u64, u64)>,
+    membership_log_id: Option<(u64, u64)>,
+    membership: MembershipRecord,
+    applied_time_ms: u64,
+    waiters: Waiters,
+    subscriptions: Subscriptions,
 }
 
 /// Version 3's metadata: everything but the subscribers.
@@ -130,6 +145,7 @@ pub(crate) fn decode_metadata(
                 applied_time_ms: old.applied_time_ms,
                 waiters: Waiters::default(),
                 subscriptions: Subscriptions::default(),
+                scripts: ScriptCache::default(),
             })
         }
         2 => {
@@ -141,6 +157,7 @@ pub(crate) fn decode_metadata(
                 applied_time_ms: old.applied_time_ms,
                 waiters: old.waiters.into(),
                 subscriptions: Subscriptions::default(),
+                scripts: ScriptCache::default(),
             })
         }
         3 => {
@@ -152,6 +169,19 @@ pub(crate) fn decode_metadata(
                 applied_time_ms: old.applied_time_ms,
                 waiters: old.waiters,
                 subscriptions: Subscriptions::default(),
+                scripts: ScriptCache::default(),
+            })
+        }
+        4 => {
+            let old: MetadataVersion4 = postcard::from_bytes(bytes)?;
+            Ok(SnapshotMetadata {
+                last_applied: old.last_applied,
+                membership_log_id: old.membership_log_id,
+                membership: old.membership,
+                applied_time_ms: old.applied_time_ms,
+                waiters: old.waiters,
+                subscriptions: old.subscriptions,
+                scripts: ScriptCache::default(),
             })
         }
         _ => postcard::from_bytes(bytes),
@@ -279,6 +309,7 @@ pub fn decode(input: impl Read, file: &str) -> Result<Decoded, SnapshotError> {
     let metadata = decode_metadata(version, &metadata_bytes)
         .map_err(|error| corrupt(format!("metadata: {error}")))?;
     let mut keyspace = Keyspace::new();
+    *keyspace.scripts_mut() = metadata.scripts.clone();
     let versions_bytes = read_frame(&mut input).map_err(truncated)?;
     let versions_bytes =
         versions_bytes.ok_or_else(|| corrupt("the databases frame is missing".into()))?;
@@ -527,6 +558,7 @@ mod tests {
             applied_time_ms: 100,
             waiters: Waiters::default(),
             subscriptions: Subscriptions::default(),
+            scripts: ScriptCache::default(),
         }
     }
 

@@ -417,6 +417,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 applied_time_ms: view.time_ms,
                 waiters: applied.state_machine.waiters().clone(),
                 subscriptions: applied.state_machine.subscriptions().clone(),
+                scripts: view.keyspace.scripts().clone(),
             };
             (view, metadata)
         };

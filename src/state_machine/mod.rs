@@ -32,6 +32,7 @@ mod outputs;
 mod pubsub;
 mod random;
 mod reclaim;
+mod scripting;
 mod sets;
 mod sort;
 mod strings;
@@ -52,6 +53,10 @@ pub use blocking::{Waiters, WaitersVersion2, RESERVATION_MS};
 pub use outputs::{Output, OutputSink, Receiver, WaiterId};
 pub use pubsub::Subscriptions;
 pub use random::Random;
+pub use scripting::{
+    INSTRUCTIONS_MAX as SCRIPT_INSTRUCTIONS_MAX, MEMORY_BYTES_MAX as SCRIPT_MEMORY_BYTES_MAX,
+    REDIS_VERSION as SCRIPT_REDIS_VERSION,
+};
 pub use transactions::watch;
 
 use crate::command::{DbIndex, Key, Read, Write};
@@ -334,9 +339,6 @@ fn change_collection<C: Collection, T>(
     result
 }
 
-/// The reply to a reserved tag, which no parser builds (see `Write::ReservedForScripts`).
-const RESERVED: &str = "ERR this log entry needs a newer Concord";
-
 /// Executes a read on a version of the keyspace at `now_ms`.
 pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) -> Frame {
     match read {
@@ -349,7 +351,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Sort(read) => sort::read(keyspace, db, now_ms, read),
         Read::Bitmap(read) => bitmaps::read(keyspace, db, now_ms, read),
         Read::HyperLogLog(read) => hyperloglog::read(keyspace, db, now_ms, read),
-        Read::ReservedForScripts => Frame::error(RESERVED),
+        Read::Script(read) => scripting::read(keyspace, db, now_ms, read),
         Read::Geo(read) => geo::read(keyspace, db, now_ms, read),
     }
 }
@@ -381,7 +383,7 @@ fn execute_write(
         }
         Write::Bitmap(write) => bitmaps::write(keyspace, db, context, write),
         Write::HyperLogLog(write) => hyperloglog::write(keyspace, db, context, write),
-        Write::ReservedForScripts => Frame::error(RESERVED),
+        Write::Script(write) => scripting::write(keyspace, db, context, write),
         Write::Geo(write) => geo::write(keyspace, db, context, write),
     }
 }

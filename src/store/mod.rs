@@ -31,6 +31,7 @@ pub mod list;
 mod hash;
 pub mod hyperloglog;
 mod members;
+pub mod scripts;
 mod set;
 mod string;
 mod zset;
@@ -141,6 +142,9 @@ impl Collection for SetValue {
 #[derive(Clone, Debug, Default)]
 pub struct Keyspace {
     databases: [Db; DATABASES],
+    /// The Lua scripts cached by EVAL and SCRIPT LOAD (see `scripts`); FLUSHALL keeps them,
+    /// as in Redis.
+    scripts: scripts::ScriptCache,
 }
 
 impl Keyspace {
@@ -200,5 +204,15 @@ impl Keyspace {
     /// The databases, in index order.
     pub fn databases(&self) -> impl Iterator<Item = (DbIndex, &Db)> {
         self.databases.iter().enumerate()
+    }
+
+    /// The script cache.
+    pub fn scripts(&self) -> &scripts::ScriptCache {
+        &self.scripts
+    }
+
+    /// The script cache, to change it (in apply) or to restore it (from a snapshot).
+    pub fn scripts_mut(&mut self) -> &mut scripts::ScriptCache {
+        &mut self.scripts
     }
 }

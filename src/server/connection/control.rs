@@ -14,6 +14,7 @@ use crate::command::control::{
     is_valid_client_name, ClientCommand, ClientFilter, ClientKill, ClientType, Control, Hello,
     LibraryAttribute, Shutdown,
 };
+use crate::command::scripting::{ScriptControl, HELP as SCRIPT_HELP, NOT_BUSY};
 use crate::resp::{Frame, Protocol};
 use crate::server::clients::ClientInfo;
 use crate::server::help::{help, CLIENT_HELP};
@@ -70,6 +71,8 @@ impl Connection {
             }
             Control::PubSub(command) => return self.execute_pubsub(command).await,
             Control::Cluster(command) => self.execute_admin(command).await,
+            Control::Script(ScriptControl::Kill) => NOT_BUSY.to_frame(),
+            Control::Script(ScriptControl::Help) => help(SCRIPT_HELP),
         };
         Some(frame)
     }

@@ -17,6 +17,7 @@ use crate::command::hyperloglog::{HyperLogLogRead, HyperLogLogWrite};
 use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
 use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
 use crate::command::pubsub::{SubscriptionKind, SubscriptionWrite};
+use crate::command::scripting::{Invocation, ScriptRead, ScriptSource, ScriptWrite};
 use crate::command::sets::{SetOperation, SetRead, SetWrite};
 use crate::command::strings::{
     Expiry, ExpiryUnit, LcsReply, SetCondition, SetVariant, StringRead, StringWrite, TtlChange,
@@ -75,6 +76,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         subscription_write(failures),
         bitmap_write(failures),
         hyperloglog_write(failures),
+        script_enums(failures),
         read_enum(failures),
         bitmap_read(failures),
         hyperloglog_read(failures),
@@ -120,7 +122,7 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         ),
         (write("SETBIT k 7 1"), "0b00016b0701"),
         (write("PFADD k a"), "0c00016b010161"),
-        (Write::ReservedForScripts, "0d"),
+        (write("SCRIPT FLUSH"), "0d02"),
         (write("GEOADD k 1 2 m"), "0e00016b000001000000000000f03f0000000000000040016d"),
     ];
     let tag = |write: &Write| match write {
@@ -137,10 +139,60 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::Subscriptions(_) => 10,
         Write::Bitmap(_) => 11,
         Write::HyperLogLog(_) => 12,
-        Write::ReservedForScripts => 13,
+        Write::Script(_) => 13,
         Write::Geo(_) => 14,
     };
     vec![check("Write", samples, tag, failures)]
+}
+
+/// A script request carries its body or SHA, its keys and its arguments.
+fn script_enums(failures: &mut Vec<String>) -> Vec<Checked> {
+    let invocation = Invocation {
+        keys: vec![Bytes::from_static(b"k")],
+        arguments: vec![Bytes::from_static(b"a")],
+    };
+    let body = ScriptSource::Body(Bytes::from_static(b"return 1"));
+    let sha = ScriptSource::Sha(Bytes::from_static(b"e0e1f9fabfc9d4800c877a703b823ac0578ff8db"));
+    let writes = vec![
+        (
+            ScriptWrite::Run { source: body.clone(), invocation: invocation.clone() },
+            "00000872657475726e203101016b010161",
+        ),
+        (ScriptWrite::Load { body: Bytes::from_static(b"return 1") }, "010872657475726e2031"),
+        (ScriptWrite::Flush, "02"),
+    ];
+    let write_tag = |write: &ScriptWrite| match write {
+        ScriptWrite::Run { .. } => 0,
+        ScriptWrite::Load { .. } => 1,
+        ScriptWrite::Flush => 2,
+    };
+    let reads = vec![
+        (
+            ScriptRead::Run { source: sha.clone(), invocation },
+            "0001286530653166396661626663396434383030633837376137303362383233616330353738666638646201016b010161",
+        ),
+        (ScriptRead::Exists { shas: vec![Bytes::from_static(b"a")] }, "01010161"),
+    ];
+    let read_tag = |read: &ScriptRead| match read {
+        ScriptRead::Run { .. } => 0,
+        ScriptRead::Exists { .. } => 1,
+    };
+    let sources = vec![
+        (body, "000872657475726e2031"),
+        (
+            sha,
+            "012865306531663966616266633964343830306338373761373033623832336163303537386666386462",
+        ),
+    ];
+    let source_tag = |source: &ScriptSource| match source {
+        ScriptSource::Body(_) => 0,
+        ScriptSource::Sha(_) => 1,
+    };
+    vec![
+        check("ScriptWrite", writes, write_tag, failures),
+        check("ScriptRead", reads, read_tag, failures),
+        check("ScriptSource", sources, source_tag, failures),
+    ]
 }
 
 fn subscription_write(failures: &mut Vec<String>) -> Vec<Checked> {
@@ -426,11 +478,11 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
             ("SORT_RO k", "06016b00000000000000"),
             ("GETBIT k 7", "0700016b07"),
             ("PFCOUNT k", "080001016b"),
+            ("SCRIPT EXISTS a", "0901010161"),
         ],
         read,
     );
     let mut samples = samples;
-    samples.push((Read::ReservedForScripts, "09"));
     samples.push((read("GEOPOS k m"), "0a00016b01016d"));
     let tag = |read: &Read| match read {
         Read::String(_) => 0,
@@ -442,7 +494,7 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Read::Sort(_) => 6,
         Read::Bitmap(_) => 7,
         Read::HyperLogLog(_) => 8,
-        Read::ReservedForScripts => 9,
+        Read::Script(_) => 9,
         Read::Geo(_) => 10,
     };
     vec![check("Read", samples, tag, failures)]

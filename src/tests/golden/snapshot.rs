@@ -9,6 +9,7 @@ use crate::command::lists::ListEnd;
 use crate::raft::codec::MembershipRecord;
 use crate::raft::snapshot::{decode_metadata, SnapshotMetadata};
 use crate::state_machine::{Subscriptions, Taken, Waiters};
+use crate::store::scripts::ScriptCache;
 use crate::store::{
     Db, HashValue, ListValue, SetValue, SortedSet, StringValue, Value, LISTPACK_VALUE_BYTES_MAX,
 };
@@ -130,16 +131,23 @@ fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
         applied_time_ms: 1_700_000_000_000,
         waiters: Waiters::default(),
         subscriptions: Subscriptions::default(),
+        scripts: ScriptCache::default(),
     };
-    assert_eq!(
-        hex(&postcard::to_allocvec(&metadata).unwrap()),
-        "010c0301010101020102020103613a310203623a3280d095ffbc3100000000",
-        "the snapshot metadata's bytes changed"
-    );
-    // The bytes of version 3, frozen while it was the current version: they still read, with
-    // no subscribers.
+    // The bytes of versions 3 and 4, frozen while each was the current version: they still
+    // read, with no subscribers (3) and no scripts (3 and 4).
     let version_3 = unhex("010c0301010101020102020103613a310203623a3280d095ffbc31000000");
     assert_eq!(decode_metadata(3, &version_3).unwrap(), metadata, "version 3 metadata");
+    let version_4 = unhex("010c0301010101020102020103613a310203623a3280d095ffbc3100000000");
+    assert_eq!(decode_metadata(4, &version_4).unwrap(), metadata, "version 4 metadata");
+    let mut scripts = ScriptCache::default();
+    scripts.insert(bytes("return 1"));
+    let metadata = SnapshotMetadata { scripts, ..metadata };
+    assert_eq!(
+        hex(&postcard::to_allocvec(&metadata).unwrap()),
+        "010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e2031",
+        "the snapshot metadata's bytes changed"
+    );
+    assert_eq!(decode_metadata(5, &postcard::to_allocvec(&metadata).unwrap()).unwrap(), metadata);
 }
 
 fn unhex(text: &str) -> Vec<u8> {
