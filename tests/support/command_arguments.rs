@@ -22,7 +22,8 @@ pub fn example_request(spec: &CommandSpec) -> Vec<Vec<u8>> {
 }
 
 /// Ranges whose bounds are typed `string` in Redis's docs but must be lexicographical bounds
-/// or integers, and BITOP's operation, typed `string` but one of four keywords.
+/// or integers, BITOP's operation, typed `string` but one of four keywords, and the scripts,
+/// whose `numkeys` must count the (optional) keys and whose SHA must have 40 digits.
 fn written_by_hand(name: &str) -> Option<&'static str> {
     Some(match name {
         "zlexcount" => "zlexcount key1 - +",
@@ -32,6 +33,10 @@ fn written_by_hand(name: &str) -> Option<&'static str> {
         "zrange" => "zrange key1 0 -1",
         "zrangestore" => "zrangestore key1 key2 0 -1",
         "bitop" => "bitop and key1 key2",
+        "eval" => "eval v 1 key1",
+        "eval_ro" => "eval_ro v 1 key1",
+        "evalsha" => "evalsha e0e1f9fabfc9d4800c877a703b823ac0578ff8db 1 key1",
+        "evalsha_ro" => "evalsha_ro e0e1f9fabfc9d4800c877a703b823ac0578ff8db 1 key1",
         _ => return None,
     })
 }
