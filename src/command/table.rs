@@ -58,7 +58,7 @@ impl CommandSpec {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 15] = [
+    let families: [&'static [CommandSpec]; 16] = [
         control::COMMANDS,
         control::cluster::COMMANDS,
         keys::COMMANDS,

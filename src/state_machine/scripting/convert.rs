@@ -15,7 +15,7 @@
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
-use crate::resp::{format_double, Frame};
+use crate::resp::{format_double, format_human_long_double, Frame};
 
 /// How deep a returned table may nest before the reply is an error: far beyond any real
 /// reply, and a bound on the recursion of [`lua_to_reply`] (a table may contain itself).
@@ -103,6 +103,12 @@ pub(super) fn reply_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Resul
         }
         Frame::Double(value) if resp3 => single_field(lua, "double", Value::Number(*value))?,
         Frame::Double(value) => Value::String(lua.create_string(format_double(*value))?),
+        // Coordinates (GEOPOS, WITHCOORD): a bulk string in RESP2, a double in RESP3, as the
+        // client would get them.
+        Frame::LongDouble(value) if resp3 => single_field(lua, "double", Value::Number(*value))?,
+        Frame::LongDouble(value) => {
+            Value::String(lua.create_string(format_human_long_double(*value))?)
+        }
         Frame::Boolean(value) if resp3 => Value::Boolean(*value),
         Frame::Boolean(value) => Value::Number(if *value { 1.0 } else { 0.0 }),
     };
