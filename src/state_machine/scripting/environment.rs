@@ -475,6 +475,57 @@ hidden.loadstring = function(source, name)
   end
   return loadstring(source, name)
 end
+-- What a script sees must not depend on memory addresses, which differ between members: a
+-- table or function prints as a number given in the order this run first printed it, and a
+-- traversal of a table keyed by tables, functions or coroutines (whose order is by address)
+-- is refused before it starts, so that it fails at the same point on every member.
+local next, getmetatable, select = hidden.next, hidden.getmetatable, hidden.select
+local format = hidden.string.format
+local printed, printed_count = setmetatable({}, {__mode = 'k'}), 0
+local by_address = {table = true, ['function'] = true, userdata = true, thread = true}
+hidden.tostring = function(...)
+  local value = ...
+  local metatable = getmetatable(value)
+  if select('#', ...) == 0 or not by_address[type(value)]
+      or (type(metatable) == 'table' and metatable.__tostring) then
+    return tostring(...)
+  end
+  local number = printed[value]
+  if not number then
+    printed_count = printed_count + 1
+    number, printed[value] = printed_count, printed_count
+  end
+  return format('%s: 0x%08x', type(value), number)
+end
+local function refuse_address_keys(table)
+  if type(table) ~= 'table' then return end
+  for key in next, table do
+    if by_address[type(key)] then
+      error("Script attempted to traverse a table keyed by a " .. type(key) ..
+        ": Concord refuses it, since its order is not the same on every member", 3)
+    end
+  end
+end
+hidden.next = function(...)
+  local table, key = ...
+  if key == nil then refuse_address_keys(table) end
+  return next(...)
+end
+local checked_next = hidden.next
+hidden.pairs = function(...)
+  local table = ...
+  if type(table) ~= 'table' then
+    local given = select('#', ...) == 0 and 'no value' or type(table)
+    error("bad argument #1 to 'pairs' (table expected, got " .. given .. ")", 2)
+  end
+  refuse_address_keys(table)
+  return checked_next, table, nil
+end
+local foreach = hidden.table.foreach
+hidden.table.foreach = function(table, ...)
+  refuse_address_keys(table)
+  return foreach(table, ...)
+end
 for _, name in pairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit'}) do
   if hidden[name] then hidden[name] = proxy(hidden[name]) end
 end

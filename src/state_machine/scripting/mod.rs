@@ -279,6 +279,47 @@ mod tests {
         );
     }
 
+    /// Addresses differ between members, so nothing a script sees may depend on them: a
+    /// table prints as a number counted in this run, and a traversal whose order is by
+    /// address is refused before it starts.
+    #[test]
+    fn nothing_a_script_sees_depends_on_memory_addresses() {
+        let mut harness = Harness::new();
+        let printed = "local a, b = {}, {} return {tostring(a), tostring(b), tostring(a)}";
+        harness.check(
+            &["EVAL", printed, "0"],
+            Frame::Array(vec![
+                bulk("table: 0x00000001"),
+                bulk("table: 0x00000002"),
+                bulk("table: 0x00000001"),
+            ]),
+        );
+        let own = "return tostring(setmetatable({}, {__tostring = function() return 'x' end}))";
+        harness.check(&["EVAL", own, "0"], bulk("x"));
+        harness.check(&["EVAL", "return tostring(12)", "0"], bulk("12"));
+        let strings = "local t, n = {a = 1, b = 2, [3] = 3}, 0 \
+                       for _, v in pairs(t) do n = n + v end return n";
+        harness.check(&["EVAL", strings, "0"], int(6));
+        for traversal in [
+            "local t = {x = 1} t[{}] = 1 redis.call('set', 'before', '1') \
+             for k in pairs(t) do redis.call('incr', 'n') end",
+            "local t = {} t[tostring] = 1 return next(t)",
+            "local t = {} t[{}] = 1 table.foreach(t, function() end)",
+        ] {
+            let reply = harness.run(&["EVAL", traversal, "0"]);
+            assert!(error_text(&reply).contains("traverse a table keyed by a"), "{reply:?}");
+        }
+        // The refusal comes before the first step, so no member did any of the loop's work.
+        harness.check(&["GET", "n"], Frame::Null);
+        let reply = harness.run(&["EVAL", "for k in pairs(nil) do end", "0"]);
+        assert!(
+            error_text(&reply).starts_with(
+                "ERR user_script:1: bad argument #1 to 'pairs' (table expected, got nil)"
+            ),
+            "{reply:?}"
+        );
+    }
+
     #[test]
     fn writes_before_a_runtime_error_stay() {
         let mut harness = Harness::new();
