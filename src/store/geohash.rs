@@ -204,34 +204,36 @@ pub fn decode_score(score: f64) -> (f64, f64) {
     (longitude, latitude)
 }
 
+/// The bits of an interleaved hash that hold the longitude (the odd ones, from the top) and
+/// the latitude (the even ones).
+const LONGITUDE_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+const LATITUDE_BITS: u64 = 0x5555_5555_5555_5555;
+
 /// The hash one cell east (`direction` 1) or west (-1), wrapping around the grid.
 fn move_longitude(hash: &mut GeoHash, direction: i8) {
-    let shift = 64 - u32::from(hash.step) * 2;
-    let mut longitude = hash.bits & 0xAAAA_AAAA_AAAA_AAAA;
-    let latitude = hash.bits & 0x5555_5555_5555_5555;
-    let filler = 0x5555_5555_5555_5555_u64 >> shift;
-    if direction > 0 {
-        longitude = longitude.wrapping_add(filler + 1);
-    } else {
-        longitude = (longitude | filler).wrapping_sub(filler + 1);
-    }
-    longitude &= 0xAAAA_AAAA_AAAA_AAAA_u64 >> shift;
-    hash.bits = longitude | latitude;
+    move_along(hash, direction, LONGITUDE_BITS, LATITUDE_BITS);
 }
 
 /// The hash one cell north (`direction` 1) or south (-1), wrapping around the grid.
 fn move_latitude(hash: &mut GeoHash, direction: i8) {
+    move_along(hash, direction, LATITUDE_BITS, LONGITUDE_BITS);
+}
+
+/// Adds `direction` to the coordinate held in the `axis` bits, leaving the `other` bits as
+/// they are: the `other` bits are filled with ones so that the carry (or borrow) runs over
+/// them, then masked off again.
+fn move_along(hash: &mut GeoHash, direction: i8, axis: u64, other: u64) {
     let shift = 64 - u32::from(hash.step) * 2;
-    let longitude = hash.bits & 0xAAAA_AAAA_AAAA_AAAA;
-    let mut latitude = hash.bits & 0x5555_5555_5555_5555;
-    let filler = 0xAAAA_AAAA_AAAA_AAAA_u64 >> shift;
+    let mut moved = hash.bits & axis;
+    let kept = hash.bits & other;
+    let filler = other >> shift;
     if direction > 0 {
-        latitude = latitude.wrapping_add(filler + 1);
+        moved = moved.wrapping_add(filler + 1);
     } else {
-        latitude = (latitude | filler).wrapping_sub(filler + 1);
+        moved = (moved | filler).wrapping_sub(filler + 1);
     }
-    latitude &= 0x5555_5555_5555_5555_u64 >> shift;
-    hash.bits = longitude | latitude;
+    moved &= axis >> shift;
+    hash.bits = moved | kept;
 }
 
 /// The eight cells around `hash`, in the order the search visits them: north, south, east,
