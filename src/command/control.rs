@@ -2,7 +2,7 @@
 //! The server executes them; none of them enters the log.
 //!
 //! This file holds the connection commands (PING, HELLO, AUTH, SELECT, RESET, ...) and the
-//! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO). The container
+//! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO, ROLE, WAIT). The container
 //! commands live in submodules: `client` (CLIENT ...), `introspection` (CONFIG ... and
 //! COMMAND ...) and `slowlog` (SLOWLOG ...). Their metadata is Redis 7.0's, generated (see `command::metadata`).
 
@@ -65,6 +65,10 @@ pub enum Control {
     },
     /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
     Shutdown(Shutdown),
+    /// `ROLE`: this node's replication role, as Redis names it (see `server::replication`).
+    Role,
+    /// `WAIT numreplicas timeout`.
+    Wait(Wait),
     /// `INFO [section ...]`, sections lowercased.
     Info {
         /// The section names in argument order, lowercased; empty for the default sections.
@@ -123,6 +127,25 @@ pub struct Hello {
     pub name: Option<Bytes>,
 }
 
+/// `WAIT numreplicas timeout`: until `replicas` other members hold every write this
+/// connection was answered for, or the timeout; replies how many do. Every acknowledged
+/// write is on a majority already, so on a healthy cluster a WAIT for fewer than a majority
+/// answers at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Wait {
+    /// How many other members to wait for; zero or less answers at once.
+    pub replicas: i64,
+    /// How long to wait at most, `None` for as long as it takes (Redis's timeout 0).
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl Wait {
+    /// The same count, answered at once: WAIT inside a transaction does not block, in Redis.
+    pub fn at_once(self) -> Wait {
+        Wait { timeout: Some(std::time::Duration::ZERO), ..self }
+    }
+}
+
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shutdown {
@@ -151,6 +174,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::BGSAVE, parse_bgsave),
     CommandSpec::new(&redis_metadata::SHUTDOWN, parse_shutdown),
     CommandSpec::new(&redis_metadata::INFO, parse_info),
+    CommandSpec::new(&redis_metadata::ROLE, parse_role),
+    CommandSpec::new(&redis_metadata::WAIT, parse_wait),
     client::CONTAINER,
     introspection::CONFIG_CONTAINER,
     introspection::COMMAND_CONTAINER,
@@ -284,6 +309,23 @@ fn parse_info(args: &mut Args) -> Result<Command, CommandError> {
         .map(|section| String::from_utf8_lossy(section).to_ascii_lowercase())
         .collect();
     control(Control::Info { sections })
+}
+
+fn parse_role(_args: &mut Args) -> Result<Command, CommandError> {
+    control(Control::Role)
+}
+
+/// Redis reads the count first, so its error wins; a negative count is allowed (it answers
+/// at once), a negative timeout is not.
+fn parse_wait(args: &mut Args) -> Result<Command, CommandError> {
+    let replicas = parse_i64(&args.next_bytes()?).ok_or(CommandError::NotInteger)?;
+    let timeout = parse_i64(&args.next_bytes()?)
+        .ok_or(CommandError::other("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CommandError::other("ERR timeout is negative"));
+    }
+    let timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout as u64));
+    control(Control::Wait(Wait { replicas, timeout }))
 }
 
 /// Redis's rule for client names and library attributes: printable ASCII without spaces

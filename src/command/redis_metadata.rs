@@ -4402,6 +4402,30 @@ pub static RESET: CommandMeta = CommandMeta {
     },
 };
 
+/// `ROLE`: Return the role of the instance in the context of replication.
+pub static ROLE: CommandMeta = CommandMeta {
+    name: "role",
+    arity: 1,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::LOADING).with(CommandFlags::STALE).with(CommandFlags::FAST),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::FAST).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Return the role of the instance in the context of replication"),
+        since: Some("2.8.12"),
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
 /// `RPOP`: Remove and get the last elements in a list.
 pub static RPOP: CommandMeta = CommandMeta {
     name: "rpop",
@@ -5937,6 +5961,33 @@ pub static UNWATCH: CommandMeta = CommandMeta {
         replaced_by: None,
         history: &[],
         arguments: &[],
+    },
+};
+
+/// `WAIT`: Wait for the synchronous replication of all the write commands sent in the context of the current connection.
+pub static WAIT: CommandMeta = CommandMeta {
+    name: "wait",
+    arity: 3,
+    flags: CommandFlags::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::CONNECTION),
+    tips: &["request_policy:all_shards", "response_policy:agg_min"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Wait for the synchronous replication of all the write commands sent in the context of the current connection"),
+        since: Some("3.0.0"),
+        group: "generic",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("numreplicas", ArgumentKind::Integer),
+            Argument::new("timeout", ArgumentKind::Integer),
+        ],
     },
 };
 

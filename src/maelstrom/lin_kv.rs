@@ -316,6 +316,8 @@ fn node_config(config: &super::Config, position: usize, node_ids: &[String]) -> 
         election_timeout_max_ms: config.raft_election_timeout_max_ms,
         leader_wait_ms: config.request_wait_ms,
         commit_wait_ms: config.request_wait_ms,
+        // No Redis listener: the node serves Maelstrom's messages only.
+        port: 0,
         ..NodeConfig::default()
     };
     node_config.validate()?;

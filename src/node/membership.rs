@@ -255,11 +255,26 @@ impl Node {
     /// Every member's status, this node's own first; a member that does not answer in time is
     /// listed with the error.
     pub async fn member_statuses(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
+        self.statuses_of(|_| true).await
+    }
+
+    /// This node's status and, when another member leads, the leader's: what the leader's
+    /// replication progress says without asking every member (WAIT polls it).
+    pub async fn own_and_leader_statuses(&self) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
+        let leader = self.leader();
+        self.statuses_of(|id| Some(id) == leader).await
+    }
+
+    /// This node's status first, then those of the other members `ask` picks, asked at once.
+    async fn statuses_of(
+        &self,
+        ask: impl Fn(NodeId) -> bool,
+    ) -> Vec<(NodeId, Result<NodeStatus, NodeError>)> {
         let core_waits = self.disk_full.borrow().is_some();
-        let own = crate::raft::peer::status(&self.raft, core_waits).await;
+        let own = crate::raft::peer::status(&self.raft, core_waits, self.client_port).await;
         let mut members: BTreeMap<NodeId, String> = BTreeMap::new();
         if let Ok(status) = &own {
-            members.extend(status.members.iter().cloned());
+            members.extend(status.members.iter().filter(|(id, _)| ask(*id)).cloned());
         }
         members.remove(&self.routing.id);
         let mut statuses = vec![(self.routing.id, own)];

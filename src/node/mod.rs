@@ -224,6 +224,9 @@ pub struct Node {
     deliveries: Arc<deliveries::Deliveries>,
     /// The incarnation of this node's data directory (`raft::identity`).
     incarnation: raft::identity::Incarnation,
+    /// The port this node serves Redis clients on (0 without a listener), which members
+    /// report to each other so that a follower can name its leader's (`raft::NodeStatus`).
+    client_port: u16,
     data_directory: Arc<raft::DataDirectory>,
 }
 
@@ -339,6 +342,7 @@ impl Node {
             started_unix_seconds,
             deliveries,
             incarnation: stored.incarnation,
+            client_port: config.port,
             data_directory: Arc::new(opened.data_directory),
         };
         node.spawn_tasks(config, opened.raft, receiver, waiting, read_waiters, peer_listener);
@@ -645,6 +649,10 @@ impl NodeService for Node {
 
     fn incarnation(&self) -> raft::identity::Incarnation {
         self.incarnation
+    }
+
+    fn client_port(&self) -> u16 {
+        self.client_port
     }
 }
 

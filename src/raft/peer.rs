@@ -127,6 +127,10 @@ pub struct NodeStatus {
     pub members: Vec<(NodeId, String)>,
     /// On a leader: each other member's matched index.
     pub matched: Vec<(NodeId, u64)>,
+    /// The port the node serves Redis clients on, 0 if it has none (a Maelstrom node), so
+    /// that INFO and ROLE can name the leader a Redis tool would connect to: its host is the
+    /// one in the member's peer address.
+    pub client_port: u16,
 }
 
 /// The answer to a [`PeerRequest`], variant by variant.
@@ -237,6 +241,8 @@ pub trait NodeService: Send + Sync + 'static {
     fn read_index(&self) -> BoxFuture<'static, Result<ReadPoint, NodeError>>;
     /// The incarnation of this node's data directory.
     fn incarnation(&self) -> Incarnation;
+    /// The port this node serves Redis clients on (0 if none), for [`NodeStatus::client_port`].
+    fn client_port(&self) -> u16;
 }
 
 /// Answers the requests peers send: openraft's RPCs go to openraft, the others to the node.
@@ -271,7 +277,9 @@ impl PeerHandler {
                 self.raft.trigger().elect().await.map_err(|fatal| NodeError::Stopped.or(fatal)),
             ),
             PeerRequest::Admin(request) => PeerResponse::Admin(self.service.admin(request).await),
-            PeerRequest::Status => PeerResponse::Status(status(&self.raft, false).await),
+            PeerRequest::Status => {
+                PeerResponse::Status(status(&self.raft, false, self.service.client_port()).await)
+            }
             PeerRequest::Incarnation => PeerResponse::Incarnation(self.service.incarnation()),
         }
     }
@@ -295,7 +303,11 @@ impl NodeError {
 /// knows the core waits (the question would only be answered, late, into the void). The
 /// question goes as a bare `external_request`, not openraft's `with_raft_state`, which logs an
 /// ERROR when it answers a caller that stopped waiting: here that is expected, not a fault.
-pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeError> {
+pub async fn status(
+    raft: &Raft,
+    core_waits: bool,
+    client_port: u16,
+) -> Result<NodeStatus, NodeError> {
     let committed = if core_waits {
         Err(())
     } else {
@@ -349,5 +361,6 @@ pub async fn status(raft: &Raft, core_waits: bool) -> Result<NodeStatus, NodeErr
             })
             .collect(),
         matched,
+        client_port,
     })
 }

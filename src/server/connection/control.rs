@@ -18,7 +18,7 @@ use crate::command::scripting::{ScriptControl, HELP as SCRIPT_HELP, NOT_BUSY};
 use crate::resp::{Frame, Protocol};
 use crate::server::clients::ClientInfo;
 use crate::server::help::{help, CLIENT_HELP};
-use crate::server::{info, introspection, REDIS_VERSION};
+use crate::server::{info, introspection, replication, REDIS_VERSION};
 
 impl Connection {
     /// Runs one control command. `None` means no reply at all (SHUTDOWN, which closes instead) or
@@ -62,6 +62,8 @@ impl Connection {
             Control::Info { sections } => {
                 verbatim_text(info::render(&self.shared, &sections).await)
             }
+            Control::Role => replication::role(&self.shared).await,
+            Control::Wait(wait) => self.execute_wait(wait).await,
             Control::Client(command) => self.execute_client(command),
             Control::Config(command) => introspection::execute_config(&self.shared, command),
             Control::Command(command) => introspection::execute_command(command),
@@ -132,13 +134,16 @@ impl Connection {
             self.client.protocol.store(version, Ordering::Relaxed);
         }
         let field = |name: &'static str| Frame::Bulk(Bytes::from_static(name.as_bytes()));
+        // As INFO and ROLE name it: the leader is the master, every other member a replica.
+        let node = &self.shared.node;
+        let role = if node.leader() == Some(node.id()) { "master" } else { "replica" };
         Frame::Map(vec![
             (field("server"), field("redis")),
             (field("version"), field(REDIS_VERSION)),
             (field("proto"), Frame::Integer(self.session.protocol.version())),
             (field("id"), Frame::Integer(self.client.id as i64)),
             (field("mode"), field("standalone")),
-            (field("role"), field("master")),
+            (field("role"), field(role)),
             (field("modules"), Frame::Array(Vec::new())),
         ])
     }

@@ -20,6 +20,7 @@ mod control;
 mod slow_commands;
 mod subscriptions;
 mod transaction;
+mod wait;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

@@ -295,6 +295,10 @@ impl Connection {
                     steps.push(step);
                     Planned::Step
                 }
+                // WAIT answers at once inside a transaction, as in Redis.
+                Action::Control(Control::Wait(wait)) => {
+                    Planned::Control(Control::Wait(wait.at_once()))
+                }
                 Action::Control(control) => Planned::Control(control),
                 Action::Error(error) => Planned::Error(error),
             };

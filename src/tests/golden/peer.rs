@@ -77,6 +77,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         voters: vec![1],
         members: vec![(1, "a:1".into())],
         matched: vec![(2, 5)],
+        client_port: 6379,
     };
     let responses = vec![
         (PeerResponse::AppendEntries(Ok(AppendEntriesResponse::Success)), "000000"),
@@ -101,7 +102,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         (PeerResponse::Admin(Ok("OK".into())), "0600024f4b"),
         (
             PeerResponse::Status(Ok(status)),
-            "070001066c6561646572030101090807060101010103613a31010205",
+            "070001066c6561646572030101090807060101010103613a31010205eb31",
         ),
         (PeerResponse::Incarnation(0x0123_4567_89ab_cdef), "08ef9bafcdf8acd19101"),
     ];

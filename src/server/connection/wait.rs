@@ -1,0 +1,62 @@
+//! WAIT: blocks the connection until enough other members hold its writes.
+//!
+//! Every write Concord acknowledged is on a majority already, so WAIT adds no durability; it
+//! tells a client how far replication has gone, as Redis's does. The index waited for is the
+//! leader's commit index when WAIT starts (on the leader, its own), which is at least the
+//! index of every write this connection was answered for: a forwarded write is answered after
+//! the leader applied it, possibly before this follower did. The count comes from the leader's
+//! replication progress (`server::replication::holders`), polled until it is reached, the
+//! timeout passes or the client goes away. Only this node and the leader are asked, so a
+//! member that is down or cut off does not slow the polling.
+
+use std::time::Duration;
+
+use super::Connection;
+use crate::command::control::Wait;
+use crate::resp::Frame;
+use crate::server::replication;
+
+/// The first and the longest pause between two looks at the members' progress. A WAIT for
+/// fewer members than hold the write answers at the first look; one for more than exist polls
+/// until its timeout, so the pause grows to keep such a client cheap.
+const POLL_FIRST: Duration = Duration::from_millis(1);
+const POLL_LONGEST: Duration = Duration::from_millis(100);
+
+impl Connection {
+    /// Answers `WAIT` with the number of other members holding this connection's writes.
+    pub(super) async fn execute_wait(&mut self, wait: Wait) -> Frame {
+        let deadline = wait.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
+        let mut target = None;
+        let mut pause = POLL_FIRST;
+        let mut shutdown = self.shared.shutdown.subscribe();
+        let client = std::sync::Arc::clone(&self.client);
+        let input_limit = self.shared.settings.client_query_buffer_limit();
+        loop {
+            let statuses = self.shared.node.own_and_leader_statuses().await;
+            let index = *target.get_or_insert_with(|| replication::index_to_hold(&statuses));
+            let holders = replication::holders(&statuses, index);
+            let expired = deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
+            if holders as i64 >= wait.replicas || expired {
+                return Frame::Integer(holders as i64);
+            }
+            let wake = tokio::time::Instant::now() + pause;
+            let wake = deadline.map_or(wake, |deadline| wake.min(deadline));
+            pause = (pause * 2).min(POLL_LONGEST);
+            tokio::select! {
+                biased;
+                _ = client.kill_signal.notified() => return Frame::Null,
+                _ = shutdown.wait_for(|stopping| *stopping) => return Frame::Null,
+                read = tokio::io::AsyncReadExt::read_buf(&mut self.stream, &mut self.input),
+                    if self.input.len() <= input_limit =>
+                {
+                    if !matches!(read, Ok(read) if read > 0) {
+                        // Gone: the reply is written to no one.
+                        return Frame::Null;
+                    }
+                    // More requests: they wait in the buffer, as in Redis.
+                }
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+}
