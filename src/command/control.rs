@@ -11,7 +11,9 @@ pub mod cluster;
 mod introspection;
 mod slowlog;
 
-pub use client::{ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute};
+pub use client::{
+    ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute, ReplyMode,
+};
 pub use introspection::{CommandListFilter, ConfigCommand, IntrospectionCommand};
 pub use slowlog::SlowLogCommand;
 

@@ -761,6 +761,36 @@ pub static CLIENT_NO_EVICT: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT REPLY`: Instruct the server whether to reply to commands.
+pub static CLIENT_REPLY: CommandMeta = CommandMeta {
+    name: "client|reply",
+    arity: 3,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::CONNECTION),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Instruct the server whether to reply to commands"),
+        since: Some("3.2.0"),
+        group: "connection",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("on_off_skip", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("on", ArgumentKind::PureToken).token("ON"),
+                    Argument::new("off", ArgumentKind::PureToken).token("OFF"),
+                    Argument::new("skip", ArgumentKind::PureToken).token("SKIP"),
+                ]),
+        ],
+    },
+};
+
 /// `CLIENT SETNAME`: Set the current connection name.
 pub static CLIENT_SETNAME: CommandMeta = CommandMeta {
     name: "client|setname",

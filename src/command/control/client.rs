@@ -1,9 +1,9 @@
 //! `CLIENT ...`: the subcommands about connections (ID, SETNAME, GETNAME, LIST, INFO, KILL,
-//! SETINFO, NO-EVICT, HELP).
+//! SETINFO, NO-EVICT, REPLY, HELP).
 //!
 //! CLIENT SETINFO comes from Redis 7.2; client libraries send it on connect (and ignore an
 //! error), so Concord accepts it and shows the values in CLIENT LIST. The other 7.0
-//! subcommands (PAUSE, TRACKING, REPLY, ...) are deliberately unknown until their features
+//! subcommands (PAUSE, TRACKING, UNBLOCK, ...) are deliberately unknown until their features
 //! exist: answering OK to them would be a lie.
 
 use bytes::Bytes;
@@ -46,8 +46,22 @@ pub enum ClientCommand {
         /// `ON`; `false` for `OFF`.
         enabled: bool,
     },
+    /// `CLIENT REPLY ON | OFF | SKIP`: whether the server answers this connection.
+    Reply(ReplyMode),
     /// `CLIENT HELP`.
     Help,
+}
+
+/// Which replies a connection gets, as `CLIENT REPLY` sets it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply (the default).
+    #[default]
+    On,
+    /// None, until `CLIENT REPLY ON`.
+    Off,
+    /// None for the next command, then every reply again.
+    Skip,
 }
 
 /// The one filter CLIENT LIST accepts.
@@ -133,6 +147,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::CLIENT_KILL, parse_kill),
     CommandSpec::new(&concord_metadata::CLIENT_SETINFO, parse_setinfo),
     CommandSpec::new(&redis_metadata::CLIENT_NO_EVICT, parse_no_evict),
+    CommandSpec::new(&redis_metadata::CLIENT_REPLY, parse_reply),
     CommandSpec::new(&redis_metadata::CLIENT_HELP, parse_help),
 ];
 
@@ -206,6 +221,20 @@ fn parse_no_evict(args: &mut Args) -> Result<Command, CommandError> {
         return Err(CommandError::Syntax);
     };
     client(ClientCommand::NoEvict { enabled })
+}
+
+fn parse_reply(args: &mut Args) -> Result<Command, CommandError> {
+    let mode = args.next_bytes()?;
+    let mode = if is_keyword(&mode, "ON") {
+        ReplyMode::On
+    } else if is_keyword(&mode, "OFF") {
+        ReplyMode::Off
+    } else if is_keyword(&mode, "SKIP") {
+        ReplyMode::Skip
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    client(ClientCommand::Reply(mode))
 }
 
 /// `CLIENT LIST [TYPE type | ID id [id ...]]`: one filter at most, as in Redis 7.0.

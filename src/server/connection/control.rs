@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::Connection;
 use crate::command::control::{
     is_valid_client_name, ClientCommand, ClientFilter, ClientKill, ClientType, Control, Hello,
-    LibraryAttribute, Shutdown,
+    LibraryAttribute, ReplyMode, Shutdown,
 };
 use crate::command::scripting::{ScriptControl, HELP as SCRIPT_HELP, NOT_BUSY};
 use crate::resp::{Frame, Protocol};
@@ -64,7 +64,7 @@ impl Connection {
             }
             Control::Role => replication::role(&self.shared).await,
             Control::Wait(wait) => self.execute_wait(wait).await,
-            Control::Client(command) => self.execute_client(command),
+            Control::Client(command) => return self.execute_client(command),
             Control::Config(command) => introspection::execute_config(&self.shared, command),
             Control::Command(command) => introspection::execute_command(command),
             Control::SlowLog(command) => self.execute_slowlog(command),
@@ -175,6 +175,7 @@ impl Connection {
         self.client.protocol.store(2, Ordering::Relaxed);
         self.client.no_evict.store(false, Ordering::Relaxed);
         *self.client.name.lock() = None;
+        self.session.replies = Default::default();
         Frame::simple("RESET")
     }
 
@@ -211,9 +212,10 @@ impl Connection {
         None
     }
 
-    fn execute_client(&mut self, command: ClientCommand) -> Frame {
+    /// CLIENT's subcommands; `None` for CLIENT REPLY OFF and SKIP, which are not answered.
+    fn execute_client(&mut self, command: ClientCommand) -> Option<Frame> {
         let client = &self.client;
-        match command {
+        let frame = match command {
             ClientCommand::Id => Frame::Integer(client.id as i64),
             ClientCommand::SetName { name } => match self.set_name(name) {
                 Ok(()) => Frame::ok(),
@@ -235,8 +237,16 @@ impl Connection {
                 client.no_evict.store(enabled, Ordering::Relaxed);
                 Frame::ok()
             }
+            ClientCommand::Reply(mode) => {
+                self.session.replies.set(mode);
+                if mode != ReplyMode::On {
+                    return None;
+                }
+                Frame::ok()
+            }
             ClientCommand::Help => help(CLIENT_HELP),
-        }
+        };
+        Some(frame)
     }
 
     fn client_list(&self, filter: Option<&ClientFilter>) -> Frame {

@@ -35,7 +35,7 @@ use self::subscriptions::next_message;
 use self::transaction::{Intercepted, TransactionState};
 use super::{BufferUsage, ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
-use crate::command::control::Control;
+use crate::command::control::{Control, ReplyMode};
 use crate::command::{
     self, pubsub, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Parsed, Read, Write,
 };
@@ -127,6 +127,53 @@ struct Session {
     /// unknown, so the replicated table may hold subscriptions the connection does not know
     /// of; its close or RESET removes them (see `subscriptions`).
     subscriptions_unsettled: bool,
+    /// Which replies are written (CLIENT REPLY).
+    replies: Replies,
+}
+
+/// CLIENT REPLY's state: which of the connection's replies are written. A reply is one
+/// command's, however it is written: an EXEC's header and the elements after it are one.
+#[derive(Debug, Default)]
+struct Replies {
+    mode: ReplyMode,
+    /// Parts of a reply whose header was already decided: how many are still to come, and
+    /// whether they are written.
+    parts_left: usize,
+    parts_written: bool,
+}
+
+impl Replies {
+    /// Redis's rules: ON clears OFF and SKIP, OFF holds until ON, and SKIP counts only while
+    /// replies are on.
+    fn set(&mut self, mode: ReplyMode) {
+        if mode != ReplyMode::Skip || self.mode != ReplyMode::Off {
+            self.mode = mode;
+        }
+    }
+
+    /// Whether the next whole reply is written; SKIP is spent on it.
+    fn next_written(&mut self) -> bool {
+        if self.parts_left > 0 {
+            self.parts_left -= 1;
+            return self.parts_written;
+        }
+        match self.mode {
+            ReplyMode::On => true,
+            ReplyMode::Off => false,
+            ReplyMode::Skip => {
+                self.mode = ReplyMode::On;
+                false
+            }
+        }
+    }
+
+    /// Whether an aggregate reply's header is written, deciding its next `parts` with it.
+    fn header_written(&mut self, parts: usize) -> bool {
+        let written = self.next_written();
+        self.parts_left = parts;
+        self.parts_written = written;
+        written
+    }
 }
 
 struct Connection {
@@ -190,6 +237,7 @@ impl Connection {
                 authenticated,
                 close_after_reply: false,
                 blocking_unsettled: false,
+                replies: Replies::default(),
                 waiter_number,
                 subscriptions_unsettled: false,
             },
@@ -524,17 +572,29 @@ impl Connection {
         self.stats.record(spec.name, elapsed, outcome);
     }
 
-    /// Encodes one reply in the connection's protocol.
+    /// Encodes one reply in the connection's protocol, unless CLIENT REPLY turned it off. An
+    /// error counts in INFO errorstats either way, as in Redis.
     fn reply(&mut self, frame: &Frame) {
         if let Frame::Error(message) = frame {
             self.stats.record_error(message);
         }
+        if self.session.replies.next_written() {
+            resp::encode(frame, self.session.protocol, &mut self.output);
+        }
+    }
+
+    /// Encodes a push (a subscription's confirmation, a message): written whatever CLIENT
+    /// REPLY says, as in Redis, and not counted as a reply.
+    fn push(&mut self, frame: &Frame) {
         resp::encode(frame, self.session.protocol, &mut self.output);
     }
 
     /// Starts an array reply of `length` elements, to be followed by that many `reply` calls.
     /// The header is the same in RESP2 and RESP3.
     fn reply_array_header(&mut self, length: usize) {
+        if !self.session.replies.header_written(length) {
+            return;
+        }
         self.output.extend_from_slice(b"*");
         self.output.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
         self.output.extend_from_slice(b"\r\n");

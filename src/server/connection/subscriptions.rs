@@ -178,7 +178,7 @@ impl Connection {
                 Frame::Integer(count) => count as usize,
                 _ => 0,
             };
-            self.reply(&confirmation(word, name, count));
+            self.push(&confirmation(word, name, count));
         }
         self.note_subscriptions();
         true
@@ -234,7 +234,7 @@ impl Connection {
             frames.push(delivery.to_frame());
         }
         for frame in &frames {
-            self.reply(frame);
+            self.push(frame);
         }
     }
 }

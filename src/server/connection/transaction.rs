@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::Connection;
-use crate::command::control::Control;
+use crate::command::control::{ClientCommand, Control};
 use crate::command::transactions::{
     exec_refused, Operation, Step, Transaction, TransactionCommand, WatchedKey,
     DISCARD_WITHOUT_MULTI, EXEC_ABORTED, EXEC_WITHOUT_MULTI, NESTED_MULTI, NOT_ALLOWED_IN_MULTI,
@@ -327,6 +327,13 @@ impl Connection {
                 Planned::Step => (replies.next().expect("apply replies once per step"), share),
                 // Queued connection commands never include transaction commands or SHUTDOWN (which
                 // has no reply), so a reply always comes; null keeps the array whole regardless.
+                // Inside EXEC, CLIENT REPLY answers OK in its place and takes effect after the
+                // EXEC reply, which is written whole. (Redis 7.0 drops the elements after it but
+                // not the header, which leaves a stream no client can parse.)
+                Planned::Control(Control::Client(ClientCommand::Reply(mode))) => {
+                    self.session.replies.set(mode);
+                    (Frame::ok(), Duration::ZERO)
+                }
                 Planned::Control(control) => {
                     let started = Instant::now();
                     let frame =
