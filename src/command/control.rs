@@ -2,7 +2,7 @@
 //! The server executes them; none of them enters the log.
 //!
 //! This file holds the connection commands (PING, HELLO, AUTH, SELECT, RESET, ...) and the
-//! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO, ROLE, WAIT). The container
+//! server commands without subcommands (TIME, LASTSAVE, SHUTDOWN, INFO, MONITOR, ROLE, WAIT). The container
 //! commands live in submodules: `client` (CLIENT ...), `introspection` (CONFIG ... and
 //! COMMAND ...) and `slowlog` (SLOWLOG ...). Their metadata is Redis 7.0's, generated (see `command::metadata`).
 
@@ -67,6 +67,9 @@ pub enum Control {
     },
     /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
     Shutdown(Shutdown),
+    /// `MONITOR`: this connection receives every command the node's clients run, from now on
+    /// (see `server::monitor`).
+    Monitor,
     /// `ROLE`: this node's replication role, as Redis names it (see `server::replication`).
     Role,
     /// `WAIT numreplicas timeout`.
@@ -176,6 +179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::BGSAVE, parse_bgsave),
     CommandSpec::new(&redis_metadata::SHUTDOWN, parse_shutdown),
     CommandSpec::new(&redis_metadata::INFO, parse_info),
+    CommandSpec::new(&redis_metadata::MONITOR, parse_monitor),
     CommandSpec::new(&redis_metadata::ROLE, parse_role),
     CommandSpec::new(&redis_metadata::WAIT, parse_wait),
     client::CONTAINER,
@@ -311,6 +315,10 @@ fn parse_info(args: &mut Args) -> Result<Command, CommandError> {
         .map(|section| String::from_utf8_lossy(section).to_ascii_lowercase())
         .collect();
     control(Control::Info { sections })
+}
+
+fn parse_monitor(_args: &mut Args) -> Result<Command, CommandError> {
+    control(Control::Monitor)
 }
 
 fn parse_role(_args: &mut Args) -> Result<Command, CommandError> {

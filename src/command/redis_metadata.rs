@@ -3470,6 +3470,30 @@ pub static MGET: CommandMeta = CommandMeta {
     },
 };
 
+/// `MONITOR`: Listen for all requests received by the server in real time.
+pub static MONITOR: CommandMeta = CommandMeta {
+    name: "monitor",
+    arity: 1,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Listen for all requests received by the server in real time"),
+        since: Some("1.0.0"),
+        group: "server",
+        complexity: None,
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
 /// `MOVE`: Move a key to another database.
 pub static MOVE: CommandMeta = CommandMeta {
     name: "move",

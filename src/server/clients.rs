@@ -63,6 +63,8 @@ pub struct ClientInfo {
     pub fd: i64,
     /// Set by CLIENT NO-EVICT (shown as flag `e`; Concord never evicts clients).
     pub no_evict: AtomicBool,
+    /// In MONITOR mode (shown as flag `O`).
+    pub monitoring: AtomicBool,
     /// The number of commands queued since MULTI, or -1 outside MULTI (CLIENT LIST's `multi=`,
     /// and flag `x` when not -1).
     pub queued_commands: AtomicI64,
@@ -155,6 +157,7 @@ impl ClientRegistry {
             commands_processed: AtomicU64::new(0),
             fd,
             no_evict: AtomicBool::new(false),
+            monitoring: AtomicBool::new(false),
             queued_commands: AtomicI64::new(-1),
             buffers: Mutex::new(BufferUsage::default()),
             blocked: AtomicBool::new(false),
@@ -222,7 +225,10 @@ impl ClientInfo {
         let library_version = self.library_version.lock().clone().unwrap_or_default();
         let queued_commands = self.queued_commands.load(Ordering::Relaxed);
         let mut flags = String::new();
-        // Redis's order: P, x, b, ..., e.
+        // Redis's order: O, P, x, b, ..., e.
+        if self.monitoring.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
         if self.is_subscribed() {
             flags.push('P');
         }

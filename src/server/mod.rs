@@ -21,6 +21,7 @@ mod connection;
 mod help;
 mod info;
 mod introspection;
+pub mod monitor;
 pub mod parameter_effects;
 pub mod parameters;
 mod replication;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub command_stats: CommandStats,
     /// The commands that took longest, for SLOWLOG.
     pub slow_log: slowlog::SlowLog,
+    /// The clients in MONITOR mode, fed every command this node's clients run.
+    pub monitors: monitor::Monitors,
     /// Set to true to stop the listener and every connection (SHUTDOWN, Ctrl-C).
     pub shutdown: watch::Sender<bool>,
 }
@@ -164,6 +167,7 @@ impl Server {
             clients: ClientRegistry::default(),
             command_stats: CommandStats::default(),
             slow_log: slowlog::SlowLog::default(),
+            monitors: monitor::Monitors::default(),
             shutdown,
         });
         Ok(Server { listener, shared })

@@ -62,6 +62,7 @@ impl Connection {
             Control::Info { sections } => {
                 verbatim_text(info::render(&self.shared, &sections).await)
             }
+            Control::Monitor => return self.start_monitoring(),
             Control::Role => replication::role(&self.shared).await,
             Control::Wait(wait) => self.execute_wait(wait).await,
             Control::Client(command) => return self.execute_client(command),
@@ -176,6 +177,7 @@ impl Connection {
         self.client.no_evict.store(false, Ordering::Relaxed);
         *self.client.name.lock() = None;
         self.session.replies = Default::default();
+        self.stop_monitoring();
         Frame::simple("RESET")
     }
 

@@ -17,6 +17,7 @@
 mod admin;
 mod blocking;
 mod control;
+mod monitoring;
 mod slow_commands;
 mod subscriptions;
 mod transaction;
@@ -31,6 +32,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use self::monitoring::{next_monitor_line, MonitorLine, MONITOR_KEYSPACE};
 use self::subscriptions::next_message;
 use self::transaction::{Intercepted, TransactionState};
 use super::{BufferUsage, ClientInfo, Shared};
@@ -203,6 +205,16 @@ struct Connection {
     /// Subscriptions and deferred replies, once the connection subscribed or blocked (see
     /// `subscriptions`).
     mailbox: Option<Mailbox>,
+    /// The node's command lines, once the connection ran MONITOR (see `monitoring`).
+    monitor: Option<tokio::sync::broadcast::Receiver<Bytes>>,
+}
+
+/// What arrived for the connection other than its client's bytes.
+enum Push {
+    /// A pub/sub message, or `None` when the connection was cut off for falling behind.
+    Message(Option<crate::node::Delivery>),
+    /// A MONITOR line.
+    Monitor(MonitorLine),
 }
 
 /// A write waiting for the batch's proposal, with the request as sent for SLOWLOG.
@@ -252,6 +264,7 @@ impl Connection {
             activity: Activity::default(),
             transaction: TransactionState::default(),
             mailbox: None,
+            monitor: None,
         }
     }
 
@@ -272,17 +285,31 @@ impl Connection {
                 }
                 _ = client.kill_signal.notified() => return Ok(()),
                 _ = shutdown.wait_for(|stopping| *stopping) => return Ok(()),
-                delivery = next_message(&mut self.mailbox) => Err(delivery),
+                delivery = next_message(&mut self.mailbox) => Err(Push::Message(delivery)),
+                line = next_monitor_line(&mut self.monitor) => Err(Push::Monitor(line)),
             };
             let read = match read {
                 Ok(read) => read,
                 // Cut off for falling behind (see `node::deliveries`).
-                Err(None) => return Ok(()),
-                Err(Some(delivery)) => {
-                    self.reply(&delivery.to_frame());
+                Err(Push::Message(None)) => return Ok(()),
+                Err(Push::Message(Some(delivery))) => {
+                    self.push(&delivery.to_frame());
                     self.write_queued_messages();
                     self.flush().await?;
                     continue;
+                }
+                Err(Push::Monitor(MonitorLine::Line(line))) => {
+                    self.write_monitor_lines(line);
+                    self.flush().await?;
+                    continue;
+                }
+                Err(Push::Monitor(MonitorLine::FellBehind)) => {
+                    tracing::warn!(
+                        client = client.id,
+                        "closing monitor that fell {} lines behind",
+                        crate::server::monitor::LINES_QUEUED_MAX
+                    );
+                    return Ok(());
                 }
             };
             if read == 0 {
@@ -377,6 +404,9 @@ impl Connection {
         if self.in_subscribed_mode() && !pubsub::allowed_in_subscribed_mode(spec.name) {
             return self.refuse(&pubsub::subscribed_mode_error(spec.name).to_frame()).await;
         }
+        if self.monitor.is_some() && matches!(command, Ok(Command::Read(_) | Command::Write(_))) {
+            return self.refuse(&Frame::error(MONITOR_KEYSPACE)).await;
+        }
         // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
         let command = if self.transaction.is_queueing() {
             match self.intercept(spec, &arguments, argument_bytes, command) {
@@ -389,15 +419,16 @@ impl Connection {
         match command {
             Ok(Command::Write(Write::Blocking(BlockingWrite::Block(block)))) => {
                 self.commit_pending().await;
+                // Monitors see a blocking command when it blocks, as in Redis.
+                self.feed_monitors(spec, &arguments);
                 let started = Instant::now();
                 let (frame, blocked_for) = self.execute_blocking(block).await;
                 // Redis counts a blocking command's work, not its wait, and does not log one
                 // that timed out (the only way it replies null).
                 let elapsed = started.elapsed().saturating_sub(blocked_for);
-                if frame.is_null() {
-                    self.record_stats(spec, elapsed, &frame);
-                } else {
-                    self.record(spec, &arguments, elapsed, &frame);
+                self.record_stats(spec, elapsed, &frame);
+                if !frame.is_null() {
+                    self.log_if_slow(spec, &arguments, elapsed);
                 }
                 if !self.session.close_after_reply {
                     self.reply(&frame);
@@ -463,7 +494,15 @@ impl Connection {
                 self.record(spec, arguments, started.elapsed(), &frame);
                 self.reply(&frame);
             }
-            None => self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded),
+            None => {
+                self.stats.record(spec.name, started.elapsed(), Outcome::Succeeded);
+                // An EXEC that ran wrote its own reply; monitors see it after its commands.
+                if spec.name == "exec" {
+                    self.feed_exec(arguments);
+                } else {
+                    self.feed_monitors(spec, arguments);
+                }
+            }
         }
     }
 
@@ -564,6 +603,20 @@ impl Connection {
     ) {
         self.record_stats(spec, elapsed, frame);
         self.log_if_slow(spec, arguments, elapsed);
+        self.feed_monitors(spec, arguments);
+    }
+
+    /// Writes `line` and every other monitor line already there into the output.
+    fn write_monitor_lines(&mut self, line: Bytes) {
+        self.output.extend_from_slice(&line);
+        let Some(receiver) = self.monitor.as_mut() else { return };
+        // Lines that arrive meanwhile wait for the next turn; falling behind shows there.
+        while let Ok(line) = receiver.try_recv() {
+            self.output.extend_from_slice(&line);
+            if self.output.len() >= OUTPUT_FLUSH_BYTES {
+                break;
+            }
+        }
     }
 
     /// Counts a command in INFO commandstats only, as failed if its reply is an error.

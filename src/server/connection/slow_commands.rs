@@ -68,7 +68,7 @@ impl Connection {
 /// as Redis finds them while it parses: AUTH's once their count is right, HELLO's AUTH pair
 /// for each AUTH option read before any syntax error, and the value of each sensitive
 /// parameter in CONFIG SET up to the first parameter it refuses by name.
-fn redacted_positions(name: &str, arguments: &[Bytes]) -> Vec<usize> {
+pub(super) fn redacted_positions(name: &str, arguments: &[Bytes]) -> Vec<usize> {
     match name {
         "auth" if (2..=3).contains(&arguments.len()) => (1..arguments.len()).collect(),
         "hello" => hello_redacted(arguments),
