@@ -19,6 +19,8 @@
 //! monitor that does not read cannot grow the server's memory; with no monitor, feeding costs
 //! one atomic load.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -32,11 +34,27 @@ pub const LINES_QUEUED_MAX: usize = 1024;
 /// The node's monitoring clients, as the receivers of one broadcast.
 pub struct Monitors {
     lines: broadcast::Sender<Bytes>,
+    /// How many receivers there are, kept beside the channel because its own count takes a
+    /// lock, and every command asks.
+    count: Arc<AtomicUsize>,
 }
 
 impl Default for Monitors {
     fn default() -> Monitors {
-        Monitors { lines: broadcast::channel(LINES_QUEUED_MAX).0 }
+        Monitors { lines: broadcast::channel(LINES_QUEUED_MAX).0, count: Arc::default() }
+    }
+}
+
+/// One monitoring client's end of the broadcast; it stops counting when dropped.
+pub struct Monitor {
+    /// The lines fed since the client started monitoring.
+    pub lines: broadcast::Receiver<Bytes>,
+    count: Arc<AtomicUsize>,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -50,13 +68,14 @@ pub struct Source<'a> {
 
 impl Monitors {
     /// A receiver of every line fed from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Bytes> {
-        self.lines.subscribe()
+    pub fn subscribe(&self) -> Monitor {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Monitor { lines: self.lines.subscribe(), count: Arc::clone(&self.count) }
     }
 
     /// Whether anyone monitors: the one check a command pays when no one does.
     pub fn any(&self) -> bool {
-        self.lines.receiver_count() > 0
+        self.count.load(Ordering::Relaxed) > 0
     }
 
     /// Sends the line of one command to every monitor; `redacted` are the positions of the
@@ -150,10 +169,13 @@ mod tests {
         let source = Source { db: 0, client: "c" };
         monitors.feed(&source, &arguments(&[b"GET", b"k"]), &[]);
         assert!(!monitors.any());
-        let mut receiver = monitors.subscribe();
+        let mut monitor = monitors.subscribe();
+        assert!(monitors.any());
         monitors.feed(&source, &arguments(&[b"GET", b"k"]), &[]);
-        let line = receiver.try_recv().unwrap();
+        let line = monitor.lines.try_recv().unwrap();
         assert!(line.ends_with(b" [0 c] \"GET\" \"k\"\r\n"), "{line:?}");
-        assert!(receiver.try_recv().is_err());
+        assert!(monitor.lines.try_recv().is_err());
+        drop(monitor);
+        assert!(!monitors.any());
     }
 }

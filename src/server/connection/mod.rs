@@ -206,7 +206,7 @@ struct Connection {
     /// `subscriptions`).
     mailbox: Option<Mailbox>,
     /// The node's command lines, once the connection ran MONITOR (see `monitoring`).
-    monitor: Option<tokio::sync::broadcast::Receiver<Bytes>>,
+    monitor: Option<crate::server::monitor::Monitor>,
 }
 
 /// What arrived for the connection other than its client's bytes.
@@ -609,9 +609,9 @@ impl Connection {
     /// Writes `line` and every other monitor line already there into the output.
     fn write_monitor_lines(&mut self, line: Bytes) {
         self.output.extend_from_slice(&line);
-        let Some(receiver) = self.monitor.as_mut() else { return };
+        let Some(monitor) = self.monitor.as_mut() else { return };
         // Lines that arrive meanwhile wait for the next turn; falling behind shows there.
-        while let Ok(line) = receiver.try_recv() {
+        while let Ok(line) = monitor.lines.try_recv() {
             self.output.extend_from_slice(&line);
             if self.output.len() >= OUTPUT_FLUSH_BYTES {
                 break;

@@ -8,7 +8,7 @@ use super::slow_commands::redacted_positions;
 use super::Connection;
 use crate::command::{CommandFlags, CommandSpec};
 use crate::resp::Frame;
-use crate::server::monitor::Source;
+use crate::server::monitor::{Monitor, Source};
 
 /// The error a monitoring connection gets for a command on the keyspace, as in Redis (where
 /// a monitor is a kind of replica).
@@ -76,11 +76,9 @@ pub(super) enum MonitorLine {
 }
 
 /// The next line for a monitoring connection; never ready for one that does not monitor.
-pub(super) async fn next_monitor_line(
-    monitor: &mut Option<broadcast::Receiver<Bytes>>,
-) -> MonitorLine {
-    let Some(receiver) = monitor else { return std::future::pending().await };
-    match receiver.recv().await {
+pub(super) async fn next_monitor_line(monitor: &mut Option<Monitor>) -> MonitorLine {
+    let Some(monitor) = monitor else { return std::future::pending().await };
+    match monitor.lines.recv().await {
         Ok(line) => MonitorLine::Line(line),
         Err(broadcast::error::RecvError::Lagged(_)) => MonitorLine::FellBehind,
         // The sender lives as long as the server; a closed channel means it is stopping.
