@@ -56,6 +56,8 @@ pub enum ScriptWrite {
     },
     /// `SCRIPT FLUSH [ASYNC|SYNC]`: empty the cache (both modes are the same here).
     Flush,
+    /// A FUNCTION subcommand that changes the libraries, or FCALL (see `functions`).
+    Function(super::functions::FunctionWrite),
 }
 
 /// A scripting command that only reads: it runs on a view.
@@ -73,6 +75,8 @@ pub enum ScriptRead {
         /// The SHAs asked about, lowercased.
         shas: Vec<Bytes>,
     },
+    /// A FUNCTION subcommand that reads the libraries, or FCALL_RO (see `functions`).
+    Function(super::functions::FunctionRead),
 }
 
 /// A scripting command the connection answers itself.
@@ -83,6 +87,10 @@ pub enum ScriptControl {
     Kill,
     /// `SCRIPT HELP`.
     Help,
+    /// `FUNCTION KILL`: NOTBUSY, as SCRIPT KILL.
+    FunctionKill,
+    /// `FUNCTION HELP`.
+    FunctionHelp,
 }
 
 /// EVALSHA's reply for a SHA the cache does not hold.

@@ -26,8 +26,11 @@
 mod bit;
 mod convert;
 mod environment;
+mod functions;
+mod library;
 
 pub use environment::{INSTRUCTIONS_MAX, MEMORY_BYTES_MAX, REDIS_VERSION};
+pub use functions::runs_on_view as function_runs_on_view;
 
 use bytes::Bytes;
 
@@ -76,6 +79,7 @@ pub(super) fn write(
             let target = Target::Live { keyspace, context };
             run(&body, invocation, target, db, false)
         }
+        ScriptWrite::Function(write) => functions::write(keyspace, db, context, write),
     }
 }
 
@@ -102,6 +106,7 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &ScriptR
             };
             run(&body, invocation, Target::View { keyspace, now_ms }, db, true)
         }
+        ScriptRead::Function(read) => functions::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -126,6 +131,7 @@ fn run(
     let sha = sha1_hex(body);
     let script = Script {
         source: &body[skip..],
+        chunk: environment::Chunk::Script,
         sha: &sha,
         keys: &invocation.keys,
         arguments: &invocation.arguments,
