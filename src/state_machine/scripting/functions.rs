@@ -389,6 +389,77 @@ fn stats(libraries: &FunctionLibraries) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::split_arguments;
+    use crate::resp::Frame;
+    use crate::state_machine::test_harness::{bulk, int, Harness};
+
+    fn error_text(frame: &Frame) -> String {
+        match frame {
+            Frame::Error(text) => text.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    const LIBRARY: &str = "#!lua name=lib\n\
+        redis.register_function('deal', function(keys, args)\n\
+          redis.call('sadd', keys[1], 'a', 'b', 'c', 'd', 'e')\n\
+          return {redis.call('spop', keys[1]), math.random(1000), redis.call('time')[1]}\n\
+        end)\n\
+        redis.register_function('spin', function(keys) redis.call('set', keys[1], '1') while true do end end)\n\
+        redis.register_function{function_name = 'peek', flags = {'no-writes'},\n\
+          callback = function(keys) return redis.call('scard', keys[1]) end}";
+
+    #[test]
+    fn a_loaded_function_runs_in_apply_and_two_replicas_agree() {
+        let mut first = Harness::new();
+        let mut second = Harness::new();
+        for harness in [&mut first, &mut second] {
+            harness.check(&["FUNCTION", "LOAD", LIBRARY], bulk("lib"));
+        }
+        for _ in 0..5 {
+            let a = first.run(&["FCALL", "deal", "1", "s"]);
+            let b = second.run(&["FCALL", "deal", "1", "s"]);
+            assert_eq!(a, b, "two replicas answered the same entry differently");
+        }
+        assert_eq!(first.run(&["SMEMBERS", "s"]), second.run(&["SMEMBERS", "s"]));
+        first.check(&["FCALL_RO", "peek", "1", "s"], int(4));
+        let reply = first.run(&["FCALL_RO", "deal", "1", "s"]);
+        assert_eq!(
+            error_text(&reply),
+            "ERR Can not execute a script with write flag using *_ro command."
+        );
+    }
+
+    /// A function ends at the same budget as a script, with its earlier writes kept, and the
+    /// next call runs; a library whose body never ends is refused at the same point.
+    #[test]
+    fn a_runaway_function_or_library_body_ends_at_the_budget() {
+        let mut harness = Harness::new();
+        harness.check(&["FUNCTION", "LOAD", LIBRARY], bulk("lib"));
+        let reply = harness.run(&["FCALL", "spin", "1", "k"]);
+        assert!(error_text(&reply).contains("budget of 10000000 Lua instructions"), "{reply:?}");
+        harness.check(&["GET", "k"], bulk("1"));
+        harness.check(&["FCALL", "peek", "1", "s"], int(0));
+        let endless = "#!lua name=endless\nwhile true do end";
+        let reply = harness.run(&["FUNCTION", "LOAD", endless]);
+        assert!(error_text(&reply).contains("Lua instructions"), "{reply:?}");
+        let reply = harness.run(&["FUNCTION", "LIST", "LIBRARYNAME", "endless"]);
+        assert_eq!(reply, Frame::Array(vec![]), "a refused library was kept");
+    }
+
+    #[test]
+    fn a_dump_restores_into_another_replica() {
+        let mut first = Harness::new();
+        first.check(&["FUNCTION", "LOAD", LIBRARY], bulk("lib"));
+        let Frame::Bulk(payload) = first.run(&["FUNCTION", "DUMP"]) else {
+            panic!("FUNCTION DUMP is a bulk string");
+        };
+        let mut second = Harness::new();
+        let restored = second.run_bytes(vec!["FUNCTION".into(), "RESTORE".into(), payload.clone()]);
+        assert_eq!(restored, Frame::ok());
+        second.check(&["FCALL", "peek", "1", "s"], int(0));
+        let again = second.run_bytes(vec!["FUNCTION".into(), "RESTORE".into(), payload]);
+        assert_eq!(error_text(&again), "ERR Library lib already exists");
+    }
 
     #[test]
     fn first_lines_split_as_redis_splits_arguments() {
