@@ -39,7 +39,6 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
-pub mod functions;
 pub mod scripting;
 pub mod sets;
 pub mod sort;

@@ -18,6 +18,8 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub mod functions;
+
 use super::{Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use crate::command::redis_metadata;
 
@@ -57,7 +59,7 @@ pub enum ScriptWrite {
     /// `SCRIPT FLUSH [ASYNC|SYNC]`: empty the cache (both modes are the same here).
     Flush,
     /// A FUNCTION subcommand that changes the libraries, or FCALL (see `functions`).
-    Function(super::functions::FunctionWrite),
+    Function(functions::FunctionWrite),
 }
 
 /// A scripting command that only reads: it runs on a view.
@@ -76,7 +78,7 @@ pub enum ScriptRead {
         shas: Vec<Bytes>,
     },
     /// A FUNCTION subcommand that reads the libraries, or FCALL_RO (see `functions`).
-    Function(super::functions::FunctionRead),
+    Function(functions::FunctionRead),
 }
 
 /// A scripting command the connection answers itself.

@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    bitmaps, blocking, control, functions, geo, hashes, hyperloglog, keys, lists, pubsub,
-    scripting, sets, sort, strings, transactions, zsets, Args, Command, CommandError, CommandFlags,
-    CommandMeta,
+    bitmaps, blocking, control, geo, hashes, hyperloglog, keys, lists, pubsub, scripting, sets,
+    sort, strings, transactions, zsets, Args, Command, CommandError, CommandFlags, CommandMeta,
 };
 
 /// Builds a typed command from the arguments after the name (and subcommand).
@@ -76,7 +75,7 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         hyperloglog::COMMANDS,
         geo::COMMANDS,
         scripting::COMMANDS,
-        functions::COMMANDS,
+        scripting::functions::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

@@ -14,7 +14,7 @@ use crate::command::control::{
     is_valid_client_name, ClientCommand, ClientFilter, ClientKill, ClientType, Control, Hello,
     LibraryAttribute, Shutdown,
 };
-use crate::command::functions::HELP as FUNCTION_HELP;
+use crate::command::scripting::functions::HELP as FUNCTION_HELP;
 use crate::command::scripting::{ScriptControl, HELP as SCRIPT_HELP, NOT_BUSY};
 use crate::resp::{Frame, Protocol};
 use crate::server::clients::ClientInfo;

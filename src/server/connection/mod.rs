@@ -35,7 +35,7 @@ use self::transaction::{Intercepted, TransactionState};
 use super::{BufferUsage, ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
 use crate::command::control::Control;
-use crate::command::functions::{FunctionCall, FunctionRead, FunctionWrite};
+use crate::command::scripting::functions::{FunctionCall, FunctionRead, FunctionWrite};
 use crate::command::scripting::{ScriptRead, ScriptWrite};
 use crate::command::{
     self, pubsub, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Parsed, Read, Write,

@@ -11,6 +11,10 @@
 //! A fresh state per run is what makes a run a pure function of the script, its arguments and
 //! the keyspace: nothing one script leaves behind is seen by the next, on any replica.
 //!
+//! A function library's code runs the same way (a [`Chunk::Library`]): without `KEYS` and
+//! `ARGV`, its body first runs with the globals showing only the loading API (`library`),
+//! then the environment is switched to the whole one above and the function is called.
+//!
 //! The budget: a hook counts Lua instructions (in steps of [`HOOK_INSTRUCTIONS`]) and the
 //! allocator counts the Lua heap; both are the same on every replica for the same script and
 //! keyspace, so a script over [`INSTRUCTIONS_MAX`] or [`MEMORY_BYTES_MAX`] ends at the same
@@ -21,6 +25,8 @@
 //! `rawset` on the globals still works and `pairs(_G)` shows nothing; `cjson`, `cmsgpack`,
 //! `struct` and the `debug` library are not there.
 
+pub(super) mod library;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -29,8 +35,8 @@ use mlua::{
     ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
 };
 
+use super::bit;
 use super::convert::{error_table, error_text, lua_to_reply};
-use super::{bit, library};
 use crate::resp::{format_double, Frame};
 use crate::store::scripts::sha1_hex;
 

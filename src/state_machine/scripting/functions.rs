@@ -15,10 +15,11 @@
 
 use bytes::Bytes;
 
-use super::environment::{self, Chunk, Script};
-use super::library;
+use super::environment::{self, library, Chunk, Script};
 use super::{Commands, Target};
-use crate::command::functions::{FunctionCall, FunctionRead, FunctionWrite, RestorePolicy};
+use crate::command::scripting::functions::{
+    FunctionCall, FunctionRead, FunctionWrite, RestorePolicy,
+};
 use crate::command::{parse_i64, DbIndex};
 use crate::resp::Frame;
 use crate::store::functions::{Collision, Function, FunctionFlags, FunctionLibraries, Library};

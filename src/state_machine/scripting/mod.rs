@@ -1,5 +1,6 @@
 //! Execution of Lua scripts: EVAL and EVALSHA inside apply, EVAL_RO and EVALSHA_RO on a view,
-//! and the script cache's commands.
+//! and the script cache's commands; Redis 7.0 functions (`functions`, `library`) run through
+//! the same host and runner.
 //!
 //! A script that may write is one request of one entry (`Write::Script`). Apply runs it on
 //! every replica against the live keyspace: each `redis.call` is parsed as a client's command
@@ -27,7 +28,6 @@ mod bit;
 mod convert;
 mod environment;
 mod functions;
-mod library;
 
 pub use environment::{INSTRUCTIONS_MAX, MEMORY_BYTES_MAX, REDIS_VERSION};
 pub use functions::runs_on_view as function_runs_on_view;

@@ -36,6 +36,60 @@ fn slot(hash: u32) -> usize {
         as usize
 }
 
+/// The compressed bytes being written: literal runs, each behind a control byte reserved
+/// when the run starts and filled in when it ends.
+struct Output {
+    bytes: Vec<u8>,
+    /// How many bytes are written, the current run's control byte included.
+    written: usize,
+    /// How many literals the current run holds.
+    literals: usize,
+    /// The most bytes the output may take.
+    limit: usize,
+}
+
+impl Output {
+    fn new(limit: usize) -> Output {
+        // Room for the few bytes the end may write past `limit` before its check fails.
+        Output { bytes: vec![0u8; limit + 4], written: 1, literals: 0, limit }
+    }
+
+    /// Appends a literal, ending the run when it is full.
+    fn literal(&mut self, byte: u8) {
+        self.bytes[self.written] = byte;
+        self.written += 1;
+        self.literals += 1;
+        if self.literals == LITERALS_MAX {
+            self.bytes[self.written - self.literals - 1] = (self.literals - 1) as u8;
+            self.literals = 0;
+            self.written += 1;
+        }
+    }
+
+    /// Ends the current run: fills in its control byte, or takes back its reserved byte if it
+    /// holds no literal.
+    fn end_run(&mut self) {
+        self.bytes[self.written - self.literals - 1] = (self.literals as u8).wrapping_sub(1);
+        self.written -= usize::from(self.literals == 0);
+    }
+
+    /// Appends a back reference of `length + 2` bytes at `distance + 1` bytes back, then
+    /// reserves the next run's control byte.
+    fn reference(&mut self, distance: usize, length: usize) {
+        if length < 7 {
+            self.bytes[self.written] = ((distance >> 8) + (length << 5)) as u8;
+            self.written += 1;
+        } else {
+            self.bytes[self.written] = ((distance >> 8) + (7 << 5)) as u8;
+            self.bytes[self.written + 1] = (length - 7) as u8;
+            self.written += 2;
+        }
+        self.bytes[self.written] = distance as u8;
+        self.written += 2;
+        self.literals = 0;
+    }
+}
+
 /// Compresses `input` into at most `output_max` bytes, or `None` if it does not fit (then
 /// Redis stores the string as it is).
 pub fn compress(input: &[u8], output_max: usize) -> Option<Vec<u8>> {
@@ -44,17 +98,13 @@ pub fn compress(input: &[u8], output_max: usize) -> Option<Vec<u8>> {
         return None;
     }
     let mut table: Vec<Option<usize>> = vec![None; 1 << HASH_BITS];
-    // Room for the few bytes the end may write past `output_max` before the check fails.
-    let mut output = vec![0u8; output_max + 4];
+    let mut output = Output::new(output_max);
     let end = input.len();
     let mut at = 0usize;
-    let mut written = 1usize; // the first literal run's control byte is reserved
-    let mut literals = 0usize;
     let mut hash = first(input, at);
     while at + 2 < end {
         hash = next(hash, input, at);
-        let index = slot(hash);
-        let candidate = table[index].replace(at);
+        let candidate = table[slot(hash)].replace(at);
         let matched = candidate.filter(|&earlier| {
             at - earlier - 1 < DISTANCE_MAX
                 && earlier > 0
@@ -63,43 +113,23 @@ pub fn compress(input: &[u8], output_max: usize) -> Option<Vec<u8>> {
                 && input[earlier + 1] == input[at + 1]
         });
         let Some(earlier) = matched else {
-            if written >= output_max {
+            if output.written >= output.limit {
                 return None;
             }
-            output[written] = input[at];
-            written += 1;
+            output.literal(input[at]);
             at += 1;
-            literals += 1;
-            if literals == LITERALS_MAX {
-                output[written - literals - 1] = (literals - 1) as u8;
-                literals = 0;
-                written += 1;
-            }
             continue;
         };
-        let distance = at - earlier - 1;
-        let length_max = (end - at - 2).min(REFERENCE_MAX);
-        if written + 3 + 1 >= output_max
-            && written - usize::from(literals == 0) + 3 + 1 >= output_max
+        let written = output.written;
+        let limit = output.limit;
+        if written + 3 + 1 >= limit && written - usize::from(output.literals == 0) + 3 + 1 >= limit
         {
             return None;
         }
-        output[written - literals - 1] = (literals as u8).wrapping_sub(1);
-        written -= usize::from(literals == 0);
-        let length = match_length(input, earlier, at, length_max) - 2;
-        at += 1;
-        if length < 7 {
-            output[written] = ((distance >> 8) + (length << 5)) as u8;
-            written += 1;
-        } else {
-            output[written] = ((distance >> 8) + (7 << 5)) as u8;
-            output[written + 1] = (length - 7) as u8;
-            written += 2;
-        }
-        output[written] = distance as u8;
-        written += 2; // the reference's low byte, then the next run's control byte
-        literals = 0;
-        at += length + 1;
+        output.end_run();
+        let length = match_length(input, earlier, at, (end - at - 2).min(REFERENCE_MAX)) - 2;
+        output.reference(at - earlier - 1, length);
+        at += length + 2;
         if at + 2 >= end {
             break;
         }
@@ -112,24 +142,16 @@ pub fn compress(input: &[u8], output_max: usize) -> Option<Vec<u8>> {
             at += 1;
         }
     }
-    if written + 3 > output_max {
+    if output.written + 3 > output.limit {
         return None;
     }
-    while at < end {
-        output[written] = input[at];
-        written += 1;
-        at += 1;
-        literals += 1;
-        if literals == LITERALS_MAX {
-            output[written - literals - 1] = (literals - 1) as u8;
-            literals = 0;
-            written += 1;
-        }
+    for &byte in &input[at..] {
+        output.literal(byte);
     }
-    output[written - literals - 1] = (literals as u8).wrapping_sub(1);
-    written -= usize::from(literals == 0);
-    output.truncate(written);
-    Some(output)
+    output.end_run();
+    let mut bytes = output.bytes;
+    bytes.truncate(output.written);
+    Some(bytes)
 }
 
 /// How many bytes from `at` equal those from `earlier`, as Redis's compressor counts them:

@@ -11,13 +11,15 @@ use crate::command::bitmaps::{
     BitOperation, BitmapRead, BitmapWrite, Field, FieldOperation, Overflow,
 };
 use crate::command::blocking::{Block, BlockingPop, BlockingWrite, WaiterId};
-use crate::command::functions::{FunctionCall, FunctionRead, FunctionWrite, RestorePolicy};
 use crate::command::geo::{GeoRead, GeoWrite, SearchForm};
 use crate::command::hashes::{HashRead, HashWrite};
 use crate::command::hyperloglog::{HyperLogLogRead, HyperLogLogWrite};
 use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
 use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
 use crate::command::pubsub::{SubscriptionKind, SubscriptionWrite};
+use crate::command::scripting::functions::{
+    FunctionCall, FunctionRead, FunctionWrite, RestorePolicy,
+};
 use crate::command::scripting::{Invocation, ScriptRead, ScriptSource, ScriptWrite};
 use crate::command::sets::{SetOperation, SetRead, SetWrite};
 use crate::command::strings::{

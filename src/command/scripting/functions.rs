@@ -19,9 +19,9 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::scripting::{ScriptControl, ScriptRead, ScriptWrite};
-use super::{is_keyword, Args, Command, CommandError, CommandSpec, Read, Write};
+use super::{ScriptControl, ScriptRead, ScriptWrite};
 use crate::command::redis_metadata;
+use crate::command::{is_keyword, Args, Command, CommandError, CommandSpec, Read, Write};
 
 /// A function to call and its arguments, as FCALL and FCALL_RO name them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

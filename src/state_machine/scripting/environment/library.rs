@@ -19,7 +19,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
-use super::environment::{
+use super::{
     find_raised, install_budget, instructions_exhausted, is_final, is_memory_error, load, log,
     memory_exhausted, new_state, protect, raised, run_failure, string_array, Chunk, Raised, Script,
     REDIS_VERSION, REDIS_VERSION_NUMBER,
@@ -28,7 +28,7 @@ use crate::resp::Frame;
 use crate::store::functions::FunctionFlags;
 
 /// What `redis.register_function` registered: a function of the library being loaded.
-pub(super) struct Registration {
+pub(in crate::state_machine::scripting) struct Registration {
     /// The function's name, checked.
     pub name: Bytes,
     /// Its description, if one was given.
@@ -39,7 +39,7 @@ pub(super) struct Registration {
 }
 
 /// A library's body, compiled, with the loading environment in place.
-pub(super) struct Loading {
+pub(in crate::state_machine::scripting) struct Loading {
     body: Function,
     /// Shows the whole environment instead of the loading API.
     switch: Function,
@@ -49,7 +49,10 @@ pub(super) struct Loading {
 impl Loading {
     /// Puts the loading environment in place (the globals are the script environment's, see
     /// `environment::prepare`, hidden behind the loading API until the switch).
-    pub(super) fn new(lua: &Lua, body: Function) -> mlua::Result<Loading> {
+    pub(in crate::state_machine::scripting) fn new(
+        lua: &Lua,
+        body: Function,
+    ) -> mlua::Result<Loading> {
         let registered = Rc::new(RefCell::new(Vec::new()));
         let redis = lua.create_table()?;
         let registering = registered.clone();
@@ -94,11 +97,13 @@ impl Loading {
 /// Loads a library's code (its first line already removed, its line feed kept) as FUNCTION
 /// LOAD does: compiles it and runs its body under the script budget; `Ok` is what it
 /// registered, `Err` Redis's reply (a library that registers nothing is the caller's error).
-pub(super) fn register(source: &[u8]) -> Result<Vec<Registration>, Frame> {
+pub(in crate::state_machine::scripting) fn register(
+    source: &[u8],
+) -> Result<Vec<Registration>, Frame> {
     let lua = new_state().map_err(|error| run_failure(&error))?;
     let exhausted = Rc::new(std::cell::Cell::new(false));
     let result = (|| -> mlua::Result<Result<Vec<Registration>, Frame>> {
-        lua.set_named_registry_value("concord.chunk", super::environment::LIBRARY_CHUNK_NAME)?;
+        lua.set_named_registry_value("concord.chunk", super::LIBRARY_CHUNK_NAME)?;
         let xpcall: Function = lua.globals().get("xpcall")?;
         lua.set_named_registry_value("concord.xpcall", xpcall)?;
         let body = match load(&lua, source, Chunk::Library { function: b"" }) {
@@ -123,7 +128,7 @@ pub(super) fn register(source: &[u8]) -> Result<Vec<Registration>, Frame> {
 
 /// Runs the library's body, shows the whole environment, and returns the function that calls
 /// the registered `function` with the script's keys and arguments.
-pub(super) fn enter(
+pub(in crate::state_machine::scripting) fn enter(
     lua: &Lua,
     loading: Loading,
     function: &[u8],
