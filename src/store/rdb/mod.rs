@@ -3,7 +3,7 @@
 //! use the same pieces.
 //!
 //! A payload (Redis's `DUMP` and `FUNCTION DUMP` replies) is some RDB records, then the RDB
-//! version as 2 bytes little-endian, then the CRC-64 ([`crc64`]) of everything before it as 8
+//! version as 2 bytes little-endian, then the CRC-64 ([`crc64()`]) of everything before it as 8
 //! bytes little-endian. FUNCTION DUMP's records are one `RDB_OPCODE_FUNCTION2` byte (245) and
 //! the library's code as an RDB string for each library.
 //!
