@@ -220,3 +220,97 @@ fn every_member_runs_each_script_to_the_same_keyspace_and_keeps_the_cache_over_a
     }
     assert_members_agree(&cluster, "after EVALSHA on every restarted member");
 }
+
+/// A library with a function of each kind: one that writes with randomness and time, one
+/// stopped by its budget after a write, and a `no-writes` one that FCALL runs on a view.
+const LIBRARY: &str = "#!lua name=cluster\n\
+    redis.register_function('deal', function(keys, args)\n\
+      redis.call('sadd', keys[1], 'a', 'b', 'c', 'd', args[1])\n\
+      local popped = redis.call('spop', keys[1])\n\
+      redis.call('hset', keys[1] .. ':dealt', popped, redis.call('time')[1] .. ':' .. math.random(100))\n\
+      return popped\n\
+    end)\n\
+    redis.register_function('spend', function(keys, args)\n\
+      redis.call('set', keys[1] .. ':spent', args[1]) while true do end\n\
+    end)\n\
+    redis.register_function{function_name = 'count', flags = {'no-writes'},\n\
+      callback = function(keys) return redis.call('scard', keys[1]) end}";
+
+/// A library is replicated state: loaded through one member, its functions are called through
+/// every member (FCALL of a writing function is one entry run by all, so the keyspaces agree),
+/// its `no-writes` function runs on any member, and all of it survives a restart of every
+/// member, from a snapshot or from the log.
+#[test]
+fn a_library_loaded_through_one_member_is_called_through_every_member_and_survives_restarts() {
+    let mut cluster = Cluster::start("functions", 3, &[]);
+    cluster.wait_for_leader();
+    let seed = support::cluster::workload::seed();
+    let mut random = Random::new(seed);
+    let ports = cluster.client_ports();
+    let mut connections: Vec<redis::Connection> = ports
+        .iter()
+        .map(|(_, port)| connect(*port, TIMEOUT).expect("each member accepts a connection"))
+        .collect();
+    let name: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(LIBRARY)
+        .query(&mut connections[0])
+        .expect("FUNCTION LOAD answers");
+    assert_eq!(name, "cluster");
+    for call in 0..120u64 {
+        let connection = &mut connections[random.below(ports.len() as u64) as usize];
+        let key = key(&mut random);
+        let function = match call % 20 {
+            0 => "spend",
+            1..=4 => "count",
+            _ => "deal",
+        };
+        let reply: redis::RedisResult<redis::Value> =
+            redis::cmd("FCALL").arg(function).arg(1).arg(&key).arg(call).query(connection);
+        if let Err(error) = reply {
+            let text = error.to_string();
+            assert!(
+                text.contains("budget") || text.contains("may or may not have happened"),
+                "FCALL {function} failed otherwise than by its budget: {text}"
+            );
+        }
+        let counted: redis::RedisResult<i64> =
+            redis::cmd("FCALL_RO").arg("count").arg(1).arg(&key).query(connection);
+        counted.expect("FCALL_RO of a no-writes function answers on every member");
+    }
+    let before = assert_members_agree(&cluster, &format!("after the calls (seed {seed})"));
+    assert!(before.keys().any(|key| key.ends_with(":dealt")), "nothing was dealt: {before:?}");
+    let dump = |port: u16| -> Vec<u8> {
+        let mut connection = connect(port, TIMEOUT).expect("the member accepts a connection");
+        redis::cmd("FUNCTION").arg("DUMP").query(&mut connection).expect("FUNCTION DUMP answers")
+    };
+    let dumps: Vec<Vec<u8>> = cluster.client_ports().iter().map(|(_, port)| dump(*port)).collect();
+    assert!(dumps.iter().all(|each| *each == dumps[0]), "members dump different libraries");
+    drop(connections);
+    for id in [1, 2] {
+        let saved: String = cluster.command(id, &redis::cmd("SAVE")).expect("SAVE answers");
+        assert_eq!(saved, "OK");
+    }
+    for id in cluster.ids() {
+        cluster.kill(id);
+    }
+    for id in cluster.ids() {
+        cluster.restart(id);
+    }
+    cluster.wait_for_leader();
+    let after = assert_members_agree(&cluster, "after every member restarted");
+    assert_eq!(after, before, "the restart changed the keyspace");
+    for (id, port) in cluster.client_ports() {
+        let mut connection = connect(port, TIMEOUT).expect("the member accepts a connection");
+        let dealt: redis::RedisResult<String> = redis::cmd("FCALL")
+            .arg("deal")
+            .arg(1)
+            .arg("after:restart")
+            .arg(id)
+            .query(&mut connection);
+        let dealt = dealt.unwrap_or_else(|error| panic!("member {id} lost the library: {error}"));
+        assert!(["a", "b", "c", "d"].contains(&dealt.as_str()) || dealt == id.to_string());
+        assert_eq!(dump(port), dumps[0], "member {id}'s libraries changed over its restart");
+    }
+    assert_members_agree(&cluster, "after FCALL on every restarted member");
+}

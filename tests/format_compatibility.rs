@@ -128,8 +128,41 @@ fn dump_keyspace(client: &mut redis::Connection) -> String {
             out.push_str(&format!("script {sha}\n"));
         }
     }
+    for (library, code) in FIXTURE_LIBRARIES {
+        let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
+            .arg("LIST")
+            .arg("LIBRARYNAME")
+            .arg(library)
+            .arg("WITHCODE")
+            .query(client)
+            .expect("FUNCTION LIST answers");
+        if listed.is_empty() {
+            continue;
+        }
+        let function = format!("{library}_get");
+        let called: Option<Vec<u8>> =
+            redis::cmd("FCALL").arg(&function).arg(1).arg("tail:int").query(client).expect("FCALL");
+        let called = called.map(|value| escape(&value)).unwrap_or_else(|| "nil".into());
+        out.push_str(&format!("function {library} {} {called}\n", escape(code.as_bytes())));
+    }
     out
 }
+
+/// The function libraries a fixture holds (from `v1-functions` on): one loaded before the
+/// snapshot, one in the log tail, each with a `<library>_get` function that FCALL runs on the
+/// reopened node. The dump names those the node has, so an older fixture dumps as it did.
+const FIXTURE_LIBRARIES: [(&str, &str); 2] = [
+    (
+        "fixture_snapshot",
+        "#!lua name=fixture_snapshot\nredis.register_function{function_name='fixture_snapshot_get', \
+         callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}",
+    ),
+    (
+        "fixture_tail",
+        "#!lua name=fixture_tail\nredis.register_function('fixture_tail_get', \
+         function(keys) return redis.call('get', keys[1]) end)",
+    ),
+];
 
 /// The scripts a fixture caches (from `v1-scripts` on): one loaded before the snapshot, one run
 /// by EVAL in the log tail. The dump names those the node has, so an older fixture (which has
@@ -233,10 +266,14 @@ fn write_fixture() {
     std::thread::sleep(Duration::from_millis(300));
     // A script in the cache when the snapshot is taken (version 5's script cache).
     run(&mut client, &["SCRIPT", "LOAD", FIXTURE_SCRIPTS[0].1]);
+    // A function library when the snapshot is taken (version 6's libraries).
+    run(&mut client, &["FUNCTION", "LOAD", FIXTURE_LIBRARIES[0].1]);
     run(&mut client, &["SAVE"]);
     write_tail_part(&mut client);
     // A script cached by EVAL in the log tail.
     run(&mut client, &["EVAL", FIXTURE_SCRIPTS[1].1, "1", "tail:int"]);
+    // A function library loaded in the log tail.
+    run(&mut client, &["FUNCTION", "LOAD", FIXTURE_LIBRARIES[1].1]);
     // A client blocked in the log tail.
     let mut blocked_in_tail = server.raw();
     send(&mut blocked_in_tail, &["SELECT", "2"]);

@@ -1637,6 +1637,68 @@ pub static EXPIRETIME: CommandMeta = CommandMeta {
     },
 };
 
+/// `FCALL`: Invoke a function.
+pub static FCALL: CommandMeta = CommandMeta {
+    name: "fcall",
+    arity: -3,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::STALE).with(CommandFlags::SKIP_MONITOR).with(CommandFlags::NO_MANDATORY_KEYS).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"), flags: KeySpecFlags::RW.with(KeySpecFlags::ACCESS).with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Keynum { keynum_index: 0, first_key: 1, key_step: 1 } },
+    ],
+    docs: Docs {
+        summary: Some("Invoke a function"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("Depends on the function that is executed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("function", ArgumentKind::String),
+            Argument::new("numkeys", ArgumentKind::Integer),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `FCALL_RO`: Invoke a read-only function.
+pub static FCALL_RO: CommandMeta = CommandMeta {
+    name: "fcall_ro",
+    arity: -3,
+    flags: CommandFlags::READONLY.with(CommandFlags::NOSCRIPT).with(CommandFlags::STALE).with(CommandFlags::SKIP_MONITOR).with(CommandFlags::NO_MANDATORY_KEYS).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"), flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Keynum { keynum_index: 0, first_key: 1, key_step: 1 } },
+    ],
+    docs: Docs {
+        summary: Some("Invoke a read-only function"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("Depends on the function that is executed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("function", ArgumentKind::String),
+            Argument::new("numkeys", ArgumentKind::Integer),
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
 /// `FLUSHALL`: Remove all keys from all databases.
 pub static FLUSHALL: CommandMeta = CommandMeta {
     name: "flushall",
@@ -1692,6 +1754,266 @@ pub static FLUSHDB: CommandMeta = CommandMeta {
                     Argument::new("sync", ArgumentKind::PureToken).token("SYNC").since("6.2.0"),
                 ]),
         ],
+    },
+};
+
+/// `FUNCTION`: A container for function commands.
+pub static FUNCTION: CommandMeta = CommandMeta {
+    name: "function",
+    arity: -2,
+    flags: CommandFlags::NONE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("A container for function commands"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `FUNCTION DELETE`: Delete a function by name.
+pub static FUNCTION_DELETE: CommandMeta = CommandMeta {
+    name: "function|delete",
+    arity: 3,
+    flags: CommandFlags::WRITE.with(CommandFlags::NOSCRIPT),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::WRITE.with(AclCategories::SLOW).with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Delete a function by name"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("library-name", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `FUNCTION DUMP`: Dump all functions into a serialized binary payload.
+pub static FUNCTION_DUMP: CommandMeta = CommandMeta {
+    name: "function|dump",
+    arity: 2,
+    flags: CommandFlags::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Dump all functions into a serialized binary payload"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(N) where N is the number of functions"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `FUNCTION FLUSH`: Deleting all functions.
+pub static FUNCTION_FLUSH: CommandMeta = CommandMeta {
+    name: "function|flush",
+    arity: -2,
+    flags: CommandFlags::WRITE.with(CommandFlags::NOSCRIPT),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::WRITE.with(AclCategories::SLOW).with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Deleting all functions"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(N) where N is the number of functions deleted"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("async", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("async", ArgumentKind::PureToken).token("ASYNC"),
+                    Argument::new("sync", ArgumentKind::PureToken).token("SYNC"),
+                ]),
+        ],
+    },
+};
+
+/// `FUNCTION HELP`: Show helpful text about the different subcommands.
+pub static FUNCTION_HELP: CommandMeta = CommandMeta {
+    name: "function|help",
+    arity: 2,
+    flags: CommandFlags::LOADING.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Show helpful text about the different subcommands"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `FUNCTION KILL`: Kill the function currently in execution.
+pub static FUNCTION_KILL: CommandMeta = CommandMeta {
+    name: "function|kill",
+    arity: 2,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::ALLOW_BUSY),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Kill the function currently in execution."),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `FUNCTION LIST`: List information about all the functions.
+pub static FUNCTION_LIST: CommandMeta = CommandMeta {
+    name: "function|list",
+    arity: -2,
+    flags: CommandFlags::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["nondeterministic_output_order"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("List information about all the functions"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(N) where N is the number of functions"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("library-name-pattern", ArgumentKind::String).token("LIBRARYNAME").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("withcode", ArgumentKind::PureToken).token("WITHCODE").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `FUNCTION LOAD`: Create a function with the given arguments (name, code, description).
+pub static FUNCTION_LOAD: CommandMeta = CommandMeta {
+    name: "function|load",
+    arity: -3,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::NOSCRIPT),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::WRITE.with(AclCategories::SLOW).with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Create a function with the given arguments (name, code, description)"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(1) (considering compilation time is redundant)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("replace", ArgumentKind::PureToken).token("REPLACE").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("function-code", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `FUNCTION RESTORE`: Restore all the functions on the given payload.
+pub static FUNCTION_RESTORE: CommandMeta = CommandMeta {
+    name: "function|restore",
+    arity: -3,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::NOSCRIPT),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::WRITE.with(AclCategories::SLOW).with(AclCategories::SCRIPTING),
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Restore all the functions on the given payload"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(N) where N is the number of functions on the payload"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("serialized-value", ArgumentKind::String),
+            Argument::new("policy", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("flush", ArgumentKind::PureToken).token("FLUSH"),
+                    Argument::new("append", ArgumentKind::PureToken).token("APPEND"),
+                    Argument::new("replace", ArgumentKind::PureToken).token("REPLACE"),
+                ]),
+        ],
+    },
+};
+
+/// `FUNCTION STATS`: Return information about the function currently running (name, description, duration).
+pub static FUNCTION_STATS: CommandMeta = CommandMeta {
+    name: "function|stats",
+    arity: 2,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::ALLOW_BUSY),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW.with(AclCategories::SCRIPTING),
+    tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Return information about the function currently running (name, description, duration)"),
+        since: Some("7.0.0"),
+        group: "scripting",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
     },
 };
 

@@ -18,6 +18,8 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub mod functions;
+
 use super::{Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use crate::command::redis_metadata;
 
@@ -56,6 +58,8 @@ pub enum ScriptWrite {
     },
     /// `SCRIPT FLUSH [ASYNC|SYNC]`: empty the cache (both modes are the same here).
     Flush,
+    /// A FUNCTION subcommand that changes the libraries, or FCALL (see `functions`).
+    Function(functions::FunctionWrite),
 }
 
 /// A scripting command that only reads: it runs on a view.
@@ -73,6 +77,8 @@ pub enum ScriptRead {
         /// The SHAs asked about, lowercased.
         shas: Vec<Bytes>,
     },
+    /// A FUNCTION subcommand that reads the libraries, or FCALL_RO (see `functions`).
+    Function(functions::FunctionRead),
 }
 
 /// A scripting command the connection answers itself.
@@ -83,6 +89,10 @@ pub enum ScriptControl {
     Kill,
     /// `SCRIPT HELP`.
     Help,
+    /// `FUNCTION KILL`: NOTBUSY, as SCRIPT KILL.
+    FunctionKill,
+    /// `FUNCTION HELP`.
+    FunctionHelp,
 }
 
 /// EVALSHA's reply for a SHA the cache does not hold.

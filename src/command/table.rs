@@ -58,7 +58,7 @@ impl CommandSpec {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 16] = [
+    let families: [&'static [CommandSpec]; 17] = [
         control::COMMANDS,
         control::cluster::COMMANDS,
         keys::COMMANDS,
@@ -75,6 +75,7 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         hyperloglog::COMMANDS,
         geo::COMMANDS,
         scripting::COMMANDS,
+        scripting::functions::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

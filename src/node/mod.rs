@@ -484,6 +484,12 @@ impl Node {
         });
     }
 
+    /// The newest view this node published, without a read round: it may be behind the
+    /// cluster, so it only serves hints (where to run an FCALL), never a read's reply.
+    pub fn latest_view(&self) -> Arc<crate::state_machine::View> {
+        self.shared.views.load()
+    }
+
     /// The index of the newest applied entry.
     pub fn applied_index(&self) -> LogIndex {
         self.shared.progress.applied_index.load(Ordering::Acquire)

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::MembershipRecord;
 use crate::command::DATABASES;
 use crate::state_machine::{Subscriptions, View, Waiters, WaitersVersion2};
+use crate::store::functions::FunctionLibraries;
 use crate::store::scripts::ScriptCache;
 use crate::store::{Entry as StoredEntry, Keyspace};
 
@@ -31,8 +32,9 @@ pub const MAGIC: &[u8; 8] = b"CNCDSNAP";
 /// The snapshot format version this build writes. Version 2 added the blocked clients to the
 /// metadata, version 3 the reservations of served blocked clients (and whether each waiter
 /// reserves), version 4 the replicated subscriber table of pub/sub, version 5 the Lua script
-/// cache; versions 1 to 4 are still read (with no subscribers before 4, no scripts before 5).
-pub const VERSION: u32 = 5;
+/// cache, version 6 the function libraries; versions 1 to 5 are still read (with no subscribers
+/// before 4, no scripts before 5, no function libraries before 6).
+pub const VERSION: u32 = 6;
 /// The frame length that marks the end of the key frames.
 const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
@@ -59,7 +61,7 @@ pub enum SnapshotError {
         reason: String,
     },
     /// The file was written by a format version this build does not read.
-    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 5")]
+    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 6")]
     UnsupportedVersion {
         /// The snapshot file.
         file: String,
@@ -89,6 +91,21 @@ pub struct SnapshotMetadata {
     /// The Lua scripts EVAL and SCRIPT LOAD cached (version 5), so that EVALSHA finds them
     /// after a restart and on a member that installed this snapshot.
     pub scripts: ScriptCache,
+    /// The function libraries FUNCTION LOAD and RESTORE loaded (version 6), so that FCALL
+    /// finds them after a restart and on a member that installed this snapshot.
+    pub functions: FunctionLibraries,
+}
+
+/// Version 5's metadata: everything but the function libraries.
+#[derive(Deserialize)]
+struct MetadataVersion5 {
+    last_applied: Option<(u64, u64)>,
+    membership_log_id: Option<(u64, u64)>,
+    membership: MembershipRecord,
+    applied_time_ms: u64,
+    waiters: Waiters,
+    subscriptions: Subscriptions,
+    scripts: ScriptCache,
 }
 
 /// Version 4's metadata: everything but the script cache.
@@ -146,6 +163,7 @@ pub(crate) fn decode_metadata(
                 waiters: Waiters::default(),
                 subscriptions: Subscriptions::default(),
                 scripts: ScriptCache::default(),
+                functions: FunctionLibraries::default(),
             })
         }
         2 => {
@@ -158,6 +176,7 @@ pub(crate) fn decode_metadata(
                 waiters: old.waiters.into(),
                 subscriptions: Subscriptions::default(),
                 scripts: ScriptCache::default(),
+                functions: FunctionLibraries::default(),
             })
         }
         3 => {
@@ -170,6 +189,7 @@ pub(crate) fn decode_metadata(
                 waiters: old.waiters,
                 subscriptions: Subscriptions::default(),
                 scripts: ScriptCache::default(),
+                functions: FunctionLibraries::default(),
             })
         }
         4 => {
@@ -182,6 +202,20 @@ pub(crate) fn decode_metadata(
                 waiters: old.waiters,
                 subscriptions: old.subscriptions,
                 scripts: ScriptCache::default(),
+                functions: FunctionLibraries::default(),
+            })
+        }
+        5 => {
+            let old: MetadataVersion5 = postcard::from_bytes(bytes)?;
+            Ok(SnapshotMetadata {
+                last_applied: old.last_applied,
+                membership_log_id: old.membership_log_id,
+                membership: old.membership,
+                applied_time_ms: old.applied_time_ms,
+                waiters: old.waiters,
+                subscriptions: old.subscriptions,
+                scripts: old.scripts,
+                functions: FunctionLibraries::default(),
             })
         }
         _ => postcard::from_bytes(bytes),
@@ -310,6 +344,7 @@ pub fn decode(input: impl Read, file: &str) -> Result<Decoded, SnapshotError> {
         .map_err(|error| corrupt(format!("metadata: {error}")))?;
     let mut keyspace = Keyspace::new();
     *keyspace.scripts_mut() = metadata.scripts.clone();
+    *keyspace.functions_mut() = metadata.functions.clone();
     let versions_bytes = read_frame(&mut input).map_err(truncated)?;
     let versions_bytes =
         versions_bytes.ok_or_else(|| corrupt("the databases frame is missing".into()))?;
@@ -559,6 +594,7 @@ mod tests {
             waiters: Waiters::default(),
             subscriptions: Subscriptions::default(),
             scripts: ScriptCache::default(),
+            functions: FunctionLibraries::default(),
         }
     }
 

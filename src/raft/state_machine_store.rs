@@ -418,6 +418,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 waiters: applied.state_machine.waiters().clone(),
                 subscriptions: applied.state_machine.subscriptions().clone(),
                 scripts: view.keyspace.scripts().clone(),
+                functions: view.keyspace.functions().clone(),
             };
             (view, metadata)
         };

@@ -24,6 +24,7 @@
 
 pub mod bitmap;
 mod db;
+pub mod functions;
 pub mod geo_search;
 pub mod geohash;
 mod glob;
@@ -31,6 +32,7 @@ pub mod list;
 mod hash;
 pub mod hyperloglog;
 mod members;
+pub mod rdb;
 pub mod scripts;
 mod set;
 mod string;
@@ -145,6 +147,9 @@ pub struct Keyspace {
     /// The Lua scripts cached by EVAL and SCRIPT LOAD (see `scripts`); FLUSHALL keeps them,
     /// as in Redis.
     scripts: scripts::ScriptCache,
+    /// The function libraries FUNCTION LOAD loaded (see `functions`); FLUSHALL keeps them,
+    /// as in Redis.
+    functions: functions::FunctionLibraries,
 }
 
 impl Keyspace {
@@ -214,5 +219,15 @@ impl Keyspace {
     /// The script cache, to change it (in apply) or to restore it (from a snapshot).
     pub fn scripts_mut(&mut self) -> &mut scripts::ScriptCache {
         &mut self.scripts
+    }
+
+    /// The function libraries.
+    pub fn functions(&self) -> &functions::FunctionLibraries {
+        &self.functions
+    }
+
+    /// The function libraries, to change them (in apply) or restore them (from a snapshot).
+    pub fn functions_mut(&mut self) -> &mut functions::FunctionLibraries {
+        &mut self.functions
     }
 }

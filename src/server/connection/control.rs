@@ -14,6 +14,7 @@ use crate::command::control::{
     is_valid_client_name, ClientCommand, ClientFilter, ClientKill, ClientType, Control, Hello,
     LibraryAttribute, ReplyMode, Shutdown,
 };
+use crate::command::scripting::functions::HELP as FUNCTION_HELP;
 use crate::command::scripting::{ScriptControl, HELP as SCRIPT_HELP, NOT_BUSY};
 use crate::resp::{Frame, Protocol};
 use crate::server::clients::ClientInfo;
@@ -76,6 +77,8 @@ impl Connection {
             Control::Cluster(command) => self.execute_admin(command).await,
             Control::Script(ScriptControl::Kill) => NOT_BUSY.to_frame(),
             Control::Script(ScriptControl::Help) => help(SCRIPT_HELP),
+            Control::Script(ScriptControl::FunctionKill) => NOT_BUSY.to_frame(),
+            Control::Script(ScriptControl::FunctionHelp) => help(FUNCTION_HELP),
         };
         Some(frame)
     }

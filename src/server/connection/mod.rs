@@ -38,13 +38,15 @@ use self::transaction::{Intercepted, TransactionState};
 use super::{BufferUsage, ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
 use crate::command::control::{Control, ReplyMode};
+use crate::command::scripting::functions::{FunctionCall, FunctionRead, FunctionWrite};
+use crate::command::scripting::{ScriptRead, ScriptWrite};
 use crate::command::{
     self, pubsub, Command, CommandError, CommandFlags, CommandSpec, DbIndex, Parsed, Read, Write,
 };
 use crate::metrics::{LocalCommandStats, Outcome};
 use crate::node::{Mailbox, ReadView};
 use crate::resp::{self, Decoder, Frame, Protocol};
-use crate::state_machine::{execute_read, WriteRequest};
+use crate::state_machine::{execute_read, function_runs_on_view, WriteRequest};
 
 /// The initial size of a connection's read and write buffers; they grow as needed up to the
 /// configured limits.
@@ -434,6 +436,11 @@ impl Connection {
                     self.reply(&frame);
                 }
             }
+            Ok(Command::Write(Write::Script(ScriptWrite::Function(FunctionWrite::Call(call)))))
+                if self.function_runs_on_view(&call.function) =>
+            {
+                self.run_function_call(spec, arguments, call).await;
+            }
             Ok(Command::Write(write)) => {
                 let request = WriteRequest { db: self.session.db, write };
                 self.pending_writes.push(PendingWrite { spec, arguments, request });
@@ -474,6 +481,43 @@ impl Connection {
             Err(error) => error.to_frame(),
         };
         self.record(spec, arguments, started.elapsed(), &frame);
+        self.reply(&frame);
+    }
+
+    /// Whether the newest local view says FCALL of `function` cannot write (it is flagged
+    /// `no-writes`), so that it may run on a view rather than through the log. The view may be
+    /// behind; `run_function_call` checks again on the linearizable view it reads.
+    fn function_runs_on_view(&self, function: &[u8]) -> bool {
+        function_runs_on_view(&self.shared.node.latest_view().keyspace, function)
+    }
+
+    /// FCALL of a function that the newest local view says cannot write: run on a
+    /// linearizable view, as FCALL_RO would be, unless that view says it may write after all
+    /// (its library was replaced meanwhile), in which case it goes through the log.
+    async fn run_function_call(
+        &mut self,
+        spec: &'static CommandSpec,
+        arguments: Vec<Bytes>,
+        call: FunctionCall,
+    ) {
+        self.commit_pending().await;
+        let started = Instant::now();
+        let view = match self.read_view().await {
+            Ok(view) => view,
+            Err(error) => return self.reply(&error.to_frame()),
+        };
+        if !function_runs_on_view(&view.view.keyspace, &call.function) {
+            let write = Write::Script(ScriptWrite::Function(FunctionWrite::Call(call)));
+            let request = WriteRequest { db: self.session.db, write };
+            self.pending_writes.push(PendingWrite { spec, arguments, request });
+            return;
+        }
+        let read = Read::Script(ScriptRead::Function(FunctionRead::Call {
+            call,
+            read_only_command: false,
+        }));
+        let frame = execute_read(&view.view.keyspace, self.session.db, view.now_ms, &read);
+        self.record(spec, &arguments, started.elapsed(), &frame);
         self.reply(&frame);
     }
 

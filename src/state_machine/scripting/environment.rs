@@ -11,6 +11,10 @@
 //! A fresh state per run is what makes a run a pure function of the script, its arguments and
 //! the keyspace: nothing one script leaves behind is seen by the next, on any replica.
 //!
+//! A function library's code runs the same way (a [`Chunk::Library`]): without `KEYS` and
+//! `ARGV`, its body first runs with the globals showing only the loading API (`library`),
+//! then the environment is switched to the whole one above and the function is called.
+//!
 //! The budget: a hook counts Lua instructions (in steps of [`HOOK_INSTRUCTIONS`]) and the
 //! allocator counts the Lua heap; both are the same on every replica for the same script and
 //! keyspace, so a script over [`INSTRUCTIONS_MAX`] or [`MEMORY_BYTES_MAX`] ends at the same
@@ -20,6 +24,8 @@
 //! Caveats: the read-only protection is made of metatables (Redis patches its Lua), so
 //! `rawset` on the globals still works and `pairs(_G)` shows nothing; `cjson`, `cmsgpack`,
 //! `struct` and the `debug` library are not there.
+
+pub(super) mod library;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -46,10 +52,41 @@ const HOOK_INSTRUCTIONS: u32 = 1_000;
 /// machine may not import (a test checks the two agree).
 pub const REDIS_VERSION: &str = "7.0.15";
 /// The same as `(major << 16) | (minor << 8) | patch`.
-const REDIS_VERSION_NUMBER: i64 = 0x07_00_0f;
+pub(super) const REDIS_VERSION_NUMBER: i64 = 0x07_00_0f;
 
-/// The name Redis gives a script's chunk, which error messages show as `user_script:<line>`.
-const CHUNK_NAME: &str = "@user_script";
+/// What a run's code is: an EVAL script, or a function library whose function FCALL calls.
+/// Redis names their chunks differently, and error messages show the name with the line
+/// (`user_script:1:`, `user_function:2:`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Chunk<'a> {
+    /// EVAL's body.
+    Script,
+    /// A library's code: its body runs in the loading environment, then a function it
+    /// registered is called with the keys and arguments.
+    Library {
+        /// The function to call.
+        function: &'a [u8],
+    },
+}
+
+impl Chunk<'_> {
+    fn name(self) -> &'static str {
+        match self {
+            Chunk::Script => "@user_script",
+            Chunk::Library { .. } => LIBRARY_CHUNK_NAME,
+        }
+    }
+}
+
+/// The chunk name of a library's code.
+pub(super) const LIBRARY_CHUNK_NAME: &str = "@user_function";
+
+/// Where the running chunk's name is kept, for the error handler and `pcall`.
+const CHUNK_REGISTRY_KEY: &str = "concord.chunk";
+
+fn chunk_name(lua: &Lua) -> String {
+    lua.named_registry_value::<String>(CHUNK_REGISTRY_KEY).unwrap_or_default()
+}
 
 /// What a script's `redis.call` runs its commands against: the keyspace of apply or a view.
 pub(super) trait Host {
@@ -61,7 +98,9 @@ pub(super) trait Host {
 pub(super) struct Script<'a> {
     /// The Lua source, without its shebang line (its line feed kept).
     pub source: &'a [u8],
-    /// The SHA1 of the whole body, named in error replies.
+    /// What the source is, and for a library which function to call.
+    pub chunk: Chunk<'a>,
+    /// What error replies name: the SHA1 of an EVAL body, or the function's name.
     pub sha: &'a [u8],
     /// `KEYS`.
     pub keys: &'a [Bytes],
@@ -70,7 +109,7 @@ pub(super) struct Script<'a> {
 }
 
 /// The budget error: the same text on every replica.
-fn instructions_exhausted() -> Frame {
+pub(super) fn instructions_exhausted() -> Frame {
     Frame::Error(
         format!(
             "ERR Script exceeded its budget of {INSTRUCTIONS_MAX} Lua instructions and was \
@@ -80,7 +119,7 @@ fn instructions_exhausted() -> Frame {
     )
 }
 
-fn memory_exhausted() -> Frame {
+pub(super) fn memory_exhausted() -> Frame {
     Frame::Error(
         format!(
             "ERR Script exceeded its budget of {MEMORY_BYTES_MAX} bytes of Lua memory and was \
@@ -93,29 +132,31 @@ fn memory_exhausted() -> Frame {
 /// Compiles `source` in a fresh state: `Err` is Redis's compile error reply.
 pub(super) fn compile(source: &[u8]) -> Result<(), Frame> {
     let lua = new_state().map_err(|error| run_failure(&error))?;
-    load(&lua, source).map(|_| ())
+    load(&lua, source, Chunk::Script).map(|_| ())
 }
 
-fn new_state() -> mlua::Result<Lua> {
+pub(super) fn new_state() -> mlua::Result<Lua> {
     let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::new())?;
     lua.set_memory_limit(MEMORY_BYTES_MAX)?;
     Ok(lua)
 }
 
-fn load(lua: &Lua, source: &[u8]) -> Result<Function, Frame> {
-    let chunk = lua.load(source).set_name(CHUNK_NAME).set_mode(ChunkMode::Text);
-    chunk.into_function().map_err(|error| match error {
-        mlua::Error::SyntaxError { message, .. } => Frame::Error(
-            format!("ERR Error compiling script (new function): {message}")
-                .replace(['\r', '\n'], " ")
-                .into(),
-        ),
+pub(super) fn load(lua: &Lua, source: &[u8], chunk: Chunk) -> Result<Function, Frame> {
+    let compiled = lua.load(source).set_name(chunk.name()).set_mode(ChunkMode::Text);
+    let failure = match chunk {
+        Chunk::Script => "Error compiling script (new function)",
+        Chunk::Library { .. } => "Error compiling function",
+    };
+    compiled.into_function().map_err(|error| match error {
+        mlua::Error::SyntaxError { message, .. } => {
+            Frame::Error(format!("ERR {failure}: {message}").replace(['\r', '\n'], " ").into())
+        }
         mlua::Error::MemoryError(_) => memory_exhausted(),
         other => run_failure(&other),
     })
 }
 
-fn run_failure(error: &mlua::Error) -> Frame {
+pub(super) fn run_failure(error: &mlua::Error) -> Frame {
     Frame::Error(format!("ERR Error running script: {error}").replace(['\r', '\n'], " ").into())
 }
 
@@ -138,12 +179,22 @@ pub(super) fn run(script: &Script, host: &mut dyn Host) -> Frame {
                 Err(text) => Ok(Value::Table(error_table(lua, &text)?)),
             }
         })?;
-        let function = match prepare(&lua, script, call, pcall) {
-            Ok(function) => function,
+        let prepared = match prepare(&lua, script, call, pcall) {
+            Ok(prepared) => prepared,
             Err(Prepared::Reply(frame)) => return Ok(frame),
             Err(Prepared::Lua(error)) => return Err(error),
         };
         install_budget(&lua, exhausted.clone())?;
+        let function = match (script.chunk, prepared) {
+            (Chunk::Script, Ready::Script(function)) => function,
+            (Chunk::Library { function }, Ready::Library(loading)) => {
+                match library::enter(&lua, loading, function, script)? {
+                    Ok(function) => function,
+                    Err(frame) => return Ok(frame),
+                }
+            }
+            _ => unreachable!("prepare answers the chunk it was given"),
+        };
         let xpcall: Function = lua.named_registry_value("concord.xpcall")?;
         let handler = lua.create_function(error_handler)?;
         let results: MultiValue = xpcall.call((function, handler))?;
@@ -162,6 +213,12 @@ pub(super) fn run(script: &Script, host: &mut dyn Host) -> Frame {
     }
 }
 
+/// What a prepared run calls: EVAL's body, or a library still to be loaded.
+enum Ready {
+    Script(Function),
+    Library(library::Loading),
+}
+
 enum Prepared {
     Reply(Frame),
     Lua(mlua::Error),
@@ -174,27 +231,39 @@ impl From<mlua::Error> for Prepared {
 }
 
 /// Builds the environment and compiles the script, before the budget starts counting.
-fn prepare(
-    lua: &Lua,
-    script: &Script,
-    call: Function,
-    pcall: Function,
-) -> Result<Function, Prepared> {
+fn prepare(lua: &Lua, script: &Script, call: Function, pcall: Function) -> Result<Ready, Prepared> {
+    lua.set_named_registry_value(CHUNK_REGISTRY_KEY, script.chunk.name())?;
     let globals = lua.globals();
     lua.set_named_registry_value("concord.xpcall", globals.get::<Function>("xpcall")?)?;
     let redis = redis_table(lua, call, pcall)?;
     globals.set("redis", redis)?;
     globals.set("bit", bit::library(lua)?)?;
     install_random(lua)?;
-    globals.set("KEYS", string_array(lua, script.keys)?)?;
-    globals.set("ARGV", string_array(lua, script.arguments)?)?;
-    let function = load(lua, script.source).map_err(Prepared::Reply)?;
-    let protect = lua.load(PROTECT).set_name("=protect").into_function()?;
-    protect.call::<()>(lua.create_function(pcall_results)?)?;
-    Ok(function)
+    match script.chunk {
+        Chunk::Script => {
+            globals.set("KEYS", string_array(lua, script.keys)?)?;
+            globals.set("ARGV", string_array(lua, script.arguments)?)?;
+            let function = load(lua, script.source, script.chunk).map_err(Prepared::Reply)?;
+            protect(lua, None)?;
+            Ok(Ready::Script(function))
+        }
+        Chunk::Library { .. } => {
+            let body = load(lua, script.source, script.chunk).map_err(Prepared::Reply)?;
+            let loading = library::Loading::new(lua, body)?;
+            Ok(Ready::Library(loading))
+        }
+    }
 }
 
-fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+/// Makes the globals read-only and missing globals an error. With a `library` table, the
+/// globals show only it until the returned function is called, which shows the whole
+/// environment: a library's body runs in the first, its functions in the second.
+pub(super) fn protect(lua: &Lua, library: Option<Table>) -> mlua::Result<Function> {
+    let protect = lua.load(PROTECT).set_name("=protect").into_function()?;
+    protect.call::<Function>((lua.create_function(pcall_results)?, library))
+}
+
+pub(super) fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     let table = lua.create_table_with_capacity(items.len(), 0)?;
     for item in items {
         table.raw_push(lua.create_string(item)?)?;
@@ -204,7 +273,7 @@ fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// Counts instructions; once over the budget, stops the script at its next instruction
 /// whatever `pcall` it is inside.
-fn install_budget(lua: &Lua, exhausted: Rc<Cell<bool>>) -> mlua::Result<()> {
+pub(super) fn install_budget(lua: &Lua, exhausted: Rc<Cell<bool>>) -> mlua::Result<()> {
     let counted = Cell::new(0u64);
     let triggers = HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS);
     lua.set_global_hook(triggers, move |lua, _debug| {
@@ -226,7 +295,7 @@ fn install_budget(lua: &Lua, exhausted: Rc<Cell<bool>>) -> mlua::Result<()> {
     })
 }
 
-fn is_memory_error(error: &mlua::Error) -> bool {
+pub(super) fn is_memory_error(error: &mlua::Error) -> bool {
     match error {
         mlua::Error::MemoryError(_) => true,
         mlua::Error::CallbackError { cause, .. } => is_memory_error(cause),
@@ -247,7 +316,7 @@ pub(super) enum Raised {
 }
 
 /// Raises a message without a code as Redis's `luaPushError` does: with the code `ERR`.
-fn raised(text: &str) -> mlua::Error {
+pub(super) fn raised(text: &str) -> mlua::Error {
     mlua::Error::external(Raised::Reply(error_text(text)))
 }
 
@@ -259,7 +328,7 @@ fn innermost(error: &mlua::Error) -> String {
     }
 }
 
-fn find_raised(error: &mlua::Error) -> Option<&Raised> {
+pub(super) fn find_raised(error: &mlua::Error) -> Option<&Raised> {
     match error {
         mlua::Error::CallbackError { cause, .. } => find_raised(cause),
         other => other.downcast_ref::<Raised>(),
@@ -267,7 +336,7 @@ fn find_raised(error: &mlua::Error) -> Option<&Raised> {
 }
 
 /// Whether an error is the end of the budget, which no `pcall` may swallow.
-fn is_final(error: &mlua::Error) -> bool {
+pub(super) fn is_final(error: &mlua::Error) -> bool {
     match error {
         mlua::Error::MemoryError(_) => true,
         mlua::Error::RuntimeError(text) => text == BUDGET_SPENT,
@@ -280,10 +349,11 @@ const BUDGET_SPENT: &str = "script budget exhausted";
 
 /// The line of the innermost frame of the user's script, as Redis's handler finds it.
 fn script_line(lua: &Lua) -> Option<usize> {
+    let chunk = chunk_name(lua);
     for level in 0..64 {
         let found = lua.inspect_stack(level, |debug| {
             let source = debug.source();
-            (source.source.as_deref() == Some(CHUNK_NAME)).then(|| debug.current_line())
+            (source.source.as_deref() == Some(chunk.as_str())).then(|| debug.current_line())
         })?;
         if let Some(line) = found {
             return line;
@@ -303,8 +373,8 @@ fn error_handler(lua: &Lua, error: Value) -> mlua::Result<Value> {
         Value::Error(error) => match find_raised(&error) {
             Some(Raised::Reply(text)) => error_table(lua, text)?,
             Some(Raised::Lua(text)) => {
-                let place = line.map(|line| format!("user_script:{line}: ")).unwrap_or_default();
-                error_table(lua, &format!("ERR {place}{text}"))?
+                let place = line.map(|line| format!("{}:{line}: ", &chunk_name(lua)[1..]));
+                error_table(lua, &format!("ERR {}{text}", place.unwrap_or_default()))?
             }
             None => error_table(lua, &format!("ERR {}", innermost(&error)))?,
         },
@@ -316,7 +386,7 @@ fn error_handler(lua: &Lua, error: Value) -> mlua::Result<Value> {
         }
     };
     if let Some(line) = line {
-        table.raw_set("source", CHUNK_NAME)?;
+        table.raw_set("source", chunk_name(lua))?;
         table.raw_set("line", line)?;
     }
     Ok(Value::Table(table))
@@ -337,7 +407,8 @@ fn pcall_results(lua: &Lua, results: MultiValue) -> mlua::Result<MultiValue> {
         Value::Error(error) => match find_raised(&error) {
             Some(Raised::Reply(text)) => Value::Table(error_table(lua, text)?),
             Some(Raised::Lua(text)) => {
-                let place = script_line(lua).map(|line| format!("user_script:{line}: "));
+                let chunk = chunk_name(lua);
+                let place = script_line(lua).map(|line| format!("{}:{line}: ", &chunk[1..]));
                 Value::String(lua.create_string(format!("{}{text}", place.unwrap_or_default()))?)
             }
             None => Value::Error(error),
@@ -424,7 +495,7 @@ fn call_command(
 }
 
 /// The `redis` table, its Rust functions, and the Lua halves of `call` and `pcall`.
-fn redis_table(lua: &Lua, call: Function, pcall: Function) -> mlua::Result<Table> {
+pub(super) fn redis_table(lua: &Lua, call: Function, pcall: Function) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
     redis.set("call", call)?;
     redis.set("pcall", pcall)?;
@@ -455,7 +526,7 @@ fn redis_table(lua: &Lua, call: Function, pcall: Function) -> mlua::Result<Table
 
 /// Makes the globals and the library tables read-only, and missing globals an error.
 const PROTECT: &str = r#"
-local pcall_results = ...
+local pcall_results, library = ...
 local globals, base_pcall = _G, pcall
 local error, tostring, setmetatable, pairs, rawset = error, tostring, setmetatable, pairs, rawset
 local loadstring, type = loadstring, type
@@ -529,14 +600,27 @@ end
 for _, name in pairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit'}) do
   if hidden[name] then hidden[name] = proxy(hidden[name]) end
 end
-setmetatable(hidden, {__index = function(_, name)
+local function nonexistent(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-end})
-setmetatable(globals, {__index = hidden, __newindex = readonly, __metatable = false})
+end
+setmetatable(hidden, {__index = nonexistent})
+-- A library's body sees only the loading API, whose tables are as strict as the globals.
+local function strict(table)
+  local shown = {}
+  for name, value in next, table do
+    shown[name] = type(value) == 'table' and strict(value) or value
+  end
+  setmetatable(shown, {__index = nonexistent})
+  return setmetatable({}, {__index = shown, __newindex = readonly, __metatable = false})
+end
+local meta = {__index = hidden, __newindex = readonly, __metatable = false}
+if library then meta.__index = strict(library) end
+setmetatable(globals, meta)
+return function() meta.__index = hidden end
 "#;
 
 /// What the raising functions return: `Err` is raised as Redis's C function raises it.
-type Raising = mlua::Result<Value>;
+pub(super) type Raising = mlua::Result<Value>;
 
 fn sha1hex(lua: &Lua, arguments: MultiValue) -> Raising {
     if arguments.len() != 1 {
@@ -579,7 +663,7 @@ fn status_reply(lua: &Lua, arguments: MultiValue) -> mlua::Result<Table> {
     Ok(table)
 }
 
-fn log(lua: &Lua, arguments: MultiValue) -> Raising {
+pub(super) fn log(lua: &Lua, arguments: MultiValue) -> Raising {
     if arguments.len() < 2 {
         return Err(raised("redis.log() requires two arguments or more."));
     }

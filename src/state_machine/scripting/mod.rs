@@ -1,5 +1,6 @@
 //! Execution of Lua scripts: EVAL and EVALSHA inside apply, EVAL_RO and EVALSHA_RO on a view,
-//! and the script cache's commands.
+//! and the script cache's commands; Redis 7.0 functions (`functions`, `library`) run through
+//! the same host and runner.
 //!
 //! A script that may write is one request of one entry (`Write::Script`). Apply runs it on
 //! every replica against the live keyspace: each `redis.call` is parsed as a client's command
@@ -26,8 +27,10 @@
 mod bit;
 mod convert;
 mod environment;
+mod functions;
 
 pub use environment::{INSTRUCTIONS_MAX, MEMORY_BYTES_MAX, REDIS_VERSION};
+pub use functions::runs_on_view as function_runs_on_view;
 
 use bytes::Bytes;
 
@@ -76,6 +79,7 @@ pub(super) fn write(
             let target = Target::Live { keyspace, context };
             run(&body, invocation, target, db, false)
         }
+        ScriptWrite::Function(write) => functions::write(keyspace, db, context, write),
     }
 }
 
@@ -102,6 +106,7 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &ScriptR
             };
             run(&body, invocation, Target::View { keyspace, now_ms }, db, true)
         }
+        ScriptRead::Function(read) => functions::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -126,6 +131,7 @@ fn run(
     let sha = sha1_hex(body);
     let script = Script {
         source: &body[skip..],
+        chunk: environment::Chunk::Script,
         sha: &sha,
         keys: &invocation.keys,
         arguments: &invocation.arguments,

@@ -17,6 +17,9 @@ use crate::command::hyperloglog::{HyperLogLogRead, HyperLogLogWrite};
 use crate::command::keys::{KeyRead, KeyWrite, ObjectQuestion, TimeToLiveForm};
 use crate::command::lists::{InsertPlace, ListEnd, ListRead, ListWrite};
 use crate::command::pubsub::{SubscriptionKind, SubscriptionWrite};
+use crate::command::scripting::functions::{
+    FunctionCall, FunctionRead, FunctionWrite, RestorePolicy,
+};
 use crate::command::scripting::{Invocation, ScriptRead, ScriptSource, ScriptWrite};
 use crate::command::sets::{SetOperation, SetRead, SetWrite};
 use crate::command::strings::{
@@ -77,6 +80,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         bitmap_write(failures),
         hyperloglog_write(failures),
         script_enums(failures),
+        function_enums(failures),
         read_enum(failures),
         bitmap_read(failures),
         hyperloglog_read(failures),
@@ -160,11 +164,13 @@ fn script_enums(failures: &mut Vec<String>) -> Vec<Checked> {
         ),
         (ScriptWrite::Load { body: Bytes::from_static(b"return 1") }, "010872657475726e2031"),
         (ScriptWrite::Flush, "02"),
+        (ScriptWrite::Function(FunctionWrite::Flush), "0303"),
     ];
     let write_tag = |write: &ScriptWrite| match write {
         ScriptWrite::Run { .. } => 0,
         ScriptWrite::Load { .. } => 1,
         ScriptWrite::Flush => 2,
+        ScriptWrite::Function(_) => 3,
     };
     let reads = vec![
         (
@@ -172,10 +178,12 @@ fn script_enums(failures: &mut Vec<String>) -> Vec<Checked> {
             "0001286530653166396661626663396434383030633837376137303362383233616330353738666638646201016b010161",
         ),
         (ScriptRead::Exists { shas: vec![Bytes::from_static(b"a")] }, "01010161"),
+        (ScriptRead::Function(FunctionRead::Dump), "0202"),
     ];
     let read_tag = |read: &ScriptRead| match read {
         ScriptRead::Run { .. } => 0,
         ScriptRead::Exists { .. } => 1,
+        ScriptRead::Function(_) => 2,
     };
     let sources = vec![
         (body, "000872657475726e2031"),
@@ -192,6 +200,65 @@ fn script_enums(failures: &mut Vec<String>) -> Vec<Checked> {
         check("ScriptWrite", writes, write_tag, failures),
         check("ScriptRead", reads, read_tag, failures),
         check("ScriptSource", sources, source_tag, failures),
+    ]
+}
+
+/// A function request: FCALL names the function and carries numkeys, keys and arguments as
+/// given; the FUNCTION subcommands carry what they change.
+fn function_enums(failures: &mut Vec<String>) -> Vec<Checked> {
+    let call = FunctionCall {
+        function: Bytes::from_static(b"f"),
+        arguments: vec![Bytes::from_static(b"1"), Bytes::from_static(b"k")],
+    };
+    let writes = vec![
+        (FunctionWrite::Call(call.clone()), "000166020131016b"),
+        (FunctionWrite::Load { code: Bytes::from_static(b"c"), replace: true }, "01016301"),
+        (FunctionWrite::Delete { library: Bytes::from_static(b"l") }, "02016c"),
+        (FunctionWrite::Flush, "03"),
+        (
+            FunctionWrite::Restore {
+                payload: Bytes::from_static(b"p"),
+                policy: RestorePolicy::Replace,
+            },
+            "04017001",
+        ),
+    ];
+    let write_tag = |write: &FunctionWrite| match write {
+        FunctionWrite::Call(_) => 0,
+        FunctionWrite::Load { .. } => 1,
+        FunctionWrite::Delete { .. } => 2,
+        FunctionWrite::Flush => 3,
+        FunctionWrite::Restore { .. } => 4,
+    };
+    let reads = vec![
+        (FunctionRead::Call { call, read_only_command: true }, "000166020131016b01"),
+        (
+            FunctionRead::List { pattern: Some(Bytes::from_static(b"p*")), with_code: true },
+            "010102702a01",
+        ),
+        (FunctionRead::Dump, "02"),
+        (FunctionRead::Stats, "03"),
+    ];
+    let read_tag = |read: &FunctionRead| match read {
+        FunctionRead::Call { .. } => 0,
+        FunctionRead::List { .. } => 1,
+        FunctionRead::Dump => 2,
+        FunctionRead::Stats => 3,
+    };
+    let policies = vec![
+        (RestorePolicy::Append, "00"),
+        (RestorePolicy::Replace, "01"),
+        (RestorePolicy::Flush, "02"),
+    ];
+    let policy_tag = |policy: &RestorePolicy| match policy {
+        RestorePolicy::Append => 0,
+        RestorePolicy::Replace => 1,
+        RestorePolicy::Flush => 2,
+    };
+    vec![
+        check("FunctionWrite", writes, write_tag, failures),
+        check("FunctionRead", reads, read_tag, failures),
+        check("RestorePolicy", policies, policy_tag, failures),
     ]
 }
 

@@ -9,6 +9,7 @@ use crate::command::lists::ListEnd;
 use crate::raft::codec::MembershipRecord;
 use crate::raft::snapshot::{decode_metadata, SnapshotMetadata};
 use crate::state_machine::{Subscriptions, Taken, Waiters};
+use crate::store::functions::{Function, FunctionFlags, FunctionLibraries, Library};
 use crate::store::scripts::ScriptCache;
 use crate::store::{
     Db, HashValue, ListValue, SetValue, SortedSet, StringValue, Value, LISTPACK_VALUE_BYTES_MAX,
@@ -132,6 +133,7 @@ fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
         waiters: Waiters::default(),
         subscriptions: Subscriptions::default(),
         scripts: ScriptCache::default(),
+        functions: FunctionLibraries::default(),
     };
     // The bytes of versions 3 and 4, frozen while each was the current version: they still
     // read, with no subscribers (3) and no scripts (3 and 4).
@@ -142,12 +144,28 @@ fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
     let mut scripts = ScriptCache::default();
     scripts.insert(bytes("return 1"));
     let metadata = SnapshotMetadata { scripts, ..metadata };
+    // Version 5's bytes, frozen when version 6 came: the same, with no function libraries.
+    let version_5 = unhex("010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e2031");
+    assert_eq!(decode_metadata(5, &version_5).unwrap(), metadata, "version 5 metadata");
+    let mut functions = FunctionLibraries::default();
+    let function = Function {
+        name: bytes("f"),
+        description: Some(bytes("d")),
+        flags: FunctionFlags::NO_WRITES,
+    };
+    let library = Library {
+        name: bytes("lib"),
+        code: bytes("#!lua name=lib\nredis.register_function('f', function() end)"),
+        functions: [(bytes("f"), function)].into_iter().collect(),
+    };
+    functions.join(vec![library], false).expect("nothing is loaded yet");
+    let metadata = SnapshotMetadata { functions, ..metadata };
     assert_eq!(
         hex(&postcard::to_allocvec(&metadata).unwrap()),
-        "010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e2031",
+        "010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e203101036c6962036c69623b23216c7561206e616d653d6c69620a72656469732e72656769737465725f66756e6374696f6e282766272c2066756e6374696f6e282920656e6429010166016601016401010166036c6962",
         "the snapshot metadata's bytes changed"
     );
-    assert_eq!(decode_metadata(5, &postcard::to_allocvec(&metadata).unwrap()).unwrap(), metadata);
+    assert_eq!(decode_metadata(6, &postcard::to_allocvec(&metadata).unwrap()).unwrap(), metadata);
 }
 
 fn unhex(text: &str) -> Vec<u8> {
