@@ -56,7 +56,8 @@ pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 /// carries the leader's time ([`super::peer::ReadPoint`]). Version 3: the handshake carries
 /// both sides' data directory incarnations, and `PeerRequest::Incarnation` exists. Version 4:
 /// a forwarded reply may hold `Frame::LongDouble` (GEOPOS coordinates inside an EXEC).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// Version 5: a forwarded reply may hold `Frame::KeyedArrays` (XREADGROUP).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;

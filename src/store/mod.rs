@@ -33,6 +33,7 @@ pub mod hyperloglog;
 mod members;
 pub mod scripts;
 mod set;
+pub mod stream;
 mod string;
 mod zset;
 
@@ -65,6 +66,9 @@ pub enum Value {
     Hash(HashValue),
     /// A set.
     Set(SetValue),
+    // New variants go last: a snapshot stores a value by its variant's position.
+    /// A stream.
+    Stream(stream::StreamValue),
 }
 
 impl Value {
@@ -76,6 +80,7 @@ impl Value {
             Value::SortedSet(_) => "zset",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -89,6 +94,7 @@ impl Value {
             Value::SortedSet(set) => set.encoding_name(),
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }
