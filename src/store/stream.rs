@@ -1,7 +1,7 @@
 //! The stream value: entries with increasing ids, each a list of field-value pairs, plus the
 //! stream's counters and its consumer groups.
 //!
-//! The entries live in nodes (see [`node`]) kept in a persistent ordered map from each node's
+//! The entries live in nodes (see [`Node`]) kept in a persistent ordered map from each node's
 //! first id, so that XADD is O(log n) (it appends to the last node, copying at most that node
 //! when a view shares it), a range read seeks its first node in O(log n) and then reads in
 //! order, and a view costs nothing until the stream changes. The nodes open and close where
