@@ -201,6 +201,21 @@ fn dump_key(client: &mut redis::Connection, db: i64, key: &[u8]) -> String {
             .arg("WITHSCORES")
             .query(client)
             .expect("ZRANGE answers"),
+        // Every entry, then the groups, consumers and pending entries with their stored
+        // times and counts: XINFO STREAM FULL with no limit, flattened.
+        "stream" => {
+            let full: redis::Value = redis::cmd("XINFO")
+                .arg("STREAM")
+                .arg(key)
+                .arg("FULL")
+                .arg("COUNT")
+                .arg(0)
+                .query(client)
+                .expect("XINFO STREAM answers");
+            let mut tokens = Vec::new();
+            flatten(&full, &mut tokens);
+            tokens
+        }
         other => panic!("a key of unknown type {other}"),
     };
     let mut line = format!("{db} {} {kind} {encoding} {expiry}", escape(key));
@@ -209,6 +224,22 @@ fn dump_key(client: &mut redis::Connection, db: i64, key: &[u8]) -> String {
         line.push_str(&escape(&token));
     }
     line
+}
+
+/// A reply's leaves in order, as text (nil as `-`), for the dump of a stream.
+fn flatten(value: &redis::Value, out: &mut Vec<Vec<u8>>) {
+    match value {
+        redis::Value::BulkString(bytes) => out.push(bytes.clone()),
+        redis::Value::Int(number) => out.push(number.to_string().into_bytes()),
+        redis::Value::SimpleString(text) => out.push(text.clone().into_bytes()),
+        redis::Value::Nil => out.push(b"-".to_vec()),
+        redis::Value::Array(items) => items.iter().for_each(|item| flatten(item, out)),
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(key, item)| {
+            flatten(key, out);
+            flatten(item, out);
+        }),
+        other => panic!("an XINFO reply of unexpected shape {other:?}"),
+    }
 }
 
 fn escape(bytes: &[u8]) -> String {
@@ -270,6 +301,7 @@ fn write_fixture() {
     run(&mut client, &["FUNCTION", "LOAD", FIXTURE_LIBRARIES[0].1]);
     run(&mut client, &["SAVE"]);
     write_tail_part(&mut client);
+    write_stream_tail_part(&mut client);
     // A script cached by EVAL in the log tail.
     run(&mut client, &["EVAL", FIXTURE_SCRIPTS[1].1, "1", "tail:int"]);
     // A function library loaded in the log tail.
@@ -364,6 +396,32 @@ fn write_snapshot_part(client: &mut redis::Connection) {
     run(client, &["SET", "db15:last", "the last database"]);
     run(client, &["SADD", "db15:set", "x"]);
     select(client, 0);
+    write_stream_snapshot_part(client);
+}
+
+/// A stream with a consumer group, two consumers and pending entries (in fixtures written after
+/// `v1-scripts`; older ones have no stream, and the dump lists only the keys there are).
+fn write_stream_snapshot_part(client: &mut redis::Connection) {
+    run(client, &["XADD", "stream:snapshot", "1-0", "f", "v"]);
+    run(client, &["XADD", "stream:snapshot", "2-0", "f", "w"]);
+    run(client, &["XADD", "stream:snapshot", "3-0", "g", "x", "h", "y"]);
+    run(client, &["XDEL", "stream:snapshot", "2-0"]);
+    run(client, &["XGROUP", "CREATE", "stream:snapshot", "group", "0"]);
+    run(
+        client,
+        &["XREADGROUP", "GROUP", "group", "alice", "COUNT", "1", "STREAMS", "stream:snapshot", ">"],
+    );
+    run(client, &["XREADGROUP", "GROUP", "group", "bob", "STREAMS", "stream:snapshot", ">"]);
+}
+
+/// The log tail's stream writes: an id made by `*`, a new group, a claim and an XACK.
+fn write_stream_tail_part(client: &mut redis::Connection) {
+    run(client, &["XADD", "stream:snapshot", "*", "tail", "entry"]);
+    run(client, &["XGROUP", "CREATE", "stream:tail", "other", "$", "MKSTREAM"]);
+    run(client, &["XADD", "stream:tail", "MAXLEN", "5", "1-1", "a", "b"]);
+    run(client, &["XREADGROUP", "GROUP", "other", "carol", "STREAMS", "stream:tail", ">"]);
+    run(client, &["XCLAIM", "stream:snapshot", "group", "carol", "0", "3-0"]);
+    run(client, &["XACK", "stream:snapshot", "group", "1-0"]);
 }
 
 /// Writes after the snapshot: they exist only in the log tail.

@@ -19,7 +19,7 @@
 //! [`transactions`]).
 //!
 //! Commands are grouped in families, one file each (`strings`, `lists`, `keys`, `hashes`,
-//! `sets`, `sort`, `geo`, `control`), each with its typed commands, their parsers, and its part of the command
+//! `sets`, `sort`, `geo`, `streams`, `control`), each with its typed commands, their parsers, and its part of the command
 //! table, which pairs each parser with the command's metadata (generated from Redis 7.0, see
 //! [`metadata`]). Syntax errors are found here, before anything is proposed, so a malformed write never
 //! costs a log entry.
@@ -42,6 +42,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod concord_metadata;
 pub mod metadata;
@@ -119,6 +120,8 @@ pub enum Read {
     Script(scripting::ScriptRead),
     /// GEOPOS, GEOHASH, GEODIST, and the geo searches that do not store.
     Geo(geo::GeoRead),
+    /// XLEN, XRANGE, XREVRANGE, XREAD, XPENDING, XINFO.
+    Stream(streams::StreamRead),
 }
 
 /// A command that changes the keyspace, applied through the log.
@@ -157,6 +160,8 @@ pub enum Write {
     Script(scripting::ScriptWrite),
     /// GEOADD, and the geo searches that store (GEORADIUS ... STORE, GEOSEARCHSTORE).
     Geo(geo::GeoWrite),
+    /// XADD, XDEL, XTRIM, XSETID, and the consumer-group commands, XREADGROUP included.
+    Stream(streams::StreamWrite),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

@@ -6395,6 +6395,796 @@ pub static WATCH: CommandMeta = CommandMeta {
     },
 };
 
+/// `XACK`: Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.
+pub static XACK: CommandMeta = CommandMeta {
+    name: "xack",
+    arity: -4,
+    flags: CommandFlags::WRITE.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1) for each message ID processed."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("group", ArgumentKind::String),
+            Argument::new("id", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `XADD`: Appends a new entry to a stream.
+pub static XADD: CommandMeta = CommandMeta {
+    name: "xadd",
+    arity: -5,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: Some("UPDATE instead of INSERT because of the optional trimming feature"), flags: KeySpecFlags::RW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Appends a new entry to a stream"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option."), ("7.0.0", "Added support for the `<ms>-*` explicit ID form.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("nomkstream", ArgumentKind::PureToken).token("NOMKSTREAM").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("trim", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("strategy", ArgumentKind::OneOf).arguments(&[
+                            Argument::new("maxlen", ArgumentKind::PureToken).token("MAXLEN"),
+                            Argument::new("minid", ArgumentKind::PureToken).token("MINID").since("6.2.0"),
+                        ]),
+                    Argument::new("operator", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                            Argument::new("equal", ArgumentKind::PureToken).token("="),
+                            Argument::new("approximately", ArgumentKind::PureToken).token("~"),
+                        ]),
+                    Argument::new("threshold", ArgumentKind::String),
+                    Argument::new("count", ArgumentKind::Integer).token("LIMIT").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+                ]),
+            Argument::new("id_or_auto", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("auto_id", ArgumentKind::PureToken).token("*"),
+                    Argument::new("id", ArgumentKind::String),
+                ]),
+            Argument::new("field_value", ArgumentKind::Block).flags(ArgumentFlags::MULTIPLE).arguments(&[
+                    Argument::new("field", ArgumentKind::String),
+                    Argument::new("value", ArgumentKind::String),
+                ]),
+        ],
+    },
+};
+
+/// `XAUTOCLAIM`: Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.
+pub static XAUTOCLAIM: CommandMeta = CommandMeta {
+    name: "xautoclaim",
+    arity: -6,
+    flags: CommandFlags::WRITE.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::DELETE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer."),
+        since: Some("6.2.0"),
+        group: "stream",
+        complexity: Some("O(1) if COUNT is small."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added an element to the reply array, containing deleted entries the command cleared from the PEL")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("group", ArgumentKind::String),
+            Argument::new("consumer", ArgumentKind::String),
+            Argument::new("min-idle-time", ArgumentKind::String),
+            Argument::new("start", ArgumentKind::String),
+            Argument::new("count", ArgumentKind::Integer).token("COUNT").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("justid", ArgumentKind::PureToken).token("JUSTID").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XCLAIM`: Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.
+pub static XCLAIM: CommandMeta = CommandMeta {
+    name: "xclaim",
+    arity: -6,
+    flags: CommandFlags::WRITE.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(log N) with N being the number of messages in the PEL of the consumer group."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("group", ArgumentKind::String),
+            Argument::new("consumer", ArgumentKind::String),
+            Argument::new("min-idle-time", ArgumentKind::String),
+            Argument::new("id", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+            Argument::new("ms", ArgumentKind::Integer).token("IDLE").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("unix-time-milliseconds", ArgumentKind::UnixTime).token("TIME").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("count", ArgumentKind::Integer).token("RETRYCOUNT").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("force", ArgumentKind::PureToken).token("FORCE").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("justid", ArgumentKind::PureToken).token("JUSTID").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("id", ArgumentKind::String).token("LASTID").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XDEL`: Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.
+pub static XDEL: CommandMeta = CommandMeta {
+    name: "xdel",
+    arity: -3,
+    flags: CommandFlags::WRITE.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::DELETE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1) for each single item to delete in the stream, regardless of the stream size."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("id", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `XGROUP`: A container for consumer groups commands.
+pub static XGROUP: CommandMeta = CommandMeta {
+    name: "xgroup",
+    arity: -2,
+    flags: CommandFlags::NONE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("A container for consumer groups commands"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `XGROUP CREATE`: Create a consumer group.
+pub static XGROUP_CREATE: CommandMeta = CommandMeta {
+    name: "xgroup|create",
+    arity: -5,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::INSERT), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Create a consumer group."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added the `entries_read` named argument.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("groupname", ArgumentKind::String),
+            Argument::new("id", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("id", ArgumentKind::String),
+                    Argument::new("new_id", ArgumentKind::PureToken).token("$"),
+                ]),
+            Argument::new("mkstream", ArgumentKind::PureToken).token("MKSTREAM").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("entries_read", ArgumentKind::Integer).token("ENTRIESREAD").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XGROUP CREATECONSUMER`: Create a consumer in a consumer group.
+pub static XGROUP_CREATECONSUMER: CommandMeta = CommandMeta {
+    name: "xgroup|createconsumer",
+    arity: 5,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::INSERT), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Create a consumer in a consumer group."),
+        since: Some("6.2.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("groupname", ArgumentKind::String),
+            Argument::new("consumername", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `XGROUP DELCONSUMER`: Delete a consumer from a consumer group.
+pub static XGROUP_DELCONSUMER: CommandMeta = CommandMeta {
+    name: "xgroup|delconsumer",
+    arity: 5,
+    flags: CommandFlags::WRITE,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::DELETE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Delete a consumer from a consumer group."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("groupname", ArgumentKind::String),
+            Argument::new("consumername", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `XGROUP DESTROY`: Destroy a consumer group.
+pub static XGROUP_DESTROY: CommandMeta = CommandMeta {
+    name: "xgroup|destroy",
+    arity: 4,
+    flags: CommandFlags::WRITE,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::DELETE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Destroy a consumer group."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(N) where N is the number of entries in the group's pending entries list (PEL)."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("groupname", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `XGROUP HELP`: Show helpful text about the different subcommands.
+pub static XGROUP_HELP: CommandMeta = CommandMeta {
+    name: "xgroup|help",
+    arity: 2,
+    flags: CommandFlags::LOADING.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::STREAM.with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Show helpful text about the different subcommands"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `XGROUP SETID`: Set a consumer group to an arbitrary last delivered ID value.
+pub static XGROUP_SETID: CommandMeta = CommandMeta {
+    name: "xgroup|setid",
+    arity: -5,
+    flags: CommandFlags::WRITE,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Set a consumer group to an arbitrary last delivered ID value."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added the optional `entries_read` argument.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("groupname", ArgumentKind::String),
+            Argument::new("id", ArgumentKind::OneOf).arguments(&[
+                    Argument::new("id", ArgumentKind::String),
+                    Argument::new("new_id", ArgumentKind::PureToken).token("$"),
+                ]),
+            Argument::new("entries_read", ArgumentKind::Integer).token("ENTRIESREAD").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XINFO`: A container for stream introspection commands.
+pub static XINFO: CommandMeta = CommandMeta {
+    name: "xinfo",
+    arity: -2,
+    flags: CommandFlags::NONE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("A container for stream introspection commands"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `XINFO CONSUMERS`: List the consumers in a consumer group.
+pub static XINFO_CONSUMERS: CommandMeta = CommandMeta {
+    name: "xinfo|consumers",
+    arity: 4,
+    flags: CommandFlags::READONLY,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("List the consumers in a consumer group"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("groupname", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `XINFO GROUPS`: List the consumer groups of a stream.
+pub static XINFO_GROUPS: CommandMeta = CommandMeta {
+    name: "xinfo|groups",
+    arity: 3,
+    flags: CommandFlags::READONLY,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("List the consumer groups of a stream"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added the `entries-read` and `lag` fields")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+        ],
+    },
+};
+
+/// `XINFO HELP`: Show helpful text about the different subcommands.
+pub static XINFO_HELP: CommandMeta = CommandMeta {
+    name: "xinfo|help",
+    arity: 2,
+    flags: CommandFlags::LOADING.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::STREAM.with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Show helpful text about the different subcommands"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `XINFO STREAM`: Get information about a stream.
+pub static XINFO_STREAM: CommandMeta = CommandMeta {
+    name: "xinfo|stream",
+    arity: -3,
+    flags: CommandFlags::READONLY,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Get information about a stream"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.0.0", "Added the `FULL` modifier."), ("7.0.0", "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("full", ArgumentKind::Block).token("FULL").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer).token("COUNT").flags(ArgumentFlags::OPTIONAL),
+                ]),
+        ],
+    },
+};
+
+/// `XLEN`: Return the number of entries in a stream.
+pub static XLEN: CommandMeta = CommandMeta {
+    name: "xlen",
+    arity: 2,
+    flags: CommandFlags::READONLY.with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Return the number of entries in a stream"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+        ],
+    },
+};
+
+/// `XPENDING`: Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.
+pub static XPENDING: CommandMeta = CommandMeta {
+    name: "xpending",
+    arity: -3,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added the `IDLE` option and exclusive range intervals.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("group", ArgumentKind::String),
+            Argument::new("filters", ArgumentKind::Block).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("min-idle-time", ArgumentKind::Integer).token("IDLE").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+                    Argument::new("start", ArgumentKind::String),
+                    Argument::new("end", ArgumentKind::String),
+                    Argument::new("count", ArgumentKind::Integer),
+                    Argument::new("consumer", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL),
+                ]),
+        ],
+    },
+};
+
+/// `XRANGE`: Return a range of elements in a stream, with IDs matching the specified IDs interval.
+pub static XRANGE: CommandMeta = CommandMeta {
+    name: "xrange",
+    arity: -4,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Return a range of elements in a stream, with IDs matching the specified IDs interval"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added exclusive ranges.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("start", ArgumentKind::String),
+            Argument::new("end", ArgumentKind::String),
+            Argument::new("count", ArgumentKind::Integer).token("COUNT").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XREAD`: Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.
+pub static XREAD: CommandMeta = CommandMeta {
+    name: "xread",
+    arity: -4,
+    flags: CommandFlags::READONLY.with(CommandFlags::BLOCKING).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW).with(AclCategories::BLOCKING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Keyword { keyword: "STREAMS", start_from: 1 }, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 2 } },
+    ],
+    docs: Docs {
+        summary: Some("Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("count", ArgumentKind::Integer).token("COUNT").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("milliseconds", ArgumentKind::Integer).token("BLOCK").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("streams", ArgumentKind::Block).token("STREAMS").arguments(&[
+                    Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::MULTIPLE),
+                    Argument::new("id", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+                ]),
+        ],
+    },
+};
+
+/// `XREADGROUP`: Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.
+pub static XREADGROUP: CommandMeta = CommandMeta {
+    name: "xreadgroup",
+    arity: -7,
+    flags: CommandFlags::WRITE.with(CommandFlags::BLOCKING).with(CommandFlags::MOVABLEKEYS),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW).with(AclCategories::BLOCKING),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Keyword { keyword: "STREAMS", start_from: 4 }, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 2 } },
+    ],
+    docs: Docs {
+        summary: Some("Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block."),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("group_consumer", ArgumentKind::Block).token("GROUP").arguments(&[
+                    Argument::new("group", ArgumentKind::String),
+                    Argument::new("consumer", ArgumentKind::String),
+                ]),
+            Argument::new("count", ArgumentKind::Integer).token("COUNT").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("milliseconds", ArgumentKind::Integer).token("BLOCK").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("noack", ArgumentKind::PureToken).token("NOACK").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("streams", ArgumentKind::Block).token("STREAMS").arguments(&[
+                    Argument::new("key", ArgumentKind::Key).key_spec_index(0).flags(ArgumentFlags::MULTIPLE),
+                    Argument::new("id", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+                ]),
+        ],
+    },
+};
+
+/// `XREVRANGE`: Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE.
+pub static XREVRANGE: CommandMeta = CommandMeta {
+    name: "xrevrange",
+    arity: -4,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::READ.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added exclusive ranges.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("end", ArgumentKind::String),
+            Argument::new("start", ArgumentKind::String),
+            Argument::new("count", ArgumentKind::Integer).token("COUNT").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XSETID`: An internal command for replicating stream values.
+pub static XSETID: CommandMeta = CommandMeta {
+    name: "xsetid",
+    arity: -3,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM).with(CommandFlags::FAST),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::FAST),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("An internal command for replicating stream values"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("last-id", ArgumentKind::String),
+            Argument::new("entries_added", ArgumentKind::Integer).token("ENTRIESADDED").since("7.0.0").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("max_deleted_entry_id", ArgumentKind::String).token("MAXDELETEDID").since("7.0.0").flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `XTRIM`: Trims the stream to (approximately if '~' is passed) a certain size.
+pub static XTRIM: CommandMeta = CommandMeta {
+    name: "xtrim",
+    arity: -4,
+    flags: CommandFlags::WRITE,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::WRITE.with(AclCategories::STREAM).with(AclCategories::SLOW),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RW.with(KeySpecFlags::DELETE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Trims the stream to (approximately if '~' is passed) a certain size"),
+        since: Some("5.0.0"),
+        group: "stream",
+        complexity: Some("O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("trim", ArgumentKind::Block).arguments(&[
+                    Argument::new("strategy", ArgumentKind::OneOf).arguments(&[
+                            Argument::new("maxlen", ArgumentKind::PureToken).token("MAXLEN"),
+                            Argument::new("minid", ArgumentKind::PureToken).token("MINID").since("6.2.0"),
+                        ]),
+                    Argument::new("operator", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                            Argument::new("equal", ArgumentKind::PureToken).token("="),
+                            Argument::new("approximately", ArgumentKind::PureToken).token("~"),
+                        ]),
+                    Argument::new("threshold", ArgumentKind::String),
+                    Argument::new("count", ArgumentKind::Integer).token("LIMIT").since("6.2.0").flags(ArgumentFlags::OPTIONAL),
+                ]),
+        ],
+    },
+};
+
 /// `ZADD`: Add one or more members to a sorted set, or update its score if it already exists.
 pub static ZADD: CommandMeta = CommandMeta {
     name: "zadd",

@@ -11,7 +11,8 @@ use std::sync::LazyLock;
 
 use super::{
     bitmaps, blocking, control, geo, hashes, hyperloglog, keys, lists, pubsub, scripting, sets,
-    sort, strings, transactions, zsets, Args, Command, CommandError, CommandFlags, CommandMeta,
+    sort, streams, strings, transactions, zsets, Args, Command, CommandError, CommandFlags,
+    CommandMeta,
 };
 
 /// Builds a typed command from the arguments after the name (and subcommand).
@@ -58,7 +59,7 @@ impl CommandSpec {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 17] = [
+    let families: [&'static [CommandSpec]; 18] = [
         control::COMMANDS,
         control::cluster::COMMANDS,
         keys::COMMANDS,
@@ -76,6 +77,7 @@ static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock:
         geo::COMMANDS,
         scripting::COMMANDS,
         scripting::functions::COMMANDS,
+        streams::COMMANDS,
     ];
     let mut table = HashMap::new();
     for spec in families.into_iter().flatten() {

@@ -57,7 +57,8 @@ pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 /// both sides' data directory incarnations, and `PeerRequest::Incarnation` exists. Version 4:
 /// a forwarded reply may hold `Frame::LongDouble` (GEOPOS coordinates inside an EXEC).
 /// Version 5: a member's status carries its Redis client port (`NodeStatus::client_port`).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// Version 6: a forwarded reply may hold `Frame::KeyedArrays` (XREAD and XREADGROUP).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;

@@ -40,6 +40,8 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut BytesMut) {
         }
         Frame::Map(pairs) => write_map(out, pairs, protocol),
         Frame::Pairs(pairs) => write_pairs(out, pairs, protocol),
+        Frame::KeyedArrays(pairs) if resp3 => write_map(out, pairs, protocol),
+        Frame::KeyedArrays(pairs) => write_pair_arrays(out, pairs, protocol),
         Frame::Double(value) => {
             let text = DoubleText::new(*value);
             if resp3 {
@@ -139,6 +141,17 @@ fn write_pairs(out: &mut BytesMut, pairs: &[(Frame, Frame)], protocol: Protocol)
         if protocol == Protocol::Resp3 {
             write_length_line(out, b'*', 2);
         }
+        encode(first, protocol, out);
+        encode(second, protocol, out);
+    }
+}
+
+/// Pairs as an array of two-element arrays, whatever the protocol (the items inside are
+/// still written in `protocol`).
+fn write_pair_arrays(out: &mut BytesMut, pairs: &[(Frame, Frame)], protocol: Protocol) {
+    write_length_line(out, b'*', pairs.len());
+    for (first, second) in pairs {
+        write_length_line(out, b'*', 2);
         encode(first, protocol, out);
         encode(second, protocol, out);
     }

@@ -99,6 +99,9 @@ pub enum Frame {
     /// A double Redis sends as a long double in its human form (`%.17Lf`, trailing zeros
     /// dropped: GEOPOS and WITHCOORD coordinates): a bulk string in RESP2, a double in RESP3.
     LongDouble(f64),
+    /// A map in RESP3; in RESP2 an array of two-element `[key, value]` arrays, as Redis 7.0
+    /// replies to XREAD and XREADGROUP (one pair per stream).
+    KeyedArrays(Vec<(Frame, Frame)>),
 }
 
 impl Frame {

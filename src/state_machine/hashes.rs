@@ -96,9 +96,11 @@ pub(super) fn write(
 fn as_hash(value: &Value) -> Result<&HashValue, CommandError> {
     match value {
         Value::Hash(hash) => Ok(hash),
-        Value::String(_) | Value::List(_) | Value::Set(_) | Value::SortedSet(_) => {
-            Err(CommandError::WrongType)
-        }
+        Value::String(_)
+        | Value::List(_)
+        | Value::Set(_)
+        | Value::SortedSet(_)
+        | Value::Stream(_) => Err(CommandError::WrongType),
     }
 }
 

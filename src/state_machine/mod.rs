@@ -35,6 +35,7 @@ mod reclaim;
 mod scripting;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod transactions;
 mod zsets;
@@ -353,6 +354,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::HyperLogLog(read) => hyperloglog::read(keyspace, db, now_ms, read),
         Read::Script(read) => scripting::read(keyspace, db, now_ms, read),
         Read::Geo(read) => geo::read(keyspace, db, now_ms, read),
+        Read::Stream(read) => streams::read(keyspace, db, now_ms, read),
     }
 }
 
@@ -385,6 +387,7 @@ fn execute_write(
         Write::HyperLogLog(write) => hyperloglog::write(keyspace, db, context, write),
         Write::Script(write) => scripting::write(keyspace, db, context, write),
         Write::Geo(write) => geo::write(keyspace, db, context, write),
+        Write::Stream(write) => streams::write(keyspace, db, context, write),
     }
 }
 

@@ -80,9 +80,11 @@ pub(super) fn write(
 fn as_set(value: &Value) -> Result<&SetValue, CommandError> {
     match value {
         Value::Set(set) => Ok(set),
-        Value::String(_) | Value::List(_) | Value::Hash(_) | Value::SortedSet(_) => {
-            Err(CommandError::WrongType)
-        }
+        Value::String(_)
+        | Value::List(_)
+        | Value::Hash(_)
+        | Value::SortedSet(_)
+        | Value::Stream(_) => Err(CommandError::WrongType),
     }
 }
 

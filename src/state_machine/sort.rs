@@ -101,7 +101,7 @@ fn as_sortable(value: &Value) -> Result<Sortable<'_>, CommandError> {
         Value::List(list) => Ok(Sortable::List(list)),
         Value::Set(set) => Ok(Sortable::Set(set)),
         Value::SortedSet(set) => Ok(Sortable::SortedSet(set)),
-        Value::String(_) | Value::Hash(_) => Err(CommandError::WrongType),
+        Value::String(_) | Value::Hash(_) | Value::Stream(_) => Err(CommandError::WrongType),
     }
 }
 

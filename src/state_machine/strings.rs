@@ -79,9 +79,11 @@ pub(super) fn write(
 fn as_string(value: &Value) -> Result<&StringValue, CommandError> {
     match value {
         Value::String(string) => Ok(string),
-        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) => {
-            Err(CommandError::WrongType)
-        }
+        Value::List(_)
+        | Value::Hash(_)
+        | Value::Set(_)
+        | Value::SortedSet(_)
+        | Value::Stream(_) => Err(CommandError::WrongType),
     }
 }
 

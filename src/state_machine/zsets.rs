@@ -114,7 +114,7 @@ pub(super) fn write(
 fn as_sorted_set(value: &Value) -> Result<&SortedSet, CommandError> {
     match value {
         Value::SortedSet(set) => Ok(set),
-        Value::String(_) | Value::List(_) | Value::Hash(_) | Value::Set(_) => {
+        Value::String(_) | Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::Stream(_) => {
             Err(CommandError::WrongType)
         }
     }

@@ -229,9 +229,11 @@ const REMOVALS_ONE_BY_ONE_MAX: usize = 32;
 pub fn as_list(value: &Value) -> Result<&ListValue, CommandError> {
     match value {
         Value::List(list) => Ok(list),
-        Value::String(_) | Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) => {
-            Err(CommandError::WrongType)
-        }
+        Value::String(_)
+        | Value::Hash(_)
+        | Value::Set(_)
+        | Value::SortedSet(_)
+        | Value::Stream(_) => Err(CommandError::WrongType),
     }
 }
 

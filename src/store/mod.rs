@@ -35,6 +35,7 @@ mod members;
 pub mod rdb;
 pub mod scripts;
 mod set;
+pub mod stream;
 mod string;
 mod zset;
 
@@ -67,6 +68,9 @@ pub enum Value {
     Hash(HashValue),
     /// A set.
     Set(SetValue),
+    // New variants go last: a snapshot stores a value by its variant's position.
+    /// A stream.
+    Stream(stream::StreamValue),
 }
 
 impl Value {
@@ -78,6 +82,7 @@ impl Value {
             Value::SortedSet(_) => "zset",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -91,6 +96,7 @@ impl Value {
             Value::SortedSet(set) => set.encoding_name(),
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

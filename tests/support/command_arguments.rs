@@ -23,7 +23,8 @@ pub fn example_request(spec: &CommandSpec) -> Vec<Vec<u8>> {
 
 /// Ranges whose bounds are typed `string` in Redis's docs but must be lexicographical bounds
 /// or integers, BITOP's operation, typed `string` but one of four keywords, and the scripts,
-/// whose `numkeys` must count the (optional) keys and whose SHA must have 40 digits.
+/// whose `numkeys` must count the (optional) keys and whose SHA must have 40 digits; stream
+/// ids and trim thresholds, typed `string` but parsed as ids or integers.
 fn written_by_hand(name: &str) -> Option<&'static str> {
     Some(match name {
         "zlexcount" => "zlexcount key1 - +",
@@ -37,6 +38,11 @@ fn written_by_hand(name: &str) -> Option<&'static str> {
         "eval_ro" => "eval_ro v 1 key1",
         "evalsha" => "evalsha e0e1f9fabfc9d4800c877a703b823ac0578ff8db 1 key1",
         "evalsha_ro" => "evalsha_ro e0e1f9fabfc9d4800c877a703b823ac0578ff8db 1 key1",
+        "xrange" => "xrange key1 - +",
+        "xrevrange" => "xrevrange key1 + -",
+        "xsetid" => "xsetid key1 1-1",
+        "xtrim" => "xtrim key1 MAXLEN 1",
+        "xautoclaim" => "xautoclaim key1 g c 0 0",
         _ => return None,
     })
 }

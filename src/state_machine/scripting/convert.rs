@@ -76,14 +76,17 @@ pub(super) fn reply_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Resul
             single_field(lua, "set", Value::Table(set))?
         }
         Frame::Set(items) => array(lua, items, resp3)?,
-        Frame::Map(pairs) if resp3 => {
+        Frame::Map(pairs) | Frame::KeyedArrays(pairs) if resp3 => {
             let map = lua.create_table()?;
             for (key, value) in pairs {
                 map.raw_set(reply_to_lua(lua, key, resp3)?, reply_to_lua(lua, value, resp3)?)?;
             }
             single_field(lua, "map", Value::Table(map))?
         }
-        Frame::Pairs(pairs) if resp3 => {
+        // XREAD's streams: a map in RESP3 (above), an array of pairs in RESP2, as for a client.
+        Frame::Pairs(pairs) | Frame::KeyedArrays(pairs)
+            if resp3 || matches!(frame, Frame::KeyedArrays(_)) =>
+        {
             let table = lua.create_table()?;
             for (key, value) in pairs {
                 let pair = lua.create_table()?;
@@ -93,7 +96,7 @@ pub(super) fn reply_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Resul
             }
             Value::Table(table)
         }
-        Frame::Map(pairs) | Frame::Pairs(pairs) => {
+        Frame::Map(pairs) | Frame::Pairs(pairs) | Frame::KeyedArrays(pairs) => {
             let table = lua.create_table()?;
             for (key, value) in pairs {
                 table.raw_push(reply_to_lua(lua, key, resp3)?)?;

@@ -60,7 +60,9 @@ fn input_at<'a>(db: &'a Db, key: &Key, now_ms: u64) -> Result<Option<Input<'a>>,
     match &entry.value {
         Value::SortedSet(set) => Ok(Some(Input::Sorted(set))),
         Value::Set(set) => Ok(Some(Input::Plain(set))),
-        Value::String(_) | Value::List(_) | Value::Hash(_) => Err(CommandError::WrongType),
+        Value::String(_) | Value::List(_) | Value::Hash(_) | Value::Stream(_) => {
+            Err(CommandError::WrongType)
+        }
     }
 }
 

@@ -22,6 +22,10 @@ use crate::command::scripting::functions::{
 };
 use crate::command::scripting::{Invocation, ScriptRead, ScriptSource, ScriptWrite};
 use crate::command::sets::{SetOperation, SetRead, SetWrite};
+use crate::command::streams::{
+    AddId, ClaimDelivery, GroupStart, ReadFrom, ReadGroupFrom, StreamGroupWrite, StreamRead,
+    StreamWrite,
+};
 use crate::command::strings::{
     Expiry, ExpiryUnit, LcsReply, SetCondition, SetVariant, StringRead, StringWrite, TtlChange,
 };
@@ -31,6 +35,7 @@ use crate::command::zsets::{
     ZsetWrite,
 };
 use crate::command::{parse, Command, Read, Write};
+use crate::store::stream::{StreamId, TrimStrategy};
 
 /// The command a client would send, parsed.
 fn parsed(line: &str) -> Command {
@@ -86,6 +91,10 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         hyperloglog_read(failures),
         geo_write(failures),
         geo_read(failures),
+        stream_write(failures),
+        stream_group_write(failures),
+        stream_read(failures),
+        stream_parts(failures),
         search_form(failures),
         string_read(failures),
         key_read(failures),
@@ -128,6 +137,7 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         (write("PFADD k a"), "0c00016b010161"),
         (write("SCRIPT FLUSH"), "0d02"),
         (write("GEOADD k 1 2 m"), "0e00016b000001000000000000f03f0000000000000040016d"),
+        (write("XADD k 1-2 f v"), "0f00016b00000201020101660176"),
     ];
     let tag = |write: &Write| match write {
         Write::String(_) => 0,
@@ -145,6 +155,7 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::HyperLogLog(_) => 12,
         Write::Script(_) => 13,
         Write::Geo(_) => 14,
+        Write::Stream(_) => 15,
     };
     vec![check("Write", samples, tag, failures)]
 }
@@ -551,6 +562,7 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
     );
     let mut samples = samples;
     samples.push((read("GEOPOS k m"), "0a00016b01016d"));
+    samples.push((read("XLEN k"), "0b00016b"));
     let tag = |read: &Read| match read {
         Read::String(_) => 0,
         Read::Key(_) => 1,
@@ -563,6 +575,7 @@ fn read_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Read::HyperLogLog(_) => 8,
         Read::Script(_) => 9,
         Read::Geo(_) => 10,
+        Read::Stream(_) => 11,
     };
     vec![check("Read", samples, tag, failures)]
 }
@@ -1184,4 +1197,152 @@ fn search_form(failures: &mut Vec<String>) -> Vec<Checked> {
         SearchForm::SearchStore => 5,
     };
     vec![check("SearchForm", samples, tag, failures)]
+}
+
+fn stream_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Stream(write) => write,
+        other => panic!("{line:?} is not a stream write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("XADD k NOMKSTREAM MAXLEN ~ 5 LIMIT 9 2-* f v", "00016b01010005010901020101660176"),
+            ("XDEL k 1-2", "01016b00010102"),
+            ("XTRIM k MINID 1-2", "02016b0101020000"),
+            ("XSETID k 5-0 ENTRIESADDED 3 MAXDELETEDID 1-1", "03016b05000103010101"),
+            ("XACK k g 1-2", "0406016b016700010102"),
+        ],
+        narrow,
+    );
+    let tag = |write: &StreamWrite| match write {
+        StreamWrite::Add { .. } => 0,
+        StreamWrite::Delete { .. } => 1,
+        StreamWrite::Trim { .. } => 2,
+        StreamWrite::SetId { .. } => 3,
+        StreamWrite::Group(_) => 4,
+    };
+    vec![check("StreamWrite", samples, tag, failures)]
+}
+
+fn stream_group_write(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match write(line) {
+        Write::Stream(StreamWrite::Group(write)) => write,
+        other => panic!("{line:?} is not a stream group write: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("XGROUP CREATE k g $ MKSTREAM ENTRIESREAD 3", "00016b01670000010103"),
+            ("XGROUP SETID k g 1-2 ENTRIESREAD 2", "01016b0167000101020102"),
+            ("XGROUP DESTROY k g", "02016b0167"),
+            ("XGROUP CREATECONSUMER k g c", "03016b01670163"),
+            ("XGROUP DELCONSUMER k g c", "04016b01670163"),
+            (
+                "XREADGROUP GROUP g c COUNT 2 NOACK STREAMS k j > 1-2",
+                "0501670163020102016b0000016a00010102",
+            ),
+            ("XACK k g 1-2", "06016b016700010102"),
+            (
+                "XCLAIM k g c 10 1-2 IDLE 5 RETRYCOUNT 2 FORCE JUSTID LASTID 3-4",
+                "07016b01670163000a01010201000a01040101010304",
+            ),
+            ("XAUTOCLAIM k g c 10 1-2 COUNT 5 JUSTID", "08016b016701630a01020501"),
+        ],
+        narrow,
+    );
+    let tag = |write: &StreamGroupWrite| match write {
+        StreamGroupWrite::Create { .. } => 0,
+        StreamGroupWrite::SetId { .. } => 1,
+        StreamGroupWrite::Destroy { .. } => 2,
+        StreamGroupWrite::CreateConsumer { .. } => 3,
+        StreamGroupWrite::DeleteConsumer { .. } => 4,
+        StreamGroupWrite::ReadGroup { .. } => 5,
+        StreamGroupWrite::Ack { .. } => 6,
+        StreamGroupWrite::Claim { .. } => 7,
+        StreamGroupWrite::AutoClaim { .. } => 8,
+    };
+    vec![check("StreamGroupWrite", samples, tag, failures)]
+}
+
+fn stream_read(failures: &mut Vec<String>) -> Vec<Checked> {
+    let narrow = |line: &str| match read(line) {
+        Read::Stream(read) => read,
+        other => panic!("{line:?} is not a stream read: {other:?}"),
+    };
+    let samples = rows(
+        &[
+            ("XLEN k", "00016b"),
+            (
+                "XREVRANGE k + (1-2 COUNT 3",
+                "01016b0103ffffffffffffffffff01ffffffffffffffffff01010301",
+            ),
+            ("XREAD COUNT 2 STREAMS k j $ 1-2", "020202016b0000016a00010102"),
+            (
+                "XPENDING k g IDLE 5 - + 10 c",
+                "03016b0167010a0000ffffffffffffffffff01ffffffffffffffffff010a010163",
+            ),
+            ("XINFO STREAM k FULL COUNT 3", "04016b0103"),
+            ("XINFO GROUPS k", "05016b"),
+            ("XINFO CONSUMERS k g", "06016b0167"),
+            ("XINFO HELP", "07"),
+            ("XGROUP HELP", "08"),
+        ],
+        narrow,
+    );
+    let tag = |read: &StreamRead| match read {
+        StreamRead::Len { .. } => 0,
+        StreamRead::Range { .. } => 1,
+        StreamRead::Read { .. } => 2,
+        StreamRead::Pending { .. } => 3,
+        StreamRead::InfoStream { .. } => 4,
+        StreamRead::InfoGroups { .. } => 5,
+        StreamRead::InfoConsumers { .. } => 6,
+        StreamRead::InfoHelp => 7,
+        StreamRead::GroupHelp => 8,
+    };
+    vec![check("StreamRead", samples, tag, failures)]
+}
+
+/// The small enums inside the stream commands.
+fn stream_parts(failures: &mut Vec<String>) -> Vec<Checked> {
+    let id = StreamId { ms: 1, seq: 2 };
+    let strategies = vec![(TrimStrategy::MaxLen(5), "0005"), (TrimStrategy::MinId(id), "010102")];
+    let strategy_tag = |value: &TrimStrategy| match value {
+        TrimStrategy::MaxLen(_) => 0,
+        TrimStrategy::MinId(_) => 1,
+    };
+    let add_ids =
+        vec![(AddId::Auto, "00"), (AddId::Partial(2), "0102"), (AddId::Explicit(id), "020102")];
+    let add_id_tag = |value: &AddId| match value {
+        AddId::Auto => 0,
+        AddId::Partial(_) => 1,
+        AddId::Explicit(_) => 2,
+    };
+    let read_froms = vec![(ReadFrom::Last, "00"), (ReadFrom::After(id), "010102")];
+    let read_from_tag = |value: &ReadFrom| match value {
+        ReadFrom::Last => 0,
+        ReadFrom::After(_) => 1,
+    };
+    let starts = vec![(GroupStart::Last, "00"), (GroupStart::Id(id), "010102")];
+    let start_tag = |value: &GroupStart| match value {
+        GroupStart::Last => 0,
+        GroupStart::Id(_) => 1,
+    };
+    let group_froms = vec![(ReadGroupFrom::New, "00"), (ReadGroupFrom::History(id), "010102")];
+    let group_from_tag = |value: &ReadGroupFrom| match value {
+        ReadGroupFrom::New => 0,
+        ReadGroupFrom::History(_) => 1,
+    };
+    let deliveries = vec![(ClaimDelivery::Idle(5), "000a"), (ClaimDelivery::Time(5), "010a")];
+    let delivery_tag = |value: &ClaimDelivery| match value {
+        ClaimDelivery::Idle(_) => 0,
+        ClaimDelivery::Time(_) => 1,
+    };
+    vec![
+        check("TrimStrategy", strategies, strategy_tag, failures),
+        check("AddId", add_ids, add_id_tag, failures),
+        check("ReadFrom", read_froms, read_from_tag, failures),
+        check("GroupStart", starts, start_tag, failures),
+        check("ReadGroupFrom", group_froms, group_from_tag, failures),
+        check("ClaimDelivery", deliveries, delivery_tag, failures),
+    ]
 }

@@ -168,12 +168,13 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         (Frame::Array(vec![Frame::Null]), "060104"),
         (Frame::Map(vec![pair.clone()]), "07010202030176"),
         (Frame::Set(vec![Frame::Integer(2)]), "08010204"),
-        (Frame::Pairs(vec![pair]), "09010202030176"),
+        (Frame::Pairs(vec![pair.clone()]), "09010202030176"),
         (Frame::Double(1.5), "0a000000000000f83f"),
         (Frame::Boolean(true), "0b01"),
         (Frame::Verbatim { format: *b"txt", text: Bytes::from_static(b"t") }, "0c7478740174"),
         (Frame::Push(vec![Frame::Null]), "0d0104"),
         (Frame::LongDouble(1.5), "0e000000000000f83f"),
+        (Frame::KeyedArrays(vec![pair]), "0f010202030176"),
     ];
     let frame_tag = |frame: &Frame| match frame {
         Frame::Simple(_) => 0,
@@ -191,6 +192,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         Frame::Verbatim { .. } => 12,
         Frame::Push(_) => 13,
         Frame::LongDouble(_) => 14,
+        Frame::KeyedArrays(_) => 15,
     };
     let appended = vec![
         (AppendEntriesResponse::Success, "00"),

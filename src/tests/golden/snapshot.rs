@@ -11,6 +11,7 @@ use crate::raft::snapshot::{decode_metadata, SnapshotMetadata};
 use crate::state_machine::{Subscriptions, Taken, Waiters};
 use crate::store::functions::{Function, FunctionFlags, FunctionLibraries, Library};
 use crate::store::scripts::ScriptCache;
+use crate::store::stream::{ConsumerGroup, StreamId, StreamValue};
 use crate::store::{
     Db, HashValue, ListValue, SetValue, SortedSet, StringValue, Value, LISTPACK_VALUE_BYTES_MAX,
 };
@@ -24,6 +25,22 @@ fn hash_table() -> HashValue {
     let mut hash = HashValue::default();
     hash.insert(&bytes("f"), Bytes::from(vec![b'v'; LISTPACK_VALUE_BYTES_MAX + 1]));
     hash
+}
+
+/// A stream with an entry deleted, one of the same fields as the first, one of its own, and
+/// a group with a consumer holding one pending entry.
+fn small_stream() -> StreamValue {
+    let id = |ms, seq| StreamId { ms, seq };
+    let mut stream = StreamValue::default();
+    stream.append(id(1, 0), &[(bytes("f"), bytes("v"))]);
+    stream.append(id(2, 0), &[(bytes("f"), bytes("w"))]);
+    stream.append(id(2, 1), &[(bytes("g"), bytes("x"))]);
+    stream.delete(id(2, 0));
+    let mut group = ConsumerGroup::new(id(1, 0), Some(1));
+    group.touch_consumer(&bytes("c"), 7);
+    group.deliver_new(id(1, 0), &bytes("c"), 7);
+    stream.create_group(&bytes("g"), group);
+    stream
 }
 
 fn small_hash() -> HashValue {
@@ -41,6 +58,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         (Value::SortedSet(zset), "0202016e00000000000000c0016d000000000000f83f"),
         (Value::Hash(small_hash()), "03000101660176"),
         (Value::Set(SetValue::from_members(&[bytes("1"), bytes("2")])), "0400020204"),
+        (Value::Stream(small_stream()), "0501010001000201020101016634120200000176030100017700010101016701780202010100020003010167010001010101000163070101016307010100"),
     ];
     let value_tag = |value: &Value| match value {
         Value::String(_) => 0,
@@ -48,6 +66,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         Value::SortedSet(_) => 2,
         Value::Hash(_) => 3,
         Value::Set(_) => 4,
+        Value::Stream(_) => 5,
     };
     let strings = vec![
         (StringValue::from_bytes(bytes("-12")), "0017"),
