@@ -305,7 +305,7 @@ fn a_library_loaded_through_one_member_is_called_through_every_member_and_surviv
         let dealt: redis::RedisResult<String> = redis::cmd("FCALL")
             .arg("deal")
             .arg(1)
-            .arg("after:restart")
+            .arg(format!("after:restart:{id}"))
             .arg(id)
             .query(&mut connection);
         let dealt = dealt.unwrap_or_else(|error| panic!("member {id} lost the library: {error}"));
