@@ -235,7 +235,8 @@ const INVALID_ID: CommandError =
     CommandError::other("ERR Invalid stream ID specified as stream command argument");
 const INVALID_START: CommandError = CommandError::other("ERR invalid start ID for the interval");
 const INVALID_END: CommandError = CommandError::other("ERR invalid end ID for the interval");
-const BLOCK_REFUSED: CommandError =
+/// XREAD's and XREADGROUP's answer to BLOCK, until blocking stream reads exist.
+pub(super) const BLOCK_REFUSED: CommandError =
     CommandError::other("ERR BLOCK is not supported for streams by Concord yet");
 
 /// The stream family's commands, each with its metadata and parser.
@@ -645,10 +646,6 @@ fn parse_xread(args: &mut Args) -> Result<Command, CommandError> {
         })
         .collect();
     read(StreamRead::Read { count: options.count, streams })
-}
-
-pub(crate) fn block_refused() -> CommandError {
-    BLOCK_REFUSED
 }
 
 fn parse_xpending(args: &mut Args) -> Result<Command, CommandError> {

@@ -306,7 +306,7 @@ fn parse_help(_args: &mut Args) -> Result<Command, CommandError> {
 pub(super) fn parse_xreadgroup(args: &mut Args) -> Result<Command, CommandError> {
     let options = parse_read_options(args, true)?;
     if options.block {
-        return Err(super::block_refused());
+        return Err(super::BLOCK_REFUSED);
     }
     let (group, consumer) = options.group.expect("parse_read_options requires GROUP");
     let streams = options
