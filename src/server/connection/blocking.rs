@@ -36,9 +36,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
-
-use super::Connection;
+use super::{watching_client, Connection};
 use crate::command::blocking::{Block, BlockingWrite};
 use crate::command::Write;
 use crate::node::{NodeError, ServedReply};
@@ -134,35 +132,24 @@ impl Connection {
         waiter: WaiterId,
         deadline: Option<tokio::time::Instant>,
     ) -> Waited {
-        let client = std::sync::Arc::clone(&self.client);
-        let mut shutdown = self.shared.shutdown.subscribe();
-        if client.is_killed() || *shutdown.borrow() {
-            return Waited::Gone;
-        }
         let mailbox = self.mailbox.as_ref().expect("opened before the pop was proposed");
-        let timer = async {
-            match deadline {
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(timer);
-        loop {
-            // Biased, so that a client known to be gone is never handed what it was served.
+        let served_or_timed_out = async {
+            let timer = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
-                _ = client.kill_signal.notified() => return Waited::Gone,
-                _ = shutdown.wait_for(|stopping| *stopping) => return Waited::Gone,
-                read = self.stream.read_buf(&mut self.input) => {
-                    if !matches!(read, Ok(read) if read > 0) {
-                        return Waited::Gone;
-                    }
-                    // More requests: they wait in the buffer, as in Redis.
-                }
-                served = mailbox.served(waiter) => return Waited::Served(served),
-                () = &mut timer => return Waited::TimedOut,
+                served = mailbox.served(waiter) => Waited::Served(served),
+                () = timer => Waited::TimedOut,
             }
-        }
+        };
+        let (stream, input) = (&mut self.stream, &mut self.input);
+        watching_client(stream, input, &self.shared, &self.client, served_or_timed_out)
+            .await
+            .unwrap_or(Waited::Gone)
     }
 
     /// Whether the client is gone: killed, the server stopping, or its socket closed. The socket

@@ -706,6 +706,40 @@ impl Connection {
     }
 }
 
+/// Waits for `until` while the connection waits for something other than its client's next
+/// request (a blocking pop to be served, WAIT's count): `None` as soon as the client is gone,
+/// killed (CLIENT KILL), the server stopping, or its socket closed. Requests that arrive
+/// meanwhile wait in the input buffer, as in Redis; once it holds more than the query buffer
+/// limit the socket is left unread, so a client cannot grow the buffer while it waits.
+async fn watching_client<T>(
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+    shared: &Shared,
+    client: &ClientInfo,
+    until: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let mut shutdown = shared.shutdown.subscribe();
+    if client.is_killed() || *shutdown.borrow() {
+        return None;
+    }
+    let input_limit = shared.settings.client_query_buffer_limit();
+    tokio::pin!(until);
+    loop {
+        // Biased, so that a client known to be gone is never handed what it waited for.
+        tokio::select! {
+            biased;
+            _ = client.kill_signal.notified() => return None,
+            _ = shutdown.wait_for(|stopping| *stopping) => return None,
+            read = stream.read_buf(input), if input.len() <= input_limit => {
+                if !matches!(read, Ok(read) if read > 0) {
+                    return None;
+                }
+            }
+            done = &mut until => return Some(done),
+        }
+    }
+}
+
 /// Sleeps for `limit`, or forever when there is none.
 async fn sleep_or_never(limit: Option<Duration>) {
     match limit {

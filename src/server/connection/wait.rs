@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::Connection;
+use super::{watching_client, Connection};
 use crate::command::control::Wait;
 use crate::resp::Frame;
 use crate::server::replication;
@@ -28,9 +28,6 @@ impl Connection {
         let deadline = wait.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
         let mut target = None;
         let mut pause = POLL_FIRST;
-        let mut shutdown = self.shared.shutdown.subscribe();
-        let client = std::sync::Arc::clone(&self.client);
-        let input_limit = self.shared.settings.client_query_buffer_limit();
         loop {
             let statuses = self.shared.node.own_and_leader_statuses().await;
             let index = *target.get_or_insert_with(|| replication::index_to_hold(&statuses));
@@ -42,20 +39,11 @@ impl Connection {
             let wake = tokio::time::Instant::now() + pause;
             let wake = deadline.map_or(wake, |deadline| wake.min(deadline));
             pause = (pause * 2).min(POLL_LONGEST);
-            tokio::select! {
-                biased;
-                _ = client.kill_signal.notified() => return Frame::Null,
-                _ = shutdown.wait_for(|stopping| *stopping) => return Frame::Null,
-                read = tokio::io::AsyncReadExt::read_buf(&mut self.stream, &mut self.input),
-                    if self.input.len() <= input_limit =>
-                {
-                    if !matches!(read, Ok(read) if read > 0) {
-                        // Gone: the reply is written to no one.
-                        return Frame::Null;
-                    }
-                    // More requests: they wait in the buffer, as in Redis.
-                }
-                () = tokio::time::sleep_until(wake) => {}
+            let (stream, input) = (&mut self.stream, &mut self.input);
+            let slept = tokio::time::sleep_until(wake);
+            if watching_client(stream, input, &self.shared, &self.client, slept).await.is_none() {
+                // Gone: the reply is written to no one.
+                return Frame::Null;
             }
         }
     }
