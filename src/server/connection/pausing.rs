@@ -12,7 +12,7 @@ use crate::command::scripting::{shebang, ScriptSource, ScriptWrite};
 use crate::command::{Command, CommandError, CommandSpec, Write};
 use crate::server::pause::{class_of, PauseClass};
 use crate::server::Waiting;
-use crate::store::functions::FunctionFlags;
+use crate::state_machine::function_declares_no_writes;
 
 impl Connection {
     /// Holds the request while a pause holds it. Returns false when the client went away
@@ -79,9 +79,7 @@ impl Connection {
             // A function that does not exist declares nothing: Redis holds its FCALL too.
             Write::Script(ScriptWrite::Function(FunctionWrite::Call(call))) => {
                 let view = self.shared.node.latest_view();
-                let function = view.keyspace.functions().function(&call.function);
-                function
-                    .is_some_and(|(_, function)| function.flags.contains(FunctionFlags::NO_WRITES))
+                function_declares_no_writes(&view.keyspace, &call.function)
             }
             _ => false,
         }
