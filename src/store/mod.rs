@@ -1,6 +1,7 @@
 //! The keyspace: sixteen numbered databases of keys, their values and their expiry times.
 //!
-//! Every structure here is persistent (structurally shared, from the `imbl` crate): cloning a
+//! Every structure here is persistent (structurally shared: a database's keys are a
+//! [`hash_trie::HashTrie`], the rest comes from the `imbl` crate): cloning a
 //! [`Keyspace`] is O(number of databases) and yields an independent version, which is how the
 //! state machine hands out MVCC read views. A writer that changes a shared node copies only
 //! the path to it, so a view costs nothing until the keyspace moves on, and then only in
@@ -30,6 +31,7 @@ pub mod geohash;
 mod glob;
 pub mod list;
 mod hash;
+pub mod hash_trie;
 pub mod hyperloglog;
 mod members;
 pub mod rdb;
