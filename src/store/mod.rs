@@ -58,21 +58,26 @@ use crate::command::{DbIndex, DATABASES};
 
 /// A stored value. Cloning is O(1) for every variant, and every variant serializes (snapshots
 /// are a stream of serialized entries).
+///
+/// The collections are boxed so that a value is as small as a string (40 bytes, against 112
+/// with a stream inline): every key's value sits inline in the keyspace's trie nodes, so its
+/// size is paid per key, and again in every node a write copies. A box serializes as what it
+/// holds, so the snapshot format does not see it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A string, which may hold an integer.
     String(StringValue),
     /// A list.
-    List(ListValue),
+    List(Box<ListValue>),
     /// A sorted set.
-    SortedSet(SortedSet),
+    SortedSet(Box<SortedSet>),
     /// A hash.
-    Hash(HashValue),
+    Hash(Box<HashValue>),
     /// A set.
-    Set(SetValue),
+    Set(Box<SetValue>),
     // New variants go last: a snapshot stores a value by its variant's position.
     /// A stream.
-    Stream(stream::StreamValue),
+    Stream(Box<stream::StreamValue>),
 }
 
 impl Value {
@@ -123,7 +128,7 @@ impl Collection for HashValue {
     }
 
     fn into_value(self) -> Value {
-        Value::Hash(self)
+        Value::Hash(Box::new(self))
     }
 
     fn is_empty(&self) -> bool {
@@ -140,7 +145,7 @@ impl Collection for SetValue {
     }
 
     fn into_value(self) -> Value {
-        Value::Set(self)
+        Value::Set(Box::new(self))
     }
 
     fn is_empty(&self) -> bool {
