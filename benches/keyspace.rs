@@ -74,7 +74,7 @@ fn main() {
     let started = Instant::now();
     let mut trie: HashTrie<Bytes> = HashTrie::default();
     for key in &keys {
-        trie.insert(xxh3_64(key), key, || key.clone(), value.clone());
+        trie.insert(xxh3_64(key), key, value.clone());
     }
     report("HashTrie insert (the keyspace's map), no view held", count, started);
     let started = Instant::now();
@@ -84,7 +84,7 @@ fn main() {
     report("HashTrie get", count, started);
     let started = Instant::now();
     for key in &keys {
-        trie.insert(xxh3_64(key), key, || key.clone(), value.clone());
+        trie.insert(xxh3_64(key), key, value.clone());
     }
     report("HashTrie overwrite, no view held", count, started);
     let started = Instant::now();
@@ -133,7 +133,7 @@ fn main() {
             if written % writes_per_view == 0 {
                 view = map.clone();
             }
-            map.insert(xxh3_64(key), key, || key.clone(), value.clone());
+            map.insert(xxh3_64(key), key, value.clone());
         }
         black_box(&view);
         report(

@@ -170,6 +170,12 @@ pub struct LogOptions {
     pub segment_bytes_max: u64,
     /// How many bytes of the most recent records (payload plus frame) are kept in memory to
     /// serve reads without touching the disk. 0 disables the cache.
+    ///
+    /// The reads it serves are of the newest records: apply, and replication to followers
+    /// that keep up. A follower far behind reads older records from the segment files (the
+    /// page cache, usually), so the bound only needs to cover the records in flight, as
+    /// Redis's replication backlog does with 1 MB by default. Every byte of it is memory the
+    /// keyspace does not get: 64 MiB was 67 bytes per key of a million-key database.
     pub cache_bytes_max: u64,
     /// The largest payload [`Log::append`] accepts, in bytes, and the largest vote. At most
     /// `u32::MAX`, the most a frame's length field holds.
@@ -180,7 +186,7 @@ impl Default for LogOptions {
     fn default() -> LogOptions {
         LogOptions {
             segment_bytes_max: 64 * 1024 * 1024,
-            cache_bytes_max: 64 * 1024 * 1024,
+            cache_bytes_max: 8 * 1024 * 1024,
             record_bytes_max: 16 * 1024 * 1024,
         }
     }

@@ -226,8 +226,14 @@ pub(crate) fn decode_metadata(
 #[derive(Serialize)]
 struct KeyFrameRef<'a> {
     db: u8,
-    key: &'a Bytes,
+    #[serde(serialize_with = "serialize_key")]
+    key: &'a [u8],
     entry: &'a StoredEntry,
+}
+
+/// A key as serde bytes, as [`KeyFrame`] reads it back (a plain `&[u8]` would be a sequence).
+fn serialize_key<S: serde::Serializer>(key: &&[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(key)
 }
 
 #[derive(Deserialize)]

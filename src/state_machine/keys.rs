@@ -43,13 +43,14 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &KeyRead
             Frame::Array(
                 db.iter(now_ms)
                     .filter(|(key, _)| matches_pattern(pattern, key))
-                    .map(|(key, _)| Frame::Bulk(key.clone()))
+                    .map(|(key, _)| Frame::Bulk(Bytes::copy_from_slice(key)))
                     .collect(),
             )
         }
         KeyRead::Scan(scan) => read_scan(db, now_ms, scan),
         KeyRead::RandomKey => {
-            Frame::bulk_or_null(db.random_key(Random::for_read(now_ms).next_u64(), now_ms).cloned())
+            let key = db.random_key(Random::for_read(now_ms).next_u64(), now_ms);
+            Frame::bulk_or_null(key.map(Bytes::copy_from_slice))
         }
         KeyRead::TimeToLive { key, form } => read_time_to_live(db, now_ms, key, *form),
         KeyRead::Object { key, question } => read_object(db, now_ms, key, *question),
@@ -136,7 +137,7 @@ fn read_scan(db: &Db, now_ms: u64, scan: &ScanCommand) -> Frame {
                 wanted.eq_ignore_ascii_case(entry.value.type_name().as_bytes())
             })
         })
-        .map(|(key, _)| Frame::Bulk(key.clone()))
+        .map(|(key, _)| Frame::Bulk(Bytes::copy_from_slice(key)))
         .collect();
     let mut cursor = itoa::Buffer::new();
     Frame::Array(vec![Frame::bulk(cursor.format(page.next_cursor)), Frame::Array(keys)])

@@ -30,8 +30,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use imbl::OrdMap;
+
+use key::CompactKey;
+
+mod key;
 
 /// The bits of the hash that one level covers.
 const BITS: u32 = 6;
@@ -67,7 +70,7 @@ fn slots_from(slot: u32) -> u64 {
 #[derive(Clone)]
 struct Item<V> {
     hash: u64,
-    key: Bytes,
+    key: CompactKey,
     value: V,
 }
 
@@ -77,20 +80,20 @@ enum Child<V> {
     /// A node one level down.
     Node(Arc<Node<V>>),
     /// Entries whose hashes are all `hash`, by key bytes.
-    Collision { hash: u64, entries: OrdMap<Bytes, V> },
+    Collision { hash: u64, entries: OrdMap<CompactKey, V> },
 }
 
 #[derive(Clone)]
 struct Node<V> {
     entries_map: u64,
     children_map: u64,
-    entries: Vec<Item<V>>,
-    children: Vec<Child<V>>,
+    entries: Box<[Item<V>]>,
+    children: Box<[Child<V>]>,
 }
 
 impl<V> Default for Node<V> {
     fn default() -> Self {
-        Node { entries_map: 0, children_map: 0, entries: Vec::new(), children: Vec::new() }
+        Node { entries_map: 0, children_map: 0, entries: Box::default(), children: Box::default() }
     }
 }
 
@@ -127,7 +130,7 @@ impl<V: Clone> HashTrie<V> {
             let bit = 1u64 << chunk(hash, depth);
             if node.entries_map & bit != 0 {
                 let item = &node.entries[position(node.entries_map, bit)];
-                return (item.hash == hash && item.key == key).then_some(&item.value);
+                return (item.hash == hash && *item.key == *key).then_some(&item.value);
             }
             if node.children_map & bit == 0 {
                 return None;
@@ -153,7 +156,7 @@ impl<V: Clone> HashTrie<V> {
             let bit = 1u64 << chunk(hash, depth);
             if node.entries_map & bit != 0 {
                 let item = &mut node.entries[position(node.entries_map, bit)];
-                return (item.hash == hash && item.key == key).then_some(&mut item.value);
+                return (item.hash == hash && *item.key == *key).then_some(&mut item.value);
             }
             if node.children_map & bit == 0 {
                 return None;
@@ -172,16 +175,9 @@ impl<V: Clone> HashTrie<V> {
     }
 
     /// Stores `value` under `key` (hash `hash`) and returns the value it replaced. The key is
-    /// stored as `own` makes it, and only if it is new: a caller whose key borrows a larger
-    /// buffer copies it only when it is kept.
-    pub fn insert(
-        &mut self,
-        hash: u64,
-        key: &[u8],
-        own: impl FnOnce() -> Bytes,
-        value: V,
-    ) -> Option<V> {
-        let replaced = insert(Arc::make_mut(&mut self.root), 0, hash, key, own, value);
+    /// copied only if it is new (an overwrite keeps the stored one).
+    pub fn insert(&mut self, hash: u64, key: &[u8], value: V) -> Option<V> {
+        let replaced = insert(Arc::make_mut(&mut self.root), 0, hash, key, value);
         if replaced.is_none() {
             self.len += 1;
         }
@@ -238,52 +234,53 @@ impl<V: Clone> HashTrie<V> {
     }
 }
 
-fn insert<V: Clone>(
-    node: &mut Node<V>,
-    depth: u32,
-    hash: u64,
-    key: &[u8],
-    own: impl FnOnce() -> Bytes,
-    value: V,
-) -> Option<V> {
+fn insert<V: Clone>(node: &mut Node<V>, depth: u32, hash: u64, key: &[u8], value: V) -> Option<V> {
     let bit = 1u64 << chunk(hash, depth);
     if node.children_map & bit != 0 {
         let at = position(node.children_map, bit);
         return match &mut node.children[at] {
-            Child::Node(child) => insert(Arc::make_mut(child), depth + 1, hash, key, own, value),
+            Child::Node(child) => insert(Arc::make_mut(child), depth + 1, hash, key, value),
             Child::Collision { entries, .. } => match entries.get_mut(key) {
                 Some(slot) => Some(std::mem::replace(slot, value)),
-                None => entries.insert(own(), value),
+                None => entries.insert(CompactKey::new(key), value),
             },
         };
     }
     let at = position(node.entries_map, bit);
     if node.entries_map & bit == 0 {
         node.entries_map |= bit;
-        reserve_one(&mut node.entries);
-        node.entries.insert(at, Item { hash, key: own(), value });
+        insert_at(&mut node.entries, at, Item { hash, key: CompactKey::new(key), value });
         return None;
     }
     let existing = &mut node.entries[at];
-    if existing.hash == hash && existing.key == key {
+    if existing.hash == hash && *existing.key == *key {
         return Some(std::mem::replace(&mut existing.value, value));
     }
     // Two entries in one slot: both move down into a new child.
-    let existing = node.entries.remove(at);
+    let existing = remove_at(&mut node.entries, at);
     node.entries_map &= !bit;
-    let child = pair(existing, Item { hash, key: own(), value }, depth + 1);
+    let child = pair(existing, Item { hash, key: CompactKey::new(key), value }, depth + 1);
     node.children_map |= bit;
-    reserve_one(&mut node.children);
-    node.children.insert(position(node.children_map, bit), child);
+    insert_at(&mut node.children, position(node.children_map, bit), child);
     None
 }
 
-/// Grows `vector` by exactly one place when it is full: nodes are many and small, and a
-/// doubling capacity would leave a quarter of their memory unused on average.
-fn reserve_one<T>(vector: &mut Vec<T>) {
-    if vector.len() == vector.capacity() {
-        vector.reserve_exact(1);
-    }
+/// Inserts `value` at `at`, growing the array by exactly one place: nodes are many and
+/// small, so their arrays are boxed slices (two words, not a vector's three) of exactly their
+/// length, and a doubling capacity would leave a quarter of their memory unused on average.
+fn insert_at<T>(array: &mut Box<[T]>, at: usize, value: T) {
+    let mut vector = std::mem::take(array).into_vec();
+    vector.reserve_exact(1);
+    vector.insert(at, value);
+    *array = vector.into_boxed_slice();
+}
+
+/// Removes and returns the element at `at`, shrinking the array to its new length.
+fn remove_at<T>(array: &mut Box<[T]>, at: usize) -> T {
+    let mut vector = std::mem::take(array).into_vec();
+    let removed = vector.remove(at);
+    *array = vector.into_boxed_slice();
+    removed
 }
 
 /// The child at `depth` holding exactly `a` and `b`, whose hashes agree above `depth`.
@@ -294,9 +291,10 @@ fn pair<V: Clone>(a: Item<V>, b: Item<V>, depth: u32) -> Child<V> {
     }
     let (slot_a, slot_b) = (chunk(a.hash, depth), chunk(b.hash, depth));
     let node = if slot_a == slot_b {
-        Node { children_map: 1 << slot_a, children: vec![pair(a, b, depth + 1)], ..Node::default() }
+        let children = Box::new([pair(a, b, depth + 1)]);
+        Node { children_map: 1 << slot_a, children, ..Node::default() }
     } else {
-        let entries = if slot_a < slot_b { vec![a, b] } else { vec![b, a] };
+        let entries = Box::new(if slot_a < slot_b { [a, b] } else { [b, a] });
         Node { entries_map: (1 << slot_a) | (1 << slot_b), entries, ..Node::default() }
     };
     Child::Node(Arc::new(node))
@@ -309,11 +307,11 @@ fn remove<V: Clone>(node: &mut Node<V>, depth: u32, hash: u64, key: &[u8]) -> Op
     if node.entries_map & bit != 0 {
         let at = position(node.entries_map, bit);
         let item = &node.entries[at];
-        if item.hash != hash || item.key != key {
+        if item.hash != hash || *item.key != *key {
             return None;
         }
         node.entries_map &= !bit;
-        return Some(node.entries.remove(at).value);
+        return Some(remove_at(&mut node.entries, at).value);
     }
     if node.children_map & bit == 0 {
         return None;
@@ -324,7 +322,7 @@ fn remove<V: Clone>(node: &mut Node<V>, depth: u32, hash: u64, key: &[u8]) -> Op
             let child = Arc::make_mut(child);
             let removed = remove(child, depth + 1, hash, key);
             let lone = child.children_map == 0 && child.entries.len() == 1;
-            (removed, lone.then(|| child.entries.pop().expect("one entry")))
+            (removed, lone.then(|| remove_at(&mut child.entries, 0)))
         }
         Child::Collision { hash: shared, entries } => {
             let removed = entries.remove(key);
@@ -336,15 +334,16 @@ fn remove<V: Clone>(node: &mut Node<V>, depth: u32, hash: u64, key: &[u8]) -> Op
         }
     };
     if let Some(item) = lone {
-        node.children.remove(at);
+        remove_at(&mut node.children, at);
         node.children_map &= !bit;
         node.entries_map |= bit;
-        node.entries.insert(position(node.entries_map, bit), item);
+        insert_at(&mut node.entries, position(node.entries_map, bit), item);
     }
     removed
 }
 
-type CollisionIter<'a, V> = imbl::ordmap::Iter<'a, Bytes, V, imbl::shared_ptr::DefaultSharedPtr>;
+type CollisionIter<'a, V> =
+    imbl::ordmap::Iter<'a, CompactKey, V, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// A place in the walk of [`Iter`].
 enum Frame<'a, V> {
@@ -360,7 +359,7 @@ pub struct Iter<'a, V> {
 }
 
 impl<'a, V> Iterator for Iter<'a, V> {
-    type Item = (u64, &'a Bytes, &'a V);
+    type Item = (u64, &'a [u8], &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -377,7 +376,7 @@ impl<'a, V> Iterator for Iter<'a, V> {
                     let bit = 1u64 << slot;
                     if node.entries_map & bit != 0 {
                         let item = &node.entries[position(node.entries_map, bit)];
-                        return Some((item.hash, &item.key, &item.value));
+                        return Some((item.hash, item.key.as_bytes(), &item.value));
                     }
                     let frame = match &node.children[position(node.children_map, bit)] {
                         Child::Node(child) => Frame::Node { node: child, next: 0 },
@@ -388,7 +387,7 @@ impl<'a, V> Iterator for Iter<'a, V> {
                     self.stack.push(frame);
                 }
                 Frame::Collision { hash, entries } => match entries.next() {
-                    Some((key, value)) => return Some((*hash, key, value)),
+                    Some((key, value)) => return Some((*hash, key.as_bytes(), value)),
                     None => {
                         self.stack.pop();
                     }
@@ -400,7 +399,9 @@ impl<'a, V> Iterator for Iter<'a, V> {
 
 impl<V: Clone + fmt::Debug> fmt::Debug for HashTrie<V> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.debug_map().entries(self.iter().map(|(_, key, value)| (key, value))).finish()
+        let entries =
+            self.iter().map(|(_, key, value)| (bytes::Bytes::copy_from_slice(key), value));
+        formatter.debug_map().entries(entries).finish()
     }
 }
 
