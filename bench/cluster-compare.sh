@@ -365,6 +365,10 @@ if ((CATCHUP_KEYS > 0)); then
     # once it applied it: time also until node 4 answers a linearizable DBSIZE with every key.
     expected_keys=$((CATCHUP_KEYS + 1)) # the readiness key too
     keys4=""
+    # Created before the first poll: when node 4 has every key at once, no poll is logged, and
+    # the report below must still read the file (under `set -e`, an assignment whose last
+    # command substitution fails, as `head` of a missing file does, ends the script).
+    : >"$work_dir/catchup-polls.log"
     for _ in $(seq 1 $((CATCHUP_TIMEOUT_SECONDS * 5))); do
         keys4=$(timeout 10 redis-cli -h 127.0.0.1 -p "$port4" DBSIZE 2>&1 || echo "no answer")
         [[ $keys4 == "$expected_keys" ]] && break
@@ -376,7 +380,7 @@ if ((CATCHUP_KEYS > 0)); then
     catchup_report="loaded $CATCHUP_KEYS keys x $CATCHUP_VALUE_BYTES B in ${load_seconds} s ($(json_field ops_per_second <<<"$line") keys/s, $(json_field errors <<<"$line") errors);
   CONCORD.ADDNODE returned after ${add_seconds} s (reply: $reply);
   node 4 answered DBSIZE = $keys4 (want $expected_keys) ${serve_seconds} s after ADDNODE was sent;
-  polls that came short: $(wc -l <"$work_dir/catchup-polls.log" 2>/dev/null || echo 0), first: $(head -n 1 "$work_dir/catchup-polls.log" 2>/dev/null)"
+  polls that came short: $(wc -l <"$work_dir/catchup-polls.log"), first: $(head -n 1 "$work_dir/catchup-polls.log")"
 fi
 
 # ---- report --------------------------------------------------------------------------------
