@@ -7,6 +7,10 @@
 # ratio. Runs alternate between the two servers, and which goes first alternates between
 # repetitions, so that drift in the machine (thermal, noisy neighbours) hits both alike.
 #
+# Beside requests/second it prints each server's CPU time per request (user + system, from the
+# server process's own accounting over the run, in microseconds): throughput ratios drift on a
+# shared machine, CPU per request much less.
+#
 # This is a benchmark, not a test: it asserts nothing about speed. Read the ratio, not the
 # absolute numbers, which depend on the machine.
 #
@@ -46,6 +50,8 @@ BENCH_TARGET=${BENCH_TARGET:-concord}
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/concord-bench.XXXXXX")
 server_pids=()
+# The process serving each port, whose CPU time a run is charged to.
+declare -A port_pids
 
 cleanup() {
     local pid
@@ -102,6 +108,7 @@ start_redis() {
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
         --daemonize no --dir "$work_dir/$name" >"$work_dir/$name.log" 2>&1 &
     server_pids+=($!)
+    port_pids[$port]=$!
     wait_ready "$name" "$port" "$!"
 }
 
@@ -111,6 +118,7 @@ start_concord() {
     "$binary" serve --bind 127.0.0.1 --port "$port" --data-dir "$work_dir/$name-data" \
         --log-level warn ${CONCORD_ARGS:-} >"$work_dir/$name.log" 2>&1 &
     server_pids+=($!)
+    port_pids[$port]=$!
     wait_ready "$name" "$port" "$!"
 }
 
@@ -124,22 +132,35 @@ concord_binary() {
     echo "${CARGO_TARGET_DIR:-$repo_root/target}/release/concord"
 }
 
-# requests/second of one redis-benchmark run: run_case PORT CASE PIPELINE
+clock_ticks=$(getconf CLK_TCK)
+
+# The CPU time (user + system) process PID has used, in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# One redis-benchmark run, as "REQUESTS/SECOND CPU_MICROSECONDS/REQUEST" of the server:
+# run_case PORT CASE PIPELINE
 run_case() {
-    local port=$1 case=$2 pipeline=$3 requests=$REQUESTS output name
+    local port=$1 case=$2 pipeline=$3 requests=$REQUESTS output name rps ticks_before
+    local pid=${port_pids[$port]}
     if ((pipeline > 1)); then
         requests=$REQUESTS_PIPELINED
     fi
+    ticks_before=$(cpu_ticks "$pid")
     output=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$requests" \
         -P "$pipeline" -r "$KEYSPACE" -t "$case" --csv 2>>"$work_dir/benchmark.log") ||
         fail "redis-benchmark failed for $case on port $port: $(tail -n 5 "$work_dir/benchmark.log")"
     # -t lrange_100 also prints its LPUSH fill step, so pick the row named after the case:
     # `"SET",...`, `"MSET (10 keys)",...`, `"LRANGE_100 (first 100 elements)",...`.
     name=$(echo "$case" | tr '[:lower:]' '[:upper:]')
-    echo "$output" | awk -F'"' -v name="$name" '
+    rps=$(echo "$output" | awk -F'"' -v name="$name" '
         $2 == name || index($2, name " ") == 1 { print $4; found = 1; exit }
-        END { if (!found) exit 1 }' ||
+        END { if (!found) exit 1 }') ||
         fail "no $name row in redis-benchmark output: $output"
+    # lrange_100's fill step is charged too, alike on both servers.
+    awk -v rps="$rps" -v ticks="$(($(cpu_ticks "$pid") - ticks_before))" -v hz="$clock_ticks" \
+        -v n="$requests" 'BEGIN { printf "%s %.2f\n", rps, ticks * 1e6 / hz / n }'
 }
 
 median() {
@@ -172,37 +193,48 @@ echo "redis $(redis-server --version | awk '{sub("v=", "", $3); print $3}') on :
 echo "cases: $CASES; pipelines: $PIPELINES; clients: $CLIENTS; repetitions: $REPETITIONS;" \
     "requests: $REQUESTS (-P 1), $REQUESTS_PIPELINED (deeper); keyspace: $KEYSPACE; cpus: $(nproc)"
 
-declare -A redis_results target_results
+declare -A redis_results target_results redis_cpus target_cpus
 for repetition in $(seq 1 "$REPETITIONS"); do
     for case in $CASES; do
         for pipeline in $PIPELINES; do
             key="$case -P $pipeline"
             # Which server goes first alternates, so an order effect cancels out.
             if ((repetition % 2)); then
-                redis_rps=$(run_case "$redis_port" "$case" "$pipeline")
-                target_rps=$(run_case "$target_port" "$case" "$pipeline")
+                read -r redis_rps redis_cpu < <(run_case "$redis_port" "$case" "$pipeline")
+                read -r target_rps target_cpu < <(run_case "$target_port" "$case" "$pipeline")
             else
-                target_rps=$(run_case "$target_port" "$case" "$pipeline")
-                redis_rps=$(run_case "$redis_port" "$case" "$pipeline")
+                read -r target_rps target_cpu < <(run_case "$target_port" "$case" "$pipeline")
+                read -r redis_rps redis_cpu < <(run_case "$redis_port" "$case" "$pipeline")
             fi
+            [[ -n $redis_rps && -n $target_rps ]] || fail "a run of $key failed"
             redis_results[$key]="${redis_results[$key]:-} $redis_rps"
             target_results[$key]="${target_results[$key]:-} $target_rps"
-            printf '  run %d/%d %-18s redis %12s  %s %12s\n' "$repetition" "$REPETITIONS" \
-                "$key" "$redis_rps" "$target_label" "$target_rps" >&2
+            redis_cpus[$key]="${redis_cpus[$key]:-} $redis_cpu"
+            target_cpus[$key]="${target_cpus[$key]:-} $target_cpu"
+            printf '  run %d/%d %-18s redis %12s (%s us/req)  %s %12s (%s us/req)\n' \
+                "$repetition" "$REPETITIONS" "$key" "$redis_rps" "$redis_cpu" "$target_label" \
+                "$target_rps" "$target_cpu" >&2
         done
     done
 done
 
 echo
-printf '%-20s | %12s | %12s | %s\n' "case" "redis rps" "$target_label rps" "$target_label/redis"
-printf '%-20s-|-%12s-|-%12s-|-%s\n' "--------------------" "------------" "------------" "-------------"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-20s | %12s | %12s | %13s | %12s | %14s | %s\n' "case" "redis rps" "$target_label rps" \
+    "$target_label/redis" "redis us/req" "$target_label us/req" "cpu $target_label/redis"
+printf '%-20s-|-%12s-|-%12s-|-%13s-|-%12s-|-%14s-|-%s\n' "--------------------" "------------" \
+    "------------" "-------------" "------------" "--------------" "-------------"
 for case in $CASES; do
     for pipeline in $PIPELINES; do
         key="$case -P $pipeline"
         redis_median=$(echo "${redis_results[$key]}" | median)
         target_median=$(echo "${target_results[$key]}" | median)
         ratio=$(awk -v a="$target_median" -v b="$redis_median" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        redis_cpu=$(echo "${redis_cpus[$key]}" | median)
+        target_cpu=$(echo "${target_cpus[$key]}" | median)
+        cpu_ratio=$(awk -v a="$target_cpu" -v b="$redis_cpu" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         label="$(echo "$case" | tr '[:lower:]' '[:upper:]') -P $pipeline"
-        printf '%-20s | %12.0f | %12.0f | %s\n' "$label" "$redis_median" "$target_median" "$ratio"
+        printf '%-20s | %12.0f | %12.0f | %13s | %12.2f | %14.2f | %s\n' "$label" "$redis_median" \
+            "$target_median" "$ratio" "$redis_cpu" "$target_cpu" "$cpu_ratio"
     done
 done
