@@ -56,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 
 while :; do
-    port=$(shuf -i 20000-60000 -n 1)
+    port=$(shuf -i 20000-32767 -n 1)
     redis-cli -p "$port" ping >/dev/null 2>&1 || break
 done
 # shellcheck disable=SC2086 # CONCORD_ARGS is a list of flags, split on purpose.

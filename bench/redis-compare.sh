@@ -76,11 +76,12 @@ for tool in redis-server redis-cli redis-benchmark; do
         fail "$tool is not installed: apt-get install redis-server redis-tools (or run ./scripts/test)"
 done
 
-# A loopback port nothing listens on: connecting to it is refused.
+# A loopback port nothing listens on (connecting to it is refused), below the ephemeral range
+# (32768 and up) where a client's own end of a connection may hold it without listening.
 free_port() {
     local port
     for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((20000 + RANDOM % 12768))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return

@@ -40,7 +40,7 @@ trap cleanup EXIT
 
 free_port() {
     while :; do
-        port=$(shuf -i 20000-60000 -n 1)
+        port=$(shuf -i 20000-32767 -n 1)
         redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "$port"; return; }
     done
 }
