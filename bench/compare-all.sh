@@ -56,7 +56,7 @@ part durable "${quick_durable[@]}" CONCORD="$CONCORD" bench/durable-compare.sh
 part memory "${quick_memory[@]}" CONCORD="$CONCORD" bench/memory-compare.sh
 part snapshots "${quick_snapshot[@]}" CONCORD="$CONCORD" bench/restart-snapshot.sh
 
-X
+# throughput_rows FILE: each case of redis-compare's table as CASE<tab>RATIO<tab>CPU RATIO.
 throughput_rows() {
     awk -F' *[|] *' '/^[A-Z_0-9]+ .*-P [0-9]+ *[|]/ { printf "%s\t%s\t%s\n", $1, $4, $7 }' "$1"
 }
