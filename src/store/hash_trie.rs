@@ -23,7 +23,7 @@
 //!   A lone entry lives in its parent's slot (removal pulls it up), so the shape of the trie
 //!   depends only on the set of hashes, not on the order of inserts and removals.
 //! - Hashes that agree in all 64 bits (a full collision) meet below the last level in a
-//!   [`Child::Collision`], an ordered map by key bytes, so colliding keys cost a logarithm
+//!   `Child::Collision`, an ordered map by key bytes, so colliding keys cost a logarithm
 //!   each, not a scan.
 //! - `len` is the number of entries.
 
