@@ -12,7 +12,8 @@ mod introspection;
 mod slowlog;
 
 pub use client::{
-    ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute, ReplyMode,
+    ClientCommand, ClientFilter, ClientKill, ClientType, LibraryAttribute, PauseMode, ReplyMode,
+    UnblockReason, UNBLOCKED,
 };
 pub use introspection::{CommandListFilter, ConfigCommand, IntrospectionCommand};
 pub use slowlog::SlowLogCommand;

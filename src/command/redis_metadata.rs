@@ -761,6 +761,36 @@ pub static CLIENT_NO_EVICT: CommandMeta = CommandMeta {
     },
 };
 
+/// `CLIENT PAUSE`: Stop processing commands from clients for some time.
+pub static CLIENT_PAUSE: CommandMeta = CommandMeta {
+    name: "client|pause",
+    arity: -3,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS).with(AclCategories::CONNECTION),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Stop processing commands from clients for some time"),
+        since: Some("2.9.50"),
+        group: "connection",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
+        arguments: &[
+            Argument::new("timeout", ArgumentKind::Integer),
+            Argument::new("mode", ArgumentKind::OneOf).since("6.2.0").flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("write", ArgumentKind::PureToken).token("WRITE"),
+                    Argument::new("all", ArgumentKind::PureToken).token("ALL"),
+                ]),
+        ],
+    },
+};
+
 /// `CLIENT REPLY`: Instruct the server whether to reply to commands.
 pub static CLIENT_REPLY: CommandMeta = CommandMeta {
     name: "client|reply",
@@ -814,6 +844,60 @@ pub static CLIENT_SETNAME: CommandMeta = CommandMeta {
         arguments: &[
             Argument::new("connection-name", ArgumentKind::String),
         ],
+    },
+};
+
+/// `CLIENT UNBLOCK`: Unblock a client blocked in a blocking command from a different connection.
+pub static CLIENT_UNBLOCK: CommandMeta = CommandMeta {
+    name: "client|unblock",
+    arity: -3,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS).with(AclCategories::CONNECTION),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Unblock a client blocked in a blocking command from a different connection"),
+        since: Some("5.0.0"),
+        group: "connection",
+        complexity: Some("O(log N) where N is the number of client connections"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("client-id", ArgumentKind::Integer),
+            Argument::new("timeout_error", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("timeout", ArgumentKind::PureToken).token("TIMEOUT"),
+                    Argument::new("error", ArgumentKind::PureToken).token("ERROR"),
+                ]),
+        ],
+    },
+};
+
+/// `CLIENT UNPAUSE`: Resume processing of clients that were paused.
+pub static CLIENT_UNPAUSE: CommandMeta = CommandMeta {
+    name: "client|unpause",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS).with(AclCategories::CONNECTION),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Resume processing of clients that were paused"),
+        since: Some("6.2.0"),
+        group: "connection",
+        complexity: Some("O(N) Where N is the number of paused clients"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
     },
 };
 

@@ -235,7 +235,8 @@ const INVALID_ID: CommandError =
     CommandError::other("ERR Invalid stream ID specified as stream command argument");
 const INVALID_START: CommandError = CommandError::other("ERR invalid start ID for the interval");
 const INVALID_END: CommandError = CommandError::other("ERR invalid end ID for the interval");
-/// XREAD's and XREADGROUP's answer to BLOCK, until blocking stream reads exist.
+/// XREAD's answer to BLOCK, and XREADGROUP's when it would wait for new entries, until
+/// blocking stream reads exist.
 pub(super) const BLOCK_REFUSED: CommandError =
     CommandError::other("ERR BLOCK is not supported for streams by Concord yet");
 

@@ -13,6 +13,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::command::control::UnblockReason;
+
 /// The sizes CLIENT LIST reports about a connection's buffers, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BufferUsage {
@@ -30,6 +32,22 @@ pub struct BufferUsage {
     pub output: usize,
     /// See `output`.
     pub output_capacity: usize,
+}
+
+/// How a client waits, if it does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Waiting {
+    /// It runs or waits for its next request.
+    #[default]
+    No,
+    /// In a blocking command (BLPOP, WAIT, ...), which CLIENT UNBLOCK can end; `unblocked` is
+    /// set once it did.
+    Blocked {
+        /// Why CLIENT UNBLOCK ended the wait, once it did.
+        unblocked: Option<UnblockReason>,
+    },
+    /// Held by CLIENT PAUSE.
+    Paused,
 }
 
 /// What the server knows about one connected client.
@@ -70,9 +88,11 @@ pub struct ClientInfo {
     pub queued_commands: AtomicI64,
     /// The connection's buffers as of its last command, for CLIENT LIST.
     pub buffers: Mutex<BufferUsage>,
-    /// Set while the client waits in a blocking command (CLIENT LIST flag `b`, INFO clients
-    /// `blocked_clients`).
-    pub blocked: AtomicBool,
+    /// Whether the client waits in a blocking command or is held by CLIENT PAUSE (CLIENT
+    /// LIST flag `b`, INFO clients `blocked_clients`, CLIENT UNBLOCK).
+    waiting: Mutex<Waiting>,
+    /// Wakes a connection blocked in a command when CLIENT UNBLOCK ends its wait.
+    unblock_signal: Notify,
     /// The channels and the patterns the client is subscribed to (CLIENT LIST's `sub=` and
     /// `psub=`); with either above zero the client is of type `pubsub` (flag `P`).
     pub channel_subscriptions: AtomicUsize,
@@ -94,6 +114,47 @@ impl ClientInfo {
     /// Whether the connection was asked to close.
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Marks the client as waiting (`Waiting::Blocked` or `Waiting::Paused`) until
+    /// [`ClientInfo::stop_waiting`]. An unblock asked for an earlier wait is forgotten.
+    pub fn start_waiting(&self, waiting: Waiting) {
+        *self.waiting.lock() = waiting;
+    }
+
+    /// The client runs again: it no longer counts as blocked, and CLIENT UNBLOCK misses it.
+    pub fn stop_waiting(&self) {
+        *self.waiting.lock() = Waiting::No;
+    }
+
+    /// Whether the client waits, blocked or paused (flag `b`).
+    pub fn is_waiting(&self) -> bool {
+        *self.waiting.lock() != Waiting::No
+    }
+
+    /// CLIENT UNBLOCK: ends the wait of a client blocked in a command, for `reason`. A client
+    /// held by a pause is not blocked in a command and is left alone, as Redis 7.2 leaves it
+    /// (7.0 crashes). Returns whether the client was blocked.
+    pub fn unblock(&self, reason: UnblockReason) -> bool {
+        let mut waiting = self.waiting.lock();
+        let Waiting::Blocked { unblocked } = &mut *waiting else {
+            return false;
+        };
+        unblocked.get_or_insert(reason);
+        // A permit is kept if the connection is not waiting on the signal at this moment, so
+        // the wake-up cannot be lost between its check and its wait.
+        self.unblock_signal.notify_one();
+        true
+    }
+
+    /// Returns once CLIENT UNBLOCK ended the client's current blocked wait, with its reason.
+    pub async fn unblocked(&self) -> UnblockReason {
+        loop {
+            if let Waiting::Blocked { unblocked: Some(reason) } = *self.waiting.lock() {
+                return reason;
+            }
+            self.unblock_signal.notified().await;
+        }
     }
 
     /// Whether the client is subscribed to anything: Redis's client type `pubsub`, which
@@ -160,7 +221,8 @@ impl ClientRegistry {
             monitoring: AtomicBool::new(false),
             queued_commands: AtomicI64::new(-1),
             buffers: Mutex::new(BufferUsage::default()),
-            blocked: AtomicBool::new(false),
+            waiting: Mutex::new(Waiting::No),
+            unblock_signal: Notify::new(),
             channel_subscriptions: AtomicUsize::new(0),
             pattern_subscriptions: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
@@ -204,7 +266,7 @@ impl ClientRegistry {
     /// How many clients wait in a blocking command (INFO clients `blocked_clients`).
     pub fn blocked_count(&self) -> usize {
         let clients = self.clients.lock();
-        clients.values().filter(|client| client.blocked.load(Ordering::Relaxed)).count()
+        clients.values().filter(|client| client.is_waiting()).count()
     }
 
     /// CONFIG RESETSTAT: forgets the connection counters.
@@ -235,7 +297,7 @@ impl ClientInfo {
         if queued_commands >= 0 {
             flags.push('x');
         }
-        if self.blocked.load(Ordering::Relaxed) {
+        if self.is_waiting() {
             flags.push('b');
         }
         if self.no_evict.load(Ordering::Relaxed) {

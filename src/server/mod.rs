@@ -24,11 +24,12 @@ mod introspection;
 pub mod monitor;
 pub mod parameter_effects;
 pub mod parameters;
+mod pause;
 mod replication;
 mod settings;
 pub mod slowlog;
 
-pub use clients::{BufferUsage, ClientInfo, ClientRegistry};
+pub use clients::{BufferUsage, ClientInfo, ClientRegistry, Waiting};
 pub use settings::RuntimeSettings;
 
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct Shared {
     pub slow_log: slowlog::SlowLog,
     /// The clients in MONITOR mode, fed every command this node's clients run.
     pub monitors: monitor::Monitors,
+    /// CLIENT PAUSE: whether this node's clients' commands are held, and until when.
+    pub pause: pause::ClientPause,
     /// Set to true to stop the listener and every connection (SHUTDOWN, Ctrl-C).
     pub shutdown: watch::Sender<bool>,
 }
@@ -168,6 +171,7 @@ impl Server {
             command_stats: CommandStats::default(),
             slow_log: slowlog::SlowLog::default(),
             monitors: monitor::Monitors::default(),
+            pause: pause::ClientPause::default(),
             shutdown,
         });
         Ok(Server { listener, shared })

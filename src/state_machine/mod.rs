@@ -55,8 +55,9 @@ pub use outputs::{Output, OutputSink, Receiver, WaiterId};
 pub use pubsub::Subscriptions;
 pub use random::Random;
 pub use scripting::{
-    function_runs_on_view, INSTRUCTIONS_MAX as SCRIPT_INSTRUCTIONS_MAX,
-    MEMORY_BYTES_MAX as SCRIPT_MEMORY_BYTES_MAX, REDIS_VERSION as SCRIPT_REDIS_VERSION,
+    function_declares_no_writes, function_runs_on_view,
+    INSTRUCTIONS_MAX as SCRIPT_INSTRUCTIONS_MAX, MEMORY_BYTES_MAX as SCRIPT_MEMORY_BYTES_MAX,
+    REDIS_VERSION as SCRIPT_REDIS_VERSION,
 };
 pub use transactions::watch;
 

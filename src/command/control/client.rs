@@ -1,10 +1,10 @@
 //! `CLIENT ...`: the subcommands about connections (ID, SETNAME, GETNAME, LIST, INFO, KILL,
-//! SETINFO, NO-EVICT, REPLY, HELP).
+//! SETINFO, NO-EVICT, REPLY, PAUSE, UNPAUSE, UNBLOCK, HELP).
 //!
 //! CLIENT SETINFO comes from Redis 7.2; client libraries send it on connect (and ignore an
 //! error), so Concord accepts it and shows the values in CLIENT LIST. The other 7.0
-//! subcommands (PAUSE, TRACKING, UNBLOCK, ...) are deliberately unknown until their features
-//! exist: answering OK to them would be a lie.
+//! subcommands (TRACKING, CACHING, GETREDIR, TRACKINGINFO) are deliberately unknown until
+//! their feature exists: answering OK to them would be a lie.
 
 use bytes::Bytes;
 
@@ -50,6 +50,45 @@ pub enum ClientCommand {
     Reply(ReplyMode),
     /// `CLIENT HELP`.
     Help,
+    /// `CLIENT PAUSE timeout [WRITE | ALL]`: hold this node's clients' commands (see
+    /// `server::pause`).
+    Pause {
+        /// Milliseconds, checked to be an integer of at least 0.
+        timeout_ms: i64,
+        /// `ALL` when not given, as in Redis.
+        mode: PauseMode,
+    },
+    /// `CLIENT UNPAUSE`.
+    Unpause,
+    /// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`: end another client's blocking command.
+    Unblock {
+        /// The client's id; one that no client has (0 or less included) unblocks nobody.
+        id: i64,
+        /// How the blocked command answers; `TIMEOUT` when not given.
+        reason: UnblockReason,
+    },
+}
+
+/// Which commands CLIENT PAUSE holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseMode {
+    /// `WRITE`: the commands that may change the keyspace or replicate.
+    Write,
+    /// `ALL`: every command.
+    All,
+}
+
+/// What a blocked command ended by `CLIENT UNBLOCK id ERROR` answers.
+pub const UNBLOCKED: CommandError =
+    CommandError::other("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+
+/// How a command ended by CLIENT UNBLOCK answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnblockReason {
+    /// As if its timeout had passed.
+    Timeout,
+    /// With Redis's `-UNBLOCKED` error.
+    Error,
 }
 
 /// Which replies a connection gets, as `CLIENT REPLY` sets it.
@@ -149,6 +188,9 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::CLIENT_NO_EVICT, parse_no_evict),
     CommandSpec::new(&redis_metadata::CLIENT_REPLY, parse_reply),
     CommandSpec::new(&redis_metadata::CLIENT_HELP, parse_help),
+    CommandSpec::new(&redis_metadata::CLIENT_PAUSE, parse_pause),
+    CommandSpec::new(&redis_metadata::CLIENT_UNPAUSE, parse_unpause),
+    CommandSpec::new(&redis_metadata::CLIENT_UNBLOCK, parse_unblock),
 ];
 
 /// The container alone is caught by its arity (-2) before this could run.
@@ -235,6 +277,47 @@ fn parse_reply(args: &mut Args) -> Result<Command, CommandError> {
         return Err(CommandError::Syntax);
     };
     client(ClientCommand::Reply(mode))
+}
+
+/// `CLIENT PAUSE timeout [WRITE | ALL]`: Redis reads the mode before the timeout, so a bad
+/// mode is the error when both are bad.
+fn parse_pause(args: &mut Args) -> Result<Command, CommandError> {
+    let timeout = args.next_bytes()?;
+    let mode = match &args.rest()[..] {
+        [] => PauseMode::All,
+        [mode] if is_keyword(mode, "WRITE") => PauseMode::Write,
+        [mode] if is_keyword(mode, "ALL") => PauseMode::All,
+        [_] => return Err(CommandError::other("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+        _ => return Err(CommandError::SubcommandMisused { command: "client", subcommand: None }),
+    };
+    let timeout_ms = match parse_i64(&timeout) {
+        Some(timeout_ms) if timeout_ms < 0 => {
+            return Err(CommandError::other("ERR timeout is negative"));
+        }
+        Some(timeout_ms) => timeout_ms,
+        None => return Err(CommandError::other("ERR timeout is not an integer or out of range")),
+    };
+    client(ClientCommand::Pause { timeout_ms, mode })
+}
+
+fn parse_unpause(_args: &mut Args) -> Result<Command, CommandError> {
+    client(ClientCommand::Unpause)
+}
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`: the reason is read before the id.
+fn parse_unblock(args: &mut Args) -> Result<Command, CommandError> {
+    let id = args.next_bytes()?;
+    let reason = match &args.rest()[..] {
+        [] => UnblockReason::Timeout,
+        [reason] if is_keyword(reason, "TIMEOUT") => UnblockReason::Timeout,
+        [reason] if is_keyword(reason, "ERROR") => UnblockReason::Error,
+        [_] => {
+            return Err(CommandError::other("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
+        }
+        _ => return Err(CommandError::SubcommandMisused { command: "client", subcommand: None }),
+    };
+    let id = parse_i64(&id).ok_or(CommandError::NotInteger)?;
+    client(ClientCommand::Unblock { id, reason })
 }
 
 /// `CLIENT LIST [TYPE type | ID id [id ...]]`: one filter at most, as in Redis 7.0.
@@ -395,8 +478,21 @@ mod tests {
     #[test]
     fn unimplemented_subcommands_are_unknown() {
         assert_eq!(
-            parse_client(&["CLIENT", "PAUSE", "10"]),
-            Err("ERR unknown subcommand 'PAUSE'. Try CLIENT HELP.".into())
+            parse_client(&["CLIENT", "TRACKING", "on"]),
+            Err("ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.".into())
         );
+    }
+
+    #[test]
+    fn pause_takes_all_by_default_and_redis_s_errors() {
+        assert_eq!(
+            parse_client(&["CLIENT", "PAUSE", "10"]),
+            Ok(ClientCommand::Pause { timeout_ms: 10, mode: PauseMode::All })
+        );
+        assert_eq!(
+            parse_client(&["CLIENT", "PAUSE", "abc", "foo"]),
+            Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into())
+        );
+        assert_eq!(parse_client(&["CLIENT", "PAUSE", "-1"]), Err("ERR timeout is negative".into()));
     }
 }

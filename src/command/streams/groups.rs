@@ -305,9 +305,6 @@ fn parse_help(_args: &mut Args) -> Result<Command, CommandError> {
 
 pub(super) fn parse_xreadgroup(args: &mut Args) -> Result<Command, CommandError> {
     let options = parse_read_options(args, true)?;
-    if options.block {
-        return Err(super::BLOCK_REFUSED);
-    }
     let (group, consumer) = options.group.expect("parse_read_options requires GROUP");
     let streams = options
         .keys
@@ -323,7 +320,14 @@ pub(super) fn parse_xreadgroup(args: &mut Args) -> Result<Command, CommandError>
             };
             (key, from)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Redis serves a consumer's history (an explicit id) at once, even when it is empty, so
+    // BLOCK can only ever wait when every stream asks for new entries (`>`); an id error is
+    // replied by apply in Redis's order before any waiting could start. Only that waiting
+    // form is still refused.
+    if options.block && streams.iter().all(|(_, from)| matches!(from, Ok(ReadGroupFrom::New))) {
+        return Err(super::BLOCK_REFUSED);
+    }
     group_write(StreamGroupWrite::ReadGroup {
         group,
         consumer,

@@ -29,18 +29,23 @@
 //! first settles it, and then blocks under a fresh waiter number, so nothing the earlier one
 //! is served can answer it (see [`Connection::settle_waiter`]).
 //!
+//! CLIENT UNBLOCK ends the wait as the timeout does (apply still decides whether a push served
+//! the client first); with `ERROR`, a client that was not served answers Redis's `-UNBLOCKED`
+//! error instead of the timeout's reply.
+//!
 //! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
 //! after a blocking command wait in the input buffer until it is answered.
 
 use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{watching_client, Connection};
 use crate::command::blocking::{Block, BlockingWrite};
+use crate::command::control::{UnblockReason, UNBLOCKED};
 use crate::command::Write;
 use crate::node::{NodeError, ServedReply};
 use crate::resp::Frame;
+use crate::server::Waiting;
 use crate::state_machine::{WaiterId, WriteRequest, RESERVATION_MS};
 
 impl Connection {
@@ -67,9 +72,9 @@ impl Connection {
                 return error;
             }
             self.forget_view();
-            self.client.blocked.store(true, Ordering::Relaxed);
+            self.client.start_waiting(Waiting::Blocked { unblocked: None });
             let answer = self.answer_blocked(waiter, deadline, blocked_for).await;
-            self.client.blocked.store(false, Ordering::Relaxed);
+            self.client.stop_waiting();
             match answer {
                 Answer::Reply(frame) => return frame,
                 Answer::BlockAgain => {}
@@ -94,7 +99,7 @@ impl Connection {
         *blocked_for += waiting_since.elapsed();
         let served = match waited {
             Waited::Served(served) => served,
-            Waited::TimedOut => {
+            Waited::TimedOut(unblocked) => {
                 if let Err(error) = self.propose_blocking(BlockingWrite::Unblock { waiter }).await {
                     self.session.blocking_unsettled = true;
                     return Answer::Reply(error);
@@ -102,7 +107,14 @@ impl Connection {
                 // The unblock's entry was applied, so the reply is in the mailbox: the timeout's,
                 // or what a push served first.
                 let mailbox = self.mailbox.as_ref().expect("opened before the pop was proposed");
-                mailbox.served(waiter).await
+                let served = mailbox.served(waiter).await;
+                if unblocked == Some(UnblockReason::Error)
+                    && !served.reserved
+                    && served.reply.is_null()
+                {
+                    return Answer::Reply(UNBLOCKED.to_frame());
+                }
+                served
             }
             Waited::Gone => {
                 self.cancel_waiter(waiter).await;
@@ -133,6 +145,7 @@ impl Connection {
         deadline: Option<tokio::time::Instant>,
     ) -> Waited {
         let mailbox = self.mailbox.as_ref().expect("opened before the pop was proposed");
+        let client = &self.client;
         let served_or_timed_out = async {
             let timer = async {
                 match deadline {
@@ -143,7 +156,8 @@ impl Connection {
             tokio::select! {
                 biased;
                 served = mailbox.served(waiter) => Waited::Served(served),
-                () = timer => Waited::TimedOut,
+                () = timer => Waited::TimedOut(None),
+                reason = client.unblocked() => Waited::TimedOut(Some(reason)),
             }
         };
         let (stream, input) = (&mut self.stream, &mut self.input);
@@ -261,7 +275,8 @@ enum Answer {
 
 enum Waited {
     Served(ServedReply),
-    TimedOut,
+    /// The timeout passed, or CLIENT UNBLOCK ended the wait (with its reason).
+    TimedOut(Option<UnblockReason>),
     Gone,
 }
 

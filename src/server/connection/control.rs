@@ -249,6 +249,18 @@ impl Connection {
                 }
                 Frame::ok()
             }
+            ClientCommand::Pause { timeout_ms, mode } => {
+                self.shared.pause.pause(timeout_ms, mode);
+                Frame::ok()
+            }
+            ClientCommand::Unpause => {
+                self.shared.pause.unpause();
+                Frame::ok()
+            }
+            ClientCommand::Unblock { id, reason } => {
+                let target = u64::try_from(id).ok().and_then(|id| self.shared.clients.get(id));
+                Frame::Integer(target.is_some_and(|target| target.unblock(reason)).into())
+            }
             ClientCommand::Help => help(CLIENT_HELP),
         };
         Some(frame)

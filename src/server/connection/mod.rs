@@ -18,6 +18,7 @@ mod admin;
 mod blocking;
 mod control;
 mod monitoring;
+mod pausing;
 mod slow_commands;
 mod subscriptions;
 mod transaction;
@@ -408,6 +409,9 @@ impl Connection {
         }
         if self.monitor.is_some() && matches!(command, Ok(Command::Read(_) | Command::Write(_))) {
             return self.refuse(&Frame::error(MONITOR_KEYSPACE)).await;
+        }
+        if !self.wait_out_pause(spec, &command).await {
+            return;
         }
         // Inside MULTI, commands are queued for EXEC rather than run (see `transaction`).
         let command = if self.transaction.is_queueing() {

@@ -123,6 +123,17 @@ impl TransactionState {
         *self = TransactionState::default();
     }
 
+    /// The queued commands, each with its write if it is one (what CLIENT PAUSE looks at).
+    pub(super) fn queued(&self) -> impl Iterator<Item = (&'static CommandSpec, Option<&Write>)> {
+        let commands = self.queue.as_ref().map_or(&[][..], |queue| &queue.commands[..]);
+        commands.iter().map(|queued| match &queued.action {
+            Action::Step(Step { operation: Operation::Write(write), .. }) => {
+                (queued.spec, Some(write))
+            }
+            _ => (queued.spec, None),
+        })
+    }
+
     fn unwatch(&mut self) {
         self.watched = Vec::new();
         self.watched_names = HashSet::new();

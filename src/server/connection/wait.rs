@@ -12,9 +12,10 @@
 use std::time::Duration;
 
 use super::{watching_client, Connection};
-use crate::command::control::Wait;
+use crate::command::control::{UnblockReason, Wait, UNBLOCKED};
 use crate::resp::Frame;
 use crate::server::replication;
+use crate::server::Waiting;
 
 /// The first and the longest pause between two looks at the members' progress. A WAIT for
 /// fewer members than hold the write answers at the first look; one for more than exist polls
@@ -24,7 +25,17 @@ const POLL_LONGEST: Duration = Duration::from_millis(100);
 
 impl Connection {
     /// Answers `WAIT` with the number of other members holding this connection's writes.
+    /// Meanwhile the client is blocked: CLIENT UNBLOCK ends the wait, with the count as it
+    /// stands (`TIMEOUT`) or Redis's `-UNBLOCKED` error.
     pub(super) async fn execute_wait(&mut self, wait: Wait) -> Frame {
+        self.client.start_waiting(Waiting::Blocked { unblocked: None });
+        let frame = self.wait_for_replicas(wait).await;
+        self.client.stop_waiting();
+        frame
+    }
+
+    async fn wait_for_replicas(&mut self, wait: Wait) -> Frame {
+        let mut unblocked = None;
         let deadline = wait.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
         let mut target = None;
         let mut pause = POLL_FIRST;
@@ -33,17 +44,28 @@ impl Connection {
             let index = *target.get_or_insert_with(|| replication::index_to_hold(&statuses));
             let holders = replication::holders(&statuses, index);
             let expired = deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
-            if holders as i64 >= wait.replicas || expired {
-                return Frame::Integer(holders as i64);
+            match unblocked {
+                Some(UnblockReason::Error) => return UNBLOCKED.to_frame(),
+                Some(UnblockReason::Timeout) => return Frame::Integer(holders as i64),
+                None if holders as i64 >= wait.replicas || expired => {
+                    return Frame::Integer(holders as i64);
+                }
+                None => {}
             }
             let wake = tokio::time::Instant::now() + pause;
             let wake = deadline.map_or(wake, |deadline| wake.min(deadline));
             pause = (pause * 2).min(POLL_LONGEST);
-            let (stream, input) = (&mut self.stream, &mut self.input);
-            let slept = tokio::time::sleep_until(wake);
-            if watching_client(stream, input, &self.shared, &self.client, slept).await.is_none() {
+            let (stream, input, client) = (&mut self.stream, &mut self.input, &self.client);
+            let slept_or_unblocked = async {
+                tokio::select! {
+                    () = tokio::time::sleep_until(wake) => None,
+                    reason = client.unblocked() => Some(reason),
+                }
+            };
+            match watching_client(stream, input, &self.shared, client, slept_or_unblocked).await {
+                Some(reason) => unblocked = reason,
                 // Gone: the reply is written to no one.
-                return Frame::Null;
+                None => return Frame::Null,
             }
         }
     }

@@ -98,10 +98,15 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Functio
 /// Whether FCALL of `function` may run on a view: it exists and is flagged `no-writes`. (A
 /// function that does not exist gets its "not found" from a view just as well.)
 pub fn runs_on_view(keyspace: &Keyspace, function: &[u8]) -> bool {
-    match keyspace.functions().function(function) {
-        Some((_, function)) => function.flags.contains(FunctionFlags::NO_WRITES),
-        None => true,
-    }
+    keyspace.functions().function(function).is_none() || declares_no_writes(keyspace, function)
+}
+
+/// Whether `function` exists and is flagged `no-writes` (what CLIENT PAUSE WRITE lets run).
+pub fn declares_no_writes(keyspace: &Keyspace, function: &[u8]) -> bool {
+    keyspace
+        .functions()
+        .function(function)
+        .is_some_and(|(_, function)| function.flags.contains(FunctionFlags::NO_WRITES))
 }
 
 /// The code of the library that owns `function`, and the function's flags.

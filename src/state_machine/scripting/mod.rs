@@ -30,6 +30,7 @@ mod environment;
 mod functions;
 
 pub use environment::{INSTRUCTIONS_MAX, MEMORY_BYTES_MAX, REDIS_VERSION};
+pub use functions::declares_no_writes as function_declares_no_writes;
 pub use functions::runs_on_view as function_runs_on_view;
 
 use bytes::Bytes;
