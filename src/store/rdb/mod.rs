@@ -1,6 +1,6 @@
 //! The pieces of Redis's RDB format that Concord speaks: the checksum, LZF, strings and
-//! lengths, the payload of FUNCTION DUMP / FUNCTION RESTORE, and a key's DUMP / RESTORE
-//! payload (`value`; strings so far).
+//! lengths, the compact encodings (`listpack`, `intset`), the payload of FUNCTION DUMP /
+//! FUNCTION RESTORE, and a key's DUMP / RESTORE payload (`value`, every type).
 //!
 //! A payload (Redis's `DUMP` and `FUNCTION DUMP` replies) is some RDB records, then the RDB
 //! version as 2 bytes little-endian, then the CRC-64 ([`crc64()`]) of everything before it as 8
@@ -15,6 +15,8 @@
 //!   never a panic.
 
 pub mod crc64;
+pub mod intset;
+pub mod listpack;
 pub mod lzf;
 pub mod string;
 pub mod value;
