@@ -124,7 +124,7 @@ pub(super) fn write_sorted_set(record: &mut Vec<u8>, set: &SortedSet) {
         SortedSetEncoding::Skiplist => {
             record.push(TYPE_ZSET_2);
             string::write_length(record, set.len() as u64);
-            for (member, score) in set.iter_from(0, true) {
+            for (member, score) in set.iter_from(set.len().saturating_sub(1), true) {
                 string::write(record, member);
                 record.extend_from_slice(&score.to_le_bytes());
             }

@@ -121,6 +121,26 @@ fn a_stream_with_a_group_dumps_byte_for_byte_as_redis() {
 }
 
 #[test]
+fn large_collections_dump_and_restore_to_the_same_value() {
+    let mut zset = SortedSet::new();
+    let mut hash = HashValue::default();
+    let mut list = ListValue::new();
+    let mut set = SetValue::default();
+    for index in 0..3000 {
+        let member = Bytes::from(format!("member-{index}"));
+        zset.insert(member.clone(), index as f64 / 3.0);
+        hash.insert(&member, Bytes::from(index.to_string()));
+        list.push(ListEnd::Right, member.clone());
+        set.insert(&member);
+    }
+    for value in [Value::SortedSet(zset), Value::Hash(hash), Value::List(list), Value::Set(set)] {
+        let encoding = value.encoding();
+        let restored = restore(&dump(&value)).expect("a DUMP restores");
+        assert_eq!((restored.encoding(), &restored), (encoding, &value));
+    }
+}
+
+#[test]
 fn every_redis_payload_restores_and_dumps_back_to_its_bytes() {
     for payload in redis_payloads() {
         let value = restore(&payload).expect("a payload of redis-server restores");
