@@ -114,24 +114,30 @@ pub fn restore(payload: &[u8]) -> Result<Value, PayloadError> {
 fn read_value(kind: u8, record: &mut string::Reader) -> Option<Value> {
     Some(match kind {
         TYPE_STRING => Value::String(StringValue::from_bytes(Bytes::from(record.string()?))),
-        TYPE_LIST_QUICKLIST_2 | TYPE_LIST_QUICKLIST => Value::List(list::read(kind, record)?),
-        TYPE_LIST => Value::List(list::read_plain(record)?),
-        TYPE_LIST_ZIPLIST => Value::List(legacy::read_ziplist_list(&record.string()?)?),
-        TYPE_SET => Value::Set(collections::read_plain_set(record)?),
-        TYPE_SET_INTSET => Value::Set(collections::read_intset(&record.string()?)?),
-        TYPE_HASH => Value::Hash(collections::read_plain_hash(record)?),
-        TYPE_HASH_LISTPACK => Value::Hash(collections::read_listpack_hash(&record.string()?)?),
-        TYPE_HASH_ZIPLIST => Value::Hash(legacy::read_ziplist_hash(&record.string()?)?),
-        TYPE_HASH_ZIPMAP => Value::Hash(legacy::read_zipmap(&record.string()?)?),
+        TYPE_LIST_QUICKLIST_2 | TYPE_LIST_QUICKLIST => {
+            Value::List(Box::new(list::read(kind, record)?))
+        }
+        TYPE_LIST => Value::List(Box::new(list::read_plain(record)?)),
+        TYPE_LIST_ZIPLIST => Value::List(Box::new(legacy::read_ziplist_list(&record.string()?)?)),
+        TYPE_SET => Value::Set(Box::new(collections::read_plain_set(record)?)),
+        TYPE_SET_INTSET => Value::Set(Box::new(collections::read_intset(&record.string()?)?)),
+        TYPE_HASH => Value::Hash(Box::new(collections::read_plain_hash(record)?)),
+        TYPE_HASH_LISTPACK => {
+            Value::Hash(Box::new(collections::read_listpack_hash(&record.string()?)?))
+        }
+        TYPE_HASH_ZIPLIST => Value::Hash(Box::new(legacy::read_ziplist_hash(&record.string()?)?)),
+        TYPE_HASH_ZIPMAP => Value::Hash(Box::new(legacy::read_zipmap(&record.string()?)?)),
         TYPE_ZSET_2 | TYPE_ZSET => {
-            Value::SortedSet(collections::read_plain_sorted_set(kind, record)?)
+            Value::SortedSet(Box::new(collections::read_plain_sorted_set(kind, record)?))
         }
         TYPE_ZSET_LISTPACK => {
-            Value::SortedSet(collections::read_listpack_sorted_set(&record.string()?)?)
+            Value::SortedSet(Box::new(collections::read_listpack_sorted_set(&record.string()?)?))
         }
-        TYPE_ZSET_ZIPLIST => Value::SortedSet(legacy::read_ziplist_sorted_set(&record.string()?)?),
+        TYPE_ZSET_ZIPLIST => {
+            Value::SortedSet(Box::new(legacy::read_ziplist_sorted_set(&record.string()?)?))
+        }
         TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS => {
-            Value::Stream(stream::read(kind, record)?)
+            Value::Stream(Box::new(stream::read(kind, record)?))
         }
         _ => return None,
     })

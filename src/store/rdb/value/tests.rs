@@ -82,10 +82,10 @@ fn small_collections_dump_byte_for_byte_as_redis() {
     let mut hash = HashValue::default();
     hash.insert(&bytes("a"), bytes("1"));
     hash.insert(&bytes("b"), bytes("hello"));
-    assert_eq!(dump(&Value::Hash(hash)), hex(REDIS_HASH));
+    assert_eq!(dump(&Value::Hash(Box::new(hash))), hex(REDIS_HASH));
 
     let set = SetValue::from_members(&[bytes("1"), bytes("2"), bytes("3"), bytes("-70000")]);
-    assert_eq!(dump(&Value::Set(set)), hex(REDIS_INTSET));
+    assert_eq!(dump(&Value::Set(Box::new(set))), hex(REDIS_INTSET));
 
     let mut zset = SortedSet::new();
     for (member, score) in
@@ -93,13 +93,13 @@ fn small_collections_dump_byte_for_byte_as_redis() {
     {
         zset.insert(bytes(member), score);
     }
-    assert_eq!(dump(&Value::SortedSet(zset)), hex(REDIS_ZSET));
+    assert_eq!(dump(&Value::SortedSet(Box::new(zset))), hex(REDIS_ZSET));
 
     let mut list = ListValue::new();
     for element in ["a", "1", "hello", "300", "-5"] {
         list.push(ListEnd::Right, bytes(element));
     }
-    assert_eq!(dump(&Value::List(list)), hex(REDIS_LIST));
+    assert_eq!(dump(&Value::List(Box::new(list))), hex(REDIS_LIST));
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_stream_with_a_group_dumps_byte_for_byte_as_redis() {
     group.deliver_new(id(1, 1), &bytes("alice"), 1_796_630_394_065);
     group.last_delivered_id = id(1, 1);
     group.entries_read = None;
-    assert_eq!(dump(&Value::Stream(stream)), hex(REDIS_STREAM));
+    assert_eq!(dump(&Value::Stream(Box::new(stream))), hex(REDIS_STREAM));
 }
 
 #[test]
@@ -133,7 +133,12 @@ fn large_collections_dump_and_restore_to_the_same_value() {
         list.push(ListEnd::Right, member.clone());
         set.insert(&member);
     }
-    for value in [Value::SortedSet(zset), Value::Hash(hash), Value::List(list), Value::Set(set)] {
+    for value in [
+        Value::SortedSet(Box::new(zset)),
+        Value::Hash(Box::new(hash)),
+        Value::List(Box::new(list)),
+        Value::Set(Box::new(set)),
+    ] {
         let encoding = value.encoding();
         let restored = restore(&dump(&value)).expect("a DUMP restores");
         assert_eq!((restored.encoding(), &restored), (encoding, &value));
