@@ -28,8 +28,9 @@
 //!   either, and only the content is comparable.
 //! - A payload is read with every length bounds-checked; a damaged or unknown record, a
 //!   duplicate member, a NaN score or an empty collection is [`PayloadError::BadDataFormat`],
-//!   never a panic, and a record with bytes after it is damaged. No allocation is sized by a
-//!   count read from the payload before the elements it counts were read.
+//!   never a panic. Bytes after the record are ignored, as redis-server ignores them. No
+//!   allocation is sized by a count read from the payload before the elements it counts were
+//!   read.
 //!
 //! Caveats: a list's node boundaries are those of a list built by RPUSH; a list Redis built by
 //! LPUSH or LINSERT may be cut elsewhere, so its DUMP differs in bytes while RESTORE gives the
@@ -102,11 +103,9 @@ pub fn dump(value: &Value) -> Vec<u8> {
 pub fn restore(payload: &[u8]) -> Result<Value, PayloadError> {
     let mut record = string::Reader::new(unseal(payload)?);
     let kind = record.byte().ok_or(PayloadError::BadDataFormat)?;
-    let value = read_value(kind, &mut record).ok_or(PayloadError::BadDataFormat)?;
-    if !record.is_empty() {
-        return Err(PayloadError::BadDataFormat);
-    }
-    Ok(value)
+    // Bytes after the record are ignored, as `restoreCommand` ignores them: it reads one
+    // object and never looks further.
+    read_value(kind, &mut record).ok_or(PayloadError::BadDataFormat)
 }
 
 /// The value of a record of type `kind`, or `None` if it is damaged or of a type Redis 7.0

@@ -151,7 +151,9 @@ fn every_redis_payload_restores_and_dumps_back_to_its_bytes() {
         let value = restore(&payload).expect("a payload of redis-server restores");
         assert_eq!(dump(&value), payload, "{value:?}");
     }
-    let Ok(Value::Stream(stream)) = restore(&hex(REDIS_STREAM)) else { panic!("a stream") };
+    let Ok(Value::Stream(stream)) = restore(&hex(REDIS_STREAM)) else {
+        panic!("a stream")
+    };
     assert_eq!((stream.len(), stream.groups().len()), (2, 1));
 }
 
@@ -178,8 +180,9 @@ fn duplicates_and_empty_collections_are_bad_data() {
 fn a_damaged_payload_is_an_error_never_a_panic() {
     assert_eq!(restore(b"bad").err(), Some(PayloadError::VersionOrChecksum));
     assert_eq!(restore(&super::super::seal(vec![])).err(), Some(PayloadError::BadDataFormat));
+    // redis-server 7.0.15 answers OK to this one and stores "a".
     let trailing = super::super::seal(vec![TYPE_STRING, 1, b'a', b'b']);
-    assert_eq!(restore(&trailing).err(), Some(PayloadError::BadDataFormat));
+    assert_eq!(restored_bytes(&trailing).as_deref(), Some(&b"a"[..]), "bytes after the record");
     let huge_count = super::super::seal(vec![TYPE_SET, 0x81, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
     assert_eq!(restore(&huge_count).err(), Some(PayloadError::BadDataFormat));
     for redis in redis_payloads() {
