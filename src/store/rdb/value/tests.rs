@@ -151,9 +151,7 @@ fn every_redis_payload_restores_and_dumps_back_to_its_bytes() {
         let value = restore(&payload).expect("a payload of redis-server restores");
         assert_eq!(dump(&value), payload, "{value:?}");
     }
-    let Ok(Value::Stream(stream)) = restore(&hex(REDIS_STREAM)) else {
-        panic!("a stream")
-    };
+    let Ok(Value::Stream(stream)) = restore(&hex(REDIS_STREAM)) else { panic!("a stream") };
     assert_eq!((stream.len(), stream.groups().len()), (2, 1));
 }
 
