@@ -1,6 +1,7 @@
 //! The pieces of Redis's RDB format that Concord speaks: the checksum, LZF, strings and
 //! lengths, the compact encodings (`listpack`, `intset`), the payload of FUNCTION DUMP /
-//! FUNCTION RESTORE, and a key's DUMP / RESTORE payload (`value`, every type).
+//! FUNCTION RESTORE, a key's DUMP / RESTORE payload (`value`, every type), and the records of
+//! a whole RDB file (`file`, for `concord import`).
 //!
 //! A payload (Redis's `DUMP` and `FUNCTION DUMP` replies) is some RDB records, then the RDB
 //! version as 2 bytes little-endian, then the CRC-64 ([`crc64()`]) of everything before it as 8
@@ -15,6 +16,7 @@
 //!   never a panic.
 
 pub mod crc64;
+pub mod file;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;

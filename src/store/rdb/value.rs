@@ -110,7 +110,7 @@ pub fn restore(payload: &[u8]) -> Result<Value, PayloadError> {
 
 /// The value of a record of type `kind`, or `None` if it is damaged or of a type Redis 7.0
 /// does not read either.
-fn read_value(kind: u8, record: &mut string::Reader) -> Option<Value> {
+pub(super) fn read_value(kind: u8, record: &mut string::Reader) -> Option<Value> {
     Some(match kind {
         TYPE_STRING => Value::String(StringValue::from_bytes(Bytes::from(record.string()?))),
         TYPE_LIST_QUICKLIST_2 | TYPE_LIST_QUICKLIST => {
