@@ -4,9 +4,9 @@
 //! ascending order, each in that width, little-endian.
 //!
 //! Invariants:
-//! - [`write`] picks the smallest width that holds every integer, as Redis's `intsetAdd`
+//! - [`write()`] picks the smallest width that holds every integer, as Redis's `intsetAdd`
 //!   upgrades it, so the bytes are Redis's for the same set.
-//! - [`read`] accepts what Redis's deep check (`intsetValidateIntegrity`) accepts: a known
+//! - [`read()`] accepts what Redis's deep check (`intsetValidateIntegrity`) accepts: a known
 //!   width, a size that is exactly header plus integers, and strictly ascending integers.
 
 /// Bytes of the header: width and count.
