@@ -1,6 +1,7 @@
 //! The operator's subcommands besides `serve`: `concord cluster` (a local cluster in one
-//! command), `concord admin` (membership changes) and `concord status` (every member's role,
-//! term, log indexes and lag).
+//! command), `concord admin` (membership changes), `concord status` (every member's role,
+//! term, log indexes and lag) and `concord import` (an RDB file's keys, in the child
+//! `import`).
 //!
 //! `concord cluster --nodes N` is for trying Concord out: it starts N `concord serve` child
 //! processes on loopback, each with its own data directory under one base directory, prints
@@ -25,6 +26,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+
+mod import;
+
+pub use import::run_import;
 
 /// How long `concord cluster` waits for its children to stop after asking them to.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);

@@ -50,6 +50,10 @@ pub enum Error {
     #[error("storage failed: {0}")]
     Storage(String),
 
+    /// `concord import` refused its file, or stopped part way; the text says how far it got.
+    #[error("import failed: {0}")]
+    Import(String),
+
     /// The node has stopped (shutdown or a fatal error) and takes no more requests.
     #[error("the node is shutting down")]
     NodeStopped,

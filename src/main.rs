@@ -59,6 +59,18 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Load an RDB file written by redis-server (SAVE, BGSAVE, redis-cli --rdb) into a node
+    /// or a cluster, through the log in bounded batches. The whole file is checked first: a
+    /// damaged one is refused with the byte offset, and nothing is imported.
+    Import {
+        /// The RDB file.
+        file: PathBuf,
+        /// Replace keys (and function libraries) that exist; without it they stop the import.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 /// Options of `concord cluster`.
@@ -274,6 +286,9 @@ fn main() -> ExitCode {
             .and_then(|address| concord::cli::run_admin(&address, &change.arguments())),
         Some(Command::Status { target }) => {
             target.address().and_then(|address| concord::cli::run_status(&address))
+        }
+        Some(Command::Import { file, replace, target }) => {
+            target.address().and_then(|address| concord::cli::run_import(&address, &file, replace))
         }
         None => cli.serve.into_config().and_then(run),
     };

@@ -1,5 +1,6 @@
 //! The keyspace family: commands that work on keys of any type (DEL, EXISTS, EXPIRE, SCAN,
-//! RENAME, OBJECT, ...) and on whole databases (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
+//! RENAME, OBJECT, DUMP, RESTORE, ...) and on whole databases (DBSIZE, FLUSHDB, FLUSHALL,
+//! SWAPDB). DUMP and RESTORE's arguments are read in the child `restore`.
 //!
 //! Everything Redis checks before it looks at the keyspace is checked here, in Redis's order,
 //! so that a malformed write never costs a log entry. Two kinds of check must wait for apply,
@@ -21,6 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, DbIndex, Key};
 use super::{Read, Write, DATABASES};
 use crate::command::redis_metadata;
+
+mod restore;
+
+pub use restore::{RestoreCommand, BUSY_KEY, INVALID_TTL};
 
 /// The commands that read keys of any type, or a whole database; outside a transaction they
 /// never enter the log.
@@ -63,6 +68,12 @@ pub enum KeyRead {
     ObjectHelp,
     /// `DBSIZE`: the number of keys in the client's database.
     DbSize,
+    // New variants go last: the log stores a variant (of a read inside EXEC) by its position.
+    /// `DUMP key`: the key's value as Redis 7.0's DUMP payload, or nil.
+    Dump {
+        /// The key to dump.
+        key: Key,
+    },
 }
 
 /// How TTL-like commands report a key's expiry time.
@@ -174,6 +185,9 @@ pub enum KeyWrite {
         /// The keys the proposer saw as expired.
         keys: Vec<Key>,
     },
+    // New variants go last: the log stores a variant by its position.
+    /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`.
+    Restore(RestoreCommand),
 }
 
 /// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT, with their `NX | XX | GT | LT` conditions.
@@ -271,6 +285,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::FLUSHDB, parse_flushdb),
     CommandSpec::new(&redis_metadata::FLUSHALL, parse_flushall),
     CommandSpec::new(&redis_metadata::SWAPDB, parse_swapdb),
+    CommandSpec::new(&redis_metadata::DUMP, restore::parse_dump),
+    CommandSpec::new(&redis_metadata::RESTORE, restore::parse_restore),
 ];
 
 /// OBJECT's subcommands, in the order Redis lists them.

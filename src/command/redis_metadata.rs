@@ -1421,6 +1421,34 @@ pub static DISCARD: CommandMeta = CommandMeta {
     },
 };
 
+/// `DUMP`: Return a serialized version of the value stored at the specified key.
+pub static DUMP: CommandMeta = CommandMeta {
+    name: "dump",
+    arity: 2,
+    flags: CommandFlags::READONLY,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::KEYSPACE.with(AclCategories::READ).with(AclCategories::SLOW),
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::RO.with(KeySpecFlags::ACCESS), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Return a serialized version of the value stored at the specified key."),
+        since: Some("2.6.0"),
+        group: "generic",
+        complexity: Some("O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+        ],
+    },
+};
+
 /// `ECHO`: Echo the given string.
 pub static ECHO: CommandMeta = CommandMeta {
     name: "echo",
@@ -4859,6 +4887,40 @@ pub static RESET: CommandMeta = CommandMeta {
         replaced_by: None,
         history: &[],
         arguments: &[],
+    },
+};
+
+/// `RESTORE`: Create a key using the provided serialized value, previously obtained using DUMP.
+pub static RESTORE: CommandMeta = CommandMeta {
+    name: "restore",
+    arity: -4,
+    flags: CommandFlags::WRITE.with(CommandFlags::DENYOOM),
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    categories: AclCategories::KEYSPACE.with(AclCategories::WRITE).with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: None, flags: KeySpecFlags::OW.with(KeySpecFlags::UPDATE), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } },
+    ],
+    docs: Docs {
+        summary: Some("Create a key using the provided serialized value, previously obtained using DUMP."),
+        since: Some("2.6.0"),
+        group: "generic",
+        complexity: Some("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("3.0.0", "Added the `REPLACE` modifier."), ("5.0.0", "Added the `ABSTTL` modifier."), ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")],
+        arguments: &[
+            Argument::new("key", ArgumentKind::Key).key_spec_index(0),
+            Argument::new("ttl", ArgumentKind::Integer),
+            Argument::new("serialized-value", ArgumentKind::String),
+            Argument::new("replace", ArgumentKind::PureToken).token("REPLACE").since("3.0.0").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("absttl", ArgumentKind::PureToken).token("ABSTTL").since("5.0.0").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("seconds", ArgumentKind::Integer).token("IDLETIME").since("5.0.0").flags(ArgumentFlags::OPTIONAL),
+            Argument::new("frequency", ArgumentKind::Integer).token("FREQ").since("5.0.0").flags(ArgumentFlags::OPTIONAL),
+        ],
     },
 };
 

@@ -1,4 +1,5 @@
-//! Execution of the keyspace family: reads on a view, writes in apply.
+//! Execution of the keyspace family: reads on a view, writes in apply (DUMP and RESTORE in
+//! the child `restore`).
 //!
 //! Time is the caller's `now_ms` (a read's view time or the entry's time), never a clock.
 //! Replies follow Redis 7.0 exactly, with these deliberate differences:
@@ -11,6 +12,7 @@
 //! - RANDOMKEY draws from a per-node seed; reads never enter the log, so no replica needs to
 //!   make the same choice.
 
+mod restore;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +60,7 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &KeyRead
             Frame::Array(OBJECT_HELP.iter().map(|line| Frame::simple(line)).collect())
         }
         KeyRead::DbSize => Frame::Integer(db.len() as i64),
+        KeyRead::Dump { key } => restore::read_dump(db, now_ms, key),
     }
 }
 
@@ -104,6 +107,7 @@ pub(super) fn write(
             let db = keyspace.db_mut(db);
             Ok(count(keys.iter().filter(|key| db.remove_if_expired(key, now_ms))))
         }
+        KeyWrite::Restore(restore) => restore::apply_restore(keyspace.db_mut(db), now_ms, restore),
     };
     result.unwrap_or_else(Frame::from)
 }

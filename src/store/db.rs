@@ -250,6 +250,13 @@ impl Db {
         (!previous.is_expired(now_ms)).then_some(previous)
     }
 
+    /// RESTORE ... IDLETIME: dates the last use of `key` (which must exist) back to
+    /// `touched_at_ms`, so that OBJECT IDLETIME counts from there.
+    pub fn set_touched_at(&mut self, key: &Key, touched_at_ms: u64) {
+        let entry = self.entries.get_mut(scan_position(key), key).expect("the key was just stored");
+        entry.touched_at_ms = touched_at_ms;
+    }
+
     /// Replaces the value of `key`, keeping its time to live if it has a live one. A live key
     /// is changed where it is (one search, no expiry index change); an absent or expired one
     /// is stored anew without a time to live.

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::command::streams::{StreamId, Trim, TrimStrategy};
 pub use group::{Consumer, ConsumerGroup, PendingEntry};
-pub use node::{EntryRef, Node, NODE_BYTES_MAX, NODE_ENTRIES_MAX};
+pub use node::{EntryRef, Node, RestoredEntry, NODE_BYTES_MAX, NODE_ENTRIES_MAX};
 
 /// One entry as a reply shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +87,37 @@ impl StreamValue {
     /// How many entries were ever added.
     pub fn entries_added(&self) -> u64 {
         self.entries_added
+    }
+
+    /// The nodes, in id order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values().map(|node| &**node)
+    }
+
+    /// A stream from its parts, as a DUMP payload or an RDB file gives them; `None` unless
+    /// they keep the invariants (see the module docs) and no group name repeats.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        nodes: Vec<Node>,
+        length: u64,
+        last_id: StreamId,
+        first_id: StreamId,
+        max_deleted_entry_id: StreamId,
+        entries_added: u64,
+        groups: Vec<(Bytes, ConsumerGroup)>,
+    ) -> Option<StreamValue> {
+        let (node_count, group_count) = (nodes.len(), groups.len());
+        let stream = StreamValue {
+            nodes: nodes.into_iter().map(|node| (node.first(), Arc::new(node))).collect(),
+            length,
+            last_id,
+            first_id,
+            max_deleted_entry_id,
+            entries_added,
+            groups: groups.into_iter().collect(),
+        };
+        let distinct = stream.nodes.len() == node_count && stream.groups.len() == group_count;
+        (distinct && stream.is_consistent()).then_some(stream)
     }
 
     /// The number of nodes (Redis's `radix-tree-keys`).

@@ -8,7 +8,8 @@
 //! - checking: the [`linearizability`] checker, and the differential harness that compares
 //!   Concord's replies with Redis's byte for byte ([`reply`], [`script`], [`compare`],
 //!   [`differ`], [`render`], [`command_arguments`]);
-//! - [`maelstrom_services`], the services Maelstrom provides to a node under test.
+//! - [`maelstrom_services`], the services Maelstrom provides to a node under test;
+//! - [`every_type`], keys of every type and encoding, and what a client reads of one.
 //!
 //! Each test binary declares `mod support;` and compiles all of this, using a part of it, so
 //! unused items are expected and not warned about. For the same reason the helpers' own tests
@@ -19,6 +20,7 @@ pub mod cluster;
 pub mod command_arguments;
 pub mod compare;
 pub mod differ;
+pub mod every_type;
 pub mod linearizability;
 pub mod maelstrom_services;
 pub mod process;

@@ -1,6 +1,7 @@
 //! The pieces of Redis's RDB format that Concord speaks: the checksum, LZF, strings and
-//! lengths, and the payload of FUNCTION DUMP / FUNCTION RESTORE. A DUMP/RESTORE of keys would
-//! use the same pieces.
+//! lengths, the compact encodings (`listpack`, `intset`), the payload of FUNCTION DUMP /
+//! FUNCTION RESTORE, a key's DUMP / RESTORE payload (`value`, every type), and the records of
+//! a whole RDB file (`file`, for `concord import`).
 //!
 //! A payload (Redis's `DUMP` and `FUNCTION DUMP` replies) is some RDB records, then the RDB
 //! version as 2 bytes little-endian, then the CRC-64 ([`crc64()`]) of everything before it as 8
@@ -15,8 +16,12 @@
 //!   never a panic.
 
 pub mod crc64;
+pub mod file;
+pub mod intset;
+pub mod listpack;
 pub mod lzf;
 pub mod string;
+pub mod value;
 
 use bytes::Bytes;
 
@@ -44,6 +49,9 @@ pub enum PayloadError {
     /// A library record whose strings cannot be read; the text says which.
     #[error("{0}")]
     Damaged(&'static str),
+    /// A key's value record that cannot be read, or of a type not read yet.
+    #[error("Bad data format")]
+    BadDataFormat,
 }
 
 /// Appends the version and checksum that end every payload.

@@ -96,6 +96,16 @@ impl<'a> Reader<'a> {
         Some(first)
     }
 
+    /// How many bytes are left to read.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The next `count` bytes as they are (raw stream ids, binary doubles, times).
+    pub fn raw(&mut self, count: usize) -> Option<&'a [u8]> {
+        self.take(count)
+    }
+
     fn take(&mut self, count: usize) -> Option<&'a [u8]> {
         if count > self.bytes.len() {
             return None;

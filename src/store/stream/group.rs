@@ -58,6 +58,18 @@ impl ConsumerGroup {
         }
     }
 
+    /// A group from its parts, as a DUMP payload or an RDB file gives them; `None` unless the
+    /// parts keep the invariants (see the module docs).
+    pub fn from_parts(
+        last_delivered_id: StreamId,
+        entries_read: Option<u64>,
+        pending: OrdMap<StreamId, PendingEntry>,
+        consumers: OrdMap<Bytes, Consumer>,
+    ) -> Option<ConsumerGroup> {
+        let group = ConsumerGroup { last_delivered_id, entries_read, pending, consumers };
+        group.is_consistent().then_some(group)
+    }
+
     /// The group's PEL, by id.
     pub fn pending(&self) -> &OrdMap<StreamId, PendingEntry> {
         &self.pending
@@ -182,6 +194,11 @@ impl ConsumerGroup {
 }
 
 impl Consumer {
+    /// A consumer last seen at `seen_time_ms` holding `pending`.
+    pub fn new(seen_time_ms: u64, pending: OrdSet<StreamId>) -> Consumer {
+        Consumer { seen_time_ms, pending }
+    }
+
     /// The ids it holds pending, in order.
     pub fn pending(&self) -> &OrdSet<StreamId> {
         &self.pending

@@ -54,6 +54,10 @@ pub struct Node {
     data: Vec<u8>,
 }
 
+/// An entry as a DUMP payload or an RDB file gives it: its id, whether it is deleted, and
+/// its field-value pairs.
+pub type RestoredEntry = (StreamId, bool, Vec<(Bytes, Bytes)>);
+
 /// One entry read out of a node.
 #[derive(Clone, Copy, Debug)]
 pub struct EntryRef<'a> {
@@ -176,6 +180,35 @@ impl Node {
     /// The entries not deleted.
     pub fn live(&self) -> u64 {
         self.live
+    }
+
+    /// The entries deleted but still in the node.
+    pub fn deleted(&self) -> u64 {
+        self.deleted
+    }
+
+    /// The first entry's field names, which later entries with the same names leave out.
+    pub fn master_fields(&self) -> &[Bytes] {
+        &self.master_fields
+    }
+
+    /// A node of these entries (id, whether deleted, pairs), as a DUMP payload or an RDB file
+    /// gives them; `None` unless the ids increase and some entry is live.
+    pub fn from_entries(entries: &[RestoredEntry]) -> Option<Node> {
+        let ((first, _, first_pairs), rest) = entries.split_first()?;
+        if entries.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+            return None;
+        }
+        let mut node = Node::new(*first, first_pairs);
+        for (id, _, pairs) in rest {
+            node.append(*id, pairs);
+        }
+        for (id, deleted, _) in entries {
+            if *deleted {
+                node.delete(*id);
+            }
+        }
+        node.is_consistent().then_some(node)
     }
 
     /// Every entry in the node, deleted ones included, in id order.

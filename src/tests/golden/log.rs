@@ -367,6 +367,10 @@ fn key_write(failures: &mut Vec<String>) -> Vec<Checked> {
         ],
         narrow,
     );
+    samples.extend(rows(
+        &[("RESTORE k 5 payload REPLACE IDLETIME 7", "0b016b0135077061796c6f61640100010700")],
+        narrow,
+    ));
     samples.push((KeyWrite::DeleteExpired { keys: vec![Bytes::from_static(b"k")] }, "0a01016b"));
     let tag = |write: &KeyWrite| match write {
         KeyWrite::Del { .. } => 0,
@@ -380,6 +384,7 @@ fn key_write(failures: &mut Vec<String>) -> Vec<Checked> {
         KeyWrite::FlushAll => 8,
         KeyWrite::SwapDb { .. } => 9,
         KeyWrite::DeleteExpired { .. } => 10,
+        KeyWrite::Restore(_) => 11,
     };
     vec![check("KeyWrite", samples, tag, failures)]
 }
@@ -621,6 +626,7 @@ fn key_read(failures: &mut Vec<String>) -> Vec<Checked> {
             ("OBJECT FREQ k", "06016b01"),
             ("OBJECT HELP", "07"),
             ("DBSIZE", "08"),
+            ("DUMP k", "09016b"),
         ],
         narrow,
     );
@@ -634,6 +640,7 @@ fn key_read(failures: &mut Vec<String>) -> Vec<Checked> {
         KeyRead::Object { .. } => 6,
         KeyRead::ObjectHelp => 7,
         KeyRead::DbSize => 8,
+        KeyRead::Dump { .. } => 9,
     };
     vec![check("KeyRead", samples, tag, failures)]
 }
