@@ -38,6 +38,7 @@ mod sort;
 mod streams;
 mod strings;
 mod transactions;
+mod users;
 mod zsets;
 #[cfg(test)]
 #[path = "tests/harness.rs"]
@@ -60,6 +61,7 @@ pub use scripting::{
     REDIS_VERSION as SCRIPT_REDIS_VERSION,
 };
 pub use transactions::watch;
+pub use users::UsersHandle;
 
 use crate::command::{DbIndex, Key, Read, Write};
 use crate::resp::Frame;
@@ -168,6 +170,8 @@ pub struct StateMachine {
     /// Who is subscribed to what, on every node (see `pubsub`): replicated state, carried by
     /// snapshots.
     subscriptions: Subscriptions,
+    /// The keyspace's ACL users as the server reads them (see `users`).
+    users: UsersHandle,
 }
 
 impl StateMachine {
@@ -220,6 +224,7 @@ impl StateMachine {
         }
         self.applied_index = index;
         self.applied_time_ms = now_ms;
+        self.users.publish(self.keyspace.users());
         if entry.requests.iter().any(|request| may_free_a_database(&request.write)) {
             self.flushed_since_publish = true;
         }
@@ -261,6 +266,13 @@ impl StateMachine {
         self.flushed_since_publish = false;
         let previous = self.views.publish(View { index, time_ms, keyspace: self.keyspace.clone() });
         reclaim::drop_later(previous);
+        self.users.publish(self.keyspace.users());
+    }
+
+    /// A handle on the ACL users as of the last applied entry; valid for the life of the state
+    /// machine.
+    pub fn users(&self) -> UsersHandle {
+        self.users.clone()
     }
 
     /// The blocked clients as of the last applied entry, for a snapshot.
@@ -389,6 +401,11 @@ fn execute_write(
         Write::Script(write) => scripting::write(keyspace, db, context, write),
         Write::Geo(write) => geo::write(keyspace, db, context, write),
         Write::Stream(write) => streams::write(keyspace, db, context, write),
+        Write::Acl(write) => match crate::command::acl::apply(keyspace.users_mut(), write) {
+            Ok(0) if !matches!(write, crate::command::acl::AclWrite::DelUser { .. }) => Frame::ok(),
+            Ok(count) => Frame::Integer(count),
+            Err(message) => Frame::Error(message.into()),
+        },
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `admin` | the `CONCORD.*` commands |
 //! | `slow_commands` | SLOWLOG, and what enters it |
 
+mod acl;
 mod admin;
 mod blocking;
 mod control;
@@ -118,6 +119,8 @@ struct Session {
     /// connect time when no password is configured, as in Redis: a password set later does
     /// not lock out clients already connected.
     authenticated: bool,
+    /// The ACL user the connection runs as: `default` until AUTH.
+    user: Bytes,
     /// Set by QUIT (and protocol errors): close once the pending replies are written.
     close_after_reply: bool,
     /// A blocking command of this connection ended in an error whose outcome may be unknown,
@@ -240,7 +243,7 @@ impl Connection {
     fn new(stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientInfo>) -> Connection {
         let limits_generation = shared.settings.limits_generation();
         let decoder = Decoder::new(shared.settings.resp_limits());
-        let authenticated = !shared.settings.password_required();
+        let authenticated = acl::starts_authenticated(&shared);
         let waiter_number = client.id;
         Connection {
             stream,
@@ -250,6 +253,7 @@ impl Connection {
                 db: 0,
                 protocol: Protocol::Resp2,
                 authenticated,
+                user: Bytes::from_static(crate::command::acl::DEFAULT_USER),
                 close_after_reply: false,
                 blocking_unsettled: false,
                 replies: Replies::default(),
@@ -404,6 +408,9 @@ impl Connection {
             self.stats.record(spec.name, Duration::ZERO, Outcome::Rejected);
             return self.refuse(&Frame::error("NOAUTH Authentication required.")).await;
         }
+        if self.refuse_if_denied(spec, &arguments, &command).await {
+            return;
+        }
         if self.in_subscribed_mode() && !pubsub::allowed_in_subscribed_mode(spec.name) {
             return self.refuse(&pubsub::subscribed_mode_error(spec.name).to_frame()).await;
         }
@@ -445,10 +452,7 @@ impl Connection {
             {
                 self.run_function_call(spec, arguments, call).await;
             }
-            Ok(Command::Write(write)) => {
-                let request = WriteRequest { db: self.session.db, write };
-                self.pending_writes.push(PendingWrite { spec, arguments, request });
-            }
+            Ok(Command::Write(write)) => self.queue_write(spec, arguments, write, started).await,
             Ok(Command::Read(read)) => self.run_read(spec, &arguments, &read).await,
             Ok(Command::Control(control)) => {
                 self.execute_connection_command(spec, &arguments, control).await;
@@ -612,10 +616,7 @@ impl Connection {
         command: &Result<Command, CommandError>,
     ) -> bool {
         let arity_error = matches!(command, Err(CommandError::WrongArity(_)));
-        !arity_error
-            && !self.session.authenticated
-            && self.shared.settings.password_required()
-            && !spec.has_flag(CommandFlags::NO_AUTH)
+        !arity_error && !spec.has_flag(CommandFlags::NO_AUTH) && self.must_authenticate()
     }
 
     /// Copies the activity CLIENT LIST shows (last command, idle time, buffer sizes as of the
