@@ -1,5 +1,5 @@
-//! What MVCC costs: the keyspace's persistent map against a plain `HashMap`, with and without
-//! read views held while writing. Prints nanoseconds per operation; it is a measurement for
+//! What MVCC costs: the keyspace's persistent map (the hash trie) against a plain `HashMap` and
+//! against `imbl`'s B-tree, which it replaced, with and without read views held while writing. Prints nanoseconds per operation; it is a measurement for
 //! docs/decisions.md, not a test.
 //!
 //! Run: `cargo bench --bench keyspace` (`KEYSPACE_BENCH_KEYS` sets the key count).
@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use bytes::Bytes;
+use concord::store::hash_trie::HashTrie;
 use imbl::OrdMap;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -71,6 +72,28 @@ fn main() {
     report("imbl OrdMap get", count, started);
 
     let started = Instant::now();
+    let mut trie: HashTrie<Bytes> = HashTrie::default();
+    for key in &keys {
+        trie.insert(xxh3_64(key), key, || key.clone(), value.clone());
+    }
+    report("HashTrie insert (the keyspace's map), no view held", count, started);
+    let started = Instant::now();
+    for key in &keys {
+        black_box(trie.get(xxh3_64(key), key));
+    }
+    report("HashTrie get", count, started);
+    let started = Instant::now();
+    for key in &keys {
+        trie.insert(xxh3_64(key), key, || key.clone(), value.clone());
+    }
+    report("HashTrie overwrite, no view held", count, started);
+    let started = Instant::now();
+    for key in &keys {
+        persistent.insert((xxh3_64(key), key.clone()), value.clone());
+    }
+    report("imbl OrdMap overwrite, no view held", count, started);
+
+    let started = Instant::now();
     let mut hamt: imbl::GenericHashMap<Bytes, Bytes, XxhBuild, imbl::shared_ptr::DefaultSharedPtr> =
         imbl::GenericHashMap::with_hasher(XxhBuild);
     for key in &keys {
@@ -97,6 +120,24 @@ fn main() {
         black_box(&view);
         report(
             &format!("imbl OrdMap overwrite, a new view every {writes_per_view} writes"),
+            count,
+            started,
+        );
+    }
+
+    for writes_per_view in [1, 16, 256] {
+        let mut map = trie.clone();
+        let mut view = map.clone();
+        let started = Instant::now();
+        for (written, key) in keys.iter().enumerate() {
+            if written % writes_per_view == 0 {
+                view = map.clone();
+            }
+            map.insert(xxh3_64(key), key, || key.clone(), value.clone());
+        }
+        black_box(&view);
+        report(
+            &format!("HashTrie overwrite, a new view every {writes_per_view} writes"),
             count,
             started,
         );

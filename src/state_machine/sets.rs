@@ -235,7 +235,7 @@ fn apply_store(
     if size == 0 {
         db.remove(destination, now_ms);
     } else {
-        db.insert(destination.clone(), Value::Set(result), None, now_ms);
+        db.insert(destination.clone(), Value::Set(Box::new(result)), None, now_ms);
     }
     Ok(Frame::Integer(size as i64))
 }

@@ -274,7 +274,7 @@ fn store(db: &mut Db, now_ms: u64, destination: &Key, items: Vec<Option<Bytes>>)
         for item in items {
             list.push(ListEnd::Right, item.unwrap_or_default());
         }
-        db.insert(destination.clone(), Value::List(list), None, now_ms);
+        db.insert(destination.clone(), Value::List(Box::new(list)), None, now_ms);
     }
     Frame::Integer(length)
 }

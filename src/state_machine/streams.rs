@@ -194,7 +194,7 @@ fn apply_add(
     }
     let new_id = next_id(last, id, now_ms)?;
     if existing.is_none() {
-        db.insert(key.clone(), Value::Stream(StreamValue::default()), None, now_ms);
+        db.insert(key.clone(), Value::Stream(Box::default()), None, now_ms);
     }
     let stream = stream_mut(db, key, now_ms).expect("the stream exists now");
     stream.append(new_id, pairs);

@@ -154,7 +154,7 @@ pub(super) fn store_set(db: &mut Db, key: &Key, set: SortedSet, now_ms: u64) {
     if set.is_empty() {
         db.remove(key, now_ms);
     } else {
-        db.insert(key.clone(), Value::SortedSet(set), None, now_ms);
+        db.insert(key.clone(), Value::SortedSet(Box::new(set)), None, now_ms);
     }
 }
 
@@ -247,7 +247,7 @@ fn apply_add(db: &mut Db, now_ms: u64, add: &AddCommand) -> Result<Frame, Comman
             for (member, score) in planned {
                 set.insert(member, score);
             }
-            db.insert(add.key.clone(), Value::SortedSet(set), None, now_ms);
+            db.insert(add.key.clone(), Value::SortedSet(Box::new(set)), None, now_ms);
         }
     }
     Ok(if add.increment {

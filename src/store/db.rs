@@ -1,9 +1,10 @@
 //! One numbered database: its keys in hash order, and the index of their expiry times.
 
 use bytes::Bytes;
-use imbl::{OrdMap, OrdSet};
+use imbl::OrdSet;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::hash_trie::HashTrie;
 use super::Value;
 use crate::command::Key;
 
@@ -98,7 +99,7 @@ pub struct ScanPage<'a> {
 /// One database. Cloning is O(1) and yields an independent version.
 #[derive(Clone, Debug, Default)]
 pub struct Db {
-    entries: OrdMap<HashedKey, Entry>,
+    entries: HashTrie<Entry>,
     expires: OrdSet<(u64, HashedKey)>,
     /// The version stamped on every entry changed from now on; the state machine sets it to the
     /// index of the log entry being applied.
@@ -148,7 +149,7 @@ impl Db {
 
     /// The live entry of `key`, or `None` if it is absent or expired at `now_ms`.
     pub fn get(&self, key: &Key, now_ms: u64) -> Option<&Entry> {
-        self.entries.get(&HashedKey::new(key.clone())).filter(|entry| !entry.is_expired(now_ms))
+        self.entries.get(scan_position(key), key).filter(|entry| !entry.is_expired(now_ms))
     }
 
     /// Whether `key` holds a live (unexpired at `now_ms`) value.
@@ -159,13 +160,13 @@ impl Db {
     /// The live value of `key` for changing it in place; the key's version is stamped. An
     /// expired key is deleted first and reported absent (lazy expiry).
     pub fn value_mut(&mut self, key: &Key, now_ms: u64) -> Option<&mut Value> {
-        let hashed = HashedKey::new(key.clone());
-        if self.entries.get(&hashed)?.is_expired(now_ms) {
-            self.remove_hashed(&hashed);
+        let hash = scan_position(key);
+        if self.entries.get(hash, key)?.is_expired(now_ms) {
+            self.remove_hashed(hash, key);
             return None;
         }
         let version = self.version;
-        let entry = self.entries.get_mut(&hashed).expect("the key was just found");
+        let entry = self.entries.get_mut(hash, key).expect("the key was just found");
         entry.version = version;
         entry.touched_at_ms = now_ms;
         Some(&mut entry.value)
@@ -180,20 +181,15 @@ impl Db {
         expires_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Option<Entry> {
-        let probe = HashedKey::new(key);
+        let hash = scan_position(&key);
         let entry = Entry { value, expires_at_ms, version: self.version, touched_at_ms: now_ms };
         // An overwrite keeps the stored key; a new key is copied out of the request, for the
         // reason `StringValue::from_bytes` copies values (a request's key is a slice of the
         // connection's read buffer).
-        let previous = match self.entries.get_mut(&probe) {
-            Some(slot) => Some(std::mem::replace(slot, entry)),
-            None => {
-                self.entries.insert(probe.stored(), entry);
-                None
-            }
-        };
+        let previous = self.entries.insert(hash, &key, || Bytes::copy_from_slice(&key), entry);
         let previous_deadline = previous.as_ref().and_then(Entry::expires_at_ms);
         if previous_deadline != expires_at_ms {
+            let probe = HashedKey { hash, key };
             if let Some(deadline) = previous_deadline {
                 self.expires.remove(&(deadline, probe.clone()));
             }
@@ -209,16 +205,15 @@ impl Db {
     /// is changed where it is (one search, no expiry index change); an absent or expired one
     /// is stored anew without a time to live.
     pub fn insert_keep_ttl(&mut self, key: Key, value: Value, now_ms: u64) {
-        let probe = HashedKey::new(key);
         let version = self.version;
-        match self.entries.get_mut(&probe) {
+        match self.entries.get_mut(scan_position(&key), &key) {
             Some(entry) if !entry.is_expired(now_ms) => {
                 entry.value = value;
                 entry.version = version;
                 entry.touched_at_ms = now_ms;
             }
             _ => {
-                self.insert(probe.key, value, None, now_ms);
+                self.insert(key, value, None, now_ms);
             }
         }
     }
@@ -226,26 +221,26 @@ impl Db {
     /// Deletes `key`. Returns its entry if it was live at `now_ms` (an expired key is deleted
     /// too, but reported absent).
     pub fn remove(&mut self, key: &Key, now_ms: u64) -> Option<Entry> {
-        let entry = self.remove_hashed(&HashedKey::new(key.clone()))?;
+        let entry = self.remove_hashed(scan_position(key), key)?;
         (!entry.is_expired(now_ms)).then_some(entry)
     }
 
     /// Deletes `key` if it exists and has expired at `now_ms`; returns whether it did.
     pub fn remove_if_expired(&mut self, key: &Key, now_ms: u64) -> bool {
-        let hashed = HashedKey::new(key.clone());
-        match self.entries.get(&hashed) {
+        let hash = scan_position(key);
+        match self.entries.get(hash, key) {
             Some(entry) if entry.is_expired(now_ms) => {
-                self.remove_hashed(&hashed);
+                self.remove_hashed(hash, key);
                 true
             }
             _ => false,
         }
     }
 
-    fn remove_hashed(&mut self, hashed: &HashedKey) -> Option<Entry> {
-        let entry = self.entries.remove(hashed)?;
+    fn remove_hashed(&mut self, hash: u64, key: &Key) -> Option<Entry> {
+        let entry = self.entries.remove(hash, key)?;
         if let Some(deadline) = entry.expires_at_ms {
-            self.expires.remove(&(deadline, hashed.clone()));
+            self.expires.remove(&(deadline, HashedKey { hash, key: key.clone() }));
         }
         Some(entry)
     }
@@ -254,11 +249,11 @@ impl Db {
     pub fn set_expiry(&mut self, key: &Key, expires_at_ms: Option<u64>, now_ms: u64) -> bool {
         let hashed = HashedKey::new(key.clone());
         let version = self.version;
-        let Some(entry) = self.entries.get_mut(&hashed) else {
+        let Some(entry) = self.entries.get_mut(hashed.hash, key) else {
             return false;
         };
         if entry.is_expired(now_ms) {
-            self.remove_hashed(&hashed);
+            self.remove_hashed(hashed.hash, key);
             return false;
         }
         let previous = std::mem::replace(&mut entry.expires_at_ms, expires_at_ms);
@@ -269,7 +264,8 @@ impl Db {
                 self.expires.remove(&(deadline, hashed.clone()));
             }
             if let Some(deadline) = expires_at_ms {
-                self.expires.insert((deadline, hashed));
+                // The index keeps its own copy: `key` may be a slice of a request's buffer.
+                self.expires.insert((deadline, hashed.stored()));
             }
         }
         true
@@ -278,8 +274,7 @@ impl Db {
     /// TOUCH: marks a live key as used at `now_ms` (for OBJECT IDLETIME) without changing its
     /// version, since a touch is not a modification to WATCH. Returns whether the key exists.
     pub fn touch(&mut self, key: &Key, now_ms: u64) -> bool {
-        let hashed = HashedKey::new(key.clone());
-        match self.entries.get_mut(&hashed) {
+        match self.entries.get_mut(scan_position(key), key) {
             Some(entry) if !entry.is_expired(now_ms) => {
                 entry.touched_at_ms = now_ms;
                 true
@@ -300,19 +295,21 @@ impl Db {
     /// Every key and its entry, expired or not, in SCAN order: what a snapshot saves, since
     /// whether a key has expired depends on the time of the entry that next reads it.
     pub fn iter_including_expired(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.entries.iter().map(|(hashed, entry)| (&hashed.key, entry))
+        self.entries.iter().map(|(_, key, entry)| (key, entry))
     }
 
     /// Puts back an entry exactly as a snapshot saved it (snapshot install and restart).
     pub fn restore(&mut self, key: Key, entry: Entry) {
         let hashed = HashedKey::new(key);
-        if let Some(deadline) = entry.expires_at_ms {
-            self.expires.insert((deadline, hashed.clone()));
-        }
-        if let Some(previous) = self.entries.insert(hashed.clone(), entry) {
+        let deadline = entry.expires_at_ms;
+        let stored = hashed.key.clone();
+        if let Some(previous) = self.entries.insert(hashed.hash, &hashed.key, || stored, entry) {
             if let Some(deadline) = previous.expires_at_ms {
-                self.expires.remove(&(deadline, hashed));
+                self.expires.remove(&(deadline, hashed.clone()));
             }
+        }
+        if let Some(deadline) = deadline {
+            self.expires.insert((deadline, hashed));
         }
     }
 
@@ -320,24 +317,23 @@ impl Db {
     pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&Key, &Entry)> {
         self.entries
             .iter()
-            .filter(move |(_, entry)| !entry.is_expired(now_ms))
-            .map(|(hashed, entry)| (&hashed.key, entry))
+            .filter(move |(_, _, entry)| !entry.is_expired(now_ms))
+            .map(|(_, key, entry)| (key, entry))
     }
 
     /// Visits keys from `cursor` in SCAN order until at least `count` keys were visited (live
     /// or not, so that a page's work is bounded as Redis bounds it), always finishing the run
     /// of keys that share the last hash so that the next cursor never splits one.
     pub fn scan(&self, cursor: u64, count: usize, now_ms: u64) -> ScanPage<'_> {
-        let start = HashedKey { hash: cursor, key: Bytes::new() };
         let mut entries = Vec::new();
         let mut last_hash = None;
-        for (visited, (hashed, entry)) in self.entries.range(start..).enumerate() {
-            if visited >= count.max(1) && last_hash != Some(hashed.hash) {
-                return ScanPage { entries, next_cursor: hashed.hash };
+        for (visited, (hash, key, entry)) in self.entries.iter_from(cursor).enumerate() {
+            if visited >= count.max(1) && last_hash != Some(hash) {
+                return ScanPage { entries, next_cursor: hash };
             }
-            last_hash = Some(hashed.hash);
+            last_hash = Some(hash);
             if !entry.is_expired(now_ms) {
-                entries.push((&hashed.key, entry));
+                entries.push((key, entry));
             }
         }
         ScanPage { entries, next_cursor: 0 }
@@ -346,14 +342,13 @@ impl Db {
     /// A live key chosen by `seed`: the first key at or after the seed's position in SCAN
     /// order, wrapping around. Expired keys are skipped (a bounded number of them).
     pub fn random_key(&self, seed: u64, now_ms: u64) -> Option<&Key> {
-        let start = HashedKey { hash: seed, key: Bytes::new() };
-        let after = self.entries.range(start..);
+        let after = self.entries.iter_from(seed);
         let before = self.entries.iter();
         after
             .chain(before)
             .take(1024)
-            .find(|(_, entry)| !entry.is_expired(now_ms))
-            .map(|(hashed, _)| &hashed.key)
+            .find(|(_, _, entry)| !entry.is_expired(now_ms))
+            .map(|(_, key, _)| key)
     }
 
     /// Up to `limit` keys whose expiry time is at or before `now_ms`, earliest first.

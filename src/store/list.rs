@@ -289,7 +289,7 @@ pub fn push(
         let mut list = ListValue::new();
         owned.for_each(|element| list.push(end, element));
         let length = list.len();
-        db.insert(key.clone(), Value::List(list), None, now_ms);
+        db.insert(key.clone(), Value::List(Box::new(list)), None, now_ms);
         return Ok(length);
     }
     let list = list_at_mut(db, key, now_ms)?.expect("the list was just found live");
@@ -343,7 +343,7 @@ pub fn move_element(
     } else {
         let mut target = ListValue::new();
         target.push(to, element.clone());
-        db.insert(destination.clone(), Value::List(target), None, now_ms);
+        db.insert(destination.clone(), Value::List(Box::new(target)), None, now_ms);
     }
     delete_if_empty(db, source, now_ms);
     Ok(Some(element))

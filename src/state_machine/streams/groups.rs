@@ -163,7 +163,7 @@ fn create(
         return Err(CommandError::other("BUSYGROUP Consumer Group name already exists"));
     }
     if stream.is_none() {
-        db.insert(key.clone(), Value::Stream(StreamValue::default()), None, now_ms);
+        db.insert(key.clone(), Value::Stream(Box::default()), None, now_ms);
     }
     let stream = stream_mut(db, key, now_ms).expect("the stream exists now");
     stream.create_group(group, ConsumerGroup::new(last_id, entries_read));

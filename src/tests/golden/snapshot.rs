@@ -55,11 +55,11 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
     let zset = SortedSet::from_distinct_pairs([(bytes("m"), 1.5), (bytes("n"), -2.0)]);
     let values = vec![
         (Value::String(StringValue::from_bytes(bytes("12"))), "000018"),
-        (Value::List(list), "010201610162"),
-        (Value::SortedSet(zset), "0202016e00000000000000c0016d000000000000f83f"),
-        (Value::Hash(small_hash()), "03000101660176"),
-        (Value::Set(SetValue::from_members(&[bytes("1"), bytes("2")])), "0400020204"),
-        (Value::Stream(small_stream()), "0501010001000201020101016634120200000176030100017700010101016701780202010100020003010167010001010101000163070101016307010100"),
+        (Value::List(Box::new(list)), "010201610162"),
+        (Value::SortedSet(Box::new(zset)), "0202016e00000000000000c0016d000000000000f83f"),
+        (Value::Hash(Box::new(small_hash())), "03000101660176"),
+        (Value::Set(Box::new(SetValue::from_members(&[bytes("1"), bytes("2")]))), "0400020204"),
+        (Value::Stream(Box::new(small_stream())), "0501010001000201020101016634120200000176030100017700010101016701780202010100020003010167010001010101000163070101016307010100"),
     ];
     let value_tag = |value: &Value| match value {
         Value::String(_) => 0,
