@@ -168,6 +168,11 @@ pub enum Write {
     /// ACL SETUSER and ACL DELUSER, and `requirepass` as the default user's password: the
     /// replicated users (see `acl`).
     Acl(acl::AclWrite),
+    /// A scripting write, or a transaction with a script among its steps, from a user who may
+    /// not run everything: the script's calls are checked against that user inside apply, and
+    /// the reply is an envelope with their denials (see `acl::script`). Built by the
+    /// connection, never parsed.
+    AsUser(Box<acl::script::UserWrite>),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

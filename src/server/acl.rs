@@ -21,12 +21,15 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::Shared;
+use crate::command::acl::script::DENIALS_MAX;
 use crate::command::acl::{hash_password, AclWrite};
 use crate::command::Write;
 use crate::state_machine::WriteRequest;
 
-/// The most entries ACL LOG keeps (Redis's `acllog-max-len` default).
-pub const LOG_ENTRIES_MAX: usize = 128;
+/// The most entries ACL LOG keeps (Redis's `acllog-max-len` default). A script's reply carries
+/// as many distinct denials of its calls, so that none ACL LOG would show is left out: one
+/// number for both.
+pub const LOG_ENTRIES_MAX: usize = DENIALS_MAX;
 /// A denial equal to an entry at most this old counts in that entry (Redis's grouping time).
 const GROUPING_WINDOW: Duration = Duration::from_secs(60);
 /// How long to wait before proposing a pending `requirepass` again after a failure.
@@ -103,7 +106,8 @@ pub struct AclLog {
 }
 
 impl AclLog {
-    /// Records a denial, or counts it in an equal recent entry, which moves to the front.
+    /// Records a denial (`entry.count` equal ones), or counts it in an equal recent entry,
+    /// which moves to the front.
     pub fn record(&self, mut entry: LogEntry) {
         let mut entries = self.entries.lock();
         let equal = entries.iter().position(|known| {
@@ -115,7 +119,7 @@ impl AclLog {
         });
         if let Some(position) = equal {
             let known = entries.remove(position).expect("the position was just found");
-            entry.count = known.count + 1;
+            entry.count += known.count;
         }
         entries.push_front(entry);
         entries.truncate(LOG_ENTRIES_MAX);

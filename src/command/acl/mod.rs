@@ -12,7 +12,9 @@
 //! - `selector`: one set of permissions (commands, keys, channels), its rules and its
 //!   description as ACL LIST prints it;
 //! - `user`: a user (flags, password digests, selectors), the table of users, ACL SETUSER's
-//!   atomic application of rules, and the check of a command against a user.
+//!   atomic application of rules, and the check of a command against a user;
+//! - `script`: the check of each command a script calls, inside the script's run, and how its
+//!   denials reach the ACL LOG of the node whose client ran it.
 //!
 //! Invariants:
 //! - A plaintext password never enters the log: the parser turns `>password` into
@@ -24,6 +26,7 @@
 //! Deliberately absent: where users are stored and how a connection learns them (the state
 //! machine and the server), and ACL LOG, which is each node's own (as each Redis has its own).
 
+pub mod script;
 pub mod selector;
 pub mod table;
 pub mod user;
@@ -336,12 +339,7 @@ pub fn apply(users: &mut Users, write: &AclWrite) -> Result<i64, String> {
 /// Redis's table, its keys by its key specifications (read or write access), its channels for
 /// PUBLISH and the subscriptions.
 pub fn check(user: &User, spec: &CommandSpec, request: &[Bytes]) -> Result<(), Denial> {
-    let root = user.root();
-    if user.selectors().is_empty()
-        && root.allows_every_command()
-        && root.allows_all_keys()
-        && root.allows_all_channels()
-    {
+    if user.is_unrestricted() {
         return Ok(());
     }
     let access = CommandAccess {

@@ -120,6 +120,15 @@ impl User {
         &self.selectors
     }
 
+    /// Whether the user may run everything: every command, present and future, on every key
+    /// and channel (the `default` user of a fresh node). Such a user's check is one comparison.
+    pub fn is_unrestricted(&self) -> bool {
+        self.selectors.is_empty()
+            && self.root.allows_every_command()
+            && self.root.allows_all_keys()
+            && self.root.allows_all_channels()
+    }
+
     /// The flags ACL GETUSER lists, in Redis's order.
     pub fn flags(&self) -> Vec<&'static str> {
         let mut flags = vec![if self.enabled { "on" } else { "off" }];

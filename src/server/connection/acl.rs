@@ -7,6 +7,13 @@
 //! recorded in ACL LOG before anything is proposed, so a denied write never reaches the log.
 //! A connection whose user was deleted is closed (by `server::acl` on every change, and here
 //! should a command arrive first).
+//!
+//! What a script calls is known only when it runs, so the connection proposes a script of a
+//! user who may not run everything as that user (`Write::AsUser`), and opens the reply's
+//! envelope to record, in this node's ACL LOG, the denials of the script's calls; a script
+//! on a view is checked here against the view's users (see `command::acl::script`). The
+//! check of a command uses the users as this node applied them when the command arrived: a
+//! change of the user proposed meanwhile elsewhere may not hold for it yet.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,20 +21,22 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::Connection;
+use crate::command::acl::script::{self, DeniedObject, ScriptDenial, ScriptUser, UserWrite};
 use crate::command::acl::{
     self, table, AclControl, AclWrite, Denial, LogRequest, User, Users, DEFAULT_USER,
     HELP as ACL_HELP, NO_ACL_FILE,
 };
 use crate::command::transactions::exec_refused;
 use crate::command::{
-    lookup, lookup_subcommand, AclCategories, Command, CommandError, CommandSpec, Write,
+    lookup, lookup_subcommand, AclCategories, Command, CommandError, CommandSpec, Read, Write,
 };
 use crate::metrics::Outcome;
+use crate::node::ReadView;
 use crate::resp::Frame;
 use crate::server::acl::{LogContext, LogEntry, LogReason};
 use crate::server::help::help;
 use crate::server::Shared;
-use crate::state_machine::WriteRequest;
+use crate::state_machine::{execute_read, execute_read_as, WriteRequest};
 
 /// Redis's reply to a failed login.
 const WRONG_PASSWORD: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -124,6 +133,53 @@ impl Connection {
         Err(acl::denial_error(denial, spec.name))
     }
 
+    /// A write that runs a script, from a user who may not run everything, runs as that user:
+    /// apply checks the script's calls (see `acl::script`), and its reply is an envelope for
+    /// [`Connection::open_envelope`]. Any other write is proposed as it is.
+    pub(super) fn as_user(&self, write: Write) -> Write {
+        let users = self.shared.node.users().load();
+        let unrestricted = users.get(&self.session.user).is_some_and(|user| user.is_unrestricted());
+        if unrestricted || !script::runs_a_script(&write) {
+            return write;
+        }
+        Write::AsUser(Box::new(UserWrite { user: self.session.user.clone(), write }))
+    }
+
+    /// The reply of a write proposed as a user: its denials go to ACL LOG, with the context
+    /// `lua` (as Redis logs a denial inside a script), before the reply is answered.
+    pub(super) fn open_envelope(&mut self, frame: Frame) -> Frame {
+        let (reply, denials) = script::open_envelope(frame);
+        self.log_script_denials(denials);
+        reply
+    }
+
+    /// Runs a read on a view. A script's calls are checked against the connection's user as
+    /// the view's users have it, the same users its entry would have had.
+    pub(super) fn read_on_view(&mut self, view: &ReadView, read: &Read) -> Frame {
+        let keyspace = &view.view.keyspace;
+        if !matches!(read, Read::Script(_)) {
+            return execute_read(keyspace, self.session.db, view.now_ms, read);
+        }
+        let users = Arc::clone(keyspace.users());
+        let script_user = ScriptUser::new(users.get(&self.session.user).map(AsRef::as_ref));
+        let frame =
+            execute_read_as(keyspace, self.session.db, view.now_ms, read, Some(&script_user));
+        self.log_script_denials(script_user.into_denials());
+        frame
+    }
+
+    fn log_script_denials(&mut self, denials: Vec<ScriptDenial>) {
+        for denial in denials {
+            let reason = match denial.denied {
+                DeniedObject::Command => LogReason::Command,
+                DeniedObject::Key => LogReason::Key,
+                DeniedObject::Channel => LogReason::Channel,
+            };
+            let username = self.session.user.clone();
+            self.record_denial(LogContext::Lua, reason, denial.object, username, denial.count);
+        }
+    }
+
     /// Refuses a command its user may not run (arity errors come first, as in Redis): true
     /// when it was refused.
     pub(super) async fn refuse_if_denied(
@@ -162,7 +218,7 @@ impl Connection {
     ) {
         match self.check_set_user(&write) {
             Ok(()) => {
-                let request = WriteRequest { db: self.session.db, write };
+                let request = WriteRequest { db: self.session.db, write: self.as_user(write) };
                 self.pending_writes.push(super::PendingWrite { spec, arguments, request });
             }
             Err(frame) => {
@@ -174,11 +230,23 @@ impl Connection {
     }
 
     fn log_denial(&mut self, reason: LogReason, object: Bytes, username: Bytes) {
-        self.publish_activity();
         let context =
             if self.transaction.is_queueing() { LogContext::Multi } else { LogContext::TopLevel };
+        self.record_denial(context, reason, object, username, 1);
+    }
+
+    /// Records `count` equal denials in ACL LOG.
+    fn record_denial(
+        &mut self,
+        context: LogContext,
+        reason: LogReason,
+        object: Bytes,
+        username: Bytes,
+        count: u64,
+    ) {
+        self.publish_activity();
         self.shared.acl_log.record(LogEntry {
-            count: 1,
+            count,
             reason,
             context,
             object,

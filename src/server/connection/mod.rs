@@ -48,7 +48,7 @@ use crate::command::{
 use crate::metrics::{LocalCommandStats, Outcome};
 use crate::node::{Mailbox, ReadView};
 use crate::resp::{self, Decoder, Frame, Protocol};
-use crate::state_machine::{execute_read, function_runs_on_view, WriteRequest};
+use crate::state_machine::{function_runs_on_view, WriteRequest};
 
 /// The initial size of a connection's read and write buffers; they grow as needed up to the
 /// configured limits.
@@ -485,7 +485,7 @@ impl Connection {
         self.commit_pending().await;
         let started = Instant::now();
         let frame = match self.read_view().await {
-            Ok(view) => execute_read(&view.view.keyspace, self.session.db, view.now_ms, read),
+            Ok(view) => self.read_on_view(&view, read),
             Err(error) => error.to_frame(),
         };
         self.record(spec, arguments, started.elapsed(), &frame);
@@ -515,7 +515,8 @@ impl Connection {
             Err(error) => return self.reply(&error.to_frame()),
         };
         if !function_runs_on_view(&view.view.keyspace, &call.function) {
-            let write = Write::Script(ScriptWrite::Function(FunctionWrite::Call(call)));
+            let write =
+                self.as_user(Write::Script(ScriptWrite::Function(FunctionWrite::Call(call))));
             let request = WriteRequest { db: self.session.db, write };
             self.pending_writes.push(PendingWrite { spec, arguments, request });
             return;
@@ -524,7 +525,7 @@ impl Connection {
             call,
             read_only_command: false,
         }));
-        let frame = execute_read(&view.view.keyspace, self.session.db, view.now_ms, &read);
+        let frame = self.read_on_view(&view, &read);
         self.record(spec, &arguments, started.elapsed(), &frame);
         self.reply(&frame);
     }
@@ -567,8 +568,9 @@ impl Connection {
         let mut requests = Vec::with_capacity(pending.len());
         let mut commands = Vec::with_capacity(pending.len());
         for PendingWrite { spec, arguments, request } in pending {
+            let as_user = matches!(request.write, Write::AsUser(_));
             requests.push(request);
-            commands.push((spec, arguments));
+            commands.push((spec, arguments, as_user));
         }
         let started = Instant::now();
         let result = self.shared.node.write(requests).await;
@@ -579,7 +581,8 @@ impl Connection {
         let share = started.elapsed() / commands.len() as u32;
         match result {
             Ok(frames) => {
-                for ((spec, arguments), frame) in commands.into_iter().zip(frames) {
+                for ((spec, arguments, as_user), frame) in commands.into_iter().zip(frames) {
+                    let frame = if as_user { self.open_envelope(frame) } else { frame };
                     self.record(spec, &arguments, share, &frame);
                     self.reply(&frame);
                 }

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use super::{check, Checked};
+use crate::command::acl::script::UserWrite;
 use crate::command::acl::AclWrite;
 use crate::command::bitmaps::{
     BitOperation, BitmapRead, BitmapWrite, Field, FieldOperation, Overflow,
@@ -140,6 +141,13 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         (write("GEOADD k 1 2 m"), "0e00016b000001000000000000f03f0000000000000040016d"),
         (write("XADD k 1-2 f v"), "0f00016b00000201020101660176"),
         (write("ACL DELUSER u"), "1001010175"),
+        (
+            Write::AsUser(Box::new(UserWrite {
+                user: Bytes::from_static(b"u"),
+                write: write("SCRIPT FLUSH"),
+            })),
+            "1101750d02",
+        ),
     ];
     let tag = |write: &Write| match write {
         Write::String(_) => 0,
@@ -159,6 +167,7 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::Geo(_) => 14,
         Write::Stream(_) => 15,
         Write::Acl(_) => 16,
+        Write::AsUser(_) => 17,
     };
     vec![check("Write", samples, tag, failures), acl_write(failures)]
 }
