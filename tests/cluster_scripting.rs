@@ -314,3 +314,54 @@ fn a_library_loaded_through_one_member_is_called_through_every_member_and_surviv
     }
     assert_members_agree(&cluster, "after FCALL on every restarted member");
 }
+
+/// A script's calls are checked against its user by every member, at the script's entry: a
+/// write the user may not make changes no member's keyspace, though the script ran on all of
+/// them. The denial, caught by `redis.pcall` and so absent from the reply, comes back with the
+/// reply from the leader to the follower the client is connected to, and is in that member's
+/// ACL LOG alone, as each Redis server logs its own clients.
+#[test]
+fn a_script_through_a_follower_is_denied_on_every_member_and_logged_where_its_client_is() {
+    let cluster = Cluster::start("script-acl", 3, &[]);
+    let leader = cluster.wait_for_leader();
+    let follower = cluster.other_than(&[leader]);
+    let mut set_user = redis::cmd("ACL");
+    set_user.arg("SETUSER").arg("scripter").arg("on").arg(">pw").arg("~allowed*");
+    set_user.arg("+eval").arg("+set");
+    let created: String = cluster.command(leader, &set_user).expect("ACL SETUSER answers");
+    assert_eq!(created, "OK");
+    let mut client = connect(cluster.client_port(follower), TIMEOUT).expect("a connection");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    // The follower knows the user once it applied ACL SETUSER's entry.
+    while redis::cmd("AUTH").arg("scripter").arg("pw").query::<String>(&mut client).is_err() {
+        assert!(std::time::Instant::now() < deadline, "member {follower} never knew the user");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = "local denied = redis.pcall('set', 'denied', '1') \
+                redis.call('set', 'allowed', '1') return denied['err']";
+    let reply: String = redis::cmd("EVAL").arg(body).arg(0).query(&mut client).expect("EVAL");
+    assert!(reply.starts_with("ERR The user executing the script can't access"), "{reply}");
+    let expected = BTreeMap::from([("allowed".to_string(), "string [\"1\"] expires:false".into())]);
+    for (id, port) in cluster.client_ports() {
+        // A member may apply the script's entry after the client had its reply.
+        let mut held = keyspace(port);
+        while held != expected && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            held = keyspace(port);
+        }
+        assert_eq!(held, expected, "member {id}'s keyspace after the script");
+    }
+    for id in cluster.ids() {
+        let log: Vec<redis::Value> =
+            cluster.command(id, redis::cmd("ACL").arg("LOG")).expect("ACL LOG answers");
+        let text = format!("{log:?}");
+        if id == follower {
+            assert_eq!(log.len(), 1, "member {id}'s ACL LOG: {text}");
+            for field in ["\"lua\"", "\"key\"", "\"denied\"", "\"scripter\""] {
+                assert!(text.contains(field), "member {id}'s ACL LOG lacks {field}: {text}");
+            }
+        } else {
+            assert!(log.is_empty(), "member {id} logged another member's client: {text}");
+        }
+    }
+}

@@ -86,6 +86,8 @@ pub enum Control {
     Config(ConfigCommand),
     /// `COMMAND ...`: the command table.
     Command(IntrospectionCommand),
+    /// `ACL ...` but SETUSER and DELUSER, which are writes (see `acl`).
+    Acl(super::acl::AclControl),
     /// `SLOWLOG ...`: the node's log of slow commands.
     SlowLog(SlowLogCommand),
     /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (see `transactions`).
@@ -103,6 +105,14 @@ pub enum Control {
 impl From<super::scripting::ScriptControl> for Control {
     fn from(command: super::scripting::ScriptControl) -> Control {
         Control::Script(command)
+    }
+}
+
+/// An ACL command the connection answers is a control command (so that `acl`, which parses
+/// it, need not know this module).
+impl From<super::acl::AclControl> for Control {
+    fn from(command: super::acl::AclControl) -> Control {
+        Control::Acl(command)
     }
 }
 

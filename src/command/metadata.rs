@@ -46,6 +46,11 @@ macro_rules! name_bitset {
                 Some($type(1 << position))
             }
 
+            /// Every member alone, with its name, in Redis's reply order.
+            pub fn each() -> impl Iterator<Item = ($type, &'static str)> {
+                Self::NAMES.iter().enumerate().map(|(bit, name)| ($type(1 << bit), *name))
+            }
+
             /// The members' names, in Redis's reply order.
             pub fn names(self) -> impl Iterator<Item = &'static str> {
                 Self::NAMES

@@ -27,12 +27,14 @@
 //! Deliberately absent: execution. This module never touches the keyspace, the log or the
 //! network; it only turns bytes into types and errors into Redis's text.
 
+pub mod acl;
 mod args;
 pub mod bitmaps;
 pub mod blocking;
 pub mod control;
 mod error;
 pub mod geo;
+mod glob;
 pub mod key_extraction;
 pub mod hashes;
 pub mod hyperloglog;
@@ -54,6 +56,7 @@ pub mod transactions;
 
 pub use args::{is_keyword, parse_f64, parse_i64, Args};
 pub use error::CommandError;
+pub use glob::glob_match;
 pub use metadata::{
     AclCategories, Argument, ArgumentFlags, ArgumentKind, BeginSearch, CommandFlags, CommandMeta,
     DocFlags, Docs, FindKeys, KeySpec, KeySpecFlags,
@@ -162,6 +165,14 @@ pub enum Write {
     Geo(geo::GeoWrite),
     /// XADD, XDEL, XTRIM, XSETID, and the consumer-group commands, XREADGROUP included.
     Stream(streams::StreamWrite),
+    /// ACL SETUSER and ACL DELUSER, and `requirepass` as the default user's password: the
+    /// replicated users (see `acl`).
+    Acl(acl::AclWrite),
+    /// A scripting write, or a transaction with a script among its steps, from a user who may
+    /// not run everything: the script's calls are checked against that user inside apply, and
+    /// the reply is an envelope with their denials (see `acl::script`). Built by the
+    /// connection, never parsed.
+    AsUser(Box<acl::script::UserWrite>),
 }
 
 /// Parses one non-empty request. `arguments[0]` is the command name, in any case. An unknown

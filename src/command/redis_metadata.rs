@@ -7,6 +7,362 @@ use super::metadata::{
     DocFlags, Docs, FindKeys, KeySpec, KeySpecFlags,
 };
 
+/// `ACL`: A container for Access List Control commands .
+pub static ACL: CommandMeta = CommandMeta {
+    name: "acl",
+    arity: -2,
+    flags: CommandFlags::NONE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("A container for Access List Control commands "),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `ACL CAT`: List the ACL categories or the commands inside a category.
+pub static ACL_CAT: CommandMeta = CommandMeta {
+    name: "acl|cat",
+    arity: -2,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("List the ACL categories or the commands inside a category"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(1) since the categories and commands are a fixed set."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("categoryname", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `ACL DELUSER`: Remove the specified ACL users and the associated rules.
+pub static ACL_DELUSER: CommandMeta = CommandMeta {
+    name: "acl|deluser",
+    arity: -3,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Remove the specified ACL users and the associated rules"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(1) amortized time considering the typical user."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("username", ArgumentKind::String).flags(ArgumentFlags::MULTIPLE),
+        ],
+    },
+};
+
+/// `ACL DRYRUN`: Returns whether the user can execute the given command without executing the command.
+pub static ACL_DRYRUN: CommandMeta = CommandMeta {
+    name: "acl|dryrun",
+    arity: -4,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Returns whether the user can execute the given command without executing the command."),
+        since: Some("7.0.0"),
+        group: "server",
+        complexity: Some("O(1)."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("username", ArgumentKind::String),
+            Argument::new("command", ArgumentKind::String),
+            Argument::new("arg", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `ACL GENPASS`: Generate a pseudorandom secure password to use for ACL users.
+pub static ACL_GENPASS: CommandMeta = CommandMeta {
+    name: "acl|genpass",
+    arity: -2,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Generate a pseudorandom secure password to use for ACL users"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("bits", ArgumentKind::Integer).flags(ArgumentFlags::OPTIONAL),
+        ],
+    },
+};
+
+/// `ACL GETUSER`: Get the rules for a specific ACL user.
+pub static ACL_GETUSER: CommandMeta = CommandMeta {
+    name: "acl|getuser",
+    arity: 3,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Get the rules for a specific ACL user"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N). Where N is the number of password, command and pattern rules that the user has."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation.")],
+        arguments: &[
+            Argument::new("username", ArgumentKind::String),
+        ],
+    },
+};
+
+/// `ACL HELP`: Show helpful text about the different subcommands.
+pub static ACL_HELP: CommandMeta = CommandMeta {
+    name: "acl|help",
+    arity: 2,
+    flags: CommandFlags::LOADING.with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Show helpful text about the different subcommands"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `ACL LIST`: List the current ACL rules in ACL config file format.
+pub static ACL_LIST: CommandMeta = CommandMeta {
+    name: "acl|list",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("List the current ACL rules in ACL config file format"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `ACL LOAD`: Reload the ACLs from the configured ACL file.
+pub static ACL_LOAD: CommandMeta = CommandMeta {
+    name: "acl|load",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Reload the ACLs from the configured ACL file"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `ACL LOG`: List latest events denied because of ACLs in place.
+pub static ACL_LOG: CommandMeta = CommandMeta {
+    name: "acl|log",
+    arity: -2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("List latest events denied because of ACLs in place"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N) with N being the number of entries shown."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[
+            Argument::new("operation", ArgumentKind::OneOf).flags(ArgumentFlags::OPTIONAL).arguments(&[
+                    Argument::new("count", ArgumentKind::Integer),
+                    Argument::new("reset", ArgumentKind::PureToken).token("RESET"),
+                ]),
+        ],
+    },
+};
+
+/// `ACL SAVE`: Save the current ACL rules in the configured ACL file.
+pub static ACL_SAVE: CommandMeta = CommandMeta {
+    name: "acl|save",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Save the current ACL rules in the configured ACL file"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `ACL SETUSER`: Modify or create the rules for a specific ACL user.
+pub static ACL_SETUSER: CommandMeta = CommandMeta {
+    name: "acl|setuser",
+    arity: -3,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Modify or create the rules for a specific ACL user"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N). Where N is the number of rules provided."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and key based permissions.")],
+        arguments: &[
+            Argument::new("username", ArgumentKind::String),
+            Argument::new("rule", ArgumentKind::String).flags(ArgumentFlags::OPTIONAL.with(ArgumentFlags::MULTIPLE)),
+        ],
+    },
+};
+
+/// `ACL USERS`: List the username of all the configured ACL rules.
+pub static ACL_USERS: CommandMeta = CommandMeta {
+    name: "acl|users",
+    arity: 2,
+    flags: CommandFlags::ADMIN.with(CommandFlags::NOSCRIPT).with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::ADMIN.with(AclCategories::SLOW).with(AclCategories::DANGEROUS),
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("List the username of all the configured ACL rules"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
+/// `ACL WHOAMI`: Return the name of the user associated to the current connection.
+pub static ACL_WHOAMI: CommandMeta = CommandMeta {
+    name: "acl|whoami",
+    arity: 2,
+    flags: CommandFlags::NOSCRIPT.with(CommandFlags::LOADING).with(CommandFlags::STALE),
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    categories: AclCategories::SLOW,
+    tips: &[],
+    key_specs: &[],
+    docs: Docs {
+        summary: Some("Return the name of the user associated to the current connection"),
+        since: Some("6.0.0"),
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    },
+};
+
 /// `APPEND`: Append a value to a key.
 pub static APPEND: CommandMeta = CommandMeta {
     name: "append",

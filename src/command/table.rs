@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{
-    bitmaps, blocking, control, geo, hashes, hyperloglog, keys, lists, pubsub, scripting, sets,
-    sort, streams, strings, transactions, zsets, Args, Command, CommandError, CommandFlags,
+    acl, bitmaps, blocking, control, geo, hashes, hyperloglog, keys, lists, pubsub, scripting,
+    sets, sort, streams, strings, transactions, zsets, Args, Command, CommandError, CommandFlags,
     CommandMeta,
 };
 
@@ -59,7 +59,8 @@ impl CommandSpec {
 const NAME_BYTES_MAX: usize = 32;
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 18] = [
+    let families: [&'static [CommandSpec]; 19] = [
+        acl::COMMANDS,
         control::COMMANDS,
         control::cluster::COMMANDS,
         keys::COMMANDS,

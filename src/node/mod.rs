@@ -490,6 +490,11 @@ impl Node {
         self.shared.views.load()
     }
 
+    /// The ACL users as of the newest applied entry that changed them.
+    pub fn users(&self) -> &crate::state_machine::UsersHandle {
+        &self.shared.users
+    }
+
     /// The index of the newest applied entry.
     pub fn applied_index(&self) -> LogIndex {
         self.shared.progress.applied_index.load(Ordering::Acquire)

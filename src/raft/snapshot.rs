@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::codec::MembershipRecord;
+use crate::command::acl::Users;
 use crate::command::DATABASES;
 use crate::state_machine::{Subscriptions, View, Waiters, WaitersVersion2};
 use crate::store::functions::FunctionLibraries;
@@ -32,9 +33,10 @@ pub const MAGIC: &[u8; 8] = b"CNCDSNAP";
 /// The snapshot format version this build writes. Version 2 added the blocked clients to the
 /// metadata, version 3 the reservations of served blocked clients (and whether each waiter
 /// reserves), version 4 the replicated subscriber table of pub/sub, version 5 the Lua script
-/// cache, version 6 the function libraries; versions 1 to 5 are still read (with no subscribers
-/// before 4, no scripts before 5, no function libraries before 6).
-pub const VERSION: u32 = 6;
+/// cache, version 6 the function libraries, version 7 the ACL users; versions 1 to 6 are still
+/// read (with no subscribers before 4, no scripts before 5, no function libraries before 6,
+/// and only the `default` user, with every permission and no password, before 7).
+pub const VERSION: u32 = 7;
 /// The frame length that marks the end of the key frames.
 const END_MARKER: u32 = u32::MAX;
 /// The largest frame accepted: a value may be 512 MiB, plus its key and metadata.
@@ -61,7 +63,7 @@ pub enum SnapshotError {
         reason: String,
     },
     /// The file was written by a format version this build does not read.
-    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 6")]
+    #[error("snapshot {file} has format version {version}; this build reads versions 1 to 7")]
     UnsupportedVersion {
         /// The snapshot file.
         file: String,
@@ -94,6 +96,40 @@ pub struct SnapshotMetadata {
     /// The function libraries FUNCTION LOAD and RESTORE loaded (version 6), so that FCALL
     /// finds them after a restart and on a member that installed this snapshot.
     pub functions: FunctionLibraries,
+    /// The ACL users (version 7), each as its name and its description (the rules ACL LIST
+    /// prints, which applied to a fresh user give it back), in name order.
+    pub users: Vec<(Bytes, Bytes)>,
+}
+
+/// Version 6's metadata: everything but the ACL users.
+#[derive(Deserialize)]
+struct MetadataVersion6 {
+    last_applied: Option<(u64, u64)>,
+    membership_log_id: Option<(u64, u64)>,
+    membership: MembershipRecord,
+    applied_time_ms: u64,
+    waiters: Waiters,
+    subscriptions: Subscriptions,
+    scripts: ScriptCache,
+    functions: FunctionLibraries,
+}
+
+/// Version 6 had only the `default` user, with every permission and no password: the table
+/// a fresh node starts with, which an empty list stands for.
+impl From<MetadataVersion6> for SnapshotMetadata {
+    fn from(old: MetadataVersion6) -> SnapshotMetadata {
+        SnapshotMetadata {
+            last_applied: old.last_applied,
+            membership_log_id: old.membership_log_id,
+            membership: old.membership,
+            applied_time_ms: old.applied_time_ms,
+            waiters: old.waiters,
+            subscriptions: old.subscriptions,
+            scripts: old.scripts,
+            functions: old.functions,
+            users: Vec::new(),
+        }
+    }
 }
 
 /// Version 5's metadata: everything but the function libraries.
@@ -164,6 +200,7 @@ pub(crate) fn decode_metadata(
                 subscriptions: Subscriptions::default(),
                 scripts: ScriptCache::default(),
                 functions: FunctionLibraries::default(),
+                users: Vec::new(),
             })
         }
         2 => {
@@ -177,6 +214,7 @@ pub(crate) fn decode_metadata(
                 subscriptions: Subscriptions::default(),
                 scripts: ScriptCache::default(),
                 functions: FunctionLibraries::default(),
+                users: Vec::new(),
             })
         }
         3 => {
@@ -190,6 +228,7 @@ pub(crate) fn decode_metadata(
                 subscriptions: Subscriptions::default(),
                 scripts: ScriptCache::default(),
                 functions: FunctionLibraries::default(),
+                users: Vec::new(),
             })
         }
         4 => {
@@ -203,6 +242,7 @@ pub(crate) fn decode_metadata(
                 subscriptions: old.subscriptions,
                 scripts: ScriptCache::default(),
                 functions: FunctionLibraries::default(),
+                users: Vec::new(),
             })
         }
         5 => {
@@ -216,8 +256,10 @@ pub(crate) fn decode_metadata(
                 subscriptions: old.subscriptions,
                 scripts: old.scripts,
                 functions: FunctionLibraries::default(),
+                users: Vec::new(),
             })
         }
+        6 => Ok(postcard::from_bytes::<MetadataVersion6>(bytes)?.into()),
         _ => postcard::from_bytes(bytes),
     }
 }
@@ -351,6 +393,11 @@ pub fn decode(input: impl Read, file: &str) -> Result<Decoded, SnapshotError> {
     let mut keyspace = Keyspace::new();
     *keyspace.scripts_mut() = metadata.scripts.clone();
     *keyspace.functions_mut() = metadata.functions.clone();
+    // Before version 7 there are no users to read: the fresh table (only `default`) stands.
+    if !metadata.users.is_empty() {
+        *keyspace.users_mut() = Users::from_descriptions(&metadata.users)
+            .map_err(|error| corrupt(format!("ACL users: {}", error.message())))?;
+    }
     let versions_bytes = read_frame(&mut input).map_err(truncated)?;
     let versions_bytes =
         versions_bytes.ok_or_else(|| corrupt("the databases frame is missing".into()))?;
@@ -601,6 +648,7 @@ mod tests {
             subscriptions: Subscriptions::default(),
             scripts: ScriptCache::default(),
             functions: FunctionLibraries::default(),
+            users: Vec::new(),
         }
     }
 
@@ -643,9 +691,9 @@ mod tests {
     #[test]
     fn an_unknown_version_is_named() {
         let mut bytes = encoded();
-        bytes[8] = 7;
+        bytes[8] = 8;
         let error = decode_bytes(&bytes).err().unwrap().to_string();
-        assert!(error.contains("format version 7"), "{error}");
+        assert!(error.contains("format version 8"), "{error}");
     }
 
     /// The version 2 layout of the waiter table, written as a build of that version wrote it.

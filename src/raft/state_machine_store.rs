@@ -102,6 +102,8 @@ pub struct SharedState {
     pub persistence: Persistence,
     /// Where readers find the newest published view of the keyspace.
     pub views: Views,
+    /// The ACL users as of the last applied entry (see `state_machine::UsersHandle`).
+    pub users: crate::state_machine::UsersHandle,
     snapshots: SnapshotDirectory,
     /// Where a snapshot being received from a leader is written.
     receiving: Mutex<Option<std::path::PathBuf>>,
@@ -208,6 +210,7 @@ impl StateMachineStore {
         progress.applied_index.store(last_applied.map_or(0, |id| id.index), Ordering::Relaxed);
         let shared = SharedState {
             views: state_machine.views(),
+            users: state_machine.users(),
             applied: Mutex::new(Applied { state_machine, last_applied, membership }),
             progress,
             persistence,
@@ -419,9 +422,13 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 subscriptions: applied.state_machine.subscriptions().clone(),
                 scripts: view.keyspace.scripts().clone(),
                 functions: view.keyspace.functions().clone(),
+                users: Vec::new(),
             };
             (view, metadata)
         };
+        // Describing users takes a while per user: outside the lock apply needs.
+        let metadata =
+            SnapshotMetadata { users: view.keyspace.users().to_descriptions(), ..metadata };
         let (index, term) = metadata.last_applied.unwrap_or((0, 0));
         shared.persistence.in_progress.store(true, Ordering::Relaxed);
         let started = Instant::now();

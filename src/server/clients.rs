@@ -69,6 +69,8 @@ pub struct ClientInfo {
     pub protocol: AtomicU8,
     /// Set by CLIENT SETNAME (or HELLO's SETNAME); `None` when unset (an empty name, RESET).
     pub name: Mutex<Option<Bytes>>,
+    /// The ACL user the connection is authenticated as (`default` until AUTH).
+    pub user: Mutex<Bytes>,
     /// Set by CLIENT SETINFO LIB-NAME; `None` until then.
     pub library_name: Mutex<Option<Bytes>>,
     /// Set by CLIENT SETINFO LIB-VER; `None` until then.
@@ -212,6 +214,7 @@ impl ClientRegistry {
             db: AtomicUsize::new(0),
             protocol: AtomicU8::new(2),
             name: Mutex::new(None),
+            user: Mutex::new(Bytes::from_static(crate::command::acl::DEFAULT_USER)),
             library_name: Mutex::new(None),
             library_version: Mutex::new(None),
             last_command: Mutex::new("NULL"),
@@ -310,7 +313,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
              psub={} ssub=0 multi={queued_commands} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} \
-             obl={} oll=0 omem=0 tot-mem={total_memory} events=r cmd={} user=default redir=-1 \
+             obl={} oll=0 omem=0 tot-mem={total_memory} events=r cmd={} user={} redir=-1 \
              resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
@@ -329,6 +332,7 @@ impl ClientInfo {
             buffers.read_buffer_peak,
             buffers.output,
             self.last_command.lock(),
+            String::from_utf8_lossy(&self.user.lock()),
             self.protocol.load(Ordering::Relaxed),
             String::from_utf8_lossy(&library_name),
             String::from_utf8_lossy(&library_version),

@@ -16,6 +16,7 @@
 //!
 //! Deliberately absent: consensus and storage. The server reaches them only through `Node`.
 
+mod acl;
 mod clients;
 mod connection;
 mod help;
@@ -70,6 +71,8 @@ pub struct Shared {
     pub command_stats: CommandStats,
     /// The commands that took longest, for SLOWLOG.
     pub slow_log: slowlog::SlowLog,
+    /// This node's ACL LOG: its clients' denials and failed logins.
+    pub acl_log: acl::AclLog,
     /// The clients in MONITOR mode, fed every command this node's clients run.
     pub monitors: monitor::Monitors,
     /// CLIENT PAUSE: whether this node's clients' commands are held, and until when.
@@ -170,6 +173,7 @@ impl Server {
             clients: ClientRegistry::default(),
             command_stats: CommandStats::default(),
             slow_log: slowlog::SlowLog::default(),
+            acl_log: acl::AclLog::default(),
             monitors: monitor::Monitors::default(),
             pause: pause::ClientPause::default(),
             shutdown,
@@ -190,6 +194,8 @@ impl Server {
     /// Accepts connections until shutdown.
     pub async fn run(self) -> Result<()> {
         let mut shutdown = self.shared.shutdown.subscribe();
+        tokio::spawn(acl::propose_pending_passwords(Arc::clone(&self.shared)));
+        tokio::spawn(acl::close_connections_of_deleted_users(Arc::clone(&self.shared)));
         let mut failure = None;
         loop {
             let accepted = tokio::select! {

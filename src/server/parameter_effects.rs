@@ -51,7 +51,8 @@ const TLS_OFF: &str = "TLS is not supported yet, so tls-port stays 0 and this ha
 const NO_MAXMEMORY: &str = "it matters only with maxmemory, which Concord does not enforce \
                             yet (maxmemory stays 0)";
 const NO_INTROSPECTION: &str = "LATENCY and INFO latencystats are not implemented yet";
-const NO_ACL: &str = "ACL users are not implemented yet; only requirepass is";
+const NO_ACL: &str = "ACL LOG keeps 128 entries and a new user starts with no channels \
+     (resetchannels), Redis 7.0's defaults";
 const NO_TRACKING: &str = "CLIENT TRACKING is not implemented yet";
 const SHUTDOWN: &str = "Concord stops cleanly on SIGINT and SIGTERM, always";
 

@@ -15,7 +15,7 @@
 //!   decoding and rebuilds its decoder, so new requests are held to the new limits.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,8 +44,13 @@ pub struct RuntimeSettings {
     slowlog_max_len: AtomicUsize,
     /// The parameters with no equivalent in Concord that CONFIG SET was given.
     ignored_set: Mutex<BTreeSet<&'static str>>,
-    password_set: AtomicBool,
-    password: Mutex<Option<Bytes>>,
+    /// A `requirepass` (from start-up or CONFIG SET) not yet applied through the log as the
+    /// `default` user's password: `Some(None)` for an empty one (`nopass`). Until it is
+    /// applied, this node judges the default user's password by it, so that the password holds
+    /// here from the moment it is set (see `server::requirepass`).
+    pending_password: Mutex<Option<Option<Bytes>>>,
+    /// Wakes the task that proposes a pending `requirepass`.
+    pub password_changed: tokio::sync::Notify,
     /// Fixed at start-up (Concord options without a Redis parameter).
     request_arguments_max: usize,
     inline_bytes_max: usize,
@@ -91,8 +96,10 @@ impl RuntimeSettings {
             )),
             slowlog_max_len: AtomicUsize::new(number_of(&values, "slowlog-max-len") as usize),
             ignored_set: Mutex::new(BTreeSet::new()),
-            password_set: AtomicBool::new(password.is_some()),
-            password: Mutex::new(password.map(Bytes::from)),
+            pending_password: Mutex::new(
+                config.requirepass.is_some().then(|| password.map(Bytes::from)),
+            ),
+            password_changed: tokio::sync::Notify::new(),
             request_arguments_max: config.request_arguments_max,
             inline_bytes_max: config.inline_bytes_max,
             values: Mutex::new(values),
@@ -153,23 +160,19 @@ impl RuntimeSettings {
         }
     }
 
-    /// Whether clients must authenticate (`requirepass` is not empty).
-    pub fn password_required(&self) -> bool {
-        self.password_set.load(Ordering::Acquire)
+    /// The `requirepass` not yet applied as the default user's password, if any
+    /// (`Some(None)`: an empty one).
+    pub fn pending_password(&self) -> Option<Option<Bytes>> {
+        self.pending_password.lock().clone()
     }
 
-    /// Whether `password` is the configured one, compared in time independent of where the
-    /// first difference lies. False when no password is configured.
-    pub fn password_matches(&self, password: &[u8]) -> bool {
-        let configured = self.password.lock();
-        let Some(configured) = configured.as_ref() else {
-            return false;
-        };
-        let mut difference = configured.len() ^ password.len();
-        for (index, byte) in password.iter().enumerate() {
-            difference |= usize::from(byte ^ configured[index % configured.len().max(1)]);
+    /// `requirepass` was applied through the log: unless it changed again meanwhile, the
+    /// replicated default user decides from now on.
+    pub fn password_applied(&self, applied: &Option<Bytes>) {
+        let mut pending = self.pending_password.lock();
+        if pending.as_ref() == Some(applied) {
+            *pending = None;
         }
-        difference == 0
     }
 
     /// A parameter's current value.
@@ -272,8 +275,8 @@ impl RuntimeSettings {
             "requirepass" => {
                 let password =
                     (!value.is_empty()).then(|| Bytes::copy_from_slice(value.as_bytes()));
-                self.password_set.store(password.is_some(), Ordering::Release);
-                *self.password.lock() = password;
+                *self.pending_password.lock() = Some(password);
+                self.password_changed.notify_one();
             }
             _ => {}
         }
@@ -325,11 +328,14 @@ mod tests {
         assert_eq!(settings.max_clients(), 5);
         assert_eq!(settings.resp_limits().bulk_bytes_max, 2 * 1024 * 1024);
         assert_ne!(settings.limits_generation(), generation);
-        assert!(settings.password_required());
-        assert!(settings.password_matches(b"pw"));
-        assert!(!settings.password_matches(b"pw2"));
+        assert_eq!(settings.pending_password(), Some(Some(Bytes::from_static(b"pw"))));
         settings.set(&[pair("requirepass", "")]).unwrap();
-        assert!(!settings.password_required());
+        assert_eq!(settings.pending_password(), Some(None));
+        // Applying an older value leaves the newer one pending.
+        settings.password_applied(&Some(Bytes::from_static(b"pw")));
+        assert_eq!(settings.pending_password(), Some(None));
+        settings.password_applied(&None);
+        assert_eq!(settings.pending_password(), None);
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod sort;
 mod streams;
 mod strings;
 mod transactions;
+mod users;
 mod zsets;
 #[cfg(test)]
 #[path = "tests/harness.rs"]
@@ -60,7 +61,9 @@ pub use scripting::{
     REDIS_VERSION as SCRIPT_REDIS_VERSION,
 };
 pub use transactions::watch;
+pub use users::UsersHandle;
 
+use crate::command::acl::script::{self, ScriptUser, UserWrite};
 use crate::command::{DbIndex, Key, Read, Write};
 use crate::resp::Frame;
 use crate::store::{Collection, Db, Keyspace};
@@ -87,9 +90,10 @@ pub struct WriteRequest {
     pub write: Write,
 }
 
-/// What apply knows besides the keyspace: where it is in the log and what time it is there.
+/// What apply knows besides the keyspace: where it is in the log, what time it is there, and
+/// whose script the request is.
 #[derive(Clone, Copy, Debug)]
-pub struct ApplyContext {
+pub struct ApplyContext<'a> {
     /// The log index of the entry being applied.
     pub index: LogIndex,
     /// The time apply uses, in Unix milliseconds: the entry's `leader_time_ms`, never below an earlier entry's.
@@ -98,9 +102,12 @@ pub struct ApplyContext {
     pub position: usize,
     /// Inside a transaction, the step's place in it, plus one; 0 for a request of its own.
     pub step: usize,
+    /// For a request run as a user (`Write::AsUser`), the user its scripts' calls are checked
+    /// against; `None` for every other request, whose scripts' calls are not checked.
+    pub script_user: Option<&'a ScriptUser<'a>>,
 }
 
-impl ApplyContext {
+impl ApplyContext<'_> {
     /// A generator for the choices a write makes at random (SPOP, ...): seeded from the entry's
     /// index and the request's place in it (and the step's place in its transaction), so every
     /// replica draws the same numbers, and two steps of one transaction draw different ones.
@@ -113,7 +120,7 @@ impl ApplyContext {
     }
 
     /// The context of step `step_index` (from 0) of the transaction this request is.
-    fn for_step(&self, step_index: usize) -> ApplyContext {
+    fn for_step(&self, step_index: usize) -> Self {
         ApplyContext { step: step_index + 1, ..*self }
     }
 }
@@ -168,6 +175,8 @@ pub struct StateMachine {
     /// Who is subscribed to what, on every node (see `pubsub`): replicated state, carried by
     /// snapshots.
     subscriptions: Subscriptions,
+    /// The keyspace's ACL users as the server reads them (see `users`).
+    users: UsersHandle,
 }
 
 impl StateMachine {
@@ -195,35 +204,57 @@ impl StateMachine {
         );
         // The leader's clock may step back (NTP); time inside the state machine never does.
         let now_ms = entry.leader_time_ms.max(self.applied_time_ms);
-        let mut context = ApplyContext { index, now_ms, position: 0, step: 0 };
+        let mut context = ApplyContext { index, now_ms, position: 0, step: 0, script_user: None };
         self.keyspace.set_version(index);
         let mut replies = Vec::with_capacity(entry.requests.len());
         for (position, request) in entry.requests.iter().enumerate() {
             context.position = position;
-            let mut reply = match &request.write {
-                Write::Blocking(write) => blocking::apply(
-                    &mut self.keyspace,
-                    &mut self.waiters,
-                    request.db,
-                    now_ms,
-                    write,
-                    &mut self.outputs,
-                ),
-                Write::Subscriptions(write) => pubsub::apply(&mut self.subscriptions, write),
-                write => execute_write(&mut self.keyspace, request.db, &context, write),
+            let reply = match &request.write {
+                Write::AsUser(scoped) => self.apply_as_user(request.db, &context, scoped),
+                write => self.apply_request(request.db, &context, write),
             };
-            pubsub::collect(&self.subscriptions, &request.write, &mut reply, &mut self.outputs);
-            if !self.waiters.is_empty() {
-                blocking::serve(&mut self.keyspace, &mut self.waiters, now_ms, &mut self.outputs);
-            }
             replies.push(reply);
         }
         self.applied_index = index;
         self.applied_time_ms = now_ms;
+        self.users.publish(self.keyspace.users());
         if entry.requests.iter().any(|request| may_free_a_database(&request.write)) {
             self.flushed_since_publish = true;
         }
         replies
+    }
+
+    /// Applies one request of an entry, and serves the clients it unblocked.
+    fn apply_request(&mut self, db: DbIndex, context: &ApplyContext, write: &Write) -> Frame {
+        let now_ms = context.now_ms;
+        let mut reply = match write {
+            Write::Blocking(write) => blocking::apply(
+                &mut self.keyspace,
+                &mut self.waiters,
+                db,
+                now_ms,
+                write,
+                &mut self.outputs,
+            ),
+            Write::Subscriptions(write) => pubsub::apply(&mut self.subscriptions, write),
+            write => execute_write(&mut self.keyspace, db, context, write),
+        };
+        pubsub::collect(&self.subscriptions, write, &mut reply, &mut self.outputs);
+        if !self.waiters.is_empty() {
+            blocking::serve(&mut self.keyspace, &mut self.waiters, now_ms, &mut self.outputs);
+        }
+        reply
+    }
+
+    /// Applies a request whose scripts' calls are checked against its user, as the users stand
+    /// at this entry; the reply is an envelope of the request's reply and the denials (see
+    /// `command::acl::script`).
+    fn apply_as_user(&mut self, db: DbIndex, context: &ApplyContext, scoped: &UserWrite) -> Frame {
+        let users = Arc::clone(self.keyspace.users());
+        let script_user = ScriptUser::new(users.get(&scoped.user).map(AsRef::as_ref));
+        let context = ApplyContext { script_user: Some(&script_user), ..*context };
+        let reply = self.apply_request(db, &context, &scoped.write);
+        script::envelope(reply, script_user.into_denials())
     }
 
     /// Takes what the entries applied since the last call produced for other connections, in
@@ -261,6 +292,13 @@ impl StateMachine {
         self.flushed_since_publish = false;
         let previous = self.views.publish(View { index, time_ms, keyspace: self.keyspace.clone() });
         reclaim::drop_later(previous);
+        self.users.publish(self.keyspace.users());
+    }
+
+    /// A handle on the ACL users as of the last applied entry; valid for the life of the state
+    /// machine.
+    pub fn users(&self) -> UsersHandle {
+        self.users.clone()
     }
 
     /// The blocked clients as of the last applied entry, for a snapshot.
@@ -343,6 +381,18 @@ fn change_collection<C: Collection, T>(
 
 /// Executes a read on a version of the keyspace at `now_ms`.
 pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) -> Frame {
+    execute_read_as(keyspace, db, now_ms, read, None)
+}
+
+/// Executes a read on a version of the keyspace at `now_ms`, a script's calls being checked
+/// against `script_user` when there is one (see `command::acl::script`).
+pub fn execute_read_as(
+    keyspace: &Keyspace,
+    db: DbIndex,
+    now_ms: u64,
+    read: &Read,
+    script_user: Option<&ScriptUser>,
+) -> Frame {
     match read {
         Read::String(read) => strings::read(keyspace, db, now_ms, read),
         Read::Key(read) => keys::read(keyspace, db, now_ms, read),
@@ -353,7 +403,7 @@ pub fn execute_read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &Read) 
         Read::Sort(read) => sort::read(keyspace, db, now_ms, read),
         Read::Bitmap(read) => bitmaps::read(keyspace, db, now_ms, read),
         Read::HyperLogLog(read) => hyperloglog::read(keyspace, db, now_ms, read),
-        Read::Script(read) => scripting::read(keyspace, db, now_ms, read),
+        Read::Script(read) => scripting::read(keyspace, db, now_ms, read, script_user),
         Read::Geo(read) => geo::read(keyspace, db, now_ms, read),
         Read::Stream(read) => streams::read(keyspace, db, now_ms, read),
     }
@@ -389,6 +439,14 @@ fn execute_write(
         Write::Script(write) => scripting::write(keyspace, db, context, write),
         Write::Geo(write) => geo::write(keyspace, db, context, write),
         Write::Stream(write) => streams::write(keyspace, db, context, write),
+        Write::Acl(write) => match crate::command::acl::apply(keyspace.users_mut(), write) {
+            Ok(0) if !matches!(write, crate::command::acl::AclWrite::DelUser { .. }) => Frame::ok(),
+            Ok(count) => Frame::Integer(count),
+            Err(message) => Frame::Error(message.into()),
+        },
+        // Only a whole request runs as a user (see `StateMachine::apply_as_user`); the log is
+        // input, so one nested in a transaction is an error on every replica alike.
+        Write::AsUser(_) => Frame::error("ERR a request run as a user cannot be nested"),
     }
 }
 
@@ -397,6 +455,7 @@ fn execute_write(
 fn may_free_a_database(write: &Write) -> bool {
     match write {
         Write::Transaction(transaction) => transactions::may_free_a_database(transaction),
+        Write::AsUser(scoped) => may_free_a_database(&scoped.write),
         write => keys::may_free_a_database(write),
     }
 }

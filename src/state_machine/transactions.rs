@@ -32,7 +32,7 @@ use crate::command::{DbIndex, Key, Write};
 use crate::resp::Frame;
 use crate::store::{Entry, Keyspace};
 
-use super::{execute_read, execute_write, ApplyContext};
+use super::{execute_read_as, execute_write, ApplyContext};
 
 /// What WATCH records of `key` in database `db` of a view, at the view's read time.
 pub fn watch(keyspace: &Keyspace, db: DbIndex, key: Key, now_ms: u64) -> WatchedKey {
@@ -56,7 +56,9 @@ pub(super) fn execute(
         .iter()
         .enumerate()
         .map(|(step_index, step)| match &step.operation {
-            Operation::Read(read) => execute_read(keyspace, step.db, context.now_ms, read),
+            Operation::Read(read) => {
+                execute_read_as(keyspace, step.db, context.now_ms, read, context.script_user)
+            }
             // The log is input: a transaction nested in one (which the server never builds) is
             // answered with an error on every replica alike, not a panic.
             Operation::Write(Write::Transaction(_)) => {

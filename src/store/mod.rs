@@ -28,7 +28,6 @@ mod db;
 pub mod functions;
 pub mod geo_search;
 pub mod geohash;
-mod glob;
 pub mod list;
 mod hash;
 pub mod hash_trie;
@@ -41,8 +40,8 @@ pub mod stream;
 mod string;
 mod zset;
 
+pub use crate::command::glob_match;
 pub use db::{Db, Entry, HashedKey, ScanPage};
-pub use glob::glob_match;
 pub use hash::{HashValue, LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_BYTES_MAX};
 pub use list::ListValue;
 pub use members::{scan_position, Members, MembersPage};
@@ -163,6 +162,10 @@ pub struct Keyspace {
     /// The function libraries FUNCTION LOAD loaded (see `functions`); FLUSHALL keeps them,
     /// as in Redis.
     functions: functions::FunctionLibraries,
+    /// The ACL users (see `command::acl`): replicated state like the scripts, here so that a
+    /// view's script checks its commands against the users as of the same entry. Shared, as a
+    /// user change is rare and every view holds the table.
+    users: std::sync::Arc<crate::command::acl::Users>,
 }
 
 impl Keyspace {
@@ -242,5 +245,15 @@ impl Keyspace {
     /// The function libraries, to change them (in apply) or restore them (from a snapshot).
     pub fn functions_mut(&mut self) -> &mut functions::FunctionLibraries {
         &mut self.functions
+    }
+
+    /// The ACL users.
+    pub fn users(&self) -> &std::sync::Arc<crate::command::acl::Users> {
+        &self.users
+    }
+
+    /// The ACL users, to change them (in apply) or restore them (from a snapshot).
+    pub fn users_mut(&mut self) -> &mut crate::command::acl::Users {
+        std::sync::Arc::make_mut(&mut self.users)
     }
 }

@@ -120,6 +120,16 @@ fn equal_except_fields(expected: &Reply, actual: &Reply, fields: &[Vec<u8>]) -> 
     if expected.type_byte() != actual.type_byte() {
         return false;
     }
+    // A list of maps (ACL LOG's entries): each element under the same rule.
+    if let (Value::Array(Some(expected)), Value::Array(Some(actual))) =
+        (&expected.value, &actual.value)
+    {
+        let is_map = |reply: &Reply| matches!(reply.value, Value::Map(_) | Value::Array(Some(_)));
+        if !expected.is_empty() && expected.iter().all(is_map) {
+            return expected.len() == actual.len()
+                && expected.iter().zip(actual).all(|(e, a)| equal_except_fields(e, a, fields));
+        }
+    }
     match (pairs_of(expected), pairs_of(actual)) {
         (Some(expected), Some(actual)) => {
             expected.len() == actual.len()

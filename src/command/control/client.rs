@@ -158,7 +158,7 @@ pub enum ClientKill {
         address: Option<Bytes>,
         /// `LADDR`: connections to this local address of the node, `ip:port`.
         local_address: Option<Bytes>,
-        /// `USER`: connections logged in as this user; only `default` exists.
+        /// `USER`: connections logged in as this user, which must exist.
         user: Option<Bytes>,
         /// Whether the calling connection is spared (the default).
         skip_me: bool,
@@ -369,12 +369,7 @@ fn parse_kill(args: &mut Args) -> Result<Command, CommandError> {
         } else if is_keyword(filter, "LADDR") {
             local_address = Some(value.clone());
         } else if is_keyword(filter, "USER") {
-            // ACL user names are case-sensitive; the default user is the only one.
-            if &value[..] != b"default" {
-                return Err(CommandError::Other(
-                    format!("ERR No such user '{}'", String::from_utf8_lossy(value)).into(),
-                ));
-            }
+            // Whether the user exists is for the server to say, from the replicated users.
             user = Some(value.clone());
         } else if is_keyword(filter, "SKIPME") && is_keyword(value, "yes") {
             skip_me = true;
@@ -413,10 +408,6 @@ mod tests {
         assert_eq!(
             parse_client(&["CLIENT", "KILL", "ID", "x"]),
             Err("ERR client-id should be greater than 0".into())
-        );
-        assert_eq!(
-            parse_client(&["CLIENT", "KILL", "USER", "nobody"]),
-            Err("ERR No such user 'nobody'".into())
         );
         assert_eq!(
             parse_client(&["CLIENT", "KILL", "SKIPME", "maybe"]),

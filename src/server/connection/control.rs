@@ -75,6 +75,7 @@ impl Connection {
             }
             Control::PubSub(command) => return self.execute_pubsub(command).await,
             Control::Cluster(command) => self.execute_admin(command).await,
+            Control::Acl(command) => self.execute_acl(command),
             Control::Script(ScriptControl::Kill) => NOT_BUSY.to_frame(),
             Control::Script(ScriptControl::Help) => help(SCRIPT_HELP),
             Control::Script(ScriptControl::FunctionKill) => NOT_BUSY.to_frame(),
@@ -83,39 +84,10 @@ impl Connection {
         Some(frame)
     }
 
-    /// Redis's rules for AUTH and HELLO AUTH: the only user is `default`; without a configured
-    /// password it accepts any password (and a bare `AUTH password` is a configuration mistake).
-    fn authenticate(&mut self, username: Option<&[u8]>, password: &[u8]) -> Result<(), Frame> {
-        let settings = &self.shared.settings;
-        let wrong = Frame::error("WRONGPASS invalid username-password pair or user is disabled.");
-        let default_user = username.is_none_or(|username| username == b"default");
-        if !settings.password_required() {
-            return match username {
-                None => Err(Frame::error(
-                    "ERR AUTH <password> called without any password configured for the default \
-                     user. Are you sure your configuration is correct?",
-                )),
-                Some(_) if default_user => {
-                    self.session.authenticated = true;
-                    Ok(())
-                }
-                Some(_) => Err(wrong),
-            };
-        }
-        if default_user && settings.password_matches(password) {
-            self.session.authenticated = true;
-            Ok(())
-        } else {
-            Err(wrong)
-        }
-    }
-
     /// HELLO authenticates, names the connection, then switches the protocol, so that its own
     /// reply already uses the new protocol.
     fn execute_hello(&mut self, hello: Hello) -> Frame {
-        let must_authenticate =
-            !self.session.authenticated && self.shared.settings.password_required();
-        if must_authenticate && hello.auth.is_none() {
+        if self.must_authenticate() && hello.auth.is_none() {
             return Frame::error(
                 "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
                  HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
@@ -164,7 +136,7 @@ impl Connection {
     }
 
     /// RESET: back to the state of a new connection (database 0, RESP2, no name, no transaction
-    /// and no watched keys, and unauthenticated if a password is configured).
+    /// and no watched keys, and the default user, unauthenticated if it needs a password).
     async fn execute_reset(&mut self) -> Frame {
         self.transaction.clear();
         // Leaves subscribed mode: every subscription leaves the replicated table first.
@@ -174,7 +146,7 @@ impl Connection {
         self.note_queue_length();
         self.session.db = 0;
         self.session.protocol = Protocol::Resp2;
-        self.session.authenticated = !self.shared.settings.password_required();
+        self.reset_user();
         self.client.db.store(0, Ordering::Relaxed);
         self.client.protocol.store(2, Ordering::Relaxed);
         self.client.no_evict.store(false, Ordering::Relaxed);
@@ -285,6 +257,12 @@ impl Connection {
     /// The old form answers OK or "No such client"; the new form counts the clients it killed.
     /// Killing oneself closes the connection after the reply.
     fn client_kill(&mut self, kill: ClientKill) -> Frame {
+        if let ClientKill::Filters { user: Some(user), .. } = &kill {
+            if self.shared.node.users().load().get(user).is_none() {
+                let name = String::from_utf8_lossy(user);
+                return Frame::Error(format!("ERR No such user '{name}'").into());
+            }
+        }
         let own_id = self.client.id;
         let mut killed = 0;
         for client in self.shared.clients.list() {
@@ -299,7 +277,7 @@ impl Connection {
                         && local_address
                             .as_ref()
                             .is_none_or(|a| client.local.to_string().as_bytes() == &a[..])
-                        && user.as_ref().is_none_or(|user| &user[..] == b"default")
+                        && user.as_ref().is_none_or(|user| *user == *client.user.lock())
                         && !(*skip_me && client.id == own_id)
                 }
             };

@@ -14,6 +14,7 @@
 //! | `admin` | the `CONCORD.*` commands |
 //! | `slow_commands` | SLOWLOG, and what enters it |
 
+mod acl;
 mod admin;
 mod blocking;
 mod control;
@@ -47,7 +48,7 @@ use crate::command::{
 use crate::metrics::{LocalCommandStats, Outcome};
 use crate::node::{Mailbox, ReadView};
 use crate::resp::{self, Decoder, Frame, Protocol};
-use crate::state_machine::{execute_read, function_runs_on_view, WriteRequest};
+use crate::state_machine::{function_runs_on_view, WriteRequest};
 
 /// The initial size of a connection's read and write buffers; they grow as needed up to the
 /// configured limits.
@@ -118,6 +119,8 @@ struct Session {
     /// connect time when no password is configured, as in Redis: a password set later does
     /// not lock out clients already connected.
     authenticated: bool,
+    /// The ACL user the connection runs as: `default` until AUTH.
+    user: Bytes,
     /// Set by QUIT (and protocol errors): close once the pending replies are written.
     close_after_reply: bool,
     /// A blocking command of this connection ended in an error whose outcome may be unknown,
@@ -240,7 +243,7 @@ impl Connection {
     fn new(stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientInfo>) -> Connection {
         let limits_generation = shared.settings.limits_generation();
         let decoder = Decoder::new(shared.settings.resp_limits());
-        let authenticated = !shared.settings.password_required();
+        let authenticated = acl::starts_authenticated(&shared);
         let waiter_number = client.id;
         Connection {
             stream,
@@ -250,6 +253,7 @@ impl Connection {
                 db: 0,
                 protocol: Protocol::Resp2,
                 authenticated,
+                user: Bytes::from_static(crate::command::acl::DEFAULT_USER),
                 close_after_reply: false,
                 blocking_unsettled: false,
                 replies: Replies::default(),
@@ -404,6 +408,9 @@ impl Connection {
             self.stats.record(spec.name, Duration::ZERO, Outcome::Rejected);
             return self.refuse(&Frame::error("NOAUTH Authentication required.")).await;
         }
+        if self.refuse_if_denied(spec, &arguments, &command).await {
+            return;
+        }
         if self.in_subscribed_mode() && !pubsub::allowed_in_subscribed_mode(spec.name) {
             return self.refuse(&pubsub::subscribed_mode_error(spec.name).to_frame()).await;
         }
@@ -445,10 +452,7 @@ impl Connection {
             {
                 self.run_function_call(spec, arguments, call).await;
             }
-            Ok(Command::Write(write)) => {
-                let request = WriteRequest { db: self.session.db, write };
-                self.pending_writes.push(PendingWrite { spec, arguments, request });
-            }
+            Ok(Command::Write(write)) => self.queue_write(spec, arguments, write, started).await,
             Ok(Command::Read(read)) => self.run_read(spec, &arguments, &read).await,
             Ok(Command::Control(control)) => {
                 self.execute_connection_command(spec, &arguments, control).await;
@@ -481,7 +485,7 @@ impl Connection {
         self.commit_pending().await;
         let started = Instant::now();
         let frame = match self.read_view().await {
-            Ok(view) => execute_read(&view.view.keyspace, self.session.db, view.now_ms, read),
+            Ok(view) => self.read_on_view(&view, read),
             Err(error) => error.to_frame(),
         };
         self.record(spec, arguments, started.elapsed(), &frame);
@@ -511,7 +515,8 @@ impl Connection {
             Err(error) => return self.reply(&error.to_frame()),
         };
         if !function_runs_on_view(&view.view.keyspace, &call.function) {
-            let write = Write::Script(ScriptWrite::Function(FunctionWrite::Call(call)));
+            let write =
+                self.as_user(Write::Script(ScriptWrite::Function(FunctionWrite::Call(call))));
             let request = WriteRequest { db: self.session.db, write };
             self.pending_writes.push(PendingWrite { spec, arguments, request });
             return;
@@ -520,7 +525,7 @@ impl Connection {
             call,
             read_only_command: false,
         }));
-        let frame = execute_read(&view.view.keyspace, self.session.db, view.now_ms, &read);
+        let frame = self.read_on_view(&view, &read);
         self.record(spec, &arguments, started.elapsed(), &frame);
         self.reply(&frame);
     }
@@ -563,8 +568,9 @@ impl Connection {
         let mut requests = Vec::with_capacity(pending.len());
         let mut commands = Vec::with_capacity(pending.len());
         for PendingWrite { spec, arguments, request } in pending {
+            let as_user = matches!(request.write, Write::AsUser(_));
             requests.push(request);
-            commands.push((spec, arguments));
+            commands.push((spec, arguments, as_user));
         }
         let started = Instant::now();
         let result = self.shared.node.write(requests).await;
@@ -575,7 +581,8 @@ impl Connection {
         let share = started.elapsed() / commands.len() as u32;
         match result {
             Ok(frames) => {
-                for ((spec, arguments), frame) in commands.into_iter().zip(frames) {
+                for ((spec, arguments, as_user), frame) in commands.into_iter().zip(frames) {
+                    let frame = if as_user { self.open_envelope(frame) } else { frame };
                     self.record(spec, &arguments, share, &frame);
                     self.reply(&frame);
                 }
@@ -612,10 +619,7 @@ impl Connection {
         command: &Result<Command, CommandError>,
     ) -> bool {
         let arity_error = matches!(command, Err(CommandError::WrongArity(_)));
-        !arity_error
-            && !self.session.authenticated
-            && self.shared.settings.password_required()
-            && !spec.has_flag(CommandFlags::NO_AUTH)
+        !arity_error && !spec.has_flag(CommandFlags::NO_AUTH) && self.must_authenticate()
     }
 
     /// Copies the activity CLIENT LIST shows (last command, idle time, buffer sizes as of the

@@ -317,10 +317,17 @@ impl Connection {
         }
         let step_count = steps.len().max(1) as u32;
         let transaction = Transaction { watched: state.watched, steps };
-        let request =
-            WriteRequest { db: self.session.db, write: Write::Transaction(Box::new(transaction)) };
+        let write = self.as_user(Write::Transaction(Box::new(transaction)));
+        let as_user = matches!(write, Write::AsUser(_));
+        let request = WriteRequest { db: self.session.db, write };
         let started = Instant::now();
         let result = self.shared.node.write(vec![request]).await;
+        let result = result.map(|frames| {
+            let frames = frames.into_iter();
+            frames
+                .map(|frame| if as_user { self.open_envelope(frame) } else { frame })
+                .collect::<Vec<_>>()
+        });
         // Each step is charged an equal share of the transaction's commit, as a pipelined
         // batch's writes are.
         let share = started.elapsed() / step_count;

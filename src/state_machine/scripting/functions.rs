@@ -26,6 +26,7 @@ use crate::store::functions::{Collision, Function, FunctionFlags, FunctionLibrar
 use crate::store::{glob_match, rdb, Keyspace};
 
 use super::super::ApplyContext;
+use crate::command::acl::script::ScriptUser;
 
 /// The only engine, as FUNCTION LIST and STATS name it.
 const ENGINE: &str = "LUA";
@@ -74,15 +75,22 @@ pub(super) fn write(
     }
 }
 
-/// Runs a function read on a view at `now_ms`.
-pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &FunctionRead) -> Frame {
+/// Runs a function read on a view at `now_ms`, a function's calls being checked against
+/// `script_user` when there is one.
+pub(super) fn read(
+    keyspace: &Keyspace,
+    db: DbIndex,
+    now_ms: u64,
+    read: &FunctionRead,
+    script_user: Option<&ScriptUser>,
+) -> Frame {
     let libraries = keyspace.functions();
     match read {
         FunctionRead::Call { call, read_only_command } => {
             let Some((library, flags)) = find(libraries, &call.function) else {
                 return Frame::error("ERR Function not found");
             };
-            let target = Target::View { keyspace, now_ms };
+            let target = Target::View { keyspace, now_ms, script_user };
             run(&library, flags, call, target, db, *read_only_command)
         }
         FunctionRead::List { pattern, with_code } => {

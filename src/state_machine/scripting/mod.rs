@@ -5,13 +5,18 @@
 //! A script that may write is one request of one entry (`Write::Script`). Apply runs it on
 //! every replica against the live keyspace: each `redis.call` is parsed as a client's command
 //! would be, refused with Redis's text when a script may not call it (unknown, wrong arity,
-//! flagged `noscript`, a write from a read-only script), and executed by the same functions
+//! flagged `noscript`, denied to the script's user, a write from a read-only script, in
+//! Redis's order), and executed by the same functions
 //! that execute a client's reads and writes, at the entry's time and with randomness drawn
 //! from the entry's index and the call's place in the script. So the script sees and leaves
 //! the same keyspace on every replica, and no reader sees the middle of it (views are
 //! published between entries). As in Redis, the writes a script made before an error stay.
 //!
 //! A read-only script runs on a view, the same way, with writes refused.
+//!
+//! The user's permissions are checked only for a script run as a user: a request proposed as
+//! `Write::AsUser` (its context names the user), or a view's script given a `ScriptUser` by
+//! the connection; see `command::acl::script`.
 //!
 //! Invariants:
 //! - Nothing a script can observe depends on the replica: time is the entry's (or the view's
@@ -35,6 +40,7 @@ pub use functions::runs_on_view as function_runs_on_view;
 
 use bytes::Bytes;
 
+use crate::command::acl::script::ScriptUser;
 use crate::command::control::Control;
 use crate::command::scripting::{
     shebang, Invocation, ScriptRead, ScriptSource, ScriptWrite, NO_SCRIPT,
@@ -84,8 +90,15 @@ pub(super) fn write(
     }
 }
 
-/// Runs a scripting read on a view at `now_ms`.
-pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &ScriptRead) -> Frame {
+/// Runs a scripting read on a view at `now_ms`, a script's calls being checked against
+/// `script_user` when there is one.
+pub(super) fn read(
+    keyspace: &Keyspace,
+    db: DbIndex,
+    now_ms: u64,
+    read: &ScriptRead,
+    script_user: Option<&ScriptUser>,
+) -> Frame {
     match read {
         ScriptRead::Exists { shas } => Frame::Array(
             shas.iter()
@@ -105,9 +118,10 @@ pub(super) fn read(keyspace: &Keyspace, db: DbIndex, now_ms: u64, read: &ScriptR
                     None => return NO_SCRIPT.to_frame(),
                 },
             };
-            run(&body, invocation, Target::View { keyspace, now_ms }, db, true)
+            let target = Target::View { keyspace, now_ms, script_user };
+            run(&body, invocation, target, db, true)
         }
-        ScriptRead::Function(read) => functions::read(keyspace, db, now_ms, read),
+        ScriptRead::Function(read) => functions::read(keyspace, db, now_ms, read, script_user),
     }
 }
 
@@ -141,12 +155,23 @@ fn run(
     environment::run(&script, &mut host)
 }
 
-/// What the script's commands run against.
+/// What the script's commands run against, and who runs it.
 enum Target<'a> {
-    /// The keyspace inside apply, at the entry's place in the log.
-    Live { keyspace: &'a mut Keyspace, context: &'a ApplyContext },
-    /// A read view at its read time.
-    View { keyspace: &'a Keyspace, now_ms: u64 },
+    /// The keyspace inside apply, at the entry's place in the log; the context names the
+    /// script's user when its calls are checked.
+    Live { keyspace: &'a mut Keyspace, context: &'a ApplyContext<'a> },
+    /// A read view at its read time, and the user its calls are checked against, if any.
+    View { keyspace: &'a Keyspace, now_ms: u64, script_user: Option<&'a ScriptUser<'a>> },
+}
+
+impl Target<'_> {
+    /// The user the script's calls are checked against, if they are.
+    fn script_user(&self) -> Option<&ScriptUser<'_>> {
+        match self {
+            Target::Live { context, .. } => context.script_user,
+            Target::View { script_user, .. } => *script_user,
+        }
+    }
 }
 
 /// The host of one run: executes the script's commands with Redis's refusals.
@@ -167,7 +192,7 @@ const PUBLISH_REFUSED: &str =
 
 impl Host for Commands<'_> {
     fn call(&mut self, arguments: Vec<Bytes>) -> Frame {
-        let parsed = match command::parse(arguments) {
+        let parsed = match command::parse_request(&arguments) {
             Ok(parsed) => parsed,
             Err(_) => return Frame::error("ERR Unknown Redis command called from script"),
         };
@@ -176,6 +201,13 @@ impl Host for Commands<'_> {
         }
         if parsed.spec.has_flag(CommandFlags::NOSCRIPT) {
             return Frame::error(NOT_ALLOWED);
+        }
+        // Redis checks permissions after the command's name, arity and `noscript`, and before
+        // whether a read-only script may write.
+        if let Some(script_user) = self.target.script_user() {
+            if let Err(error) = script_user.check(parsed.spec, &arguments) {
+                return Frame::error(error);
+            }
         }
         if self.read_only && parsed.spec.has_flag(CommandFlags::WRITE) {
             return Frame::error("ERR Write commands are not allowed from read-only scripts.");
@@ -202,7 +234,7 @@ impl Commands<'_> {
             (Command::Read(read), Target::Live { keyspace, context }) => {
                 execute_read(keyspace, self.db, context.now_ms, &read)
             }
-            (Command::Read(read), Target::View { keyspace, now_ms }) => {
+            (Command::Read(read), Target::View { keyspace, now_ms, .. }) => {
                 execute_read(keyspace, self.db, *now_ms, &read)
             }
             (Command::Write(write), Target::Live { keyspace, context }) => {
@@ -243,8 +275,58 @@ impl Commands<'_> {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
+    use crate::command::acl::script::{
+        open_envelope, script_denial_error, DeniedObject, ScriptDenial, UserWrite,
+    };
+    use crate::command::{parse, Command, Write};
     use crate::resp::Frame;
     use crate::state_machine::test_harness::{bulk, int, Harness};
+
+    /// `EVAL body 0` as the connection proposes it for `user`.
+    fn eval_as(user: &'static str, body: &str) -> Write {
+        let arguments = ["EVAL", body, "0"].map(|word| Bytes::copy_from_slice(word.as_bytes()));
+        let Ok(Command::Write(write)) = parse(arguments.to_vec()).unwrap().command else {
+            panic!("EVAL of {body:?} is not a write");
+        };
+        Write::AsUser(Box::new(UserWrite { user: Bytes::from_static(user.as_bytes()), write }))
+    }
+
+    /// Apply checks a script's calls against its user as the users stand at its entry, so a
+    /// denied write changes nothing on any replica, and the denial caught by `redis.pcall`
+    /// still comes back with the reply, for the client's node to record in ACL LOG.
+    #[test]
+    fn a_script_run_as_a_user_is_denied_what_the_user_may_not_run() {
+        let mut harness = Harness::new();
+        harness.given(&[&["ACL", "SETUSER", "u", "on", "nopass", "~a*", "+eval", "+get"]]);
+        let body = "redis.pcall('set', 'a', '1') redis.pcall('set', 'a', '2') \
+                    return redis.call('get', 'a')";
+        let (reply, denials) = open_envelope(harness.apply(eval_as("u", body)));
+        assert_eq!(reply, Frame::Null);
+        let set = ScriptDenial {
+            denied: DeniedObject::Command,
+            object: Bytes::from_static(b"set"),
+            count: 2,
+        };
+        assert_eq!(denials, vec![set]);
+        harness.check(&["EXISTS", "a"], int(0));
+        let (reply, denials) =
+            open_envelope(harness.apply(eval_as("u", "return redis.call('get', 'b')")));
+        let expected = script_denial_error(DeniedObject::Key);
+        assert!(error_text(&reply).starts_with(expected), "expected {expected:?}, got {reply:?}");
+        assert_eq!(denials.len(), 1, "{denials:?}");
+    }
+
+    /// A user deleted after the connection proposed its script, and before the entry was
+    /// applied, may call nothing (its connection is being closed).
+    #[test]
+    fn a_script_of_a_user_deleted_before_its_entry_may_call_nothing() {
+        let mut harness = Harness::new();
+        let (reply, _) = open_envelope(harness.apply(eval_as("gone", "return redis.call('ping')")));
+        let expected = script_denial_error(DeniedObject::Command);
+        assert!(error_text(&reply).starts_with(expected), "expected {expected:?}, got {reply:?}");
+    }
 
     fn error_text(frame: &Frame) -> String {
         match frame {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::command::{parse, Command};
+use crate::command::{parse, Command, Write};
 use crate::resp::Frame;
 use crate::state_machine::{execute_read, Entry, StateMachine, WriteRequest};
 
@@ -35,13 +35,7 @@ impl Harness {
             Err(error) => return error.to_frame(),
         };
         match command {
-            Ok(Command::Write(write)) => {
-                let requests = vec![WriteRequest { db: 0, write }];
-                let entry = Entry { leader_time_ms: self.now_ms, requests };
-                let index = self.next_index;
-                self.next_index += 1;
-                self.machine.apply(index, &entry).remove(0)
-            }
+            Ok(Command::Write(write)) => self.apply(write),
             Ok(Command::Read(read)) => {
                 let view = self.machine.view();
                 execute_read(&view.keyspace, 0, self.now_ms, &read)
@@ -49,6 +43,16 @@ impl Harness {
             Ok(Command::Control(control)) => panic!("{control:?} is not a data command"),
             Err(error) => error.to_frame(),
         }
+    }
+
+    /// Applies one write as its own entry, as the connection would propose it, and returns
+    /// its reply.
+    pub fn apply(&mut self, write: Write) -> Frame {
+        let requests = vec![WriteRequest { db: 0, write }];
+        let entry = Entry { leader_time_ms: self.now_ms, requests };
+        let index = self.next_index;
+        self.next_index += 1;
+        self.machine.apply(index, &entry).remove(0)
     }
 
     /// Runs a command and checks its reply.

@@ -332,7 +332,13 @@ fn replicas_applying_the_same_transactions_agree() {
 
 #[test]
 fn steps_of_one_transaction_draw_different_random_numbers() {
-    let context = crate::state_machine::ApplyContext { index: 7, now_ms: 0, position: 0, step: 0 };
+    let context = crate::state_machine::ApplyContext {
+        index: 7,
+        now_ms: 0,
+        position: 0,
+        step: 0,
+        script_user: None,
+    };
     let mut plain = context.random();
     let mut first = context.for_step(0).random();
     let mut second = context.for_step(1).random();

@@ -7,6 +7,8 @@
 use bytes::Bytes;
 
 use super::{check, Checked};
+use crate::command::acl::script::UserWrite;
+use crate::command::acl::AclWrite;
 use crate::command::bitmaps::{
     BitOperation, BitmapRead, BitmapWrite, Field, FieldOperation, Overflow,
 };
@@ -138,6 +140,14 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         (write("SCRIPT FLUSH"), "0d02"),
         (write("GEOADD k 1 2 m"), "0e00016b000001000000000000f03f0000000000000040016d"),
         (write("XADD k 1-2 f v"), "0f00016b00000201020101660176"),
+        (write("ACL DELUSER u"), "1001010175"),
+        (
+            Write::AsUser(Box::new(UserWrite {
+                user: Bytes::from_static(b"u"),
+                write: write("SCRIPT FLUSH"),
+            })),
+            "1101750d02",
+        ),
     ];
     let tag = |write: &Write| match write {
         Write::String(_) => 0,
@@ -156,8 +166,29 @@ fn write_enum(failures: &mut Vec<String>) -> Vec<Checked> {
         Write::Script(_) => 13,
         Write::Geo(_) => 14,
         Write::Stream(_) => 15,
+        Write::Acl(_) => 16,
+        Write::AsUser(_) => 17,
     };
-    vec![check("Write", samples, tag, failures)]
+    vec![check("Write", samples, tag, failures), acl_write(failures)]
+}
+
+/// ACL SETUSER carries its rules with the password hashed, never as typed.
+fn acl_write(failures: &mut Vec<String>) -> Checked {
+    let narrow = |write: Write| match write {
+        Write::Acl(write) => write,
+        other => panic!("not an ACL write: {other:?}"),
+    };
+    let samples = vec![
+        (narrow(write("ACL SETUSER u on >p")), "00017502026f6e412331343864653963356137613434643139653536636439616531613535346266363738343761666230633538663665313266613239616337646466636139393430"),
+        (narrow(write("ACL DELUSER u")), "01010175"),
+        (AclWrite::DefaultPassword { hash: None }, "0200"),
+    ];
+    let tag = |write: &AclWrite| match write {
+        AclWrite::SetUser { .. } => 0,
+        AclWrite::DelUser { .. } => 1,
+        AclWrite::DefaultPassword { .. } => 2,
+    };
+    check("AclWrite", samples, tag, failures)
 }
 
 /// A script request carries its body or SHA, its keys and its arguments.

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use super::{check, hex, Checked};
+use crate::command::acl::Users;
 use crate::command::lists::ListEnd;
 use crate::raft::codec::MembershipRecord;
 use crate::raft::snapshot::{decode_metadata, SnapshotMetadata};
@@ -153,6 +154,7 @@ fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
         subscriptions: Subscriptions::default(),
         scripts: ScriptCache::default(),
         functions: FunctionLibraries::default(),
+        users: Vec::new(),
     };
     // The bytes of versions 3 and 4, frozen while each was the current version: they still
     // read, with no subscribers (3) and no scripts (3 and 4).
@@ -179,13 +181,23 @@ fn a_key_entry_and_the_snapshot_metadata_keep_their_bytes() {
     };
     functions.join(vec![library], false).expect("nothing is loaded yet");
     let metadata = SnapshotMetadata { functions, ..metadata };
+    // Version 6's bytes, frozen when version 7 came: the same, with only the default user.
+    let version_6 = unhex(VERSION_6_METADATA);
+    assert_eq!(decode_metadata(6, &version_6).unwrap(), metadata, "version 6 metadata");
+    let mut users = Users::default();
+    let rules = [bytes("on"), bytes(">pw"), bytes("~k*"), bytes("+@read"), bytes("(+set %W~w*)")];
+    users.set_user(&bytes("alice"), &rules).expect("valid rules");
+    let metadata = SnapshotMetadata { users: users.to_descriptions(), ..metadata };
     assert_eq!(
         hex(&postcard::to_allocvec(&metadata).unwrap()),
-        "010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e203101036c6962036c69623b23216c7561206e616d653d6c69620a72656469732e72656769737465725f66756e6374696f6e282766272c2066756e6374696f6e282920656e6429010166016601016401010166036c6962",
+        "010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e203101036c6962036c69623b23216c7561206e616d653d6c69620a72656469732e72656769737465725f66756e6374696f6e282766272c2066756e6374696f6e282920656e6429010166016601016401010166036c69620205616c69636584016f6e202333306339353266616231323263336639373539663032613664393563333735386232343662346665653233393935376232643466656534366532363137306334207e6b2a2072657365746368616e6e656c73202d40616c6c202b4072656164202825577e772a2072657365746368616e6e656c73202d40616c6c202b736574290764656661756c74156f6e206e6f70617373207e2a20262a202b40616c6c",
         "the snapshot metadata's bytes changed"
     );
-    assert_eq!(decode_metadata(6, &postcard::to_allocvec(&metadata).unwrap()).unwrap(), metadata);
+    assert_eq!(decode_metadata(7, &postcard::to_allocvec(&metadata).unwrap()).unwrap(), metadata);
 }
+
+/// The metadata frame of a version 6 snapshot with one script and one function library.
+const VERSION_6_METADATA: &str = "010c0301010101020102020103613a310203623a3280d095ffbc31000000000128653065316639666162666339643438303063383737613730336238323361633035373866663864620872657475726e203101036c6962036c69623b23216c7561206e616d653d6c69620a72656469732e72656769737465725f66756e6374696f6e282766272c2066756e6374696f6e282920656e6429010166016601016401010166036c6962";
 
 fn unhex(text: &str) -> Vec<u8> {
     (0..text.len())

@@ -1,5 +1,6 @@
 //! Redis's glob-style pattern matching (`stringmatchlen`), used by KEYS, SCAN MATCH, CONFIG GET
-//! and PSUBSCRIBE.
+//! PSUBSCRIBE and ACL's key and channel patterns. It lives with the commands, below the
+//! keyspace, because ACL decides permissions here; the keyspace re-exports it.
 //!
 //! Syntax: `*` any run of bytes, `?` one byte, `[abc]`, `[^abc]` and `[a-z]` classes, `\x` a
 //! literal `x`. Edge cases follow Redis exactly, including its quirks: an unclosed class
