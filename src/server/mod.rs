@@ -27,6 +27,7 @@ pub mod monitor;
 pub mod parameter_effects;
 pub mod parameters;
 mod pause;
+mod protected_mode;
 mod replication;
 mod settings;
 pub mod slowlog;

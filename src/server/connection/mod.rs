@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 use self::monitoring::{next_monitor_line, MonitorLine, MONITOR_KEYSPACE};
 use self::subscriptions::next_message;
 use self::transaction::{Intercepted, TransactionState};
-use super::{cross_protocol, BufferUsage, ClientInfo, Shared};
+use super::{cross_protocol, protected_mode, BufferUsage, ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
 use crate::command::control::{Control, ReplyMode};
 use crate::command::scripting::functions::{FunctionCall, FunctionRead, FunctionWrite};
@@ -70,6 +70,12 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<S
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     };
+    if protected_mode::refuses(&shared, peer.ip()) {
+        // Best effort too; the close follows at once.
+        let _ = stream.write_all(protected_mode::DENIED).await;
+        shared.clients.unregister(client.id);
+        return;
+    }
     let _ = stream.set_nodelay(true);
     if let Some(idle) = shared.settings.tcp_keepalive() {
         set_keepalive(&stream, idle);
