@@ -135,6 +135,10 @@ pub struct Config {
     /// The password clients must give with AUTH (Redis `requirepass`); absent or empty means
     /// no authentication. CONFIG SET requirepass changes it at runtime.
     pub requirepass: Option<String>,
+    /// Redis's `protected-mode`: while the default user needs no password, refuse clients
+    /// connecting from other addresses than loopback. On by default, as in Redis; CONFIG SET
+    /// protected-mode changes it at runtime.
+    pub protected_mode: bool,
     /// The most arguments one request may carry.
     pub request_arguments_max: usize,
     /// The longest inline command line, and the longest length header of a multibulk request.
@@ -200,6 +204,7 @@ impl Default for Config {
             max_clients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             requirepass: None,
+            protected_mode: true,
             request_arguments_max: 1024 * 1024,
             inline_bytes_max: 64 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,

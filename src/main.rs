@@ -205,6 +205,11 @@ struct ServeArgs {
     /// Password clients must give with AUTH (Redis requirepass) [default: none].
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
+
+    /// Refuse clients from other addresses than loopback while the default user needs no
+    /// password (Redis protected-mode) [default: yes].
+    #[arg(long, value_name = "yes|no", value_parser = ["yes", "no"])]
+    protected_mode: Option<String>,
 }
 
 impl ServeArgs {
@@ -255,6 +260,9 @@ impl ServeArgs {
         }
         if let Some(requirepass) = self.requirepass {
             config.requirepass = Some(requirepass);
+        }
+        if let Some(protected_mode) = self.protected_mode {
+            config.protected_mode = protected_mode == "yes";
         }
         config.validate()?;
         Ok(config)

@@ -353,7 +353,22 @@ fn config_set_refuses_a_limit_concord_does_not_enforce_yet() {
          Concord does not implement hash-max-listpack-entries yet, so it takes only '512' (see \
          docs/configuration.md)\r\n",
     );
-    raw.call(&["CONFIG", "GET", "protected-mode"], "*2\r\n$14\r\nprotected-mode\r\n$2\r\nno\r\n");
+}
+
+/// Protected mode is on, as in Redis, and refuses only clients from other addresses than
+/// loopback (`server::protected_mode`), so this loopback client is served; CONFIG SET turns
+/// it off and on again.
+#[test]
+fn protected_mode_is_on_by_default_and_config_set_changes_it() {
+    let node = Node::start(&[]);
+    let mut raw = node.raw();
+    let reply =
+        |value: &str| format!("*2\r\n$14\r\nprotected-mode\r\n${}\r\n{value}\r\n", value.len());
+    raw.call(&["CONFIG", "GET", "protected-mode"], &reply("yes"));
+    raw.call(&["CONFIG", "SET", "protected-mode", "no"], "+OK\r\n");
+    raw.call(&["CONFIG", "GET", "protected-mode"], &reply("no"));
+    raw.call(&["CONFIG", "SET", "protected-mode", "yes"], "+OK\r\n");
+    raw.call(&["PING"], "+PONG\r\n");
 }
 
 /// A parameter of a Redis mechanism Concord does not have is accepted, logged once at WARN,
@@ -490,4 +505,43 @@ fn error_replies_are_counted_by_code_as_redis_counts_them() {
     let info: String = redis::cmd("INFO").arg("errorstats").query(&mut client).unwrap();
     assert_eq!(info.trim_end(), "# Errorstats");
     assert_eq!(info_field(&mut client, "stats", "total_error_replies"), "0");
+}
+
+/// An address of this host other than loopback, if it has one: the source address the kernel
+/// would pick for a packet to a documentation address (a UDP connect sends nothing).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.123:9").ok()?;
+    let address = socket.local_addr().ok()?.ip();
+    (!address.is_loopback() && !address.is_unspecified()).then_some(address)
+}
+
+/// While the default user needs no password, a client from another address than loopback gets
+/// Redis's DENIED text and is closed, before it sends anything; once a password is set it is
+/// served (asked to authenticate), as in Redis 7.0.
+#[test]
+fn protected_mode_refuses_a_remote_client_until_a_password_is_set() {
+    let Some(address) = non_loopback_address() else {
+        eprintln!("skipped: this host has no address but loopback to connect from");
+        return;
+    };
+    let node = Node::start(&["--bind", "0.0.0.0"]);
+    let connect_remotely = || {
+        let stream = TcpStream::connect((address, node.port())).expect("the node accepts");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+    };
+    let mut refused = Vec::new();
+    connect_remotely().read_to_end(&mut refused).expect("the node closes the connection");
+    let text = String::from_utf8_lossy(&refused);
+    assert!(
+        text.starts_with(
+            "-DENIED Redis is running in protected mode because protected mode is \
+                          enabled and no password is set for the default user."
+        ) && text.ends_with("outside.\r\n"),
+        "expected Redis's DENIED line, got {text:?}"
+    );
+    node.raw().call(&["CONFIG", "SET", "requirepass", "pw"], "+OK\r\n");
+    let mut remote = Raw { stream: connect_remotely() };
+    remote.call(&["PING"], "-NOAUTH Authentication required.\r\n");
 }

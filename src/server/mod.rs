@@ -19,6 +19,7 @@
 mod acl;
 mod clients;
 mod connection;
+mod cross_protocol;
 mod help;
 mod info;
 mod introspection;
@@ -26,6 +27,7 @@ pub mod monitor;
 pub mod parameter_effects;
 pub mod parameters;
 mod pause;
+mod protected_mode;
 mod replication;
 mod settings;
 pub mod slowlog;
@@ -73,6 +75,8 @@ pub struct Shared {
     pub slow_log: slowlog::SlowLog,
     /// This node's ACL LOG: its clients' denials and failed logins.
     pub acl_log: acl::AclLog,
+    /// The cross-protocol guard's warnings, at most one a minute.
+    pub cross_protocol_warnings: cross_protocol::Warnings,
     /// The clients in MONITOR mode, fed every command this node's clients run.
     pub monitors: monitor::Monitors,
     /// CLIENT PAUSE: whether this node's clients' commands are held, and until when.
@@ -174,6 +178,7 @@ impl Server {
             command_stats: CommandStats::default(),
             slow_log: slowlog::SlowLog::default(),
             acl_log: acl::AclLog::default(),
+            cross_protocol_warnings: cross_protocol::Warnings::default(),
             monitors: monitor::Monitors::default(),
             pause: pause::ClientPause::default(),
             shutdown,

@@ -70,6 +70,7 @@ fn decided(name: &str) -> Option<Effect> {
         | "proto-max-bulk-len"
         | "client-query-buffer-limit"
         | "requirepass"
+        | "protected-mode"
         | "timeout"
         | "tcp-keepalive"
         | "slowlog-log-slower-than"
@@ -78,7 +79,6 @@ fn decided(name: &str) -> Option<Effect> {
             Some(not_yet("0"))
         }
         "notify-keyspace-events" => Some(not_yet("")),
-        "protected-mode" => Some(not_yet("no")),
         "client-output-buffer-limit" => {
             Some(not_yet("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"))
         }
@@ -178,8 +178,7 @@ mod tests {
         }
     }
 
-    /// The value a not-yet parameter accepts is valid for it, and is its default, except where
-    /// Concord's behaviour is the feature off (`protected-mode no`).
+    /// The value a not-yet parameter accepts is valid for it, and is its default.
     #[test]
     fn a_not_yet_parameter_accepts_a_value_of_its_own_type() {
         for parameter in PARAMETERS.iter().filter(|p| p.mutability == Mutability::Mutable) {
@@ -190,9 +189,7 @@ mod tests {
                     parameter.default,
                 );
                 assert_eq!(normalized.as_deref(), Ok(accepted), "{}", parameter.name);
-                if parameter.name != "protected-mode" {
-                    assert_eq!(accepted, parameter.default, "{}", parameter.name);
-                }
+                assert_eq!(accepted, parameter.default, "{}", parameter.name);
             }
         }
     }

@@ -15,7 +15,7 @@
 //!   decoding and rebuilds its decoder, so new requests are held to the new limits.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,6 +31,7 @@ use crate::resp::Limits;
 #[derive(Debug)]
 pub struct RuntimeSettings {
     max_clients: AtomicUsize,
+    protected_mode: AtomicBool,
     proto_max_bulk_len: AtomicUsize,
     client_query_buffer_limit: AtomicUsize,
     limits_generation: AtomicU64,
@@ -76,8 +77,7 @@ impl RuntimeSettings {
             ("client-query-buffer-limit", config.client_query_buffer_limit.to_string()),
             ("requirepass", config.requirepass.clone().unwrap_or_default()),
             ("loglevel", "notice".to_string()),
-            // Concord does not refuse remote clients when no password is set.
-            ("protected-mode", "no".to_string()),
+            ("protected-mode", if config.protected_mode { "yes" } else { "no" }.to_string()),
         ];
         for (name, value) in overrides {
             values.insert(name, value);
@@ -85,6 +85,7 @@ impl RuntimeSettings {
         let password = config.requirepass.clone().filter(|password| !password.is_empty());
         RuntimeSettings {
             max_clients: AtomicUsize::new(config.max_clients),
+            protected_mode: AtomicBool::new(config.protected_mode),
             proto_max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit),
             limits_generation: AtomicU64::new(0),
@@ -104,6 +105,12 @@ impl RuntimeSettings {
             inline_bytes_max: config.inline_bytes_max,
             values: Mutex::new(values),
         }
+    }
+
+    /// The current `protected-mode`: whether clients from other addresses than loopback are
+    /// refused while the default user needs no password (see `server::protected_mode`).
+    pub fn protected_mode(&self) -> bool {
+        self.protected_mode.load(Ordering::Relaxed)
     }
 
     /// The current `maxclients`: the most connections served at once.
@@ -260,6 +267,7 @@ impl RuntimeSettings {
                 self.tcp_keepalive_seconds.store(value.parse().unwrap_or(0), Ordering::Relaxed);
             }
             "maxclients" => self.max_clients.store(number(), Ordering::Relaxed),
+            "protected-mode" => self.protected_mode.store(value == "yes", Ordering::Relaxed),
             "slowlog-log-slower-than" => {
                 let microseconds = value.parse().unwrap_or(-1);
                 self.slowlog_slower_than_us.store(microseconds, Ordering::Relaxed);

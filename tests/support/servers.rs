@@ -363,7 +363,11 @@ fn spawn(
         }
         ServerKind::Concord => {
             let mut command = process::concord();
-            command.args(["serve", "--bind", "127.0.0.1", "--port", &port]);
+            command.args(["serve", "--port", &port]);
+            // Loopback, unless a test binds another address (protected mode's).
+            if !options.flags.contains(&"--bind") {
+                command.args(["--bind", "127.0.0.1"]);
+            }
             if let Some(source) = options.data_source {
                 copy_directory(source, &directory.join("data"));
             }

@@ -6,7 +6,7 @@
 //! every member, at its place in the log. So a scripting write from a user who may not run
 //! everything travels as a [`UserWrite`]: the write and the name of its user. Apply looks that
 //! user up in the users as of its entry and gives the script a [`ScriptUser`], which checks
-//! every `redis.call` and `redis.pcall` with the connection's own [`check`](super::check) and
+//! every `redis.call` and `redis.pcall` with the connection's own [`check`] and
 //! answers a denial with Redis's text for scripts ([`script_denial_error`]): `redis.call`
 //! raises it, `redis.pcall` returns it. A script on a view (EVAL_RO, FCALL_RO, a `no-writes`
 //! script) gets a `ScriptUser` from the connection, on the view's users.
@@ -207,15 +207,16 @@ pub fn envelope(reply: Frame, denials: Vec<ScriptDenial>) -> Frame {
 /// other frame is a reply that did not come from apply (the write failed before it, with the
 /// node's error) and has no denials.
 pub fn open_envelope(frame: Frame) -> (Frame, Vec<ScriptDenial>) {
-    let Frame::Array(mut parts) = frame else {
+    let Frame::Array(parts) = frame else {
         return (frame, Vec::new());
     };
-    let (Some(Frame::Array(denials)), 2) = (parts.get(1).cloned(), parts.len()) else {
-        return (Frame::Array(parts), Vec::new());
-    };
-    let reply = parts.swap_remove(0);
-    let denials = denials.into_iter().filter_map(denial_from_frame).collect();
-    (reply, denials)
+    match <[Frame; 2]>::try_from(parts) {
+        Ok([reply, Frame::Array(denials)]) => {
+            (reply, denials.into_iter().filter_map(denial_from_frame).collect())
+        }
+        Ok(parts) => (Frame::Array(parts.into()), Vec::new()),
+        Err(parts) => (Frame::Array(parts), Vec::new()),
+    }
 }
 
 fn denial_from_frame(frame: Frame) -> Option<ScriptDenial> {

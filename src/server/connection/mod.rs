@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 use self::monitoring::{next_monitor_line, MonitorLine, MONITOR_KEYSPACE};
 use self::subscriptions::next_message;
 use self::transaction::{Intercepted, TransactionState};
-use super::{BufferUsage, ClientInfo, Shared};
+use super::{cross_protocol, protected_mode, BufferUsage, ClientInfo, Shared};
 use crate::command::blocking::BlockingWrite;
 use crate::command::control::{Control, ReplyMode};
 use crate::command::scripting::functions::{FunctionCall, FunctionRead, FunctionWrite};
@@ -70,6 +70,12 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<S
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     };
+    if protected_mode::refuses(&shared, peer.ip()) {
+        // Best effort too; the close follows at once.
+        let _ = stream.write_all(protected_mode::DENIED).await;
+        shared.clients.unregister(client.id);
+        return;
+    }
     let _ = stream.set_nodelay(true);
     if let Some(idle) = shared.settings.tcp_keepalive() {
         set_keepalive(&stream, idle);
@@ -357,6 +363,9 @@ impl Connection {
             self.decoder.set_authentication_required(!self.session.authenticated);
             match self.decoder.decode(&mut self.input) {
                 Ok(Some(arguments)) if arguments.is_empty() => continue,
+                Ok(Some(arguments)) if cross_protocol::is_http_request(&arguments[0]) => {
+                    return self.close_cross_protocol().await;
+                }
                 Ok(Some(arguments)) => self.execute(arguments).await,
                 Ok(None) => break,
                 Err(error) => {
@@ -380,6 +389,17 @@ impl Connection {
         self.shared.command_stats.merge(&mut self.stats);
         self.publish_activity();
         self.flush().await
+    }
+
+    /// Closes a connection that sent HTTP (see `server::cross_protocol`): what came before ran
+    /// (its writes are committed), but no reply is sent.
+    async fn close_cross_protocol(&mut self) -> std::io::Result<()> {
+        self.commit_pending().await;
+        self.output.clear();
+        self.session.close_after_reply = true;
+        let address = self.client.peer.to_string();
+        self.shared.cross_protocol_warnings.closed(&address, Instant::now());
+        Ok(())
     }
 
     /// CONFIG SET may have changed a decoder limit. A fresh decoder re-reads the partial
