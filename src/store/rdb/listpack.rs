@@ -19,6 +19,8 @@
 //!   its backlen matches, the terminator ends it, and the count is right (or 65535). It never
 //!   panics and never allocates more than the buffer's size suggests.
 
+use crate::command::parse_i64;
+
 /// Bytes of the header: total bytes (4) and element count (2).
 const HEADER_BYTES: usize = 6;
 /// The count a header holds when there are at least that many elements.
@@ -84,9 +86,10 @@ impl Writer {
         self.count == 0
     }
 
-    /// Appends `element`, as an integer when it spells one (see the module docs).
+    /// Appends `element`, as an integer when it spells one canonically (`lpStringToInt64`
+    /// is Redis's `string2ll`; see the module docs).
     pub fn push(&mut self, element: &[u8]) {
-        match string_to_i64(element) {
+        match parse_i64(element) {
             Some(integer) => self.push_integer(integer),
             None => {
                 let mut encoded = Vec::with_capacity(element.len() + 5);
@@ -171,36 +174,6 @@ fn backlen_bytes(length: usize) -> usize {
     let mut scratch = Vec::with_capacity(5);
     write_backlen(&mut scratch, length);
     scratch.len()
-}
-
-/// `lpStringToInt64`: the integer `bytes` spells canonically, if any.
-pub fn string_to_i64(bytes: &[u8]) -> Option<i64> {
-    if bytes.is_empty() || bytes.len() >= 21 {
-        return None;
-    }
-    if bytes == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, bytes),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut magnitude: u64 = 0;
-    for &digit in digits {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
-    }
-    if negative {
-        0i64.checked_sub_unsigned(magnitude).or((magnitude == 1 << 63).then_some(i64::MIN))
-    } else {
-        i64::try_from(magnitude).ok()
-    }
 }
 
 /// Every element of the listpack `bytes`, or `None` if it is damaged (see the module docs).
@@ -311,10 +284,10 @@ mod tests {
     #[test]
     fn strings_that_are_not_canonical_integers_stay_strings() {
         for text in [&b"-0"[..], b"01", b"+1", b"1a", b"", b"9223372036854775808", b"-"] {
-            assert_eq!(string_to_i64(text), None, "{text:?}");
+            assert_eq!(parse_i64(text), None, "{text:?}");
             assert_eq!(read(&listpack(&[text])), Some(vec![Element::String(text)]));
         }
-        assert_eq!(string_to_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         let long = vec![b'a'; 5000];
         let middle = vec![b'b'; 100];
         let both = listpack(&[&long, &middle]);
