@@ -63,7 +63,8 @@ SKIP_ETCD=${SKIP_ETCD:-0}
 SKIP_THROUGHPUT=${SKIP_THROUGHPUT:-0}
 KEEP_DIR=${KEEP_DIR:-0}
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+repo_root=$bench_repo_root
 target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/concord-cluster-bench.XXXXXX")
 
@@ -88,27 +89,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() {
-    echo "cluster-compare: $*" >&2
-    exit 1
-}
-
 log() {
     echo "$*" >&2
-}
-
-# A loopback port nothing listens on (connecting to it is refused), below the ephemeral range
-# (32768 and up) where a client's own end of a connection may hold it without listening.
-free_port() {
-    local port
-    for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 12768))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    fail "found no free port"
 }
 
 # json_field NAME: the value of a top-level number or string field of the JSON line on stdin.
@@ -118,7 +100,7 @@ json_field() {
 
 # ---- tools and builds ----------------------------------------------------------------------
 
-command -v redis-cli >/dev/null || fail "redis-cli is not installed: apt-get install redis-tools"
+require_tools redis-cli
 if [[ $SKIP_ETCD != 1 ]] && ! command -v etcd >/dev/null; then
     log "installing etcd (Debian: etcd-server, etcd-client)..."
     apt-get install -y etcd-server etcd-client >"$work_dir/apt.log" 2>&1 ||
@@ -126,11 +108,8 @@ if [[ $SKIP_ETCD != 1 ]] && ! command -v etcd >/dev/null; then
 fi
 
 log "building concord and the load generator (release)..."
-if [[ -z ${CONCORD_BIN:-} ]]; then
-    (cd "$repo_root" && cargo build --release --bin concord >&2)
-fi
+concord_bin=$(concord_binary)
 (cd "$repo_root" && cargo build --release --example cluster_load >&2)
-concord_bin=${CONCORD_BIN:-$target_dir/release/concord}
 load_bin=$target_dir/release/examples/cluster_load
 
 # ---- servers -------------------------------------------------------------------------------

@@ -13,20 +13,18 @@
 # 2-core machine; QUICK=1 runs each part smaller (for checking the script, not for quoting).
 #
 # Usage: bench/compare-all.sh
-# Environment: CONCORD (binary; default target/release/concord, built if missing), OUT_DIR
+# Environment: CONCORD_BIN (binary; CONCORD is its older name; default target/release/concord,
+#   built first), OUT_DIR
 #   (where the parts' outputs go; default a new directory under /tmp), QUICK (0).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-CONCORD=${CONCORD:-${CARGO_TARGET_DIR:-target}/release/concord}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$bench_repo_root"
 OUT_DIR=${OUT_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/concord-compare-all.XXXXXX")}
 QUICK=${QUICK:-0}
 mkdir -p "$OUT_DIR"
 
-if [[ ! -x "$CONCORD" ]]; then
-    cargo build --release --bin concord
-fi
-CONCORD=$(realpath "$CONCORD")
+CONCORD=$(concord_binary)
 
 if [[ $QUICK == 1 ]]; then
     quick_throughput=(REPETITIONS=1 REQUESTS=20000 REQUESTS_PIPELINED=100000)
@@ -52,9 +50,9 @@ part throughput-every-second "${quick_throughput[@]}" CONCORD_BIN="$CONCORD" \
     CONCORD_ARGS="--fsync every-second" bench/redis-compare.sh
 part throughput-always "${quick_throughput[@]}" CONCORD_BIN="$CONCORD" \
     CONCORD_ARGS="--fsync always" bench/redis-compare.sh
-part durable "${quick_durable[@]}" CONCORD="$CONCORD" bench/durable-compare.sh
-part memory "${quick_memory[@]}" CONCORD="$CONCORD" bench/memory-compare.sh
-part snapshots "${quick_snapshot[@]}" CONCORD="$CONCORD" bench/restart-snapshot.sh
+part durable "${quick_durable[@]}" CONCORD_BIN="$CONCORD" bench/durable-compare.sh
+part memory "${quick_memory[@]}" CONCORD_BIN="$CONCORD" bench/memory-compare.sh
+part snapshots "${quick_snapshot[@]}" CONCORD_BIN="$CONCORD" bench/restart-snapshot.sh
 
 # throughput_rows FILE: each case of redis-compare's table as CASE<tab>RATIO<tab>CPU RATIO.
 throughput_rows() {
@@ -72,7 +70,7 @@ for mode in every-second always; do
     done < <(throughput_rows "$OUT_DIR/throughput-$mode.txt")
 done
 awk '/^Throughput ratios/ { on = 1; next }
-     on && $2 ~ /^[0-9]+$/ { printf "%-48s | %10s | -\n", $1 " " $2 " clients, vs appendfsync always", $3 }' \
+     on && $2 ~ /^[0-9]+$/ { printf "%-48s | %10s | %s\n", $1 " " $2 " clients, vs appendfsync always", $3, $5 }' \
     "$OUT_DIR/durable.txt"
 echo
 printf '%-48s | %10s | %s\n' "memory per element" "after load" "after SAVE"

@@ -4,15 +4,18 @@
 # durable) and with `appendfsync everysec` (may lose the last second), in one run, on the same
 # disk, with redis-benchmark as the client for all three.
 #
-# Usage: bench/durable-compare.sh            (builds target/release/concord if needed)
-# Environment: CONCORD (binary), CLIENTS ("1 16 50 200"), REQUESTS (per run at >1 client,
+# Beside throughput and latency it prints each server's CPU time per request (user + system,
+# from the process's own accounting over the run, in microseconds).
+#
+# Usage: bench/durable-compare.sh            (builds target/release/concord first)
+# Environment: CONCORD_BIN (binary; CONCORD is its older name), CLIENTS ("1 16 50 200"), REQUESTS (per run at >1 client,
 # default 20000), REQUESTS_SINGLE (at 1 client, default 2000), TESTS ("set,incr"),
 # KEYSPACE (-r, default 1000000), DATA_ROOT (where the data directories go; default a temporary directory — put it on the
 # disk you want to measure).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-CONCORD=${CONCORD:-${CARGO_TARGET_DIR:-target}/release/concord}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$bench_repo_root"
 CLIENTS=${CLIENTS:-"1 16 50 200"}
 REQUESTS=${REQUESTS:-20000}
 REQUESTS_SINGLE=${REQUESTS_SINGLE:-2000}
@@ -20,49 +23,35 @@ TESTS=${TESTS:-set,incr}
 KEYSPACE=${KEYSPACE:-1000000}
 DATA_ROOT=${DATA_ROOT:-$(mktemp -d)}
 
-if [[ ! -x "$CONCORD" ]]; then
-    cargo build --release
-fi
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server)"; exit 1; }
-done
+require_tools redis-server redis-benchmark redis-cli
+CONCORD=$(concord_binary)
 
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    stop_processes "${pids[@]}"
     rm -rf "$DATA_ROOT"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-wait_for() {
-    for _ in $(seq 200); do
-        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "nothing answers on port $1"; exit 1
-}
-
-# Random high ports, checked free, so that the run never measures someone else's server.
-free_port() {
-    while :; do
-        port=$(shuf -i 20000-32767 -n 1)
-        redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "$port"; return; }
-    done
-}
 P_CONCORD=$(free_port); P_ALWAYS=$(free_port); P_EVERYSEC=$(free_port)
+declare -A port_pids
 
 mkdir -p "$DATA_ROOT"/{concord,always,everysec}
-"$CONCORD" --port "$P_CONCORD" --data-dir "$DATA_ROOT/concord" --log-level warn &
-pids+=($!)
+"$CONCORD" --port "$P_CONCORD" --data-dir "$DATA_ROOT/concord" --log-level warn \
+    >"$DATA_ROOT/concord.log" 2>&1 &
+pids+=($!) port_pids[$P_CONCORD]=$!
 redis-server --port "$P_ALWAYS" --dir "$DATA_ROOT/always" --appendonly yes --appendfsync always \
     --save "" --logfile "$DATA_ROOT/always.log" &
-pids+=($!)
+pids+=($!) port_pids[$P_ALWAYS]=$!
 redis-server --port "$P_EVERYSEC" --dir "$DATA_ROOT/everysec" --appendonly yes --appendfsync everysec \
     --save "" --logfile "$DATA_ROOT/everysec.log" &
-pids+=($!)
-for port in "$P_CONCORD" "$P_ALWAYS" "$P_EVERYSEC"; do wait_for "$port"; done
-for pid in "${pids[@]}"; do kill -0 "$pid" || { echo "a server failed to start"; exit 1; }; done
+pids+=($!) port_pids[$P_EVERYSEC]=$!
+wait_ready "$P_CONCORD" "${port_pids[$P_CONCORD]}" "$DATA_ROOT/concord.log"
+wait_ready "$P_ALWAYS" "${port_pids[$P_ALWAYS]}" "$DATA_ROOT/always.log"
+wait_ready "$P_EVERYSEC" "${port_pids[$P_EVERYSEC]}" "$DATA_ROOT/everysec.log"
+clock_ticks=$(getconf CLK_TCK)
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 results="$DATA_ROOT/results.csv"
 : >"$results"
@@ -72,27 +61,40 @@ for clients in $CLIENTS; do
     for system in "concord:$P_CONCORD" "always:$P_ALWAYS" "everysec:$P_EVERYSEC"; do
         name=${system%%:*}
         port=${system##*:}
-        # -r: random keys, so SET does not hit one key only; --csv prints rps and percentiles.
-        redis-benchmark -p "$port" -t "$TESTS" -c "$clients" -n "$requests" -r "$KEYSPACE" --csv \
-            | tail -n +2 | tr -d '"' | while IFS=, read -r test rps _avg _min p50 _p95 p99 _max; do
-                echo "$name,$clients,$test,$rps,$p50,$p99" >>"$results"
-            done
+        # One test at a time, so that the server's CPU time over the run is that test's.
+        for test in ${TESTS//,/ }; do
+            ticks_before=$(cpu_ticks "${port_pids[$port]}")
+            # -r: random keys, so SET does not hit one key only; --csv prints rps and percentiles.
+            row=$(redis-benchmark -p "$port" -t "$test" -c "$clients" -n "$requests" -r "$KEYSPACE" \
+                --csv | tail -n +2 | tr -d '"')
+            cpu=$(awk -v ticks="$(($(cpu_ticks "${port_pids[$port]}") - ticks_before))" \
+                -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.2f", ticks * 1e6 / hz / n }')
+            IFS=, read -r test rps _avg _min p50 _p95 p99 _max <<<"$row"
+            echo "$name,$clients,$test,$rps,$p50,$p99,$cpu" >>"$results"
+        done
     done
 done
 
-printf '\n%-9s %7s %-5s %12s %9s %9s\n' system clients test "requests/s" "p50 ms" "p99 ms"
-sort -t, -k3,3 -k2,2n "$results" | while IFS=, read -r name clients test rps p50 p99; do
-    printf '%-9s %7s %-5s %12s %9s %9s\n' "$name" "$clients" "$test" "$rps" "$p50" "$p99"
+printf '\n%-9s %7s %-5s %12s %9s %9s %14s\n' system clients test "requests/s" "p50 ms" "p99 ms" \
+    "cpu us/req"
+sort -t, -k3,3 -k2,2n "$results" | while IFS=, read -r name clients test rps p50 p99 cpu; do
+    printf '%-9s %7s %-5s %12s %9s %9s %14s\n' "$name" "$clients" "$test" "$rps" "$p50" "$p99" "$cpu"
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "Throughput ratios (Concord / Redis):"
-printf '%-5s %7s %22s %22s\n' test clients "vs appendfsync always" "vs appendfsync everysec"
+printf '%-5s %7s %22s %22s %22s\n' test clients "vs appendfsync always" "vs appendfsync everysec" \
+    "cpu/req vs always"
+# ratio A B: A / B to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+# field SYSTEM COLUMN: that column of the row of this test and client count.
+field() { awk -F, -v s="$1" -v c="$clients" -v t="$test" -v f="$2" '$1==s && $2==c && $3==t {print $f}' "$results"; }
 for test in $(cut -d, -f3 "$results" | sort -u); do
     for clients in $CLIENTS; do
-        rps() { awk -F, -v s="$1" -v c="$clients" -v t="$test" '$1==s && $2==c && $3==t {print $4}' "$results"; }
-        concord=$(rps concord); always=$(rps always); everysec=$(rps everysec)
-        printf '%-5s %7s %21.2fx %21.2fx\n' "$test" "$clients" \
-            "$(echo "$concord / $always" | bc -l)" "$(echo "$concord / $everysec" | bc -l)"
+        printf '%-5s %7s %21sx %21sx %21sx\n' "$test" "$clients" \
+            "$(ratio "$(field concord 4)" "$(field always 4)")" \
+            "$(ratio "$(field concord 4)" "$(field everysec 4)")" \
+            "$(ratio "$(field concord 7)" "$(field always 7)")"
     done
 done

@@ -16,49 +16,29 @@
 #
 # Usage: bench/memory-compare.sh
 # Environment: SHAPES ("strings hash set zset list"), ELEMENTS (1000000), VALUE_BYTES (100),
-#   CONCORD (binary; default target/release/concord, built if missing), CONCORD_ARGS (extra
-#   flags for Concord, default `--fsync every-second`: the fsync mode does not change memory,
-#   and it loads faster).
+#   CONCORD_BIN (binary; CONCORD is its older name; default: target/release/concord, built
+#   first), CONCORD_ARGS (extra flags for Concord, default `--fsync every-second`: the fsync
+#   mode does not change memory, and it loads faster).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$bench_repo_root"
 SHAPES=${SHAPES:-"strings hash set zset list"}
 ELEMENTS=${ELEMENTS:-1000000}
 VALUE_BYTES=${VALUE_BYTES:-100}
-CONCORD=${CONCORD:-${CARGO_TARGET_DIR:-target}/release/concord}
 CONCORD_ARGS=${CONCORD_ARGS:---fsync every-second}
 
-if [[ ! -x "$CONCORD" ]]; then
-    cargo build --release --bin concord
-fi
-for tool in redis-server redis-cli python3; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server)"; exit 1; }
-done
+require_tools redis-server redis-cli python3
+CONCORD=$(concord_binary)
 
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/concord-memory.XXXXXX")
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    stop_processes "${pids[@]}"
     rm -rf "$work_dir"
 }
 trap cleanup EXIT
-
-free_port() {
-    while :; do
-        port=$(shuf -i 20000-32767 -n 1)
-        redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "$port"; return; }
-    done
-}
-
-wait_for() {
-    for _ in $(seq 600); do
-        [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]] && return 0
-        sleep 0.1
-    done
-    echo "nothing answers on port $1"
-    exit 1
-}
+trap 'exit 130' INT TERM
 
 rss_bytes() {
     awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"
@@ -101,9 +81,16 @@ for start in range(0, count, batch):
 EOF
 }
 
-load() {
-    redis-cli -p "$1" --pipe <"$2" >"$work_dir/pipe.log" 2>&1 ||
-        { echo "loading into port $1 failed: $(tail -n 3 "$work_dir/pipe.log")"; exit 1; }
+# measure_load PID PORT DATA LOG: once the server PID answers on PORT, loads the RESP
+# commands in DATA into it; sets rss_before to its resident set before the load and grown to
+# how much that grew.
+measure_load() {
+    local pid=$1 port=$2 data=$3 log=$4
+    wait_ready "$port" "$pid" "$log"
+    rss_before=$(rss_bytes "$pid")
+    redis-cli -p "$port" --pipe <"$data" >"$work_dir/pipe.log" 2>&1 ||
+        fail "loading into port $port failed: $(tail -n 3 "$work_dir/pipe.log")"
+    grown=$(($(rss_bytes "$pid") - rss_before))
 }
 
 per_element() {
@@ -125,12 +112,9 @@ for shape in $SHAPES; do
         --dir "$work_dir" --logfile "$work_dir/redis.log" &
     redis_pid=$!
     pids+=("$redis_pid")
-    wait_for "$port"
-    before=$(rss_bytes "$redis_pid")
-    load "$port" "$data"
-    redis_grown=$(($(rss_bytes "$redis_pid") - before))
-    kill "$redis_pid"
-    wait "$redis_pid" 2>/dev/null || true
+    measure_load "$redis_pid" "$port" "$data" "$work_dir/redis.log"
+    redis_grown=$grown
+    stop_processes "$redis_pid"
 
     port=$(free_port)
     rm -rf "$work_dir/concord-data"
@@ -139,14 +123,11 @@ for shape in $SHAPES; do
         --log-level warn $CONCORD_ARGS >"$work_dir/concord.log" 2>&1 &
     concord_pid=$!
     pids+=("$concord_pid")
-    wait_for "$port"
-    before=$(rss_bytes "$concord_pid")
-    load "$port" "$data"
-    concord_grown=$(($(rss_bytes "$concord_pid") - before))
+    measure_load "$concord_pid" "$port" "$data" "$work_dir/concord.log"
+    concord_grown=$grown
     redis-cli -p "$port" SAVE >/dev/null
-    saved_grown=$(($(rss_bytes "$concord_pid") - before))
-    kill "$concord_pid"
-    wait "$concord_pid" 2>/dev/null || true
+    saved_grown=$(($(rss_bytes "$concord_pid") - rss_before))
+    stop_processes "$concord_pid"
     rm -f "$data"
 
     printf '%-8s | %12s | %14s | %14s | %13s | %s\n' "$shape" \

@@ -18,7 +18,8 @@
 #   CALL_GRAPH=dwarf), CALL_GRAPH (fp).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$bench_repo_root"
 CASE=${1:-set}
 PIPELINE=${2:-16}
 CLIENTS=${CLIENTS:-50}
@@ -32,10 +33,8 @@ else
     REQUESTS=${REQUESTS:-200000}
 fi
 
-for tool in perf redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null ||
-        { echo "needs $tool (apt-get install linux-perf redis-tools)"; exit 1; }
-done
+command -v perf >/dev/null || fail "perf is not installed: apt-get install linux-perf"
+require_tools redis-benchmark redis-cli
 
 if [[ -n ${CONCORD_BIN:-} ]]; then
     binary=$CONCORD_BIN
@@ -55,19 +54,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-while :; do
-    port=$(shuf -i 20000-32767 -n 1)
-    redis-cli -p "$port" ping >/dev/null 2>&1 || break
-done
+port=$(free_port)
 # shellcheck disable=SC2086 # CONCORD_ARGS is a list of flags, split on purpose.
 "$binary" serve --bind 127.0.0.1 --port "$port" --data-dir "$work_dir/data" --log-level warn \
     ${CONCORD_ARGS:-} >"$work_dir/concord.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 200); do
-    [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work_dir/concord.log"; exit 1; }
-    sleep 0.05
-done
+wait_ready "$port" "$server_pid" "$work_dir/concord.log"
 
 perf record -e cpu-clock -F "$FREQUENCY" --call-graph "$CALL_GRAPH" -p "$server_pid" \
     -o "$OUT_DIR/perf.data" 2>"$work_dir/perf.log" &

@@ -47,61 +47,21 @@ REQUESTS_PIPELINED=${REQUESTS_PIPELINED:-1000000}
 KEYSPACE=${KEYSPACE:-100000}
 BENCH_TARGET=${BENCH_TARGET:-concord}
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/concord-bench.XXXXXX")
 server_pids=()
 # The process serving each port, whose CPU time a run is charged to.
 declare -A port_pids
 
 cleanup() {
-    local pid
-    for pid in "${server_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${server_pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_processes "${server_pids[@]}"
     rm -rf "$work_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() {
-    echo "redis-compare: $*" >&2
-    exit 1
-}
-
-for tool in redis-server redis-cli redis-benchmark; do
-    command -v "$tool" >/dev/null ||
-        fail "$tool is not installed: apt-get install redis-server redis-tools (or run ./scripts/test)"
-done
-
-# A loopback port nothing listens on (connecting to it is refused), below the ephemeral range
-# (32768 and up) where a client's own end of a connection may hold it without listening.
-free_port() {
-    local port
-    for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 12768))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    fail "found no free port"
-}
-
-# wait_ready NAME PORT PID: until PING answers PONG, or fail if the process exits.
-wait_ready() {
-    local name=$1 port=$2 pid=$3
-    for _ in $(seq 1 600); do
-        if [[ $(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) == PONG ]]; then
-            return
-        fi
-        kill -0 "$pid" 2>/dev/null || fail "$name exited before answering PING; log: $(tail -n 20 "$work_dir/$name.log")"
-        sleep 0.1
-    done
-    fail "$name did not answer PING within 60 s"
-}
+require_tools redis-server redis-cli redis-benchmark
 
 start_redis() {
     local name=$1 port=$2
@@ -110,7 +70,7 @@ start_redis() {
         --daemonize no --dir "$work_dir/$name" >"$work_dir/$name.log" 2>&1 &
     server_pids+=($!)
     port_pids[$port]=$!
-    wait_ready "$name" "$port" "$!"
+    wait_ready "$port" "$!" "$work_dir/$name.log"
 }
 
 start_concord() {
@@ -120,25 +80,10 @@ start_concord() {
         --log-level warn ${CONCORD_ARGS:-} >"$work_dir/$name.log" 2>&1 &
     server_pids+=($!)
     port_pids[$port]=$!
-    wait_ready "$name" "$port" "$!"
-}
-
-concord_binary() {
-    if [[ -n ${CONCORD_BIN:-} ]]; then
-        echo "$CONCORD_BIN"
-        return
-    fi
-    echo "building concord (release)..." >&2
-    (cd "$repo_root" && cargo build --release --bin concord >&2)
-    echo "${CARGO_TARGET_DIR:-$repo_root/target}/release/concord"
+    wait_ready "$port" "$!" "$work_dir/$name.log"
 }
 
 clock_ticks=$(getconf CLK_TCK)
-
-# The CPU time (user + system) process PID has used, in clock ticks.
-cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
 
 # One redis-benchmark run, as "REQUESTS/SECOND CPU_MICROSECONDS/REQUEST" of the server:
 # run_case PORT CASE PIPELINE

@@ -7,15 +7,15 @@
 #     are being written back to back (BGSAVE re-issued every 50 ms).
 #
 # Usage: bench/restart-snapshot.sh
-# Environment: CONCORD (binary), KEYS (default 1000000), VALUE_BYTES (default 100),
+# Environment: CONCORD_BIN (binary; CONCORD is its older name), KEYS (default 1000000), VALUE_BYTES (default 100),
 # TAIL_KEYS (keys rewritten after the snapshot, default KEYS/10), CLIENTS (50), REQUESTS
 # (per latency run, 200000), DATA_ROOT (where the data directory goes; default a temporary
 # directory; put it on the disk you want to measure).
 # The ~1 GiB dataset of docs/decisions.md: KEYS=1000000 VALUE_BYTES=1000.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-CONCORD=${CONCORD:-${CARGO_TARGET_DIR:-target}/release/concord}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$bench_repo_root"
 KEYS=${KEYS:-1000000}
 VALUE_BYTES=${VALUE_BYTES:-100}
 TAIL_KEYS=${TAIL_KEYS:-$((KEYS / 10))}
@@ -23,12 +23,8 @@ CLIENTS=${CLIENTS:-50}
 REQUESTS=${REQUESTS:-200000}
 DATA_ROOT=${DATA_ROOT:-$(mktemp -d)}
 
-if [[ ! -x "$CONCORD" ]]; then
-    cargo build --release
-fi
-for tool in redis-benchmark redis-cli python3; do
-    command -v "$tool" >/dev/null || { echo "needs $tool"; exit 1; }
-done
+require_tools redis-benchmark redis-cli python3
+CONCORD=$(concord_binary)
 
 pid=
 cleanup() {
@@ -37,13 +33,8 @@ cleanup() {
     rm -rf "$DATA_ROOT"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-free_port() {
-    while :; do
-        port=$(shuf -i 20000-32767 -n 1)
-        redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "$port"; return; }
-    done
-}
 PORT=$(free_port)
 DATA="$DATA_ROOT/concord"
 mkdir -p "$DATA"
@@ -57,7 +48,7 @@ start() {
     "$CONCORD" --port "$PORT" --data-dir "$DATA" --log-level warn >/dev/null &
     pid=$!
     until redis-cli -p "$PORT" ping >/dev/null 2>&1; do
-        kill -0 "$pid" 2>/dev/null || { echo "concord exited during start-up"; exit 1; }
+        kill -0 "$pid" 2>/dev/null || fail "concord exited during start-up"
         sleep 0.01
     done
     start_ms=$(($(now_ms) - started))
