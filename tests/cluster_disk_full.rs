@@ -55,6 +55,16 @@ fn set(cluster: &Cluster, via: NodeId, key: &str) -> redis::RedisResult<String> 
     cluster.command::<String>(via, redis::cmd("SET").arg(key).arg(key))
 }
 
+/// A write of 32 kB: a full member's log goes on taking writes into the zeros it wrote ahead
+/// of its records (1 MiB of preallocation), so the test needs writes that use them up.
+fn set_big(cluster: &Cluster, via: NodeId, key: &str) -> redis::RedisResult<String> {
+    cluster.command::<String>(via, redis::cmd("SET").arg(key).arg(big_value(key)))
+}
+
+fn big_value(key: &str) -> String {
+    format!("{key}:{}", "v".repeat(32 * 1024))
+}
+
 #[test]
 fn a_leader_whose_disk_fills_hands_over_and_the_cluster_keeps_taking_writes() {
     let mut cluster = Cluster::start("disk-full-leader", 3, &[]);
@@ -75,20 +85,21 @@ fn a_leader_whose_disk_fills_hands_over_and_the_cluster_keeps_taking_writes() {
     for index in 0..100 {
         let key = format!("before:{index}");
         set(&cluster, full, &key).unwrap();
-        acknowledged.push(key);
+        acknowledged.push((key.clone(), key));
     }
 
     disk.fill();
     let other = cluster.other_than(&[full]);
-    // Writes through another member are refused (or their outcome unknown) only until the
-    // full member gives up leadership; then they succeed.
+    // Writes through another member succeed while the full member's preallocated log space
+    // lasts, are refused (or their outcome unknown) from then until the full member gives up
+    // leadership, and succeed again after.
     let deadline = Instant::now() + WAIT_MAX;
     let mut taken = 0;
     for attempt in 0.. {
         let key = format!("during:{attempt}");
-        match set(&cluster, other, &key) {
+        match set_big(&cluster, other, &key) {
             Ok(_) => {
-                acknowledged.push(key);
+                acknowledged.push((key.clone(), big_value(&key)));
                 taken += 1;
                 if taken == 100 {
                     break;
@@ -113,23 +124,23 @@ fn a_leader_whose_disk_fills_hands_over_and_the_cluster_keeps_taking_writes() {
     assert_ne!(leader_now, full, "the member with the full disk still leads");
     assert!(cluster.exit_status(full).is_none(), "the member with the full disk exited");
     for id in cluster.ids().into_iter().filter(|id| *id != full) {
-        for key in &acknowledged {
+        for (key, expected) in &acknowledged {
             let value = cluster.command::<Option<String>>(id, redis::cmd("GET").arg(key)).unwrap();
-            assert_eq!(value.as_deref(), Some(key.as_str()), "node {id} lost {key}");
+            assert_eq!(value.as_ref(), Some(expected), "node {id} lost {key}");
         }
     }
 
     // Space is back: the full member catches up, without a restart, and serves every write.
     disk.free();
-    let last = acknowledged.last().unwrap().clone();
+    let (last, last_value) = acknowledged.last().unwrap().clone();
     wait_until("the member whose disk was full catches up", || {
         cluster
             .command::<Option<String>>(full, redis::cmd("GET").arg(&last))
-            .is_ok_and(|value| value.as_deref() == Some(last.as_str()))
+            .is_ok_and(|value| value.as_ref() == Some(&last_value))
     });
-    for key in &acknowledged {
+    for (key, expected) in &acknowledged {
         let value = cluster.command::<Option<String>>(full, redis::cmd("GET").arg(key)).unwrap();
-        assert_eq!(value.as_deref(), Some(key.as_str()), "node {full} lost {key}");
+        assert_eq!(value.as_ref(), Some(expected), "node {full} lost {key}");
     }
     set(&cluster, full, "after").unwrap();
 }

@@ -450,9 +450,21 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
             redis::cmd("SET").arg(format!("k{index}")).arg(index).query(&mut client).unwrap();
     }
     disk.fill();
-    // The first write cannot be written: it is held (outcome unknown), later ones refused.
+    // Writes go on into the zeros the log wrote ahead of its records (preallocation, 1 MiB);
+    // the first write that needs more cannot be written: it is held (outcome unknown), and
+    // later ones are refused.
     let big = "h".repeat(100_000);
-    let held = redis::cmd("SET").arg("held").arg(&big).query::<String>(&mut client);
+    let mut taken = 0;
+    let (held_key, held) = loop {
+        let key = format!("big:{taken}");
+        match redis::cmd("SET").arg(&key).arg(&big).query::<String>(&mut client) {
+            Ok(_) => {
+                taken += 1;
+                assert!(taken <= 20, "{taken} writes of 100 kB succeeded on a full disk");
+            }
+            Err(error) => break (key, Err::<String, _>(error)),
+        }
+    };
     assert!(
         matches!(&held, Err(error) if error.to_string().contains("may or may not")
             || error.to_string().contains("MISCONF")),
@@ -467,7 +479,7 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
     assert!(refusal.contains(&expected), "expected MISCONF {expected:?}, got {refusal:?}");
     // Reads still work, and every acknowledged write is there.
     assert_eq!(redis::cmd("GET").arg("k42").query::<u64>(&mut client).unwrap(), 42);
-    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 100);
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut client).unwrap(), 100 + taken);
     assert_eq!(info_line(&mut client, "concord_storage_status"), "disk-full");
     assert_eq!(info_line(&mut client, "aof_last_write_status"), "err");
     let save = redis::cmd("SAVE").query::<String>(&mut client).unwrap_err().to_string();
@@ -496,7 +508,7 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
         }
     }
     assert_eq!(info_line(&mut client, "concord_storage_status"), "ok");
-    assert_eq!(redis::cmd("GET").arg("held").query::<String>(&mut client).unwrap(), big);
+    assert_eq!(redis::cmd("GET").arg(&held_key).query::<String>(&mut client).unwrap(), big);
     assert_eq!(redis::cmd("SAVE").query::<String>(&mut client).unwrap(), "OK");
     node.kill();
     let node = start(&data_dir, &[]);
@@ -504,6 +516,11 @@ fn a_full_disk_refuses_writes_with_misconf_serves_reads_and_recovers_without_a_r
     for index in 0..100 {
         let value: u64 = redis::cmd("GET").arg(format!("k{index}")).query(&mut client).unwrap();
         assert_eq!(value, index, "acknowledged write of k{index} lost");
+    }
+    for index in 0..taken {
+        let value: String =
+            redis::cmd("GET").arg(format!("big:{index}")).query(&mut client).unwrap();
+        assert_eq!(value, big, "acknowledged write of big:{index} lost");
     }
     assert_eq!(redis::cmd("GET").arg("after").query::<String>(&mut client).unwrap(), "space");
 }

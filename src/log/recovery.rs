@@ -12,7 +12,9 @@
 //! 4. In every segment, every frame must be whole, checksum-valid, and carry the next index
 //!    and a term not below the previous one. The one exception is the end of the last
 //!    segment: a damaged frame there with no valid frame anywhere after it is a torn write,
-//!    and the file is truncated before it.
+//!    and the file is truncated before it. The zeros that preallocation leaves after the
+//!    last record are cut the same way (a frame of zeros fails its checksum), but only the
+//!    bytes up to the last one that is not zero count as torn.
 
 use std::time::{Duration, Instant};
 
@@ -75,9 +77,12 @@ pub(super) fn recover(disk: &dyn Disk, cache: &mut Cache) -> Result<Recovered, L
     let mut chain = Chain { purged, next_index: None, last_term: 0 };
     let mut segments = Vec::with_capacity(kept.len());
     let mut last_progress = started;
+    let mut last_written_end = 0;
     for (position, (first_index, name)) in kept.iter().enumerate() {
         let is_last = position + 1 == kept.len();
-        let segment = recover_segment(disk, name, *first_index, is_last, &mut chain, cache)?;
+        let (segment, written_end) =
+            recover_segment(disk, name, *first_index, is_last, &mut chain, cache)?;
+        last_written_end = written_end;
         report.segments += 1;
         report.records += segment.offsets.len() as u64;
         report.bytes += segment.bytes;
@@ -93,7 +98,7 @@ pub(super) fn recover(disk: &dyn Disk, cache: &mut Cache) -> Result<Recovered, L
             );
         }
     }
-    report.torn_tail_bytes = finish_last_segment(disk, &mut segments)?;
+    report.torn_tail_bytes = finish_last_segment(disk, &mut segments, last_written_end)?;
     // What was read may have been only in the page cache (the process died, the machine did
     // not). Syncing the last segment (the only one with unsynced writes) and the directory
     // makes everything recovered durable, so that `durable_index` can start at the end.
@@ -238,7 +243,8 @@ fn read_whole(disk: &dyn Disk, name: &str, file: &dyn DiskFile) -> Result<Vec<u8
     Ok(bytes)
 }
 
-/// Reads and verifies one segment, advancing `chain` and caching its recent records.
+/// Reads and verifies one segment, advancing `chain` and caching its recent records. Returns
+/// it with the offset just past its last byte that is not zero.
 fn recover_segment(
     disk: &dyn Disk,
     name: &str,
@@ -246,7 +252,7 @@ fn recover_segment(
     is_last: bool,
     chain: &mut Chain,
     cache: &mut Cache,
-) -> Result<Segment, LogError> {
+) -> Result<(Segment, u64), LogError> {
     let file = disk.open(name).map_err(|source| LogError::Io {
         context: format!("opening {}", disk.describe(name)),
         source,
@@ -308,7 +314,9 @@ fn recover_segment(
     }
     chain.next_index = Some(index);
     let name = name.to_string();
-    Ok(Segment { name, first_index, file, offsets, bytes: offset as u64 })
+    let allocated = bytes.len() as u64;
+    let written_end = end_of_nonzero(&bytes);
+    Ok((Segment { name, first_index, file, offsets, bytes: offset as u64, allocated }, written_end))
 }
 
 fn check_header(
@@ -376,23 +384,36 @@ fn valid_record_after(bytes: &[u8], damaged_offset: usize, expected_index: Index
     })
 }
 
-/// Truncates the last segment to its last valid record if a torn write follows it, and syncs
-/// it. Returns the bytes cut.
-fn finish_last_segment(disk: &dyn Disk, segments: &mut [Segment]) -> Result<u64, LogError> {
+/// Truncates the last segment to its last valid record if a torn write or preallocated zeros
+/// follow it, and syncs it. Returns the bytes of the torn write: those cut up to the last
+/// byte that is not zero (zeros past it are preallocation, or a write that never began).
+fn finish_last_segment(
+    disk: &dyn Disk,
+    segments: &mut [Segment],
+    torn_end: u64,
+) -> Result<u64, LogError> {
     let Some(last) = segments.last_mut() else { return Ok(0) };
     let file = disk.describe(&last.name);
     let io_error = |doing: String| move |source| LogError::Io { context: doing, source };
-    let length = last.file.len().map_err(io_error(format!("reading the length of {file}")))?;
-    if length != last.bytes {
-        tracing::warn!(
-            file = %file,
-            offset = last.bytes,
-            bytes = length - last.bytes,
-            "cutting off a torn write at the end of the log"
-        );
+    let torn_bytes = torn_end.saturating_sub(last.bytes);
+    if last.allocated != last.bytes {
+        if torn_bytes > 0 {
+            tracing::warn!(
+                file = %file,
+                offset = last.bytes,
+                bytes = torn_bytes,
+                "cutting off a torn write at the end of the log"
+            );
+        }
         let doing = format!("truncating {file} at byte {}", last.bytes);
         last.file.truncate(last.bytes).map_err(io_error(doing))?;
+        last.allocated = last.bytes;
     }
     last.file.sync().map_err(io_error(format!("syncing {file}")))?;
-    Ok(length - last.bytes)
+    Ok(torn_bytes)
+}
+
+/// The offset just past the last byte of `bytes` that is not zero (0 if every byte is).
+fn end_of_nonzero(bytes: &[u8]) -> u64 {
+    bytes.iter().rposition(|&byte| byte != 0).map_or(0, |position| position as u64 + 1)
 }

@@ -10,7 +10,12 @@ use std::path::Path;
 use super::*;
 
 fn options() -> LogOptions {
-    LogOptions { segment_bytes_max: 300, cache_bytes_max: 0, record_bytes_max: 100 }
+    LogOptions {
+        segment_bytes_max: 300,
+        cache_bytes_max: 0,
+        record_bytes_max: 100,
+        preallocate_bytes: 40,
+    }
 }
 
 /// A small log as written, file by file.

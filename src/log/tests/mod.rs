@@ -12,7 +12,12 @@ use super::*;
 
 /// Small bounds, so that a few records exercise rollover and reads past the cache.
 fn small_options() -> LogOptions {
-    LogOptions { segment_bytes_max: 256, cache_bytes_max: 128, record_bytes_max: 100 }
+    LogOptions {
+        segment_bytes_max: 256,
+        cache_bytes_max: 128,
+        record_bytes_max: 100,
+        preallocate_bytes: 64,
+    }
 }
 
 fn record(index: Index, term: Term) -> Record {
@@ -259,33 +264,82 @@ fn a_failed_fsync_poisons_every_later_operation_and_a_reopen_recovers_what_was_s
 fn a_full_disk_during_append_leaves_the_files_as_before_and_the_rest_appends_later() {
     // Every write of the appends below (records, new segments, their headers and renames)
     // fails in turn; each time the log stays healthy and the same batch appends in the end.
-    for failure in 0..12 {
-        let disk = SimulatedDisk::new();
-        let mut log = open(&disk);
-        log.append(&records(0..4, 1)).unwrap();
-        log.sync().unwrap();
-        disk.fail_write(failure, Fault::NoSpace);
-        let mut failed = false;
-        for batch in records(4..24, 1).chunks(4) {
-            let files_before = disk.files();
-            let first = batch[0].index;
-            let Err(error) = log.append(batch) else { continue };
-            failed = true;
-            assert!(matches!(error, LogError::NoSpace { .. }), "failure {failure}: {error}");
-            assert!(error.to_string().contains("os error 28"), "{error}");
-            let written = (log.next_index() - first) as usize;
-            assert!(written < batch.len(), "the failed append cannot have written everything");
-            if written == 0 {
-                assert_eq!(disk.files(), files_before, "failure {failure} left bytes behind");
+    // Without preallocation every injected failure reaches the caller. With it, a failure of
+    // a write that carried zeros is absorbed (the records are written again alone), and one
+    // that is reported may have cut the segment's zeros, which recovery would cut anyway.
+    for preallocate_bytes in [0, 64] {
+        let options = LogOptions { preallocate_bytes, ..small_options() };
+        for failure in 0..12 {
+            let disk = SimulatedDisk::new();
+            let mut log = Log::open(Arc::new(disk.clone()), options.clone()).unwrap();
+            log.append(&records(0..4, 1)).unwrap();
+            log.sync().unwrap();
+            disk.fail_write(failure, Fault::NoSpace);
+            let mut failed = false;
+            for batch in records(4..24, 1).chunks(4) {
+                let files_before = without_trailing_zeros(disk.files());
+                let first = batch[0].index;
+                let Err(error) = log.append(batch) else { continue };
+                failed = true;
+                assert!(matches!(error, LogError::NoSpace { .. }), "failure {failure}: {error}");
+                assert!(error.to_string().contains("os error 28"), "{error}");
+                let written = (log.next_index() - first) as usize;
+                assert!(written < batch.len(), "the failed append cannot have written everything");
+                if written == 0 {
+                    let files = without_trailing_zeros(disk.files());
+                    assert_eq!(files, files_before, "failure {failure} left bytes behind");
+                }
+                assert_eq!(everything(&log), records(0..first + written as u64, 1));
+                log.append(&batch[written..]).expect("the rest appends once there is space");
             }
-            assert_eq!(everything(&log), records(0..first + written as u64, 1));
-            log.append(&batch[written..]).expect("the rest appends once there is space");
+            assert!(failed || preallocate_bytes > 0, "failure {failure} was injected");
+            log.sync().unwrap();
+            disk.crash(0);
+            let recovered =
+                everything(&Log::open(Arc::new(disk.clone()), options.clone()).unwrap());
+            assert_eq!(recovered, records(0..24, 1), "after failure {failure}");
         }
-        assert!(failed, "failure {failure} was injected");
-        log.sync().unwrap();
-        disk.crash(0);
-        assert_eq!(everything(&open(&disk)), records(0..24, 1), "after failure {failure}");
     }
+}
+
+/// `files` with the zeros at the end of each removed: preallocation's, which carry nothing.
+fn without_trailing_zeros(
+    mut files: std::collections::BTreeMap<String, Vec<u8>>,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    for bytes in files.values_mut() {
+        let end = bytes.iter().rposition(|&byte| byte != 0).map_or(0, |position| position + 1);
+        bytes.truncate(end);
+    }
+    files
+}
+
+#[test]
+fn preallocated_zeros_are_written_ahead_of_the_records_and_never_outlive_a_segment() {
+    let disk = SimulatedDisk::new();
+    let mut log = open(&disk);
+    let written = records(0..40, 1);
+    for batch in written.chunks(3) {
+        log.append(batch).unwrap();
+        log.sync().unwrap();
+        let files = disk.files();
+        let (active, bytes) = files.iter().next_back().expect("a segment");
+        let records_end = bytes.iter().rposition(|&byte| byte != 0).unwrap() + 1;
+        assert!(
+            bytes.len() > records_end || bytes.len() as u64 >= small_options().segment_bytes_max,
+            "{active} has zeros ahead of its records, up to the segment size"
+        );
+        for (name, bytes) in files.iter().rev().skip(1) {
+            assert_ne!(bytes.last(), Some(&0), "closed segment {name} ends at its last record");
+        }
+    }
+    drop(log);
+    disk.crash(0);
+    let log = open(&disk);
+    assert_eq!(everything(&log), written, "the zeros read as the end of the log");
+    assert_eq!(log.recovery().torn_tail_bytes, 0, "zeros are not a torn write");
+    let files = disk.files();
+    let last = files.values().next_back().unwrap();
+    assert_ne!(last.last(), Some(&0), "recovery cut the zeros");
 }
 
 #[test]

@@ -108,7 +108,12 @@ fn payload(index: Index, term: Term, bytes: u8) -> Bytes {
 }
 
 fn options() -> LogOptions {
-    LogOptions { segment_bytes_max: 200, cache_bytes_max: 150, record_bytes_max: 64 }
+    LogOptions {
+        segment_bytes_max: 200,
+        cache_bytes_max: 150,
+        record_bytes_max: 64,
+        preallocate_bytes: 50,
+    }
 }
 
 fn reopen(disk: &SimulatedDisk) -> Log {
