@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::CommandError;
+pub use crate::resp::parse_i64;
 
 /// The arguments after the command name (and after the subcommand, for container commands).
 #[derive(Debug)]
@@ -70,33 +71,6 @@ pub fn is_keyword(argument: &[u8], keyword: &str) -> bool {
     argument.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
-/// Redis's `string2ll`: the exact decimal form of an `i64` and nothing else.
-pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
-    let (negative, digits) = match bytes {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, bytes),
-    };
-    match digits {
-        [] => return None,
-        [b'0'] => return if negative { None } else { Some(0) },
-        [b'0', ..] => return None,
-        _ => {}
-    }
-    if digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    // Accumulating as a negative number covers i64::MIN, whose magnitude has no positive form.
-    let mut value: i64 = 0;
-    for digit in digits {
-        value = value.checked_mul(10)?.checked_sub(i64::from(digit - b'0'))?;
-    }
-    if negative {
-        Some(value)
-    } else {
-        value.checked_neg()
-    }
-}
-
 /// Redis's `string2ld`/`strtod` reading of a double: leading and trailing spaces are not
 /// allowed, `inf`/`-inf`/`+inf` are, NaN is not.
 pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
@@ -122,29 +96,6 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_parse_exactly_as_redis_string2ll() {
-        assert_eq!(parse_i64(b"0"), Some(0));
-        assert_eq!(parse_i64(b"-1"), Some(-1));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for rejected in [
-            &b""[..],
-            b"-",
-            b"-0",
-            b"01",
-            b"+1",
-            b" 1",
-            b"1 ",
-            b"1.0",
-            b"9223372036854775808",
-            b"-9223372036854775809",
-            b"abc",
-        ] {
-            assert_eq!(parse_i64(rejected), None, "{:?}", String::from_utf8_lossy(rejected));
-        }
-    }
 
     #[test]
     fn doubles_accept_infinity_and_reject_nan_and_spaces() {

@@ -41,7 +41,7 @@
 //! Like Redis, and on purpose for compatibility, the decoder does not check that the two bytes
 //! after a bulk, or after a header's `\r`, are `\r\n`: it skips them.
 
-use super::Frame;
+use super::{parse_i64, Frame};
 use bytes::{Buf, Bytes, BytesMut};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -318,8 +318,7 @@ impl Decoder {
             }
             LineSearch::TooLong => return Err(ProtocolError::MultibulkCountTooBig),
         };
-        let count = parse_redis_integer(&buffer[1..line_end])
-            .ok_or(ProtocolError::InvalidMultibulkLength)?;
+        let count = parse_i64(&buffer[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
         if count > 0 && count as u64 > self.limits.arguments_max as u64 {
             return Err(ProtocolError::InvalidMultibulkLength);
         }
@@ -369,8 +368,8 @@ impl Decoder {
         if buffer[line_start] != b'$' {
             return Err(ProtocolError::ExpectedBulk { found: buffer[line_start] });
         }
-        let length = parse_redis_integer(&buffer[line_start + 1..line_end])
-            .ok_or(ProtocolError::InvalidBulkLength)?;
+        let length =
+            parse_i64(&buffer[line_start + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
         if length < 0 || length as u64 > self.limits.bulk_bytes_max as u64 {
             return Err(ProtocolError::InvalidBulkLength);
         }
@@ -447,38 +446,6 @@ impl Decoder {
             return LineSearch::TooLong;
         }
         LineSearch::NotYet(window_end.max(search_start))
-    }
-}
-
-/// Parses a decimal integer exactly as Redis's `string2ll` does: an optional `-`, then digits
-/// with no leading zero (only `0` itself may start with `0`), no `+`, no blanks, and fewer than
-/// 21 bytes in all. `-0` is refused.
-fn parse_redis_integer(text: &[u8]) -> Option<i64> {
-    if text.is_empty() || text.len() > 20 {
-        return None;
-    }
-    if text == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', digits)) => (true, digits),
-        _ => (false, text),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut magnitude: u64 = 0;
-    for &digit in digits {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
-    }
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
     }
 }
 

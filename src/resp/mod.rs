@@ -24,11 +24,13 @@
 
 mod decode;
 mod encode;
+mod integer;
 #[cfg(test)]
 mod tests;
 
 pub use decode::{Decoder, Limits, ProtocolError};
 pub use encode::{encode, format_double, format_human_long_double};
+pub use integer::parse_i64;
 
 use bytes::Bytes;
 use std::borrow::Cow;

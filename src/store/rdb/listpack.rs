@@ -19,7 +19,7 @@
 //!   its backlen matches, the terminator ends it, and the count is right (or 65535). It never
 //!   panics and never allocates more than the buffer's size suggests.
 
-use crate::command::parse_i64;
+use crate::resp::parse_i64;
 
 /// Bytes of the header: total bytes (4) and element count (2).
 const HEADER_BYTES: usize = 6;
