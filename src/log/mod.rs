@@ -112,6 +112,7 @@
 mod disk;
 pub mod format;
 mod recovery;
+mod segment;
 mod simulated;
 
 #[cfg(test)]
@@ -130,6 +131,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use format::{PURGED_FILE, PURGED_MAGIC, TEMPORARY_SUFFIX, VOTE_FILE, VOTE_MAGIC};
+use segment::Segment;
 
 /// The position of a record in the log. The first record of a fresh log has index 0.
 pub type Index = u64;
@@ -316,37 +318,6 @@ impl StepError {
         } else {
             StepError::Poison(error)
         }
-    }
-}
-
-/// One segment file of the open log.
-struct Segment {
-    name: String,
-    first_index: Index,
-    file: Box<dyn DiskFile>,
-    /// The byte offset of each record in the file, by `index - first_index`.
-    offsets: Vec<u64>,
-    /// Where the records end: header plus records.
-    bytes: u64,
-    /// The file's length: `bytes` plus the zeros written ahead of the records (only the
-    /// active segment has any; [`LogOptions::preallocate_bytes`]).
-    allocated: u64,
-}
-
-impl Segment {
-    fn next_index(&self) -> Index {
-        self.first_index + self.offsets.len() as u64
-    }
-
-    /// The bytes of the records `from..to` (indexes within this segment).
-    fn byte_range(&self, from: Index, to: Index) -> Range<u64> {
-        let start = self.offsets[(from - self.first_index) as usize];
-        let end = if to == self.next_index() {
-            self.bytes
-        } else {
-            self.offsets[(to - self.first_index) as usize]
-        };
-        start..end
     }
 }
 
@@ -603,7 +574,7 @@ impl Log {
         } else {
             0
         };
-        let result = Log::write_at_end(active, buffer, zeros);
+        let result = active.write_at_end(buffer, zeros);
         let name = self.disk.describe(&active.name);
         self.fail_step(result, || format!("writing to {name}"))?;
         let active = self.segments.last_mut().expect("checked above");
@@ -620,65 +591,6 @@ impl Log {
         }
         buffer.clear();
         Ok(())
-    }
-
-    /// Writes the encoded records in `buffer` after the last record of `segment`, followed by
-    /// `zeros` zero bytes (preallocation; [`LogOptions::preallocate_bytes`]). A full disk that
-    /// refuses the records with their zeros is tried once more with the records alone: the
-    /// zeros only make later syncs cheaper, and must not stop writes that fit.
-    fn write_at_end(
-        segment: &mut Segment,
-        buffer: &mut Vec<u8>,
-        zeros: u64,
-    ) -> Result<(), StepError> {
-        let start = segment.bytes;
-        let records_end = start + buffer.len() as u64;
-        if zeros > 0 {
-            let records_bytes = buffer.len();
-            buffer.resize(records_bytes + zeros as usize, 0);
-            let result = segment.file.write_at(start, buffer);
-            buffer.truncate(records_bytes);
-            match result.map_err(StepError::write) {
-                Ok(()) => {
-                    segment.allocated = records_end + zeros;
-                    return Ok(());
-                }
-                Err(StepError::NoSpace(error)) => {
-                    segment.allocated = start;
-                    if let StepError::Poison(error) =
-                        Log::cut_back(segment.file.as_mut(), start, error)
-                    {
-                        return Err(StepError::Poison(error));
-                    }
-                }
-                Err(poison) => return Err(poison),
-            }
-        }
-        match segment.file.write_at(start, buffer).map_err(StepError::write) {
-            Ok(()) => {
-                segment.allocated = segment.allocated.max(records_end);
-                Ok(())
-            }
-            Err(StepError::NoSpace(error)) => {
-                segment.allocated = start;
-                Err(Log::cut_back(segment.file.as_mut(), start, error))
-            }
-            Err(poison) => Err(poison),
-        }
-    }
-
-    /// After a write at `start` failed for want of space: truncates `file` back to `start`,
-    /// so that no byte of the failed write stays, and reads the length back to verify it.
-    fn cut_back(file: &mut dyn DiskFile, start: u64, error: io::Error) -> StepError {
-        match file.truncate(start).and_then(|()| file.len()) {
-            Ok(length) if length == start => StepError::NoSpace(error),
-            Ok(length) => StepError::Poison(io::Error::other(format!(
-                "{error}; truncating back to byte {start} left {length} bytes"
-            ))),
-            Err(truncation) => StepError::Poison(io::Error::other(format!(
-                "{error}; truncating back to byte {start} failed: {truncation}"
-            ))),
-        }
     }
 
     /// Closes the active segment (cutting its preallocated zeros and syncing it) and starts a
