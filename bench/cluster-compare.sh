@@ -73,13 +73,7 @@ work_dir=$(mktemp -d "${TMPDIR:-/tmp}/concord-cluster-bench.XXXXXX")
 declare -A server_pids server_commands
 
 cleanup() {
-    local name
-    for name in "${!server_pids[@]}"; do
-        kill "${server_pids[$name]}" 2>/dev/null || true
-    done
-    for name in "${!server_pids[@]}"; do
-        wait "${server_pids[$name]}" 2>/dev/null || true
-    done
+    stop_processes "${server_pids[@]}"
     if [[ $KEEP_DIR == 1 ]]; then
         echo "cluster-compare: logs and data kept in $work_dir" >&2
     else

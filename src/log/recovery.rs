@@ -244,7 +244,8 @@ fn read_whole(disk: &dyn Disk, name: &str, file: &dyn DiskFile) -> Result<Vec<u8
 }
 
 /// Reads and verifies one segment, advancing `chain` and caching its recent records. Returns
-/// it with the offset just past its last byte that is not zero.
+/// it with the offset just past its last byte that is not zero, or its last record if no
+/// such byte follows that.
 fn recover_segment(
     disk: &dyn Disk,
     name: &str,
@@ -315,7 +316,8 @@ fn recover_segment(
     chain.next_index = Some(index);
     let name = name.to_string();
     let allocated = bytes.len() as u64;
-    let written_end = end_of_nonzero(&bytes);
+    // Only what lies past the last record can be zeros or a torn write.
+    let written_end = offset as u64 + end_of_nonzero(&bytes[offset..]);
     Ok((Segment { name, first_index, file, offsets, bytes: offset as u64, allocated }, written_end))
 }
 
