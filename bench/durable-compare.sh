@@ -8,10 +8,10 @@
 # from the process's own accounting over the run, in microseconds).
 #
 # Usage: bench/durable-compare.sh            (builds target/release/concord first)
-# Environment: CONCORD_BIN (binary; CONCORD is its older name), CLIENTS ("1 16 50 200"), REQUESTS (per run at >1 client,
-# default 20000), REQUESTS_SINGLE (at 1 client, default 2000), TESTS ("set,incr"),
-# KEYSPACE (-r, default 1000000), DATA_ROOT (where the data directories go; default a temporary directory — put it on the
-# disk you want to measure).
+# Environment: CONCORD_BIN (binary; CONCORD is its older name), CLIENTS ("1 16 50 200"),
+# REQUESTS (per run at >1 client, default 20000), REQUESTS_SINGLE (at 1 client, default
+# 2000), TESTS ("set,incr"), KEYSPACE (-r, default 1000000), DATA_ROOT (where the data
+# directories go; default a temporary directory — put it on the disk you want to measure).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,7 +50,6 @@ pids+=($!) port_pids[$P_EVERYSEC]=$!
 wait_ready "$P_CONCORD" "${port_pids[$P_CONCORD]}" "$DATA_ROOT/concord.log"
 wait_ready "$P_ALWAYS" "${port_pids[$P_ALWAYS]}" "$DATA_ROOT/always.log"
 wait_ready "$P_EVERYSEC" "${port_pids[$P_EVERYSEC]}" "$DATA_ROOT/everysec.log"
-clock_ticks=$(getconf CLK_TCK)
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 results="$DATA_ROOT/results.csv"
@@ -67,8 +66,8 @@ for clients in $CLIENTS; do
             # -r: random keys, so SET does not hit one key only; --csv prints rps and percentiles.
             row=$(redis-benchmark -p "$port" -t "$test" -c "$clients" -n "$requests" -r "$KEYSPACE" \
                 --csv | tail -n +2 | tr -d '"')
-            cpu=$(awk -v ticks="$(($(cpu_ticks "${port_pids[$port]}") - ticks_before))" \
-                -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.2f", ticks * 1e6 / hz / n }')
+            cpu=$(cpu_micros_per_request "$(($(cpu_ticks "${port_pids[$port]}") - ticks_before))" \
+                "$requests")
             IFS=, read -r test rps _avg _min p50 _p95 p99 _max <<<"$row"
             echo "$name,$clients,$test,$rps,$p50,$p99,$cpu" >>"$results"
         done

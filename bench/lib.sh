@@ -85,3 +85,11 @@ concord_binary() {
 cpu_ticks() {
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
+
+bench_clock_ticks=$(getconf CLK_TCK)
+
+# cpu_micros_per_request TICKS REQUESTS: TICKS of CPU time spread over REQUESTS, in
+# microseconds a request, to two decimals.
+cpu_micros_per_request() {
+    awk -v ticks="$1" -v hz="$bench_clock_ticks" -v n="$2" 'BEGIN { printf "%.2f", ticks * 1e6 / hz / n }'
+}

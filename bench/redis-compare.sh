@@ -83,8 +83,6 @@ start_concord() {
     wait_ready "$port" "$!" "$work_dir/$name.log"
 }
 
-clock_ticks=$(getconf CLK_TCK)
-
 # One redis-benchmark run, as "REQUESTS/SECOND CPU_MICROSECONDS/REQUEST" of the server:
 # run_case PORT CASE PIPELINE
 run_case() {
@@ -105,8 +103,7 @@ run_case() {
         END { if (!found) exit 1 }') ||
         fail "no $name row in redis-benchmark output: $output"
     # lrange_100's fill step is charged too, alike on both servers.
-    awk -v rps="$rps" -v ticks="$(($(cpu_ticks "$pid") - ticks_before))" -v hz="$clock_ticks" \
-        -v n="$requests" 'BEGIN { printf "%s %.2f\n", rps, ticks * 1e6 / hz / n }'
+    echo "$rps $(cpu_micros_per_request "$(($(cpu_ticks "$pid") - ticks_before))" "$requests")"
 }
 
 median() {
