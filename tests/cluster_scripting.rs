@@ -330,13 +330,22 @@ fn a_script_through_a_follower_is_denied_on_every_member_and_logged_where_its_cl
     set_user.arg("+eval").arg("+set");
     let created: String = cluster.command(leader, &set_user).expect("ACL SETUSER answers");
     assert_eq!(created, "OK");
-    let mut client = connect(cluster.client_port(follower), TIMEOUT).expect("a connection");
     let deadline = std::time::Instant::now() + TIMEOUT;
-    // The follower knows the user once it applied ACL SETUSER's entry.
-    while redis::cmd("AUTH").arg("scripter").arg("pw").query::<String>(&mut client).is_err() {
+    // The follower knows the user once it applied ACL SETUSER's entry. Asking with ACL GETUSER
+    // rather than AUTH keeps a failed AUTH out of the ACL LOG the test reads below.
+    let mut get_user = redis::cmd("ACL");
+    get_user.arg("GETUSER").arg("scripter");
+    while cluster
+        .command::<redis::Value>(follower, &get_user)
+        .map_or(true, |user| user == redis::Value::Nil)
+    {
         assert!(std::time::Instant::now() < deadline, "member {follower} never knew the user");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let mut client = connect(cluster.client_port(follower), TIMEOUT).expect("a connection");
+    let authed: String =
+        redis::cmd("AUTH").arg("scripter").arg("pw").query(&mut client).expect("AUTH");
+    assert_eq!(authed, "OK");
     let body = "local denied = redis.pcall('set', 'denied', '1') \
                 redis.call('set', 'allowed', '1') return denied['err']";
     let reply: String = redis::cmd("EVAL").arg(body).arg(0).query(&mut client).expect("EVAL");
