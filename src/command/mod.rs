@@ -45,6 +45,7 @@ pub mod scripting;
 pub mod sets;
 pub mod sort;
 pub mod streams;
+pub(crate) mod strtod;
 pub mod strings;
 pub mod concord_metadata;
 pub mod metadata;

@@ -2,8 +2,8 @@
 //!
 //! Every run gets a fresh Lua state: the libraries `base` (less `print`, `loadfile`, `dofile`
 //! and `load`, and with `loadstring` refusing bytecode), `table`, `string`, `math` (its
-//! `random` Redis's rand48, seeded with 0 at the start of every run, as Redis 7.0 does) and
-//! `bit`; the `redis` table (`call`, `pcall`, `error_reply`, `status_reply`, `sha1hex`, `log`,
+//! `random` Redis's rand48, seeded with 0 at the start of every run, as Redis 7.0 does),
+//! `bit` and `cjson`; the `redis` table (`call`, `pcall`, `error_reply`, `status_reply`, `sha1hex`, `log`,
 //! `setresp`, `set_repl`, `replicate_commands`, the `LOG_*` and `REPL_*` constants,
 //! `REDIS_VERSION`); `KEYS` and `ARGV`. Then the globals and the library tables are made
 //! read-only: assigning to them fails with "Attempt to modify a readonly table", reading a
@@ -22,8 +22,8 @@
 //! on every instruction, so a `pcall` inside the script cannot swallow the stop.
 //!
 //! Caveats: the read-only protection is made of metatables (Redis patches its Lua), so
-//! `rawset` on the globals still works and `pairs(_G)` shows nothing; `cjson`, `cmsgpack`,
-//! `struct` and the `debug` library are not there.
+//! `rawset` on the globals still works and `pairs(_G)` shows nothing; `cmsgpack`, `struct` and the `debug`
+//! library are not there.
 
 pub(super) mod library;
 
@@ -35,8 +35,10 @@ use mlua::{
     ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
 };
 
-use super::bit;
 use super::convert::{error_table, error_text, lua_to_reply};
+pub(super) use super::raise::raised;
+use super::raise::Raised;
+use super::{bit, cjson};
 use crate::resp::{format_double, Frame};
 use crate::store::scripts::sha1_hex;
 
@@ -238,6 +240,7 @@ fn prepare(lua: &Lua, script: &Script, call: Function, pcall: Function) -> Resul
     let redis = redis_table(lua, call, pcall)?;
     globals.set("redis", redis)?;
     globals.set("bit", bit::library(lua)?)?;
+    globals.set("cjson", cjson::library(lua, MEMORY_BYTES_MAX)?)?;
     install_random(lua)?;
     match script.chunk {
         Chunk::Script => {
@@ -303,23 +306,6 @@ pub(super) fn is_memory_error(error: &mlua::Error) -> bool {
     }
 }
 
-/// An error a Rust function of the environment raises, which the script's error handler (and
-/// `pcall`) turn into what Redis's C functions raise.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum Raised {
-    /// An error table's text, with its code (`ERR ...`): what `redis.call` raises.
-    #[error("{0}")]
-    Reply(String),
-    /// A message Lua's `luaL_error` would raise: the caller's position goes before it.
-    #[error("{0}")]
-    Lua(String),
-}
-
-/// Raises a message without a code as Redis's `luaPushError` does: with the code `ERR`.
-pub(super) fn raised(text: &str) -> mlua::Error {
-    mlua::Error::external(Raised::Reply(error_text(text)))
-}
-
 fn innermost(error: &mlua::Error) -> String {
     match error {
         mlua::Error::CallbackError { cause, .. } => innermost(cause),
@@ -376,6 +362,7 @@ fn error_handler(lua: &Lua, error: Value) -> mlua::Result<Value> {
                 let place = line.map(|line| format!("{}:{line}: ", &chunk_name(lua)[1..]));
                 error_table(lua, &format!("ERR {}{text}", place.unwrap_or_default()))?
             }
+            Some(Raised::Message(text)) => error_table(lua, &format!("ERR {text}"))?,
             None => error_table(lua, &format!("ERR {}", innermost(&error)))?,
         },
         Value::Boolean(value) => error_table(lua, &format!("ERR {value}"))?,
@@ -411,6 +398,7 @@ fn pcall_results(lua: &Lua, results: MultiValue) -> mlua::Result<MultiValue> {
                 let place = script_line(lua).map(|line| format!("{}:{line}: ", &chunk[1..]));
                 Value::String(lua.create_string(format!("{}{text}", place.unwrap_or_default()))?)
             }
+            Some(Raised::Message(text)) => Value::String(lua.create_string(text)?),
             None => Value::Error(error),
         },
         other => other,
@@ -554,10 +542,12 @@ local next, getmetatable, select = hidden.next, hidden.getmetatable, hidden.sele
 local format = hidden.string.format
 local printed, printed_count = setmetatable({}, {__mode = 'k'}), 0
 local by_address = {table = true, ['function'] = true, userdata = true, thread = true}
+-- cjson.null is a light userdata holding NULL: the same everywhere.
+local null = hidden.cjson and hidden.cjson.null
 hidden.tostring = function(...)
   local value = ...
   local metatable = getmetatable(value)
-  if select('#', ...) == 0 or not by_address[type(value)]
+  if select('#', ...) == 0 or not by_address[type(value)] or value == null
       or (type(metatable) == 'table' and metatable.__tostring) then
     return tostring(...)
   end
@@ -571,7 +561,7 @@ end
 local function refuse_address_keys(table)
   if type(table) ~= 'table' then return end
   for key in next, table do
-    if by_address[type(key)] then
+    if by_address[type(key)] and key ~= null then
       error("Script attempted to traverse a table keyed by a " .. type(key) ..
         ": Concord refuses it, since its order is not the same on every member", 3)
     end
@@ -597,7 +587,7 @@ hidden.table.foreach = function(table, ...)
   refuse_address_keys(table)
   return foreach(table, ...)
 end
-for _, name in pairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit'}) do
+for _, name in pairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit', 'cjson'}) do
   if hidden[name] then hidden[name] = proxy(hidden[name]) end
 end
 local function nonexistent(_, name)

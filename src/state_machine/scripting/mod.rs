@@ -30,9 +30,11 @@
 //! ended by its budget instead.
 
 mod bit;
+mod cjson;
 mod convert;
 mod environment;
 mod functions;
+mod raise;
 
 pub use environment::{INSTRUCTIONS_MAX, MEMORY_BYTES_MAX, REDIS_VERSION};
 pub use functions::declares_no_writes as function_declares_no_writes;

@@ -157,7 +157,7 @@ fn registering_failure(lua: &Lua, error: Value) -> mlua::Result<Frame> {
         Value::Error(error) if is_memory_error(&error) => return Ok(memory_exhausted()),
         Value::Error(error) => match find_raised(&error) {
             Some(Raised::Reply(text)) => text.clone(),
-            Some(Raised::Lua(text)) => format!("ERR {text}"),
+            Some(Raised::Lua(text) | Raised::Message(text)) => format!("ERR {text}"),
             None => format!("ERR {error}"),
         },
         Value::String(text) => format!("ERR {}", text.to_string_lossy()),
