@@ -1,4 +1,8 @@
-//! The blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
+//! The blocking commands: the pops BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+//! BZPOPMAX, BZMPOP, and the stream reads XREAD and XREADGROUP with BLOCK (parsed in
+//! `command::streams`, which make them [`BlockingPop::Streams`] and
+//! [`BlockingPop::StreamGroup`]). "Pop" names all of them below: a stream read takes nothing
+//! from its key, but waits and is served the same way.
 //!
 //! A blocking pop is a [`Write`]: it goes through the log as [`BlockingWrite::Block`]. Apply
 //! pops at once when there is data; otherwise it registers the connection as a waiter in the
@@ -15,6 +19,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{ListEnd, ListWrite};
+use super::streams::ReadFrom;
 use super::zsets::{PopCommand, ZsetWrite};
 use super::{parse_f64, Args, Command, CommandError, CommandSpec, Key, Write};
 use crate::command::redis_metadata;
@@ -82,26 +87,55 @@ pub enum BlockingPop {
         /// How many members at most: `COUNT`, or 1.
         count: u64,
     },
+    // The variants below were added after the first five; postcard names a variant by its
+    // place, so new ones only ever go at the end.
+    /// XREAD with BLOCK: `[[key, entries]]`, as XREAD answers; at once, the entries of every
+    /// stream that has some after its id, and once blocked, those of the first stream an
+    /// entry is added to.
+    Streams {
+        /// COUNT per stream, 0 for all; a waiter served after blocking without COUNT gets at
+        /// most Redis's 1000.
+        count: u64,
+        /// Each stream and where to read after, or the error its id earned (reported in
+        /// Redis's order, after the key's type). In the log `$` is [`ReadFrom::Last`]; a
+        /// waiter in the table has it resolved to the stream's last id when it blocked, so
+        /// every one there is `Ok(ReadFrom::After(_))`.
+        streams: Vec<(Key, Result<ReadFrom, CommandError>)>,
+    },
+    /// XREADGROUP with BLOCK when every stream's id is `>` (with an explicit id it never
+    /// waits, as in Redis): the entries never delivered to the group, with the PEL bookkeeping
+    /// done in apply when it is served.
+    StreamGroup {
+        /// The group.
+        group: Bytes,
+        /// The consumer, created when it is first served.
+        consumer: Bytes,
+        /// COUNT per stream, 0 for all (at most 1000 once blocked, as for [`Self::Streams`]).
+        count: u64,
+        /// NOACK: deliver without adding to the PEL.
+        no_ack: bool,
+        /// Each stream. In the log every one is [`ReadFrom::Last`]; a waiter in the table has
+        /// `After` the stream's last id when it blocked: it is served once an entry is added
+        /// after that one and after the group's last delivered id, as Redis serves it when
+        /// XADD signals the key.
+        streams: Vec<(Key, ReadFrom)>,
+    },
 }
 
 impl BlockingPop {
     /// The keys the command waits on, in the order it looks at them.
-    pub fn keys(&self) -> &[Key] {
+    pub fn keys(&self) -> Vec<&Key> {
         match self {
             BlockingPop::List { keys, .. }
             | BlockingPop::ListMany { keys, .. }
             | BlockingPop::Zset { keys, .. }
-            | BlockingPop::ZsetMany { keys, .. } => keys,
-            BlockingPop::Move { source, .. } => std::slice::from_ref(source),
+            | BlockingPop::ZsetMany { keys, .. } => keys.iter().collect(),
+            BlockingPop::Move { source, .. } => vec![source],
+            BlockingPop::Streams { streams, .. } => streams.iter().map(|(key, _)| key).collect(),
+            BlockingPop::StreamGroup { streams, .. } => {
+                streams.iter().map(|(key, _)| key).collect()
+            }
         }
-    }
-
-    /// Whether it pops lists (otherwise sorted sets).
-    pub fn pops_lists(&self) -> bool {
-        matches!(
-            self,
-            BlockingPop::List { .. } | BlockingPop::Move { .. } | BlockingPop::ListMany { .. }
-        )
     }
 }
 
@@ -206,7 +240,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(&redis_metadata::BZMPOP, parse_bzmpop),
 ];
 
-fn block(pop: BlockingPop, timeout_ms: u64) -> Result<Command, CommandError> {
+/// A blocking command waiting up to `timeout_ms` (0: forever) for `pop`.
+pub(super) fn block(pop: BlockingPop, timeout_ms: u64) -> Result<Command, CommandError> {
     let block = Block { waiter: WaiterId::default(), pop, timeout_ms };
     Ok(Command::Write(Write::Blocking(BlockingWrite::Block(block))))
 }

@@ -10,14 +10,16 @@
 //! at most 127 bytes; `-` and `+` only where an interval allows them, `ms-*` only in XADD.
 //!
 //! XREADGROUP is a write (it changes the group's PEL), as Redis flags it; XREAD, XPENDING and
-//! XINFO are reads. Blocking (XREAD/XREADGROUP BLOCK) is refused with a clear error, after
-//! the timeout was checked as Redis checks it: Concord does not block on streams yet.
+//! XINFO are reads. With BLOCK, XREAD, and XREADGROUP when every id is `>`, are blocking
+//! commands ([`BlockingPop::Streams`], [`BlockingPop::StreamGroup`]): they go through the log
+//! and wait in the replicated waiter table as BLPOP does (see `state_machine::blocking`).
 
 mod groups;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::blocking::{block, BlockingPop};
 use super::{is_keyword, parse_i64, Args, Command, CommandError, CommandSpec, Key, Read, Write};
 use crate::command::redis_metadata;
 
@@ -109,7 +111,7 @@ pub enum StreamRead {
         /// XREVRANGE: highest first.
         reverse: bool,
     },
-    /// XREAD without BLOCK.
+    /// XREAD without BLOCK (with it, [`BlockingPop::Streams`]).
     Read {
         /// COUNT per stream, 0 for all.
         count: u64,
@@ -235,10 +237,6 @@ const INVALID_ID: CommandError =
     CommandError::other("ERR Invalid stream ID specified as stream command argument");
 const INVALID_START: CommandError = CommandError::other("ERR invalid start ID for the interval");
 const INVALID_END: CommandError = CommandError::other("ERR invalid end ID for the interval");
-/// XREAD's answer to BLOCK, and XREADGROUP's when it would wait for new entries, until
-/// blocking stream reads exist.
-pub(super) const BLOCK_REFUSED: CommandError =
-    CommandError::other("ERR BLOCK is not supported for streams by Concord yet");
 
 /// The stream family's commands, each with its metadata and parser.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -555,11 +553,34 @@ fn parse_xsetid(args: &mut Args) -> Result<Command, CommandError> {
 /// XREAD's and XREADGROUP's options before STREAMS, as Redis reads them.
 pub(crate) struct ReadOptions {
     pub(crate) count: u64,
-    pub(crate) block: bool,
+    /// BLOCK's timeout in milliseconds (0: forever), `None` without BLOCK.
+    pub(crate) block_ms: Option<u64>,
     pub(crate) group: Option<(Bytes, Bytes)>,
     pub(crate) no_ack: bool,
     pub(crate) keys: Vec<Key>,
     pub(crate) ids: Vec<Bytes>,
+}
+
+/// Redis's answer to XREAD or XREADGROUP with BLOCK called from a script (or a function),
+/// `None` for any other call. Redis refuses BLOCK there when it reads the option, so errors of
+/// the options before it come first, and it names the command as the script spelled it.
+pub fn refusal_in_script(arguments: &[Bytes]) -> Option<CommandError> {
+    let (name, rest) = arguments.split_first()?;
+    let group = match () {
+        () if is_keyword(name, "xread") => false,
+        () if is_keyword(name, "xreadgroup") => true,
+        () => return None,
+    };
+    let refusal = script_refusal(name);
+    let parsed = parse_options(&mut Args::new(rest.to_vec()), group, Some(name));
+    matches!(parsed, Err(ref error) if *error == refusal).then_some(refusal)
+}
+
+fn script_refusal(name: &Bytes) -> CommandError {
+    let name = String::from_utf8_lossy(name);
+    CommandError::Other(
+        format!("ERR {name} command is not allowed with BLOCK option from scripts").into(),
+    )
 }
 
 /// Reads `[COUNT n] [BLOCK ms] [GROUP g c] [NOACK] STREAMS key ... id ...`.
@@ -567,9 +588,18 @@ pub(crate) fn parse_read_options(
     args: &mut Args,
     group: bool,
 ) -> Result<ReadOptions, CommandError> {
+    parse_options(args, group, None)
+}
+
+/// [`parse_read_options`], refusing BLOCK as a script's call named `script_call` is refused.
+fn parse_options(
+    args: &mut Args,
+    group: bool,
+    script_call: Option<&Bytes>,
+) -> Result<ReadOptions, CommandError> {
     let mut options = ReadOptions {
         count: 0,
-        block: false,
+        block_ms: None,
         group: None,
         no_ack: false,
         keys: vec![],
@@ -579,12 +609,15 @@ pub(crate) fn parse_read_options(
     while let Some(option) = args.try_next() {
         let more = args.remaining();
         if is_keyword(&option, "block") && more > 0 {
+            if let Some(name) = script_call {
+                return Err(script_refusal(name));
+            }
             let timeout = parse_i64(&args.next_bytes()?)
                 .ok_or(CommandError::other("ERR timeout is not an integer or out of range"))?;
             if timeout < 0 {
                 return Err(CommandError::other("ERR timeout is negative"));
             }
-            options.block = true;
+            options.block_ms = Some(timeout as u64);
         } else if is_keyword(&option, "count") && more > 0 {
             options.count = args.next_i64()?.max(0) as u64;
         } else if is_keyword(&option, "streams") && more > 0 {
@@ -628,10 +661,7 @@ pub(crate) fn parse_read_options(
 
 fn parse_xread(args: &mut Args) -> Result<Command, CommandError> {
     let options = parse_read_options(args, false)?;
-    if options.block {
-        return Err(BLOCK_REFUSED);
-    }
-    let streams = options
+    let streams: Vec<_> = options
         .keys
         .into_iter()
         .zip(options.ids)
@@ -646,7 +676,12 @@ fn parse_xread(args: &mut Args) -> Result<Command, CommandError> {
             (key, from)
         })
         .collect();
-    read(StreamRead::Read { count: options.count, streams })
+    match options.block_ms {
+        Some(timeout_ms) => {
+            block(BlockingPop::Streams { count: options.count, streams }, timeout_ms)
+        }
+        None => read(StreamRead::Read { count: options.count, streams }),
+    }
 }
 
 fn parse_xpending(args: &mut Args) -> Result<Command, CommandError> {

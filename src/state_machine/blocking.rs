@@ -1,18 +1,26 @@
-//! Blocking pops inside apply: the replicated table of blocked clients, and serving them.
+//! Blocking commands inside apply: the replicated table of blocked clients, and serving them.
 //!
-//! A blocking pop ([`Block`]) pops at once when one of its keys has data. Otherwise its
-//! waiter joins the [`Waiters`] table: at the back of the queue of each key it waits on, so
-//! that the first blocked is the first served. The table is state machine state, so every
-//! replica holds the same one and makes the same choices.
+//! A blocking command ([`Block`]) is answered at once when one of its keys has data: its pop
+//! (BLPOP, BZPOPMIN, ...) or its stream read (XREAD and XREADGROUP with BLOCK) runs as the
+//! non-blocking form would. Otherwise its waiter joins the [`Waiters`] table: at the back of
+//! the queue of each key it waits on, so that the first blocked is the first served. The table
+//! is state machine state, so every replica holds the same one and makes the same choices.
 //!
 //! After every request of an entry (an EXEC counts as one, as in Redis, which serves blocked
-//! clients after the whole transaction), apply looks at each key someone waits on, and while
-//! the key has data of the right type serves the waiter at the front of its queue, with the
-//! same pop and reply as the non-blocking form. Serving may create data for others (BLMOVE
-//! pushes to its destination), so this repeats until nothing more can be served. A served
-//! waiter leaves every queue it was in. Because it only looks at the keys' state, any write
-//! that makes data available serves waiters: LPUSH, LMOVE's destination, ZADD, RENAME onto
-//! the key, a transaction holding any of these.
+//! clients after the whole transaction), apply looks at each key someone waits on, and serves
+//! its waiters in the order they blocked while the key has data for them, with the same pop
+//! and reply as the non-blocking form. Serving may create data for others (BLMOVE pushes to
+//! its destination), so this repeats until nothing more can be served. A served waiter leaves
+//! every queue it was in. Because it only looks at the keys' state, any write that makes data
+//! available serves waiters: LPUSH, LMOVE's destination, ZADD, XADD, RENAME onto the key, a
+//! transaction holding any of these.
+//!
+//! Stream reads wait for entries after an id fixed when they block (see
+//! `state_machine::streams::waiting`): each waiter on a stream is looked at, not only the
+//! first, since one may wait after an id another has passed. An XREADGROUP waiter whose
+//! stream or group is gone is answered Redis's error. A stream read takes nothing from its
+//! key, so what it is served is never reserved: an entry served to an XREADGROUP client that
+//! went away stays in the consumer's PEL, to be claimed, as in Redis when a reply is lost.
 //!
 //! A waiter's reply is an [`Output::Served`] of the entry. The node the waiter is connected
 //! to routes it to the connection; the others ignore it. [`BlockingWrite::Unblock`] (a
@@ -26,20 +34,23 @@
 //! went away never takes an element with it, however its going is ordered against pushes in
 //! the log.
 //!
-//! Inside a transaction a blocking pop never blocks: it is its non-blocking form, and
-//! answers the null array (BLMOVE and BRPOPLPUSH: the null bulk) when there is nothing.
+//! Inside a transaction or a script a blocking command never blocks: it is its non-blocking
+//! form, and answers the null array (BLMOVE and BRPOPLPUSH: the null bulk) when there is
+//! nothing.
 //!
 //! Caveats:
 //! - Keys are examined in key order, not in the order they became ready within one request:
 //!   a waiter on several keys that all became ready in one transaction is served from the
 //!   first of them in key order, where Redis takes the first one written.
-//! - A waiter stays blocked while its key holds another type, as in Redis 7.0. A BLMOVE
+//! - A pop waiter stays blocked while its key holds another type, as in Redis 7.0 (an
+//!   XREADGROUP waiter is answered `-UNBLOCKED`, as there). A BLMOVE
 //!   waiter whose source has data but whose destination holds another type is answered
 //!   WRONGTYPE and leaves the table, the element stays in the source and the next waiter is
 //!   served, as in Redis 7.0.
 //! - A pop served at once, when the blocking command is applied, is not reserved: it is the
 //!   non-blocking pop the client asked for, answered like one.
-//! - Each request that leaves waiters in the table costs a look at every waited-on key.
+//! - Each request that leaves waiters in the table costs a look at every waited-on key, and
+//!   at every stream reader waiting on one.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -47,12 +58,15 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::command::blocking::{Block, BlockingPop, BlockingWrite, WaiterId};
+use crate::command::streams::ReadFrom;
 use crate::command::{CommandError, DbIndex, Key};
 use crate::resp::Frame;
 use crate::store::list::{self, list_at};
+use crate::store::stream::StreamId;
 use crate::store::{Db, Keyspace};
 
 use super::outputs::Output;
+use super::streams::waiting;
 use super::zsets::pop_first_nonempty;
 
 mod reservations;
@@ -250,17 +264,55 @@ fn apply_block(
         outputs.push(Output::Served { waiter: *waiter, reply, reserved: false });
         return Frame::Null;
     }
-    // Popped at once: the client's own pop, answered as the non-blocking form (not reserved).
-    match pop_any(keyspace.db_mut(db), now_ms, pop) {
-        Ok(Some((reply, _))) => {
+    // Answered at once: the client's own pop, answered as the non-blocking form (not reserved).
+    match first_attempt(keyspace.db_mut(db), now_ms, pop) {
+        Attempt::Answered(reply) => {
             outputs.push(Output::Served { waiter: *waiter, reply, reserved: false })
         }
-        Ok(None) => waiters.insert(*waiter, db, pop.clone(), reserves),
-        Err(error) => {
-            outputs.push(Output::Served { waiter: *waiter, reply: error.into(), reserved: false })
-        }
+        Attempt::Wait(pop) => waiters.insert(*waiter, db, pop, reserves),
     }
     Frame::Null
+}
+
+/// What a blocking command does when it is applied.
+enum Attempt {
+    /// The non-blocking form's reply: what it popped or read, or the error it earned.
+    Answered(Frame),
+    /// Nothing there: wait with this pop (a stream read's with its ids resolved now).
+    Wait(BlockingPop),
+}
+
+/// A blocking command's non-blocking form, run when the command is applied.
+fn first_attempt(db: &mut Db, now_ms: u64, pop: &BlockingPop) -> Attempt {
+    match pop {
+        BlockingPop::Streams { count, streams } => match waiting::read(db, now_ms, *count, streams)
+        {
+            waiting::Attempt::Answered(reply) => Attempt::Answered(reply),
+            waiting::Attempt::Wait(ids) => {
+                let streams =
+                    ids.into_iter().map(|(key, id)| (key, Ok(ReadFrom::After(id)))).collect();
+                Attempt::Wait(BlockingPop::Streams { count: *count, streams })
+            }
+        },
+        BlockingPop::StreamGroup { group, consumer, count, no_ack, streams } => {
+            let keys: Vec<Key> = streams.iter().map(|(key, _)| key.clone()).collect();
+            match waiting::read_group(db, now_ms, group, consumer, *count, *no_ack, &keys) {
+                waiting::Attempt::Answered(reply) => Attempt::Answered(reply),
+                waiting::Attempt::Wait(ids) => Attempt::Wait(BlockingPop::StreamGroup {
+                    group: group.clone(),
+                    consumer: consumer.clone(),
+                    count: *count,
+                    no_ack: *no_ack,
+                    streams: ids.into_iter().map(|(key, id)| (key, ReadFrom::After(id))).collect(),
+                }),
+            }
+        }
+        pop => match pop_any(db, now_ms, pop) {
+            Ok(Some((reply, _))) => Attempt::Answered(reply),
+            Ok(None) => Attempt::Wait(pop.clone()),
+            Err(error) => Attempt::Answered(error.into()),
+        },
+    }
 }
 
 /// Puts back the reservations of `ids`; returns how many there were.
@@ -278,7 +330,8 @@ fn put_back_all(
     Frame::Integer(ids.len() as i64)
 }
 
-/// A blocking request inside a transaction: the non-blocking form.
+/// A blocking request inside a transaction (or a script): the non-blocking form, which
+/// answers the null array when there is nothing (BLMOVE and BRPOPLPUSH: the null bulk).
 pub(super) fn apply_in_transaction(
     keyspace: &mut Keyspace,
     db: DbIndex,
@@ -290,11 +343,10 @@ pub(super) fn apply_in_transaction(
     else {
         return Frame::error("ERR unblocking is not allowed inside a transaction");
     };
-    match pop_any(keyspace.db_mut(db), now_ms, pop) {
-        Ok(Some((reply, _))) => reply,
-        Ok(None) if matches!(pop, BlockingPop::Move { .. }) => Frame::Null,
-        Ok(None) => Frame::NullArray,
-        Err(error) => error.into(),
+    match first_attempt(keyspace.db_mut(db), now_ms, pop) {
+        Attempt::Answered(reply) => reply,
+        Attempt::Wait(BlockingPop::Move { .. }) => Frame::Null,
+        Attempt::Wait(_) => Frame::NullArray,
     }
 }
 
@@ -306,31 +358,82 @@ pub(super) fn serve(
     outputs: &mut Vec<Output>,
 ) {
     loop {
-        let mut served_any = false;
         let keys: Vec<(DbIndex, Key)> = waiters.queues.keys().cloned().collect();
+        let mut served_any = false;
         for (db, key) in keys {
-            while let Some(&id) = waiters.queues.get(&(db, key.clone())).and_then(VecDeque::front) {
-                let waiter = waiters.waiters.get(&id).expect("queued waiters are in the table");
-                let Some(served) = pop_from(keyspace.db_mut(db), now_ms, &waiter.pop, &key) else {
-                    break;
-                };
-                let waiter = waiters.remove(id).expect("just found in the table");
-                let reserved = match served.taken {
-                    Some(taken) if waiter.reserves => {
-                        let reservation = Reservation { db, served_at_ms: now_ms, taken };
-                        waiters.reservations.insert(id, reservation);
-                        true
-                    }
-                    _ => false,
-                };
-                outputs.push(Output::Served { waiter: id, reply: served.reply, reserved });
-                served_any = true;
-            }
+            served_any |= serve_key(keyspace, waiters, now_ms, db, &key, outputs);
         }
         if !served_any {
             return;
         }
     }
+}
+
+/// What a waiter waits for on a key: waiters of one kind of pop are served from the same
+/// data, so once one of them finds nothing, none after it can be served now. A stream read
+/// waits for entries after its own id, so each is looked at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    List,
+    Zset,
+    Stream,
+}
+
+impl Kind {
+    fn of(pop: &BlockingPop) -> Kind {
+        match pop {
+            BlockingPop::List { .. } | BlockingPop::Move { .. } | BlockingPop::ListMany { .. } => {
+                Kind::List
+            }
+            BlockingPop::Zset { .. } | BlockingPop::ZsetMany { .. } => Kind::Zset,
+            BlockingPop::Streams { .. } | BlockingPop::StreamGroup { .. } => Kind::Stream,
+        }
+    }
+}
+
+/// Serves the waiters on one key that can be served, in the order they blocked, and answers
+/// whether it served any. As in Redis, a waiter of another kind (a BZPOPMIN waiter on a key
+/// that is a list now) does not hold up those behind it.
+fn serve_key(
+    keyspace: &mut Keyspace,
+    waiters: &mut Waiters,
+    now_ms: u64,
+    db: DbIndex,
+    key: &Key,
+    outputs: &mut Vec<Output>,
+) -> bool {
+    let queued: Vec<WaiterId> = waiters
+        .queues
+        .get(&(db, key.clone()))
+        .map(|queue| queue.iter().copied().collect())
+        .unwrap_or_default();
+    let mut exhausted: Vec<Kind> = Vec::new();
+    let mut served_any = false;
+    for id in queued {
+        let waiter = waiters.waiters.get(&id).expect("queued waiters are in the table");
+        let kind = Kind::of(&waiter.pop);
+        if exhausted.contains(&kind) {
+            continue;
+        }
+        let Some(served) = pop_from(keyspace.db_mut(db), now_ms, &waiter.pop, key) else {
+            if kind != Kind::Stream {
+                exhausted.push(kind);
+            }
+            continue;
+        };
+        let waiter = waiters.remove(id).expect("just found in the table");
+        let reserved = match served.taken {
+            Some(taken) if waiter.reserves => {
+                let reservation = Reservation { db, served_at_ms: now_ms, taken };
+                waiters.reservations.insert(id, reservation);
+                true
+            }
+            _ => false,
+        };
+        outputs.push(Output::Served { waiter: id, reply: served.reply, reserved });
+        served_any = true;
+    }
+    served_any
 }
 
 /// A waiter's answer from one key, and what it took from the keyspace (nothing for an error).
@@ -397,6 +500,9 @@ fn pop_any(
                 (zset_many_reply(popped), taken)
             })
         }
+        BlockingPop::Streams { .. } | BlockingPop::StreamGroup { .. } => {
+            unreachable!("a stream read takes nothing: `first_attempt` and `pop_from` read it")
+        }
     })
 }
 
@@ -431,9 +537,33 @@ fn pop_from(db: &mut Db, now_ms: u64, pop: &BlockingPop, key: &Key) -> Option<Se
             now_ms,
             &BlockingPop::ZsetMany { keys: keys.to_vec(), from_max: *from_max, count: *count },
         ),
+        BlockingPop::Streams { count, streams } => {
+            let after =
+                waited_after(streams.iter().map(|(name, from)| (name, from.as_ref().ok())), key);
+            let reply = waiting::serve_read(db, now_ms, *count, key, after)?;
+            return Some(Served { reply, taken: None });
+        }
+        BlockingPop::StreamGroup { group, consumer, count, no_ack, streams } => {
+            let seen = waited_after(streams.iter().map(|(name, from)| (name, Some(from))), key);
+            let reply =
+                waiting::serve_group(db, now_ms, group, consumer, *count, *no_ack, key, seen)?;
+            return Some(Served { reply, taken: None });
+        }
     };
     // Another type on the key: Redis leaves the client blocked.
     result.ok().flatten().map(|(reply, taken)| Served { reply, taken: Some(taken) })
+}
+
+/// The id a stream read in the table waits after on `key`: its first mention's, as Redis
+/// keeps the first of a key named twice.
+fn waited_after<'a>(
+    mut streams: impl Iterator<Item = (&'a Key, Option<&'a ReadFrom>)>,
+    key: &Key,
+) -> StreamId {
+    match streams.find(|(name, _)| *name == key) {
+        Some((_, Some(ReadFrom::After(id)))) => *id,
+        _ => unreachable!("a stream read's ids are resolved when it blocks, for each of its keys"),
+    }
 }
 
 fn list_many_reply(key: &Key, popped: Vec<Bytes>) -> Frame {

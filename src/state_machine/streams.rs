@@ -7,10 +7,12 @@
 //!
 //! Ids that XADD generates come from the entry's time (`now_ms`), delivery and seen times of
 //! consumer groups too, so every replica assigns the same; reads (XPENDING's and XINFO's idle
-//! times) use the view's time. The consumer-group writes are in `groups`, XINFO in `info`.
+//! times) use the view's time. The consumer-group writes are in `groups`, XINFO in `info`,
+//! the blocking reads in `waiting`.
 
 mod groups;
 mod info;
+pub(super) mod waiting;
 
 use bytes::Bytes;
 

@@ -4,10 +4,11 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::StreamId;
 use super::{
-    parse_interval, parse_loose_id, parse_read_options, parse_strict_id, write, StreamWrite,
+    block, parse_interval, parse_loose_id, parse_read_options, parse_strict_id, write, BlockingPop,
+    StreamWrite,
 };
+use super::{ReadFrom, StreamId};
 use crate::command::{is_keyword, parse_i64, redis_metadata};
 use crate::command::{Args, Command, CommandError, CommandSpec, Key};
 
@@ -323,10 +324,14 @@ pub(super) fn parse_xreadgroup(args: &mut Args) -> Result<Command, CommandError>
         .collect::<Vec<_>>();
     // Redis serves a consumer's history (an explicit id) at once, even when it is empty, so
     // BLOCK can only ever wait when every stream asks for new entries (`>`); an id error is
-    // replied by apply in Redis's order before any waiting could start. Only that waiting
-    // form is still refused.
-    if options.block && streams.iter().all(|(_, from)| matches!(from, Ok(ReadGroupFrom::New))) {
-        return Err(super::BLOCK_REFUSED);
+    // replied by apply in Redis's order before any waiting could start.
+    let waits = streams.iter().all(|(_, from)| matches!(from, Ok(ReadGroupFrom::New)));
+    if let (Some(timeout_ms), true) = (options.block_ms, waits) {
+        let streams = streams.into_iter().map(|(key, _)| (key, ReadFrom::Last)).collect();
+        let count = options.count;
+        let pop =
+            BlockingPop::StreamGroup { group, consumer, count, no_ack: options.no_ack, streams };
+        return block(pop, timeout_ms);
     }
     group_write(StreamGroupWrite::ReadGroup {
         group,

@@ -214,6 +214,9 @@ impl Host for Commands<'_> {
         if self.read_only && parsed.spec.has_flag(CommandFlags::WRITE) {
             return Frame::error("ERR Write commands are not allowed from read-only scripts.");
         }
+        if let Some(refusal) = command::streams::refusal_in_script(&arguments) {
+            return refusal.to_frame();
+        }
         match parsed.command {
             Ok(command) => self.execute(command),
             Err(error) => error.to_frame(),

@@ -180,7 +180,7 @@ enum Serve {
     Nothing,
 }
 
-fn read_group(
+pub(super) fn read_group(
     db: &mut Db,
     now_ms: u64,
     group: &Bytes,
@@ -211,10 +211,14 @@ fn read_group(
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let mut served = Vec::new();
     for (key, plan) in plans {
+        // Redis looks the consumer up (creating it) only for a stream it serves.
+        if matches!(plan, Serve::Nothing) {
+            continue;
+        }
         let stream = stream_mut(db, key, now_ms).expect("checked above");
         stream.group_mut(group).expect("checked above").touch_consumer(consumer, now_ms);
         let entries = match plan {
-            Serve::Nothing => continue,
+            Serve::Nothing => unreachable!("skipped above"),
             Serve::New(after) => deliver_new(stream, group, consumer, after, count, no_ack, now_ms),
             Serve::History(after) => deliver_history(stream, group, consumer, after, count, now_ms),
         };

@@ -564,6 +564,8 @@ fn blocking_write(failures: &mut Vec<String>) -> Vec<Checked> {
             ("BLMPOP 0 1 a LEFT COUNT 2", "020101610002"),
             ("BZPOPMIN a 0", "0301016100"),
             ("BZMPOP 0 1 a MAX COUNT 2", "040101610102"),
+            ("XREAD COUNT 2 BLOCK 0 STREAMS a b $ 1-2", "05020201610000016200010102"),
+            ("XREADGROUP GROUP g c NOACK BLOCK 5 STREAMS a >", "0601670163000101016100"),
         ],
         |line| block(line).pop,
     );
@@ -573,6 +575,8 @@ fn blocking_write(failures: &mut Vec<String>) -> Vec<Checked> {
         BlockingPop::ListMany { .. } => 2,
         BlockingPop::Zset { .. } => 3,
         BlockingPop::ZsetMany { .. } => 4,
+        BlockingPop::Streams { .. } => 5,
+        BlockingPop::StreamGroup { .. } => 6,
     };
     vec![
         check("BlockingWrite", samples, tag, failures),

@@ -485,3 +485,5 @@ fn the_waiter_table_keeps_its_bytes() {
         "the waiter table's bytes changed"
     );
 }
+
+mod streams;
