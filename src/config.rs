@@ -67,6 +67,40 @@ impl LogFormat {
     }
 }
 
+/// Redis's `tls-auth-clients`: whether a TLS client must present a certificate.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsAuthClients {
+    /// Clients present no certificate.
+    No,
+    /// Every client presents a certificate signed by the CA (Redis's default).
+    #[default]
+    Yes,
+    /// A client may present none; one that presents a certificate must present a valid one.
+    Optional,
+}
+
+impl TlsAuthClients {
+    /// The name on the command line and in CONFIG GET.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+
+    /// The value named `text` (`no`, `yes`, `optional`); `None` for any other word.
+    pub fn parse(text: &str) -> Option<TlsAuthClients> {
+        match text {
+            "no" => Some(TlsAuthClients::No),
+            "yes" => Some(TlsAuthClients::Yes),
+            "optional" => Some(TlsAuthClients::Optional),
+            _ => None,
+        }
+    }
+}
+
 /// The options of one Concord node. Field names match the TOML config keys.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -75,8 +109,33 @@ pub struct Config {
     /// node is not reachable from other machines until the operator decides so.
     pub bind: IpAddr,
     /// The TCP port of the Redis protocol listener. 0 lets the system choose a free one; the
-    /// node prints the port it got (see `server::LISTENING_LINE_PREFIX`).
+    /// node prints the port it got (see `server::LISTENING_LINE_PREFIX`). With a fixed
+    /// `tls-port`, 0 means no plaintext listener at all, as in Redis.
     pub port: u16,
+    /// The TCP port of the TLS listener for Redis clients (Redis `tls-port`), on `bind`.
+    /// Absent: no TLS. 0 lets the system choose, as for `port` (in Redis, 0 turns TLS off).
+    pub tls_port: Option<u16>,
+    /// The server's certificate chain, PEM (Redis `tls-cert-file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// The server certificate's private key, unencrypted PEM (Redis `tls-key-file`).
+    pub tls_key_file: Option<PathBuf>,
+    /// The CA certificates that client certificates must chain to, PEM (Redis
+    /// `tls-ca-cert-file`).
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// A directory of PEM CA certificates, read as `tls-ca-cert-file` (Redis `tls-ca-cert-dir`).
+    pub tls_ca_cert_dir: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate: `yes` (the default, as in Redis), `no`,
+    /// or `optional`.
+    pub tls_auth_clients: TlsAuthClients,
+    /// The TLS versions offered, `TLSv1.2` and/or `TLSv1.3` separated by spaces (Redis
+    /// `tls-protocols`). Absent: both.
+    pub tls_protocols: Option<String>,
+    /// The TLS 1.3 suites offered, colon-separated OpenSSL names (Redis `tls-ciphersuites`).
+    /// Absent: every one rustls has.
+    pub tls_ciphersuites: Option<String>,
+    /// The TLS 1.2 suites offered, colon-separated OpenSSL names (Redis `tls-ciphers`).
+    /// Absent: every one rustls has.
+    pub tls_ciphers: Option<String>,
     /// Where the node keeps its durable state (Raft log and snapshots). Created if missing;
     /// locked while the node runs, so two nodes never share one.
     pub data_dir: PathBuf,
@@ -181,6 +240,15 @@ impl Default for Config {
         Config {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 6379,
+            tls_port: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_ca_cert_dir: None,
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_protocols: None,
+            tls_ciphersuites: None,
+            tls_ciphers: None,
             data_dir: PathBuf::from("concord-data"),
             fsync: FsyncMode::Always,
             snapshot_log_bytes: 256 * 1024 * 1024,
@@ -308,12 +376,56 @@ impl Config {
                 return Err(Error::Config(format!("{name} must be at least 1048576 (1mb)")));
             }
         }
+        self.validate_tls()?;
         if self.client_query_buffer_limit < self.inline_bytes_max {
             return Err(Error::Config(
                 "client-query-buffer-limit must be at least inline-bytes-max".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The TLS options need a TLS port, and a TLS port needs a certificate and its key. (The
+    /// files themselves are read when the listeners are bound.)
+    fn validate_tls(&self) -> Result<()> {
+        let files = [
+            ("tls-cert-file", &self.tls_cert_file),
+            ("tls-key-file", &self.tls_key_file),
+            ("tls-ca-cert-file", &self.tls_ca_cert_file),
+            ("tls-ca-cert-dir", &self.tls_ca_cert_dir),
+        ];
+        if self.tls_port.is_none() {
+            // Redis keeps them for its outgoing TLS; Concord has none, so a certificate given
+            // without a port is most likely a forgotten --tls-port, and would serve nothing.
+            if let Some((name, _)) = files.iter().find(|(_, file)| file.is_some()) {
+                return Err(Error::Config(format!(
+                    "{name} is given but tls-port is not: add --tls-port to serve TLS clients"
+                )));
+            }
+            return Ok(());
+        }
+        if self.tls_cert_file.is_none() || self.tls_key_file.is_none() {
+            return Err(Error::Config("tls-port needs tls-cert-file and tls-key-file".into()));
+        }
+        if self.tls_auth_clients != TlsAuthClients::No
+            && self.tls_ca_cert_file.is_none()
+            && self.tls_ca_cert_dir.is_none()
+        {
+            return Err(Error::Config(
+                "tls-auth-clients is yes (the default) or optional, so tls-ca-cert-file or \
+                 tls-ca-cert-dir must name the CA of client certificates (or set \
+                 tls-auth-clients no)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the node listens for plaintext clients: always, except with `port` 0 beside a
+    /// fixed `tls-port`, which is Redis's way to serve TLS only. (`port` 0 otherwise lets the
+    /// system choose, as `tls-port` 0 does.)
+    pub fn serves_plaintext(&self) -> bool {
+        !(self.port == 0 && self.tls_port.is_some_and(|port| port != 0))
     }
 
     /// Whether the configuration gives this node peers to replicate to: a peers list that
@@ -430,6 +542,32 @@ mod tests {
         assert_eq!(config.peer_listen_port().unwrap(), 2);
         let stranger = Config { node_id: 9, ..config };
         assert!(stranger.validate().unwrap_err().to_string().contains("name this node"));
+    }
+
+    #[test]
+    fn tls_options_need_a_port_a_certificate_and_a_ca_for_client_certificates() {
+        let certificate = || Some(PathBuf::from("cert.pem"));
+        let forgotten_port = Config { tls_cert_file: certificate(), ..Config::default() };
+        assert!(forgotten_port.validate().unwrap_err().to_string().contains("add --tls-port"));
+        let no_key =
+            Config { tls_port: Some(6380), tls_cert_file: certificate(), ..Config::default() };
+        assert!(no_key.validate().unwrap_err().to_string().contains("tls-key-file"));
+        let no_ca = Config { tls_key_file: certificate(), ..no_key };
+        assert!(no_ca.validate().unwrap_err().to_string().contains("tls-ca-cert-file"));
+        let without_client_certificates =
+            Config { tls_auth_clients: TlsAuthClients::No, ..no_ca.clone() };
+        without_client_certificates.validate().unwrap();
+        let with_ca = Config { tls_ca_cert_file: certificate(), ..no_ca };
+        with_ca.validate().unwrap();
+    }
+
+    #[test]
+    fn port_0_beside_a_fixed_tls_port_turns_plaintext_off_as_in_redis() {
+        let tls_only = Config { port: 0, tls_port: Some(6380), ..Config::default() };
+        assert!(!tls_only.serves_plaintext());
+        let chosen_ports = Config { port: 0, tls_port: Some(0), ..Config::default() };
+        assert!(chosen_ports.serves_plaintext(), "port 0 beside tls-port 0: the system chooses");
+        assert!(Config { port: 0, ..Config::default() }.serves_plaintext());
     }
 
     #[test]

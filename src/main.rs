@@ -146,9 +146,49 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDRESS")]
     bind: Option<IpAddr>,
 
-    /// TCP port to listen on for Redis clients [default: 6379].
+    /// TCP port to listen on for Redis clients [default: 6379]. 0 lets the system choose;
+    /// beside a fixed --tls-port, 0 serves TLS clients only (as Redis's `port 0`).
     #[arg(long)]
     port: Option<u16>,
+
+    /// TCP port for TLS clients (Redis tls-port); 0 lets the system choose [default: no TLS].
+    #[arg(long, value_name = "PORT")]
+    tls_port: Option<u16>,
+
+    /// The server's certificate chain, PEM (Redis tls-cert-file).
+    #[arg(long, value_name = "FILE")]
+    tls_cert_file: Option<PathBuf>,
+
+    /// The certificate's private key, unencrypted PEM (Redis tls-key-file).
+    #[arg(long, value_name = "FILE")]
+    tls_key_file: Option<PathBuf>,
+
+    /// CA certificates that client certificates must chain to, PEM (Redis tls-ca-cert-file).
+    #[arg(long, value_name = "FILE")]
+    tls_ca_cert_file: Option<PathBuf>,
+
+    /// A directory of PEM CA certificates (Redis tls-ca-cert-dir).
+    #[arg(long, value_name = "DIR")]
+    tls_ca_cert_dir: Option<PathBuf>,
+
+    /// Whether TLS clients must present a certificate (Redis tls-auth-clients) [default: yes].
+    #[arg(long, value_name = "yes|no|optional", value_parser = ["yes", "no", "optional"])]
+    tls_auth_clients: Option<String>,
+
+    /// TLS versions offered: "TLSv1.2 TLSv1.3" or one of them (Redis tls-protocols)
+    /// [default: both].
+    #[arg(long, value_name = "VERSIONS")]
+    tls_protocols: Option<String>,
+
+    /// TLS 1.3 suites, colon-separated OpenSSL names (Redis tls-ciphersuites) [default: all
+    /// that rustls offers].
+    #[arg(long, value_name = "LIST")]
+    tls_ciphersuites: Option<String>,
+
+    /// TLS 1.2 suites, colon-separated OpenSSL names (Redis tls-ciphers) [default: all that
+    /// rustls offers].
+    #[arg(long, value_name = "LIST")]
+    tls_ciphers: Option<String>,
 
     /// Directory for the node's durable state [default: ./concord-data].
     #[arg(long, value_name = "DIR")]
@@ -224,6 +264,7 @@ impl ServeArgs {
         if let Some(port) = self.port {
             config.port = port;
         }
+        self.apply_tls(&mut config);
         if let Some(data_dir) = self.data_dir {
             config.data_dir = data_dir;
         }
@@ -266,6 +307,38 @@ impl ServeArgs {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The `--tls-*` flags, over the file's keys.
+    fn apply_tls(&self, config: &mut Config) {
+        if let Some(port) = self.tls_port {
+            config.tls_port = Some(port);
+        }
+        let files = [
+            (&self.tls_cert_file, &mut config.tls_cert_file),
+            (&self.tls_key_file, &mut config.tls_key_file),
+            (&self.tls_ca_cert_file, &mut config.tls_ca_cert_file),
+            (&self.tls_ca_cert_dir, &mut config.tls_ca_cert_dir),
+        ];
+        for (flag, field) in files {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        }
+        if let Some(authentication) = &self.tls_auth_clients {
+            config.tls_auth_clients =
+                concord::config::TlsAuthClients::parse(authentication).expect("clap checked it");
+        }
+        let texts = [
+            (&self.tls_protocols, &mut config.tls_protocols),
+            (&self.tls_ciphersuites, &mut config.tls_ciphersuites),
+            (&self.tls_ciphers, &mut config.tls_ciphers),
+        ];
+        for (flag, field) in texts {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use support::servers::{request_once, ServerKind, ServerProcess};
 
 /// The server compared with Redis.
 enum Target {
-    Spawned(ServerProcess),
+    Spawned(Box<ServerProcess>),
     /// Already running, started by whoever runs the test.
     External(SocketAddr),
 }
@@ -33,8 +33,10 @@ enum Target {
 impl Target {
     fn from_environment() -> Target {
         match std::env::var("CONCORD_DIFF_TARGET").as_deref() {
-            Err(_) | Ok("") | Ok("concord") => Target::Spawned(ServerProcess::start_concord()),
-            Ok("redis") => Target::Spawned(ServerProcess::start_redis()),
+            Err(_) | Ok("") | Ok("concord") => {
+                Target::Spawned(Box::new(ServerProcess::start_concord()))
+            }
+            Ok("redis") => Target::Spawned(Box::new(ServerProcess::start_redis())),
             Ok(address) => {
                 let address: SocketAddr = address.parse().unwrap_or_else(|_| {
                     panic!("CONCORD_DIFF_TARGET must be `concord`, `redis` or 127.0.0.1:PORT, not {address:?}")
@@ -166,7 +168,7 @@ fn concord_replies_match_redis_byte_for_byte() {
 #[test]
 fn every_script_gives_identical_replies_on_two_redis_servers() {
     let mut redis = ServerProcess::start_redis();
-    let mut second = Target::Spawned(ServerProcess::start_redis());
+    let mut second = Target::Spawned(Box::new(ServerProcess::start_redis()));
     let reports = run_scripts(&mut redis, &mut second);
     if let Some(summary) = summarize(&reports) {
         panic!(

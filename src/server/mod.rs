@@ -1,5 +1,7 @@
-//! The Redis protocol front end: the TCP listener, one task per connection, and the state the
-//! connections share (the client registry and the server's counters).
+//! The Redis protocol front end: the TCP listener and the TLS listener, one task per
+//! connection, and the state the connections share (the client registry and the server's
+//! counters). A TLS connection is served by the same code as a plain one, over the stream its
+//! handshake produced (see `stream` and `tls`).
 //!
 //! A connection task reads whatever bytes arrived, decodes every complete request in them,
 //! executes the requests in order, and writes all their replies with one write call: a
@@ -31,6 +33,8 @@ mod protected_mode;
 mod replication;
 mod settings;
 pub mod slowlog;
+mod stream;
+pub mod tls;
 
 pub use clients::{BufferUsage, ClientInfo, ClientRegistry, Waiting};
 pub use settings::RuntimeSettings;
@@ -85,46 +89,63 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
 }
 
+/// How long a TLS client may take over its handshake before it is closed, so that a client
+/// which connects and sends nothing holds no task for long.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A bound listener, ready to serve.
 pub struct Server {
-    listener: TcpListener,
+    listener: Option<TcpListener>,
+    tls_listener: Option<TcpListener>,
     shared: Arc<Shared>,
 }
 
 /// The node's listeners, bound before anything else happens (see [`Listeners::bind`]).
 pub struct Listeners {
-    client: TcpListener,
+    /// The plaintext client listener; `None` on a node that serves TLS only.
+    client: Option<TcpListener>,
+    tls: Option<TcpListener>,
     peer: Option<TcpListener>,
 }
 
-/// What the node prints on stdout once both listeners are bound, as one line a script or a
+/// What the node prints on stdout once its listeners are bound, as one line a script or a
 /// test harness can parse: `concord listening client=127.0.0.1:6379 peer=127.0.0.1:17001`
-/// (`peer=none` for a node that runs alone). With `--port 0` or `--peer-port 0` it is how the
-/// ports the system chose are learned.
+/// (`peer=none` for a node that runs alone), followed by ` tls=127.0.0.1:6380` on a node with
+/// a TLS port (`client=none` when it serves TLS only). With `--port 0` or `--peer-port 0` it
+/// is how the ports the system chose are learned.
 pub const LISTENING_LINE_PREFIX: &str = "concord listening";
 
 impl Listeners {
     /// Binds the client listener, then the peer listener of a clustered node. A port in use is
     /// reported with the flag that chooses another one. Nothing else is touched yet: a node
     /// that cannot listen fails before it opens (or creates) its data directory.
+    /// The TLS certificates are loaded first, so that a bad one is reported before any port
+    /// is bound.
     pub async fn bind(config: &Config) -> Result<Listeners> {
-        let address = SocketAddr::new(config.bind, config.port);
-        let client = TcpListener::bind(address).await.map_err(|source| Error::Bind {
-            address: address.to_string(),
-            hint: if source.kind() == std::io::ErrorKind::AddrInUse {
-                "; another process uses this port, choose another one with --port"
-            } else {
-                ""
-            },
-            source,
-        })?;
+        if config.tls_port.is_some() {
+            RuntimeSettings::new(config).start_tls().map_err(Error::Config)?;
+        }
+        let client = match config.serves_plaintext() {
+            true => Some(bind_client_listener(config, config.port, "--port").await?),
+            false => None,
+        };
+        let tls = match config.tls_port {
+            Some(port) => Some(bind_client_listener(config, port, "--tls-port").await?),
+            None => None,
+        };
         let peer = Node::bind_peer_listener(config).await?;
-        Ok(Listeners { client, peer })
+        Ok(Listeners { client, tls, peer })
     }
 
-    /// The address the client listener is bound to (with the real port when 0 was asked for).
-    pub fn client_address(&self) -> Result<SocketAddr> {
-        local_address(&self.client)
+    /// The address the plaintext client listener is bound to (with the real port when 0 was
+    /// asked for); `None` on a node that serves TLS only.
+    pub fn client_address(&self) -> Result<Option<SocketAddr>> {
+        self.client.as_ref().map(local_address).transpose()
+    }
+
+    /// The address the TLS listener is bound to, or `None` without TLS.
+    pub fn tls_address(&self) -> Result<Option<SocketAddr>> {
+        self.tls.as_ref().map(local_address).transpose()
     }
 
     /// The address the peer listener is bound to, or `None` without a peer listener.
@@ -134,9 +155,36 @@ impl Listeners {
 
     /// The line of [`LISTENING_LINE_PREFIX`].
     pub fn listening_line(&self) -> Result<String> {
-        let peer = self.peer_address()?.map_or("none".to_string(), |address| address.to_string());
-        Ok(format!("{LISTENING_LINE_PREFIX} client={} peer={peer}", self.client_address()?))
+        let named = |address: Option<SocketAddr>| {
+            address.map_or("none".to_string(), |address| address.to_string())
+        };
+        let client = named(self.client_address()?);
+        let peer = named(self.peer_address()?);
+        let mut line = format!("{LISTENING_LINE_PREFIX} client={client} peer={peer}");
+        if let Some(tls) = self.tls_address()? {
+            line.push_str(&format!(" tls={tls}"));
+        }
+        Ok(line)
     }
+}
+
+/// Binds a client listener (plaintext or TLS) on `port`; a port in use is reported with the
+/// flag that chooses another.
+async fn bind_client_listener(config: &Config, port: u16, flag: &str) -> Result<TcpListener> {
+    let address = SocketAddr::new(config.bind, port);
+    TcpListener::bind(address).await.map_err(|source| Error::Bind {
+        address: address.to_string(),
+        hint: if source.kind() == std::io::ErrorKind::AddrInUse {
+            if flag == "--tls-port" {
+                "; another process uses this port, choose another one with --tls-port"
+            } else {
+                "; another process uses this port, choose another one with --port"
+            }
+        } else {
+            ""
+        },
+        source,
+    })
 }
 
 fn local_address(listener: &TcpListener) -> Result<SocketAddr> {
@@ -158,14 +206,18 @@ impl Server {
     /// configuration records the ports actually bound (they differ from it with port 0), so
     /// that INFO, CONFIG GET and the membership name the real ones.
     pub async fn start(mut config: Config, listeners: Listeners) -> Result<Server> {
-        config.port = listeners.client_address()?.port();
+        config.port = listeners.client_address()?.map_or(0, |address| address.port());
+        if let Some(tls) = listeners.tls_address()? {
+            config.tls_port = Some(tls.port());
+        }
         if let Some(peer) = listeners.peer_address()? {
             config.peer_port = Some(peer.port());
         }
-        let node = Node::start_on(&config, listeners.peer).await?;
-        let listener = listeners.client;
-        let (shutdown, _) = watch::channel(false);
         let settings = RuntimeSettings::new(&config);
+        settings.start_tls().map_err(Error::Config)?;
+        let node = Node::start_on(&config, listeners.peer).await?;
+        let (listener, tls_listener) = (listeners.client, listeners.tls);
+        let (shutdown, _) = watch::channel(false);
         let started_unix_seconds =
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
         let shared = Arc::new(Shared {
@@ -183,12 +235,14 @@ impl Server {
             pause: pause::ClientPause::default(),
             shutdown,
         });
-        Ok(Server { listener, shared })
+        Ok(Server { listener, tls_listener, shared })
     }
 
-    /// The address the listener is bound to (useful with port 0).
+    /// The address the plaintext listener is bound to (useful with port 0), or, on a node
+    /// that serves TLS only, the TLS listener's.
     pub fn local_address(&self) -> Result<SocketAddr> {
-        local_address(&self.listener)
+        let listener = self.listener.as_ref().or(self.tls_listener.as_ref());
+        local_address(listener.expect("a node has a plaintext or a TLS listener"))
     }
 
     /// A sender that stops the server when it sends `true`.
@@ -203,8 +257,9 @@ impl Server {
         tokio::spawn(acl::close_connections_of_deleted_users(Arc::clone(&self.shared)));
         let mut failure = None;
         loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
+            let (accepted, tls) = tokio::select! {
+                accepted = accept(self.listener.as_ref()) => (accepted, false),
+                accepted = accept(self.tls_listener.as_ref()) => (accepted, true),
                 _ = shutdown.wait_for(|stopping| *stopping) => break,
                 reason = self.shared.node.storage_failure() => {
                     // Writes in flight were answered with the error; stop serving anyone.
@@ -224,10 +279,15 @@ impl Server {
                 }
             };
             let shared = Arc::clone(&self.shared);
-            tokio::spawn(connection::serve(stream, peer, shared));
+            if tls {
+                tokio::spawn(serve_tls(stream, peer, shared));
+            } else {
+                tokio::spawn(connection::serve(stream::ClientStream::Plain(stream), peer, shared));
+            }
         }
         tracing::info!("server stopped accepting connections");
         drop(self.listener);
+        drop(self.tls_listener);
         // Every connection task watches the same signal and closes its socket; give them a
         // moment so that clients see a clean close rather than a reset at process exit.
         let deadline = Instant::now() + SHUTDOWN_GRACE;
@@ -239,5 +299,46 @@ impl Server {
             Some(reason) => Err(Error::Storage(reason)),
             None => Ok(()),
         }
+    }
+}
+
+/// The next connection on `listener`; never, without one.
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves a connection of the TLS port once its handshake succeeded. A failed handshake
+/// (plaintext on the TLS port, an untrusted or expired client certificate, no common
+/// version) closes the connection before anything is read as a command, and is logged with
+/// the client's address and rustls's reason, as Redis logs it.
+async fn serve_tls(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let Some(config) = shared.settings.tls_config() else {
+        tracing::error!(client = %peer, "a TLS connection arrived without a TLS configuration");
+        return;
+    };
+    let mut shutdown = shared.shutdown.subscribe();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let stream = tokio::select! {
+        finished = handshake => finished,
+        _ = shutdown.wait_for(|stopping| *stopping) => return,
+    };
+    match stream {
+        Ok(Ok(stream)) => {
+            connection::serve(stream::ClientStream::Tls(Box::new(stream)), peer, shared).await;
+        }
+        Ok(Err(error)) => {
+            tracing::info!(client = %peer, %error, "closed a TLS connection whose handshake failed");
+        }
+        Err(_) => tracing::info!(
+            client = %peer,
+            "closed a TLS connection that did not finish its handshake within {}s",
+            TLS_HANDSHAKE_TIMEOUT.as_secs()
+        ),
     }
 }

@@ -46,8 +46,9 @@ const SCHEDULING: &str = "Concord runs on tokio's scheduler; active expiry runs 
                           active-expire-interval-ms";
 const PROCESS: &str = "Concord's process and logs are set by its own options (--log-level, \
                        --log-format)";
-const TLS_OFF: &str = "TLS is not supported yet, so tls-port stays 0 and this has no effect, \
-                       as in Redis without a TLS port";
+const OUTGOING_TLS: &str = "Concord opens no Redis-protocol connections of its own (no Redis \
+                            replication or cluster bus); members talk on the peer port";
+const NO_DH: &str = "rustls offers only ECDHE key exchange, which needs no DH parameters";
 const NO_MAXMEMORY: &str = "it matters only with maxmemory, which Concord does not enforce \
                             yet (maxmemory stays 0)";
 const NO_INTROSPECTION: &str = "LATENCY and INFO latencystats are not implemented yet";
@@ -74,10 +75,22 @@ fn decided(name: &str) -> Option<Effect> {
         | "timeout"
         | "tcp-keepalive"
         | "slowlog-log-slower-than"
-        | "slowlog-max-len" => Some(Effect::Honoured),
-        "maxmemory" | "maxmemory-clients" | "latency-monitor-threshold" | "tls-port" => {
-            Some(not_yet("0"))
-        }
+        | "slowlog-max-len"
+        | "tls-cert-file"
+        | "tls-key-file"
+        | "tls-ca-cert-file"
+        | "tls-ca-cert-dir"
+        | "tls-auth-clients"
+        | "tls-protocols"
+        | "tls-ciphersuites"
+        | "tls-ciphers"
+        | "tls-prefer-server-ciphers"
+        | "tls-session-caching"
+        | "tls-session-cache-size" => Some(Effect::Honoured),
+        "maxmemory" | "maxmemory-clients" | "latency-monitor-threshold" => Some(not_yet("0")),
+        // rustls reads only unencrypted keys, and sets no lifetime on cached sessions.
+        "tls-key-file-pass" => Some(not_yet("")),
+        "tls-session-cache-timeout" => Some(not_yet("300")),
         "notify-keyspace-events" => Some(not_yet("")),
         "client-output-buffer-limit" => {
             Some(not_yet("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"))
@@ -151,7 +164,12 @@ fn no_equivalent(name: &str) -> Option<&'static str> {
         | "bind-source-addr"
         | "ignore-warnings" => PROCESS,
         "shutdown-on-sigint" | "shutdown-on-sigterm" | "shutdown-timeout" => SHUTDOWN,
-        name if name.starts_with("tls-") => TLS_OFF,
+        "tls-client-cert-file"
+        | "tls-client-key-file"
+        | "tls-client-key-file-pass"
+        | "tls-cluster"
+        | "tls-replication" => OUTGOING_TLS,
+        "tls-dh-params-file" => NO_DH,
         "maxmemory-policy"
         | "maxmemory-samples"
         | "maxmemory-eviction-tenacity"

@@ -252,7 +252,8 @@ pub static PARAMETERS: &[Parameter] = &[
     Parameter::new("tls-dh-params-file", Kind::String, ""),
     Parameter::new("tls-key-file", Kind::String, ""),
     Parameter::new("tls-key-file-pass", Kind::String, ""),
-    Parameter::new("tls-port", Kind::Integer { min: 0, max: 65535 }, "0"),
+    // Redis 7.0 can move its TLS listener at runtime; Concord binds it once, at start-up.
+    Parameter::new("tls-port", Kind::Integer { min: 0, max: 65535 }, "0").immutable(),
     Parameter::new("tls-prefer-server-ciphers", Kind::Bool, "no"),
     Parameter::new("tls-protocols", Kind::String, ""),
     Parameter::new("tls-replication", Kind::Bool, "no"),

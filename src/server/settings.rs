@@ -4,22 +4,28 @@
 //! `Config` is read once at start-up. What CONFIG SET may change afterwards lives here: the
 //! honoured limits as atomics that connections load without a lock (`maxclients`,
 //! `proto-max-bulk-len`, `client-query-buffer-limit`, `timeout`, `tcp-keepalive`), the
-//! password, and the text of every Redis parameter for CONFIG GET. What CONFIG SET of each
+//! password, the TLS configuration new connections are accepted with, and the text of every
+//! Redis parameter for CONFIG GET. What CONFIG SET of each
 //! parameter does is decided in `parameter_effects`: honoured, refused but for one value, or
 //! accepted with a warning and listed in INFO.
 //!
 //! Invariants:
 //! - CONFIG SET is atomic: every pair is validated before any value changes, under one lock,
-//!   so a failed CONFIG SET changes nothing and two concurrent ones do not interleave.
+//!   so a failed CONFIG SET changes nothing and two concurrent ones do not interleave. That
+//!   includes the TLS configuration: a change to a `tls-*` parameter builds the new one
+//!   before anything changes, and a failure to build it fails the CONFIG SET.
 //! - A change to a decoder limit bumps `limits_generation`; a connection compares it before
 //!   decoding and rebuilds its decoder, so new requests are held to the new limits.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use parking_lot::Mutex;
+use tokio_rustls::rustls::ServerConfig;
 
 use super::parameter_effects::{effect, Effect};
 use super::parameters::{self, Mutability, Parameter};
@@ -57,6 +63,10 @@ pub struct RuntimeSettings {
     inline_bytes_max: usize,
     /// Every canonical parameter's current value, as CONFIG GET reports it.
     values: Mutex<BTreeMap<&'static str, String>>,
+    /// Whether the node has a TLS listener (fixed at start-up).
+    tls_enabled: bool,
+    /// The TLS configuration new TLS connections are accepted with, once built.
+    tls: ArcSwapOption<ServerConfig>,
 }
 
 impl RuntimeSettings {
@@ -79,7 +89,7 @@ impl RuntimeSettings {
             ("loglevel", "notice".to_string()),
             ("protected-mode", if config.protected_mode { "yes" } else { "no" }.to_string()),
         ];
-        for (name, value) in overrides {
+        for (name, value) in overrides.into_iter().chain(super::tls::parameter_values(config)) {
             values.insert(name, value);
         }
         let password = config.requirepass.clone().filter(|password| !password.is_empty());
@@ -104,7 +114,25 @@ impl RuntimeSettings {
             request_arguments_max: config.request_arguments_max,
             inline_bytes_max: config.inline_bytes_max,
             values: Mutex::new(values),
+            tls_enabled: config.tls_port.is_some(),
+            tls: ArcSwapOption::empty(),
         }
+    }
+
+    /// Builds the TLS configuration from the start-up values, for a node with a TLS port; the
+    /// error says what is wrong.
+    pub fn start_tls(&self) -> Result<(), String> {
+        if self.tls_enabled {
+            let values = self.values.lock();
+            let config = super::tls::server_config(|name| value_of(&values, name))?;
+            self.tls.store(Some(Arc::new(config)));
+        }
+        Ok(())
+    }
+
+    /// What new TLS connections are accepted with; `None` without a TLS port.
+    pub fn tls_config(&self) -> Option<Arc<ServerConfig>> {
+        self.tls.load_full()
     }
 
     /// The current `protected-mode`: whether clients from other addresses than loopback are
@@ -239,11 +267,56 @@ impl RuntimeSettings {
             }
             changes.push((parameter, normalized));
         }
+        let tls = self.tls_for(&values, pairs, &changes)?;
+        if let Some(config) = tls {
+            self.tls.store(Some(Arc::new(config)));
+        }
         for (parameter, value) in changes {
             self.apply(parameter.name, &value);
             values.insert(parameter.name, value);
         }
         Ok(())
+    }
+
+    /// The TLS configuration `changes` make, when they change a parameter it is built from
+    /// on a node with a TLS port. Fails as Redis does, with the reason in the log.
+    fn tls_for(
+        &self,
+        values: &BTreeMap<&'static str, String>,
+        pairs: &[(Bytes, Bytes)],
+        changes: &[(&'static Parameter, String)],
+    ) -> Result<Option<ServerConfig>, CommandError> {
+        let Some(position) = changes
+            .iter()
+            .position(|(parameter, _)| super::tls::PARAMETERS.contains(&parameter.name))
+        else {
+            return Ok(None);
+        };
+        if !self.tls_enabled {
+            return Ok(None);
+        }
+        let value = |name: &str| {
+            changes
+                .iter()
+                .find(|(parameter, _)| parameter.name == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| value_of(values, name))
+        };
+        super::tls::server_config(value).map(Some).map_err(|reason| {
+            let name = String::from_utf8_lossy(&pairs[position].0).into_owned();
+            tracing::warn!(
+                parameter = %name,
+                %reason,
+                "CONFIG SET failed to build the TLS configuration; the previous one stays"
+            );
+            CommandError::Other(
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to \
+                     update TLS configuration. Check server logs."
+                )
+                .into(),
+            )
+        })
     }
 
     /// Makes an honoured parameter take effect, or notes one that has none. The value was
@@ -289,6 +362,11 @@ impl RuntimeSettings {
             _ => {}
         }
     }
+}
+
+/// The text of parameter `name` in `values` (empty if it has none).
+fn value_of(values: &BTreeMap<&'static str, String>, name: &str) -> String {
+    values.get(name).cloned().unwrap_or_default()
 }
 
 /// The whole-number value of parameter `name` in `values` (0 if it is not one).

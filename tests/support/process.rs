@@ -37,22 +37,27 @@ pub struct Listening {
     pub client: SocketAddr,
     /// `None` for a node that runs alone (no peer port).
     pub peer: Option<SocketAddr>,
+    /// The TLS client port; `None` for a node without TLS.
+    pub tls: Option<SocketAddr>,
 }
 
-/// Reads the listening line: `concord listening client=127.0.0.1:6379 peer=none`.
+/// Reads the listening line: `concord listening client=127.0.0.1:6379 peer=none`, with
+/// ` tls=127.0.0.1:6380` after it on a node with a TLS port.
 pub fn parse_listening(line: &str) -> Option<Listening> {
     let fields = line.trim().strip_prefix("concord listening ")?;
     let mut client = None;
     let mut peer = None;
+    let mut tls = None;
     for field in fields.split_whitespace() {
         match field.split_once('=')? {
             ("client", address) => client = Some(address.parse().ok()?),
             ("peer", "none") => {}
             ("peer", address) => peer = Some(address.parse().ok()?),
+            ("tls", address) => tls = Some(address.parse().ok()?),
             _ => {}
         }
     }
-    Some(Listening { client: client?, peer })
+    Some(Listening { client: client?, peer, tls })
 }
 
 /// A child process of the test; dropping it kills its process group.

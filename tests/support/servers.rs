@@ -53,6 +53,8 @@ pub struct ServerProcess {
     address: SocketAddr,
     /// Concord's peer listener, when it has one.
     peer_address: Option<SocketAddr>,
+    /// Concord's TLS client listener, when it has one.
+    tls_address: Option<SocketAddr>,
     log_path: PathBuf,
     /// The options it was started with, so that `restart` starts it the same way.
     flags: Vec<String>,
@@ -75,6 +77,13 @@ impl ServerProcess {
              {REDIS_MAJOR_VERSION_MIN}.0 behaviour; {REDIS_INSTALL_HINT}"
         );
         server
+    }
+
+    /// Starts `redis-server` as [`ServerProcess::start_redis`] does, with extra command-line
+    /// options (`--tls-port`, say).
+    pub fn start_redis_with(flags: &[&str]) -> ServerProcess {
+        let options = Options { flags, config: None, data_source: None };
+        ServerProcess::start_with(ServerKind::Redis, &options)
     }
 
     /// Starts the `concord` binary built for this test run, on a fresh data directory.
@@ -127,6 +136,7 @@ impl ServerProcess {
                 child,
                 address: SocketAddr::from(([127, 0, 0, 1], port)),
                 peer_address: None,
+                tls_address: None,
                 log_path,
                 flags: options.flags.iter().map(|flag| flag.to_string()).collect(),
                 config: options.config.map(str::to_string),
@@ -179,6 +189,7 @@ impl ServerProcess {
             child,
             address: listening.client,
             peer_address: listening.peer,
+            tls_address: listening.tls,
             log_path,
             flags: options.flags.iter().map(|flag| flag.to_string()).collect(),
             config: options.config.map(str::to_string),
@@ -203,6 +214,11 @@ impl ServerProcess {
     }
 
     /// Concord's peer listener, when it runs one (it was given `--peers` or `--join`).
+    /// Concord's TLS client port, when it was started with one.
+    pub fn tls_address(&self) -> Option<SocketAddr> {
+        self.tls_address
+    }
+
     pub fn peer_address(&self) -> Option<SocketAddr> {
         self.peer_address
     }
@@ -359,6 +375,7 @@ fn spawn(
             command.args(["--port", &port, "--bind", "127.0.0.1", "--save", ""]);
             command.args(["--appendonly", "no", "--daemonize", "no"]);
             command.arg("--dir").arg(directory);
+            command.args(options.flags);
             command
         }
         ServerKind::Concord => {

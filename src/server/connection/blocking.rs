@@ -36,7 +36,6 @@
 //! Like Redis, the connection reads nothing else while it is blocked: requests pipelined
 //! after a blocking command wait in the input buffer until it is answered.
 
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use super::{watching_client, Connection};
@@ -167,46 +166,14 @@ impl Connection {
     }
 
     /// Whether the client is gone: killed, the server stopping, or its socket closed. The socket
-    /// is read here without waiting, straight from the kernel, and whatever requests it holds are
-    /// kept in the input buffer for after the reply.
-    #[allow(unsafe_code)]
+    /// is looked at without waiting; whatever requests it holds are kept in the input buffer
+    /// for after the reply (see `ClientStream::client_gone`).
     fn client_gone(&mut self) -> bool {
         if self.client.is_killed() || *self.shared.shutdown.borrow() {
             return true;
         }
         let limit = self.shared.settings.client_query_buffer_limit();
-        let descriptor = self.stream.as_raw_fd();
-        loop {
-            if self.input.len() > limit {
-                // The connection closes for its query buffer once the reply is written; until
-                // then it is there.
-                return false;
-            }
-            self.input.reserve(4096);
-            let spare = self.input.spare_capacity_mut();
-            // SAFETY: recv writes at most `spare.len()` bytes into memory the buffer owns and has
-            // not initialized yet; the descriptor stays open, owned by `self.stream`, for the
-            // call. MSG_DONTWAIT makes it return at once when nothing is there.
-            let read = unsafe {
-                libc::recv(descriptor, spare.as_mut_ptr().cast(), spare.len(), libc::MSG_DONTWAIT)
-            };
-            match read {
-                0 => return true,
-                read if read > 0 => {
-                    let length = self.input.len() + read as usize;
-                    // SAFETY: recv initialized the `read` bytes after the old length.
-                    unsafe { self.input.set_len(length) };
-                }
-                _ => {
-                    let error = std::io::Error::last_os_error();
-                    match error.kind() {
-                        std::io::ErrorKind::WouldBlock => return false,
-                        std::io::ErrorKind::Interrupted => {}
-                        _ => return true,
-                    }
-                }
-            }
-        }
+        self.stream.client_gone(&mut self.input, limit)
     }
 
     /// Proposes the cancel of a client that went away, again and again while it fails (no leader

@@ -34,6 +34,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::stream::ClientStream;
+
 use self::monitoring::{next_monitor_line, MonitorLine, MONITOR_KEYSPACE};
 use self::subscriptions::next_message;
 use self::transaction::{Intercepted, TransactionState};
@@ -61,24 +63,28 @@ const READ_RESERVE_BYTES_MAX: usize = 1024 * 1024;
 /// pipeline of large replies does not pile up in memory.
 const OUTPUT_FLUSH_BYTES: usize = 1024 * 1024;
 
-/// Accepts one connection: registers it, serves it until it closes, unregisters it.
-pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let local = stream.local_addr().unwrap_or(peer);
+/// Accepts one connection (on TLS, once its handshake is done): registers it, serves it until
+/// it closes, unregisters it.
+pub(super) async fn serve(mut stream: ClientStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let local = stream.tcp().local_addr().unwrap_or(peer);
     let max_clients = shared.settings.max_clients();
-    let Some(client) = shared.clients.register(peer, local, raw_fd(&stream), max_clients) else {
+    let descriptor = raw_fd(stream.tcp());
+    let Some(client) = shared.clients.register(peer, local, descriptor, max_clients) else {
         // Best effort, as Redis: the client may not read it before the close.
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        stream.close().await;
         return;
     };
     if protected_mode::refuses(&shared, peer.ip()) {
         // Best effort too; the close follows at once.
         let _ = stream.write_all(protected_mode::DENIED).await;
+        stream.close().await;
         shared.clients.unregister(client.id);
         return;
     }
-    let _ = stream.set_nodelay(true);
+    let _ = stream.tcp().set_nodelay(true);
     if let Some(idle) = shared.settings.tcp_keepalive() {
-        set_keepalive(&stream, idle);
+        set_keepalive(stream.tcp(), idle);
     }
     let id = client.id;
     let mut connection = Connection::new(stream, Arc::clone(&shared), client);
@@ -86,6 +92,7 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<S
         tracing::debug!(client = id, %error, "connection closed with an error");
     }
     connection.leave_subscriptions();
+    connection.stream.close().await;
     shared.clients.unregister(id);
 }
 
@@ -191,7 +198,7 @@ impl Replies {
 }
 
 struct Connection {
-    stream: TcpStream,
+    stream: ClientStream,
     shared: Arc<Shared>,
     client: Arc<ClientInfo>,
     session: Session,
@@ -246,7 +253,7 @@ struct Activity {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientInfo>) -> Connection {
+    fn new(stream: ClientStream, shared: Arc<Shared>, client: Arc<ClientInfo>) -> Connection {
         let limits_generation = shared.settings.limits_generation();
         let decoder = Decoder::new(shared.settings.resp_limits());
         let authenticated = acl::starts_authenticated(&shared);
@@ -729,6 +736,8 @@ impl Connection {
         if !self.output.is_empty() {
             self.stream.write_all(&self.output).await?;
             self.output.clear();
+            // A TLS session may hold encrypted bytes the socket had no room for.
+            self.stream.flush().await?;
         }
         Ok(())
     }
@@ -740,7 +749,7 @@ impl Connection {
 /// meanwhile wait in the input buffer, as in Redis; once it holds more than the query buffer
 /// limit the socket is left unread, so a client cannot grow the buffer while it waits.
 async fn watching_client<T>(
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     input: &mut BytesMut,
     shared: &Shared,
     client: &ClientInfo,
