@@ -133,6 +133,30 @@ fn cluster_identity(cluster: &LocalCluster) -> Result<String> {
     }
 }
 
+/// The local cluster's secret file, `cluster-secret` in its directory: made on first use from
+/// 32 random bytes, readable by its owner only, so that the members admit one another and
+/// nobody else who reaches their peer ports (`raft::peer_auth`).
+fn cluster_secret(directory: &Path) -> Result<PathBuf> {
+    let path = directory.join("cluster-secret");
+    if path.exists() {
+        return Ok(path);
+    }
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|error| {
+        Error::Config(format!("no random bytes for the cluster secret: {error}"))
+    })?;
+    let text: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(io_error(format!("creating {}", path.display())))?;
+    file.write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    Ok(path)
+}
+
 /// Starts the members, prints their endpoints and waits until Ctrl-C or until every member
 /// exited; then stops the rest.
 pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
@@ -140,6 +164,15 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
         return Err(Error::Config("--nodes must be between 1 and 9".into()));
     }
     let cluster_id = cluster_identity(&cluster)?;
+    let given_secret = cluster.serve_arguments.iter().any(|argument| {
+        argument == "--cluster-secret-file" || argument.starts_with("--cluster-secret-file=")
+    });
+    let secret_arguments = if given_secret {
+        Vec::new()
+    } else {
+        let secret_file = cluster_secret(&cluster.directory)?;
+        vec!["--cluster-secret-file".into(), secret_file.into_os_string()]
+    };
     let port = |base: u16, node: u64| base as u64 + node - 1;
     let peers: Vec<String> = (1..=cluster.nodes)
         .map(|node| format!("{node}=127.0.0.1:{}", port(cluster.peer_port_base, node)))
@@ -174,6 +207,7 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--peers", &peers, "--cluster-id", &cluster_id])
+            .args(&secret_arguments)
             .args(&cluster.serve_arguments)
             .stdin(Stdio::null())
             .stdout(log)

@@ -153,6 +153,10 @@ pub struct Config {
     /// The cluster this node belongs to, as the peer handshake checks it: a node of another
     /// cluster that dials this one (a stale peers list, a second test cluster) is refused.
     pub cluster_id: String,
+    /// A file holding the cluster secret, which members prove to each other they know at
+    /// every peer handshake (`raft::peer_auth`). Absent: peers are admitted by cluster id
+    /// alone. Every member must have the same secret, or none.
+    pub cluster_secret_file: Option<PathBuf>,
     /// Every member of the cluster, this node included, and the address this node dials each
     /// one at (`1=10.0.0.1:7379,2=10.0.0.2:7379,3=10.0.0.3:7379`). Empty: the node runs alone.
     /// A node dials a peer at the address given here even when the membership carries another,
@@ -255,6 +259,7 @@ impl Default for Config {
             log_segment_bytes: 64 * 1024 * 1024,
             node_id: 1,
             cluster_id: "concord".to_string(),
+            cluster_secret_file: None,
             peers: std::collections::BTreeMap::new(),
             peer_port: None,
             join: false,

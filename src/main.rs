@@ -220,6 +220,11 @@ struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     cluster_id: Option<String>,
 
+    /// A file holding the cluster secret peers prove they know at every handshake (the secret
+    /// itself is never a flag) [default: none, peers are admitted by cluster id].
+    #[arg(long, value_name = "FILE")]
+    cluster_secret_file: Option<std::path::PathBuf>,
+
     /// Do not bootstrap a cluster on an empty data directory; wait to be added with
     /// `concord admin add-node`.
     #[arg(long)]
@@ -285,6 +290,9 @@ impl ServeArgs {
         }
         if let Some(cluster_id) = self.cluster_id {
             config.cluster_id = cluster_id;
+        }
+        if let Some(file) = self.cluster_secret_file {
+            config.cluster_secret_file = Some(file);
         }
         if self.join {
             config.join = true;

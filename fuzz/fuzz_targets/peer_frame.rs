@@ -7,12 +7,13 @@
 #![no_main]
 
 use concord::raft::peer::{PeerRequest, PeerResponse};
-use concord::raft::tcp::{decode_payload, Hello, Welcome};
+use concord::raft::tcp::{decode_payload, DialerProof, Hello, Welcome};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|payload: &[u8]| {
     let _ = decode_payload::<Hello>(payload);
     let _ = decode_payload::<Welcome>(payload);
+    let _ = decode_payload::<DialerProof>(payload);
     let _ = decode_payload::<(u64, PeerRequest)>(payload);
     let _ = decode_payload::<(u64, PeerResponse)>(payload);
 });

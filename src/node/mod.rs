@@ -228,6 +228,8 @@ pub struct Node {
     /// report to each other so that a follower can name its leader's (`raft::NodeStatus`).
     client_port: u16,
     data_directory: Arc<raft::DataDirectory>,
+    /// The peer handshake's authentication, on a node with a peer port.
+    peer_authentication: Option<Arc<raft::peer_auth::PeerAuthentication>>,
 }
 
 impl Node {
@@ -344,6 +346,9 @@ impl Node {
             incarnation: stored.incarnation,
             client_port: config.port,
             data_directory: Arc::new(opened.data_directory),
+            peer_authentication: peer_listener
+                .as_ref()
+                .map(|(_, identity)| Arc::clone(&identity.authentication)),
         };
         node.spawn_tasks(config, opened.raft, receiver, waiting, read_waiters, peer_listener);
         if has_peers {
@@ -493,6 +498,13 @@ impl Node {
     /// The ACL users as of the newest applied entry that changed them.
     pub fn users(&self) -> &crate::state_machine::UsersHandle {
         &self.shared.users
+    }
+
+    /// How this node's peer handshakes authenticate: `None` without a peer port, else whether
+    /// it has a cluster secret and how many handshakes failed authentication.
+    pub fn peer_authentication(&self) -> Option<(bool, u64)> {
+        let authentication = self.peer_authentication.as_ref()?;
+        Some((authentication.has_secret(), authentication.refusals()))
     }
 
     /// The index of the newest applied entry.
@@ -673,11 +685,16 @@ fn tcp_identity(
     directory: &raft::DataDirectory,
     stored: &raft::StoredIdentity,
 ) -> Result<Identity> {
+    let secret = match &config.cluster_secret_file {
+        Some(path) => Some(raft::peer_auth::ClusterSecret::load(path)?),
+        None => None,
+    };
     Ok(Identity {
         cluster_id: config.cluster_id.clone(),
         node_id: config.node_id,
         incarnation: stored.incarnation,
         known_peers: Arc::new(raft::identity::KnownPeers::open(directory)?),
+        authentication: Arc::new(raft::peer_auth::PeerAuthentication::new(secret)),
     })
 }
 

@@ -46,6 +46,7 @@
 pub mod codec;
 pub mod data_directory;
 pub mod identity;
+pub mod peer_auth;
 pub mod log_store;
 pub mod network;
 pub mod peer;

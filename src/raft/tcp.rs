@@ -3,16 +3,23 @@
 //!
 //! Wire format (all integers big-endian):
 //! 1. The dialing node sends the 8 bytes [`MAGIC`], then a frame holding a [`Hello`]: protocol
-//!    version, cluster id, its own node id, the node id it means to reach and its data
-//!    directory's incarnation.
-//! 2. The listening node answers with a frame holding a [`Welcome`]: accepted with its own
-//!    incarnation, refused with the reason, or refused because it knows the dialer's node id
-//!    with another incarnation ([`Welcome::Replaced`]). A connection that does not start with
-//!    the magic, names another cluster or another node is refused and logged with the reason,
-//!    so that a misconfigured peer list or a stray client on the peer port is obvious in the
-//!    log. The dialer checks the listener's incarnation in turn and drops a connection to a
-//!    replaced member; both checks are [`super::identity::KnownPeers::check`].
-//! 3. Then each side sends frames: `u32` payload length, then the `postcard` encoding of
+//!    version, cluster id, its own node id, the node id it means to reach, its data
+//!    directory's incarnation and a fresh challenge.
+//! 2. The listening node answers with a frame holding a [`Welcome`]: [`Welcome::Prove`], its
+//!    own challenge and its proof of the cluster secret, or refused with the reason. A
+//!    connection that does not start with the magic, names another cluster or another node is
+//!    refused and logged with the reason, so that a misconfigured peer list or a stray client
+//!    on the peer port is obvious in the log.
+//! 3. The dialer checks the listener's proof and answers with a [`DialerProof`]: its own proof,
+//!    or why it refuses the listener. Proofs and what they cover are [`super::peer_auth`]; a
+//!    node without a cluster secret sends none and admits only peers without one.
+//! 4. The listener checks the dialer's proof, then its incarnation, and answers with a second
+//!    [`Welcome`]: accepted with its own incarnation, refused for authentication
+//!    ([`Welcome::Unauthenticated`]) or another reason, or refused because it knows the
+//!    dialer's node id with another incarnation ([`Welcome::Replaced`]). The dialer checks
+//!    the listener's incarnation in turn and drops a connection to a replaced member; both
+//!    checks are [`super::identity::KnownPeers::check`].
+//! 5. Then each side sends frames: `u32` payload length, then the `postcard` encoding of
 //!    `(request id, PeerRequest)` from the dialer or `(request id, PeerResponse)` back.
 //!    Responses may come in any order; the id matches them to their requests.
 //!
@@ -46,6 +53,7 @@ use crate::logging::{Episode, Report};
 
 use super::identity::{parse_member_address, CheckError, Incarnation, KnownPeers};
 use super::peer::{BoxFuture, CallError, PeerHandler, PeerRequest, PeerResponse, Transport};
+use super::peer_auth::{self, Challenge, PeerAuthentication, Proof, Role, Transcript};
 use super::NodeId;
 
 /// The first bytes of every peer connection.
@@ -58,7 +66,8 @@ pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 /// a forwarded reply may hold `Frame::LongDouble` (GEOPOS coordinates inside an EXEC).
 /// Version 5: a member's status carries its Redis client port (`NodeStatus::client_port`).
 /// Version 6: a forwarded reply may hold `Frame::KeyedArrays` (XREAD and XREADGROUP).
-pub const PROTOCOL_VERSION: u32 = 6;
+/// Version 7: the handshake authenticates both sides ([`super::peer_auth`]).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;
@@ -86,6 +95,8 @@ pub struct Hello {
     pub to: NodeId,
     /// The incarnation of the dialer's data directory.
     pub incarnation: Incarnation,
+    /// The dialer's challenge, fresh for this connection, which the listener's proof covers.
+    pub challenge: Challenge,
 }
 
 /// The listener's answer to a [`Hello`].
@@ -104,6 +115,26 @@ pub enum Welcome {
         /// The cluster in which the dialer's node id is already a member.
         cluster_id: String,
     },
+    /// The listener's first answer to a well-formed `Hello`: its challenge, and its proof of
+    /// the cluster secret (`None` if it has no secret).
+    Prove {
+        /// The listener's challenge, fresh for this connection.
+        challenge: Challenge,
+        /// The listener's proof for the handshake's transcript.
+        proof: Option<Proof>,
+    },
+    /// Refused because the dialer's proof failed or the two sides disagree on having a secret;
+    /// the text says which.
+    Unauthenticated(String),
+}
+
+/// The dialer's answer to [`Welcome::Prove`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum DialerProof {
+    /// The listener's proof passed: the dialer's own proof (`None` if it has no secret).
+    Proof(Option<Proof>),
+    /// The listener's proof failed, or the two sides disagree on having a secret.
+    Refused(String),
 }
 
 /// Who this node is, as the handshake checks it, and whom it knows.
@@ -117,6 +148,8 @@ pub struct Identity {
     pub incarnation: Incarnation,
     /// The incarnations recorded for peers, which a peer's handshake is checked against.
     pub known_peers: Arc<KnownPeers>,
+    /// The cluster secret, if this node has one, and the count of refused proofs.
+    pub authentication: Arc<PeerAuthentication>,
 }
 
 fn invalid(reason: impl Into<String>) -> io::Error {
@@ -287,21 +320,32 @@ impl Dialer {
                 from: self.identity.node_id,
                 to: target,
                 incarnation: self.identity.incarnation,
+                challenge: peer_auth::challenge()?,
             };
             let mut bytes = MAGIC.to_vec();
             bytes.extend(encode_frame(&hello)?);
             stream.write_all(&bytes).await?;
-            let welcome: Welcome =
-                read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut Vec::new()).await?;
-            match welcome {
+            let mut buffer = Vec::new();
+            let welcome = read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut buffer).await?;
+            let proof = self.answer_challenge(&hello, welcome)?;
+            stream.write_all(&encode_frame(&proof)?).await?;
+            if let DialerProof::Refused(reason) = proof {
+                return Err(invalid(reason));
+            }
+            match read_frame(&mut stream, HANDSHAKE_BYTES_MAX, &mut buffer).await? {
                 Welcome::Accepted { incarnation } => {
                     self.check_listener(target, incarnation)?;
                     Ok(stream)
                 }
                 Welcome::Refused(reason) => Err(invalid(format!("the peer refused us: {reason}"))),
+                Welcome::Unauthenticated(reason) => {
+                    self.identity.authentication.refused();
+                    Err(invalid(format!("the peer refused us: {reason}")))
+                }
                 Welcome::Replaced { cluster_id } => {
                     Err(invalid(self.replaced(target, &cluster_id)))
                 }
+                Welcome::Prove { .. } => Err(invalid("the peer asked for a second proof")),
             }
         };
         let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
@@ -313,6 +357,31 @@ impl Dialer {
         tokio::spawn(write_frames(writer, queued));
         tokio::spawn(read_responses(reader, Arc::clone(&pending), self.frame_bytes_max, target));
         Ok(Connection { frames, pending })
+    }
+
+    /// The dialer's answer to the listener's first [`Welcome`]: its proof if the listener's
+    /// passed, the refusal to send it if not; `Err` if the listener refused the `Hello`.
+    fn answer_challenge(&self, hello: &Hello, welcome: Welcome) -> io::Result<DialerProof> {
+        let (challenge, proof) = match welcome {
+            Welcome::Prove { challenge, proof } => (challenge, proof),
+            Welcome::Refused(reason) => {
+                return Err(invalid(format!("the peer refused us: {reason}")));
+            }
+            other => return Err(invalid(format!("the peer answered {other:?} before a proof"))),
+        };
+        let transcript = Transcript {
+            protocol_version: PROTOCOL_VERSION,
+            cluster_id: &hello.cluster_id,
+            from: hello.from,
+            to: hello.to,
+            dialer_challenge: &hello.challenge,
+            listener_challenge: &challenge,
+        };
+        let authentication = &self.identity.authentication;
+        Ok(match authentication.check(Role::Listener, &transcript, proof.as_ref()) {
+            Ok(()) => DialerProof::Proof(authentication.prove(Role::Dialer, &transcript)),
+            Err(reason) => DialerProof::Refused(reason),
+        })
     }
 
     /// Checks the incarnation a listener answered with: a replaced member is never talked to.
@@ -563,13 +632,21 @@ async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream
         } else {
             None
         };
-        let refusal = refusal.map(Welcome::Refused).or_else(|| check_dialer(&hello, identity));
-        let welcome = refusal.unwrap_or(Welcome::Accepted { incarnation: identity.incarnation });
-        let frame = encode_frame(&welcome).map_err(|error| error.to_string())?;
-        stream.write_all(&frame).await.map_err(|error| error.to_string())?;
+        // A refused dialer may have closed already; the refusal is logged here either way.
+        if let Some(reason) = refusal {
+            let _ = send(&mut stream, &Welcome::Refused(reason.clone())).await;
+            return Err(reason);
+        }
+        if let Err(reason) = authenticate(&mut stream, &hello, identity, &mut buffer).await {
+            let _ = send(&mut stream, &Welcome::Unauthenticated(reason.clone())).await;
+            return Err(reason);
+        }
+        let welcome = check_dialer(&hello, identity)
+            .unwrap_or(Welcome::Accepted { incarnation: identity.incarnation });
+        send(&mut stream, &welcome).await?;
         match welcome {
             Welcome::Accepted { .. } => Ok(hello.from),
-            Welcome::Refused(reason) => Err(reason),
+            Welcome::Refused(reason) | Welcome::Unauthenticated(reason) => Err(reason),
             Welcome::Replaced { .. } => Err(format!(
                 "node {} presents another data directory than the one this node knows for it \
                  (incarnation {:016x}, known {:016x}); remove it with CONCORD.REMOVENODE {} and \
@@ -579,6 +656,7 @@ async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream
                 identity.known_peers.get(hello.from).unwrap_or_default(),
                 hello.from
             )),
+            Welcome::Prove { .. } => unreachable!("check_dialer answers no challenge"),
         }
     };
     let from = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
@@ -586,6 +664,47 @@ async fn accept(mut stream: TcpStream, identity: &Identity) -> Result<(TcpStream
         .map_err(|_| "the handshake timed out".to_string())??;
     stream.set_nodelay(true).map_err(|error| error.to_string())?;
     Ok((stream, from))
+}
+
+/// Sends one handshake frame.
+async fn send(stream: &mut TcpStream, welcome: &Welcome) -> Result<(), String> {
+    let frame = encode_frame(welcome).map_err(|error| error.to_string())?;
+    stream.write_all(&frame).await.map_err(|error| error.to_string())
+}
+
+/// The listener's side of the challenge-response ([`super::peer_auth`]): sends its challenge
+/// and proof, reads the dialer's answer and checks it. `Err` holds why the dialer is refused
+/// (or why it refused this node).
+async fn authenticate(
+    stream: &mut TcpStream,
+    hello: &Hello,
+    identity: &Identity,
+    buffer: &mut Vec<u8>,
+) -> Result<(), String> {
+    let challenge = peer_auth::challenge().map_err(|error| error.to_string())?;
+    let transcript = Transcript {
+        protocol_version: PROTOCOL_VERSION,
+        cluster_id: &identity.cluster_id,
+        from: hello.from,
+        to: identity.node_id,
+        dialer_challenge: &hello.challenge,
+        listener_challenge: &challenge,
+    };
+    let authentication = &identity.authentication;
+    let proof = authentication.prove(Role::Listener, &transcript);
+    send(stream, &Welcome::Prove { challenge, proof }).await?;
+    let answer = read_frame(stream, HANDSHAKE_BYTES_MAX, buffer)
+        .await
+        .map_err(|error| format!("node {} sent no proof: {error}", hello.from))?;
+    match answer {
+        DialerProof::Proof(proof) => {
+            authentication.check(Role::Dialer, &transcript, proof.as_ref())
+        }
+        DialerProof::Refused(reason) => {
+            authentication.refused();
+            Err(format!("node {} refused this node: {reason}", hello.from))
+        }
+    }
 }
 
 /// Why a dialer's [`Hello`] did not decode: a dialer of another protocol version sends another

@@ -200,6 +200,13 @@ pub(super) async fn replication_info(shared: &Shared, text: &mut String) {
             own.members.len(),
         );
     }
+    if let Some((has_secret, refusals)) = shared.node.peer_authentication() {
+        let authentication = if has_secret { "secret" } else { "none" };
+        let _ = write!(
+            text,
+            "concord_peer_auth:{authentication}\r\nconcord_peer_auth_refusals:{refusals}\r\n"
+        );
+    }
     let lags = lags(&statuses);
     for (id, status) in &statuses {
         let lag = lags.iter().find(|(member, _)| member == id).map(|(_, lag)| *lag);

@@ -14,7 +14,7 @@ use super::{check, Checked};
 use crate::command::Write;
 use crate::raft::codec::{log_id, MembershipRecord};
 use crate::raft::peer::{AdminRequest, NodeStatus, PeerRequest, PeerResponse, ReadPoint};
-use crate::raft::tcp::{Hello, Welcome};
+use crate::raft::tcp::{DialerProof, Hello, Welcome};
 use crate::raft::{NodeError, Proposed, TypeConfig};
 use crate::resp::Frame;
 use crate::state_machine::{Entry, WriteRequest};
@@ -127,15 +127,29 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         AdminRequest::RemoveNode { .. } => 1,
         AdminRequest::TransferLeader { .. } => 2,
     };
+    let prove = format!("03{}00", "01".repeat(32));
+    let proof = format!("0001{}", "02".repeat(32));
     let welcomes = vec![
         (Welcome::Accepted { incarnation: 7 }, "0007"),
         (Welcome::Refused("no".into()), "01026e6f"),
         (Welcome::Replaced { cluster_id: "c".into() }, "020163"),
+        (Welcome::Prove { challenge: [1; 32], proof: None }, prove.as_str()),
+        (Welcome::Unauthenticated("no".into()), "04026e6f"),
     ];
     let welcome_tag = |welcome: &Welcome| match welcome {
         Welcome::Accepted { .. } => 0,
         Welcome::Refused(_) => 1,
         Welcome::Replaced { .. } => 2,
+        Welcome::Prove { .. } => 3,
+        Welcome::Unauthenticated(_) => 4,
+    };
+    let proofs = vec![
+        (DialerProof::Proof(Some([2; 32])), proof.as_str()),
+        (DialerProof::Refused("no".into()), "01026e6f"),
+    ];
+    let proof_tag = |proof: &DialerProof| match proof {
+        DialerProof::Proof(_) => 0,
+        DialerProof::Refused(_) => 1,
     };
     let errors = vec![
         (NodeError::Stopped, "00"),
@@ -224,6 +238,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         check("PeerResponse", responses, response_tag, failures),
         check("AdminRequest", admin, admin_tag, failures),
         check("Welcome", welcomes, welcome_tag, failures),
+        check("DialerProof", proofs, proof_tag, failures),
         check("NodeError", errors, error_tag, failures),
         check("Frame", frames, frame_tag, failures),
         check("AppendEntriesResponse", appended, appended_tag, failures),
@@ -235,10 +250,17 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
 /// listener names a dialer's version even when the rest does not decode (`raft::tcp`).
 #[test]
 fn the_hello_keeps_its_bytes_and_begins_with_the_protocol_version() {
-    // Version 3 written out, so that a version bump alone does not touch these bytes.
-    let hello =
-        Hello { protocol_version: 3, cluster_id: "c".into(), from: 2, to: 1, incarnation: 7 };
+    // Version 7 written out, so that a version bump alone does not touch these bytes.
+    let hello = Hello {
+        protocol_version: 7,
+        cluster_id: "c".into(),
+        from: 2,
+        to: 1,
+        incarnation: 7,
+        challenge: [9; 32],
+    };
     let bytes = postcard::to_allocvec(&hello).unwrap();
-    assert_eq!(super::hex(&bytes), "030163020107", "the Hello's bytes changed");
-    assert_eq!(postcard::take_from_bytes::<u32>(&bytes).unwrap().0, 3);
+    let expected = format!("070163020107{}", "09".repeat(32));
+    assert_eq!(super::hex(&bytes), expected, "the Hello's bytes changed");
+    assert_eq!(postcard::take_from_bytes::<u32>(&bytes).unwrap().0, 7);
 }

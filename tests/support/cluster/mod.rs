@@ -339,6 +339,16 @@ impl Cluster {
         self.command(via, redis::cmd("CONCORD.ADDNODE").arg(id).arg(address))
     }
 
+    /// Gives node `id` `value` for `flag` from its next start on, in place of the value it had
+    /// (or beside its other arguments if it had none).
+    pub fn set_flag(&mut self, id: NodeId, flag: &str, value: &str) {
+        let arguments = &mut self.members.get_mut(&id).unwrap().arguments;
+        match arguments.iter().position(|argument| argument == flag) {
+            Some(at) => arguments[at + 1] = value.to_string(),
+            None => arguments.extend([flag.to_string(), value.to_string()]),
+        }
+    }
+
     /// Node `id`'s data directory.
     pub fn data_dir(&self, id: NodeId) -> PathBuf {
         self.directory.path().join(format!("node-{id}"))
