@@ -28,8 +28,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 
 mod import;
+mod trial_tls;
 
 pub use import::run_import;
+pub use trial_tls::TrialCertificates;
 
 /// How long `concord cluster` waits for its children to stop after asking them to.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -88,6 +90,9 @@ pub struct LocalCluster {
     pub directory: PathBuf,
     /// Extra `concord serve` options for every member (`--fsync every-second`).
     pub serve_arguments: Vec<String>,
+    /// With TLS for clients: member N also serves TLS on `tls_port_base + N - 1`, with the
+    /// throwaway certificates of [`TrialCertificates`].
+    pub tls_port_base: Option<u16>,
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -188,6 +193,10 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
     let endpoints_file = cluster.directory.join(ENDPOINTS_FILE);
     std::fs::write(&endpoints_file, endpoints)
         .map_err(io_error(format!("writing {}", endpoints_file.display())))?;
+    let tls = match cluster.tls_port_base {
+        Some(_) => Some(TrialCertificates::open_or_make(&cluster.directory.join("tls"))?),
+        None => None,
+    };
     let executable = std::env::current_exe().map_err(io_error("finding the concord binary"))?;
     let mut children: Vec<(u64, Child)> = Vec::new();
     for node in 1..=cluster.nodes {
@@ -199,6 +208,17 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
             .open(&log_path)
             .map_err(io_error(format!("opening {}", log_path.display())))?;
         let log_copy = log.try_clone().map_err(io_error("duplicating a log handle"))?;
+        let mut tls_arguments: Vec<std::ffi::OsString> = Vec::new();
+        if let (Some(base), Some(files)) = (cluster.tls_port_base, &tls) {
+            tls_arguments.extend(["--tls-port".into(), port(base, node).to_string().into()]);
+            for (flag, path) in [
+                ("--tls-cert-file", &files.server_certificate),
+                ("--tls-key-file", &files.server_key),
+                ("--tls-ca-cert-file", &files.ca_certificate),
+            ] {
+                tls_arguments.extend([flag.into(), path.clone().into_os_string()]);
+            }
+        }
         let child = Command::new(&executable)
             .arg("serve")
             .args(["--node-id", &node.to_string()])
@@ -208,6 +228,7 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
             .arg(&data_dir)
             .args(["--peers", &peers, "--cluster-id", &cluster_id])
             .args(&secret_arguments)
+            .args(&tls_arguments)
             .args(&cluster.serve_arguments)
             .stdin(Stdio::null())
             .stdout(log)
@@ -221,6 +242,15 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
             data_dir.display(),
             log_path.display()
         );
+        if let (Some(base), Some(files)) = (cluster.tls_port_base, &tls) {
+            println!(
+                "node {node} over TLS: redis-cli -p {} --tls --cacert {} --cert {} --key {}",
+                port(base, node),
+                files.ca_certificate.display(),
+                files.client_certificate.display(),
+                files.client_key.display()
+            );
+        }
         children.push((node, child));
     }
     println!(

@@ -88,6 +88,13 @@ struct ClusterArgs {
     /// Where the members keep their data and logs.
     #[arg(long, value_name = "DIR", default_value = "concord-cluster")]
     dir: PathBuf,
+    /// Serve clients over TLS too, with throwaway certificates made in DIR/tls (a CA, a server
+    /// and a client certificate), and print how to connect with `redis-cli --tls`.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls, member N serves TLS on this port plus N - 1.
+    #[arg(long, default_value_t = 7101)]
+    tls_port: u16,
     /// Options passed to every member's `concord serve` (after `--`).
     #[arg(last = true)]
     serve: Vec<String>,
@@ -369,6 +376,7 @@ fn main() -> ExitCode {
             peer_port_base: cluster.peer_port,
             directory: cluster.dir,
             serve_arguments: cluster.serve,
+            tls_port_base: cluster.tls.then_some(cluster.tls_port),
         }),
         Some(Command::Admin { target, change }) => target
             .address()

@@ -1,6 +1,7 @@
-//! `concord cluster`, the local trial cluster, as a user starts it: three members come up,
-//! replicate, authenticate one another with the cluster secret it made for them, and stop on
-//! Ctrl-C (SIGINT to the supervisor).
+//! `concord cluster --tls`, the local trial cluster, as a user starts it: three members come up,
+//! replicate, authenticate one another with the cluster secret it made for them, serve
+//! `redis-cli --tls` with the throwaway certificates it made and printed, and stop on Ctrl-C
+//! (SIGINT to the supervisor).
 
 mod support;
 
@@ -42,17 +43,18 @@ fn query<T: redis::FromRedisValue>(port: u16, command: &redis::Cmd) -> Option<T>
 }
 
 #[test]
-fn a_local_cluster_replicates_with_a_secret_of_its_own_and_stops_on_ctrl_c() {
+fn a_local_cluster_replicates_with_a_secret_and_certificates_of_its_own_and_stops_on_ctrl_c() {
     let directory = support::temp_dir("local-cluster");
-    let (client_base, peer_base) = (free_run(3), free_run(3));
+    let (client_base, peer_base, tls_base) = (free_run(3), free_run(3), free_run(3));
     let mut command = support::process::concord();
     command
         .args(["cluster", "--nodes", "3"])
         .args(["--port", &client_base.to_string(), "--peer-port", &peer_base.to_string()])
         .arg("--dir")
         .arg(directory.path())
+        .args(["--tls", "--tls-port", &tls_base.to_string()])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(directory.path().join("supervisor.out")).unwrap())
         .stderr(Stdio::null());
     let mut supervisor = ChildProcess::spawn(command).expect("concord cluster starts");
     let ports: Vec<u16> = (client_base..client_base + 3).collect();
@@ -73,6 +75,24 @@ fn a_local_cluster_replicates_with_a_secret_of_its_own_and_stops_on_ctrl_c() {
     let metadata = std::fs::metadata(&secret).expect("concord cluster made a secret file");
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o777, 0o600);
     assert_eq!(metadata.len(), 65, "32 random bytes in hex and a line ending");
+
+    // Each member over TLS, with the command line the supervisor printed for it.
+    let printed = std::fs::read_to_string(directory.path().join("supervisor.out")).unwrap();
+    for node in 1..=3u16 {
+        let line = printed
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("node {node} over TLS: ")))
+            .unwrap_or_else(|| panic!("no redis-cli --tls line for node {node}: {printed}"));
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(words[..3], ["redis-cli", "-p", &(tls_base + node - 1).to_string()], "{line}");
+        let output = std::process::Command::new("redis-cli")
+            .args(&words[1..])
+            .args(["GET", "trial"])
+            .output()
+            .expect("redis-cli runs");
+        let answer = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(answer.trim(), "kept", "node {node} over TLS: {output:?}");
+    }
 
     assert!(supervisor.signal(libc::SIGINT), "the supervisor is gone before Ctrl-C");
     let status = supervisor.wait_timeout(WAIT).expect("the cluster stops on Ctrl-C");
