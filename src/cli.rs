@@ -162,6 +162,18 @@ fn cluster_secret(directory: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// `--cluster-secret-file` and the local cluster's secret, unless the serve options name one.
+fn secret_arguments(cluster: &LocalCluster) -> Result<Vec<std::ffi::OsString>> {
+    let given = cluster.serve_arguments.iter().any(|argument| {
+        argument == "--cluster-secret-file" || argument.starts_with("--cluster-secret-file=")
+    });
+    if given {
+        return Ok(Vec::new());
+    }
+    let secret_file = cluster_secret(&cluster.directory)?;
+    Ok(vec!["--cluster-secret-file".into(), secret_file.into_os_string()])
+}
+
 /// Starts the members, prints their endpoints and waits until Ctrl-C or until every member
 /// exited; then stops the rest.
 pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
@@ -169,15 +181,7 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
         return Err(Error::Config("--nodes must be between 1 and 9".into()));
     }
     let cluster_id = cluster_identity(&cluster)?;
-    let given_secret = cluster.serve_arguments.iter().any(|argument| {
-        argument == "--cluster-secret-file" || argument.starts_with("--cluster-secret-file=")
-    });
-    let secret_arguments = if given_secret {
-        Vec::new()
-    } else {
-        let secret_file = cluster_secret(&cluster.directory)?;
-        vec!["--cluster-secret-file".into(), secret_file.into_os_string()]
-    };
+    let secret_arguments = secret_arguments(&cluster)?;
     let port = |base: u16, node: u64| base as u64 + node - 1;
     let peers: Vec<String> = (1..=cluster.nodes)
         .map(|node| format!("{node}=127.0.0.1:{}", port(cluster.peer_port_base, node)))
@@ -208,17 +212,11 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
             .open(&log_path)
             .map_err(io_error(format!("opening {}", log_path.display())))?;
         let log_copy = log.try_clone().map_err(io_error("duplicating a log handle"))?;
-        let mut tls_arguments: Vec<std::ffi::OsString> = Vec::new();
-        if let (Some(base), Some(files)) = (cluster.tls_port_base, &tls) {
-            tls_arguments.extend(["--tls-port".into(), port(base, node).to_string().into()]);
-            for (flag, path) in [
-                ("--tls-cert-file", &files.server_certificate),
-                ("--tls-key-file", &files.server_key),
-                ("--tls-ca-cert-file", &files.ca_certificate),
-            ] {
-                tls_arguments.extend([flag.into(), path.clone().into_os_string()]);
-            }
-        }
+        let tls_port = cluster.tls_port_base.map(|base| port(base, node));
+        let tls_arguments = match (tls_port, &tls) {
+            (Some(tls_port), Some(files)) => files.serve_arguments(tls_port),
+            _ => Vec::new(),
+        };
         let child = Command::new(&executable)
             .arg("serve")
             .args(["--node-id", &node.to_string()])
@@ -242,14 +240,8 @@ pub fn run_cluster(cluster: LocalCluster) -> Result<()> {
             data_dir.display(),
             log_path.display()
         );
-        if let (Some(base), Some(files)) = (cluster.tls_port_base, &tls) {
-            println!(
-                "node {node} over TLS: redis-cli -p {} --tls --cacert {} --cert {} --key {}",
-                port(base, node),
-                files.ca_certificate.display(),
-                files.client_certificate.display(),
-                files.client_key.display()
-            );
+        if let (Some(tls_port), Some(files)) = (tls_port, &tls) {
+            println!("node {node} over TLS: {}", files.redis_cli(tls_port));
         }
         children.push((node, child));
     }

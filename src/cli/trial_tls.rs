@@ -55,6 +55,29 @@ impl TrialCertificates {
         Ok(files)
     }
 
+    /// The `concord serve` options of a member serving TLS on `tls_port` with these files.
+    pub fn serve_arguments(&self, tls_port: u64) -> Vec<std::ffi::OsString> {
+        let mut arguments = vec!["--tls-port".into(), tls_port.to_string().into()];
+        for (flag, path) in [
+            ("--tls-cert-file", &self.server_certificate),
+            ("--tls-key-file", &self.server_key),
+            ("--tls-ca-cert-file", &self.ca_certificate),
+        ] {
+            arguments.extend([flag.into(), path.clone().into_os_string()]);
+        }
+        arguments
+    }
+
+    /// The `redis-cli` command line that reaches a member's `tls_port` with these files.
+    pub fn redis_cli(&self, tls_port: u64) -> String {
+        format!(
+            "redis-cli -p {tls_port} --tls --cacert {} --cert {} --key {}",
+            self.ca_certificate.display(),
+            self.client_certificate.display(),
+            self.client_key.display()
+        )
+    }
+
     fn make(&self, directory: &Path) -> Result<()> {
         std::fs::create_dir_all(directory).map_err(|source| Error::Io {
             context: format!("creating {}", directory.display()),
