@@ -74,6 +74,17 @@ pub(super) fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// Lua's `lua_tonumber`: a number, or a string that reads as one (`" 0x10 "` is 16); `None`
+/// for every other value.
+pub(super) fn to_number(lua: &Lua, value: &Value) -> mlua::Result<Option<f64>> {
+    match value {
+        Value::Integer(number) => Ok(Some(*number as f64)),
+        Value::Number(number) => Ok(Some(*number)),
+        Value::String(_) => lua.coerce_number(value.clone()),
+        _ => Ok(None),
+    }
+}
+
 /// Raises a message without a code as Redis's `luaPushError` does: with the code `ERR`.
 pub(super) fn raised(text: &str) -> mlua::Error {
     mlua::Error::external(Raised::Reply(error_text(text)))
