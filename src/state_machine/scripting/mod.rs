@@ -31,6 +31,7 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
 mod environment;
 mod functions;
