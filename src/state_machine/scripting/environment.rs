@@ -3,11 +3,12 @@
 //! Every run gets a fresh Lua state: the libraries `base` (less `print`, `loadfile`, `dofile`
 //! and `load`, and with `loadstring` refusing bytecode), `table`, `string`, `math` (its
 //! `random` Redis's rand48, seeded with 0 at the start of every run, as Redis 7.0 does),
-//! `bit` and `cjson`; the `redis` table (`call`, `pcall`, `error_reply`, `status_reply`, `sha1hex`, `log`,
-//! `setresp`, `set_repl`, `replicate_commands`, the `LOG_*` and `REPL_*` constants,
-//! `REDIS_VERSION`); `KEYS` and `ARGV`. Then the globals and the library tables are made
-//! read-only: assigning to them fails with "Attempt to modify a readonly table", reading a
-//! global that does not exist with "Script attempted to access nonexistent global variable".
+//! `bit`, `cjson`, `cmsgpack` and `struct`; the `redis` table (`call`, `pcall`, `error_reply`,
+//! `status_reply`, `sha1hex`, `log`, `setresp`, `set_repl`, `replicate_commands`, the `LOG_*`
+//! and `REPL_*` constants, `REDIS_VERSION`); `KEYS` and `ARGV`. Then the globals and the
+//! library tables are made read-only: assigning to them fails with "Attempt to modify a
+//! readonly table", reading a global that does not exist with "Script attempted to access
+//! nonexistent global variable".
 //! A fresh state per run is what makes a run a pure function of the script, its arguments and
 //! the keyspace: nothing one script leaves behind is seen by the next, on any replica.
 //!
@@ -22,8 +23,8 @@
 //! on every instruction, so a `pcall` inside the script cannot swallow the stop.
 //!
 //! Caveats: the read-only protection is made of metatables (Redis patches its Lua), so
-//! `rawset` on the globals still works and `pairs(_G)` shows nothing; `cmsgpack`, `struct` and the `debug`
-//! library are not there.
+//! `rawset` on the globals still works and `pairs(_G)` shows nothing; the `debug` library is
+//! not there.
 
 pub(super) mod library;
 
@@ -38,7 +39,7 @@ use mlua::{
 use super::convert::{error_table, error_text, lua_to_reply};
 pub(super) use super::raise::raised;
 use super::raise::Raised;
-use super::{bit, cjson};
+use super::{bit, cjson, cmsgpack, struct_library};
 use crate::resp::{format_double, Frame};
 use crate::store::scripts::sha1_hex;
 
@@ -241,6 +242,8 @@ fn prepare(lua: &Lua, script: &Script, call: Function, pcall: Function) -> Resul
     globals.set("redis", redis)?;
     globals.set("bit", bit::library(lua)?)?;
     globals.set("cjson", cjson::library(lua, MEMORY_BYTES_MAX)?)?;
+    globals.set("cmsgpack", cmsgpack::library(lua, MEMORY_BYTES_MAX)?)?;
+    globals.set("struct", struct_library::library(lua)?)?;
     install_random(lua)?;
     match script.chunk {
         Chunk::Script => {
@@ -587,7 +590,8 @@ hidden.table.foreach = function(table, ...)
   refuse_address_keys(table)
   return foreach(table, ...)
 end
-for _, name in pairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit', 'cjson'}) do
+for _, name in pairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit', 'cjson', 'cmsgpack',
+    'struct'}) do
   if hidden[name] then hidden[name] = proxy(hidden[name]) end
 end
 local function nonexistent(_, name)

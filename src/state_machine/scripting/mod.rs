@@ -31,10 +31,12 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
 mod environment;
 mod functions;
 mod raise;
+mod struct_library;
 
 pub use environment::{INSTRUCTIONS_MAX, MEMORY_BYTES_MAX, REDIS_VERSION};
 pub use functions::declares_no_writes as function_declares_no_writes;
