@@ -19,7 +19,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{ListEnd, ListWrite};
-use super::streams::ReadFrom;
+use super::stream_ids::ReadFrom;
 use super::zsets::{PopCommand, ZsetWrite};
 use super::{parse_f64, Args, Command, CommandError, CommandSpec, Key, Write};
 use crate::command::redis_metadata;

@@ -44,6 +44,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod sets;
 pub mod sort;
+pub mod stream_ids;
 pub mod streams;
 pub(crate) mod strtod;
 pub mod strings;
