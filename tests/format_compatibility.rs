@@ -295,6 +295,9 @@ fn write_fixture() {
     send(&mut subscribed_in_snapshot, &["SUBSCRIBE", "channel:snapshot"]);
     send(&mut subscribed_in_snapshot, &["PSUBSCRIBE", "pattern:*"]);
     std::thread::sleep(Duration::from_millis(300));
+    // Stream readers blocked when the snapshot is taken (`BlockingPop::Streams` and
+    // `StreamGroup` in its waiters); the tail serves the last one.
+    let stream_readers_in_snapshot = block_stream_readers(&server, &mut client, SNAPSHOT_READERS);
     // A script in the cache when the snapshot is taken (version 5's script cache).
     run(&mut client, &["SCRIPT", "LOAD", FIXTURE_SCRIPTS[0].1]);
     // A function library when the snapshot is taken (version 6's libraries).
@@ -314,11 +317,87 @@ fn write_fixture() {
     let mut subscribed_in_tail = server.raw();
     send(&mut subscribed_in_tail, &["SUBSCRIBE", "channel:tail"]);
     std::thread::sleep(Duration::from_millis(300));
+    // Stream readers blocked in the log tail, and an entry that serves a snapshot's reader.
+    let stream_readers_in_tail = block_stream_readers(&server, &mut client, TAIL_READERS);
+    run(&mut client, &["XADD", "stream:served", "5-0", "served", "in-tail"]);
     let expected = dump_keyspace(&mut client);
     server.kill();
     drop((blocked_in_snapshot, blocked_in_tail, subscribed_in_snapshot, subscribed_in_tail));
+    drop((stream_readers_in_snapshot, stream_readers_in_tail));
     copy_directory(&server.data_directory(), &target.join("data"));
     std::fs::write(target.join("expected.txt"), expected).expect("expected.txt is written");
+}
+
+/// The stream readers blocked before the snapshot (in fixtures from `v1-stream-waiters` on):
+/// the commands that make their streams and groups, then each reader's command. XREAD waits
+/// after `$` on a stream with no entries and on a missing one; XREADGROUP with COUNT on an
+/// empty group, and with NOACK on the stream that the log tail serves.
+const SNAPSHOT_READERS: StreamReaders = StreamReaders {
+    setup: &[
+        "XGROUP CREATE stream:waited readers $ MKSTREAM",
+        "XGROUP CREATE stream:served readers $ MKSTREAM",
+    ],
+    readers: &[
+        "XREAD COUNT 2 BLOCK 0 STREAMS stream:waited stream:absent $ $",
+        "XREADGROUP GROUP readers erin COUNT 3 BLOCK 0 STREAMS stream:waited >",
+        "XREADGROUP GROUP readers frank NOACK BLOCK 0 STREAMS stream:served >",
+    ],
+};
+
+/// The stream readers blocked in the log tail: XREAD after an explicit id of a missing stream,
+/// XREADGROUP of two streams in groups made in the tail.
+const TAIL_READERS: StreamReaders = StreamReaders {
+    setup: &[
+        "XGROUP CREATE stream:waited-tail tailers $ MKSTREAM",
+        "XGROUP CREATE stream:waited tailers $",
+    ],
+    readers: &[
+        "XREAD BLOCK 0 STREAMS stream:absent-tail 7-0",
+        "XREADGROUP GROUP tailers gina BLOCK 0 STREAMS stream:waited-tail stream:waited > >",
+    ],
+};
+
+/// Streams and groups to make, and the blocked stream reads to send, one client each: each a
+/// command line, its words split at spaces.
+struct StreamReaders {
+    setup: &'static [&'static str],
+    readers: &'static [&'static str],
+}
+
+/// Makes `readers`' streams and groups, sends each blocking read on a connection of its own,
+/// and waits until the node counts every one of them blocked; returns the connections.
+fn block_stream_readers(
+    server: &ServerProcess,
+    client: &mut redis::Connection,
+    readers: StreamReaders,
+) -> Vec<std::net::TcpStream> {
+    for command in readers.setup {
+        run(client, &command.split(' ').collect::<Vec<_>>());
+    }
+    let before = blocked_clients(client);
+    let connections: Vec<std::net::TcpStream> = readers
+        .readers
+        .iter()
+        .map(|command| {
+            let mut connection = server.raw();
+            send(&mut connection, &command.split(' ').collect::<Vec<_>>());
+            connection
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while blocked_clients(client) < before + readers.readers.len() as i64 {
+        assert!(Instant::now() < deadline, "the stream readers never all blocked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    connections
+}
+
+/// INFO's `blocked_clients`.
+fn blocked_clients(client: &mut redis::Connection) -> i64 {
+    let info: String = redis::cmd("INFO").arg("clients").query(client).expect("INFO answers");
+    info.lines()
+        .find_map(|line| line.strip_prefix("blocked_clients:")?.trim().parse().ok())
+        .expect("INFO clients has blocked_clients")
 }
 
 fn send(stream: &mut std::net::TcpStream, words: &[&str]) {

@@ -1,5 +1,6 @@
-//! Stream entry ids, and where XREAD reads after: the types both the stream commands and the
-//! blocking commands' waiters (`command::blocking`) hold, so neither module needs the other's.
+//! Stream entry ids and where XREAD reads from: the values that both the stream commands
+//! (`command::streams`) and the blocking commands' waiters (`command::blocking`) carry, kept
+//! below both so that neither imports the other back.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
