@@ -67,7 +67,8 @@ pub const MAGIC: [u8; 8] = *b"CONCORD\x01";
 /// Version 5: a member's status carries its Redis client port (`NodeStatus::client_port`).
 /// Version 6: a forwarded reply may hold `Frame::KeyedArrays` (XREAD and XREADGROUP).
 /// Version 7: the handshake authenticates both sides ([`super::peer_auth`]).
-pub const PROTOCOL_VERSION: u32 = 7;
+/// Version 8: a forwarded reply may hold `Frame::BigNumber` (a script's `{big_number=...}`).
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The longest handshake frame accepted, before the dialer is known.
 const HANDSHAKE_BYTES_MAX: usize = 4096;

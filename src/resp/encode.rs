@@ -60,6 +60,8 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut BytesMut) {
             out.put_slice(b"\r\n");
         }
         Frame::Verbatim { text, .. } => write_bulk(out, text),
+        Frame::BigNumber(text) if resp3 => write_line(out, b'(', text),
+        Frame::BigNumber(text) => write_bulk(out, text),
         Frame::LongDouble(value) => {
             let text = format_human_long_double(*value);
             if resp3 {

@@ -104,6 +104,9 @@ pub enum Frame {
     /// A map in RESP3; in RESP2 an array of two-element `[key, value]` arrays, as Redis 7.0
     /// replies to XREAD and XREADGROUP (one pair per stream).
     KeyedArrays(Vec<(Frame, Frame)>),
+    /// A big number, its decimal text (`(12345...` in RESP3): a bulk string in RESP2. Only a
+    /// script returns one (`{big_number=...}`). Must not contain `\r` or `\n`.
+    BigNumber(Bytes),
 }
 
 impl Frame {

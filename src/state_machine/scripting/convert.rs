@@ -8,9 +8,8 @@
 //! truncated to an integer, a string is a bulk string, `true` is 1 and `false` a null (booleans when
 //! the script chose RESP3), a table is an array up to its first nil unless it has one of the fields `err`,
 //! `ok`, `double`, `big_number`, `map`, `set`, `verbatim_string`.
-//!
-//! Caveat: a big number (`{big_number=...}`) is sent as a bulk string in RESP3 too, because
-//! Concord's frames have no big-number type yet.
+//! A big number (`{big_number=...}`) is a RESP3 big number to a RESP3 client and a bulk
+//! string to a RESP2 one, whichever protocol the script chose, as in Redis.
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
@@ -114,6 +113,10 @@ pub(super) fn reply_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Resul
         }
         Frame::Boolean(value) if resp3 => Value::Boolean(*value),
         Frame::Boolean(value) => Value::Number(if *value { 1.0 } else { 0.0 }),
+        Frame::BigNumber(text) if resp3 => {
+            single_field(lua, "big_number", Value::String(lua.create_string(text)?))?
+        }
+        Frame::BigNumber(text) => Value::String(lua.create_string(text)?),
     };
     Ok(value)
 }
@@ -196,7 +199,7 @@ fn table_to_reply(table: &Table, resp3: bool, depth: usize) -> Frame {
         return Frame::Double(number as f64);
     }
     if let Some(text) = string_field(table, "big_number") {
-        return Frame::Bulk(Bytes::from(one_line(&text)));
+        return Frame::BigNumber(Bytes::from(one_line(&text)));
     }
     if let Some(map) = table_field(table, "map") {
         let pairs = map.pairs::<Value, Value>().filter_map(Result::ok);

@@ -189,6 +189,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         (Frame::Push(vec![Frame::Null]), "0d0104"),
         (Frame::LongDouble(1.5), "0e000000000000f83f"),
         (Frame::KeyedArrays(vec![pair]), "0f010202030176"),
+        (Frame::BigNumber(Bytes::from_static(b"12")), "10023132"),
     ];
     let frame_tag = |frame: &Frame| match frame {
         Frame::Simple(_) => 0,
@@ -207,6 +208,7 @@ pub(super) fn enums(failures: &mut Vec<String>) -> Vec<Checked> {
         Frame::Push(_) => 13,
         Frame::LongDouble(_) => 14,
         Frame::KeyedArrays(_) => 15,
+        Frame::BigNumber(_) => 16,
     };
     let appended = vec![
         (AppendEntriesResponse::Success, "00"),
