@@ -19,7 +19,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::cluster::workload::{check_after_heal, seed, Workload};
-use support::cluster::{connect, Cluster, NodeId, WAIT_MAX};
+use support::cluster::{connect, Cluster, NodeId};
 
 /// What a node on a wiped directory logs once a peer refused it.
 const REFUSED_MESSAGE: &str = "this node's data directory is new but node";
@@ -27,24 +27,11 @@ const REFUSED_MESSAGE: &str = "this node's data directory is new but node";
 /// What a peer logs about the wiped node.
 const PEER_MESSAGE: &str = "its data directory was wiped or replaced";
 
-/// Waits until `condition` holds, for at most [`WAIT_MAX`]; panics with `what` otherwise.
-fn wait_until(cluster: &Cluster, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT_MAX;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} never happened; logs in {:?}",
-            cluster.directory()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Waits until every member's `PEERS` file records every other member: from then on each
 /// one can tell a wiped peer from the member it was.
 fn wait_until_members_met(cluster: &Cluster) {
     let ids = cluster.ids();
-    wait_until(cluster, "every member recording every other one's incarnation", || {
+    cluster.wait_until("every member recording every other one's incarnation", || {
         ids.iter().all(|id| {
             let peers = std::fs::read_to_string(cluster.data_dir(*id).join("PEERS"));
             let peers = peers.unwrap_or_default();
@@ -86,7 +73,7 @@ fn a_follower_restarted_on_a_wiped_directory_is_refused_until_removed_and_added_
     let leader = cluster.wait_for_leader();
     let wiped = cluster.other_than(&[leader]);
     wipe_and_restart(&mut cluster, wiped);
-    wait_until(&cluster, "the wiped node logging that it was refused", || {
+    cluster.wait_until("the wiped node logging that it was refused", || {
         cluster.log_text(wiped).contains(REFUSED_MESSAGE)
     });
     let log = cluster.log_text(wiped);
@@ -98,7 +85,7 @@ fn a_follower_restarted_on_a_wiped_directory_is_refused_until_removed_and_added_
         log.contains("not starting as a voter"),
         "node {wiped} on a wiped directory did not refuse to start as a voter:\n{log}"
     );
-    wait_until(&cluster, "a peer logging that the wiped node was refused", || {
+    cluster.wait_until("a peer logging that the wiped node was refused", || {
         cluster.ids().iter().any(|id| *id != wiped && cluster.log_text(*id).contains(PEER_MESSAGE))
     });
     // The two others go on serving while the wiped node is refused.
@@ -129,7 +116,7 @@ fn a_stale_member_and_a_wiped_one_elect_no_leader_and_lose_no_acknowledged_write
     cluster.kill(leader);
     wipe_and_restart(&mut cluster, wiped);
     cluster.resume(stale);
-    wait_until(&cluster, "the wiped node logging that it was refused", || {
+    cluster.wait_until("the wiped node logging that it was refused", || {
         cluster.log_text(wiped).contains(REFUSED_MESSAGE)
     });
     // Several election timeouts (300 to 600 ms): the stale member must not win with the
@@ -147,7 +134,7 @@ fn a_stale_member_and_a_wiped_one_elect_no_leader_and_lose_no_acknowledged_write
     }
     cluster.restart(leader);
     let expect_every_key = |cluster: &Cluster, id: NodeId| {
-        wait_until(cluster, &format!("node {id} serving every acknowledged key"), || {
+        cluster.wait_until(&format!("node {id} serving every acknowledged key"), || {
             let Ok(mut connection) = connect(cluster.client_port(id), Duration::from_secs(5))
             else {
                 return false;

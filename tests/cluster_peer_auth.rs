@@ -7,27 +7,15 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::cluster::{connect, Cluster, NodeId, WAIT_MAX};
+use support::cluster::{connect, Cluster, NodeId};
 
 /// `INFO replication`'s `field` on node `id`, if it answers.
 fn info_field(cluster: &Cluster, id: NodeId, field: &str) -> Option<String> {
     let info: String = cluster.command(id, redis::cmd("INFO").arg("replication")).ok()?;
     let prefix = format!("{field}:");
     info.lines().find_map(|line| line.strip_prefix(&prefix).map(str::to_string))
-}
-
-fn wait_until(cluster: &Cluster, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT_MAX;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} never happened; logs in {:?}",
-            cluster.directory()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn get(cluster: &Cluster, id: NodeId, key: &str) -> Option<String> {
@@ -52,7 +40,7 @@ fn a_member_with_another_secret_is_refused_on_both_sides_and_the_cluster_goes_on
         cluster.command(leader, redis::cmd("SET").arg("before").arg("1")).expect("SET");
     assert_eq!(set, "OK");
     let outsider = cluster.other_than(&[leader]);
-    wait_until(&cluster, "the write reaching every member", || {
+    cluster.wait_until("the write reaching every member", || {
         cluster.ids().iter().all(|id| get(&cluster, *id, "before").as_deref() == Some("1"))
     });
 
@@ -60,7 +48,7 @@ fn a_member_with_another_secret_is_refused_on_both_sides_and_the_cluster_goes_on
     cluster.set_flag(outsider, "--cluster-secret-file", wrong.to_str().unwrap());
     cluster.restart(outsider);
     let insiders: Vec<NodeId> = cluster.ids().into_iter().filter(|id| *id != outsider).collect();
-    wait_until(&cluster, "both sides logging the failed challenge", || {
+    cluster.wait_until("both sides logging the failed challenge", || {
         let outsider_log = cluster.log_text(outsider);
         outsider_log.contains("failed the cluster secret challenge")
             && insiders.iter().any(|id| {
@@ -92,7 +80,7 @@ fn a_member_with_another_secret_is_refused_on_both_sides_and_the_cluster_goes_on
     cluster.kill(outsider);
     cluster.set_flag(outsider, "--cluster-secret-file", right);
     cluster.restart(outsider);
-    wait_until(&cluster, "the outsider catching up once it has the secret", || {
+    cluster.wait_until("the outsider catching up once it has the secret", || {
         get(&cluster, outsider, "during").as_deref() == Some("2")
     });
 }

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use concord::raft::peer_auth::{ClusterSecret, Role, Transcript};
+use concord::raft::peer_auth::{ClusterSecret, Role};
 use concord::raft::tcp::{encode_frame, DialerProof, Hello, Welcome, MAGIC, PROTOCOL_VERSION};
 use support::servers::ServerProcess as Concord;
 
@@ -78,14 +78,7 @@ fn handshake(peer_port: u16, hello: &impl serde::Serialize) -> Welcome {
 fn handshake_as(peer_port: u16, hello: &Hello, secret: Option<&ClusterSecret>) -> Welcome {
     let (welcome, mut stream) = hello_only(peer_port, hello);
     let Welcome::Prove { challenge, proof } = welcome else { return welcome };
-    let transcript = Transcript {
-        protocol_version: PROTOCOL_VERSION,
-        cluster_id: &hello.cluster_id,
-        from: hello.from,
-        to: hello.to,
-        dialer_challenge: &hello.challenge,
-        listener_challenge: &challenge,
-    };
+    let transcript = hello.transcript(&challenge);
     // A stranger sends its proof whatever the listener's was, to see what the listener does.
     let answer = DialerProof::Proof(secret.map(|secret| secret.prove(Role::Dialer, &transcript)));
     stream.write_all(&encode_frame(&answer).unwrap()).unwrap();

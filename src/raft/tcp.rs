@@ -100,6 +100,22 @@ pub struct Hello {
     pub challenge: Challenge,
 }
 
+impl Hello {
+    /// What both sides' proofs cover once the listener answered with `listener_challenge`.
+    /// The listener answers with a challenge only to a `Hello` that names this protocol version,
+    /// its cluster and itself, so the `Hello` holds what both sides agree on.
+    pub fn transcript<'a>(&'a self, listener_challenge: &'a Challenge) -> Transcript<'a> {
+        Transcript {
+            protocol_version: self.protocol_version,
+            cluster_id: &self.cluster_id,
+            from: self.from,
+            to: self.to,
+            dialer_challenge: &self.challenge,
+            listener_challenge,
+        }
+    }
+}
+
 /// The listener's answer to a [`Hello`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Welcome {
@@ -370,14 +386,7 @@ impl Dialer {
             }
             other => return Err(invalid(format!("the peer answered {other:?} before a proof"))),
         };
-        let transcript = Transcript {
-            protocol_version: PROTOCOL_VERSION,
-            cluster_id: &hello.cluster_id,
-            from: hello.from,
-            to: hello.to,
-            dialer_challenge: &hello.challenge,
-            listener_challenge: &challenge,
-        };
+        let transcript = hello.transcript(&challenge);
         let authentication = &self.identity.authentication;
         Ok(match authentication.check(Role::Listener, &transcript, proof.as_ref()) {
             Ok(()) => DialerProof::Proof(authentication.prove(Role::Dialer, &transcript)),
@@ -683,14 +692,7 @@ async fn authenticate(
     buffer: &mut Vec<u8>,
 ) -> Result<(), String> {
     let challenge = peer_auth::challenge().map_err(|error| error.to_string())?;
-    let transcript = Transcript {
-        protocol_version: PROTOCOL_VERSION,
-        cluster_id: &identity.cluster_id,
-        from: hello.from,
-        to: identity.node_id,
-        dialer_challenge: &hello.challenge,
-        listener_challenge: &challenge,
-    };
+    let transcript = hello.transcript(&challenge);
     let authentication = &identity.authentication;
     let proof = authentication.prove(Role::Listener, &transcript);
     send(stream, &Welcome::Prove { challenge, proof }).await?;

@@ -339,6 +339,20 @@ impl Cluster {
         self.command(via, redis::cmd("CONCORD.ADDNODE").arg(id).arg(address))
     }
 
+    /// Waits until `condition` holds, for at most [`WAIT_MAX`]; panics with `what` otherwise,
+    /// naming where the nodes' logs are.
+    pub fn wait_until(&self, what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + WAIT_MAX;
+        while !condition() {
+            assert!(
+                Instant::now() < deadline,
+                "{what} never happened; logs in {:?}",
+                self.directory()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Gives node `id` `value` for `flag` from its next start on, in place of the value it had
     /// (or beside its other arguments if it had none).
     pub fn set_flag(&mut self, id: NodeId, flag: &str, value: &str) {
